@@ -1,0 +1,89 @@
+//! The Engine trait: everything Sprout asks of a container engine, with its error type, and
+//! `FakeEngine`, an in-memory engine that behaves like Docker for fast tests.
+//!
+//! Not here: how Dockerrun fields become a `ContainerSpec` (that is `sprout-server`'s instance
+//! builder) nor Docker itself (`sprout-docker`).
+
+pub mod fake;
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use fake::FakeEngine;
+pub use spec::*;
+
+/// Errors from an engine, classified where callers branch.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum EngineError {
+    #[error("{kind} {name} not found")]
+    NotFound { kind: &'static str, name: String },
+    #[error("{kind} {name} already exists")]
+    Conflict { kind: &'static str, name: String },
+    #[error("image {image} is not present and could not be pulled: {message}")]
+    Pull { image: String, message: String },
+    #[error("registry refused credentials for {image}: {message}")]
+    Auth { image: String, message: String },
+    #[error("container {name} did not stop within {timeout_s}s and could not be killed: {message}")]
+    StopFailed { name: String, timeout_s: u64, message: String },
+    #[error("the container engine is not reachable at {endpoint}: {message}; is the Docker daemon running?")]
+    Unavailable { endpoint: String, message: String },
+    #[error("container engine refused {operation} on {name}: {message}")]
+    Permanent { operation: &'static str, name: String, message: String },
+    #[error("container engine failed {operation} on {name} (may succeed if retried): {message}")]
+    Transient { operation: &'static str, name: String, message: String },
+}
+
+impl EngineError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, EngineError::NotFound { .. })
+    }
+}
+
+pub type Result<T> = std::result::Result<T, EngineError>;
+
+/// What the engine says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EngineInfo {
+    pub endpoint: String,
+    pub version: String,
+    pub api_version: String,
+}
+
+/// Label selector: every pair must match.
+pub type LabelFilter = BTreeMap<String, String>;
+
+/// A container engine. Every method is idempotent where Docker's counterpart can be made so:
+/// stopping a stopped container and removing a missing one succeed.
+#[async_trait]
+pub trait Engine: Send + Sync + 'static {
+    async fn info(&self) -> Result<EngineInfo>;
+
+    /// Is the image present locally (by reference: `name:tag` or `name@digest`)?
+    async fn image_present(&self, image: &str) -> Result<bool>;
+    /// Pull an image; `Pull` or `Auth` errors carry the registry's message.
+    async fn pull_image(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<()>;
+    /// The local image's id (`sha256:...`) and size in bytes.
+    async fn inspect_image(&self, image: &str) -> Result<ImageStatus>;
+
+    /// Create a bridge network; `Conflict` if the name exists.
+    async fn create_network(&self, spec: &NetworkSpec) -> Result<()>;
+    /// Remove a network; a missing one is success.
+    async fn remove_network(&self, name: &str) -> Result<()>;
+    async fn list_networks(&self, filter: &LabelFilter) -> Result<Vec<NetworkStatus>>;
+
+    /// Create (not start) a container; `Conflict` if the name exists.
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String>;
+    async fn start_container(&self, name: &str) -> Result<()>;
+    /// SIGTERM, wait `timeout`, SIGKILL. A stopped container is success.
+    async fn stop_container(&self, name: &str, timeout: Duration) -> Result<()>;
+    /// Remove a container (forcefully, with its anonymous volumes); a missing one is success.
+    async fn remove_container(&self, name: &str) -> Result<()>;
+    async fn inspect_container(&self, name: &str) -> Result<ContainerStatus>;
+    /// Every container (running or not) whose labels match.
+    async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerStatus>>;
+    /// The last `tail` lines of a container's stdout and stderr, interleaved as Docker keeps them.
+    async fn container_logs(&self, name: &str, tail: usize) -> Result<String>;
+}

@@ -1,0 +1,13 @@
+//! Sprout's domain model: the Dockerrun v2 definition file (types, loading, validation) and
+//! the names that every other crate shares (labels, instance and container names).
+//!
+//! Pure: no tokio, no I/O, no database, no Docker. Callers read files and pass text in.
+
+pub mod diagnostic;
+pub mod dockerrun;
+pub mod load;
+pub mod names;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use dockerrun::*;
+pub use load::{load_dockerrun, Loaded};

@@ -1,0 +1,38 @@
+//! Names and labels Sprout gives Docker objects, deterministic so a restarted server adopts
+//! what it finds.
+
+/// Label keys on every container and network Sprout creates.
+pub const LABEL_APP: &str = "sprout.app";
+pub const LABEL_ENV: &str = "sprout.env";
+pub const LABEL_INSTANCE: &str = "sprout.instance";
+pub const LABEL_VERSION: &str = "sprout.version";
+pub const LABEL_CONTAINER: &str = "sprout.container";
+/// Marks every object as Sprout's, whatever else it carries.
+pub const LABEL_MANAGED: &str = "sprout.managed";
+
+/// The network of one instance.
+pub fn network_name(app: &str, env: &str, instance: &str) -> String {
+    format!("sprout-{app}-{env}-{instance}")
+}
+
+/// One container of one instance.
+pub fn container_name(app: &str, env: &str, instance: &str, container: &str) -> String {
+    format!("sprout-{app}-{env}-{instance}-{container}")
+}
+
+/// Application and environment names: lowercase letters, digits and `-`, starting with a
+/// letter, at most 40 characters, so they fit in host names and Docker names.
+pub fn check_name(kind: &str, name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 40
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{kind} name {name:?} is not valid: use 1-40 lowercase letters, digits and '-', starting with a letter (e.g. \"production\")"
+        ))
+    }
+}

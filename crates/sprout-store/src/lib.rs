@@ -1,0 +1,65 @@
+//! Sprout's durable state: applications, versions, environments, events and API tokens.
+//!
+//! `Store` is the trait the control plane uses; `SqliteStore` is the embedded default.
+//! Not here: what the records mean (the server's controllers decide that).
+
+pub mod model;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{kind} {name} not found")]
+    NotFound { kind: &'static str, name: String },
+    #[error("{kind} {name} already exists")]
+    Conflict { kind: &'static str, name: String },
+    #[error("database at {location} cannot be opened: {source}")]
+    Open { location: String, #[source] source: sqlx::Error },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored {what} is corrupt: {message}")]
+    Corrupt { what: String, message: String },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn create_application(&self, app: &Application) -> Result<()>;
+    async fn get_application(&self, name: &str) -> Result<Application>;
+    async fn list_applications(&self) -> Result<Vec<Application>>;
+
+    /// `Conflict` when (app, label) exists.
+    async fn create_version(&self, version: &VersionRecord) -> Result<()>;
+    async fn get_version(&self, app: &str, label: &str) -> Result<VersionRecord>;
+    /// Newest first.
+    async fn list_versions(&self, app: &str) -> Result<Vec<VersionRecord>>;
+
+    /// `Conflict` when (app, name) exists.
+    async fn create_environment(&self, env: &EnvironmentRecord) -> Result<()>;
+    async fn get_environment(&self, app: &str, name: &str) -> Result<EnvironmentRecord>;
+    /// Every environment, or those of one application; ordered by app then name.
+    async fn list_environments(&self, app: Option<&str>) -> Result<Vec<EnvironmentRecord>>;
+    /// Overwrite every mutable field of an existing environment (`NotFound` otherwise).
+    async fn update_environment(&self, env: &EnvironmentRecord) -> Result<()>;
+    async fn delete_environment(&self, app: &str, name: &str) -> Result<()>;
+
+    /// Appends and returns the event's id (increasing).
+    async fn append_event(&self, event: &NewEvent) -> Result<i64>;
+    /// Events of one environment (or of every environment of `app` when `env` is None) with
+    /// id > `after_id`, oldest first, at most `limit`.
+    async fn list_events(&self, app: &str, env: Option<&str>, after_id: i64, limit: u32) -> Result<Vec<EventRecord>>;
+    /// The newest `limit` events, returned oldest first.
+    async fn recent_events(&self, app: &str, env: Option<&str>, limit: u32) -> Result<Vec<EventRecord>>;
+
+    async fn insert_token(&self, token: &TokenRecord) -> Result<()>;
+    /// The token whose hash matches, if any.
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>>;
+    async fn count_tokens(&self) -> Result<u64>;
+}
