@@ -15,6 +15,11 @@ pub const BUNDLE_PREFIX: &str = "/var/app/current";
 /// creates for every instance (`awseb-logs-<container name>`).
 pub const LOG_VOLUME_PREFIX: &str = "awseb-logs-";
 
+/// The host port the load balancer sends an instance's traffic to: the container that maps it is
+/// the web container. `load` only warns when none does; the server refuses to deploy such a
+/// version.
+pub const WEB_HOST_PORT: u16 = 80;
+
 /// A whole, validated Dockerrun v2 file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -92,7 +97,7 @@ pub struct PortMapping {
     pub protocol: Protocol,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     #[default]
@@ -194,13 +199,26 @@ pub enum DependencyCondition {
     Healthy,
 }
 
+impl DependencyCondition {
+    /// The word the file uses (`START`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DependencyCondition::Start => "START",
+            DependencyCondition::Complete => "COMPLETE",
+            DependencyCondition::Success => "SUCCESS",
+            DependencyCondition::Healthy => "HEALTHY",
+        }
+    }
+}
+
 impl Dockerrun {
-    /// The container that maps host port 80: the one the load balancer sends traffic to.
+    /// The container that maps host port 80 (TCP): the one the load balancer sends traffic to.
+    /// `None` means the version cannot be deployed behind the load balancer.
     pub fn web_container(&self) -> Option<(&ContainerDefinition, &PortMapping)> {
         self.container_definitions.iter().find_map(|c| {
             c.port_mappings
                 .iter()
-                .find(|p| p.host_port == Some(80) && p.protocol == Protocol::Tcp)
+                .find(|p| p.host_port == Some(WEB_HOST_PORT) && p.protocol == Protocol::Tcp)
                 .map(|p| (c, p))
         })
     }

@@ -9,6 +9,9 @@ pub const LABEL_VERSION: &str = "sprout.version";
 pub const LABEL_CONTAINER: &str = "sprout.container";
 /// Marks every object as Sprout's, whatever else it carries.
 pub const LABEL_MANAGED: &str = "sprout.managed";
+/// The id of the server (its data directory) that owns the object: two servers sharing one
+/// Docker engine never touch each other's instances.
+pub const LABEL_SERVER: &str = "sprout.server";
 
 /// The network of one instance.
 pub fn network_name(app: &str, env: &str, instance: &str) -> String {

@@ -1,1 +1,19 @@
-//! todo
+//! Sprout's control plane: the controllers that converge environments on their desired state
+//! (reconcile, health, deploy progress, orphan sweep), the REST API, and `run`, which wires them
+//! to the store, the engine and the load balancer.
+//!
+//! Not here: parsing definition files (`sprout-model`), planning (`sprout-plan`), Docker
+//! (`sprout-docker`), proxying (`sprout-lb`), the CLI (`sprout`).
+
+pub mod api;
+pub mod bundle;
+pub mod clock;
+pub mod context;
+pub mod controller;
+pub mod events;
+pub mod instance;
+pub mod probe;
+pub mod server;
+
+pub use context::{Ctx, Settings};
+pub use server::{run, ServerOptions, StartError};

@@ -1,1 +1,391 @@
-todo
+//! `SqliteStore`: the embedded default `Store`, one SQLite file in the data directory.
+//!
+//! Opening runs the migrations embedded from `migrations/`. Not here: what the records mean,
+//! and row decoding (see `rows`).
+
+mod rows;
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::{
+    Application, EnvironmentRecord, EventRecord, NewEvent, Result, Store, StoreError, TokenRecord,
+    VersionRecord,
+};
+
+/// How long a statement waits for another connection's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The store over a pool of SQLite connections.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if missing) the database file at `path` and brings its schema up to
+    /// date. The directory must exist.
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            // WAL lets the API read while a controller writes. With WAL, NORMAL keeps the file
+            // consistent through a power loss (only the last commits may roll back) without an
+            // fsync per event appended.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                location: path.display().to_string(),
+                source,
+            })?;
+        Self::migrated(pool).await
+    }
+
+    /// A fresh, empty database in memory, for tests. It lives as long as the store.
+    pub async fn open_in_memory() -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .in_memory(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        // Each connection to ":memory:" is a separate database, and closing the last one drops
+        // it: keep exactly one connection, forever.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                location: ":memory:".to_string(),
+                source,
+            })?;
+        Self::migrated(pool).await
+    }
+
+    async fn migrated(pool: SqlitePool) -> Result<SqliteStore> {
+        sqlx::migrate!().run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Closes every connection, waiting for statements in flight; later calls fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Classifies a failed insert of the `kind` record `name`: a duplicate key is a `Conflict`; a
+/// foreign key violation means the owning application `app` does not exist.
+fn insert_error(
+    err: sqlx::Error,
+    kind: &'static str,
+    name: String,
+    app: Option<&str>,
+) -> StoreError {
+    if let sqlx::Error::Database(db) = &err {
+        if db.is_unique_violation() {
+            return StoreError::Conflict { kind, name };
+        }
+        if db.is_foreign_key_violation()
+            && let Some(app) = app
+        {
+            return StoreError::NotFound {
+                kind: "application",
+                name: app.to_string(),
+            };
+        }
+    }
+    StoreError::Database(err)
+}
+
+fn not_found(kind: &'static str, name: String) -> StoreError {
+    StoreError::NotFound { kind, name }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_application(&self, app: &Application) -> Result<()> {
+        sqlx::query("INSERT INTO applications (name, created_at) VALUES (?, ?)")
+            .bind(&app.name)
+            .bind(rows::micros(app.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(|err| insert_error(err, "application", app.name.clone(), None))?;
+        Ok(())
+    }
+
+    async fn get_application(&self, name: &str) -> Result<Application> {
+        let row = sqlx::query("SELECT name, created_at FROM applications WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("application", name.to_string()))?;
+        rows::application(&row)
+    }
+
+    async fn list_applications(&self) -> Result<Vec<Application>> {
+        sqlx::query("SELECT name, created_at FROM applications ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::application)
+            .collect()
+    }
+
+    async fn create_version(&self, version: &VersionRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO versions
+                (app, label, description, bundle_digest, bundle_path, definition, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&version.app)
+        .bind(&version.label)
+        .bind(&version.description)
+        .bind(&version.bundle_digest)
+        .bind(&version.bundle_path)
+        .bind(&version.definition)
+        .bind(rows::micros(version.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|err| {
+            let name = format!("{}/{}", version.app, version.label);
+            insert_error(err, "version", name, Some(&version.app))
+        })?;
+        Ok(())
+    }
+
+    async fn get_version(&self, app: &str, label: &str) -> Result<VersionRecord> {
+        let row = sqlx::query(
+            "SELECT app, label, description, bundle_digest, bundle_path, definition, created_at
+             FROM versions WHERE app = ? AND label = ?",
+        )
+        .bind(app)
+        .bind(label)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found("version", format!("{app}/{label}")))?;
+        rows::version(&row)
+    }
+
+    async fn list_versions(&self, app: &str) -> Result<Vec<VersionRecord>> {
+        // rowid breaks ties between versions created in the same microsecond: the later insert
+        // is the newer version.
+        sqlx::query(
+            "SELECT app, label, description, bundle_digest, bundle_path, definition, created_at
+             FROM versions WHERE app = ? ORDER BY created_at DESC, rowid DESC",
+        )
+        .bind(app)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(rows::version)
+        .collect()
+    }
+
+    async fn create_environment(&self, env: &EnvironmentRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO environments
+                (app, name, version_label, last_good_version, desired_instances, status,
+                 variables, deploy_deadline, last_error, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&env.app)
+        .bind(&env.name)
+        .bind(&env.version_label)
+        .bind(&env.last_good_version)
+        .bind(i64::from(env.desired_instances))
+        .bind(env.status.as_str())
+        .bind(rows::variables_json(&env.variables))
+        .bind(env.deploy_deadline.map(rows::micros))
+        .bind(&env.last_error)
+        .bind(rows::micros(env.created_at))
+        .bind(rows::micros(env.updated_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|err| {
+            let name = format!("{}/{}", env.app, env.name);
+            insert_error(err, "environment", name, Some(&env.app))
+        })?;
+        Ok(())
+    }
+
+    async fn get_environment(&self, app: &str, name: &str) -> Result<EnvironmentRecord> {
+        let row = sqlx::query("SELECT * FROM environments WHERE app = ? AND name = ?")
+            .bind(app)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("environment", format!("{app}/{name}")))?;
+        rows::environment(&row)
+    }
+
+    async fn list_environments(&self, app: Option<&str>) -> Result<Vec<EnvironmentRecord>> {
+        sqlx::query("SELECT * FROM environments WHERE ?1 IS NULL OR app = ?1 ORDER BY app, name")
+            .bind(app)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::environment)
+            .collect()
+    }
+
+    async fn update_environment(&self, env: &EnvironmentRecord) -> Result<()> {
+        // Everything but the key and created_at: an environment's birth does not change.
+        let done = sqlx::query(
+            "UPDATE environments SET
+                version_label = ?, last_good_version = ?, desired_instances = ?, status = ?,
+                variables = ?, deploy_deadline = ?, last_error = ?, updated_at = ?
+             WHERE app = ? AND name = ?",
+        )
+        .bind(&env.version_label)
+        .bind(&env.last_good_version)
+        .bind(i64::from(env.desired_instances))
+        .bind(env.status.as_str())
+        .bind(rows::variables_json(&env.variables))
+        .bind(env.deploy_deadline.map(rows::micros))
+        .bind(&env.last_error)
+        .bind(rows::micros(env.updated_at))
+        .bind(&env.app)
+        .bind(&env.name)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found(
+                "environment",
+                format!("{}/{}", env.app, env.name),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn delete_environment(&self, app: &str, name: &str) -> Result<()> {
+        // Its events stay: they are the environment's history.
+        let done = sqlx::query("DELETE FROM environments WHERE app = ? AND name = ?")
+            .bind(app)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("environment", format!("{app}/{name}")));
+        }
+        Ok(())
+    }
+
+    async fn append_event(&self, event: &NewEvent) -> Result<i64> {
+        let done = sqlx::query(
+            "INSERT INTO events (app, env, at, level, kind, message) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&event.app)
+        .bind(&event.env)
+        .bind(rows::micros(event.at))
+        .bind(event.level.as_str())
+        .bind(&event.kind)
+        .bind(&event.message)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.last_insert_rowid())
+    }
+
+    async fn list_events(
+        &self,
+        app: &str,
+        env: Option<&str>,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>> {
+        // Two statements rather than `?2 IS NULL OR env = ?2`, so that SQLite can walk the
+        // (app, env, id) index for one environment.
+        let query = match env {
+            Some(env) => sqlx::query(
+                "SELECT * FROM events WHERE app = ? AND env = ? AND id > ? ORDER BY id LIMIT ?",
+            )
+            .bind(app)
+            .bind(env),
+            None => {
+                sqlx::query("SELECT * FROM events WHERE app = ? AND id > ? ORDER BY id LIMIT ?")
+                    .bind(app)
+            }
+        };
+        query
+            .bind(after_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::event)
+            .collect()
+    }
+
+    async fn recent_events(
+        &self,
+        app: &str,
+        env: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>> {
+        let query = match env {
+            Some(env) => sqlx::query(
+                "SELECT * FROM (
+                    SELECT * FROM events WHERE app = ? AND env = ? ORDER BY id DESC LIMIT ?
+                 ) ORDER BY id",
+            )
+            .bind(app)
+            .bind(env),
+            None => sqlx::query(
+                "SELECT * FROM (
+                    SELECT * FROM events WHERE app = ? ORDER BY id DESC LIMIT ?
+                 ) ORDER BY id",
+            )
+            .bind(app),
+        };
+        query
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::event)
+            .collect()
+    }
+
+    async fn insert_token(&self, token: &TokenRecord) -> Result<()> {
+        sqlx::query("INSERT INTO tokens (hash, name, scope, created_at) VALUES (?, ?, ?, ?)")
+            .bind(&token.hash)
+            .bind(&token.name)
+            .bind(token.scope.as_str())
+            .bind(rows::micros(token.created_at))
+            .execute(&self.pool)
+            .await
+            // Named by its name: the hash identifies a credential and should not reach logs.
+            .map_err(|err| insert_error(err, "token", token.name.clone(), None))?;
+        Ok(())
+    }
+
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>> {
+        sqlx::query("SELECT hash, name, scope, created_at FROM tokens WHERE hash = ?")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(rows::token)
+            .transpose()
+    }
+
+    async fn count_tokens(&self) -> Result<u64> {
+        let row = sqlx::query("SELECT COUNT(*) AS count FROM tokens")
+            .fetch_one(&self.pool)
+            .await?;
+        let count: i64 = row.try_get("count")?;
+        // COUNT(*) is never negative.
+        Ok(count.unsigned_abs())
+    }
+}

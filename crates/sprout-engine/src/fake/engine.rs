@@ -1,0 +1,171 @@
+//! `Engine` for FakeEngine: each call is logged, may be refused (engine down, injected error),
+//! then applied to the state; stops wait on `tokio::time` outside the lock.
+//!
+//! Not here: the transitions themselves (`state.rs`) or the test hooks (`fake.rs`).
+
+use std::sync::MutexGuard;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::state::{self, PullFailure, State, StopBehaviour};
+use super::FakeEngine;
+use crate::{
+    ContainerSpec, ContainerState, ContainerStatus, Engine, EngineError, EngineInfo, ImageStatus,
+    LabelFilter, NetworkSpec, NetworkStatus, RegistryAuth, Result,
+};
+
+impl FakeEngine {
+    /// Log the call, then refuse it if the engine is down or an error was injected for it.
+    fn begin(&self, operation: &str, name: &str) -> Result<MutexGuard<'_, State>> {
+        let mut state = self.lock();
+        state.calls.push(if name.is_empty() { operation.to_string() } else { format!("{operation} {name}") });
+        if state.unavailable {
+            return Err(EngineError::Unavailable {
+                endpoint: state::ENDPOINT.to_string(),
+                message: "connection refused (FakeEngine set unavailable)".to_string(),
+            });
+        }
+        if let Some(err) = state.take_injected(operation, name) {
+            return Err(err);
+        }
+        Ok(state)
+    }
+}
+
+fn filter_text(filter: &LabelFilter) -> String {
+    filter.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+#[async_trait]
+impl Engine for FakeEngine {
+    async fn info(&self) -> Result<EngineInfo> {
+        drop(self.begin("info", "")?);
+        Ok(EngineInfo {
+            endpoint: state::ENDPOINT.to_string(),
+            version: "20.10.24-fake".to_string(),
+            api_version: "1.41".to_string(),
+        })
+    }
+
+    async fn image_present(&self, image: &str) -> Result<bool> {
+        let state = self.begin("image_present", image)?;
+        Ok(state.images.contains_key(&state::normalize_image(image)))
+    }
+
+    async fn pull_image(&self, image: &str, _auth: Option<&RegistryAuth>) -> Result<()> {
+        let mut state = self.begin("pull_image", image)?;
+        let key = state::normalize_image(image);
+        match state.pull_failures.get(&key) {
+            Some(PullFailure::Auth(message)) => {
+                return Err(EngineError::Auth { image: image.to_string(), message: message.clone() });
+            }
+            Some(PullFailure::Other(message)) => {
+                return Err(EngineError::Pull { image: image.to_string(), message: message.clone() });
+            }
+            None => {}
+        }
+        match state.pullable.get(&key).copied() {
+            Some(size) => {
+                // Pulling an image already present is a no-op in Docker, and keeps its id.
+                if !state.images.contains_key(&key) {
+                    state.add_image(image, size);
+                }
+                Ok(())
+            }
+            None => Err(EngineError::Pull {
+                image: image.to_string(),
+                message: format!("manifest for {key} not found: manifest unknown"),
+            }),
+        }
+    }
+
+    async fn inspect_image(&self, image: &str) -> Result<ImageStatus> {
+        let state = self.begin("inspect_image", image)?;
+        match state.images.get(&state::normalize_image(image)) {
+            Some(img) => Ok(ImageStatus { id: img.id.clone(), size_bytes: img.size_bytes }),
+            None => Err(EngineError::NotFound { kind: "image", name: image.to_string() }),
+        }
+    }
+
+    async fn create_network(&self, spec: &NetworkSpec) -> Result<()> {
+        self.begin("create_network", &spec.name)?.create_network(&spec.name, &spec.labels)
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<()> {
+        self.begin("remove_network", name)?.remove_network(name)
+    }
+
+    async fn list_networks(&self, filter: &LabelFilter) -> Result<Vec<NetworkStatus>> {
+        Ok(self.begin("list_networks", &filter_text(filter))?.list_networks(filter))
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
+        self.begin("create_container", &spec.name)?.create_container(spec)
+    }
+
+    async fn start_container(&self, name: &str) -> Result<()> {
+        let now = self.now();
+        self.begin("start_container", name)?.start_container(name, now)
+    }
+
+    async fn stop_container(&self, name: &str, timeout: Duration) -> Result<()> {
+        let behaviour = {
+            let mut state = self.begin("stop_container", name)?;
+            let behaviour = state.stop_behaviour.get(name).cloned();
+            let container = state.container_mut(name)?;
+            if container.state != ContainerState::Running {
+                return Ok(());
+            }
+            match behaviour {
+                None => {
+                    // A process that honours SIGTERM exits at once with status 0.
+                    container.exit(0, self.now());
+                    return Ok(());
+                }
+                Some(b) => b,
+            }
+        };
+        // The lock is released while "waiting" so other calls proceed, as with Docker.
+        tokio::time::sleep(timeout).await;
+        match behaviour {
+            StopBehaviour::IgnoreTerm => {
+                let now = self.now();
+                if let Some(c) = self.lock().containers.get_mut(name)
+                    && c.state == ContainerState::Running
+                {
+                    c.exit(137, now);
+                }
+                Ok(())
+            }
+            StopBehaviour::Unkillable(message) => Err(EngineError::StopFailed {
+                name: name.to_string(),
+                timeout_s: timeout.as_secs(),
+                message,
+            }),
+        }
+    }
+
+    async fn remove_container(&self, name: &str) -> Result<()> {
+        self.begin("remove_container", name)?.remove_container(name);
+        Ok(())
+    }
+
+    async fn inspect_container(&self, name: &str) -> Result<ContainerStatus> {
+        let mut state = self.begin("inspect_container", name)?;
+        Ok(state.container_mut(name)?.status())
+    }
+
+    async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerStatus>> {
+        let state = self.begin("list_containers", &filter_text(filter))?;
+        let matching = state.containers.values().filter(|c| state::labels_match(&c.spec.labels, filter));
+        Ok(matching.map(|c| c.status()).collect())
+    }
+
+    async fn container_logs(&self, name: &str, tail: usize) -> Result<String> {
+        let mut state = self.begin("container_logs", name)?;
+        let logs = &state.container_mut(name)?.logs;
+        let start = logs.len().saturating_sub(tail);
+        Ok(logs[start..].iter().map(|l| format!("{l}\n")).collect())
+    }
+}

@@ -1,0 +1,172 @@
+//! Header rewriting between client and instance: hop-by-hop removal and the `X-Forwarded-*`
+//! and `X-Request-Id` headers instances rely on.
+//!
+//! Pure functions over `HeaderMap`; nothing here does I/O.
+
+use std::net::IpAddr;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+
+pub(crate) static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub(crate) static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub(crate) static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Headers that describe one connection and must not be forwarded (RFC 9110 section 7.6.1),
+/// plus `Keep-Alive` and the `Proxy-*` family that older software still sends.
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+///
+/// `Upgrade` is removed too; callers that forward an upgrade put it back explicitly.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
+    headers.remove("proxy-connection");
+}
+
+/// The protocol an HTTP/1.1 request asks to upgrade to (`Connection: upgrade` + `Upgrade: x`).
+pub(crate) fn requested_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asks = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    if asks { headers.get(header::UPGRADE).cloned() } else { None }
+}
+
+/// Puts back the two headers that make an upgrade after `strip_hop_by_hop` removed them.
+pub(crate) fn restore_upgrade(headers: &mut HeaderMap, protocol: HeaderValue) {
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, protocol);
+}
+
+/// Adds the headers an instance needs to know who asked and how.
+///
+/// `X-Forwarded-For` gets the client address appended to any list the client sent (one header,
+/// comma separated, as most frameworks parse only the first). `X-Request-Id` is kept if the client
+/// sent one so a request can be traced across hops.
+pub(crate) fn add_forwarding(headers: &mut HeaderMap, client: IpAddr, host: Option<&HeaderValue>) {
+    let earlier: Vec<&str> =
+        headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|value| value.to_str().ok()).collect();
+    let forwarded_for = if earlier.is_empty() {
+        client.to_string()
+    } else {
+        format!("{}, {client}", earlier.join(", "))
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert(&X_FORWARDED_FOR, value);
+    }
+    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    if let Some(host) = host {
+        headers.insert(&X_FORWARDED_HOST, host.clone());
+    }
+    if !headers.contains_key(&X_REQUEST_ID) {
+        headers.insert(&X_REQUEST_ID, new_request_id());
+    }
+}
+
+/// A cheap id, unique within this process and very likely across restarts: a per-process prefix
+/// from the wall clock and pid, and a counter.
+pub(crate) fn new_request_id() -> HeaderValue {
+    static PREFIX: LazyLock<u32> = LazyLock::new(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|since| since.subsec_nanos() ^ (since.as_secs() as u32))
+            .unwrap_or(0);
+        nanos ^ std::process::id().rotate_left(16)
+    });
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    HeaderValue::try_from(format!("{:08x}-{n:012x}", *PREFIX))
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn strips_hop_by_hop_and_connection_named() {
+        let mut headers = map(&[
+            ("connection", "keep-alive, X-Secret-Hop"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret-hop", "1"),
+            ("te", "trailers"),
+            ("trailer", "x-checksum"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("proxy-authorization", "Basic x"),
+            ("proxy-connection", "keep-alive"),
+            ("accept", "*/*"),
+        ]);
+        strip_hop_by_hop(&mut headers);
+        let left: Vec<_> = headers.keys().map(|name| name.as_str()).collect();
+        assert_eq!(left, ["accept"]);
+    }
+
+    #[test]
+    fn detects_upgrade() {
+        let headers = map(&[("connection", "keep-alive, Upgrade"), ("upgrade", "websocket")]);
+        assert_eq!(requested_upgrade(&headers).unwrap(), "websocket");
+        assert!(requested_upgrade(&map(&[("upgrade", "websocket")])).is_none());
+    }
+
+    #[test]
+    fn appends_forwarded_for_and_keeps_request_id() {
+        let mut headers = map(&[
+            ("x-forwarded-for", "10.0.0.1"),
+            ("x-forwarded-for", "10.0.0.2"),
+            ("x-request-id", "abc"),
+        ]);
+        let host = HeaderValue::from_static("app.example:8080");
+        add_forwarding(&mut headers, "192.0.2.7".parse().unwrap(), Some(&host));
+        assert_eq!(headers["x-forwarded-for"], "10.0.0.1, 10.0.0.2, 192.0.2.7");
+        assert_eq!(headers.get_all("x-forwarded-for").iter().count(), 1);
+        assert_eq!(headers["x-forwarded-proto"], "http");
+        assert_eq!(headers["x-forwarded-host"], "app.example:8080");
+        assert_eq!(headers["x-request-id"], "abc");
+    }
+
+    #[test]
+    fn request_ids_differ() {
+        let mut headers = HeaderMap::new();
+        add_forwarding(&mut headers, "::1".parse().unwrap(), None);
+        assert_eq!(headers["x-forwarded-for"], "::1");
+        assert_ne!(new_request_id(), new_request_id());
+    }
+}

@@ -1,0 +1,105 @@
+//! The routing table: which environment answers for which host, and its in-service instances.
+//!
+//! This module is data only. It does not forward requests (see `proxy`) and it does not decide
+//! which instances are in service: the control plane builds a [`RoutingTable`] and publishes it
+//! through [`crate::LoadBalancer::publish`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// One in-service instance of an environment, as the load balancer reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// The instance id, used in stats and error bodies.
+    pub instance: String,
+    /// Where the instance's port-80 container is published.
+    pub addr: SocketAddr,
+}
+
+/// Where one host's requests go: an environment and its instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub app: String,
+    pub env: String,
+    pub upstreams: Vec<Upstream>,
+}
+
+/// Host (lowercase, without port) to route. Built whole and published whole.
+#[derive(Debug, Clone, Default)]
+pub struct RoutingTable {
+    pub routes: HashMap<String, Arc<Route>>,
+}
+
+impl RoutingTable {
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Adds or replaces the route for `host`. The host is normalised the same way request hosts
+    /// are, so callers may pass `Example.COM:80` and still match.
+    pub fn insert(&mut self, host: &str, route: Route) -> &mut Self {
+        self.routes.insert(normalize_host(host), Arc::new(route));
+        self
+    }
+
+    /// The route for a request host, normalising it first.
+    pub fn lookup(&self, host: &str) -> Option<&Arc<Route>> {
+        self.routes.get(&normalize_host(host))
+    }
+}
+
+/// Lowercases a host and strips its port and any trailing dot.
+///
+/// Handles bracketed IPv6 literals (`[::1]:8080` -> `[::1]`); a bare IPv6 address (several
+/// colons, no brackets) is kept whole because there is no way to tell its port apart.
+pub fn normalize_host(host: &str) -> String {
+    let host = host.trim();
+    let without_port = if host.starts_with('[') {
+        match host.find(']') {
+            Some(end) => &host[..=end],
+            None => host,
+        }
+    } else if host.matches(':').count() == 1 {
+        host.split(':').next().unwrap_or(host)
+    } else {
+        host
+    };
+    without_port
+        .strip_suffix('.')
+        .unwrap_or(without_port)
+        .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_hosts() {
+        for (input, want) in [
+            ("example.com", "example.com"),
+            ("Example.COM:8080", "example.com"),
+            ("example.com.", "example.com"),
+            ("[::1]:80", "[::1]"),
+            ("[::1]", "[::1]"),
+            ("::1", "::1"),
+            ("127.0.0.1:3000", "127.0.0.1"),
+            ("  spaced.example ", "spaced.example"),
+        ] {
+            assert_eq!(normalize_host(input), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn insert_normalizes_and_lookup_matches() {
+        let mut table = RoutingTable::empty();
+        table.insert(
+            "Prod.Example.com:80",
+            Route { app: "a".into(), env: "prod".into(), upstreams: vec![] },
+        );
+        assert!(table.routes.contains_key("prod.example.com"));
+        assert_eq!(table.lookup("PROD.example.com:1234").unwrap().env, "prod");
+        assert!(table.lookup("staging.example.com").is_none());
+    }
+}

@@ -1,0 +1,112 @@
+//! Accepting client connections: HTTP/1.1 and HTTP/2 (prior knowledge) on one port, with a
+//! header read timeout, and a graceful drain when shutdown is requested.
+//!
+//! Each request is handed to `proxy`; this module knows nothing about routes.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::{LoadBalancer, proxy};
+
+/// Pause after a failed accept: errors like EMFILE repeat at once if retried in a tight loop.
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The bytes every HTTP/2 prior-knowledge connection opens with.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// How often to look again at a connection that has sent only part of the HTTP/2 preface.
+const PREFACE_POLL: Duration = Duration::from_millis(10);
+
+pub(crate) async fn serve(
+    lb: Arc<LoadBalancer>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    drain_deadline: Duration,
+) -> std::io::Result<()> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(lb.config.client_header_timeout)
+        .keep_alive(true);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(err) => {
+                tracing::warn!(error = %err, "accept failed");
+                tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+                continue;
+            }
+        };
+        // Small responses (errors, redirects) should not wait on Nagle.
+        let _ = stream.set_nodelay(true);
+        let lb = lb.clone();
+        let header_timeout = lb.config.client_header_timeout;
+        let service = service_fn(move |req| {
+            let lb = lb.clone();
+            async move { Ok::<_, Infallible>(proxy::handle(&lb, req, peer).await) }
+        });
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            if !protocol_known_in_time(&stream, header_timeout).await {
+                tracing::debug!(%peer, "client sent no usable request head in time");
+                return;
+            }
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            // Clients that send garbage or vanish end up here; that is their problem, not ours.
+            if let Err(err) = watcher.watch(connection).await {
+                tracing::debug!(%peer, error = %err, "client connection ended with an error");
+            }
+        });
+    }
+
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::debug!("all client connections drained"),
+        () = tokio::time::sleep(drain_deadline) => {
+            tracing::warn!(?drain_deadline, "drain deadline passed with requests still in flight");
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the first bytes tell HTTP/1 from HTTP/2, for at most `timeout`.
+///
+/// hyper-util's auto builder reads the version without any timeout, so a client that sends
+/// `PRI * HTTP/2.0` and stops would hold the connection forever; HTTP/1's header read timeout only
+/// starts once the auto builder has chosen HTTP/1. Peeking leaves the bytes for hyper to read.
+/// Returns false when the client closed or stalled.
+async fn protocol_known_in_time(stream: &TcpStream, timeout: Duration) -> bool {
+    let sniff = async {
+        let mut buf = [0u8; H2_PREFACE.len()];
+        loop {
+            let n = stream.peek(&mut buf).await?;
+            if n == 0 {
+                return Ok(false);
+            }
+            if n == H2_PREFACE.len() || buf[..n] != H2_PREFACE[..n] {
+                return Ok(true);
+            }
+            // Peek returns at once while bytes are buffered, so wait before looking again. Real
+            // HTTP/2 clients send the whole preface in one segment and never get here.
+            tokio::time::sleep(PREFACE_POLL).await;
+        }
+    };
+    matches!(tokio::time::timeout(timeout, sniff).await, Ok(Ok::<_, std::io::Error>(true)))
+}

@@ -1,0 +1,84 @@
+//! Instance failures as clients see them: 502 for a dead instance, a retry that hides one dead
+//! instance behind a live one, 504 for an instance that never answers.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{Backend, Lb, client, get, route, send};
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use sprout_lb::{LbConfig, RoutingTable, Upstream};
+
+/// A loopback address nothing listens on: bound, then released.
+async fn closed_port() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+#[tokio::test]
+async fn only_instance_down_is_502() {
+    let dead = Upstream { instance: "i-dead".into(), addr: closed_port().await };
+    let mut table = RoutingTable::empty();
+    table.insert("down.example", route("app", "prod", vec![dead]));
+    let lb = Lb::start(LbConfig::default(), table).await;
+
+    let answer = get(lb.addr, "down.example", "/").await;
+    assert_eq!(answer.status, 502);
+    assert!(answer.body.contains("could not connect to instance i-dead"), "{}", answer.body);
+    let stats = lb.lb.stats();
+    assert_eq!(stats.routes["down.example"].upstreams["i-dead"].connect_failures, 1);
+    assert_eq!(stats.routes["down.example"].totals.status_5xx, 1);
+}
+
+#[tokio::test]
+async fn connect_failure_retries_on_the_live_instance() {
+    let live = Backend::start("live").await;
+    let dead = Upstream { instance: "dead".into(), addr: closed_port().await };
+    let mut table = RoutingTable::empty();
+    table.insert("half.example", route("app", "prod", vec![dead, live.upstream()]));
+    let lb = Lb::start(LbConfig::default(), table).await;
+
+    let client = client();
+    for _ in 0..20 {
+        let answer = send(&client, lb.addr, "half.example", "/").await.unwrap();
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.backend(), "live");
+    }
+    // A request with a body is retried too: the body was not read before the connect failed.
+    for _ in 0..6 {
+        let request = Request::post(format!("http://{}/body", lb.addr))
+            .header("host", "half.example")
+            .body(Full::new(Bytes::from_static(b"payload survives the retry")))
+            .unwrap();
+        let response = client.request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"payload survives the retry");
+    }
+    let stats = lb.lb.stats();
+    let route = &stats.routes["half.example"];
+    assert_eq!(route.totals.status_2xx, 26);
+    assert_eq!(route.upstreams["dead"].connect_failures, 13);
+    assert_eq!(route.upstreams["live"].status_2xx, 26);
+}
+
+#[tokio::test]
+async fn hanging_instance_is_504() {
+    let hanging = Backend::start("sloth").await;
+    let mut table = RoutingTable::empty();
+    table.insert("slow.example", route("app", "prod", vec![hanging.upstream()]));
+    let config =
+        LbConfig { response_timeout: Duration::from_millis(200), ..LbConfig::default() };
+    let lb = Lb::start(config, table).await;
+
+    let answer = tokio::time::timeout(Duration::from_secs(10), get(lb.addr, "slow.example", "/hang"))
+        .await
+        .expect("the load balancer gives up long before this");
+    assert_eq!(answer.status, 504);
+    assert!(answer.body.contains("sloth"), "{}", answer.body);
+    // A fast request on the same instance still works.
+    assert_eq!(get(lb.addr, "slow.example", "/").await.status, 200);
+}

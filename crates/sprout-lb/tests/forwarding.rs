@@ -1,0 +1,183 @@
+//! What the instance receives and what the client gets back: rewritten headers, streamed
+//! bodies, pooled upstream connections, HTTP/2 clients and upgraded connections.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{Answer, Backend, Lb, client, route, send};
+use futures_util::stream;
+use http::Request;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use sprout_lb::{LbConfig, RoutingTable};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn one_backend_lb(host: &str) -> (Backend, Lb) {
+    let backend = Backend::start("echo").await;
+    let mut table = RoutingTable::empty();
+    table.insert(host, route("app", "prod", vec![backend.upstream()]));
+    (backend, Lb::start(LbConfig::default(), table).await)
+}
+
+#[tokio::test]
+async fn forwarding_headers_added_and_hop_by_hop_stripped() {
+    let (_backend, lb) = one_backend_lb("hdr.example").await;
+
+    // Raw bytes so the client library cannot tidy the headers up for us.
+    let mut stream = TcpStream::connect(lb.addr).await.unwrap();
+    stream
+        .write_all(
+            b"GET /path?q=1 HTTP/1.1\r\n\
+              Host: hdr.example:8080\r\n\
+              Connection: close, X-Hop\r\n\
+              X-Hop: secret\r\n\
+              Keep-Alive: timeout=5\r\n\
+              TE: trailers\r\n\
+              Proxy-Authorization: Basic Zm9vOmJhcg==\r\n\
+              X-Forwarded-For: 203.0.113.9\r\n\
+              X-Custom: kept\r\n\
+              \r\n",
+        )
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw);
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let answer = Answer { status: http::StatusCode::OK, headers: Default::default(), body: body.into() };
+
+    assert_eq!(answer.seen("x-forwarded-for"), Some("203.0.113.9, 127.0.0.1"));
+    assert_eq!(answer.seen("x-forwarded-proto"), Some("http"));
+    assert_eq!(answer.seen("x-forwarded-host"), Some("hdr.example:8080"));
+    assert_eq!(answer.seen("host"), Some("hdr.example:8080"));
+    assert_eq!(answer.seen("x-custom"), Some("kept"));
+    assert!(answer.seen("x-request-id").is_some_and(|id| !id.is_empty()));
+    for hop in ["x-hop", "keep-alive", "te", "proxy-authorization"] {
+        assert_eq!(answer.seen(hop), None, "{hop} leaked: {}", answer.body);
+    }
+    // hyper adds its own `connection` header only when it means it; ours must not pass through.
+    assert!(!answer.body.contains("X-Hop"), "{}", answer.body);
+}
+
+#[tokio::test]
+async fn request_ids_are_kept_or_generated_uniquely() {
+    let (_backend, lb) = one_backend_lb("id.example").await;
+    let client = client();
+    let first = send(&client, lb.addr, "id.example", "/").await.unwrap();
+    let second = send(&client, lb.addr, "id.example", "/").await.unwrap();
+    assert_ne!(first.seen("x-request-id"), second.seen("x-request-id"));
+
+    let request = Request::get(format!("http://{}/", lb.addr))
+        .header("host", "id.example")
+        .header("x-request-id", "trace-me")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("x-request-id: trace-me"));
+}
+
+#[tokio::test]
+async fn large_body_streams_both_ways_intact() {
+    let (_backend, lb) = one_backend_lb("big.example").await;
+    const CHUNK: usize = 64 * 1024;
+    const CHUNKS: usize = 320; // 20 MiB
+    let chunk = |i: usize| Bytes::from(vec![(i % 251) as u8; CHUNK]);
+    // Chunked, with no Content-Length: the load balancer must stream, not wait for a length.
+    let frames = stream::iter((0..CHUNKS).map(move |i| Ok::<_, std::io::Error>(Frame::data(chunk(i)))));
+    let client: Client<HttpConnector, _> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let request = Request::post(format!("http://{}/body", lb.addr))
+        .header("host", "big.example")
+        .body(StreamBody::new(frames))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body.len(), CHUNK * CHUNKS);
+    for (i, piece) in body.chunks(CHUNK).enumerate() {
+        assert!(piece.iter().all(|&byte| byte == (i % 251) as u8), "chunk {i} corrupted");
+    }
+}
+
+#[tokio::test]
+async fn upstream_connections_are_kept_alive() {
+    let (backend, lb) = one_backend_lb("pool.example").await;
+    let client = client();
+    for _ in 0..100 {
+        let answer = send(&client, lb.addr, "pool.example", "/").await.unwrap();
+        assert_eq!(answer.status, 200);
+    }
+    let connections = backend.connection_count();
+    assert!(connections <= 3, "100 sequential requests opened {connections} connections");
+}
+
+#[tokio::test]
+async fn http2_prior_knowledge_client_works() {
+    // The pooled client takes `:authority` from the URI it connects to, so route that address.
+    let (_backend, lb) = one_backend_lb("127.0.0.1").await;
+    let client: Client<HttpConnector, Empty<Bytes>> = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build(HttpConnector::new());
+    for _ in 0..5 {
+        let request = Request::get(format!("http://{}/h2", lb.addr)).body(Empty::new()).unwrap();
+        let response = client.request(request).await.unwrap();
+        assert_eq!(response.version(), http::Version::HTTP_2);
+        assert_eq!(response.status(), 200);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.starts_with("echo\n"), "{body}");
+        assert!(body.contains("x-forwarded-proto: http"), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn http2_authority_routes_without_host_header() {
+    let (_backend, lb) = one_backend_lb("auth.example").await;
+    let stream = TcpStream::connect(lb.addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = Request::get("http://auth.example/a").body(Empty::<Bytes>::new()).unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("host: auth.example"), "{body}");
+}
+
+#[tokio::test]
+async fn upgraded_connection_is_tunnelled() {
+    let (_backend, lb) = one_backend_lb("ws.example").await;
+    let mut stream = TcpStream::connect(lb.addr).await.unwrap();
+    stream
+        .write_all(b"GET /ws HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: echo"), "{head}");
+
+    stream.write_all(b"ping over the tunnel").await.unwrap();
+    let mut echoed = [0u8; 20];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed))
+        .await
+        .expect("echo arrives")
+        .unwrap();
+    assert_eq!(&echoed, b"ping over the tunnel");
+}

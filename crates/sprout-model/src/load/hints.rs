@@ -1,0 +1,156 @@
+//! Hints for the mistakes people actually make in Dockerrun files: docker-compose keys pasted
+//! into `containerDefinitions`, and near-miss spellings (`portmappings`, `memory_reservation`).
+//!
+//! Only words: which keys are allowed is decided by the walker that calls these.
+
+use serde_json::Value;
+
+/// The closest allowed key to `key`: the same word in another case or with `_`/`-`, or within a
+/// small edit distance. `None` when nothing is close enough to be a useful guess.
+pub(crate) fn near_miss<'k>(key: &str, allowed: &[&'k str]) -> Option<&'k str> {
+    let norm = |s: &str| s.chars().filter(|c| *c != '_' && *c != '-').collect::<String>().to_lowercase();
+    let wanted = norm(key);
+    if let Some(k) = allowed.iter().find(|k| norm(k) == wanted) {
+        return Some(k);
+    }
+    let limit = if wanted.chars().count() >= 6 { 2 } else { 1 };
+    allowed
+        .iter()
+        .map(|k| (edit_distance(&wanted, &norm(k)), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// What to write instead of a docker-compose service key found in a container definition.
+/// `value` is the key's value, used to spell the replacement out where that is possible.
+pub(crate) fn compose_key_hint(key: &str, value: &Value) -> Option<String> {
+    let text = match key {
+        "ports" => return Some(ports_hint(value)),
+        "container_name" => "the container's name is `name`; remove `container_name`",
+        "restart" => "Sprout replaces an instance whose essential container exits; remove `restart`",
+        "build" => "Dockerrun runs prebuilt images: build and push the image, then name it in `image`",
+        "depends_on" => "use `dependsOn`: [{\"containerName\": \"db\", \"condition\": \"START\"}]",
+        "volumes" => {
+            "a container mounts volumes with `mountPoints` [{\"sourceVolume\": \"data\", \"containerPath\": \"/data\"}] \
+             naming a top-level `volumes` entry"
+        }
+        "env_file" => "Dockerrun has no env files: list variables in `environment` [{\"name\": \"K\", \"value\": \"V\"}] or set them as environment variables of the Sprout environment",
+        "expose" => "containers on one instance reach each other on any port; use `portMappings` only to publish a host port",
+        "networks" => "each instance has its own network that all its containers join; remove `networks`",
+        "mem_limit" => "use `memory` (hard limit, in MiB, as a number)",
+        "mem_reservation" => "use `memoryReservation` (soft limit, in MiB, as a number)",
+        "cpus" | "cpu_shares" => "use `cpu` (CPU shares, 1024 = one core)",
+        "working_dir" => "use `workingDirectory`",
+        "labels" => "use `dockerLabels` {\"key\": \"value\"}",
+        "extra_hosts" => "use `extraHosts` [{\"hostname\": \"h\", \"ipAddress\": \"10.0.0.1\"}]",
+        "dns" => "use `dnsServers` [\"10.0.0.2\"]",
+        "logging" => "use `logConfiguration` {\"logDriver\": \"json-file\", \"options\": {}}",
+        "healthcheck" => "use `healthCheck` {\"command\": [\"CMD-SHELL\", \"curl -f http://localhost/\"], \"interval\": 30}",
+        "read_only" => "use `readonlyRootFilesystem`",
+        "volumes_from" => "use `volumesFrom` [{\"sourceContainer\": \"data\"}]",
+        "deploy" | "scale" => "Sprout scales whole instances through the environment's scaling settings; remove it",
+        "image_name" | "img" => "use `image`",
+        _ => return None,
+    };
+    Some(text.to_string())
+}
+
+/// `"ports": ["80:8080"]` becomes the `portMappings` that says the same thing.
+fn ports_hint(value: &Value) -> String {
+    let mappings: Vec<String> = value
+        .as_array()
+        .map(|items| items.iter().filter_map(|v| compose_port(v)).collect())
+        .unwrap_or_default();
+    if mappings.is_empty() {
+        "Dockerrun uses `portMappings`: [{\"hostPort\": 80, \"containerPort\": 8080}]".to_string()
+    } else {
+        format!("Dockerrun uses `portMappings`: [{}]", mappings.join(", "))
+    }
+}
+
+/// One compose port (`"8080"`, `"80:8080"`, `"127.0.0.1:80:8080/udp"`, or a number) as a
+/// `portMappings` entry.
+pub(crate) fn compose_port(v: &Value) -> Option<String> {
+    let text = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return None,
+    };
+    let (ports, protocol) = text.split_once('/').unwrap_or((&text, "tcp"));
+    let parts: Vec<&str> = ports.rsplitn(3, ':').collect();
+    let container: u16 = parts.first()?.parse().ok()?;
+    let host: Option<u16> = match parts.get(1) {
+        Some(h) => Some(h.parse().ok()?),
+        None => None,
+    };
+    let mut out = String::from("{");
+    if let Some(h) = host {
+        out.push_str(&format!("\"hostPort\": {h}, "));
+    }
+    out.push_str(&format!("\"containerPort\": {container}"));
+    if protocol != "tcp" {
+        out.push_str(&format!(", \"protocol\": \"{protocol}\""));
+    }
+    out.push('}');
+    Some(out)
+}
+
+/// `environment` written the compose way (a map, or `"K=V"` strings) spelled the Dockerrun way.
+pub(crate) fn environment_hint(pairs: &[(String, String)]) -> String {
+    let items: Vec<String> = pairs
+        .iter()
+        .take(3)
+        .map(|(k, v)| format!("{{\"name\": {}, \"value\": {}}}", Value::from(k.as_str()), Value::from(v.as_str())))
+        .collect();
+    let more = if pairs.len() > 3 { ", ..." } else { "" };
+    format!("use [{}{more}]", items.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn near_misses() {
+        let allowed = ["portMappings", "memoryReservation", "links", "name"];
+        assert_eq!(near_miss("portmappings", &allowed), Some("portMappings"));
+        assert_eq!(near_miss("memory_reservation", &allowed), Some("memoryReservation"));
+        assert_eq!(near_miss("portMapping", &allowed), Some("portMappings"));
+        assert_eq!(near_miss("lnks", &allowed), Some("links"));
+        assert_eq!(near_miss("restart", &allowed), None);
+        assert_eq!(near_miss("nam", &allowed), Some("name"));
+    }
+
+    #[test]
+    fn ports_are_spelled_out() {
+        let hint = compose_key_hint("ports", &json!(["80:8080", "127.0.0.1:53:53/udp", 9000])).unwrap();
+        assert!(hint.contains("{\"hostPort\": 80, \"containerPort\": 8080}"), "{hint}");
+        assert!(hint.contains("{\"hostPort\": 53, \"containerPort\": 53, \"protocol\": \"udp\"}"), "{hint}");
+        assert!(hint.contains("{\"containerPort\": 9000}"), "{hint}");
+        let fallback = compose_key_hint("ports", &json!("junk")).unwrap();
+        assert!(fallback.contains("\"hostPort\": 80"));
+    }
+
+    #[test]
+    fn environment_hint_quotes_values() {
+        let pairs = vec![("A".to_string(), "x\"y".to_string())];
+        assert_eq!(environment_hint(&pairs), r#"use [{"name": "A", "value": "x\"y"}]"#);
+    }
+}

@@ -1,0 +1,36 @@
+//! Orphans: instances on the engine that carry Sprout's labels but belong to no environment the
+//! store knows (left by a terminated environment, a crash, or another data directory).
+
+use std::collections::BTreeSet;
+
+/// An instance found on the engine, by its labels.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FoundInstance {
+    pub app: String,
+    pub env: String,
+    pub instance: String,
+}
+
+/// The found instances whose (app, env) is not among `known`. Sorted, deduplicated.
+pub fn plan_orphans(known: &BTreeSet<(String, String)>, found: &[FoundInstance]) -> Vec<FoundInstance> {
+    let mut out: BTreeSet<FoundInstance> = BTreeSet::new();
+    for f in found {
+        if !known.contains(&(f.app.clone(), f.env.clone())) {
+            out.insert(f.clone());
+        }
+    }
+    out.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_environments_are_orphans() {
+        let known: BTreeSet<_> = [("shop".to_string(), "prod".to_string())].into();
+        let f = |a: &str, e: &str, i: &str| FoundInstance { app: a.into(), env: e.into(), instance: i.into() };
+        let found = vec![f("shop", "prod", "i1"), f("shop", "old", "i2"), f("shop", "old", "i2"), f("x", "prod", "i3")];
+        assert_eq!(plan_orphans(&known, &found), vec![f("shop", "old", "i2"), f("x", "prod", "i3")]);
+    }
+}

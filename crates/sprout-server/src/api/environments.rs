@@ -1,0 +1,188 @@
+//! Environments: create, show, list, deploy, terminate. Each request changes the desired state
+//! in the store and wakes the controllers; the controllers do the work.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sprout_model::Dockerrun;
+use sprout_store::{EnvStatus, EnvironmentRecord, VersionRecord};
+
+use super::error::{bad, ApiError};
+use crate::context::Ctx;
+use crate::controller::snapshot::{Colour, InstanceView};
+use crate::events::Event;
+
+#[derive(Deserialize)]
+pub struct NewEnvironment {
+    pub name: String,
+    pub version: String,
+    #[serde(default = "one")]
+    pub instances: u32,
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// Seconds the launch may take before it counts as failed.
+    pub timeout_s: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+pub struct DeployRequest {
+    pub version: String,
+    pub timeout_s: Option<u64>,
+}
+
+#[derive(Serialize)]
+pub struct EnvView {
+    pub app: String,
+    pub name: String,
+    pub status: &'static str,
+    pub health: Colour,
+    pub causes: Vec<String>,
+    pub version: String,
+    pub last_good_version: Option<String>,
+    pub desired_instances: u32,
+    pub in_service: usize,
+    pub last_error: Option<String>,
+    pub url: String,
+    pub hostnames: Vec<String>,
+    pub variables: BTreeMap<String, String>,
+    pub deploy_deadline: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub instances: Vec<InstanceView>,
+}
+
+fn view(ctx: &Ctx, e: &EnvironmentRecord) -> EnvView {
+    let snap = ctx.snapshots.lock().unwrap().get(&(e.app.clone(), e.name.clone())).cloned();
+    let (health, causes, instances) = match snap {
+        Some(s) => (s.colour, s.causes, s.instances),
+        None => (Colour::Grey, vec!["not observed yet".to_string()], Vec::new()),
+    };
+    EnvView {
+        app: e.app.clone(),
+        name: e.name.clone(),
+        status: e.status.as_str(),
+        health,
+        causes,
+        version: e.version_label.clone(),
+        last_good_version: e.last_good_version.clone(),
+        desired_instances: e.desired_instances,
+        in_service: instances.iter().filter(|i| i.in_service).count(),
+        last_error: e.last_error.clone(),
+        url: ctx.settings.url(&e.app, &e.name),
+        hostnames: ctx.settings.hostnames(&e.app, &e.name),
+        variables: e.variables.clone(),
+        deploy_deadline: e.deploy_deadline,
+        created_at: e.created_at,
+        updated_at: e.updated_at,
+        instances,
+    }
+}
+
+/// A version is deployable when it has a web container and every image is present here or
+/// can be pulled. Checked before anything running is touched.
+async fn check_deployable(ctx: &Ctx, v: &VersionRecord) -> Result<(), ApiError> {
+    let def: Dockerrun = serde_json::from_str(&v.definition)
+        .map_err(|e| ApiError::Internal(format!("stored definition of version {} is unreadable: {e}", v.label)))?;
+    if def.web_container().is_none() {
+        return Err(bad(
+            format!("version {} has no container mapping host port 80, so the load balancer would have nothing to send traffic to", v.label),
+            Some("add \"portMappings\": [{\"hostPort\": 80, \"containerPort\": <port>}] to the container that serves HTTP".to_string()),
+        ));
+    }
+    for image in def.images() {
+        if !ctx.engine.image_present(image).await? {
+            ctx.engine.pull_image(image, None).await.map_err(|e| {
+                bad(e.to_string(), Some(format!("build or load {image} on this machine (e.g. scripts/build-images), or make its registry reachable")))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn create(State(ctx): State<Ctx>, Path(app): Path<String>, Json(req): Json<NewEnvironment>) -> Result<(StatusCode, Json<EnvView>), ApiError> {
+    sprout_model::names::check_name("environment", &req.name).map_err(|m| bad(m, None))?;
+    ctx.store.get_application(&app).await?;
+    if req.instances > 100 {
+        return Err(bad(format!("{} instances is more than this server allows (100)", req.instances), None));
+    }
+    if ctx.store.get_environment(&app, &req.name).await.is_ok() {
+        return Err(ApiError::Conflict(format!("environment {app}/{} already exists: use `sprout deploy` to change its version", req.name)));
+    }
+    let version = ctx.store.get_version(&app, &req.version).await?;
+    check_deployable(&ctx, &version).await?;
+    let now = ctx.clock.now();
+    let timeout = req.timeout_s.unwrap_or(ctx.settings.deploy_timeout_s);
+    let record = EnvironmentRecord {
+        app: app.clone(),
+        name: req.name.clone(),
+        version_label: req.version.clone(),
+        last_good_version: None,
+        desired_instances: req.instances,
+        status: EnvStatus::Launching,
+        variables: req.variables,
+        deploy_deadline: Some(now + chrono::Duration::seconds(timeout as i64)),
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    ctx.store.create_environment(&record).await?;
+    ctx.emit(&app, Some(&req.name), Event::EnvironmentCreated { version: req.version, instances: req.instances }).await;
+    ctx.kick.notify_waiters();
+    Ok((StatusCode::CREATED, Json(view(&ctx, &record))))
+}
+
+pub async fn show(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<Json<EnvView>, ApiError> {
+    ctx.store.get_application(&app).await?;
+    let e = ctx.store.get_environment(&app, &env).await?;
+    Ok(Json(view(&ctx, &e)))
+}
+
+pub async fn list_of_app(State(ctx): State<Ctx>, Path(app): Path<String>) -> Result<Json<Vec<EnvView>>, ApiError> {
+    ctx.store.get_application(&app).await?;
+    let envs = ctx.store.list_environments(Some(&app)).await?;
+    Ok(Json(envs.iter().map(|e| view(&ctx, e)).collect()))
+}
+
+pub async fn list_all(State(ctx): State<Ctx>) -> Result<Json<Vec<EnvView>>, ApiError> {
+    let envs = ctx.store.list_environments(None).await?;
+    Ok(Json(envs.iter().map(|e| view(&ctx, e)).collect()))
+}
+
+pub async fn deploy(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>, Json(req): Json<DeployRequest>) -> Result<Json<EnvView>, ApiError> {
+    let mut e = ctx.store.get_environment(&app, &env).await?;
+    if e.status == EnvStatus::Terminating {
+        return Err(ApiError::Conflict(format!("environment {app}/{env} is terminating")));
+    }
+    let version = ctx.store.get_version(&app, &req.version).await?;
+    check_deployable(&ctx, &version).await?;
+    let now = ctx.clock.now();
+    let from = std::mem::replace(&mut e.version_label, req.version.clone());
+    e.status = EnvStatus::Updating;
+    e.last_error = None;
+    e.deploy_deadline = Some(now + chrono::Duration::seconds(req.timeout_s.unwrap_or(ctx.settings.deploy_timeout_s) as i64));
+    e.updated_at = now;
+    ctx.store.update_environment(&e).await?;
+    ctx.emit(&app, Some(&env), Event::DeployStarted { from, to: req.version }).await;
+    ctx.kick.notify_waiters();
+    Ok(Json(view(&ctx, &e)))
+}
+
+pub async fn terminate(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<(StatusCode, Json<EnvView>), ApiError> {
+    let mut e = ctx.store.get_environment(&app, &env).await?;
+    if e.status != EnvStatus::Terminating {
+        e.status = EnvStatus::Terminating;
+        e.deploy_deadline = None;
+        e.updated_at = ctx.clock.now();
+        ctx.store.update_environment(&e).await?;
+        ctx.emit(&app, Some(&env), Event::TerminateStarted).await;
+        ctx.kick.notify_waiters();
+    }
+    Ok((StatusCode::ACCEPTED, Json(view(&ctx, &e))))
+}

@@ -1,0 +1,81 @@
+//! API errors: one enum, one function mapping it to an HTTP status and a JSON body
+//! `{"error": ..., "hint": ..., "diagnostics": [...]}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use sprout_engine::EngineError;
+use sprout_model::Diagnostic;
+use sprout_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    BadRequest { message: String, hint: Option<String> },
+    #[error("the definition file is not valid ({} error(s))", .0.iter().filter(|d| d.severity == sprout_model::Severity::Error).count())]
+    InvalidDefinition(Vec<Diagnostic>),
+    #[error("missing or unknown API token")]
+    Unauthorized,
+    #[error("this token's scope does not allow {0}")]
+    Forbidden(&'static str),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            StoreError::Conflict { .. } => ApiError::Conflict(e.to_string()),
+            other => ApiError::Store(other),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body {
+    error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn status_of(e: &ApiError) -> StatusCode {
+    match e {
+        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        ApiError::Conflict(_) => StatusCode::CONFLICT,
+        ApiError::BadRequest { .. } | ApiError::InvalidDefinition(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ApiError::Engine(EngineError::Pull { .. } | EngineError::Auth { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
+        ApiError::Engine(EngineError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::Engine(_) | ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = status_of(&self);
+        let (hint, diagnostics) = match &self {
+            ApiError::BadRequest { hint, .. } => (hint.clone(), Vec::new()),
+            ApiError::InvalidDefinition(d) => (Some("run `sprout validate PATH` to see each error with its source line".into()), d.clone()),
+            ApiError::Unauthorized => (Some("pass `Authorization: Bearer <token>`; the admin token is in the server's data directory, admin.token".into()), Vec::new()),
+            _ => (None, Vec::new()),
+        };
+        (status, Json(Body { error: self.to_string(), hint, diagnostics })).into_response()
+    }
+}
+
+pub fn bad(message: impl Into<String>, hint: impl Into<Option<String>>) -> ApiError {
+    ApiError::BadRequest { message: message.into(), hint: hint.into() }
+}

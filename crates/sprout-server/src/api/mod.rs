@@ -1,0 +1,82 @@
+//! The REST API (`/api/v1`): applications, versions, environments, events. Every route but
+//! `/healthz` needs a bearer token.
+
+pub mod auth;
+pub mod environments;
+pub mod error;
+pub mod versions;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sprout_store::{Application, EventRecord};
+
+use crate::context::Ctx;
+use error::ApiError;
+
+pub fn router(ctx: Ctx) -> Router {
+    let api = Router::new()
+        .route("/info", get(info))
+        .route("/apps", get(list_apps).post(create_app))
+        .route("/apps/{app}/versions", get(versions::list).post(versions::upload))
+        .route("/apps/{app}/environments", get(environments::list_of_app).post(environments::create))
+        .route("/apps/{app}/environments/{env}", get(environments::show).delete(environments::terminate))
+        .route("/apps/{app}/environments/{env}/deploy", post(environments::deploy))
+        .route("/apps/{app}/events", get(events))
+        .route("/environments", get(environments::list_all))
+        .layer(axum::extract::DefaultBodyLimit::max(ctx.settings.bundle_limit_bytes as usize))
+        .route_layer(axum::middleware::from_fn_with_state(ctx.clone(), auth::require_token));
+    Router::new().route("/healthz", get(|| async { "ok\n" })).nest("/api/v1", api).with_state(ctx)
+}
+
+#[derive(Serialize)]
+struct Info {
+    version: &'static str,
+    engine: Option<sprout_engine::EngineInfo>,
+    engine_error: Option<String>,
+    load_balancer: String,
+}
+
+async fn info(State(ctx): State<Ctx>) -> Json<Info> {
+    let (engine, engine_error) = match ctx.engine.info().await {
+        Ok(i) => (Some(i), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    Json(Info { version: env!("CARGO_PKG_VERSION"), engine, engine_error, load_balancer: ctx.settings.http_addr.clone() })
+}
+
+#[derive(Deserialize)]
+pub struct NewApp {
+    pub name: String,
+}
+
+async fn create_app(State(ctx): State<Ctx>, Json(req): Json<NewApp>) -> Result<(axum::http::StatusCode, Json<Application>), ApiError> {
+    sprout_model::names::check_name("application", &req.name).map_err(|m| error::bad(m, None))?;
+    let app = Application { name: req.name, created_at: ctx.clock.now() };
+    ctx.store.create_application(&app).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(app)))
+}
+
+async fn list_apps(State(ctx): State<Ctx>) -> Result<Json<Vec<Application>>, ApiError> {
+    Ok(Json(ctx.store.list_applications().await?))
+}
+
+#[derive(Deserialize)]
+pub struct EventQuery {
+    pub env: Option<String>,
+    #[serde(default)]
+    pub after: i64,
+    pub limit: Option<u32>,
+}
+
+async fn events(State(ctx): State<Ctx>, Path(app): Path<String>, Query(q): Query<EventQuery>) -> Result<Json<Vec<EventRecord>>, ApiError> {
+    ctx.store.get_application(&app).await?;
+    let limit = q.limit.unwrap_or(100).min(1000);
+    let list = if q.after > 0 {
+        ctx.store.list_events(&app, q.env.as_deref(), q.after, limit).await?
+    } else {
+        ctx.store.recent_events(&app, q.env.as_deref(), limit).await?
+    };
+    Ok(Json(list))
+}

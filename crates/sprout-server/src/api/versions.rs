@@ -1,0 +1,105 @@
+//! Uploading and listing application versions. A version is an immutable bundle: reusing a
+//! label with the same content returns the existing version; with other content it is refused.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sprout_model::{load_dockerrun, Severity};
+use sprout_store::VersionRecord;
+
+use super::error::{bad, ApiError};
+use crate::bundle::{store_bundle, BundleError, DEFINITION_FILE};
+use crate::context::Ctx;
+
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    pub label: Option<String>,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Serialize)]
+pub struct VersionView {
+    pub app: String,
+    pub label: String,
+    pub description: String,
+    pub bundle_digest: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub containers: Vec<String>,
+    pub images: Vec<String>,
+    /// True when the label already existed with this very content.
+    pub reused: bool,
+    pub warnings: Vec<String>,
+}
+
+impl VersionView {
+    fn of(v: &VersionRecord, reused: bool, warnings: Vec<String>) -> Self {
+        let def: Option<sprout_model::Dockerrun> = serde_json::from_str(&v.definition).ok();
+        VersionView {
+            app: v.app.clone(),
+            label: v.label.clone(),
+            description: v.description.clone(),
+            bundle_digest: v.bundle_digest.clone(),
+            created_at: v.created_at,
+            containers: def.as_ref().map(|d| d.container_definitions.iter().map(|c| c.name.clone()).collect()).unwrap_or_default(),
+            images: def.as_ref().map(|d| d.images().into_iter().map(String::from).collect()).unwrap_or_default(),
+            reused,
+            warnings,
+        }
+    }
+}
+
+pub async fn upload(
+    State(ctx): State<Ctx>,
+    Path(app): Path<String>,
+    Query(q): Query<UploadQuery>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<VersionView>), ApiError> {
+    ctx.store.get_application(&app).await?;
+    let now = ctx.clock.now();
+    let label = q.label.filter(|l| !l.is_empty()).unwrap_or_else(|| format!("v-{}", now.format("%y%m%d_%H%M%S%6f")));
+    if label.len() > 100 || label.chars().any(|c| c.is_whitespace() || c == '/') {
+        return Err(bad(format!("version label {label:?} is not valid"), Some("use up to 100 characters without spaces or '/'".into())));
+    }
+    let bundles = ctx.settings.bundles_dir();
+    std::fs::create_dir_all(&bundles).map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", bundles.display())))?;
+    let stored = store_bundle(&bundles, &body, ctx.settings.bundle_limit_bytes).map_err(|e| match e {
+        BundleError::Io { .. } => ApiError::Internal(e.to_string()),
+        other => bad(other.to_string(), None),
+    })?;
+    let loaded = load_dockerrun(DEFINITION_FILE, &stored.definition).map_err(ApiError::InvalidDefinition)?;
+    let warnings: Vec<String> = loaded.warnings.iter().filter(|d| d.severity == Severity::Warning).map(|d| d.to_string()).collect();
+
+    match ctx.store.get_version(&app, &label).await {
+        Ok(existing) if existing.bundle_digest == stored.digest => {
+            return Ok((StatusCode::OK, Json(VersionView::of(&existing, true, warnings))));
+        }
+        Ok(existing) => {
+            return Err(ApiError::Conflict(format!(
+                "version {label} already exists with bundle {}, and this bundle is {}: versions are immutable",
+                existing.bundle_digest, stored.digest
+            )));
+        }
+        Err(sprout_store::StoreError::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let record = VersionRecord {
+        app,
+        label,
+        description: q.description,
+        bundle_digest: stored.digest,
+        bundle_path: stored.dir.to_string_lossy().into_owned(),
+        definition: serde_json::to_string(&loaded.dockerrun).map_err(|e| ApiError::Internal(e.to_string()))?,
+        created_at: now,
+    };
+    ctx.store.create_version(&record).await?;
+    Ok((StatusCode::CREATED, Json(VersionView::of(&record, false, warnings))))
+}
+
+pub async fn list(State(ctx): State<Ctx>, Path(app): Path<String>) -> Result<Json<Vec<VersionView>>, ApiError> {
+    ctx.store.get_application(&app).await?;
+    let versions = ctx.store.list_versions(&app).await?;
+    Ok(Json(versions.iter().map(|v| VersionView::of(v, false, Vec::new())).collect()))
+}

@@ -1,0 +1,124 @@
+//! What every controller and API handler shares: the store, the engine, the clock, the load
+//! balancer, the server's settings and the latest observed snapshot of each environment.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sprout_engine::Engine;
+use sprout_lb::LoadBalancer;
+use sprout_store::Store;
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::controller::snapshot::EnvSnapshot;
+
+/// Settings that shape the controllers.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    /// This server's id, stamped on every object it creates.
+    pub server_id: String,
+    /// Extra domain environments answer under, beside `ENV.APP.localhost`.
+    pub domain: Option<String>,
+    /// The address the load balancer listens on (to print URLs).
+    pub http_addr: String,
+    pub health_path: String,
+    pub probe_timeout: Duration,
+    /// Consecutive failed probes that take an in-service instance out.
+    pub unhealthy_threshold: u32,
+    /// How long a launched instance may take to pass its first probe.
+    pub launch_timeout_s: u64,
+    /// How long an instance leaving rotation keeps serving its in-flight requests.
+    pub drain: Duration,
+    /// SIGTERM to SIGKILL.
+    pub stop_timeout: Duration,
+    /// Default time a deploy may take before it is rolled back.
+    pub deploy_timeout_s: u64,
+    pub tick: Duration,
+    pub bundle_limit_bytes: u64,
+}
+
+impl Settings {
+    pub fn new(data_dir: PathBuf, server_id: String) -> Self {
+        Settings {
+            data_dir,
+            server_id,
+            domain: None,
+            http_addr: "127.0.0.1:8080".into(),
+            health_path: "/".into(),
+            probe_timeout: Duration::from_secs(2),
+            unhealthy_threshold: 3,
+            launch_timeout_s: 120,
+            drain: Duration::from_secs(2),
+            stop_timeout: Duration::from_secs(10),
+            deploy_timeout_s: 600,
+            tick: Duration::from_secs(1),
+            bundle_limit_bytes: 512 * 1024 * 1024,
+        }
+    }
+    pub fn bundles_dir(&self) -> PathBuf {
+        self.data_dir.join("bundles")
+    }
+    pub fn instance_dir(&self, app: &str, env: &str, instance: &str) -> PathBuf {
+        self.data_dir.join("instances").join(app).join(env).join(instance)
+    }
+    /// Host names an environment answers to.
+    pub fn hostnames(&self, app: &str, env: &str) -> Vec<String> {
+        let mut h = vec![format!("{env}.{app}.localhost")];
+        if let Some(d) = &self.domain {
+            h.push(format!("{env}.{app}.{d}"));
+        }
+        h
+    }
+    pub fn url(&self, app: &str, env: &str) -> String {
+        let port = self.http_addr.rsplit(':').next().unwrap_or("80");
+        format!("http://{env}.{app}.localhost:{port}/")
+    }
+}
+
+pub type EnvKey = (String, String);
+
+#[derive(Clone)]
+pub struct Ctx {
+    pub store: Arc<dyn Store>,
+    pub engine: Arc<dyn Engine>,
+    pub clock: Arc<dyn Clock>,
+    pub lb: Arc<LoadBalancer>,
+    pub settings: Arc<Settings>,
+    pub snapshots: Arc<Mutex<HashMap<EnvKey, EnvSnapshot>>>,
+    /// In-service upstreams per environment; the routing table is rebuilt from it.
+    pub routes: Arc<Mutex<HashMap<EnvKey, Vec<sprout_lb::Upstream>>>>,
+    /// Woken when a request changes desired state, so controllers act at once.
+    pub kick: Arc<Notify>,
+}
+
+impl Ctx {
+    pub fn new(
+        store: Arc<dyn Store>,
+        engine: Arc<dyn Engine>,
+        clock: Arc<dyn Clock>,
+        lb: Arc<LoadBalancer>,
+        settings: Settings,
+    ) -> Self {
+        Ctx {
+            store,
+            engine,
+            clock,
+            lb,
+            settings: Arc::new(settings),
+            snapshots: Arc::default(),
+            routes: Arc::default(),
+            kick: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Record an event; a store failure is logged, never fatal to the controller.
+    pub async fn emit(&self, app: &str, env: Option<&str>, event: crate::events::Event) {
+        tracing::info!(app, env, kind = event.kind(), "{}", event.message());
+        if let Err(e) = self.store.append_event(&event.record(app, env, self.clock.now())).await {
+            tracing::warn!("could not record event: {e}");
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! One environment's controller: sense (store + engine), plan (pure), act (engine), record
+//! (events, snapshot, routing). At most one runs per environment; it exits once the environment
+//! is terminated and nothing of it is left.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sprout_lb::Upstream;
+use sprout_model::Dockerrun;
+use sprout_plan::{judge_instance, plan_environment, EnvironmentSpec, InstanceHealth, InstanceObservation, ProbeRecord, RetireReason, Step};
+use sprout_store::{EnvStatus, EnvironmentRecord, StoreError};
+use tokio_util::sync::CancellationToken;
+
+use super::routes;
+use super::snapshot::{judge_environment, ContainerView, EnvSnapshot, InstanceView};
+use crate::context::Ctx;
+use crate::events::Event;
+use crate::instance::{self, observe_environment, InstanceIdentity, ObservedInstance};
+
+/// Memory of one environment's controller. All of it can be rebuilt by observing again: probe
+/// records restart empty (instances are probed again before taking traffic).
+pub struct EnvController {
+    ctx: Ctx,
+    app: String,
+    env: String,
+    probes: HashMap<String, ProbeRecord>,
+    announced: HashSet<String>,
+    retiring: Arc<Mutex<HashSet<String>>>,
+    definitions: HashMap<String, Option<Arc<Dockerrun>>>,
+    failures: u32,
+    backoff_until: Option<DateTime<Utc>>,
+    engine_down: bool,
+}
+
+/// What a tick asks for next.
+enum Next {
+    After(Duration),
+    Done,
+}
+
+impl EnvController {
+    pub fn new(ctx: Ctx, app: String, env: String) -> Self {
+        EnvController {
+            ctx,
+            app,
+            env,
+            probes: HashMap::new(),
+            announced: HashSet::new(),
+            retiring: Arc::default(),
+            definitions: HashMap::new(),
+            failures: 0,
+            backoff_until: None,
+            engine_down: false,
+        }
+    }
+
+    pub async fn run(mut self, cancel: CancellationToken) {
+        routes::set_in_service(&self.ctx, &self.app, &self.env, Vec::new());
+        loop {
+            let next = match self.tick().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(app = %self.app, env = %self.env, "controller tick failed: {e}");
+                    Next::After(self.ctx.settings.tick)
+                }
+            };
+            let delay = match next {
+                Next::Done => return,
+                Next::After(d) => d,
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = self.ctx.kick.notified() => {}
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    async fn definition(&mut self, version: &str) -> Option<Arc<Dockerrun>> {
+        if let Some(d) = self.definitions.get(version) {
+            return d.clone();
+        }
+        let def = match self.ctx.store.get_version(&self.app, version).await {
+            Ok(v) => serde_json::from_str::<Dockerrun>(&v.definition).ok().map(Arc::new),
+            Err(_) => None,
+        };
+        self.definitions.insert(version.to_string(), def.clone());
+        def
+    }
+
+    async fn tick(&mut self) -> Result<Next, StoreError> {
+        let now = self.ctx.clock.now();
+        let record = match self.ctx.store.get_environment(&self.app, &self.env).await {
+            Ok(r) => Some(r),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let observed = match observe_environment(&*self.ctx.engine, &self.ctx.settings.server_id, &self.app, &self.env).await {
+            Ok(o) => {
+                self.engine_down = false;
+                o
+            }
+            Err(e) => {
+                if !self.engine_down {
+                    self.engine_down = true;
+                    self.ctx.emit(&self.app, Some(&self.env), Event::EngineUnavailable { error: e.to_string() }).await;
+                }
+                return Ok(Next::After(Duration::from_secs(2)));
+            }
+        };
+        let retiring = self.retiring.lock().unwrap().clone();
+        let live: Vec<ObservedInstance> = observed.into_iter().filter(|i| !retiring.contains(&i.id)).collect();
+
+        let Some(mut env) = record else {
+            // Deleted from the store (terminated): retire whatever is left, then stop.
+            return Ok(self.retire_all(&live, retiring.is_empty()).await);
+        };
+
+        if env.status == EnvStatus::Terminating && live.is_empty() && retiring.is_empty() {
+            self.ctx.store.delete_environment(&self.app, &self.env).await?;
+            self.ctx.emit(&self.app, Some(&self.env), Event::EnvironmentTerminated).await;
+            return Ok(self.retire_all(&[], true).await);
+        }
+
+        // Sense: judge every instance.
+        let mut views = Vec::new();
+        let mut observations = Vec::new();
+        let mut upstreams = Vec::new();
+        for inst in &live {
+            let def = self.definition(&inst.version).await;
+            let (health, address) = self.judge(inst, def.as_deref(), now).await;
+            if health == InstanceHealth::Healthy && self.announced.insert(inst.id.clone()) {
+                self.failures = 0;
+                let address = address.map(|a| a.to_string()).unwrap_or_default();
+                self.ctx.emit(&self.app, Some(&self.env), Event::InstanceInService { instance: inst.id.clone(), address }).await;
+            }
+            views.push(InstanceView {
+                id: inst.id.clone(),
+                version: inst.version.clone(),
+                health: health.clone(),
+                in_service: false,
+                address: address.map(|a| a.to_string()),
+                launched_at: inst.launched_at,
+                containers: inst
+                    .containers
+                    .iter()
+                    .map(|c| {
+                        let name = c.labels.get(sprout_model::names::LABEL_CONTAINER).cloned().unwrap_or_default();
+                        ContainerView::from_status(&name, c)
+                    })
+                    .collect(),
+            });
+            observations.push(InstanceObservation {
+                id: inst.id.clone(),
+                version: inst.version.clone(),
+                health,
+                launched_at: inst.launched_at,
+            });
+        }
+
+        // Plan.
+        let spec = EnvironmentSpec {
+            version: env.version_label.clone(),
+            desired: env.desired_instances,
+            terminating: env.status == EnvStatus::Terminating,
+            may_launch: self.backoff_until.is_none_or(|t| now >= t),
+        };
+        let plan = plan_environment(&spec, &observations);
+        let leaving: HashSet<&str> = plan.retirements().map(|(id, _)| id).collect();
+
+        // Route: healthy instances that are not leaving, before anything is stopped.
+        for v in views.iter_mut() {
+            if v.health == InstanceHealth::Healthy && !leaving.contains(v.id.as_str()) {
+                if let Some(addr) = v.address.as_ref().and_then(|a| a.parse().ok()) {
+                    v.in_service = true;
+                    upstreams.push(Upstream { instance: v.id.clone(), addr });
+                }
+            }
+        }
+        routes::set_in_service(&self.ctx, &self.app, &self.env, upstreams);
+
+        // Act.
+        for step in &plan.steps {
+            if let Step::Retire { id, reason } = step {
+                let inst = live.iter().find(|i| &i.id == id).cloned().unwrap_or_default();
+                self.spawn_retire(inst, reason.clone()).await;
+            }
+        }
+        let launches: Vec<String> = plan
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Launch { version } => Some(version.clone()),
+                _ => None,
+            })
+            .collect();
+        if !launches.is_empty() {
+            self.launch(&env, &launches, now).await;
+        }
+
+        // Record.
+        let (colour, causes) = judge_environment(&views, env.desired_instances, &env.version_label);
+        self.ctx.snapshots.lock().unwrap().insert(
+            (self.app.clone(), self.env.clone()),
+            EnvSnapshot { instances: views, colour, causes: causes.clone(), observed_at: now },
+        );
+        self.progress(&mut env, plan.ready, &causes, now).await?;
+
+        let starting = observations.iter().any(|o| o.health == InstanceHealth::Pending) || !launches.is_empty();
+        // A starting instance is probed rapidly so it is in service soon after it is ready.
+        Ok(Next::After(if starting { Duration::from_millis(250) } else { self.ctx.settings.tick }))
+    }
+
+    async fn judge(&mut self, inst: &ObservedInstance, def: Option<&Dockerrun>, now: DateTime<Utc>) -> (InstanceHealth, Option<std::net::SocketAddr>) {
+        let Some(def) = def else {
+            return (InstanceHealth::Unhealthy(format!("runs version {:?}, which this server does not know", inst.version)), None);
+        };
+        let containers = inst.container_observations(def);
+        let address = inst.web_address(def);
+        let s = &self.ctx.settings;
+        let record = self.probes.entry(inst.id.clone()).or_default();
+        let all_running = containers.iter().filter(|c| c.essential).all(|c| c.state == Some(sprout_plan::ObservedState::Running));
+        if let (Some(addr), true) = (address, all_running) {
+            match crate::probe::probe(addr, &s.health_path, s.probe_timeout).await {
+                Ok(()) => {
+                    record.passed_once = true;
+                    record.consecutive_failures = 0;
+                }
+                Err(why) => {
+                    record.consecutive_failures += 1;
+                    record.last_failure = Some(why);
+                }
+            }
+        }
+        let age = (now.timestamp() - inst.launched_at).max(0) as u64;
+        let health = judge_instance(&containers, record, age, s.launch_timeout_s, s.unhealthy_threshold);
+        (health, address)
+    }
+
+    async fn spawn_retire(&mut self, inst: ObservedInstance, reason: RetireReason) {
+        let first_unhealthy = matches!(reason, RetireReason::Unhealthy(_));
+        if let RetireReason::Unhealthy(why) = &reason {
+            if !self.announced.contains(&inst.id) {
+                // Never passed a health check: a failed launch, so back off further launches.
+                self.note_failure(self.ctx.clock.now());
+            }
+            self.ctx.emit(&self.app, Some(&self.env), Event::InstanceUnhealthy { instance: inst.id.clone(), reason: why.clone() }).await;
+        }
+        self.retiring.lock().unwrap().insert(inst.id.clone());
+        self.probes.remove(&inst.id);
+        self.announced.remove(&inst.id);
+        let def = self.definition(&inst.version).await;
+        let ctx = self.ctx.clone();
+        let (app, env) = (self.app.clone(), self.env.clone());
+        let retiring = self.retiring.clone();
+        tokio::spawn(async move {
+            // Drain: the instance is already out of the routing table; let in-flight requests
+            // finish. An unhealthy instance has nothing worth waiting for.
+            if !first_unhealthy {
+                tokio::time::sleep(ctx.settings.drain).await;
+            }
+            let names = inst.container_names(def.as_deref());
+            let network = inst.network.clone().unwrap_or_else(|| sprout_model::names::network_name(&app, &env, &inst.id));
+            let vol = ctx.settings.instance_dir(&app, &env, &inst.id).join("volumes");
+            match instance::retire_instance(&*ctx.engine, &names, &network, ctx.settings.stop_timeout, Some(&vol)).await {
+                Ok(()) => ctx.emit(&app, Some(&env), Event::InstanceRetired { instance: inst.id.clone(), reason: reason.describe() }).await,
+                Err(e) => ctx.emit(&app, Some(&env), Event::RetireFailed { instance: inst.id.clone(), error: e.to_string() }).await,
+            }
+            retiring.lock().unwrap().remove(&inst.id);
+            ctx.kick.notify_waiters();
+        });
+    }
+
+    fn note_failure(&mut self, now: DateTime<Utc>) -> u64 {
+        self.failures += 1;
+        let wait = 2u64.saturating_pow(self.failures.min(5)).min(30);
+        self.backoff_until = Some(now + chrono::Duration::seconds(wait as i64));
+        wait
+    }
+
+    async fn launch(&mut self, env: &EnvironmentRecord, versions: &[String], now: DateTime<Utc>) {
+        let mut jobs = Vec::new();
+        for version in versions {
+            let Some(def) = self.definition(version).await else { continue };
+            let Ok(v) = self.ctx.store.get_version(&self.app, version).await else { continue };
+            let id = new_instance_id();
+            let dir = self.ctx.settings.instance_dir(&self.app, &self.env, &id);
+            let identity = InstanceIdentity {
+                server: self.ctx.settings.server_id.clone(),
+                app: self.app.clone(),
+                env: self.env.clone(),
+                instance: id.clone(),
+                version: version.clone(),
+                launched_at: now.timestamp(),
+                bundle_dir: v.bundle_path.clone().into(),
+                log_dir: dir.join("logs"),
+                volume_dir: dir.join("volumes"),
+            };
+            let plan = instance::plan_instance(&def, &identity, &env.variables);
+            let engine = self.ctx.engine.clone();
+            jobs.push(async move { (id, version.clone(), instance::launch_instance(&*engine, &plan).await) });
+        }
+        for (id, version, result) in futures_util::future::join_all(jobs).await {
+            match result {
+                Ok(()) => self.ctx.emit(&self.app, Some(&self.env), Event::InstanceLaunched { instance: id, version }).await,
+                Err(e) => {
+                    let retry_in_s = self.note_failure(now);
+                    self.ctx.emit(&self.app, Some(&self.env), Event::LaunchFailed { instance: id, error: e.to_string(), retry_in_s }).await;
+                }
+            }
+        }
+    }
+
+    /// Move the environment's status on: Ready when the plan has nothing left to do, rollback
+    /// when a deploy overran its deadline.
+    async fn progress(&mut self, env: &mut EnvironmentRecord, ready: bool, causes: &[String], now: DateTime<Utc>) -> Result<(), StoreError> {
+        let before = env.clone();
+        match env.status {
+            EnvStatus::Launching | EnvStatus::Updating if ready => {
+                env.status = EnvStatus::Ready;
+                env.last_good_version = Some(env.version_label.clone());
+                env.deploy_deadline = None;
+                self.ctx.emit(&self.app, Some(&self.env), Event::EnvironmentReady { version: env.version_label.clone(), instances: env.desired_instances }).await;
+            }
+            EnvStatus::Launching | EnvStatus::Updating if env.deploy_deadline.is_some_and(|d| now > d) => {
+                let reason = if causes.is_empty() { "instances did not become healthy in time".to_string() } else { causes.join("; ") };
+                let failed = env.version_label.clone();
+                let rollback_to = env.last_good_version.clone().filter(|g| *g != failed);
+                env.last_error = Some(format!("deploy of version {failed} did not complete: {reason}"));
+                match &rollback_to {
+                    Some(good) => {
+                        env.version_label = good.clone();
+                        env.status = EnvStatus::Updating;
+                        env.deploy_deadline = Some(now + chrono::Duration::seconds(self.ctx.settings.deploy_timeout_s as i64));
+                    }
+                    None => {
+                        // Nothing to roll back to: keep trying with backoff, but stop waiting.
+                        env.status = EnvStatus::Ready;
+                        env.deploy_deadline = None;
+                    }
+                }
+                self.ctx.emit(&self.app, Some(&self.env), Event::DeployFailed { version: failed, reason, rollback_to }).await;
+            }
+            _ => {}
+        }
+        if *env != before {
+            env.updated_at = now;
+            self.ctx.store.update_environment(env).await?;
+        }
+        Ok(())
+    }
+
+    async fn retire_all(&mut self, live: &[ObservedInstance], nothing_retiring: bool) -> Next {
+        if live.is_empty() && nothing_retiring {
+            routes::remove_environment(&self.ctx, &self.app, &self.env);
+            self.ctx.snapshots.lock().unwrap().remove(&(self.app.clone(), self.env.clone()));
+            return Next::Done;
+        }
+        routes::set_in_service(&self.ctx, &self.app, &self.env, Vec::new());
+        for inst in live {
+            self.spawn_retire(inst.clone(), RetireReason::Terminate).await;
+        }
+        Next::After(Duration::from_millis(500))
+    }
+}
+
+/// A new instance id: `i-` and 10 hex digits from the OS's random source.
+pub fn new_instance_id() -> String {
+    let mut b = [0u8; 5];
+    getrandom::fill(&mut b).expect("the OS random source is available");
+    format!("i-{}", hex::encode(b))
+}

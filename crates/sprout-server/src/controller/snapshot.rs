@@ -1,0 +1,95 @@
+//! What the controllers last saw of an environment, in the shape the API shows: instances with
+//! their health, containers and published ports, and the environment's colour and causes.
+
+use serde::Serialize;
+use sprout_engine::ContainerStatus;
+use sprout_plan::InstanceHealth;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerView {
+    pub name: String,
+    pub image: String,
+    pub state: String,
+    pub exit_code: Option<i64>,
+    pub oom_killed: bool,
+    /// `127.0.0.1:49153->80/tcp`.
+    pub ports: Vec<String>,
+}
+
+impl ContainerView {
+    pub fn from_status(name: &str, s: &ContainerStatus) -> Self {
+        ContainerView {
+            name: name.to_string(),
+            image: s.image.clone(),
+            state: serde_json::to_value(s.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            exit_code: s.exit_code,
+            oom_killed: s.oom_killed,
+            ports: s
+                .ports
+                .iter()
+                .map(|p| format!("{}:{}->{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceView {
+    pub id: String,
+    pub version: String,
+    pub health: InstanceHealth,
+    pub in_service: bool,
+    /// Where the load balancer reaches it.
+    pub address: Option<String>,
+    pub launched_at: i64,
+    pub containers: Vec<ContainerView>,
+}
+
+/// Elastic Beanstalk's colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Colour {
+    Green,
+    Yellow,
+    Red,
+    Grey,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvSnapshot {
+    pub instances: Vec<InstanceView>,
+    pub colour: Colour,
+    pub causes: Vec<String>,
+    pub observed_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Colour and causes of an environment from its instances and desired count.
+pub fn judge_environment(instances: &[InstanceView], desired: u32, version: &str) -> (Colour, Vec<String>) {
+    let mut causes = Vec::new();
+    let in_service = instances.iter().filter(|i| i.in_service).count();
+    let unhealthy: Vec<&InstanceView> = instances.iter().filter(|i| i.health.is_unhealthy()).collect();
+    let pending = instances.iter().filter(|i| i.health == InstanceHealth::Pending).count();
+    for i in &unhealthy {
+        if let InstanceHealth::Unhealthy(why) = &i.health {
+            causes.push(format!("instance {}: {why}", i.id));
+        }
+    }
+    let colour = if desired > 0 && in_service == 0 {
+        causes.insert(0, format!("none of {desired} instance(s) in service"));
+        Colour::Red
+    } else if !unhealthy.is_empty() || (in_service as u32) < desired {
+        if (in_service as u32) < desired {
+            causes.insert(0, format!("{in_service} of {desired} instance(s) in service"));
+        }
+        Colour::Yellow
+    } else {
+        Colour::Green
+    };
+    if pending > 0 {
+        causes.push(format!("{pending} instance(s) starting"));
+    }
+    let old = instances.iter().filter(|i| i.version != version).count();
+    if old > 0 {
+        causes.push(format!("{old} instance(s) still run an earlier version"));
+    }
+    (colour, causes)
+}

@@ -1,0 +1,16 @@
+//! Instances: one copy of a version's whole container group on its own network.
+//!
+//! - `spec`: the pure mapping from a Dockerrun to engine specs.
+//! - `launch`: create and start an instance, honouring dependsOn conditions.
+//! - `retire`: stop and remove an instance (drained first by the caller).
+//! - `observe`: group what the engine lists by instance, for the planner.
+
+pub mod launch;
+pub mod observe;
+pub mod retire;
+pub mod spec;
+
+pub use launch::launch_instance;
+pub use observe::{observe_environment, ObservedInstance};
+pub use retire::retire_instance;
+pub use spec::{plan_instance, InstanceIdentity, InstancePlan};

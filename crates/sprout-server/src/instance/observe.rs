@@ -1,0 +1,119 @@
+//! Observing an environment on the engine: its containers and networks, by label, grouped by
+//! instance. This is how a restarted server adopts what it finds.
+
+use std::collections::BTreeMap;
+
+use sprout_engine::{ContainerState, ContainerStatus, DockerHealth, Engine, EngineError, LabelFilter};
+use sprout_model::names::*;
+use sprout_model::Dockerrun;
+use sprout_plan::{ContainerObservation, ObservedState};
+
+use super::spec::LABEL_LAUNCHED_AT;
+
+/// One instance as the engine shows it.
+#[derive(Debug, Clone, Default)]
+pub struct ObservedInstance {
+    pub id: String,
+    pub version: String,
+    pub launched_at: i64,
+    pub containers: Vec<ContainerStatus>,
+    pub network: Option<String>,
+}
+
+impl ObservedInstance {
+    /// The container of this instance for a definition name.
+    pub fn container(&self, name: &str) -> Option<&ContainerStatus> {
+        self.containers.iter().find(|c| c.labels.get(LABEL_CONTAINER).map(String::as_str) == Some(name))
+    }
+
+    /// Engine names of the containers, in the order they should start (definition order when
+    /// known, else as found).
+    pub fn container_names(&self, def: Option<&Dockerrun>) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        if let Some(def) = def {
+            for c in super::spec::start_order(def) {
+                if let Some(s) = self.container(&c.name) {
+                    names.push(s.name.clone());
+                }
+            }
+        }
+        for c in &self.containers {
+            if !names.contains(&c.name) {
+                names.push(c.name.clone());
+            }
+        }
+        names
+    }
+
+    /// What the planner needs: each container of the definition, with its state.
+    pub fn container_observations(&self, def: &Dockerrun) -> Vec<ContainerObservation> {
+        def.container_definitions
+            .iter()
+            .map(|c| ContainerObservation {
+                name: c.name.clone(),
+                essential: c.essential,
+                state: self.container(&c.name).map(observed_state),
+            })
+            .collect()
+    }
+
+    /// The loopback address the web container (host port 80 in the file) is published on.
+    pub fn web_address(&self, def: &Dockerrun) -> Option<std::net::SocketAddr> {
+        let (web, mapping) = def.web_container()?;
+        let c = self.container(&web.name)?;
+        let p = c.ports.iter().find(|p| p.container_port == mapping.container_port && p.protocol == "tcp")?;
+        format!("{}:{}", if p.host_ip.is_empty() || p.host_ip == "0.0.0.0" { "127.0.0.1" } else { &p.host_ip }, p.host_port)
+            .parse()
+            .ok()
+    }
+}
+
+pub fn observed_state(c: &ContainerStatus) -> ObservedState {
+    match c.state {
+        ContainerState::Created => ObservedState::Created,
+        ContainerState::Running if c.health == Some(DockerHealth::Unhealthy) => ObservedState::RunningUnhealthy,
+        ContainerState::Running => ObservedState::Running,
+        ContainerState::Exited => ObservedState::Exited { code: c.exit_code.unwrap_or(-1), oom: c.oom_killed },
+        _ => ObservedState::Stuck,
+    }
+}
+
+pub fn env_filter(server: &str, app: &str, env: &str) -> LabelFilter {
+    BTreeMap::from([
+        (LABEL_SERVER.to_string(), server.to_string()),
+        (LABEL_APP.to_string(), app.to_string()),
+        (LABEL_ENV.to_string(), env.to_string()),
+    ])
+}
+
+/// Every instance of an environment found on the engine (containers and networks).
+pub async fn observe_environment(
+    engine: &dyn Engine,
+    server: &str,
+    app: &str,
+    env: &str,
+) -> Result<Vec<ObservedInstance>, EngineError> {
+    let filter = env_filter(server, app, env);
+    let containers = engine.list_containers(&filter).await?;
+    let networks = engine.list_networks(&filter).await?;
+    let mut by_id: BTreeMap<String, ObservedInstance> = BTreeMap::new();
+    for c in containers {
+        let Some(id) = c.labels.get(LABEL_INSTANCE).cloned() else { continue };
+        let entry = by_id.entry(id.clone()).or_insert_with(|| ObservedInstance { id, ..Default::default() });
+        if entry.version.is_empty() {
+            entry.version = c.labels.get(LABEL_VERSION).cloned().unwrap_or_default();
+            entry.launched_at = c.labels.get(LABEL_LAUNCHED_AT).and_then(|s| s.parse().ok()).unwrap_or(0);
+        }
+        entry.containers.push(c);
+    }
+    for n in networks {
+        let Some(id) = n.labels.get(LABEL_INSTANCE).cloned() else { continue };
+        let entry = by_id.entry(id.clone()).or_insert_with(|| ObservedInstance { id, ..Default::default() });
+        if entry.version.is_empty() {
+            entry.version = n.labels.get(LABEL_VERSION).cloned().unwrap_or_default();
+            entry.launched_at = n.labels.get(LABEL_LAUNCHED_AT).and_then(|s| s.parse().ok()).unwrap_or(0);
+        }
+        entry.network = Some(n.name);
+    }
+    Ok(by_id.into_values().collect())
+}

@@ -1,0 +1,144 @@
+//! `sprout server`: open the data directory, the store and the engine, then serve the API and
+//! the load balancer and run the controllers until asked to stop.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sprout_docker::DockerEngine;
+use sprout_engine::Engine;
+use sprout_lb::{LbConfig, LoadBalancer};
+use sprout_store::{SqliteStore, Store};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, SystemClock};
+use crate::context::{Ctx, Settings};
+
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub data_dir: PathBuf,
+    pub api_addr: String,
+    pub http_addr: String,
+    pub domain: Option<String>,
+}
+
+/// Why the server could not start, each with what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {path} is not usable: {message}; choose another with --data-dir or fix its permissions")]
+    DataDir { path: String, message: String },
+    #[error("cannot listen for the {what} on {addr}: {message}; is another server running there? choose another address with {flag}")]
+    Bind { what: &'static str, addr: String, flag: &'static str, message: String },
+    #[error("{0}")]
+    Store(#[from] sprout_store::StoreError),
+    #[error("{0}")]
+    Engine(#[from] sprout_engine::EngineError),
+    #[error("{0}")]
+    Token(String),
+}
+
+/// Everything `run` opened, before serving: lets tests start a server on a FakeEngine.
+pub struct Started {
+    pub ctx: Ctx,
+    pub api: TcpListener,
+    pub http: TcpListener,
+    pub admin_token: Option<String>,
+}
+
+pub fn prepare_data_dir(dir: &Path) -> Result<PathBuf, StartError> {
+    let fail = |m: String| StartError::DataDir { path: dir.display().to_string(), message: m };
+    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    let dir = dir.canonicalize().map_err(|e| fail(e.to_string()))?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"ok").map_err(|e| fail(format!("cannot write in it ({e})")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(dir)
+}
+
+/// The server id, kept in the data directory so a restarted server adopts its own instances.
+fn server_id(dir: &Path) -> Result<String, StartError> {
+    let path = dir.join("server.id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim().to_string();
+        if !id.is_empty() {
+            return Ok(id);
+        }
+    }
+    let id = crate::controller::env::new_instance_id().replacen("i-", "s", 1);
+    std::fs::write(&path, &id).map_err(|e| StartError::DataDir { path: path.display().to_string(), message: e.to_string() })?;
+    Ok(id)
+}
+
+async fn bind(addr: &str, what: &'static str, flag: &'static str) -> Result<TcpListener, StartError> {
+    let fail = |m: String| StartError::Bind { what, addr: addr.to_string(), flag, message: m };
+    let sock: SocketAddr = addr.parse().map_err(|e| fail(format!("not an address ({e})")))?;
+    TcpListener::bind(sock).await.map_err(|e| fail(e.to_string()))
+}
+
+/// Open everything; serve nothing yet.
+pub async fn start(opts: &ServerOptions, engine: Arc<dyn Engine>, clock: Arc<dyn Clock>) -> Result<Started, StartError> {
+    let dir = prepare_data_dir(&opts.data_dir)?;
+    let id = server_id(&dir)?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("sprout.db")).await?);
+    let admin_token = crate::api::auth::ensure_admin_token(&*store, &dir.join("admin.token"), clock.now())
+        .await
+        .map_err(StartError::Token)?;
+    let api = bind(&opts.api_addr, "API", "--api").await?;
+    let http = bind(&opts.http_addr, "load balancer", "--http").await?;
+    let mut settings = Settings::new(dir, id);
+    settings.domain = opts.domain.clone();
+    settings.http_addr = http.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| opts.http_addr.clone());
+    let lb = LoadBalancer::new(LbConfig::default());
+    Ok(Started { ctx: Ctx::new(store, engine, clock, lb, settings), api, http, admin_token })
+}
+
+/// Serve the API and load balancer and run the controllers until `shutdown` is cancelled.
+pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Result<()> {
+    let Started { ctx, api, http, .. } = started;
+    let lb = tokio::spawn(ctx.lb.clone().serve(http, shutdown.child_token()));
+    let sup = tokio::spawn(crate::controller::supervise(ctx.clone(), shutdown.child_token()));
+    let app = crate::api::router(ctx);
+    let token = shutdown.clone();
+    axum::serve(api, app).with_graceful_shutdown(async move { token.cancelled().await }).await?;
+    let _ = sup.await;
+    let _ = lb.await;
+    Ok(())
+}
+
+/// `sprout server`: connect to the local Docker engine and run until SIGINT or SIGTERM.
+pub async fn run(opts: ServerOptions) -> Result<(), Box<dyn std::error::Error>> {
+    let engine: Arc<dyn Engine> = Arc::new(DockerEngine::connect().await?);
+    let started = start(&opts, engine.clone(), Arc::new(SystemClock)).await?;
+    let info = engine.info().await?;
+    tracing::info!("Docker {} (API {}) at {}", info.version, info.api_version, info.endpoint);
+    let dir = &started.ctx.settings.data_dir;
+    eprintln!("sprout server: data in {}", dir.display());
+    eprintln!("  API            http://{}", started.api.local_addr()?);
+    eprintln!("  load balancer  http://{}", started.http.local_addr()?);
+    if started.admin_token.is_some() {
+        eprintln!("  admin token    written to {}", dir.join("admin.token").display());
+    }
+    let shutdown = CancellationToken::new();
+    let s = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        eprintln!("sprout server: stopping (instances keep running; the next start adopts them)");
+        s.cancel();
+    });
+    serve(started, shutdown).await?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

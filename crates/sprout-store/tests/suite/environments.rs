@@ -1,0 +1,142 @@
+//! The suite's environment checks: create, read, list order, update every mutable field, delete.
+
+use std::collections::BTreeMap;
+
+use sprout_store::{EnvStatus, EnvironmentRecord, Store};
+
+use super::{assert_conflict, assert_not_found, at, environment};
+
+pub(super) async fn environments(store: &dyn Store) {
+    assert_eq!(store.list_environments(None).await.unwrap(), vec![]);
+    let production = environment("adserver", "production");
+    let staging = EnvironmentRecord {
+        deploy_deadline: None,
+        variables: BTreeMap::new(),
+        ..environment("adserver", "staging")
+    };
+    let billing = environment("billing", "production");
+    // Inserted out of order so that the ordering is the store's doing.
+    for env in [&staging, &billing, &production] {
+        store.create_environment(env).await.unwrap();
+    }
+
+    assert_eq!(
+        store
+            .get_environment("adserver", "production")
+            .await
+            .unwrap(),
+        production
+    );
+    assert_eq!(
+        store.get_environment("adserver", "staging").await.unwrap(),
+        staging
+    );
+    assert_eq!(
+        store.list_environments(None).await.unwrap(),
+        vec![production.clone(), staging.clone(), billing.clone()],
+        "ordered by app, then name"
+    );
+    assert_eq!(
+        store.list_environments(Some("adserver")).await.unwrap(),
+        vec![production.clone(), staging.clone()]
+    );
+    assert_eq!(store.list_environments(Some("nope")).await.unwrap(), vec![]);
+
+    assert_conflict(
+        store.create_environment(&production).await,
+        "environment",
+        "adserver/production",
+    );
+    assert_not_found(
+        store
+            .create_environment(&environment("nope", "production"))
+            .await,
+        "application",
+        "nope",
+    );
+    assert_not_found(
+        store.get_environment("adserver", "nope").await,
+        "environment",
+        "adserver/nope",
+    );
+
+    // Every mutable field changes, including optional ones going both ways.
+    let updated = EnvironmentRecord {
+        version_label: "v3".to_string(),
+        last_good_version: Some("v2".to_string()),
+        desired_instances: 7,
+        status: EnvStatus::Updating,
+        variables: BTreeMap::from([("MODE".to_string(), "canary".to_string())]),
+        deploy_deadline: None,
+        last_error: Some("health check failed on instance 3".to_string()),
+        updated_at: at(120),
+        ..production.clone()
+    };
+    store.update_environment(&updated).await.unwrap();
+    assert_eq!(
+        store
+            .get_environment("adserver", "production")
+            .await
+            .unwrap(),
+        updated
+    );
+    let back = EnvironmentRecord {
+        status: EnvStatus::Ready,
+        deploy_deadline: Some(at(900)),
+        last_error: None,
+        updated_at: at(130),
+        ..updated.clone()
+    };
+    store.update_environment(&back).await.unwrap();
+    assert_eq!(
+        store
+            .get_environment("adserver", "production")
+            .await
+            .unwrap(),
+        back
+    );
+    assert_eq!(
+        store
+            .get_environment("billing", "production")
+            .await
+            .unwrap(),
+        billing,
+        "untouched"
+    );
+
+    assert_not_found(
+        store
+            .update_environment(&environment("adserver", "nope"))
+            .await,
+        "environment",
+        "adserver/nope",
+    );
+    assert_eq!(
+        store
+            .list_environments(Some("adserver"))
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "update never inserts"
+    );
+
+    store
+        .delete_environment("adserver", "staging")
+        .await
+        .unwrap();
+    assert_not_found(
+        store.get_environment("adserver", "staging").await,
+        "environment",
+        "adserver/staging",
+    );
+    assert_not_found(
+        store.delete_environment("adserver", "staging").await,
+        "environment",
+        "adserver/staging",
+    );
+    assert_eq!(
+        store.list_environments(Some("adserver")).await.unwrap(),
+        vec![back]
+    );
+}

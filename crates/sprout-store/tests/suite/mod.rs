@@ -1,0 +1,207 @@
+//! The store suite: what every `Store` implementation must do, written against `&dyn Store`.
+//!
+//! Each runner (SQLite here; PostgreSQL when it is available) hands `run` a fresh, empty store.
+//! Not here: backend details such as files, pragmas or corrupt rows (see the runners).
+
+mod environments;
+mod events;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sprout_store::{
+    Application, EnvStatus, EnvironmentRecord, Scope, Store, StoreError, TokenRecord, VersionRecord,
+};
+
+/// A fixed instant with microsecond precision, which every backend keeps exactly.
+pub fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(1_750_000_000_123_456).expect("a valid instant")
+}
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    t0() + TimeDelta::seconds(seconds)
+}
+
+/// Runs every check, in an order where later ones build on the data earlier ones wrote.
+pub async fn run(store: &dyn Store) {
+    applications(store).await;
+    versions(store).await;
+    environments::environments(store).await;
+    events::events(store).await;
+    tokens(store).await;
+}
+
+fn app(name: &str, seconds: i64) -> Application {
+    Application {
+        name: name.to_string(),
+        created_at: at(seconds),
+    }
+}
+
+fn version(app: &str, label: &str, seconds: i64) -> VersionRecord {
+    VersionRecord {
+        app: app.to_string(),
+        label: label.to_string(),
+        description: format!("build {label}: \"quoted\", ünïcode"),
+        bundle_digest: format!("sha256:{label:0>64}"),
+        bundle_path: format!("/var/lib/sprout/bundles/{app}/{label}"),
+        definition: r#"{"AWSEBDockerrunVersion":2,"containerDefinitions":[]}"#.to_string(),
+        created_at: at(seconds),
+    }
+}
+
+pub fn environment(app: &str, name: &str) -> EnvironmentRecord {
+    EnvironmentRecord {
+        app: app.to_string(),
+        name: name.to_string(),
+        version_label: "v1".to_string(),
+        last_good_version: None,
+        desired_instances: 2,
+        status: EnvStatus::Launching,
+        variables: BTreeMap::from([
+            ("DATABASE_URL".to_string(), "postgres://db/ads".to_string()),
+            ("EMPTY".to_string(), String::new()),
+        ]),
+        deploy_deadline: Some(at(600)),
+        last_error: None,
+        created_at: at(10),
+        updated_at: at(10),
+    }
+}
+
+fn assert_conflict(result: sprout_store::Result<()>, kind: &str, name: &str) {
+    match result {
+        Err(StoreError::Conflict { kind: k, name: n }) if k == kind && n == name => {}
+        other => panic!("expected Conflict {{ {kind}, {name} }}, got {other:?}"),
+    }
+}
+
+fn assert_not_found<T: std::fmt::Debug>(result: sprout_store::Result<T>, kind: &str, name: &str) {
+    match result {
+        Err(StoreError::NotFound { kind: k, name: n }) if k == kind && n == name => {}
+        other => panic!("expected NotFound {{ {kind}, {name} }}, got {other:?}"),
+    }
+}
+
+async fn applications(store: &dyn Store) {
+    assert_eq!(store.list_applications().await.unwrap(), vec![]);
+    store.create_application(&app("billing", 1)).await.unwrap();
+    store.create_application(&app("adserver", 0)).await.unwrap();
+
+    assert_eq!(
+        store.get_application("adserver").await.unwrap(),
+        app("adserver", 0)
+    );
+    assert_eq!(
+        store.list_applications().await.unwrap(),
+        vec![app("adserver", 0), app("billing", 1)],
+        "ordered by name"
+    );
+    assert_conflict(
+        store.create_application(&app("adserver", 5)).await,
+        "application",
+        "adserver",
+    );
+    assert_eq!(
+        store.get_application("adserver").await.unwrap(),
+        app("adserver", 0),
+        "unchanged"
+    );
+    assert_not_found(store.get_application("nope").await, "application", "nope");
+}
+
+async fn versions(store: &dyn Store) {
+    assert_eq!(store.list_versions("adserver").await.unwrap(), vec![]);
+    // Created out of label order so that "newest first" cannot pass by sorting labels.
+    for (label, seconds) in [("v2", 20), ("v1", 10), ("v3", 30)] {
+        store
+            .create_version(&version("adserver", label, seconds))
+            .await
+            .unwrap();
+    }
+    store
+        .create_version(&version("billing", "v1", 5))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.get_version("adserver", "v2").await.unwrap(),
+        version("adserver", "v2", 20)
+    );
+    let labels: Vec<String> = store
+        .list_versions("adserver")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.label)
+        .collect();
+    assert_eq!(labels, ["v3", "v2", "v1"], "newest first");
+    assert_eq!(
+        store.list_versions("billing").await.unwrap(),
+        vec![version("billing", "v1", 5)]
+    );
+    assert_eq!(store.list_versions("nope").await.unwrap(), vec![]);
+
+    assert_conflict(
+        store.create_version(&version("adserver", "v1", 99)).await,
+        "version",
+        "adserver/v1",
+    );
+    assert_eq!(
+        store.get_version("adserver", "v1").await.unwrap(),
+        version("adserver", "v1", 10)
+    );
+    assert_not_found(
+        store.get_version("adserver", "v9").await,
+        "version",
+        "adserver/v9",
+    );
+    assert_not_found(store.get_version("nope", "v1").await, "version", "nope/v1");
+    assert_not_found(
+        store.create_version(&version("nope", "v1", 0)).await,
+        "application",
+        "nope",
+    );
+}
+
+async fn tokens(store: &dyn Store) {
+    assert_eq!(store.count_tokens().await.unwrap(), 0);
+    let token = |name: &str, scope: Scope| TokenRecord {
+        name: name.to_string(),
+        hash: format!("sha256:{name:0>64}"),
+        scope,
+        created_at: at(50),
+    };
+    let admin = token("admin", Scope::Admin);
+    let ci = token("ci", Scope::Deploy);
+    let viewer = token("viewer", Scope::Read);
+    assert_eq!(store.find_token(&admin.hash).await.unwrap(), None);
+    for t in [&admin, &ci, &viewer] {
+        store.insert_token(t).await.unwrap();
+    }
+
+    assert_eq!(store.find_token(&ci.hash).await.unwrap(), Some(ci.clone()));
+    assert_eq!(
+        store.find_token(&admin.hash).await.unwrap(),
+        Some(admin.clone())
+    );
+    assert_eq!(
+        store.find_token(&viewer.hash).await.unwrap(),
+        Some(viewer.clone())
+    );
+    assert_eq!(store.find_token("sha256:unknown").await.unwrap(), None);
+    assert_eq!(store.find_token("").await.unwrap(), None);
+    assert_eq!(store.count_tokens().await.unwrap(), 3);
+
+    let same_hash = TokenRecord {
+        name: "impostor".to_string(),
+        ..ci.clone()
+    };
+    assert_conflict(store.insert_token(&same_hash).await, "token", "impostor");
+    assert_eq!(
+        store.find_token(&ci.hash).await.unwrap(),
+        Some(ci),
+        "the first one stays"
+    );
+    assert_eq!(store.count_tokens().await.unwrap(), 3);
+}

@@ -1,0 +1,81 @@
+//! The API client every subcommand but `server` and `validate` uses: JSON over HTTP with the
+//! bearer token, and errors that say what the server said and what to do.
+
+use anyhow::{anyhow, bail, Result};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub struct Client {
+    http: reqwest::Client,
+    url: String,
+    token: Option<String>,
+}
+
+impl Client {
+    pub fn new(url: &str, token: Option<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .expect("HTTP client");
+        Client { http, url: url.to_string(), token }
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.send(Method::GET, path, None, None).await
+    }
+
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
+        self.send(Method::POST, path, Some(body), None).await
+    }
+
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.send(Method::DELETE, path, None, None).await
+    }
+
+    pub async fn upload<T: DeserializeOwned>(&self, path: &str, archive: Vec<u8>) -> Result<T> {
+        self.send(Method::POST, path, None, Some(archive)).await
+    }
+
+    async fn send<T: DeserializeOwned>(&self, method: Method, path: &str, json: Option<&Value>, raw: Option<Vec<u8>>) -> Result<T> {
+        let url = format!("{}/api/v1{path}", self.url);
+        let mut req = self.http.request(method.clone(), &url);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(j) = json {
+            req = req.json(j);
+        }
+        if let Some(r) = raw {
+            req = req.header("content-type", "application/x-tar").body(r);
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_connect() {
+                anyhow!("cannot reach the Sprout server at {}: is `sprout server` running? (set SPROUT_URL or --url to point elsewhere)", self.url)
+            } else {
+                anyhow!("request {method} {url} failed: {e}")
+            }
+        })?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if status.is_success() {
+            return serde_json::from_str(&text).map_err(|e| anyhow!("unexpected answer from {url}: {e}"));
+        }
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let mut msg = body["error"].as_str().map(String::from).unwrap_or_else(|| format!("{status}: {text}"));
+        if let Some(diags) = body["diagnostics"].as_array() {
+            for d in diags {
+                if let Ok(d) = serde_json::from_value::<sprout_model::Diagnostic>(d.clone()) {
+                    msg.push_str(&format!("\n  {d}"));
+                }
+            }
+        }
+        if let Some(h) = body["hint"].as_str() {
+            msg.push_str(&format!("\n  hint: {h}"));
+        }
+        if status == StatusCode::UNAUTHORIZED && self.token.is_none() {
+            msg.push_str("\n  no token given: set SPROUT_TOKEN (the server writes its admin token to DATA_DIR/admin.token)");
+        }
+        bail!(msg)
+    }
+}

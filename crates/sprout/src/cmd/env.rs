@@ -1,0 +1,255 @@
+//! `create`, `deploy`, `status`, `list`, `terminate`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use serde_json::{json, Value};
+
+use super::wait::{wait_gone, wait_ready};
+use super::Context;
+use crate::output::{self, Format};
+use crate::pack;
+
+#[derive(clap::Args)]
+pub struct CreateArgs {
+    pub env: String,
+    /// Bundle: a directory holding Dockerrun.aws.json, or the file itself [default: .]
+    #[arg(long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Version label [default: git describe + timestamp]
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Version description
+    #[arg(long, short = 'm')]
+    pub message: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    pub instances: u32,
+    /// Environment property passed to every container (repeatable): --var KEY=VALUE
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+    /// Seconds to wait for Ready (the launch fails on the server after this too)
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+    /// Return once the request is accepted
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(clap::Args)]
+pub struct DeployArgs {
+    pub env: Option<String>,
+    /// Bundle: a directory holding Dockerrun.aws.json, or the file itself [default: .]
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Version label for the new version [default: git describe + timestamp]
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Deploy an existing version instead of uploading a bundle
+    #[arg(long = "version", conflicts_with_all = ["bundle", "label"])]
+    pub version: Option<String>,
+    #[arg(long, short = 'm')]
+    pub message: Option<String>,
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+fn parse_vars(vars: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for v in vars {
+        let Some((k, val)) = v.split_once('=') else { bail!("--var {v:?} is not KEY=VALUE") };
+        if k.is_empty() {
+            bail!("--var {v:?} has an empty name");
+        }
+        out.insert(k.to_string(), val.to_string());
+    }
+    Ok(out)
+}
+
+/// Make sure the application exists (create it on first use, as `eb create` does after
+/// `eb init`), then upload the bundle as a version. Returns the version's label.
+async fn upload(c: &Context, bundle: &std::path::Path, label: Option<String>, message: Option<String>) -> Result<String> {
+    let app = c.app()?;
+    let apps: Vec<Value> = c.client.get("/apps").await?;
+    if !apps.iter().any(|a| a["name"] == app) {
+        let _: Value = c.client.post("/apps", &json!({"name": app})).await?;
+    }
+    let archive = pack::pack(bundle)?;
+    let label = label.unwrap_or_else(|| pack::default_label(bundle, chrono::Utc::now()));
+    let desc = message.unwrap_or_default();
+    let q = format!("label={}&description={}", urlencode(&label), urlencode(&desc));
+    let v: Value = c.client.upload(&format!("/apps/{app}/versions?{q}"), archive).await
+        .with_context(|| format!("uploading {} as version {label}", bundle.display()))?;
+    if c.fmt == Format::Text {
+        let how = if v["reused"] == true { "reused (same content)" } else { "created" };
+        eprintln!("Version {} {how}: {}", v["label"].as_str().unwrap_or(""), v["bundle_digest"].as_str().unwrap_or(""));
+        for w in v["warnings"].as_array().into_iter().flatten() {
+            eprintln!("  warning: {}", w.as_str().unwrap_or(""));
+        }
+    }
+    Ok(v["label"].as_str().unwrap_or(&label).to_string())
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub async fn create(c: &Context, a: CreateArgs) -> Result<u8> {
+    let app = c.app()?.to_string();
+    sprout_model::names::check_name("environment", &a.env).map_err(anyhow::Error::msg)?;
+    let variables = parse_vars(&a.vars)?;
+    let label = upload(c, &a.bundle, a.label, a.message).await?;
+    let body = json!({"name": a.env, "version": label, "instances": a.instances, "variables": variables, "timeout_s": a.timeout});
+    let _: Value = c.client.post(&format!("/apps/{app}/environments"), &body).await?;
+    if c.fmt == Format::Text {
+        eprintln!("Creating environment {} of {app} with version {label}, {} instance(s)", a.env, a.instances);
+    }
+    finish(c, &app, &a.env, &label, a.timeout, a.no_wait).await
+}
+
+pub async fn deploy(c: &Context, a: DeployArgs) -> Result<u8> {
+    let app = c.app()?.to_string();
+    let env = c.env(a.env)?;
+    let label = match a.version {
+        Some(v) => v,
+        None => upload(c, &a.bundle.unwrap_or_else(|| PathBuf::from(".")), a.label, a.message).await?,
+    };
+    let _: Value = c.client.post(&format!("/apps/{app}/environments/{env}/deploy"), &json!({"version": label, "timeout_s": a.timeout})).await?;
+    if c.fmt == Format::Text {
+        eprintln!("Deploying version {label} to {env}");
+    }
+    finish(c, &app, &env, &label, a.timeout, a.no_wait).await
+}
+
+async fn finish(c: &Context, app: &str, env: &str, label: &str, timeout: u64, no_wait: bool) -> Result<u8> {
+    let path = format!("/apps/{app}/environments/{env}");
+    let result = if no_wait { Ok(c.client.get(&path).await?) } else { wait_ready(c, app, env, label, timeout).await };
+    match result {
+        Ok(v) => {
+            match c.fmt {
+                Format::Json => output::json(&v),
+                Format::Text => {
+                    print_status(&v);
+                    if !no_wait {
+                        println!("\nEnvironment {env} is Ready: {}", v["url"].as_str().unwrap_or(""));
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Err((v, why)) => {
+            if c.fmt == Format::Json {
+                output::json(&json!({"error": why, "environment": v}));
+            }
+            eprintln!("error: {why}");
+            Ok(1)
+        }
+    }
+}
+
+pub fn print_status(v: &Value) {
+    let s = |k: &str| v[k].as_str().unwrap_or("-").to_string();
+    println!("Environment details for: {}", s("name"));
+    println!("  Application name: {}", s("app"));
+    println!("  Deployed Version: {}", s("version"));
+    println!("  Status: {}", s("status"));
+    println!("  Health: {}", s("health"));
+    for cause in v["causes"].as_array().into_iter().flatten() {
+        println!("    - {}", cause.as_str().unwrap_or(""));
+    }
+    println!("  URL: {}", s("url"));
+    println!("  Instances: {} desired, {} in service", v["desired_instances"], v["in_service"]);
+    if let Some(e) = v["last_error"].as_str() {
+        println!("  Last error: {e}");
+    }
+    for i in v["instances"].as_array().into_iter().flatten() {
+        let health = i["health"]["state"].as_str().unwrap_or("?");
+        let serving = if i["in_service"] == true { "in service" } else { "out of service" };
+        println!(
+            "  {}  {:<9} {:<14} {}  {}",
+            i["id"].as_str().unwrap_or(""),
+            health,
+            serving,
+            i["version"].as_str().unwrap_or(""),
+            i["address"].as_str().unwrap_or("-")
+        );
+        if let Some(r) = i["health"]["reason"].as_str() {
+            println!("      {r}");
+        }
+        for ct in i["containers"].as_array().into_iter().flatten() {
+            let ports: Vec<&str> = ct["ports"].as_array().into_iter().flatten().filter_map(|p| p.as_str()).collect();
+            println!(
+                "      {:<12} {:<8} {}",
+                ct["name"].as_str().unwrap_or(""),
+                ct["state"].as_str().unwrap_or(""),
+                ports.join(", ")
+            );
+        }
+    }
+}
+
+pub async fn status(c: &Context, env: Option<String>) -> Result<u8> {
+    let app = c.app()?;
+    let env = c.env(env)?;
+    let v: Value = c.client.get(&format!("/apps/{app}/environments/{env}")).await?;
+    match c.fmt {
+        Format::Json => output::json(&v),
+        Format::Text => print_status(&v),
+    }
+    Ok(0)
+}
+
+pub async fn list(c: &Context) -> Result<u8> {
+    let path = match c.resolved.app.as_deref() {
+        Some(app) => format!("/apps/{app}/environments"),
+        None => "/environments".to_string(),
+    };
+    let list: Vec<Value> = c.client.get(&path).await?;
+    if c.fmt == Format::Json {
+        output::json(&list);
+        return Ok(0);
+    }
+    if list.is_empty() {
+        println!("No environments: `sprout create ENV --bundle DIR` makes one");
+    }
+    for e in &list {
+        println!(
+            "{:<16} {:<16} {:<11} {:<6} {}/{}  {}  {}",
+            e["app"].as_str().unwrap_or(""),
+            e["name"].as_str().unwrap_or(""),
+            e["status"].as_str().unwrap_or(""),
+            e["health"].as_str().unwrap_or(""),
+            e["in_service"],
+            e["desired_instances"],
+            e["version"].as_str().unwrap_or(""),
+            e["url"].as_str().unwrap_or("")
+        );
+    }
+    Ok(0)
+}
+
+pub async fn terminate(c: &Context, env: String, force: bool, no_wait: bool) -> Result<u8> {
+    let app = c.app()?.to_string();
+    if !force {
+        bail!("terminating {app}/{env} stops and removes all its instances; run again with --force to confirm");
+    }
+    let v: Value = c.client.delete(&format!("/apps/{app}/environments/{env}")).await?;
+    if c.fmt == Format::Text {
+        eprintln!("Terminating environment {env} of {app}");
+    }
+    if !no_wait {
+        wait_gone(c, &app, &env, 300).await?;
+    }
+    match c.fmt {
+        Format::Json => output::json(&json!({"app": app, "name": env, "terminated": !no_wait, "environment": v})),
+        Format::Text => println!("Environment {env} {}", if no_wait { "is terminating" } else { "terminated" }),
+    }
+    Ok(0)
+}

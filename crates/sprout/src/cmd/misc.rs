@@ -1,0 +1,73 @@
+//! `init`, `events`, `versions`.
+
+use anyhow::Result;
+use serde_json::Value;
+
+use super::Context;
+use crate::config::{write_project_config, ProjectConfig};
+use crate::output::{self, Format};
+
+pub fn init(url: Option<String>, app: String, environment: Option<String>, fmt: Format) -> Result<u8> {
+    sprout_model::names::check_name("application", &app).map_err(anyhow::Error::msg)?;
+    let cfg = ProjectConfig { application: Some(app.clone()), url, default_environment: environment };
+    let path = write_project_config(&std::env::current_dir()?, &cfg)?;
+    match fmt {
+        Format::Json => output::json(&serde_json::json!({"application": app, "config": path})),
+        Format::Text => println!("Application {app} recorded in {}", path.display()),
+    }
+    Ok(0)
+}
+
+pub fn print_event(e: &Value) {
+    let at = e["at"].as_str().unwrap_or("");
+    let at = at.get(..19).unwrap_or(at).replace('T', " ");
+    println!("{at}  {:<5} {}", e["level"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or(""));
+}
+
+pub async fn events(c: &Context, env: Option<String>, follow: bool, limit: u32) -> Result<u8> {
+    let app = c.app()?;
+    let env = env.or_else(|| c.resolved.project.default_environment.clone());
+    let q = env.as_deref().map(|e| format!("&env={e}")).unwrap_or_default();
+    let list: Vec<Value> = c.client.get(&format!("/apps/{app}/events?limit={limit}{q}")).await?;
+    if c.fmt == Format::Json && !follow {
+        output::json(&list);
+        return Ok(0);
+    }
+    let mut last = 0;
+    for e in &list {
+        if c.fmt == Format::Json { println!("{e}") } else { print_event(e) }
+        last = e["id"].as_i64().unwrap_or(last);
+    }
+    while follow {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let more: Vec<Value> = c.client.get(&format!("/apps/{app}/events?after={last}&limit=500{q}")).await?;
+        for e in &more {
+            if c.fmt == Format::Json { println!("{e}") } else { print_event(e) }
+            last = e["id"].as_i64().unwrap_or(last);
+        }
+    }
+    Ok(0)
+}
+
+pub async fn versions(c: &Context) -> Result<u8> {
+    let app = c.app()?;
+    let list: Vec<Value> = c.client.get(&format!("/apps/{app}/versions")).await?;
+    if c.fmt == Format::Json {
+        output::json(&list);
+        return Ok(0);
+    }
+    if list.is_empty() {
+        println!("Application {app} has no versions yet: `sprout create ENV --bundle DIR` makes one");
+    }
+    for v in &list {
+        let digest = v["bundle_digest"].as_str().unwrap_or("");
+        println!(
+            "{:<40} {}  {}  {}",
+            v["label"].as_str().unwrap_or(""),
+            v["created_at"].as_str().unwrap_or("").get(..19).unwrap_or(""),
+            digest.get(..19).unwrap_or(digest),
+            v["description"].as_str().unwrap_or("")
+        );
+    }
+    Ok(0)
+}

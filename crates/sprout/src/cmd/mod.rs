@@ -1,0 +1,32 @@
+//! Client subcommands. Each resolves the application and environment, calls the API, and
+//! prints text or JSON; long operations show progress and wait with a timeout.
+
+pub mod env;
+pub mod misc;
+pub mod wait;
+
+use anyhow::{anyhow, Result};
+
+use crate::client::Client;
+use crate::config::Resolved;
+use crate::output::Format;
+
+pub struct Context {
+    pub client: Client,
+    pub resolved: Resolved,
+    pub fmt: Format,
+}
+
+impl Context {
+    pub fn app(&self) -> Result<&str> {
+        self.resolved.app.as_deref().ok_or_else(|| {
+            anyhow!("no application named: pass --app APP, set SPROUT_APP, or run `sprout init APP` in this directory")
+        })
+    }
+
+    pub fn env(&self, given: Option<String>) -> Result<String> {
+        given.or_else(|| self.resolved.project.default_environment.clone()).ok_or_else(|| {
+            anyhow!("no environment named: give ENV, or set one with `sprout init APP --environment ENV`")
+        })
+    }
+}

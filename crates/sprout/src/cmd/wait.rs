@@ -1,0 +1,89 @@
+//! Waiting for an environment, printing its events as progress.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use serde_json::Value;
+
+use super::misc::print_event;
+use super::Context;
+use crate::output::Format;
+
+/// Poll until the environment runs `label` on all its instances and is Ready (Ok), or the
+/// deploy failed or the timeout passed (Err with the last view and why).
+pub async fn wait_ready(c: &Context, app: &str, env: &str, label: &str, timeout_s: u64) -> Result<Value, (Value, String)> {
+    let path = format!("/apps/{app}/environments/{env}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s + 5);
+    let mut last_event = latest_event_id(c, app, env).await;
+    let mut last = Value::Null;
+    loop {
+        print_new_events(c, app, env, &mut last_event).await;
+        match c.client.get::<Value>(&path).await {
+            Ok(v) => {
+                if let Some(err) = v["last_error"].as_str() {
+                    let why = format!("{err}\n  see `sprout events {env}` and `sprout status {env}`");
+                    return Err((v, why));
+                }
+                let ready = v["status"] == "Ready"
+                    && v["version"] == label
+                    && v["in_service"].as_u64() == v["desired_instances"].as_u64()
+                    && v["instances"].as_array().is_some_and(|is| is.iter().all(|i| i["version"] == label));
+                if ready {
+                    return Ok(v);
+                }
+                last = v;
+            }
+            Err(e) => return Err((last, e.to_string())),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err((last, format!("timed out after {timeout_s}s waiting for {env} to be Ready; the server carries on: follow with `sprout events {env} --follow`")));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Poll until the environment no longer exists.
+pub async fn wait_gone(c: &Context, app: &str, env: &str, timeout_s: u64) -> Result<()> {
+    let path = format!("/apps/{app}/environments/{env}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s);
+    let mut last_event = latest_event_id(c, app, env).await;
+    loop {
+        print_new_events(c, app, env, &mut last_event).await;
+        if let Err(e) = c.client.get::<Value>(&path).await {
+            if e.to_string().contains("not found") {
+                print_new_events(c, app, env, &mut last_event).await;
+                return Ok(());
+            }
+            return Err(e);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("timed out after {timeout_s}s waiting for {env} to terminate; see `sprout events {env}`");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn latest_event_id(c: &Context, app: &str, env: &str) -> i64 {
+    let list: Vec<Value> = c.client.get(&format!("/apps/{app}/events?env={env}&limit=1")).await.unwrap_or_default();
+    list.last().and_then(|e| e["id"].as_i64()).unwrap_or(0)
+}
+
+async fn print_new_events(c: &Context, app: &str, env: &str, last: &mut i64) {
+    let Ok(list) = c.client.get::<Vec<Value>>(&format!("/apps/{app}/events?env={env}&after={last}&limit=500")).await else {
+        return;
+    };
+    for e in &list {
+        if c.fmt == Format::Text {
+            eprint!("  ");
+            print_event_stderr(e);
+        }
+        *last = e["id"].as_i64().unwrap_or(*last);
+    }
+    let _ = print_event;
+}
+
+fn print_event_stderr(e: &Value) {
+    let at = e["at"].as_str().unwrap_or("");
+    let at = at.get(11..19).unwrap_or(at);
+    eprintln!("{at}  {:<5} {}", e["level"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or(""));
+}
