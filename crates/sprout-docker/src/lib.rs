@@ -90,6 +90,15 @@ impl DockerEngine {
     }
 }
 
+/// The network name in Docker's "network NAME not found", else the whole message.
+fn network_in(message: &str) -> String {
+    let words: Vec<&str> = message.split_whitespace().collect();
+    match words.iter().position(|w| *w == "network") {
+        Some(i) if i + 1 < words.len() => words[i + 1].to_string(),
+        _ => message.to_string(),
+    }
+}
+
 /// Docker's `label` filter: each `k=v` must match.
 fn label_filters(filter: &LabelFilter) -> Option<HashMap<String, Vec<String>>> {
     if filter.is_empty() {
@@ -199,6 +208,13 @@ impl Engine for DockerEngine {
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
+        // Docker 20.10 creates a container on a missing network and only fails at start; check
+        // first so a missing network is reported where FakeEngine reports it, at create.
+        if !matches!(spec.network.as_str(), "" | "bridge" | "host" | "none" | "default")
+            && let Err(e) = self.docker.inspect_network(&spec.network, None).await
+        {
+            return Err(classify(e, self.target("create_container", "network", &spec.network)));
+        }
         let options = CreateContainerOptions { name: Some(spec.name.clone()), ..Default::default() };
         match self.docker.create_container(Some(options), convert::container_body(spec)).await {
             Ok(created) => Ok(created.id),
@@ -219,10 +235,14 @@ impl Engine for DockerEngine {
 
     async fn start_container(&self, name: &str) -> Result<()> {
         // An already running container answers 304, which bollard reports as success.
-        self.docker
-            .start_container(name, None)
-            .await
-            .map_err(|e| classify(e, self.target("start_container", "container", name)))
+        match self.docker.start_container(name, None).await {
+            Ok(()) => Ok(()),
+            // The network was removed after create: say which object is missing.
+            Err(e) if error::status_code(&e) == Some(404) && error::message(&e).contains("network") => {
+                Err(EngineError::NotFound { kind: "network", name: network_in(&error::message(&e)) })
+            }
+            Err(e) => Err(classify(e, self.target("start_container", "container", name))),
+        }
     }
 
     async fn stop_container(&self, name: &str, timeout: Duration) -> Result<()> {

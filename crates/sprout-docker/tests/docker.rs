@@ -290,6 +290,11 @@ async fn create_refuses_duplicates_and_missing_things() {
     let err = engine.create_container(&no_net).await.unwrap_err();
     assert_eq!(err, EngineError::NotFound { kind: "network", name: no_net.network.clone() });
     assert!(!engine.image_present("sprout-test/absent:never").await.unwrap());
+
+    // A created container does not hold its network; starting after the network went is NotFound.
+    engine.remove_network(&scope.name("net")).await.unwrap();
+    let err = engine.start_container(&spec.name).await.unwrap_err();
+    assert_eq!(err, EngineError::NotFound { kind: "network", name: scope.name("net") });
 }
 
 #[tokio::test]

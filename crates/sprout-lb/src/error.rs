@@ -18,6 +18,8 @@ const MAX_ECHOED_HOST: usize = 200;
 pub enum ProxyError {
     #[error("request names no host")]
     MissingHost,
+    #[error("request target cannot be forwarded")]
+    InvalidTarget,
     #[error("no environment answers for host {host}")]
     UnknownHost { host: String },
     #[error("environment {app}/{env} has no in-service instance")]
@@ -41,7 +43,7 @@ pub enum ProxyError {
 impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ProxyError::MissingHost => StatusCode::BAD_REQUEST,
+            ProxyError::MissingHost | ProxyError::InvalidTarget => StatusCode::BAD_REQUEST,
             ProxyError::UnknownHost { .. } => StatusCode::NOT_FOUND,
             ProxyError::NoInstance { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
@@ -52,6 +54,9 @@ impl ProxyError {
     fn body(&self) -> String {
         match self {
             ProxyError::MissingHost => "Sprout: the request names no host\n".to_owned(),
+            ProxyError::InvalidTarget => {
+                "Sprout: the request target cannot be forwarded\n".to_owned()
+            }
             ProxyError::UnknownHost { host } => {
                 let host: String = host.chars().take(MAX_ECHOED_HOST).collect();
                 format!("Sprout: no environment answers for host {host}\n")
@@ -82,8 +87,14 @@ pub fn error_response(err: &ProxyError) -> Response<ProxyBody> {
     );
     *response.status_mut() = err.status();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if matches!(err, ProxyError::NoInstance { .. }) {
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -97,20 +108,30 @@ mod tests {
 
     #[test]
     fn statuses_and_retry_after() {
-        let unknown = ProxyError::UnknownHost { host: "x.example".into() };
+        let unknown = ProxyError::UnknownHost {
+            host: "x.example".into(),
+        };
         assert_eq!(error_response(&unknown).status(), 404);
-        let empty = ProxyError::NoInstance { app: "a".into(), env: "e".into() };
+        let empty = ProxyError::NoInstance {
+            app: "a".into(),
+            env: "e".into(),
+        };
         let response = error_response(&empty);
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
-        let timeout = ProxyError::Timeout { instance: "i-1".into(), after: Duration::from_secs(1) };
+        let timeout = ProxyError::Timeout {
+            instance: "i-1".into(),
+            after: Duration::from_secs(1),
+        };
         assert_eq!(error_response(&timeout).status(), 504);
         assert_eq!(error_response(&ProxyError::MissingHost).status(), 400);
     }
 
     #[test]
     fn long_hosts_are_truncated() {
-        let err = ProxyError::UnknownHost { host: "a".repeat(10_000) };
+        let err = ProxyError::UnknownHost {
+            host: "a".repeat(10_000),
+        };
         assert!(err.body().len() < MAX_ECHOED_HOST + 100);
     }
 }

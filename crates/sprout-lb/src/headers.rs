@@ -15,12 +15,10 @@ pub(crate) static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forw
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Headers that describe one connection and must not be forwarded (RFC 9110 section 7.6.1),
-/// plus `Keep-Alive` and the `Proxy-*` family that older software still sends.
-const HOP_BY_HOP: [HeaderName; 7] = [
+/// plus `Keep-Alive` that older software still sends. The `Proxy-*` family goes by prefix.
+const HOP_BY_HOP: [HeaderName; 5] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
     header::TE,
     header::TRAILER,
     header::TRANSFER_ENCODING,
@@ -44,7 +42,16 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
         headers.remove(name);
     }
     headers.remove(header::UPGRADE);
-    headers.remove("proxy-connection");
+    // `Proxy-Authorization`, `Proxy-Connection` and friends; also a bare `Proxy` header, which
+    // CGI-style apps would read as their outbound proxy ("httpoxy").
+    let proxy: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str() == "proxy" || name.as_str().starts_with("proxy-"))
+        .cloned()
+        .collect();
+    for name in proxy {
+        headers.remove(name);
+    }
 }
 
 /// The protocol an HTTP/1.1 request asks to upgrade to (`Connection: upgrade` + `Upgrade: x`).
@@ -55,7 +62,11 @@ pub(crate) fn requested_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
-    if asks { headers.get(header::UPGRADE).cloned() } else { None }
+    if asks {
+        headers.get(header::UPGRADE).cloned()
+    } else {
+        None
+    }
 }
 
 /// Puts back the two headers that make an upgrade after `strip_hop_by_hop` removed them.
@@ -70,8 +81,11 @@ pub(crate) fn restore_upgrade(headers: &mut HeaderMap, protocol: HeaderValue) {
 /// comma separated, as most frameworks parse only the first). `X-Request-Id` is kept if the client
 /// sent one so a request can be traced across hops.
 pub(crate) fn add_forwarding(headers: &mut HeaderMap, client: IpAddr, host: Option<&HeaderValue>) {
-    let earlier: Vec<&str> =
-        headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|value| value.to_str().ok()).collect();
+    let earlier: Vec<&str> = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
     let forwarded_for = if earlier.is_empty() {
         client.to_string()
     } else {
@@ -132,6 +146,8 @@ mod tests {
             ("upgrade", "websocket"),
             ("proxy-authorization", "Basic x"),
             ("proxy-connection", "keep-alive"),
+            ("proxy", "http://evil.example"),
+            ("proxy-anything", "x"),
             ("accept", "*/*"),
         ]);
         strip_hop_by_hop(&mut headers);
@@ -141,7 +157,10 @@ mod tests {
 
     #[test]
     fn detects_upgrade() {
-        let headers = map(&[("connection", "keep-alive, Upgrade"), ("upgrade", "websocket")]);
+        let headers = map(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "websocket"),
+        ]);
         assert_eq!(requested_upgrade(&headers).unwrap(), "websocket");
         assert!(requested_upgrade(&map(&[("upgrade", "websocket")])).is_none());
     }

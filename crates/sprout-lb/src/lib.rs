@@ -142,7 +142,11 @@ impl LoadBalancer {
                     .upstreams
                     .iter()
                     .map(|upstream| {
-                        state.upstreams.entry(upstream.instance.clone()).or_default().clone()
+                        state
+                            .upstreams
+                            .entry(upstream.instance.clone())
+                            .or_default()
+                            .clone()
                     })
                     .collect();
                 let route_state = RouteState {
@@ -154,7 +158,10 @@ impl LoadBalancer {
                 (host.clone(), route_state)
             })
             .collect();
-        self.published.store(Arc::new(Published { table: Arc::new(table), routes }));
+        self.published.store(Arc::new(Published {
+            table: Arc::new(table),
+            routes,
+        }));
         drop(hosts);
     }
 
@@ -201,11 +208,16 @@ impl LoadBalancer {
                 (host.clone(), stats)
             })
             .collect();
-        LbStats { routes, unrouted: self.unrouted.snapshot() }
+        LbStats {
+            routes,
+            unrouted: self.unrouted.snapshot(),
+        }
     }
 
     fn lock_hosts(&self) -> MutexGuard<'_, HashMap<String, HostState>> {
         // A panic while holding this lock leaves plain counters behind; they are still usable.
-        self.hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.hosts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -77,7 +77,10 @@ async fn forward(
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let route = &state.route;
     if route.upstreams.is_empty() {
-        return Err(ProxyError::NoInstance { app: route.app.clone(), env: route.env.clone() });
+        return Err(ProxyError::NoInstance {
+            app: route.app.clone(),
+            env: route.env.clone(),
+        });
     }
     let upgrade = headers::requested_upgrade(req.headers())
         .filter(|_| req.version() == Version::HTTP_11)
@@ -89,7 +92,9 @@ async fn forward(
         HeaderValue::from_str(authority.as_str()).ok()
     });
     headers::strip_hop_by_hop(&mut parts.headers);
-    headers::add_forwarding(&mut parts.headers, client.ip(), original_host.as_ref());
+    // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`; instances expect `a.b.c.d`.
+    let client_ip = client.ip().to_canonical();
+    headers::add_forwarding(&mut parts.headers, client_ip, original_host.as_ref());
     if let Some(host) = &original_host {
         // HTTP/2 clients send `:authority` instead of `Host`; instances speak HTTP/1.1.
         parts.headers.insert(header::HOST, host.clone());
@@ -117,11 +122,15 @@ async fn forward(
                     tracing::debug!(instance = %upstream.instance, error = %source, "connect failed, trying another instance");
                     continue;
                 }
-                Err(ProxyError::Connect { instance: upstream.instance.clone(), source })
+                Err(ProxyError::Connect {
+                    instance: upstream.instance.clone(),
+                    source,
+                })
             }
-            Ok(Err(source)) => {
-                Err(ProxyError::Upstream { instance: upstream.instance.clone(), source })
-            }
+            Ok(Err(source)) => Err(ProxyError::Upstream {
+                instance: upstream.instance.clone(),
+                source,
+            }),
             Err(_elapsed) => Err(ProxyError::Timeout {
                 instance: upstream.instance.clone(),
                 after: lb.config.response_timeout,
@@ -130,7 +139,10 @@ async fn forward(
         return match result {
             Ok(response) => {
                 counters.record(response.status());
-                Ok(client_response(response, upgrade.map(|(_, on_upgrade)| on_upgrade)))
+                Ok(client_response(
+                    response,
+                    upgrade.map(|(_, on_upgrade)| on_upgrade),
+                ))
             }
             Err(err) => {
                 counters.record(err.status());
@@ -153,7 +165,7 @@ fn upstream_request(
         .authority(addr.to_string())
         .path_and_query(path)
         .build()
-        .map_err(|_| ProxyError::MissingHost)?;
+        .map_err(|_| ProxyError::InvalidTarget)?;
     let mut request = Request::new(body);
     *request.method_mut() = parts.method.clone();
     *request.uri_mut() = uri;
@@ -245,7 +257,9 @@ impl Body for ReclaimBody {
     fn size_hint(&self) -> SizeHint {
         match &self.taken {
             Some(body) => body.size_hint(),
-            None => lock(&self.slot).as_ref().map_or_else(|| SizeHint::with_exact(0), Body::size_hint),
+            None => lock(&self.slot)
+                .as_ref()
+                .map_or_else(|| SizeHint::with_exact(0), Body::size_hint),
         }
     }
 }
@@ -262,11 +276,19 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(request_host(&req).unwrap(), "abs.example");
-        let req = Request::builder().uri("/x").header("host", "App.Example:8080").body(()).unwrap();
+        let req = Request::builder()
+            .uri("/x")
+            .header("host", "App.Example:8080")
+            .body(())
+            .unwrap();
         assert_eq!(request_host(&req).unwrap(), "app.example");
         let req = Request::builder().uri("/x").body(()).unwrap();
         assert!(request_host(&req).is_none());
-        let req = Request::builder().uri("/x").header("host", "").body(()).unwrap();
+        let req = Request::builder()
+            .uri("/x")
+            .header("host", "")
+            .body(())
+            .unwrap();
         assert!(request_host(&req).is_none());
     }
 }

@@ -96,7 +96,11 @@ mod tests {
         let mut table = RoutingTable::empty();
         table.insert(
             "Prod.Example.com:80",
-            Route { app: "a".into(), env: "prod".into(), upstreams: vec![] },
+            Route {
+                app: "a".into(),
+                env: "prod".into(),
+                upstreams: vec![],
+            },
         );
         assert!(table.routes.contains_key("prod.example.com"));
         assert_eq!(table.lookup("PROD.example.com:1234").unwrap().env, "prod");

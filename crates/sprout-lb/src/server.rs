@@ -108,5 +108,8 @@ async fn protocol_known_in_time(stream: &TcpStream, timeout: Duration) -> bool {
             tokio::time::sleep(PREFACE_POLL).await;
         }
     };
-    matches!(tokio::time::timeout(timeout, sniff).await, Ok(Ok::<_, std::io::Error>(true)))
+    matches!(
+        tokio::time::timeout(timeout, sniff).await,
+        Ok(Ok::<_, std::io::Error>(true))
+    )
 }

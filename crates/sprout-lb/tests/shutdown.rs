@@ -24,7 +24,10 @@ async fn wait_for_connection(backend: &Backend) {
 async fn in_flight_request_finishes_after_shutdown() {
     let backend = Backend::start("slow").await;
     let mut table = RoutingTable::empty();
-    table.insert("drain.example", route("app", "prod", vec![backend.upstream()]));
+    table.insert(
+        "drain.example",
+        route("app", "prod", vec![backend.upstream()]),
+    );
     let lb = common::Lb::start(LbConfig::default(), table).await;
 
     let addr = lb.addr;
@@ -43,14 +46,20 @@ async fn in_flight_request_finishes_after_shutdown() {
         .expect("serve returns once drained")
         .unwrap()
         .unwrap();
-    assert!(TcpStream::connect(addr).await.is_err(), "no longer accepting");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
 }
 
 #[tokio::test]
 async fn drain_deadline_bounds_a_request_that_never_ends() {
     let backend = Backend::start("stuck").await;
     let mut table = RoutingTable::empty();
-    table.insert("stuck.example", route("app", "prod", vec![backend.upstream()]));
+    table.insert(
+        "stuck.example",
+        route("app", "prod", vec![backend.upstream()]),
+    );
     let lb = LoadBalancer::new(LbConfig::default());
     lb.publish(table);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

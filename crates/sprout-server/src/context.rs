@@ -86,6 +86,7 @@ pub struct Ctx {
     pub engine: Arc<dyn Engine>,
     pub clock: Arc<dyn Clock>,
     pub lb: Arc<LoadBalancer>,
+    pub prober: Arc<dyn crate::probe::Prober>,
     pub settings: Arc<Settings>,
     pub snapshots: Arc<Mutex<HashMap<EnvKey, EnvSnapshot>>>,
     /// In-service upstreams per environment; the routing table is rebuilt from it.
@@ -107,6 +108,7 @@ impl Ctx {
             engine,
             clock,
             lb,
+            prober: Arc::new(crate::probe::HttpProber),
             settings: Arc::new(settings),
             snapshots: Arc::default(),
             routes: Arc::default(),

@@ -10,6 +10,24 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// How the health checker reaches instances: real HTTP in the server, scripted in tests (where
+/// FakeEngine's published ports lead nowhere).
+#[async_trait::async_trait]
+pub trait Prober: Send + Sync + 'static {
+    async fn probe(&self, addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), String>;
+}
+
+/// The real prober: an HTTP GET on a fresh connection.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HttpProber;
+
+#[async_trait::async_trait]
+impl Prober for HttpProber {
+    async fn probe(&self, addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), String> {
+        probe(addr, path, timeout).await
+    }
+}
+
 /// Probe once. `Ok(())` when the instance answered 2xx or 3xx; otherwise what went wrong, in
 /// words fit for an event ("GET / returned 500", "connection refused").
 pub async fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), String> {

@@ -68,6 +68,9 @@ pub fn render(diags: &[Diagnostic], source: &str, color: bool) -> String {
             Some(hint) => group.element(Level::HELP.message(normalize_untrusted_str(hint))),
             None => group,
         };
+        if !out.is_empty() {
+            out.push('\n'); // a blank line between reports, as rustc does
+        }
         out.push_str(&renderer.render(&[group]));
         out.push('\n');
     }
@@ -213,7 +216,7 @@ mod tests {
         let diags = load_dockerrun("Dockerrun.aws.json", BAD).unwrap_err();
         let text = render(&diags, BAD, false);
         assert!(text.contains("error: `memory` must be a whole number of MiB"), "{text}");
-        assert!(text.contains("Dockerrun.aws.json:4:51"), "{text}");
+        assert!(text.contains("Dockerrun.aws.json:4:49"), "{text}");
         assert!(text.contains("^^^^^ containerDefinitions[0].memory"), "{text}");
         assert!(text.contains("help: write 128 without quotes"), "{text}");
         assert!(text.contains(r#"help: Dockerrun uses `portMappings`: [{"hostPort": 80, "containerPort": 80}]"#), "{text}");

@@ -37,11 +37,17 @@ impl Backend {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
-        let backend = Backend { name: name.to_owned(), addr, connections: connections.clone() };
+        let backend = Backend {
+            name: name.to_owned(),
+            addr,
+            connections: connections.clone(),
+        };
         let name = name.to_owned();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 connections.fetch_add(1, Ordering::SeqCst);
                 let name = name.clone();
                 tokio::spawn(async move {
@@ -57,7 +63,10 @@ impl Backend {
     }
 
     pub fn upstream(&self) -> Upstream {
-        Upstream { instance: self.name.clone(), addr: self.addr }
+        Upstream {
+            instance: self.name.clone(),
+            addr: self.addr,
+        }
     }
 
     pub fn connection_count(&self) -> usize {
@@ -103,16 +112,26 @@ async fn backend_service(
         }
     };
     let mut response = response;
-    response.headers_mut().insert("x-backend", name.parse().unwrap());
+    response
+        .headers_mut()
+        .insert("x-backend", name.parse().unwrap());
     Ok(response)
 }
 
 fn text(body: String) -> Response<BoxBody<Bytes, hyper::Error>> {
-    Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed())
+    Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed(),
+    )
 }
 
 pub fn route(app: &str, env: &str, upstreams: Vec<Upstream>) -> Route {
-    Route { app: app.to_owned(), env: env.to_owned(), upstreams }
+    Route {
+        app: app.to_owned(),
+        env: env.to_owned(),
+        upstreams,
+    }
 }
 
 /// A running load balancer on a loopback port.
@@ -131,7 +150,12 @@ impl Lb {
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(lb.clone().serve(listener, shutdown.clone()));
-        Lb { lb, addr, shutdown, task }
+        Lb {
+            lb,
+            addr,
+            shutdown,
+            task,
+        }
     }
 }
 
@@ -155,7 +179,10 @@ impl Answer {
     /// The value of a request header as the backend saw it.
     pub fn seen(&self, header: &str) -> Option<&str> {
         let prefix = format!("{header}: ");
-        self.body.lines().skip(1).find_map(|line| line.strip_prefix(prefix.as_str()))
+        self.body
+            .lines()
+            .skip(1)
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
     }
 }
 

@@ -75,7 +75,7 @@ pub(crate) fn compose_key_hint(key: &str, value: &Value) -> Option<String> {
 fn ports_hint(value: &Value) -> String {
     let mappings: Vec<String> = value
         .as_array()
-        .map(|items| items.iter().filter_map(|v| compose_port(v)).collect())
+        .map(|items| items.iter().filter_map(compose_port).collect())
         .unwrap_or_default();
     if mappings.is_empty() {
         "Dockerrun uses `portMappings`: [{\"hostPort\": 80, \"containerPort\": 8080}]".to_string()

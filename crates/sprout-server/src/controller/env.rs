@@ -223,7 +223,7 @@ impl EnvController {
         let record = self.probes.entry(inst.id.clone()).or_default();
         let all_running = containers.iter().filter(|c| c.essential).all(|c| c.state == Some(sprout_plan::ObservedState::Running));
         if let (Some(addr), true) = (address, all_running) {
-            match crate::probe::probe(addr, &s.health_path, s.probe_timeout).await {
+            match self.ctx.prober.probe(addr, &s.health_path, s.probe_timeout).await {
                 Ok(()) => {
                     record.passed_once = true;
                     record.consecutive_failures = 0;
