@@ -36,9 +36,16 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         let binding = PortBinding {
             host_ip: (!p.host_ip.is_empty()).then(|| p.host_ip.clone()),
             // Docker picks an ephemeral host port when HostPort is empty.
-            host_port: Some(p.host_port.filter(|&port| port != 0).map(|port| port.to_string()).unwrap_or_default()),
+            host_port: Some(
+                p.host_port
+                    .filter(|&port| port != 0)
+                    .map(|port| port.to_string())
+                    .unwrap_or_default(),
+            ),
         };
-        let slot = port_bindings.entry(port_key(p.container_port, &p.protocol)).or_insert(None);
+        let slot = port_bindings
+            .entry(port_key(p.container_port, &p.protocol))
+            .or_insert(None);
         slot.get_or_insert_with(Vec::new).push(binding);
     }
     let mut exposed: Vec<String> = port_bindings.keys().cloned().collect();
@@ -48,7 +55,10 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
     let networking_config = network.as_ref().map(|net| NetworkingConfig {
         endpoints_config: Some(HashMap::from([(
             net.clone(),
-            EndpointSettings { aliases: non_empty(spec.aliases.clone()), ..Default::default() },
+            EndpointSettings {
+                aliases: non_empty(spec.aliases.clone()),
+                ..Default::default()
+            },
         )])),
     });
 
@@ -66,7 +76,11 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         ulimits: non_empty(
             spec.ulimits
                 .iter()
-                .map(|u| ResourcesUlimits { name: Some(u.name.clone()), soft: Some(u.soft), hard: Some(u.hard) })
+                .map(|u| ResourcesUlimits {
+                    name: Some(u.name.clone()),
+                    soft: Some(u.soft),
+                    hard: Some(u.hard),
+                })
                 .collect(),
         ),
         log_config: spec.log_config.as_ref().map(|l| HostConfigLogConfig {
@@ -104,7 +118,11 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
 
 /// `source:target[:ro]`, Docker's bind syntax (a source without `/` is a named volume).
 fn bind_text(b: &sprout_engine::Bind) -> String {
-    if b.read_only { format!("{}:{}:ro", b.source, b.target) } else { format!("{}:{}", b.source, b.target) }
+    if b.read_only {
+        format!("{}:{}:ro", b.source, b.target)
+    } else {
+        format!("{}:{}", b.source, b.target)
+    }
 }
 
 fn state(status: Option<ContainerStateStatusEnum>) -> ContainerState {
@@ -117,7 +135,9 @@ fn state(status: Option<ContainerStateStatusEnum>) -> ContainerState {
         Some(ContainerStateStatusEnum::REMOVING) => ContainerState::Removing,
         Some(ContainerStateStatusEnum::EXITED) => ContainerState::Exited,
         Some(ContainerStateStatusEnum::DEAD) => ContainerState::Dead,
-        Some(ContainerStateStatusEnum::CREATED | ContainerStateStatusEnum::EMPTY) | None => ContainerState::Created,
+        Some(ContainerStateStatusEnum::CREATED | ContainerStateStatusEnum::EMPTY) | None => {
+            ContainerState::Created
+        }
     }
 }
 
@@ -131,7 +151,8 @@ fn health(status: Option<HealthStatusEnum>) -> Option<DockerHealth> {
 }
 
 fn time(t: Option<String>) -> String {
-    t.filter(|t| t != ZERO_TIME && !t.is_empty()).unwrap_or_default()
+    t.filter(|t| t != ZERO_TIME && !t.is_empty())
+        .unwrap_or_default()
 }
 
 /// The host ports Docker actually bound (ephemeral ones included), sorted for stable output.
@@ -139,9 +160,13 @@ fn published_ports(ports: Option<PortMap>) -> Vec<PublishedPort> {
     let mut out = Vec::new();
     for (key, bindings) in ports.unwrap_or_default() {
         let (port, protocol) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
-        let Ok(container_port) = port.parse::<u16>() else { continue };
+        let Ok(container_port) = port.parse::<u16>() else {
+            continue;
+        };
         for b in bindings.unwrap_or_default() {
-            let Some(host_port) = b.host_port.and_then(|p| p.parse::<u16>().ok()) else { continue };
+            let Some(host_port) = b.host_port.and_then(|p| p.parse::<u16>().ok()) else {
+                continue;
+            };
             out.push(PublishedPort {
                 container_port,
                 protocol: protocol.to_string(),
@@ -151,7 +176,12 @@ fn published_ports(ports: Option<PortMap>) -> Vec<PublishedPort> {
         }
     }
     out.sort_by(|a, b| {
-        (a.container_port, &a.protocol, &a.host_ip, a.host_port).cmp(&(b.container_port, &b.protocol, &b.host_ip, b.host_port))
+        (a.container_port, &a.protocol, &a.host_ip, a.host_port).cmp(&(
+            b.container_port,
+            &b.protocol,
+            &b.host_ip,
+            b.host_port,
+        ))
     });
     out
 }
@@ -165,7 +195,11 @@ pub(crate) fn container_status(inspect: ContainerInspectResponse) -> ContainerSt
     let exited = matches!(state, ContainerState::Exited | ContainerState::Dead);
     ContainerStatus {
         id: inspect.id.unwrap_or_default(),
-        name: inspect.name.unwrap_or_default().trim_start_matches('/').to_string(),
+        name: inspect
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
         // The reference the container was created from, not the image id.
         image: config.image.or(inspect.image).unwrap_or_default(),
         labels: config.labels.unwrap_or_default().into_iter().collect(),
@@ -187,7 +221,10 @@ pub(crate) fn split_reference(image: &str) -> (String, String) {
     }
     let slash = image.rfind('/').map_or(0, |i| i + 1);
     match image[slash..].rfind(':') {
-        Some(i) => (image[..slash + i].to_string(), image[slash + i + 1..].to_string()),
+        Some(i) => (
+            image[..slash + i].to_string(),
+            image[slash + i + 1..].to_string(),
+        ),
         None => (image.to_string(), "latest".to_string()),
     }
 }

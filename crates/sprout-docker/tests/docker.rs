@@ -43,7 +43,10 @@ async fn engine() -> Option<DockerEngine> {
 fn build_image() {
     static BUILD: Mutex<()> = Mutex::new(());
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let present = Command::new("docker").args(["image", "inspect", IMAGE]).output().expect("run docker");
+    let present = Command::new("docker")
+        .args(["image", "inspect", IMAGE])
+        .output()
+        .expect("run docker");
     if present.status.success() {
         return;
     }
@@ -52,7 +55,9 @@ fn build_image() {
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     std::fs::create_dir_all(dir.join("www")).unwrap();
     std::fs::copy(BUSYBOX, dir.join("bin/busybox")).unwrap();
-    for applet in ["sh", "httpd", "wget", "sleep", "true", "nc", "cat", "echo", "seq"] {
+    for applet in [
+        "sh", "httpd", "wget", "sleep", "true", "nc", "cat", "echo", "seq",
+    ] {
         std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet)).unwrap();
     }
     std::fs::write(dir.join("www/index.html"), "hello from sprout\n").unwrap();
@@ -61,9 +66,17 @@ fn build_image() {
         "FROM scratch\nCOPY bin /bin\nCOPY www /www\nENV PATH=/bin\nCMD [\"sh\"]\n",
     )
     .unwrap();
-    let out = Command::new("docker").args(["build", "-q", "-t", IMAGE]).arg(&dir).output().expect("run docker build");
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", IMAGE])
+        .arg(&dir)
+        .output()
+        .expect("run docker build");
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "docker build failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "docker build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Everything a test creates carries `sprout.test=<unique>`; dropping this removes it all.
@@ -73,8 +86,13 @@ struct Scope {
 
 impl Scope {
     fn new(test: &str) -> Scope {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        Scope { id: format!("{test}-{}-{nanos}", std::process::id()) }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        Scope {
+            id: format!("{test}-{}-{nanos}", std::process::id()),
+        }
     }
 
     fn name(&self, suffix: &str) -> String {
@@ -86,7 +104,10 @@ impl Scope {
     }
 
     fn network(&self) -> NetworkSpec {
-        NetworkSpec { name: self.name("net"), labels: self.labels() }
+        NetworkSpec {
+            name: self.name("net"),
+            labels: self.labels(),
+        }
     }
 
     fn container(&self, suffix: &str, command: &[&str]) -> ContainerSpec {
@@ -106,12 +127,24 @@ impl Drop for Scope {
     fn drop(&mut self) {
         // Synchronous CLI calls: Drop cannot await, and this must run even while panicking.
         let filter = format!("label={TEST_LABEL}={}", self.id);
-        let ids = Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output();
-        for id in ids.map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default().split_whitespace() {
+        let ids = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &filter])
+            .output();
+        for id in ids
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default()
+            .split_whitespace()
+        {
             let _ = Command::new("docker").args(["rm", "-f", "-v", id]).output();
         }
-        let nets = Command::new("docker").args(["network", "ls", "-q", "--filter", &filter]).output();
-        for id in nets.map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default().split_whitespace() {
+        let nets = Command::new("docker")
+            .args(["network", "ls", "-q", "--filter", &filter])
+            .output();
+        for id in nets
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default()
+            .split_whitespace()
+        {
             let _ = Command::new("docker").args(["network", "rm", id]).output();
         }
     }
@@ -152,10 +185,22 @@ async fn instance_on_its_network_serves_and_is_listed() {
     engine.create_network(&scope.network()).await.unwrap();
 
     let mut web = scope.container("web", &["httpd", "-f", "-p", "80", "-h", "/www"]);
-    web.ports = vec![PortSpec { container_port: 80, protocol: "tcp".into(), host_ip: "127.0.0.1".into(), host_port: None }];
+    web.ports = vec![PortSpec {
+        container_port: 80,
+        protocol: "tcp".into(),
+        host_ip: "127.0.0.1".into(),
+        host_port: None,
+    }];
     web.env = vec![("GREETING".into(), "hi".into())];
     web.healthcheck = Some(HealthcheckSpec {
-        test: vec!["CMD".into(), "wget".into(), "-q".into(), "-O".into(), "/dev/null".into(), "http://127.0.0.1/".into()],
+        test: vec![
+            "CMD".into(),
+            "wget".into(),
+            "-q".into(),
+            "-O".into(),
+            "/dev/null".into(),
+            "http://127.0.0.1/".into(),
+        ],
         interval_s: 1,
         timeout_s: 1,
         retries: 3,
@@ -164,13 +209,20 @@ async fn instance_on_its_network_serves_and_is_listed() {
     // The client reaches the server by its alias on the instance network.
     let client = scope.container(
         "client",
-        &["sh", "-c", "for i in $(seq 50); do wget -q -O- http://web/ && break; sleep 0.2; done; sleep 1000"],
+        &[
+            "sh",
+            "-c",
+            "for i in $(seq 50); do wget -q -O- http://web/ && break; sleep 0.2; done; sleep 1000",
+        ],
     );
     engine.create_container(&web).await.unwrap();
     engine.create_container(&client).await.unwrap();
     engine.start_container(&web.name).await.unwrap();
     engine.start_container(&client.name).await.unwrap();
-    engine.start_container(&web.name).await.expect("starting a running container is success");
+    engine
+        .start_container(&web.name)
+        .await
+        .expect("starting a running container is success");
 
     let status = engine.inspect_container(&web.name).await.unwrap();
     assert_eq!(status.state, ContainerState::Running);
@@ -178,7 +230,11 @@ async fn instance_on_its_network_serves_and_is_listed() {
     assert_eq!(status.image, IMAGE);
     assert!(!status.started_at.is_empty());
     assert_eq!(status.finished_at, "");
-    let port = status.ports.iter().find(|p| p.container_port == 80).expect("published port 80");
+    let port = status
+        .ports
+        .iter()
+        .find(|p| p.container_port == 80)
+        .expect("published port 80");
     assert_eq!(port.host_ip, "127.0.0.1");
     assert_ne!(port.host_port, 0);
 
@@ -190,9 +246,15 @@ async fn instance_on_its_network_serves_and_is_listed() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(body.as_ref().unwrap().contains("hello from sprout"), "{body:?}");
+    assert!(
+        body.as_ref().unwrap().contains("hello from sprout"),
+        "{body:?}"
+    );
 
-    let healthy = wait_for(&engine, &web.name, Duration::from_secs(20), |s| s.health == Some(DockerHealth::Healthy)).await;
+    let healthy = wait_for(&engine, &web.name, Duration::from_secs(20), |s| {
+        s.health == Some(DockerHealth::Healthy)
+    })
+    .await;
     assert_eq!(healthy.health, Some(DockerHealth::Healthy));
 
     let mut logs = String::new();
@@ -203,7 +265,10 @@ async fn instance_on_its_network_serves_and_is_listed() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(logs.contains("hello from sprout"), "client could not reach web by alias: {logs:?}");
+    assert!(
+        logs.contains("hello from sprout"),
+        "client could not reach web by alias: {logs:?}"
+    );
 
     let listed = engine.list_containers(&scope.labels()).await.unwrap();
     let names: Vec<_> = listed.iter().map(|c| c.name.as_str()).collect();
@@ -221,7 +286,13 @@ async fn instance_on_its_network_serves_and_is_listed() {
     }
     engine.remove_network(&scope.name("net")).await.unwrap();
     engine.remove_network(&scope.name("net")).await.unwrap();
-    assert!(engine.list_containers(&scope.labels()).await.unwrap().is_empty());
+    assert!(
+        engine
+            .list_containers(&scope.labels())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -232,10 +303,19 @@ async fn exit_code_is_reported() {
     let spec = scope.container("job", &["sh", "-c", "echo bye; exit 3"]);
     engine.create_container(&spec).await.unwrap();
     let created = engine.inspect_container(&spec.name).await.unwrap();
-    assert_eq!((created.state, created.exit_code), (ContainerState::Created, None));
+    assert_eq!(
+        (created.state, created.exit_code),
+        (ContainerState::Created, None)
+    );
     engine.start_container(&spec.name).await.unwrap();
-    let status = wait_for(&engine, &spec.name, Duration::from_secs(10), |s| s.state == ContainerState::Exited).await;
-    assert_eq!((status.state, status.exit_code, status.oom_killed), (ContainerState::Exited, Some(3), false));
+    let status = wait_for(&engine, &spec.name, Duration::from_secs(10), |s| {
+        s.state == ContainerState::Exited
+    })
+    .await;
+    assert_eq!(
+        (status.state, status.exit_code, status.oom_killed),
+        (ContainerState::Exited, Some(3), false)
+    );
     assert!(!status.finished_at.is_empty());
     assert!(status.ports.is_empty());
     assert_eq!(engine.container_logs(&spec.name, 5).await.unwrap(), "bye\n");
@@ -251,18 +331,36 @@ async fn stop_kills_a_container_that_ignores_sigterm() {
     engine.start_container(&spec.name).await.unwrap();
 
     let started = tokio::time::Instant::now();
-    engine.stop_container(&spec.name, Duration::from_secs(1)).await.unwrap();
+    engine
+        .stop_container(&spec.name, Duration::from_secs(1))
+        .await
+        .unwrap();
     let took = started.elapsed();
     assert!(took < Duration::from_secs(8), "stop took {took:?}");
     let status = engine.inspect_container(&spec.name).await.unwrap();
     assert_eq!(status.state, ContainerState::Exited);
     assert_eq!(status.exit_code, Some(137), "killed after the timeout");
 
-    engine.stop_container(&spec.name, Duration::from_secs(1)).await.expect("stopping a stopped container");
+    engine
+        .stop_container(&spec.name, Duration::from_secs(1))
+        .await
+        .expect("stopping a stopped container");
     engine.remove_container(&spec.name).await.unwrap();
-    engine.remove_container(&spec.name).await.expect("removing a missing container");
-    let err = engine.stop_container(&spec.name, Duration::from_secs(1)).await.unwrap_err();
-    assert_eq!(err, EngineError::NotFound { kind: "container", name: spec.name.clone() });
+    engine
+        .remove_container(&spec.name)
+        .await
+        .expect("removing a missing container");
+    let err = engine
+        .stop_container(&spec.name, Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        EngineError::NotFound {
+            kind: "container",
+            name: spec.name.clone()
+        }
+    );
     let err = engine.inspect_container(&spec.name).await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
 }
@@ -273,34 +371,72 @@ async fn create_refuses_duplicates_and_missing_things() {
     let scope = Scope::new("conflict");
     engine.create_network(&scope.network()).await.unwrap();
     let err = engine.create_network(&scope.network()).await.unwrap_err();
-    assert_eq!(err, EngineError::Conflict { kind: "network", name: scope.name("net") });
+    assert_eq!(
+        err,
+        EngineError::Conflict {
+            kind: "network",
+            name: scope.name("net")
+        }
+    );
 
     let spec = scope.container("web", &["sleep", "1000"]);
     engine.create_container(&spec).await.unwrap();
     let err = engine.create_container(&spec).await.unwrap_err();
-    assert_eq!(err, EngineError::Conflict { kind: "container", name: spec.name.clone() });
+    assert_eq!(
+        err,
+        EngineError::Conflict {
+            kind: "container",
+            name: spec.name.clone()
+        }
+    );
 
     let mut no_image = scope.container("noimage", &["true"]);
     no_image.image = "sprout-test/absent:never".into();
     let err = engine.create_container(&no_image).await.unwrap_err();
-    assert_eq!(err, EngineError::NotFound { kind: "image", name: no_image.image.clone() });
+    assert_eq!(
+        err,
+        EngineError::NotFound {
+            kind: "image",
+            name: no_image.image.clone()
+        }
+    );
 
     let mut no_net = scope.container("nonet", &["true"]);
     no_net.network = scope.name("absent-net");
     let err = engine.create_container(&no_net).await.unwrap_err();
-    assert_eq!(err, EngineError::NotFound { kind: "network", name: no_net.network.clone() });
-    assert!(!engine.image_present("sprout-test/absent:never").await.unwrap());
+    assert_eq!(
+        err,
+        EngineError::NotFound {
+            kind: "network",
+            name: no_net.network.clone()
+        }
+    );
+    assert!(
+        !engine
+            .image_present("sprout-test/absent:never")
+            .await
+            .unwrap()
+    );
 
     // A created container does not hold its network; starting after the network went is NotFound.
     engine.remove_network(&scope.name("net")).await.unwrap();
     let err = engine.start_container(&spec.name).await.unwrap_err();
-    assert_eq!(err, EngineError::NotFound { kind: "network", name: scope.name("net") });
+    assert_eq!(
+        err,
+        EngineError::NotFound {
+            kind: "network",
+            name: scope.name("net")
+        }
+    );
 }
 
 #[tokio::test]
 async fn pull_of_a_missing_image_says_why() {
     let Some(engine) = engine().await else { return };
-    let err = engine.pull_image("sprout-test/does-not-exist:nope", None).await.unwrap_err();
+    let err = engine
+        .pull_image("sprout-test/does-not-exist:nope", None)
+        .await
+        .unwrap_err();
     match &err {
         EngineError::Pull { image, message } | EngineError::Auth { image, message } => {
             assert_eq!(image, "sprout-test/does-not-exist:nope");
@@ -323,8 +459,15 @@ async fn info_reports_versions() {
 /// Needs no daemon: a socket that is not there is Unavailable, with advice.
 #[tokio::test]
 async fn missing_socket_is_unavailable() {
-    let err = DockerEngine::connect_to("unix:///nonexistent/docker.sock").await.unwrap_err();
-    let EngineError::Unavailable { endpoint, message } = &err else { panic!("{err:?}") };
+    let err = DockerEngine::connect_to("unix:///nonexistent/docker.sock")
+        .await
+        .unwrap_err();
+    let EngineError::Unavailable { endpoint, message } = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(endpoint, "unix:///nonexistent/docker.sock");
-    assert!(message.contains("systemctl start docker") && message.contains("dockerd"), "{message}");
+    assert!(
+        message.contains("systemctl start docker") && message.contains("dockerd"),
+        "{message}"
+    );
 }

@@ -221,3 +221,56 @@ impl LoadBalancer {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(host: &str, instances: &[&str]) -> RoutingTable {
+        let upstreams = instances
+            .iter()
+            .map(|instance| Upstream {
+                instance: (*instance).to_owned(),
+                addr: "127.0.0.1:9".parse().unwrap(),
+            })
+            .collect();
+        let mut table = RoutingTable::empty();
+        table.insert(
+            host,
+            Route {
+                app: "app".into(),
+                env: "prod".into(),
+                upstreams,
+            },
+        );
+        table
+    }
+
+    #[test]
+    fn round_robin_and_counters_survive_a_publish() {
+        let lb = LoadBalancer::new(LbConfig::default());
+        lb.publish(table("a.example", &["i-1", "i-2"]));
+        let before = lb.published.load_full();
+        before.routes["a.example"].upstreams[1].record(http::StatusCode::OK);
+        before.routes["a.example"]
+            .next
+            .fetch_add(7, std::sync::atomic::Ordering::Relaxed);
+
+        lb.publish(table("A.example", &["i-2", "i-3"]));
+        let after = lb.published.load_full();
+        let (old, new) = (&before.routes["a.example"], &after.routes["a.example"]);
+        assert!(Arc::ptr_eq(&old.next, &new.next));
+        assert!(Arc::ptr_eq(&old.totals, &new.totals));
+        // i-2 moved from index 1 to index 0 and kept its counters.
+        assert!(Arc::ptr_eq(&old.upstreams[1], &new.upstreams[0]));
+        assert_eq!(lb.table().routes["a.example"].upstreams[1].instance, "i-3");
+
+        let stats = lb.stats();
+        assert_eq!(stats.routes["a.example"].upstreams["i-2"].status_2xx, 1);
+        assert_eq!(
+            stats.routes["a.example"].upstreams.len(),
+            3,
+            "i-1 stays listed"
+        );
+    }
+}

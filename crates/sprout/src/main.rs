@@ -1,2 +1,140 @@
+//! `sprout`: the server (`sprout server`) and every client command, which talk to it over the
+//! REST API. Verbs follow the Elastic Beanstalk CLI so its users feel at home.
+
+mod client;
+mod cmd;
+mod config;
+mod output;
+mod pack;
 mod validate;
-fn main() { let a: Vec<String> = std::env::args().collect(); std::process::exit(validate::run(std::path::Path::new(&a[1]), a.len() > 2).unwrap()); }
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "sprout", version, about = "Run multi-container Docker applications on your own machines")]
+struct Cli {
+    /// Sprout server URL [default: .sprout/config.yml, else http://127.0.0.1:4680]
+    #[arg(long, global = true, env = "SPROUT_URL")]
+    url: Option<String>,
+    /// API token [default: the local server's admin.token]
+    #[arg(long, global = true, env = "SPROUT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Application name [default: from .sprout/config.yml]
+    #[arg(long, global = true, env = "SPROUT_APP")]
+    app: Option<String>,
+    /// Output format
+    #[arg(long, short = 'o', global = true, value_enum, default_value = "text")]
+    output: output::Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the control plane and load balancer with the embedded database
+    Server {
+        /// Data directory (database, bundles, logs, admin.token) [default: ~/.local/share/sprout]
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// API address
+        #[arg(long, default_value = "127.0.0.1:4680")]
+        api: String,
+        /// Load balancer address
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: String,
+        /// Extra domain environments answer under (ENV.APP.DOMAIN), beside ENV.APP.localhost
+        #[arg(long)]
+        domain: Option<String>,
+    },
+    /// Check a Dockerrun.aws.json (a file or a bundle directory)
+    Validate { path: PathBuf },
+    /// Record the application name (and server URL) for this directory in .sprout/config.yml
+    Init {
+        app: String,
+        /// Environment that `sprout deploy` targets by default
+        #[arg(long)]
+        environment: Option<String>,
+    },
+    /// Create an environment running a bundle and wait until it is Ready
+    Create(cmd::env::CreateArgs),
+    /// Deploy a bundle (or an existing version) to an environment and wait until it is Ready
+    Deploy(cmd::env::DeployArgs),
+    /// Show an environment: version, status, health, instances and their ports
+    Status { env: Option<String> },
+    /// Show an environment's events
+    Events {
+        env: Option<String>,
+        /// Keep printing new events
+        #[arg(long, short = 'f')]
+        follow: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// List environments
+    List,
+    /// List application versions
+    Versions,
+    /// Terminate an environment: stop and remove its instances
+    Terminate {
+        env: String,
+        /// Required: terminating is not undoable
+        #[arg(long)]
+        force: bool,
+        /// Return at once instead of waiting for the instances to be gone
+        #[arg(long)]
+        no_wait: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SPROUT_LOG").unwrap_or_else(|_| "warn,sprout_server=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match rt.block_on(dispatch(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    let fmt = cli.output;
+    match cli.command {
+        Command::Server { data_dir, api, http, domain } => {
+            let opts = sprout_server::ServerOptions {
+                data_dir: data_dir.unwrap_or_else(config::default_data_dir),
+                api_addr: api,
+                http_addr: http,
+                domain,
+            };
+            sprout_server::run(opts).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(0)
+        }
+        Command::Validate { path } => Ok(validate::run(&path, fmt == output::Format::Json)? as u8),
+        Command::Init { app, environment } => cmd::misc::init(cli.url, app, environment, fmt),
+        command => {
+            let r = config::resolve(cli.url, cli.token, cli.app)?;
+            let c = cmd::Context { client: client::Client::new(&r.url, r.token.clone()), resolved: r, fmt };
+            match command {
+                Command::Create(a) => cmd::env::create(&c, a).await,
+                Command::Deploy(a) => cmd::env::deploy(&c, a).await,
+                Command::Status { env } => cmd::env::status(&c, env).await,
+                Command::Events { env, follow, limit } => cmd::misc::events(&c, env, follow, limit).await,
+                Command::List => cmd::env::list(&c).await,
+                Command::Versions => cmd::misc::versions(&c).await,
+                Command::Terminate { env, force, no_wait } => cmd::env::terminate(&c, env, force, no_wait).await,
+                Command::Server { .. } | Command::Validate { .. } | Command::Init { .. } => unreachable!(),
+            }
+        }
+    }
+}

@@ -136,7 +136,10 @@ fn builtin_network(name: &str) -> bool {
 
 impl State {
     pub fn new() -> Self {
-        State { next_port: FIRST_EPHEMERAL_PORT, ..State::default() }
+        State {
+            next_port: FIRST_EPHEMERAL_PORT,
+            ..State::default()
+        }
     }
 
     pub fn fresh_id(&mut self, kind: &str) -> String {
@@ -146,7 +149,8 @@ impl State {
 
     pub fn add_image(&mut self, image: &str, size_bytes: u64) {
         let id = format!("sha256:{}", self.fresh_id("image"));
-        self.images.insert(normalize_image(image), FakeImage { id, size_bytes });
+        self.images
+            .insert(normalize_image(image), FakeImage { id, size_bytes });
     }
 
     pub fn take_injected(&mut self, operation: &str, name: &str) -> Option<EngineError> {
@@ -162,20 +166,34 @@ impl State {
     pub fn container_mut(&mut self, name: &str) -> Result<&mut FakeContainer> {
         self.containers
             .get_mut(name)
-            .ok_or_else(|| EngineError::NotFound { kind: "container", name: name.to_string() })
+            .ok_or_else(|| EngineError::NotFound {
+                kind: "container",
+                name: name.to_string(),
+            })
     }
 
     pub fn create_network(&mut self, name: &str, labels: &BTreeMap<String, String>) -> Result<()> {
         if self.networks.contains_key(name) || builtin_network(name) {
-            return Err(EngineError::Conflict { kind: "network", name: name.to_string() });
+            return Err(EngineError::Conflict {
+                kind: "network",
+                name: name.to_string(),
+            });
         }
         let id = self.fresh_id("network");
-        self.networks.insert(name.to_string(), FakeNetwork { id, labels: labels.clone() });
+        self.networks.insert(
+            name.to_string(),
+            FakeNetwork {
+                id,
+                labels: labels.clone(),
+            },
+        );
         Ok(())
     }
 
     pub fn remove_network(&mut self, name: &str) -> Result<()> {
-        let Some(net) = self.networks.get(name) else { return Ok(()) };
+        let Some(net) = self.networks.get(name) else {
+            return Ok(());
+        };
         // Docker refuses while running containers hold endpoints on the network (HTTP 403).
         let attached: Vec<&str> = self
             .containers
@@ -212,18 +230,30 @@ impl State {
 
     pub fn create_container(&mut self, spec: &ContainerSpec) -> Result<String> {
         if self.containers.contains_key(&spec.name) {
-            return Err(EngineError::Conflict { kind: "container", name: spec.name.clone() });
+            return Err(EngineError::Conflict {
+                kind: "container",
+                name: spec.name.clone(),
+            });
         }
         if !self.images.contains_key(&normalize_image(&spec.image)) {
-            return Err(EngineError::NotFound { kind: "image", name: spec.image.clone() });
+            return Err(EngineError::NotFound {
+                kind: "image",
+                name: spec.image.clone(),
+            });
         }
         if !builtin_network(&spec.network) && !self.networks.contains_key(&spec.network) {
-            return Err(EngineError::NotFound { kind: "network", name: spec.network.clone() });
+            return Err(EngineError::NotFound {
+                kind: "network",
+                name: spec.network.clone(),
+            });
         }
         for from in &spec.volumes_from {
             let source = from.split(':').next().unwrap_or(from);
             if !self.containers.contains_key(source) {
-                return Err(EngineError::NotFound { kind: "container", name: source.to_string() });
+                return Err(EngineError::NotFound {
+                    kind: "container",
+                    name: source.to_string(),
+                });
             }
         }
         let id = self.fresh_id("container");
@@ -253,11 +283,18 @@ impl State {
         }
         let spec = container.spec.clone();
         if !builtin_network(&spec.network) && !self.networks.contains_key(&spec.network) {
-            return Err(EngineError::NotFound { kind: "network", name: spec.network.clone() });
+            return Err(EngineError::NotFound {
+                kind: "network",
+                name: spec.network.clone(),
+            });
         }
         let mut ports = Vec::new();
         for p in &spec.ports {
-            let host_ip = if p.host_ip.is_empty() { "0.0.0.0".to_string() } else { p.host_ip.clone() };
+            let host_ip = if p.host_ip.is_empty() {
+                "0.0.0.0".to_string()
+            } else {
+                p.host_ip.clone()
+            };
             let host_port = match p.host_port {
                 Some(port) if port != 0 => {
                     if self.port_in_use(port, &p.protocol) {
@@ -305,7 +342,11 @@ impl State {
         loop {
             let port = self.next_port;
             // Wrap inside the ephemeral range rather than overflow in very long tests.
-            self.next_port = if port == u16::MAX { FIRST_EPHEMERAL_PORT } else { port + 1 };
+            self.next_port = if port == u16::MAX {
+                FIRST_EPHEMERAL_PORT
+            } else {
+                port + 1
+            };
             if !self.port_in_use(port, "tcp") && !self.port_in_use(port, "udp") {
                 return port;
             }

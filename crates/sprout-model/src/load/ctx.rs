@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::hints::near_miss;
-use super::locate::{child_key, Locator};
+use super::locate::{Locator, child_key};
 use crate::{Diagnostic, Severity};
 
 pub(crate) type Object = Map<String, Value>;
@@ -28,10 +28,22 @@ pub(crate) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(file: &'a str, source: &'a str) -> Ctx<'a> {
-        Ctx { file, source, locator: Locator::new(source), diags: Vec::new() }
+        Ctx {
+            file,
+            source,
+            locator: Locator::new(source),
+            diags: Vec::new(),
+        }
     }
 
-    pub fn push(&mut self, severity: Severity, path: &str, at: At, message: String, hint: Option<String>) {
+    pub fn push(
+        &mut self,
+        severity: Severity,
+        path: &str,
+        at: At,
+        message: String,
+        hint: Option<String>,
+    ) {
         let position = match at {
             At::Key => self.locator.key_position(self.source, path),
             At::Value => self.locator.value_position(self.source, path),
@@ -48,7 +60,13 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn error_hint(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
-        self.push(Severity::Error, path, At::Key, message.into(), Some(hint.into()));
+        self.push(
+            Severity::Error,
+            path,
+            At::Key,
+            message.into(),
+            Some(hint.into()),
+        );
     }
 
     pub fn warn(&mut self, path: &str, message: impl Into<String>, hint: Option<String>) {
@@ -62,7 +80,9 @@ impl<'a> Ctx<'a> {
             Value::String(s) if expected.contains("number") && s.trim().parse::<f64>().is_ok() => {
                 Some(format!("write {} without quotes", s.trim()))
             }
-            Value::String(s) if expected.contains("true or false") && matches!(s.as_str(), "true" | "false") => {
+            Value::String(s)
+                if expected.contains("true or false") && matches!(s.as_str(), "true" | "false") =>
+            {
                 Some(format!("write {s} without quotes"))
             }
             _ => None,
@@ -77,7 +97,11 @@ impl<'a> Ctx<'a> {
         for key in obj.keys().filter(|k| !allowed.contains(&k.as_str())) {
             let child = child_key(path, key);
             let hint = near_miss(key, allowed).map(|k| format!("did you mean `{k}`?"));
-            let known = allowed.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+            let known = allowed
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
             let hint = hint.unwrap_or_else(|| format!("{what} takes {known}"));
             self.error_hint(&child, format!("unknown key `{key}` in {what}"), hint);
         }
@@ -86,7 +110,18 @@ impl<'a> Ctx<'a> {
     /// Duplicate keys anywhere in the document, found by the locator's scan.
     pub fn duplicate_keys(&mut self) {
         for path in self.locator.duplicates.clone() {
-            self.error_hint(&path, format!("key given twice: `{path}`"), "JSON keeps only the last one; remove the other");
+            let key = path
+                .rsplit(['.', '['])
+                .next()
+                .unwrap_or(&path)
+                .trim_end_matches(']')
+                .to_string();
+            let message = format!("key `{key}` is given twice in the same object");
+            self.error_hint(
+                &path,
+                message,
+                "JSON keeps only the last one, silently; remove the other",
+            );
         }
     }
 
@@ -100,7 +135,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn array<'v>(&mut self, v: &'v Value, path: &str, field: &str, expected: &str) -> Option<&'v Vec<Value>> {
+    pub fn array<'v>(
+        &mut self,
+        v: &'v Value,
+        path: &str,
+        field: &str,
+        expected: &str,
+    ) -> Option<&'v Vec<Value>> {
         match v {
             Value::Array(a) => Some(a),
             other => {
@@ -111,10 +152,20 @@ impl<'a> Ctx<'a> {
     }
 
     /// A required string member; missing is reported on the object itself.
-    pub fn req_string(&mut self, obj: &Object, path: &str, key: &str, what: &str) -> Option<String> {
+    pub fn req_string(
+        &mut self,
+        obj: &Object,
+        path: &str,
+        key: &str,
+        what: &str,
+    ) -> Option<String> {
         match field(obj, key) {
             None => {
-                self.error_hint(path, format!("{what} has no `{key}`"), format!("add \"{key}\": \"...\""));
+                self.error_hint(
+                    path,
+                    format!("{what} has no `{key}`"),
+                    format!("add \"{key}\": \"...\""),
+                );
                 None
             }
             Some(_) => self.opt_string(obj, path, key),
@@ -132,14 +183,25 @@ impl<'a> Ctx<'a> {
     }
 
     /// A whole number in `range`; `unit` goes into the messages ("MiB", "seconds").
-    pub fn opt_uint(&mut self, obj: &Object, path: &str, key: &str, max: u64, unit: &str) -> Option<u64> {
+    pub fn opt_uint(
+        &mut self,
+        obj: &Object,
+        path: &str,
+        key: &str,
+        max: u64,
+        unit: &str,
+    ) -> Option<u64> {
         let v = field(obj, key)?;
         let child = child_key(path, key);
         let expected = format!("a whole number{unit}");
         match v.as_u64() {
             Some(n) if n <= max => Some(n),
             Some(n) => {
-                self.error_hint(&child, format!("`{key}` is {n}, above the maximum {max}"), format!("use at most {max}"));
+                self.error_hint(
+                    &child,
+                    format!("`{key}` is {n}, above the maximum {max}"),
+                    format!("use at most {max}"),
+                );
                 None
             }
             None => {
@@ -172,7 +234,10 @@ impl<'a> Ctx<'a> {
         let child = child_key(path, key);
         if let Value::String(s) = v {
             let words: Vec<Value> = s.split_whitespace().map(Value::from).collect();
-            let hint = format!("use an array of strings, e.g. \"{key}\": {}", Value::Array(words));
+            let hint = format!(
+                "use an array of strings, e.g. \"{key}\": {}",
+                Value::Array(words)
+            );
             let message = format!("`{key}` must be an array of strings, found {}", describe(v));
             self.push(Severity::Error, &child, At::Value, message, Some(hint));
             return None;
@@ -182,7 +247,12 @@ impl<'a> Ctx<'a> {
         for (i, item) in items.iter().enumerate() {
             match item {
                 Value::String(s) => out.push(s.clone()),
-                other => self.type_error(&format!("{child}[{i}]"), &format!("{key}[{i}]"), "a string", other),
+                other => self.type_error(
+                    &format!("{child}[{i}]"),
+                    &format!("{key}[{i}]"),
+                    "a string",
+                    other,
+                ),
             }
         }
         (out.len() == items.len()).then_some(out)
@@ -200,11 +270,15 @@ impl<'a> Ctx<'a> {
         allowed: &[&str],
         hint_for: fn(&Value) -> Option<String>,
     ) -> Vec<(String, &'v Object)> {
-        let Some(v) = field(obj, key) else { return Vec::new() };
+        let Some(v) = field(obj, key) else {
+            return Vec::new();
+        };
         let child = child_key(path, key);
         let shape = format!("{{{}}}", allowed.join(", "));
         let expected = format!("an array of {shape} objects");
-        let Some(items) = self.array(v, &child, key, &expected) else { return Vec::new() };
+        let Some(items) = self.array(v, &child, key, &expected) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let p = format!("{child}[{i}]");
@@ -214,7 +288,10 @@ impl<'a> Ctx<'a> {
                     out.push((p, o));
                 }
                 other => {
-                    let message = format!("`{key}[{i}]` must be an object {shape}, found {}", describe(other));
+                    let message = format!(
+                        "`{key}[{i}]` must be an object {shape}, found {}",
+                        describe(other)
+                    );
                     self.push(Severity::Error, &p, At::Value, message, hint_for(other));
                 }
             }
@@ -223,7 +300,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// An object whose values are all strings (`dockerLabels`, `logConfiguration.options`).
-    pub fn opt_string_map(&mut self, obj: &Object, path: &str, key: &str) -> Option<Vec<(String, String)>> {
+    pub fn opt_string_map(
+        &mut self,
+        obj: &Object,
+        path: &str,
+        key: &str,
+    ) -> Option<Vec<(String, String)>> {
         let v = field(obj, key)?;
         let child = child_key(path, key);
         let map = self.object(v, &child, key)?;
@@ -249,7 +331,9 @@ pub(crate) fn describe(v: &Value) -> String {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("`{b}`"),
         Value::Number(n) => format!("the number {n}"),
-        Value::String(s) if s.chars().count() <= 40 => format!("the string {v}", v = Value::from(s.as_str())),
+        Value::String(s) if s.chars().count() <= 40 => {
+            format!("the string {v}", v = Value::from(s.as_str()))
+        }
         Value::String(_) => "a string".into(),
         Value::Array(_) => "an array".into(),
         Value::Object(_) => "an object".into(),

@@ -9,12 +9,17 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::container::walk_container;
-use super::ctx::{field, Ctx};
+use super::ctx::{Ctx, field};
 use super::hints::near_miss;
 use super::locate::{child_index, child_key};
 use crate::{Authentication, Dockerrun, Protocol, Volume};
 
-const TOP_LEVEL_KEYS: &[&str] = &["AWSEBDockerrunVersion", "containerDefinitions", "volumes", "authentication"];
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "AWSEBDockerrunVersion",
+    "containerDefinitions",
+    "volumes",
+    "authentication",
+];
 
 /// What one container's walk needs to know about the rest of the file.
 #[derive(Default)]
@@ -40,7 +45,9 @@ impl Shared {
         let mut shared = Shared::default();
         let containers = root.get("containerDefinitions").and_then(Value::as_array);
         for c in containers.into_iter().flatten() {
-            let Some(name) = c.get("name").and_then(Value::as_str) else { continue };
+            let Some(name) = c.get("name").and_then(Value::as_str) else {
+                continue;
+            };
             shared.containers.push(name.to_string());
             if c.get("healthCheck").is_some_and(|h| !h.is_null()) {
                 shared.with_health_check.push(name.to_string());
@@ -63,22 +70,40 @@ impl Shared {
 /// cross-container checks need; the caller decides from `ctx.diags` whether it is usable.
 pub(crate) fn walk(ctx: &mut Ctx, root: &Value) -> Option<(Dockerrun, Shared)> {
     let Value::Object(obj) = root else {
-        let message = format!("the file must be a JSON object, found {}", super::ctx::describe(root));
-        ctx.error_hint("", message, "start from {\"AWSEBDockerrunVersion\": 2, \"containerDefinitions\": [...]}");
+        let message = format!(
+            "the file must be a JSON object, found {}",
+            super::ctx::describe(root)
+        );
+        ctx.error_hint(
+            "",
+            message,
+            "start from {\"AWSEBDockerrunVersion\": 2, \"containerDefinitions\": [...]}",
+        );
         return None;
     };
     ctx.duplicate_keys();
     for key in obj.keys().filter(|k| !TOP_LEVEL_KEYS.contains(&k.as_str())) {
         let hint = match near_miss(key, TOP_LEVEL_KEYS) {
+            _ if matches!(key.as_str(), "services" | "version") => {
+                "this looks like a docker-compose file: a Dockerrun file lists containers in `containerDefinitions`".to_string()
+            }
             Some(k) => format!("did you mean `{k}`?"),
-            None => "Sprout ignores it; remove it or rename it if it was meant as a setting".to_string(),
+            None => {
+                "Sprout ignores it; remove it or rename it if it was meant as a setting".to_string()
+            }
         };
-        ctx.warn(&child_key("", key), format!("unknown top-level key `{key}` is ignored"), Some(hint));
+        ctx.warn(
+            &child_key("", key),
+            format!("unknown top-level key `{key}` is ignored"),
+            Some(hint),
+        );
     }
 
     let version = version(ctx, obj.get("AWSEBDockerrunVersion"));
     let mut shared = Shared::scan(root);
-    let volumes = field(obj, "volumes").map(|v| volumes(ctx, v)).unwrap_or_default();
+    let volumes = field(obj, "volumes")
+        .map(|v| volumes(ctx, v))
+        .unwrap_or_default();
     let authentication = field(obj, "authentication").and_then(|v| authentication(ctx, v));
 
     let mut containers = Vec::new();
@@ -103,7 +128,12 @@ pub(crate) fn walk(ctx: &mut Ctx, root: &Value) -> Option<(Dockerrun, Shared)> {
             }
         }
     }
-    let dockerrun = Dockerrun { version: version?, volumes, container_definitions: containers, authentication };
+    let dockerrun = Dockerrun {
+        version: version?,
+        volumes,
+        container_definitions: containers,
+        authentication,
+    };
     Some((dockerrun, shared))
 }
 
@@ -113,10 +143,16 @@ fn version(ctx: &mut Ctx, v: Option<&Value>) -> Option<u32> {
         Some(Value::Number(n)) if n.as_u64() == Some(2) => Some(2),
         Some(Value::String(s)) if s.trim() == "2" => Some(2),
         None | Some(Value::Null) => {
-            ctx.error_hint("", "the file has no `AWSEBDockerrunVersion`", "add \"AWSEBDockerrunVersion\": 2 at the top level");
+            ctx.error_hint(
+                "",
+                "the file has no `AWSEBDockerrunVersion`",
+                "add \"AWSEBDockerrunVersion\": 2 at the top level",
+            );
             None
         }
-        Some(other) if other.as_u64() == Some(1) || other.as_str().is_some_and(|s| s.trim() == "1") => {
+        Some(other)
+            if other.as_u64() == Some(1) || other.as_str().is_some_and(|s| s.trim() == "1") =>
+        {
             ctx.error_hint(
                 path,
                 "version 1 is Elastic Beanstalk's single-container format; Sprout runs version 2",
@@ -125,7 +161,10 @@ fn version(ctx: &mut Ctx, v: Option<&Value>) -> Option<u32> {
             None
         }
         Some(other) => {
-            let message = format!("`AWSEBDockerrunVersion` must be 2, found {}", super::ctx::describe(other));
+            let message = format!(
+                "`AWSEBDockerrunVersion` must be 2, found {}",
+                super::ctx::describe(other)
+            );
             ctx.error_hint(path, message, "set \"AWSEBDockerrunVersion\": 2");
             None
         }
@@ -134,12 +173,16 @@ fn version(ctx: &mut Ctx, v: Option<&Value>) -> Option<u32> {
 
 fn volumes(ctx: &mut Ctx, v: &Value) -> Vec<Volume> {
     let path = "volumes";
-    let Some(items) = ctx.array(v, path, path, "an array of {name, host} objects") else { return Vec::new() };
+    let Some(items) = ctx.array(v, path, path, "an array of {name, host} objects") else {
+        return Vec::new();
+    };
     let mut out: Vec<Volume> = Vec::new();
     let mut first_path: HashMap<String, String> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
         let p = child_index(path, i);
-        let Some(obj) = ctx.object(item, &p, &p) else { continue };
+        let Some(obj) = ctx.object(item, &p, &p) else {
+            continue;
+        };
         ctx.unknown_keys(obj, &p, "a volume", &["name", "host"]);
         let name = ctx.req_string(obj, &p, "name", "the volume");
         let host = field(obj, "host").and_then(|h| ctx.object(h, &child_key(&p, "host"), "host"));
@@ -151,7 +194,10 @@ fn volumes(ctx: &mut Ctx, v: &Value) -> Vec<Volume> {
                 ctx.error_hint(
                     &child_key(&hp, "sourcePath"),
                     format!("volume sourcePath `{sp}` is not an absolute path"),
-                    format!("use an absolute host path, or {}/{sp} for a path in the bundle", crate::BUNDLE_PREFIX),
+                    format!(
+                        "use an absolute host path, or {}/{sp} for a path in the bundle",
+                        crate::BUNDLE_PREFIX
+                    ),
                 );
                 return None;
             }
@@ -161,12 +207,18 @@ fn volumes(ctx: &mut Ctx, v: &Value) -> Vec<Volume> {
         if !valid_name(&name) {
             ctx.error_hint(
                 &child_key(&p, "name"),
-                format!("volume name `{name}` has characters other than letters, digits, `-` and `_`"),
+                format!(
+                    "volume name `{name}` has characters other than letters, digits, `-` and `_`"
+                ),
                 "rename it using only letters, digits, `-` and `_`",
             );
         }
         if let Some(first) = first_path.get(&name) {
-            ctx.error_hint(&child_key(&p, "name"), format!("volume `{name}` is defined twice (first at {first})"), "give each volume its own name");
+            ctx.error_hint(
+                &child_key(&p, "name"),
+                format!("volume `{name}` is defined twice (first at {first})"),
+                "give each volume its own name",
+            );
             continue;
         }
         first_path.insert(name.clone(), p.clone());
@@ -181,10 +233,17 @@ fn authentication(ctx: &mut Ctx, v: &Value) -> Option<Authentication> {
     ctx.unknown_keys(obj, path, "`authentication`", &["bucket", "key"]);
     let bucket = ctx.req_string(obj, path, "bucket", "`authentication`");
     let key = ctx.req_string(obj, path, "key", "`authentication`");
-    Some(Authentication { bucket: bucket?, key: key? })
+    Some(Authentication {
+        bucket: bucket?,
+        key: key?,
+    })
 }
 
 /// Container and volume names: what ECS allows, and what fits in Docker object names.
 pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 255 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }

@@ -1,0 +1,214 @@
+//! Helpers for end-to-end tests: a real `sprout server` process on free loopback ports with
+//! its own data directory, the CLI run as a process, raw HTTP through the load balancer, and
+//! Docker inspected with the `docker` command. Everything is bounded in time.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sprout");
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+pub fn example_bundle() -> PathBuf {
+    repo_root().join("examples/adserver")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A unique, valid application name for one test.
+pub fn unique_app(prefix: &str) -> String {
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}-{:x}", (n ^ std::process::id() as u128) & 0xffffff)
+}
+
+/// The example's images must have been built (scripts/build-images; scripts/test does it).
+pub fn require_example_images() {
+    for img in ["sprout-example/adserver:latest", "sprout-example/nginx:latest", "sprout-example/logship:latest", "sprout-example/monitor:latest"] {
+        let ok = Command::new("docker").args(["image", "inspect", img]).stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
+        assert!(ok, "image {img} is missing: run scripts/build-images first (scripts/test does)");
+    }
+}
+
+pub struct Server {
+    pub child: Option<Child>,
+    pub data_dir: PathBuf,
+    pub api: String,
+    pub http: String,
+    pub app: String,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    pub fn start(app: &str) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let data_dir = tmp.path().join("data");
+        let mut s = Server {
+            child: None,
+            data_dir,
+            api: format!("127.0.0.1:{}", free_port()),
+            http: format!("127.0.0.1:{}", free_port()),
+            app: app.to_string(),
+            _tmp: Some(tmp),
+        };
+        s.spawn();
+        s
+    }
+
+    /// Start the server process (again) on the same data directory and addresses.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.data_dir.with_extension("log")).unwrap();
+        let child = Command::new(BIN)
+            .args(["server", "--data-dir"])
+            .arg(&self.data_dir)
+            .args(["--api", &self.api, "--http", &self.http])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start sprout server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if http_get(&self.api, "localhost", "/healthz").map(|r| r.0 == 200).unwrap_or(false) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("server did not answer /healthz; log:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.with_extension("log")).unwrap_or_default()
+    }
+
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("admin.token")).unwrap().trim().to_string()
+    }
+
+    /// Stop the server process: SIGTERM (graceful) or SIGKILL.
+    pub fn stop(&mut self, kill: bool) {
+        if let Some(mut c) = self.child.take() {
+            let sig = if kill { "-KILL" } else { "-TERM" };
+            let _ = Command::new("kill").args([sig, &c.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if c.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Run the CLI against this server.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .env("SPROUT_URL", format!("http://{}", self.api))
+            .env("SPROUT_TOKEN", self.token())
+            .env("SPROUT_APP", &self.app)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .expect("run sprout")
+    }
+
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(out.status.success(), "sprout {args:?} failed:\nstdout: {}\nstderr: {}\nserver log tail:\n{}", text(&out.stdout), text(&out.stderr), tail(&self.log(), 40));
+        text(&out.stdout)
+    }
+
+    pub fn status(&self, env: &str) -> serde_json::Value {
+        serde_json::from_str(&self.cli_ok(&["status", env, "--output", "json"])).unwrap()
+    }
+
+    /// GET through the load balancer with the environment's host name.
+    pub fn get(&self, env: &str, path: &str) -> std::io::Result<(u16, String)> {
+        http_get(&self.http, &format!("{env}.{}.localhost", self.app), path)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop(false);
+        // Leave nothing behind, whatever the test did.
+        remove_labelled(&self.app);
+    }
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+pub fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// One HTTP/1.1 request with `Connection: close`; returns status and body.
+pub fn http_get(addr: &str, host: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let t = text(&buf);
+    let status = t.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = t.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
+}
+
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("docker");
+    text(&out.stdout)
+}
+
+/// Ids of containers carrying `sprout.app=<app>`, running or not.
+pub fn containers_of(app: &str) -> Vec<String> {
+    docker(&["ps", "-aq", "--filter", &format!("label=sprout.app={app}")]).lines().map(String::from).collect()
+}
+
+pub fn networks_of(app: &str) -> Vec<String> {
+    docker(&["network", "ls", "-q", "--filter", &format!("label=sprout.app={app}")]).lines().map(String::from).collect()
+}
+
+pub fn remove_labelled(app: &str) {
+    let ids = containers_of(app);
+    if !ids.is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids.iter().map(String::as_str));
+        docker(&args);
+    }
+    for n in networks_of(app) {
+        docker(&["network", "rm", &n]);
+    }
+}
+
+/// Poll `cond` every 250 ms for at most `secs`.
+pub fn eventually(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("gave up after {secs}s waiting for: {what}");
+}
+
+/// Instance ids of an environment from `sprout status --output json`.
+pub fn instance_ids(status: &serde_json::Value) -> Vec<String> {
+    let mut v: Vec<String> = status["instances"].as_array().into_iter().flatten().filter_map(|i| i["id"].as_str().map(String::from)).collect();
+    v.sort();
+    v
+}
