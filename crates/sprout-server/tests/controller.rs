@@ -112,6 +112,8 @@ async fn create_env(h: &Harness, version: &str, n: u32) {
             variables: [("STAGE".to_string(), "prod".to_string())].into(),
             deploy_deadline: Some(now + chrono::Duration::seconds(60)),
             last_error: None,
+            options: Default::default(),
+            deploy_state: None,
             created_at: now,
             updated_at: now,
         })

@@ -4,11 +4,13 @@
 //! Not here: what the records mean (the server's controllers decide that).
 
 pub mod model;
+pub mod options;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
 pub use model::*;
+pub use options::*;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]

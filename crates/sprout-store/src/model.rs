@@ -72,6 +72,11 @@ pub struct EnvironmentRecord {
     pub deploy_deadline: Option<DateTime<Utc>>,
     /// Set when the last deploy failed: why.
     pub last_error: Option<String>,
+    /// Option settings: deployment policy, health check, capacity, scaling.
+    pub options: crate::options::EnvOptions,
+    /// Progress of the deploy in flight (owned by the deploy controller), so a restarted
+    /// server resumes it; None when no deploy runs.
+    pub deploy_state: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

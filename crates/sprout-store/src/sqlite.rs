@@ -197,8 +197,8 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO environments
                 (app, name, version_label, last_good_version, desired_instances, status,
-                 variables, deploy_deadline, last_error, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 variables, deploy_deadline, last_error, created_at, updated_at, options, deploy_state)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&env.app)
         .bind(&env.name)
@@ -211,6 +211,8 @@ impl Store for SqliteStore {
         .bind(&env.last_error)
         .bind(rows::micros(env.created_at))
         .bind(rows::micros(env.updated_at))
+        .bind(rows::json(&env.options))
+        .bind(env.deploy_state.as_ref().map(rows::json))
         .execute(&self.pool)
         .await
         .map_err(|err| {
@@ -245,7 +247,8 @@ impl Store for SqliteStore {
         let done = sqlx::query(
             "UPDATE environments SET
                 version_label = ?, last_good_version = ?, desired_instances = ?, status = ?,
-                variables = ?, deploy_deadline = ?, last_error = ?, updated_at = ?
+                variables = ?, deploy_deadline = ?, last_error = ?, updated_at = ?,
+                options = ?, deploy_state = ?
              WHERE app = ? AND name = ?",
         )
         .bind(&env.version_label)
@@ -256,6 +259,8 @@ impl Store for SqliteStore {
         .bind(env.deploy_deadline.map(rows::micros))
         .bind(&env.last_error)
         .bind(rows::micros(env.updated_at))
+        .bind(rows::json(&env.options))
+        .bind(env.deploy_state.as_ref().map(rows::json))
         .bind(&env.app)
         .bind(&env.name)
         .execute(&self.pool)

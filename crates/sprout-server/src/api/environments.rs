@@ -129,6 +129,8 @@ pub async fn create(State(ctx): State<Ctx>, Path(app): Path<String>, Json(req): 
         variables: req.variables,
         deploy_deadline: Some(now + chrono::Duration::seconds(timeout as i64)),
         last_error: None,
+        options: Default::default(),
+        deploy_state: None,
         created_at: now,
         updated_at: now,
     };

@@ -20,6 +20,15 @@ pub(super) fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
 
+/// Any serializable record part as stored: JSON text.
+pub(super) fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("option and state documents serialize to JSON")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str, column: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|err| corrupt(what, column, format!("not valid JSON for it: {err}")))
+}
+
 /// Environment variables as stored: a JSON object.
 pub(super) fn variables_json(variables: &BTreeMap<String, String>) -> String {
     // A map of strings to strings has no value JSON cannot represent.
@@ -120,7 +129,16 @@ pub(super) fn environment(row: &SqliteRow) -> Result<EnvironmentRecord> {
             format!("not a JSON object of strings: {err}"),
         )
     })?;
+    let options_text: String = get(row, "options", &what)?;
+    let options = from_json(&options_text, &what, "options")?;
+    let state_text: Option<String> = get(row, "deploy_state", &what)?;
+    let deploy_state = match state_text {
+        Some(t) => Some(from_json(&t, &what, "deploy_state")?),
+        None => None,
+    };
     Ok(EnvironmentRecord {
+        options,
+        deploy_state,
         version_label: get(row, "version_label", &what)?,
         last_good_version: get(row, "last_good_version", &what)?,
         desired_instances,

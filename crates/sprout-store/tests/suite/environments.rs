@@ -84,6 +84,8 @@ pub(super) async fn environments(store: &dyn Store) {
         status: EnvStatus::Ready,
         deploy_deadline: Some(at(900)),
         last_error: None,
+        options: Default::default(),
+        deploy_state: None,
         updated_at: at(130),
         ..updated.clone()
     };

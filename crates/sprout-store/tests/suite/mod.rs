@@ -64,6 +64,8 @@ pub fn environment(app: &str, name: &str) -> EnvironmentRecord {
         ]),
         deploy_deadline: Some(at(600)),
         last_error: None,
+        options: Default::default(),
+        deploy_state: None,
         created_at: at(10),
         updated_at: at(10),
     }

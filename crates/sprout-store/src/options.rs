@@ -1,0 +1,101 @@
+//! An environment's option settings, Elastic Beanstalk style: deployment policy, health check,
+//! capacity and scaling. Stored as one JSON document so new options need no migration; every
+//! field has a default, so documents written by older versions still read.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EnvOptions {
+    pub deploy: DeployOptions,
+    pub health: HealthOptions,
+    pub capacity: CapacityOptions,
+    pub scaling: ScalingOptions,
+}
+
+/// `aws:elasticbeanstalk:command`: how a new version replaces the running one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum DeploymentPolicy {
+    AllAtOnce,
+    Rolling,
+    #[default]
+    RollingWithAdditionalBatch,
+    Immutable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum BatchSizeType {
+    #[default]
+    Percentage,
+    Fixed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeployOptions {
+    /// None: RollingWithAdditionalBatch for more than one instance, AllAtOnce for one.
+    pub policy: Option<DeploymentPolicy>,
+    pub batch_size_type: BatchSizeType,
+    /// Percent of instances (1-100) or a fixed count, per `batch_size_type`.
+    pub batch_size: u32,
+    /// Count a batch as done once its instances run, without waiting for health checks.
+    pub ignore_health_check: bool,
+    /// Seconds a deploy may take before it is rolled back.
+    pub timeout_s: u64,
+}
+
+impl Default for DeployOptions {
+    fn default() -> Self {
+        DeployOptions {
+            policy: None,
+            batch_size_type: BatchSizeType::Percentage,
+            batch_size: 30,
+            ignore_health_check: false,
+            timeout_s: 600,
+        }
+    }
+}
+
+/// `aws:elasticbeanstalk:environment:process:default`: the load balancer's health check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthOptions {
+    pub path: String,
+    /// Seconds between checks of an in-service instance (minimum 1).
+    pub interval_s: u64,
+    pub timeout_s: u64,
+    /// Consecutive passes that bring an instance back into service.
+    pub healthy_threshold: u32,
+    /// Consecutive failures that take an in-service instance out.
+    pub unhealthy_threshold: u32,
+    /// Seconds an instance leaving rotation keeps serving in-flight requests.
+    pub deregistration_delay_s: u64,
+}
+
+impl Default for HealthOptions {
+    fn default() -> Self {
+        HealthOptions {
+            path: "/".into(),
+            interval_s: 15,
+            timeout_s: 5,
+            healthy_threshold: 3,
+            unhealthy_threshold: 5,
+            deregistration_delay_s: 20,
+        }
+    }
+}
+
+/// `aws:autoscaling:asg`: the band the instance count stays in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct CapacityOptions {
+    /// None: the desired count is the floor.
+    pub min: Option<u32>,
+    /// None: the desired count is the ceiling.
+    pub max: Option<u32>,
+}
+
+/// Metric triggers, target tracking and scheduled actions (filled in by the auto-scaling work).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ScalingOptions {}
