@@ -232,3 +232,28 @@ pub(crate) fn split_reference(image: &str) -> (String, String) {
 #[cfg(test)]
 #[path = "convert_tests.rs"]
 mod tests;
+
+/// CPU percent as `docker stats` computes it: the container's share of the host's CPU time
+/// between the two samples, times the number of CPUs. Memory excludes the page cache (cgroup v2
+/// `inactive_file`, v1 `total_inactive_file`), as `docker stats` does.
+pub(crate) fn container_usage(stats: &bollard::models::ContainerStatsResponse) -> sprout_engine::ContainerUsage {
+    let total = |s: Option<&bollard::models::ContainerCpuStats>| {
+        s.and_then(|s| s.cpu_usage.as_ref()?.total_usage).unwrap_or(0)
+    };
+    let system = |s: Option<&bollard::models::ContainerCpuStats>| s.and_then(|s| s.system_cpu_usage).unwrap_or(0);
+    let (cpu, pre) = (stats.cpu_stats.as_ref(), stats.precpu_stats.as_ref());
+    let cpu_delta = total(cpu).saturating_sub(total(pre)) as f64;
+    let system_delta = system(cpu).saturating_sub(system(pre)) as f64;
+    let cpus = cpu.and_then(|c| c.online_cpus).unwrap_or(1).max(1) as f64;
+    let cpu_percent = if system_delta > 0.0 { cpu_delta / system_delta * cpus * 100.0 } else { 0.0 };
+    let memory = stats.memory_stats.as_ref();
+    let cache = memory
+        .and_then(|m| m.stats.as_ref())
+        .and_then(|s| s.get("inactive_file").or_else(|| s.get("total_inactive_file")).copied())
+        .unwrap_or(0);
+    sprout_engine::ContainerUsage {
+        cpu_percent,
+        memory_bytes: memory.and_then(|m| m.usage).unwrap_or(0).saturating_sub(cache),
+        memory_limit_bytes: memory.and_then(|m| m.limit).unwrap_or(0),
+    }
+}

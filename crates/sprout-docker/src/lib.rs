@@ -17,11 +17,11 @@ use bollard::auth::DockerCredentials;
 use bollard::models::NetworkCreateRequest;
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListNetworksOptions,
-    LogsOptions, RemoveContainerOptions, StopContainerOptions,
+    LogsOptions, RemoveContainerOptions, StatsOptions, StopContainerOptions,
 };
 use futures_util::TryStreamExt;
 use sprout_engine::{
-    ContainerSpec, ContainerStatus, Engine, EngineError, EngineInfo, ImageStatus, LabelFilter,
+    ContainerSpec, ContainerStatus, ContainerUsage, Engine, EngineError, EngineInfo, ImageStatus, LabelFilter,
     NetworkSpec, NetworkStatus, RegistryAuth, Result,
 };
 
@@ -375,6 +375,24 @@ impl Engine for DockerEngine {
                 self.target("remove_container", "container", name),
             )),
         }
+    }
+
+    /// One sample, not a stream; not one-shot either, so Docker includes the previous CPU
+    /// reading and the CPU percentage can be computed (Docker waits about a second for it).
+    async fn container_stats(&self, name: &str) -> Result<ContainerUsage> {
+        let options = StatsOptions { stream: false, one_shot: false };
+        let stats = self
+            .docker
+            .stats(name, Some(options))
+            .try_next()
+            .await
+            .map_err(|e| classify(e, self.target("container_stats", "container", name)))?
+            .ok_or_else(|| EngineError::Transient {
+                operation: "container_stats",
+                name: name.to_string(),
+                message: "Docker closed the stats stream without a sample".to_string(),
+            })?;
+        Ok(convert::container_usage(&stats))
     }
 
     async fn inspect_container(&self, name: &str) -> Result<ContainerStatus> {

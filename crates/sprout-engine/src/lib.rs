@@ -86,4 +86,23 @@ pub trait Engine: Send + Sync + 'static {
     async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerStatus>>;
     /// The last `tail` lines of a container's stdout and stderr, interleaved as Docker keeps them.
     async fn container_logs(&self, name: &str, tail: usize) -> Result<String>;
+    /// One sample of a running container's CPU and memory use. Engines that cannot tell (the
+    /// default) answer `Permanent`, and callers show the figures as unknown.
+    async fn container_stats(&self, name: &str) -> Result<ContainerUsage> {
+        Err(EngineError::Permanent {
+            operation: "container_stats",
+            name: name.to_string(),
+            message: "this engine does not report resource use".to_string(),
+        })
+    }
+}
+
+/// A container's resource use, as `docker stats` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct ContainerUsage {
+    /// Percent of one CPU (200 means two CPUs busy), averaged over the engine's last sample.
+    pub cpu_percent: f64,
+    pub memory_bytes: u64,
+    /// The container's memory limit, or the host's memory when it has none.
+    pub memory_limit_bytes: u64,
 }

@@ -28,7 +28,7 @@ pub enum ProxyError {
     Connect {
         instance: String,
         #[source]
-        source: hyper_util::client::legacy::Error,
+        source: crate::pool::UpstreamError,
     },
     #[error("instance {instance} did not answer within {after:?}")]
     Timeout { instance: String, after: Duration },
@@ -36,7 +36,7 @@ pub enum ProxyError {
     Upstream {
         instance: String,
         #[source]
-        source: hyper_util::client::legacy::Error,
+        source: crate::pool::UpstreamError,
     },
 }
 

@@ -1,16 +1,21 @@
 //! Sprout's load balancer: the data plane in front of every environment.
 //!
-//! It routes each request by host to one of the environment's in-service instances (round-robin),
-//! forwards it over pooled keep-alive connections with bodies streamed both ways, and counts what
-//! it answered. It serves HTTP/1.1 and HTTP/2 (prior knowledge) on plain TCP.
+//! It routes each request by host to one of the environment's in-service instances (least
+//! outstanding requests by default, round-robin as an option), forwards it over pooled keep-alive
+//! connections with bodies streamed both ways, and measures what it answered, per second, per
+//! environment and per instance ([`Metrics`]). It serves HTTP/1.1 and HTTP/2 (prior knowledge) on plain TCP.
 //!
 //! It does not decide which instances are in service, run health checks or drain instances: the
 //! control plane does that and publishes a whole new [`RoutingTable`] with
 //! [`LoadBalancer::publish`]. The request path reads the table through an `ArcSwap` and takes no
 //! lock.
 
+mod balance;
 mod error;
+mod flight;
 mod headers;
+mod metrics;
+mod pool;
 mod proxy;
 mod routing;
 mod server;
@@ -22,11 +27,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+pub use balance::Balance;
 pub use error::{ProxyError, error_response};
+pub use metrics::{Histogram, Metrics, SECONDS_KEPT, MINUTES_KEPT, Second, SeriesTotals};
+pub use pool::UpstreamError;
 pub use proxy::ProxyBody;
 pub use routing::{Route, RoutingTable, Upstream, normalize_host};
 pub use stats::{LbStats, RouteStats, StatusCounts};
@@ -36,10 +41,6 @@ use stats::Counters;
 /// How long `serve` lets in-flight requests finish after shutdown is requested.
 pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Idle upstream connections are closed after this; below nginx's 75 s keep-alive so the
-/// instance rarely closes a connection we are about to reuse.
-const UPSTREAM_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-
 #[derive(Debug, Clone)]
 pub struct LbConfig {
     /// Time to open a TCP connection to an instance; past it the attempt counts as refused.
@@ -48,6 +49,8 @@ pub struct LbConfig {
     pub response_timeout: Duration,
     /// Time a client has to send a complete request head (HTTP/1).
     pub client_header_timeout: Duration,
+    /// How requests are spread over an environment's instances.
+    pub balance: Balance,
 }
 
 impl Default for LbConfig {
@@ -56,6 +59,7 @@ impl Default for LbConfig {
             connect_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(60),
             client_header_timeout: Duration::from_secs(10),
+            balance: Balance::default(),
         }
     }
 }
@@ -66,7 +70,10 @@ pub struct LoadBalancer {
     /// Per-host state that outlives table swaps. Locked only by `publish` and `stats`.
     hosts: Mutex<HashMap<String, HostState>>,
     unrouted: Counters,
-    client: Client<HttpConnector, proxy::ReclaimBody>,
+    metrics: Metrics,
+    /// Keep-alive connections per instance address, shared by every route that reaches it.
+    /// Locked only by `publish`; the request path holds its route's `Arc<Pool>`s.
+    pools: Mutex<HashMap<std::net::SocketAddr, Arc<pool::Pool>>>,
 }
 
 /// A published table together with the request-path handles for each of its routes.
@@ -82,6 +89,13 @@ pub(crate) struct RouteState {
     totals: Arc<Counters>,
     /// One per `route.upstreams` entry, in the same order.
     upstreams: Vec<Arc<Counters>>,
+    /// The environment's per-second metrics.
+    series: Arc<metrics::Series>,
+    /// One per `route.upstreams` entry, in the same order; their in-flight counts drive
+    /// least-outstanding balancing.
+    upstream_series: Vec<Arc<metrics::Series>>,
+    /// One per `route.upstreams` entry, in the same order: its keep-alive connections.
+    pools: Vec<Arc<pool::Pool>>,
 }
 
 /// Per-host state kept across table swaps, so round-robin and counters continue after a publish.
@@ -95,14 +109,6 @@ struct HostState {
 
 impl LoadBalancer {
     pub fn new(config: LbConfig) -> Arc<Self> {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(UPSTREAM_POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
         Arc::new(Self {
             config,
             published: ArcSwap::from_pointee(Published {
@@ -111,7 +117,8 @@ impl LoadBalancer {
             }),
             hosts: Mutex::new(HashMap::new()),
             unrouted: Counters::default(),
-            client,
+            metrics: Metrics::default(),
+            pools: Mutex::new(HashMap::new()),
         })
     }
 
@@ -125,6 +132,7 @@ impl LoadBalancer {
         // Holding the lock across the store keeps concurrent publishes in one order, so the
         // table that wins is the one whose host state was built last.
         let mut hosts = self.lock_hosts();
+        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
         let routes = table
             .routes
             .iter()
@@ -149,19 +157,40 @@ impl LoadBalancer {
                             .clone()
                     })
                     .collect();
+                let upstream_series = route
+                    .upstreams
+                    .iter()
+                    .map(|u| self.metrics.instance_handle(&route.app, &route.env, &u.instance))
+                    .collect();
                 let route_state = RouteState {
                     route: route.clone(),
                     next: state.next.clone(),
                     totals: state.totals.clone(),
                     upstreams,
+                    series: self.metrics.env_handle(&route.app, &route.env),
+                    upstream_series,
+                    pools: route
+                        .upstreams
+                        .iter()
+                        .map(|u| pools.entry(u.addr).or_insert_with(|| pool::Pool::new(u.addr)).clone())
+                        .collect(),
                 };
                 (host.clone(), route_state)
             })
             .collect();
+        // Idle connections to instances no longer routed close now; requests still running on
+        // them hold their pool until they end.
+        let routed: std::collections::HashSet<_> = table
+            .routes
+            .values()
+            .flat_map(|route| route.upstreams.iter().map(|u| u.addr))
+            .collect();
+        pools.retain(|addr, _| routed.contains(addr));
         self.published.store(Arc::new(Published {
             table: Arc::new(table),
             routes,
         }));
+        drop(pools);
         drop(hosts);
     }
 
@@ -187,6 +216,11 @@ impl LoadBalancer {
         drain_deadline: Duration,
     ) -> std::io::Result<()> {
         server::serve(self, listener, shutdown, drain_deadline).await
+    }
+
+    /// Per-second metrics per environment and instance.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Counters so far, per route and per instance.

@@ -39,6 +39,10 @@ pub(crate) async fn serve(
         .keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
+    let clock = {
+        let (lb, shutdown) = (lb.clone(), shutdown.clone());
+        tokio::spawn(async move { crate::metrics::run_clock(lb.metrics(), shutdown).await })
+    };
 
     loop {
         let accepted = tokio::select! {
@@ -57,9 +61,12 @@ pub(crate) async fn serve(
         let _ = stream.set_nodelay(true);
         let lb = lb.clone();
         let header_timeout = lb.config.client_header_timeout;
+        // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`; instances expect
+        // `a.b.c.d`. Rendered once here rather than on every request of the connection.
+        let client_ip = crate::headers::client_ip_value(peer.ip().to_canonical());
         let service = service_fn(move |req| {
-            let lb = lb.clone();
-            async move { Ok::<_, Infallible>(proxy::handle(&lb, req, peer).await) }
+            let (lb, client_ip) = (lb.clone(), client_ip.clone());
+            async move { Ok::<_, Infallible>(proxy::handle(&lb, req, &client_ip).await) }
         });
         let builder = builder.clone();
         let watcher = graceful.watcher();
@@ -77,6 +84,7 @@ pub(crate) async fn serve(
     }
 
     drop(listener);
+    clock.abort();
     tokio::select! {
         () = graceful.shutdown() => tracing::debug!("all client connections drained"),
         () = tokio::time::sleep(drain_deadline) => {

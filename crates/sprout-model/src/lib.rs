@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod dockerrun;
 pub mod load;
 pub mod names;
+pub mod scaling;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use dockerrun::*;

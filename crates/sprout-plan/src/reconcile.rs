@@ -4,8 +4,8 @@
 //! Replacement is make-before-break: instances of an older version keep serving until as many
 //! instances of the new version are healthy as the environment wants, then all retire at once.
 //! A version that never becomes healthy therefore never takes capacity away; the deploy deadline
-//! (the server's business) rolls it back. Careful batch policies (Rolling, Immutable) are a later
-//! planner beside this one.
+//! (the server's business) rolls it back. Deployment policies (batches, Rolling, Immutable) are
+//! `deploy::plan_deploy`, which hands over to this planner once no other version runs.
 
 use serde::Serialize;
 

@@ -1,7 +1,9 @@
-//! Source bundles: unpacking an uploaded tar into the data directory, content-addressed.
+//! Source bundles: unpacking an uploaded tar or zip (as Elastic Beanstalk accepts; told apart
+//! by their magic bytes) into the data directory, content-addressed.
 //!
 //! The digest covers file paths and contents only (sorted, length-prefixed), never tar metadata
-//! such as modification times, so the same directory uploaded twice has the same digest.
+//! such as modification times, so the same directory uploaded twice has the same digest, tar
+//! or zip alike.
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -13,11 +15,11 @@ pub const DEFINITION_FILE: &str = "Dockerrun.aws.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
-    #[error("bundle is not a readable tar archive: {0}")]
+    #[error("bundle is not a readable tar or zip archive: {0}")]
     Archive(String),
     #[error("bundle entry {0:?} escapes the bundle (absolute path or '..')")]
     UnsafePath(String),
-    #[error("bundle is larger than the {limit_mb} MiB limit")]
+    #[error("bundle is larger than this server's limit of {limit_mb} MiB (sprout server --max-bundle-mb)")]
     TooLarge { limit_mb: u64 },
     #[error("bundle has no {DEFINITION_FILE} at its root: add one, or point --bundle at the directory that holds it")]
     NoDefinition,
@@ -45,7 +47,11 @@ pub fn store_bundle(bundles_dir: &Path, archive: &[u8], limit_bytes: u64) -> Res
     if archive.len() as u64 > limit_bytes {
         return Err(BundleError::TooLarge { limit_mb: limit_bytes / (1024 * 1024) });
     }
-    let mut entries = read_entries(archive, limit_bytes)?;
+    let mut entries = if archive.starts_with(ZIP_MAGIC) {
+        read_zip_entries(archive, limit_bytes)?
+    } else {
+        read_entries(archive, limit_bytes)?
+    };
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     let definition = entries
         .iter()
@@ -104,6 +110,35 @@ fn read_entries(archive: &[u8], limit_bytes: u64) -> Result<Vec<Entry>, BundleEr
     Ok(out)
 }
 
+/// Local file header signature: every zip that holds a file starts with it.
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+
+fn read_zip_entries(archive: &[u8], limit_bytes: u64) -> Result<Vec<Entry>, BundleError> {
+    let bad = |e: zip::result::ZipError| BundleError::Archive(e.to_string());
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).map_err(bad)?;
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let mut file = zip.by_index(i).map_err(bad)?;
+        if !file.is_file() {
+            continue;
+        }
+        let raw = file.name().map_err(bad)?.into_owned();
+        let path = safe_relative(Path::new(&raw)).ok_or_else(|| BundleError::UnsafePath(raw.clone()))?;
+        // The declared size can lie; `take` bounds what is actually inflated (a zip bomb stops
+        // at the limit instead of filling memory).
+        let room = limit_bytes.saturating_sub(total);
+        let mut data = Vec::new();
+        (&mut file).take(room + 1).read_to_end(&mut data).map_err(|e| BundleError::Archive(e.to_string()))?;
+        total += data.len() as u64;
+        if total > limit_bytes {
+            return Err(BundleError::TooLarge { limit_mb: limit_bytes / (1024 * 1024) });
+        }
+        out.push(Entry { path, data });
+    }
+    Ok(out)
+}
+
 /// A normalised relative path with `/` separators, or None if it would escape the bundle.
 fn safe_relative(p: &Path) -> Option<String> {
     let mut parts = Vec::new();
@@ -146,6 +181,37 @@ mod tests {
         assert_eq!(std::fs::read_to_string(a.dir.join("nginx.conf")).unwrap(), "x");
         let c = store_bundle(d.path(), &tar_of(&[("Dockerrun.aws.json", "{}"), ("nginx.conf", "y")]), 1 << 20).unwrap();
         assert_ne!(a.digest, c.digest);
+    }
+
+    fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        for (path, data) in files {
+            w.start_file(*path, opts).unwrap();
+            w.write_all(data.as_bytes()).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn zip_and_tar_of_the_same_files_are_the_same_bundle() {
+        let d = tempfile::tempdir().unwrap();
+        let files = [("Dockerrun.aws.json", "{}"), ("conf/nginx.conf", "x")];
+        let t = store_bundle(d.path(), &tar_of(&files), 1 << 20).unwrap();
+        let z = store_bundle(d.path(), &zip_of(&files), 1 << 20).unwrap();
+        assert_eq!(t.digest, z.digest);
+        assert_eq!(std::fs::read_to_string(z.dir.join("conf/nginx.conf")).unwrap(), "x");
+        assert!(matches!(store_bundle(d.path(), &zip_of(&[("../x", "1"), ("Dockerrun.aws.json", "{}")]), 1 << 20), Err(BundleError::UnsafePath(_))));
+        assert!(matches!(store_bundle(d.path(), &zip_of(&[("a.txt", "1")]), 1 << 20), Err(BundleError::NoDefinition)));
+        // Compresses far below the limit, inflates above it.
+        let big = "x".repeat(64 * 1024);
+        let bomb = zip_of(&[("Dockerrun.aws.json", &big)]);
+        assert!(bomb.len() < 4096);
+        let err = store_bundle(d.path(), &bomb, 4096).unwrap_err();
+        assert!(matches!(err, BundleError::TooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("--max-bundle-mb"), "{err}");
+        assert!(matches!(store_bundle(d.path(), b"PK\x03\x04 not really", 1 << 20), Err(BundleError::Archive(_))));
     }
 
     #[test]

@@ -93,6 +93,8 @@ pub struct Ctx {
     pub routes: Arc<Mutex<HashMap<EnvKey, Vec<sprout_lb::Upstream>>>>,
     /// Woken when a request changes desired state, so controllers act at once.
     pub kick: Arc<Notify>,
+    /// Per-environment request rates for the autoscaler (the load balancer's, or a fake).
+    pub metrics: Arc<dyn crate::controller::autoscale::MetricSource>,
 }
 
 impl Ctx {
@@ -103,6 +105,7 @@ impl Ctx {
         lb: Arc<LoadBalancer>,
         settings: Settings,
     ) -> Self {
+        let metrics = Arc::new(crate::controller::autoscale::LbMetrics::new(lb.clone()));
         Ctx {
             store,
             engine,
@@ -113,6 +116,7 @@ impl Ctx {
             snapshots: Arc::default(),
             routes: Arc::default(),
             kick: Arc::new(Notify::new()),
+            metrics,
         }
     }
 

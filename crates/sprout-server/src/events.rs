@@ -20,6 +20,17 @@ pub enum Event {
     EnvironmentTerminated,
     OrphanRemoved { app: String, env: String, instance: String },
     EngineUnavailable { error: String },
+    DeployBatchStarted { batch: u32, of: u32, retiring: Vec<String>, launching: usize },
+    DeployBatchHealthy { batch: u32, of: u32 },
+    InstanceQuarantined { instance: String, error: String },
+    DeployAborted { version: String, rollback_to: Option<String> },
+    /// Auto-scaling changed the desired count; the reason says from what metrics.
+    ScalingDecision { from: u32, to: u32, reason: String },
+    /// A scheduled action set the band and desired count.
+    ScheduledActionFired { action: String, reason: String },
+    /// Auto-scaling is holding off (a deploy in progress), and why.
+    ScalingWaits { reason: String },
+    VersionDeleted { label: String, reason: String },
 }
 
 impl Event {
@@ -27,6 +38,10 @@ impl Event {
         match self {
             Event::EnvironmentCreated { .. } => "EnvironmentCreated",
             Event::DeployStarted { .. } => "DeployStarted",
+            Event::DeployBatchStarted { .. } => "DeployBatchStarted",
+            Event::DeployBatchHealthy { .. } => "DeployBatchHealthy",
+            Event::InstanceQuarantined { .. } => "InstanceQuarantined",
+            Event::DeployAborted { .. } => "DeployAborted",
             Event::InstanceLaunched { .. } => "InstanceLaunched",
             Event::LaunchFailed { .. } => "LaunchFailed",
             Event::InstanceInService { .. } => "InstanceInService",
@@ -39,6 +54,10 @@ impl Event {
             Event::EnvironmentTerminated => "EnvironmentTerminated",
             Event::OrphanRemoved { .. } => "OrphanRemoved",
             Event::EngineUnavailable { .. } => "EngineUnavailable",
+            Event::ScalingDecision { .. } => "ScalingDecision",
+            Event::ScheduledActionFired { .. } => "ScheduledActionFired",
+            Event::ScalingWaits { .. } => "ScalingWaits",
+            Event::VersionDeleted { .. } => "VersionDeleted",
         }
     }
 
@@ -47,6 +66,8 @@ impl Event {
             Event::LaunchFailed { .. }
             | Event::InstanceUnhealthy { .. }
             | Event::RetireFailed { .. }
+            | Event::InstanceQuarantined { .. }
+            | Event::DeployAborted { .. }
             | Event::OrphanRemoved { .. } => EventLevel::Warn,
             Event::DeployFailed { .. } | Event::EngineUnavailable { .. } => EventLevel::Error,
             _ => EventLevel::Info,
@@ -59,6 +80,18 @@ impl Event {
                 format!("createEnvironment is starting: version {version}, {instances} instance(s)")
             }
             Event::DeployStarted { from, to } => format!("Deploying version {to} (replacing {from})"),
+            Event::DeployBatchStarted { batch, of, retiring, launching } => {
+                let out = if retiring.is_empty() { "none".to_string() } else { retiring.join(", ") };
+                format!("Deploying batch {batch} of {of}: launching {launching} instance(s), taking out instances: {out}")
+            }
+            Event::DeployBatchHealthy { batch, of } => format!("Batch {batch} of {of} healthy"),
+            Event::InstanceQuarantined { instance, error } => format!(
+                "Instance {instance} will not stop or be removed ({error}): quarantined out of rotation and replaced; cleanup is retried every 30s"
+            ),
+            Event::DeployAborted { version, rollback_to: Some(to) } => format!("Deploy of version {version} aborted. Rolling back to {to}"),
+            Event::DeployAborted { version, rollback_to: None } => {
+                format!("Deploy of version {version} aborted. No earlier good version to roll back to: the environment keeps {version}")
+            }
             Event::InstanceLaunched { instance, version } => format!("Instance {instance} launched with version {version}"),
             Event::LaunchFailed { instance, error, retry_in_s } => {
                 format!("Instance {instance} failed to launch: {error}; retrying in {retry_in_s}s")
@@ -88,6 +121,13 @@ impl Event {
                 format!("Removed instance {instance} of {app}/{env}: no such environment")
             }
             Event::EngineUnavailable { error } => format!("Container engine unavailable: {error}"),
+            Event::ScalingDecision { from, to, reason } => {
+                let verb = if to > from { "Scaling out" } else { "Scaling in" };
+                format!("{verb}: {reason}")
+            }
+            Event::ScheduledActionFired { action: _, reason } => format!("Scheduled: {reason}"),
+            Event::ScalingWaits { reason } => format!("Scaling waits: {reason}"),
+            Event::VersionDeleted { label, reason } => format!("Deleted application version {label} ({reason})"),
         }
     }
 

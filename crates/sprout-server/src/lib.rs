@@ -12,7 +12,10 @@ pub mod context;
 pub mod controller;
 pub mod events;
 pub mod instance;
+pub mod lifecycle;
+pub mod logs;
 pub mod probe;
+pub mod version_images;
 pub mod server;
 
 pub use context::{Ctx, Settings};

@@ -21,6 +21,8 @@ pub struct ServerOptions {
     pub api_addr: String,
     pub http_addr: String,
     pub domain: Option<String>,
+    /// The largest bundle accepted, in MiB (`--max-bundle-mb`); None keeps the default.
+    pub max_bundle_mb: Option<u64>,
 }
 
 /// Why the server could not start, each with what to do.
@@ -88,6 +90,9 @@ pub async fn start(opts: &ServerOptions, engine: Arc<dyn Engine>, clock: Arc<dyn
     let http = bind(&opts.http_addr, "load balancer", "--http").await?;
     let mut settings = Settings::new(dir, id);
     settings.domain = opts.domain.clone();
+    if let Some(mb) = opts.max_bundle_mb {
+        settings.bundle_limit_bytes = mb.saturating_mul(1024 * 1024);
+    }
     settings.http_addr = http.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| opts.http_addr.clone());
     let lb = LoadBalancer::new(LbConfig::default());
     Ok(Started { ctx: Ctx::new(store, engine, clock, lb, settings), api, http, admin_token })

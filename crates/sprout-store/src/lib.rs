@@ -3,12 +3,14 @@
 //! `Store` is the trait the control plane uses; `SqliteStore` is the embedded default.
 //! Not here: what the records mean (the server's controllers decide that).
 
+pub mod lifecycle;
 pub mod model;
 pub mod options;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
+pub use lifecycle::*;
 pub use model::*;
 pub use options::*;
 pub use sqlite::SqliteStore;
@@ -42,6 +44,15 @@ pub trait Store: Send + Sync + 'static {
     async fn get_version(&self, app: &str, label: &str) -> Result<VersionRecord>;
     /// Newest first.
     async fn list_versions(&self, app: &str) -> Result<Vec<VersionRecord>>;
+    /// Removes the version's record (`NotFound` if missing). Its bundle files are the caller's.
+    async fn delete_version(&self, app: &str, label: &str) -> Result<()>;
+    /// Records the images a version resolved to (`NotFound` if the version is missing).
+    async fn set_version_images(&self, app: &str, label: &str, images: &VersionImages) -> Result<()>;
+    /// The images recorded for a version; None until it is first deployed.
+    async fn get_version_images(&self, app: &str, label: &str) -> Result<Option<VersionImages>>;
+    /// The application's lifecycle policy (empty when never set; `NotFound` without the app).
+    async fn get_lifecycle(&self, app: &str) -> Result<LifecyclePolicy>;
+    async fn set_lifecycle(&self, app: &str, policy: &LifecyclePolicy) -> Result<()>;
 
     /// `Conflict` when (app, name) exists.
     async fn create_environment(&self, env: &EnvironmentRecord) -> Result<()>;

@@ -95,7 +95,6 @@ pub struct CapacityOptions {
     pub max: Option<u32>,
 }
 
-/// Metric triggers, target tracking and scheduled actions (filled in by the auto-scaling work).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default)]
-pub struct ScalingOptions {}
+/// Metric triggers, target tracking, cooldowns, the request queue and scheduled actions: the
+/// domain type, so the pure scaling planner reads the same settings the store keeps.
+pub use sprout_model::scaling::ScalingSettings as ScalingOptions;

@@ -3,6 +3,7 @@
 //! Opening runs the migrations embedded from `migrations/`. Not here: what the records mean,
 //! and row decoding (see `rows`).
 
+mod lifecycle;
 mod rows;
 
 use std::path::Path;
@@ -15,8 +16,8 @@ use sqlx::sqlite::{
 };
 
 use crate::{
-    Application, EnvironmentRecord, EventRecord, NewEvent, Result, Store, StoreError, TokenRecord,
-    VersionRecord,
+    Application, EnvironmentRecord, EventRecord, LifecyclePolicy, NewEvent, Result, Store,
+    StoreError, TokenRecord, VersionImages, VersionRecord,
 };
 
 /// How long a statement waits for another connection's write lock before failing.
@@ -191,6 +192,26 @@ impl Store for SqliteStore {
         .iter()
         .map(rows::version)
         .collect()
+    }
+
+    async fn delete_version(&self, app: &str, label: &str) -> Result<()> {
+        lifecycle::delete_version(&self.pool, app, label).await
+    }
+
+    async fn set_version_images(&self, app: &str, label: &str, images: &VersionImages) -> Result<()> {
+        lifecycle::set_version_images(&self.pool, app, label, images).await
+    }
+
+    async fn get_version_images(&self, app: &str, label: &str) -> Result<Option<VersionImages>> {
+        lifecycle::get_version_images(&self.pool, app, label).await
+    }
+
+    async fn get_lifecycle(&self, app: &str) -> Result<LifecyclePolicy> {
+        lifecycle::get_lifecycle(&self.pool, app).await
+    }
+
+    async fn set_lifecycle(&self, app: &str, policy: &LifecyclePolicy) -> Result<()> {
+        lifecycle::set_lifecycle(&self.pool, app, policy).await
     }
 
     async fn create_environment(&self, env: &EnvironmentRecord) -> Result<()> {

@@ -29,6 +29,10 @@ impl Client {
         self.send(Method::POST, path, Some(body), None).await
     }
 
+    pub async fn put<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
+        self.send(Method::PUT, path, Some(body), None).await
+    }
+
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.send(Method::DELETE, path, None, None).await
     }
@@ -72,6 +76,9 @@ impl Client {
         }
         if let Some(h) = body["hint"].as_str() {
             msg.push_str(&format!("\n  hint: {h}"));
+        }
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            msg = format!("the server refused the upload as too large ({msg})\n  hint: the limit is set with `sprout server --max-bundle-mb N` (default 512); leave large files out of the bundle");
         }
         if status == StatusCode::UNAUTHORIZED && self.token.is_none() {
             msg.push_str("\n  no token given: set SPROUT_TOKEN (the server writes its admin token to DATA_DIR/admin.token)");

@@ -48,6 +48,9 @@ enum Command {
         /// Extra domain environments answer under (ENV.APP.DOMAIN), beside ENV.APP.localhost
         #[arg(long)]
         domain: Option<String>,
+        /// The largest bundle (tar or zip) accepted, in MiB
+        #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
+        max_bundle_mb: u64,
     },
     /// Check a Dockerrun.aws.json (a file or a bundle directory)
     Validate { path: PathBuf },
@@ -62,8 +65,12 @@ enum Command {
     Create(cmd::env::CreateArgs),
     /// Deploy a bundle (or an existing version) to an environment and wait until it is Ready
     Deploy(cmd::env::DeployArgs),
+    /// Stop the deploy in progress and roll back to the last good version
+    Abort(cmd::abort::AbortArgs),
     /// Show an environment: version, status, health, instances and their ports
     Status { env: Option<String> },
+    /// Show enhanced health: per instance status, requests/s, 2xx-5xx, latency, CPU, memory
+    Health(cmd::health::HealthArgs),
     /// Show an environment's events
     Events {
         env: Option<String>,
@@ -73,10 +80,16 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// Show an environment's logs: per instance and container; --follow, --all, --bundle
+    Logs(cmd::logs::LogsArgs),
     /// List environments
     List,
-    /// List application versions
-    Versions,
+    /// List application versions; delete one; show or set the lifecycle policy
+    Versions(cmd::versions::VersionsArgs),
+    /// Set an environment's instance count, or the band auto-scaling moves inside
+    Scale(cmd::scale::ScaleArgs),
+    /// Scheduled actions: set the band at times, in your time zone
+    Schedule(cmd::schedule::ScheduleArgs),
     /// Terminate an environment: stop and remove its instances
     Terminate {
         env: String,
@@ -110,12 +123,13 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     let fmt = cli.output;
     match cli.command {
-        Command::Server { data_dir, api, http, domain } => {
+        Command::Server { data_dir, api, http, domain, max_bundle_mb } => {
             let opts = sprout_server::ServerOptions {
                 data_dir: data_dir.unwrap_or_else(config::default_data_dir),
                 api_addr: api,
                 http_addr: http,
                 domain,
+                max_bundle_mb: Some(max_bundle_mb),
             };
             sprout_server::run(opts).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(0)
@@ -128,10 +142,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             match command {
                 Command::Create(a) => cmd::env::create(&c, a).await,
                 Command::Deploy(a) => cmd::env::deploy(&c, a).await,
+                Command::Abort(a) => cmd::abort::abort(&c, a).await,
                 Command::Status { env } => cmd::env::status(&c, env).await,
+                Command::Health(a) => cmd::health::run(&c, a).await,
                 Command::Events { env, follow, limit } => cmd::misc::events(&c, env, follow, limit).await,
+                Command::Logs(a) => cmd::logs::run(&c, a).await,
                 Command::List => cmd::env::list(&c).await,
-                Command::Versions => cmd::misc::versions(&c).await,
+                Command::Versions(a) => cmd::versions::run(&c, a).await,
+                Command::Scale(a) => cmd::scale::run(&c, a).await,
+                Command::Schedule(a) => cmd::schedule::run(&c, a).await,
                 Command::Terminate { env, force, no_wait } => cmd::env::terminate(&c, env, force, no_wait).await,
                 Command::Server { .. } | Command::Validate { .. } | Command::Init { .. } => unreachable!(),
             }

@@ -1,5 +1,5 @@
-//! Packing a bundle for upload: a directory (or a lone definition file) into a tar archive, and
-//! the default version label.
+//! Packing a bundle for upload: a directory (or a lone definition file) into a tar archive, a
+//! `.zip` bundle passed through as it is, and the default version label.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,6 +14,10 @@ const SKIP: &[&str] = &[".git", ".sprout", ".hg", ".svn"];
 pub fn pack(path: &Path) -> Result<Vec<u8>> {
     let mut b = tar::Builder::new(Vec::new());
     b.follow_symlinks(true);
+    if path.is_file() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
+        // A zip bundle, as Elastic Beanstalk takes it: uploaded as is, the server unpacks it.
+        return std::fs::read(path).with_context(|| format!("cannot read {}", path.display()));
+    }
     if path.is_file() {
         let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         append(&mut b, "Dockerrun.aws.json", &data)?;
@@ -93,6 +97,14 @@ mod tests {
         let mut ar = tar::Archive::new(&tar[..]);
         let names: Vec<String> = ar.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
         assert_eq!(names, vec!["Dockerrun.aws.json", "conf/nginx.conf"]);
+    }
+
+    #[test]
+    fn a_zip_bundle_is_uploaded_as_it_is() {
+        let d = tempfile::tempdir().unwrap();
+        let zip = d.path().join("app.ZIP");
+        std::fs::write(&zip, b"PK\x03\x04rest").unwrap();
+        assert_eq!(pack(&zip).unwrap(), b"PK\x03\x04rest");
     }
 
     #[test]

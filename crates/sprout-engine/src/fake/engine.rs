@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use super::FakeEngine;
 use super::state::{self, PullFailure, State, StopBehaviour};
 use crate::{
+    ContainerUsage,
     ContainerSpec, ContainerState, ContainerStatus, Engine, EngineError, EngineInfo, ImageStatus,
     LabelFilter, NetworkSpec, NetworkStatus, RegistryAuth, Result,
 };
@@ -58,7 +59,7 @@ impl Engine for FakeEngine {
 
     async fn image_present(&self, image: &str) -> Result<bool> {
         let state = self.begin("image_present", image)?;
-        Ok(state.images.contains_key(&state::normalize_image(image)))
+        Ok(state.find_image(image).is_some())
     }
 
     async fn pull_image(&self, image: &str, _auth: Option<&RegistryAuth>) -> Result<()> {
@@ -96,7 +97,7 @@ impl Engine for FakeEngine {
 
     async fn inspect_image(&self, image: &str) -> Result<ImageStatus> {
         let state = self.begin("inspect_image", image)?;
-        match state.images.get(&state::normalize_image(image)) {
+        match state.find_image(image) {
             Some(img) => Ok(ImageStatus {
                 id: img.id.clone(),
                 size_bytes: img.size_bytes,
@@ -188,6 +189,20 @@ impl Engine for FakeEngine {
             .values()
             .filter(|c| state::labels_match(&c.spec.labels, filter));
         Ok(matching.map(|c| c.status()).collect())
+    }
+
+    /// A running container uses a fixed, recognisable amount: 1.5% CPU, 16 MiB of its limit
+    /// (its memory limit, or 1 GiB). A stopped one reports nothing, as Docker's zeros.
+    async fn container_stats(&self, name: &str) -> Result<ContainerUsage> {
+        let mut state = self.begin("container_stats", name)?;
+        let container = state.container_mut(name)?;
+        let running = container.state == ContainerState::Running;
+        let limit = container.spec.memory_bytes.map_or(1 << 30, |bytes| bytes.max(0) as u64);
+        Ok(ContainerUsage {
+            cpu_percent: if running { 1.5 } else { 0.0 },
+            memory_bytes: if running { 16 * 1024 * 1024 } else { 0 },
+            memory_limit_bytes: limit,
+        })
     }
 
     async fn container_logs(&self, name: &str, tail: usize) -> Result<String> {

@@ -147,6 +147,14 @@ impl State {
         make_id(kind, self.next_id)
     }
 
+    /// A local image by reference (`name`, `name:tag`) or by id (`sha256:...`), as Docker
+    /// resolves either.
+    pub fn find_image(&self, image: &str) -> Option<&FakeImage> {
+        self.images
+            .get(&normalize_image(image))
+            .or_else(|| self.images.values().find(|i| i.id == image))
+    }
+
     pub fn add_image(&mut self, image: &str, size_bytes: u64) {
         let id = format!("sha256:{}", self.fresh_id("image"));
         self.images
@@ -235,7 +243,7 @@ impl State {
                 name: spec.name.clone(),
             });
         }
-        if !self.images.contains_key(&normalize_image(&spec.image)) {
+        if self.find_image(&spec.image).is_none() {
             return Err(EngineError::NotFound {
                 kind: "image",
                 name: spec.image.clone(),

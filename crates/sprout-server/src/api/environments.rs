@@ -25,6 +25,8 @@ pub struct NewEnvironment {
     pub variables: BTreeMap<String, String>,
     /// Seconds the launch may take before it counts as failed.
     pub timeout_s: Option<u64>,
+    /// Deploy options (policy, batch size, ...); absent fields keep their defaults.
+    pub deploy: Option<super::deploys::DeployOptionsPatch>,
 }
 
 fn one() -> u32 {
@@ -35,6 +37,8 @@ fn one() -> u32 {
 pub struct DeployRequest {
     pub version: String,
     pub timeout_s: Option<u64>,
+    /// Deploy options to change before this deploy; they stay for later deploys.
+    pub deploy: Option<super::deploys::DeployOptionsPatch>,
 }
 
 #[derive(Serialize)]
@@ -96,6 +100,10 @@ async fn check_deployable(ctx: &Ctx, v: &VersionRecord) -> Result<(), ApiError> 
             Some("add \"portMappings\": [{\"hostPort\": 80, \"containerPort\": <port>}] to the container that serves HTTP".to_string()),
         ));
     }
+    // A version deployed before runs the image ids recorded then, whatever its tags say now.
+    if crate::version_images::recorded_present(ctx, v).await? {
+        return Ok(());
+    }
     for image in def.images() {
         if !ctx.engine.image_present(image).await? {
             ctx.engine.pull_image(image, None).await.map_err(|e| {
@@ -103,6 +111,7 @@ async fn check_deployable(ctx: &Ctx, v: &VersionRecord) -> Result<(), ApiError> 
             })?;
         }
     }
+    crate::version_images::record(ctx, v, &def).await?;
     Ok(())
 }
 
@@ -118,7 +127,12 @@ pub async fn create(State(ctx): State<Ctx>, Path(app): Path<String>, Json(req): 
     let version = ctx.store.get_version(&app, &req.version).await?;
     check_deployable(&ctx, &version).await?;
     let now = ctx.clock.now();
-    let timeout = req.timeout_s.unwrap_or(ctx.settings.deploy_timeout_s);
+    let mut options = sprout_store::EnvOptions::default();
+    options.deploy.timeout_s = ctx.settings.deploy_timeout_s;
+    if let Some(p) = &req.deploy {
+        p.apply(&mut options.deploy)?;
+    }
+    let timeout = req.timeout_s.unwrap_or(options.deploy.timeout_s);
     let record = EnvironmentRecord {
         app: app.clone(),
         name: req.name.clone(),
@@ -129,7 +143,7 @@ pub async fn create(State(ctx): State<Ctx>, Path(app): Path<String>, Json(req): 
         variables: req.variables,
         deploy_deadline: Some(now + chrono::Duration::seconds(timeout as i64)),
         last_error: None,
-        options: Default::default(),
+        options,
         deploy_state: None,
         created_at: now,
         updated_at: now,
@@ -168,7 +182,10 @@ pub async fn deploy(State(ctx): State<Ctx>, Path((app, env)): Path<(String, Stri
     let from = std::mem::replace(&mut e.version_label, req.version.clone());
     e.status = EnvStatus::Updating;
     e.last_error = None;
-    e.deploy_deadline = Some(now + chrono::Duration::seconds(req.timeout_s.unwrap_or(ctx.settings.deploy_timeout_s) as i64));
+    if let Some(p) = &req.deploy {
+        p.apply(&mut e.options.deploy)?;
+    }
+    e.deploy_deadline = Some(now + chrono::Duration::seconds(req.timeout_s.unwrap_or(e.options.deploy.timeout_s) as i64));
     e.updated_at = now;
     ctx.store.update_environment(&e).await?;
     ctx.emit(&app, Some(&env), Event::DeployStarted { from, to: req.version }).await;

@@ -2,12 +2,17 @@
 //! `/healthz` needs a bearer token.
 
 pub mod auth;
+pub mod deploys;
 pub mod environments;
 pub mod error;
+pub mod health;
+pub mod lifecycle;
+pub mod logs;
+pub mod scaling;
 pub mod versions;
 
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sprout_store::{Application, EventRecord};
@@ -20,9 +25,21 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/info", get(info))
         .route("/apps", get(list_apps).post(create_app))
         .route("/apps/{app}/versions", get(versions::list).post(versions::upload))
+        .route("/apps/{app}/versions/{label}", delete(lifecycle::delete))
+        .route("/apps/{app}/lifecycle", get(lifecycle::show).put(lifecycle::set))
         .route("/apps/{app}/environments", get(environments::list_of_app).post(environments::create))
         .route("/apps/{app}/environments/{env}", get(environments::show).delete(environments::terminate))
+        .route("/apps/{app}/environments/{env}/health", get(health::show))
         .route("/apps/{app}/environments/{env}/deploy", post(environments::deploy))
+        .route("/apps/{app}/environments/{env}/logs", get(logs::show))
+        .route("/apps/{app}/environments/{env}/abort", post(deploys::abort))
+        .route("/apps/{app}/environments/{env}/options/deploy", axum::routing::put(deploys::set_options))
+        .route("/apps/{app}/environments/{env}/scaling", get(scaling::show).put(scaling::set))
+        .route("/apps/{app}/environments/{env}/schedules", get(scaling::list).post(scaling::add))
+        .route("/apps/{app}/environments/{env}/schedules/preview", get(scaling::preview))
+        .route("/apps/{app}/environments/{env}/schedules/{name}", delete(scaling::remove))
+        .route("/apps/{app}/environments/{env}/schedules/{name}/suspend", post(scaling::suspend))
+        .route("/apps/{app}/environments/{env}/schedules/{name}/resume", post(scaling::resume))
         .route("/apps/{app}/events", get(events))
         .route("/environments", get(environments::list_all))
         .layer(axum::extract::DefaultBodyLimit::max(ctx.settings.bundle_limit_bytes as usize))

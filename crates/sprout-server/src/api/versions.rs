@@ -32,6 +32,17 @@ pub struct VersionView {
     /// True when the label already existed with this very content.
     pub reused: bool,
     pub warnings: Vec<String>,
+    /// Image reference -> id and size, recorded when the version was first deployed.
+    pub resolved_images: Option<sprout_store::VersionImages>,
+    /// Total size of the resolved images.
+    pub image_size_bytes: Option<u64>,
+    /// Set when the images are over the size budget.
+    pub image_warning: Option<String>,
+    /// Environments that run it, keep it as last good version, or deploy it.
+    pub in_use_by: Vec<String>,
+    /// Versions the lifecycle policy deleted after this one was created.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deleted_by_lifecycle: Vec<String>,
 }
 
 impl VersionView {
@@ -47,7 +58,23 @@ impl VersionView {
             images: def.as_ref().map(|d| d.images().into_iter().map(String::from).collect()).unwrap_or_default(),
             reused,
             warnings,
+            resolved_images: None,
+            image_size_bytes: None,
+            image_warning: None,
+            in_use_by: Vec::new(),
+            deleted_by_lifecycle: Vec::new(),
         }
+    }
+
+    /// Adds what the store knows beside the record: resolved images and their size.
+    async fn with_images(mut self, ctx: &Ctx) -> Result<Self, ApiError> {
+        if let Some(images) = ctx.store.get_version_images(&self.app, &self.label).await? {
+            let (total, warning) = crate::version_images::size_report(&images);
+            self.image_size_bytes = Some(total);
+            self.image_warning = warning;
+            self.resolved_images = Some(images);
+        }
+        Ok(self)
     }
 }
 
@@ -95,11 +122,25 @@ pub async fn upload(
         created_at: now,
     };
     ctx.store.create_version(&record).await?;
-    Ok((StatusCode::CREATED, Json(VersionView::of(&record, false, warnings))))
+    let mut view = VersionView::of(&record, false, warnings);
+    // The new version is kept whatever the policy says: it is the newest. A failure here must
+    // not fail the upload, which has succeeded.
+    match crate::lifecycle::apply_lifecycle(&ctx, &record.app).await {
+        Ok(deleted) => view.deleted_by_lifecycle = deleted,
+        Err(e) => tracing::warn!("lifecycle policy of {} not applied: {e}", record.app),
+    }
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 pub async fn list(State(ctx): State<Ctx>, Path(app): Path<String>) -> Result<Json<Vec<VersionView>>, ApiError> {
     ctx.store.get_application(&app).await?;
     let versions = ctx.store.list_versions(&app).await?;
-    Ok(Json(versions.iter().map(|v| VersionView::of(v, false, Vec::new())).collect()))
+    let in_use = crate::lifecycle::versions_in_use(&*ctx.store, &app).await?;
+    let mut views = Vec::with_capacity(versions.len());
+    for v in &versions {
+        let mut view = VersionView::of(v, false, Vec::new()).with_images(&ctx).await?;
+        view.in_use_by = in_use.get(&v.label).map(|e| e.iter().cloned().collect()).unwrap_or_default();
+        views.push(view);
+    }
+    Ok(Json(views))
 }

@@ -9,12 +9,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sprout_lb::Upstream;
 use sprout_model::Dockerrun;
-use sprout_plan::{judge_instance, plan_environment, EnvironmentSpec, InstanceHealth, InstanceObservation, ProbeRecord, RetireReason, Step};
+use sprout_plan::{judge_instance, EnvironmentSpec, InstanceHealth, InstanceObservation, ProbeRecord, RetireReason, Step};
 use sprout_store::{EnvStatus, EnvironmentRecord, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use super::routes;
-use super::snapshot::{judge_environment, ContainerView, EnvSnapshot, InstanceView};
+use super::snapshot::{ContainerView, EnvSnapshot, InstanceView};
 use crate::context::Ctx;
 use crate::events::Event;
 use crate::instance::{self, observe_environment, InstanceIdentity, ObservedInstance};
@@ -26,6 +26,7 @@ pub struct EnvController {
     app: String,
     env: String,
     probes: HashMap<String, ProbeRecord>,
+    health: super::health::HealthChecker,
     announced: HashSet<String>,
     retiring: Arc<Mutex<HashSet<String>>>,
     definitions: HashMap<String, Option<Arc<Dockerrun>>>,
@@ -33,6 +34,9 @@ pub struct EnvController {
     backoff_until: Option<DateTime<Utc>>,
     engine_down: bool,
 }
+
+/// How often cleanup of a quarantined instance (one that would not stop or be removed) is retried.
+const QUARANTINE_RETRY: Duration = Duration::from_secs(30);
 
 /// What a tick asks for next.
 enum Next {
@@ -47,6 +51,7 @@ impl EnvController {
             app,
             env,
             probes: HashMap::new(),
+            health: Default::default(),
             announced: HashSet::new(),
             retiring: Arc::default(),
             definitions: HashMap::new(),
@@ -125,6 +130,7 @@ impl EnvController {
         }
 
         // Sense: judge every instance.
+        self.health.set_options(&env.options.health);
         let mut views = Vec::new();
         let mut observations = Vec::new();
         let mut upstreams = Vec::new();
@@ -151,6 +157,9 @@ impl EnvController {
                         ContainerView::from_status(&name, c)
                     })
                     .collect(),
+                status: Default::default(),
+                causes: Vec::new(),
+                failing_check: None,
             });
             observations.push(InstanceObservation {
                 id: inst.id.clone(),
@@ -167,7 +176,9 @@ impl EnvController {
             terminating: env.status == EnvStatus::Terminating,
             may_launch: self.backoff_until.is_none_or(|t| now >= t),
         };
-        let plan = plan_environment(&spec, &observations);
+        // The deploy planner (policy, health-gated batches) whenever other versions still run.
+        let (plan, deploy_status) = super::deploy::plan(&env, &spec, &observations);
+        super::deploy::record_progress(&self.ctx, &mut env, &plan, &deploy_status, now).await?;
         let leaving: HashSet<&str> = plan.retirements().map(|(id, _)| id).collect();
 
         // Route: healthy instances that are not leaving, before anything is stopped.
@@ -201,10 +212,10 @@ impl EnvController {
         }
 
         // Record.
-        let (colour, causes) = judge_environment(&views, env.desired_instances, &env.version_label);
+        let (status, colour, causes) = self.health.enhance(&self.ctx, (&self.app, &self.env), &self.probes, &mut views, env.desired_instances, &env.version_label);
         self.ctx.snapshots.lock().unwrap().insert(
             (self.app.clone(), self.env.clone()),
-            EnvSnapshot { instances: views, colour, causes: causes.clone(), observed_at: now },
+            EnvSnapshot { instances: views, status, colour, causes: causes.clone(), observed_at: now },
         );
         self.progress(&mut env, plan.ready, &causes, now).await?;
 
@@ -218,24 +229,21 @@ impl EnvController {
             return (InstanceHealth::Unhealthy(format!("runs version {:?}, which this server does not know", inst.version)), None);
         };
         let containers = inst.container_observations(def);
+        // Launches finish within a tick, so an essential container that was created but never
+        // started belongs to a launch that was interrupted (the server was killed): replace it.
+        if let Some(c) = containers.iter().find(|c| c.essential && c.state == Some(sprout_plan::ObservedState::Created)) {
+            let why = format!("essential container {} was created but never started (its launch was interrupted)", c.name);
+            return (InstanceHealth::Unhealthy(why), None);
+        }
         let address = inst.web_address(def);
         let s = &self.ctx.settings;
         let record = self.probes.entry(inst.id.clone()).or_default();
         let all_running = containers.iter().filter(|c| c.essential).all(|c| c.state == Some(sprout_plan::ObservedState::Running));
         if let (Some(addr), true) = (address, all_running) {
-            match self.ctx.prober.probe(addr, &s.health_path, s.probe_timeout).await {
-                Ok(()) => {
-                    record.passed_once = true;
-                    record.consecutive_failures = 0;
-                }
-                Err(why) => {
-                    record.consecutive_failures += 1;
-                    record.last_failure = Some(why);
-                }
-            }
+            self.health.check(&self.ctx, (&self.app, &self.env, &inst.id), record, addr, now).await;
         }
         let age = (now.timestamp() - inst.launched_at).max(0) as u64;
-        let health = judge_instance(&containers, record, age, s.launch_timeout_s, s.unhealthy_threshold);
+        let health = judge_instance(&containers, record, age, s.launch_timeout_s, self.health.options().unhealthy_threshold);
         (health, address)
     }
 
@@ -250,6 +258,8 @@ impl EnvController {
         }
         self.retiring.lock().unwrap().insert(inst.id.clone());
         self.probes.remove(&inst.id);
+        self.health.forget(&inst.id);
+        let deregistration_delay = Duration::from_secs(self.health.options().deregistration_delay_s);
         self.announced.remove(&inst.id);
         let def = self.definition(&inst.version).await;
         let ctx = self.ctx.clone();
@@ -259,14 +269,30 @@ impl EnvController {
             // Drain: the instance is already out of the routing table; let in-flight requests
             // finish. An unhealthy instance has nothing worth waiting for.
             if !first_unhealthy {
-                tokio::time::sleep(ctx.settings.drain).await;
+                super::health::drain(&ctx, (&app, &env, &inst.id), deregistration_delay).await;
             }
             let names = inst.container_names(def.as_deref());
             let network = inst.network.clone().unwrap_or_else(|| sprout_model::names::network_name(&app, &env, &inst.id));
             let vol = ctx.settings.instance_dir(&app, &env, &inst.id).join("volumes");
-            match instance::retire_instance(&*ctx.engine, &names, &network, ctx.settings.stop_timeout, Some(&vol)).await {
-                Ok(()) => ctx.emit(&app, Some(&env), Event::InstanceRetired { instance: inst.id.clone(), reason: reason.describe() }).await,
-                Err(e) => ctx.emit(&app, Some(&env), Event::RetireFailed { instance: inst.id.clone(), error: e.to_string() }).await,
+            // An instance that will not stop or be removed stays in `retiring`: out of rotation
+            // and out of the plan (so it is replaced), while cleanup is retried in the background.
+            for attempt in 0u32.. {
+                match instance::retire_instance(&*ctx.engine, &names, &network, ctx.settings.stop_timeout, Some(&vol), vol.parent()).await {
+                    Ok(()) => {
+                        ctx.emit(&app, Some(&env), Event::InstanceRetired { instance: inst.id.clone(), reason: reason.describe() }).await;
+                        break;
+                    }
+                    Err(e) if attempt == 0 => {
+                        ctx.emit(&app, Some(&env), Event::InstanceQuarantined { instance: inst.id.clone(), error: e.to_string() }).await;
+                    }
+                    Err(e) if attempt >= 20 => {
+                        // Give it back to the controller, which plans it again (and retries).
+                        ctx.emit(&app, Some(&env), Event::RetireFailed { instance: inst.id.clone(), error: e.to_string() }).await;
+                        break;
+                    }
+                    Err(_) => {}
+                }
+                tokio::time::sleep(QUARANTINE_RETRY).await;
             }
             retiring.lock().unwrap().remove(&inst.id);
             ctx.kick.notify_waiters();
@@ -298,7 +324,8 @@ impl EnvController {
                 log_dir: dir.join("logs"),
                 volume_dir: dir.join("volumes"),
             };
-            let plan = instance::plan_instance(&def, &identity, &env.variables);
+            let pinned = crate::version_images::pinned(&self.ctx, &self.app, version).await;
+            let plan = crate::version_images::pin_images(instance::plan_instance(&def, &identity, &env.variables), &pinned);
             let engine = self.ctx.engine.clone();
             jobs.push(async move { (id, version.clone(), instance::launch_instance(&*engine, &plan).await) });
         }
@@ -322,6 +349,7 @@ impl EnvController {
                 env.status = EnvStatus::Ready;
                 env.last_good_version = Some(env.version_label.clone());
                 env.deploy_deadline = None;
+                env.deploy_state = None;
                 self.ctx.emit(&self.app, Some(&self.env), Event::EnvironmentReady { version: env.version_label.clone(), instances: env.desired_instances }).await;
             }
             EnvStatus::Launching | EnvStatus::Updating if env.deploy_deadline.is_some_and(|d| now > d) => {
@@ -333,12 +361,14 @@ impl EnvController {
                     Some(good) => {
                         env.version_label = good.clone();
                         env.status = EnvStatus::Updating;
-                        env.deploy_deadline = Some(now + chrono::Duration::seconds(self.ctx.settings.deploy_timeout_s as i64));
+                        // The rollback is a deploy of the good version, under the same policy and timeout.
+                        env.deploy_deadline = Some(now + chrono::Duration::seconds(env.options.deploy.timeout_s as i64));
                     }
                     None => {
                         // Nothing to roll back to: keep trying with backoff, but stop waiting.
                         env.status = EnvStatus::Ready;
                         env.deploy_deadline = None;
+                        env.deploy_state = None;
                     }
                 }
                 self.ctx.emit(&self.app, Some(&self.env), Event::DeployFailed { version: failed, reason, rollback_to }).await;

@@ -1,7 +1,11 @@
 //! Controllers: the supervisor keeps one `EnvController` task per environment in the store and
 //! sweeps the engine for instances no environment wants.
 
+pub mod autoscale;
+pub mod deploy;
+pub mod enhanced;
 pub mod env;
+pub mod health;
 pub mod routes;
 pub mod snapshot;
 
@@ -23,6 +27,7 @@ const ORPHAN_SWEEP: Duration = Duration::from_secs(10);
 pub async fn supervise(ctx: Ctx, cancel: CancellationToken) {
     let mut tasks: HashMap<EnvKey, JoinHandle<()>> = HashMap::new();
     let mut next_sweep = tokio::time::Instant::now();
+    let autoscaler = tokio::spawn(autoscale::run(ctx.clone(), cancel.child_token()));
     loop {
         tasks.retain(|_, h| !h.is_finished());
         match ctx.store.list_environments(None).await {
@@ -51,6 +56,7 @@ pub async fn supervise(ctx: Ctx, cancel: CancellationToken) {
     for (_, h) in tasks {
         let _ = h.await;
     }
+    let _ = autoscaler.await;
 }
 
 /// Remove instances of this server that belong to no environment.

@@ -1,5 +1,6 @@
 //! What the controllers last saw of an environment, in the shape the API shows: instances with
 //! their health, containers and published ports, and the environment's colour and causes.
+//! Enhanced-health statuses are judged in `enhanced`.
 
 use serde::Serialize;
 use sprout_engine::ContainerStatus;
@@ -43,6 +44,13 @@ pub struct InstanceView {
     pub address: Option<String>,
     pub launched_at: i64,
     pub containers: Vec<ContainerView>,
+    /// Enhanced health: Ok, Warning, Degraded, ...
+    pub status: super::enhanced::HealthStatus,
+    /// Why the status is not Ok, in words.
+    pub causes: Vec<String>,
+    /// The last failed check while checks are failing (not yet enough to replace it).
+    #[serde(skip)]
+    pub failing_check: Option<String>,
 }
 
 /// Elastic Beanstalk's colours.
@@ -57,6 +65,8 @@ pub enum Colour {
 #[derive(Debug, Clone, Serialize)]
 pub struct EnvSnapshot {
     pub instances: Vec<InstanceView>,
+    /// Enhanced health of the environment as a whole.
+    pub status: super::enhanced::HealthStatus,
     pub colour: Colour,
     pub causes: Vec<String>,
     pub observed_at: chrono::DateTime<chrono::Utc>,

@@ -25,7 +25,7 @@ pub(super) fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("option and state documents serialize to JSON")
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str, column: &str) -> Result<T> {
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str, column: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|err| corrupt(what, column, format!("not valid JSON for it: {err}")))
 }
 

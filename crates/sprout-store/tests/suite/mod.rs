@@ -5,6 +5,7 @@
 
 mod environments;
 mod events;
+mod lifecycle;
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,7 @@ fn at(seconds: i64) -> DateTime<Utc> {
 pub async fn run(store: &dyn Store) {
     applications(store).await;
     versions(store).await;
+    lifecycle::lifecycle(store).await;
     environments::environments(store).await;
     events::events(store).await;
     tokens(store).await;

@@ -34,6 +34,8 @@ pub struct CreateArgs {
     /// Return once the request is accepted
     #[arg(long)]
     pub no_wait: bool,
+    #[command(flatten)]
+    pub deploy: super::abort::DeployPolicyArgs,
 }
 
 #[derive(clap::Args)]
@@ -50,10 +52,14 @@ pub struct DeployArgs {
     pub version: Option<String>,
     #[arg(long, short = 'm')]
     pub message: Option<String>,
-    #[arg(long, default_value_t = 600)]
-    pub timeout: u64,
+    /// Seconds the deploy may take before it is rolled back [default: the environment's
+    /// deploy timeout, 600]
+    #[arg(long)]
+    pub timeout: Option<u64>,
     #[arg(long)]
     pub no_wait: bool,
+    #[command(flatten)]
+    pub deploy: super::abort::DeployPolicyArgs,
 }
 
 fn parse_vars(vars: &[String]) -> Result<BTreeMap<String, String>> {
@@ -106,7 +112,7 @@ pub async fn create(c: &Context, a: CreateArgs) -> Result<u8> {
     sprout_model::names::check_name("environment", &a.env).map_err(anyhow::Error::msg)?;
     let variables = parse_vars(&a.vars)?;
     let label = upload(c, &a.bundle, a.label, a.message).await?;
-    let body = json!({"name": a.env, "version": label, "instances": a.instances, "variables": variables, "timeout_s": a.timeout});
+    let body = json!({"name": a.env, "version": label, "instances": a.instances, "variables": variables, "timeout_s": a.timeout, "deploy": a.deploy.to_json()?});
     let _: Value = c.client.post(&format!("/apps/{app}/environments"), &body).await?;
     if c.fmt == Format::Text {
         eprintln!("Creating environment {} of {app} with version {label}, {} instance(s)", a.env, a.instances);
@@ -121,11 +127,12 @@ pub async fn deploy(c: &Context, a: DeployArgs) -> Result<u8> {
         Some(v) => v,
         None => upload(c, &a.bundle.unwrap_or_else(|| PathBuf::from(".")), a.label, a.message).await?,
     };
-    let _: Value = c.client.post(&format!("/apps/{app}/environments/{env}/deploy"), &json!({"version": label, "timeout_s": a.timeout})).await?;
+    let body = json!({"version": label, "timeout_s": a.timeout, "deploy": a.deploy.to_json()?});
+    let _: Value = c.client.post(&format!("/apps/{app}/environments/{env}/deploy"), &body).await?;
     if c.fmt == Format::Text {
         eprintln!("Deploying version {label} to {env}");
     }
-    finish(c, &app, &env, &label, a.timeout, a.no_wait).await
+    finish(c, &app, &env, &label, a.timeout.unwrap_or(600), a.no_wait).await
 }
 
 async fn finish(c: &Context, app: &str, env: &str, label: &str, timeout: u64, no_wait: bool) -> Result<u8> {

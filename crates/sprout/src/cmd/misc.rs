@@ -1,4 +1,4 @@
-//! `init`, `events`, `versions`.
+//! `init`, `events`.
 
 use anyhow::Result;
 use serde_json::Value;
@@ -45,29 +45,6 @@ pub async fn events(c: &Context, env: Option<String>, follow: bool, limit: u32) 
             if c.fmt == Format::Json { println!("{e}") } else { print_event(e) }
             last = e["id"].as_i64().unwrap_or(last);
         }
-    }
-    Ok(0)
-}
-
-pub async fn versions(c: &Context) -> Result<u8> {
-    let app = c.app()?;
-    let list: Vec<Value> = c.client.get(&format!("/apps/{app}/versions")).await?;
-    if c.fmt == Format::Json {
-        output::json(&list);
-        return Ok(0);
-    }
-    if list.is_empty() {
-        println!("Application {app} has no versions yet: `sprout create ENV --bundle DIR` makes one");
-    }
-    for v in &list {
-        let digest = v["bundle_digest"].as_str().unwrap_or("");
-        println!(
-            "{:<40} {}  {}  {}",
-            v["label"].as_str().unwrap_or(""),
-            v["created_at"].as_str().unwrap_or("").get(..19).unwrap_or(""),
-            digest.get(..19).unwrap_or(digest),
-            v["description"].as_str().unwrap_or("")
-        );
     }
     Ok(0)
 }

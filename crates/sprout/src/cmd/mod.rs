@@ -1,8 +1,14 @@
 //! Client subcommands. Each resolves the application and environment, calls the API, and
 //! prints text or JSON; long operations show progress and wait with a timeout.
 
+pub mod abort;
 pub mod env;
+pub mod health;
+pub mod logs;
 pub mod misc;
+pub mod scale;
+pub mod schedule;
+pub mod versions;
 pub mod wait;
 
 use anyhow::{anyhow, Result};

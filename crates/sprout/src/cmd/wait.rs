@@ -10,24 +10,39 @@ use super::Context;
 use crate::output::Format;
 
 /// Poll until the environment runs `label` on all its instances and is Ready (Ok), or the
-/// deploy failed or the timeout passed (Err with the last view and why).
+/// deploy failed or the timeout passed (Err with the last view and why). A failed deploy that
+/// rolls back is followed until the rollback is Ready, so the error can say where it ended.
 pub async fn wait_ready(c: &Context, app: &str, env: &str, label: &str, timeout_s: u64) -> Result<Value, (Value, String)> {
     let path = format!("/apps/{app}/environments/{env}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s + 5);
+    let mut deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s + 5);
+    let mut rolling_back = false;
     let mut last_event = latest_event_id(c, app, env).await;
     let mut last = Value::Null;
     loop {
         print_new_events(c, app, env, &mut last_event).await;
         match c.client.get::<Value>(&path).await {
             Ok(v) => {
-                if let Some(err) = v["last_error"].as_str() {
-                    let why = format!("{err}\n  see `sprout events {env}` and `sprout status {env}`");
-                    return Err((v, why));
-                }
                 let ready = v["status"] == "Ready"
                     && v["version"] == label
                     && v["in_service"].as_u64() == v["desired_instances"].as_u64()
                     && v["instances"].as_array().is_some_and(|is| is.iter().all(|i| i["version"] == label));
+                if let Some(err) = v["last_error"].as_str() {
+                    let now_on = v["version"].as_str().unwrap_or("?").to_string();
+                    if v["status"] == "Ready" && now_on != label {
+                        let why = format!("{err}; rolled back to {now_on}\n  see `sprout events {env}` and `sprout status {env}`");
+                        return Err((v, why));
+                    }
+                    if v["status"] == "Ready" && !ready {
+                        let why = format!("{err}\n  see `sprout events {env}` and `sprout status {env}`");
+                        return Err((v, why));
+                    }
+                    if !rolling_back && v["status"] != "Ready" && now_on != label {
+                        // The rollback is a deploy too: give it its own time.
+                        rolling_back = true;
+                        deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s + 5);
+                        eprintln!("  deploy failed ({err}); rolling back to {now_on}");
+                    }
+                }
                 if ready {
                     return Ok(v);
                 }

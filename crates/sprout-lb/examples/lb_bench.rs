@@ -1,0 +1,91 @@
+//! The two processes `scripts/bench-lb` needs besides nginx and wrk:
+//!
+//! - `lb_bench backend ADDR`: a tiny static HTTP/1.1 server (keep-alive, a 13-byte body), the
+//!   instance every variant of the benchmark reaches;
+//! - `lb_bench proxy LISTEN BACKEND [round-robin]`: Sprout's load balancer alone, with a fixed
+//!   routing table sending every host (`bench.localhost` and the address itself) to BACKEND.
+//!
+//! Loopback only; a benchmark fixture, not part of Sprout's runtime.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use sprout_lb::{Balance, LbConfig, LoadBalancer, Route, RoutingTable, Upstream};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+fn loopback(arg: Option<String>, what: &str) -> anyhow::Result<SocketAddr> {
+    let addr: SocketAddr = arg
+        .ok_or_else(|| anyhow::anyhow!("missing {what} address (e.g. 127.0.0.1:18081)"))?
+        .parse()?;
+    anyhow::ensure!(addr.ip().is_loopback(), "{what} {addr} is not a loopback address; benchmarks stay on loopback");
+    Ok(addr)
+}
+
+async fn backend(addr: SocketAddr) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(addr).await?;
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello, world\n"))))
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn proxy(listen: SocketAddr, backend: SocketAddr, balance: Balance) -> anyhow::Result<()> {
+    let lb = LoadBalancer::new(LbConfig { balance, ..LbConfig::default() });
+    let route = Route {
+        app: "bench".into(),
+        env: "lb".into(),
+        upstreams: vec![Upstream { instance: "i-bench".into(), addr: backend }],
+    };
+    let mut table = RoutingTable::empty();
+    table.insert("bench.localhost", route.clone());
+    table.insert(&listen.ip().to_string(), route);
+    lb.publish(table);
+    let listener = TcpListener::bind(listen).await?;
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        on_signal.cancel();
+    });
+    let served = lb.clone();
+    served.serve(listener, shutdown).await?;
+    let summary = lb.metrics().summary("bench", "lb", 3600);
+    eprintln!(
+        "sprout lb: {} requests in the last closed seconds, p99 {:?}",
+        summary.requests,
+        summary.latency.quantile(0.99)
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        Some("backend") => backend(loopback(args.next(), "backend")?).await,
+        Some("proxy") => {
+            let listen = loopback(args.next(), "listen")?;
+            let upstream = loopback(args.next(), "backend")?;
+            let balance = match args.next().as_deref() {
+                Some("round-robin") => Balance::RoundRobin,
+                _ => Balance::LeastOutstanding,
+            };
+            proxy(listen, upstream, balance).await
+        }
+        _ => anyhow::bail!("usage: lb_bench backend ADDR | lb_bench proxy LISTEN BACKEND [round-robin]"),
+    }
+}

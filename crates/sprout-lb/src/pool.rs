@@ -1,0 +1,230 @@
+//! Keep-alive HTTP/1.1 connections to instances: one small pool per instance address.
+//!
+//! This replaces hyper-util's legacy pooled client on the request path. Measured on the 2-core
+//! benchmark machine (`scripts/bench lb`), the legacy client cost a pool lookup keyed by a
+//! formatted authority, a boxed connector future and one spawned task per request just to put a
+//! connection back once its response body ended. Here a connection goes back when its response
+//! body ends (see [`PooledBody`]), the pool is a short `Mutex<Vec<_>>` held by the route (found at
+//! publish time, never looked up per request), and the request body is sent as is, unboxed.
+//!
+//! This module does not choose the instance, time the response or retry on another instance;
+//! `proxy` does. It only retries the one case that is always safe: a pooled connection the
+//! instance had already closed handed the request back unsent, so it goes out on a new connection.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// Idle connections kept per instance; more than this are closed when they come back. The
+/// benchmark's 64 client connections need at most 64 upstream ones.
+const MAX_IDLE: usize = 256;
+
+/// Response head buffer; hyper's default grows from 8 KiB, which small answers never need.
+const READ_BUF_EXACT: usize = 16 * 1024;
+
+/// Why an instance could not be reached or did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// No TCP connection within the connect timeout, or the instance refused it. Nothing of the
+    /// request was sent, so another instance may take it.
+    #[error("connect to {addr}: {source}")]
+    Connect {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP exchange failed after the connection was open.
+    #[error(transparent)]
+    Http(#[from] hyper::Error),
+}
+
+/// One instance's idle connections, most recently used last.
+pub(crate) struct Pool {
+    addr: SocketAddr,
+    idle: Mutex<Vec<Idle>>,
+}
+
+struct Idle {
+    sender: SendRequest<Incoming>,
+    since: Instant,
+}
+
+impl Pool {
+    pub(crate) fn new(addr: SocketAddr) -> Arc<Self> {
+        Arc::new(Self {
+            addr,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn idle(&self) -> MutexGuard<'_, Vec<Idle>> {
+        // Only senders live behind this lock; a panic elsewhere leaves them usable.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection ready for a request: the most recently used idle one, else a new one.
+    pub(crate) async fn checkout(
+        self: &Arc<Self>,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Result<SendRequest<Incoming>, UpstreamError> {
+        let finishing = {
+            let mut idle = self.idle();
+            let mut finishing = None;
+            while let Some(entry) = idle.pop() {
+                // Closed: the instance hung up while the connection sat idle.
+                if entry.sender.is_closed() || entry.since.elapsed() >= idle_timeout {
+                    continue;
+                }
+                if entry.sender.is_ready() {
+                    return Ok(entry.sender);
+                }
+                // Not ready yet: its driving task has not yet looked again after the last body
+                // ended (the body's reader may run first on another worker). It will be soon.
+                finishing = Some(entry.sender);
+                break;
+            }
+            finishing
+        };
+        if let Some(mut sender) = finishing
+            && let Ok(Ok(())) = tokio::time::timeout(connect_timeout, sender.ready()).await
+        {
+            return Ok(sender);
+        }
+        self.connect(connect_timeout).await
+    }
+
+    /// Opens a new connection and starts the task that drives it.
+    pub(crate) async fn connect(
+        &self,
+        connect_timeout: Duration,
+    ) -> Result<SendRequest<Incoming>, UpstreamError> {
+        let addr = self.addr;
+        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(source)) => return Err(UpstreamError::Connect { addr, source }),
+            Err(_elapsed) => {
+                let source = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out");
+                return Err(UpstreamError::Connect { addr, source });
+            }
+        };
+        // Requests and answers are small and latency bound; Nagle would hold them back.
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::Builder::new()
+            .read_buf_exact_size(Some(READ_BUF_EXACT))
+            .handshake(TokioIo::new(stream))
+            .await?;
+        tokio::spawn(async move {
+            // Ends when the instance or the last sender hangs up; either is normal.
+            if let Err(err) = connection.with_upgrades().await {
+                tracing::debug!(%addr, error = %err, "instance connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Puts a connection whose exchange is over back for the next request.
+    fn checkin(&self, sender: SendRequest<Incoming>) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle();
+        if idle.len() < MAX_IDLE {
+            idle.push(Idle {
+                sender,
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
+/// Sends `request` on `sender`, a connection from `pool.checkout`. If that connection turns out
+/// to be closed before the request was written, the request comes back and goes out once on a
+/// new connection.
+pub(crate) async fn send(
+    pool: &Arc<Pool>,
+    mut sender: SendRequest<Incoming>,
+    request: Request<Incoming>,
+    connect_timeout: Duration,
+) -> Result<Response<PooledBody>, UpstreamError> {
+    let response = match sender.try_send_request(request).await {
+        Ok(response) => response,
+        Err(mut err) => match err.take_message() {
+            Some(request) => {
+                tracing::debug!(error = %err.error(), "pooled connection was closed; using a new one");
+                sender = pool.connect(connect_timeout).await?;
+                sender.send_request(request).await?
+            }
+            None => return Err(err.into_error().into()),
+        },
+    };
+    // An upgraded connection belongs to the tunnel from now on, never to the pool.
+    let back = (response.status() != http::StatusCode::SWITCHING_PROTOCOLS)
+        .then(|| (sender, pool.clone()));
+    Ok(response.map(|body| PooledBody { inner: body, back }))
+}
+
+/// An instance's response body that puts its connection back in the pool once fully read.
+///
+/// HTTP/1.1 carries one exchange at a time, so the connection is free only when the body has
+/// ended; a body dropped before its end (the client went away) takes the connection down with it,
+/// which is what hyper does with a half-read response anyway.
+pub struct PooledBody {
+    inner: Incoming,
+    back: Option<(SendRequest<Incoming>, Arc<Pool>)>,
+}
+
+impl PooledBody {
+    fn release(&mut self) {
+        if let Some((sender, pool)) = self.back.take() {
+            pool.checkin(sender);
+        }
+    }
+}
+
+impl Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => this.release(),
+            Poll::Ready(Some(Err(_))) => this.back = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        // hyper's server does not poll a body it knows is empty (`Content-Length: 0`, 204, HEAD),
+        // so an ended body may be dropped without ever returning `None`.
+        if self.inner.is_end_stream() {
+            self.release();
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Deploy controls: abort a deploy in progress (roll back to the last good version) and the
+//! deploy option settings (policy, batch size, health-check gating, timeout) that `create`,
+//! `deploy` and `PUT .../options/deploy` accept as a partial `deploy` object.
+//!
+//! Not here: carrying a deploy out (the environment's controller does, see
+//! `controller::deploy`).
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+use sprout_store::options::{BatchSizeType, DeployOptions, DeploymentPolicy};
+use sprout_store::EnvStatus;
+
+use super::error::{bad, ApiError};
+use crate::context::Ctx;
+use crate::events::Event;
+
+/// Deploy options to change; absent fields keep their value.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployOptionsPatch {
+    pub policy: Option<DeploymentPolicy>,
+    pub batch_size: Option<u32>,
+    pub batch_size_type: Option<BatchSizeType>,
+    pub ignore_health_check: Option<bool>,
+    pub timeout_s: Option<u64>,
+}
+
+impl DeployOptionsPatch {
+    /// Apply to `o`, refusing values that make no sense, naming the field.
+    pub fn apply(&self, o: &mut DeployOptions) -> Result<(), ApiError> {
+        if let Some(p) = self.policy {
+            o.policy = Some(p);
+        }
+        if let Some(t) = self.batch_size_type {
+            o.batch_size_type = t;
+        }
+        if let Some(n) = self.batch_size {
+            o.batch_size = n;
+        }
+        if o.batch_size == 0 || (o.batch_size_type == BatchSizeType::Percentage && o.batch_size > 100) {
+            return Err(bad(
+                format!("deploy.batch_size {} is out of range for a {:?} batch size", o.batch_size, o.batch_size_type),
+                Some("give a percentage from 1 to 100 (e.g. `--batch-size 30%`) or a fixed count of at least 1 (`--batch-size 2`)".to_string()),
+            ));
+        }
+        if let Some(b) = self.ignore_health_check {
+            o.ignore_health_check = b;
+        }
+        if let Some(t) = self.timeout_s {
+            if t == 0 {
+                return Err(bad("deploy.timeout_s must be at least 1 second", None));
+            }
+            o.timeout_s = t;
+        }
+        Ok(())
+    }
+}
+
+/// `PUT /apps/{app}/environments/{env}/options/deploy`: change deploy options; they apply from
+/// the next deploy (and to a rollback).
+pub async fn set_options(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+    Json(patch): Json<DeployOptionsPatch>,
+) -> Result<Json<DeployOptions>, ApiError> {
+    let mut e = ctx.store.get_environment(&app, &env).await?;
+    patch.apply(&mut e.options.deploy)?;
+    e.updated_at = ctx.clock.now();
+    ctx.store.update_environment(&e).await?;
+    Ok(Json(e.options.deploy))
+}
+
+/// `POST /apps/{app}/environments/{env}/abort`: stop the deploy in progress and roll back to the
+/// last good version. The rollback is a deploy itself: health-gated, under the same policy.
+pub async fn abort(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<Json<super::environments::EnvView>, ApiError> {
+    let mut e = ctx.store.get_environment(&app, &env).await?;
+    if !matches!(e.status, EnvStatus::Launching | EnvStatus::Updating) {
+        return Err(ApiError::Conflict(format!(
+            "environment {app}/{env} has no deploy in progress (status {}): nothing to abort",
+            e.status.as_str()
+        )));
+    }
+    let now = ctx.clock.now();
+    let aborted = e.version_label.clone();
+    let rollback_to = e.last_good_version.clone().filter(|g| *g != aborted);
+    e.last_error = Some(format!("deploy of version {aborted} was aborted"));
+    match &rollback_to {
+        Some(good) => {
+            e.version_label = good.clone();
+            e.deploy_deadline = Some(now + chrono::Duration::seconds(e.options.deploy.timeout_s as i64));
+        }
+        None => {
+            // Nothing to go back to: stop waiting for this one; the controller keeps it running.
+            e.status = EnvStatus::Ready;
+            e.deploy_deadline = None;
+            e.deploy_state = None;
+        }
+    }
+    e.updated_at = now;
+    ctx.store.update_environment(&e).await?;
+    ctx.emit(&app, Some(&env), Event::DeployAborted { version: aborted, rollback_to }).await;
+    ctx.kick.notify_waiters();
+    super::environments::show(State(ctx), Path((app, env))).await
+}

@@ -1,0 +1,265 @@
+//! The autoscale controller: every second, for every environment, read the last second of
+//! metrics, fire due scheduled actions, decide the desired count (`sprout_plan::scaling`),
+//! write it to the store with an event saying why, and wake the reconcilers, which launch or
+//! retire (scale-in drains first and retires with reason ScaleIn, which raises no alert).
+//!
+//! It waits while a deploy runs. Its memory (the metric window, last actions, measured launch
+//! time, actions fired) is rebuilt by watching again after a restart: scale-in then waits a
+//! full stabilisation window, which errs on the side of capacity. Not here: the decisions
+//! themselves (pure, in sprout-plan) and launching (the environment controller).
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sprout_lb::LoadBalancer;
+use sprout_plan::scaling::{decide_scaling, Band, Counts, Direction, LastActions, MetricSample};
+use sprout_plan::schedule::due_actions;
+use sprout_plan::InstanceHealth;
+use sprout_store::{CapacityOptions, EnvStatus, EnvironmentRecord};
+use tokio_util::sync::CancellationToken;
+
+use crate::context::{Ctx, EnvKey};
+use crate::events::Event;
+
+/// How often the autoscaler looks: the load balancer measures every second.
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// Lead for scheduled actions before any launch has been measured.
+const DEFAULT_LAUNCH_S: i64 = 3;
+
+/// Where the autoscaler reads an environment's metrics, one sample per environment per call.
+pub trait MetricSource: Send + Sync + 'static {
+    fn read(&self, now: DateTime<Utc>) -> HashMap<EnvKey, MetricSample>;
+}
+
+/// Request rates from the load balancer's cumulative counters, differenced between reads.
+/// Replaced by the load balancer's own per-second metrics once they exist.
+pub struct LbMetrics {
+    lb: Arc<LoadBalancer>,
+    prev: Mutex<Option<(tokio::time::Instant, HashMap<EnvKey, u64>)>>,
+}
+
+impl LbMetrics {
+    pub fn new(lb: Arc<LoadBalancer>) -> Self {
+        LbMetrics { lb, prev: Mutex::new(None) }
+    }
+}
+
+impl MetricSource for LbMetrics {
+    fn read(&self, now: DateTime<Utc>) -> HashMap<EnvKey, MetricSample> {
+        let mut totals: HashMap<EnvKey, u64> = HashMap::new();
+        for r in self.lb.stats().routes.values() {
+            // An environment answers under several host names: add them up.
+            *totals.entry((r.app.clone(), r.env.clone())).or_default() += r.totals.requests;
+        }
+        let at = tokio::time::Instant::now();
+        let mut prev = self.prev.lock().unwrap();
+        let mut out = HashMap::new();
+        if let Some((then, before)) = prev.as_ref() {
+            let secs = at.duration_since(*then).as_secs_f64().max(0.001);
+            for (k, n) in &totals {
+                let delta = n.saturating_sub(before.get(k).copied().unwrap_or(0));
+                out.insert(k.clone(), MetricSample { at: now, requests: delta as f64 / secs, ..Default::default() });
+            }
+        }
+        *prev = Some((at, totals));
+        out
+    }
+}
+
+/// A metric source that reports what it is told, for tests and benchmarks.
+#[derive(Default)]
+pub struct FixedMetrics(Mutex<HashMap<EnvKey, f64>>);
+
+impl FixedMetrics {
+    pub fn set_rps(&self, app: &str, env: &str, rps: f64) {
+        self.0.lock().unwrap().insert((app.into(), env.into()), rps);
+    }
+}
+
+impl MetricSource for FixedMetrics {
+    fn read(&self, now: DateTime<Utc>) -> HashMap<EnvKey, MetricSample> {
+        self.0.lock().unwrap().iter().map(|(k, r)| (k.clone(), MetricSample { at: now, requests: *r, ..Default::default() })).collect()
+    }
+}
+
+/// What the autoscaler remembers about one environment.
+struct EnvScaling {
+    window: VecDeque<MetricSample>,
+    last: LastActions,
+    last_checked: DateTime<Utc>,
+    fired: BTreeSet<(String, DateTime<Utc>)>,
+    waiting: bool,
+    /// Seconds from launch to in service, most recent launches.
+    launch_s: VecDeque<i64>,
+    in_service: HashSet<String>,
+}
+
+impl EnvScaling {
+    fn new(now: DateTime<Utc>) -> Self {
+        EnvScaling {
+            window: VecDeque::new(),
+            last: LastActions::default(),
+            last_checked: now,
+            fired: BTreeSet::new(),
+            waiting: false,
+            launch_s: VecDeque::new(),
+            in_service: HashSet::new(),
+        }
+    }
+
+    /// How early a schedule orders capacity: the slowest recent launch plus one tick.
+    fn lead(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.launch_s.iter().copied().max().unwrap_or(DEFAULT_LAUNCH_S) + TICK.as_secs() as i64)
+    }
+}
+
+/// Run until cancelled, one pass over every environment per second.
+pub async fn run(ctx: Ctx, cancel: CancellationToken) {
+    let mut states: HashMap<EnvKey, EnvScaling> = HashMap::new();
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let now = ctx.clock.now();
+        let samples = ctx.metrics.read(now);
+        let envs = match ctx.store.list_environments(None).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!("autoscaler cannot read environments: {e}");
+                continue;
+            }
+        };
+        let keys: HashSet<EnvKey> = envs.iter().map(|e| (e.app.clone(), e.name.clone())).collect();
+        states.retain(|k, _| keys.contains(k));
+        for env in envs {
+            let key = (env.app.clone(), env.name.clone());
+            let state = states.entry(key.clone()).or_insert_with(|| EnvScaling::new(now));
+            let sample = samples.get(&key).cloned().unwrap_or(MetricSample { at: now, ..Default::default() });
+            tick_env(&ctx, env, state, sample, now).await;
+        }
+    }
+}
+
+async fn tick_env(ctx: &Ctx, env: EnvironmentRecord, state: &mut EnvScaling, sample: MetricSample, now: DateTime<Utc>) {
+    let s = &env.options.scaling;
+    state.window.push_back(sample);
+    let keep = (s.scale_in_window_s.max(s.scale_out_window_s) as usize).max(s.trigger.as_ref().map(|t| t.breach_duration_s as usize).unwrap_or(0)) + 5;
+    while state.window.len() > keep.min(3600) {
+        state.window.pop_front();
+    }
+    state.fired.retain(|(_, at)| now - *at < chrono::Duration::days(1));
+    let counts = observe(ctx, &env, state, now);
+
+    match env.status {
+        EnvStatus::Terminating => return,
+        EnvStatus::Launching | EnvStatus::Updating => {
+            if !state.waiting && configured(&env) {
+                state.waiting = true;
+                let reason = format!("the environment is {} (a deploy is in progress); scaling resumes once it is Ready", env.status.as_str());
+                ctx.emit(&env.app, Some(&env.name), Event::ScalingWaits { reason }).await;
+            }
+            return;
+        }
+        EnvStatus::Ready => state.waiting = false,
+    }
+
+    let band = Band { min: env.options.capacity.min.unwrap_or(env.desired_instances), max: env.options.capacity.max.unwrap_or(env.desired_instances) };
+    let firings = due_actions(&s.scheduled_actions, band, env.desired_instances, &state.fired, state.last_checked, now, state.lead());
+    state.last_checked = now;
+    if let Some(last) = firings.last() {
+        let (min, max, desired) = (last.band.min, last.band.max, last.desired);
+        let ok = write(ctx, &env, |e| {
+            e.options.capacity = CapacityOptions { min: Some(min), max: Some(max) };
+            e.desired_instances = desired;
+        })
+        .await;
+        if ok {
+            for f in &firings {
+                state.fired.insert((f.action.clone(), f.at));
+                ctx.emit(&env.app, Some(&env.name), Event::ScheduledActionFired { action: f.action.clone(), reason: f.reason.clone() }).await;
+            }
+            // A schedule's desired count is a fresh start: forget the load seen before it, so
+            // metric scale-in waits a whole stabilisation window from here.
+            state.window.clear();
+            state.last.scale_out = Some(now);
+            ctx.kick.notify_waiters();
+        }
+        return;
+    }
+
+    let window: Vec<MetricSample> = state.window.iter().cloned().collect();
+    let d = decide_scaling(s, &window, counts, band, state.last, now);
+    if let Some((dir, reason)) = d.change {
+        let to = d.desired;
+        if write(ctx, &env, |e| e.desired_instances = to).await {
+            match dir {
+                Direction::Out => state.last.scale_out = Some(now),
+                Direction::In => state.last.scale_in = Some(now),
+            }
+            ctx.emit(&env.app, Some(&env.name), Event::ScalingDecision { from: env.desired_instances, to, reason }).await;
+            ctx.kick.notify_waiters();
+        }
+    }
+}
+
+/// Whether anything would move this environment's count: a band, a target, a trigger or a
+/// schedule. Others hear nothing from the autoscaler.
+fn configured(env: &EnvironmentRecord) -> bool {
+    let (c, s) = (&env.options.capacity, &env.options.scaling);
+    c.min != c.max || s.target_rps.is_some() || s.trigger.is_some() || !s.scheduled_actions.is_empty()
+}
+
+/// Counts from the latest snapshot; notes how long new instances took to come into service.
+fn observe(ctx: &Ctx, env: &EnvironmentRecord, state: &mut EnvScaling, now: DateTime<Utc>) -> Counts {
+    let snaps = ctx.snapshots.lock().unwrap();
+    let Some(snap) = snaps.get(&(env.app.clone(), env.name.clone())) else {
+        return Counts { desired: env.desired_instances, in_service: 0, starting: 0 };
+    };
+    let mut c = Counts { desired: env.desired_instances, ..Default::default() };
+    let mut seen = HashSet::new();
+    for i in &snap.instances {
+        if i.in_service {
+            c.in_service += 1;
+            seen.insert(i.id.clone());
+            let took = now.timestamp() - i.launched_at;
+            if !state.in_service.contains(&i.id) && (0..120).contains(&took) {
+                state.launch_s.push_back(took);
+                if state.launch_s.len() > 5 {
+                    state.launch_s.pop_front();
+                }
+            }
+        } else if i.health == InstanceHealth::Pending {
+            c.starting += 1;
+        }
+    }
+    state.in_service = seen;
+    c
+}
+
+/// Re-read the environment and change it, so a write by another controller since the pass
+/// began is not undone. False (logged) when the environment is gone or the store fails.
+async fn write(ctx: &Ctx, env: &EnvironmentRecord, change: impl FnOnce(&mut EnvironmentRecord)) -> bool {
+    let mut fresh = match ctx.store.get_environment(&env.app, &env.name).await {
+        Ok(e) if e.status == EnvStatus::Ready => e,
+        Ok(_) => return false,
+        Err(e) => {
+            tracing::warn!(app = %env.app, env = %env.name, "autoscaler cannot read the environment: {e}");
+            return false;
+        }
+    };
+    change(&mut fresh);
+    fresh.updated_at = ctx.clock.now();
+    match ctx.store.update_environment(&fresh).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(app = %env.app, env = %env.name, "autoscaler cannot record the desired count: {e}");
+            false
+        }
+    }
+}

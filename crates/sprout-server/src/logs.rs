@@ -1,0 +1,183 @@
+//! An environment's logs as files in the data directory, per instance under
+//! `instances/APP/ENV/INSTANCE/`: `logs/<container>/...` (the `awseb-logs-<container>`
+//! volumes, written by the containers) and `docker-logs/<container>.log` (the engine's log,
+//! saved when the instance is retired). Both outlive the instance.
+//!
+//! Not here: the engine's live logs of running containers (the API asks the engine), HTTP.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// Under an instance directory: engine logs saved at retirement.
+pub const DOCKER_LOGS_DIR: &str = "docker-logs";
+/// Under an instance directory: the `awseb-logs-*` volumes, one directory per container.
+pub const FILE_LOGS_DIR: &str = "logs";
+/// The most of any one file read for a request: a tail never needs more, and a runaway log
+/// must not become a runaway response.
+const MAX_READ_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Some lines of one log of one container of one instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogChunk {
+    pub instance: String,
+    pub container: String,
+    /// `docker` for the engine's log, else the file's path under the instance directory
+    /// (e.g. `logs/web/access.log`).
+    pub source: String,
+    /// True when the instance still runs.
+    pub live: bool,
+    pub text: String,
+}
+
+/// Which logs a request wants.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub instance: Option<String>,
+    pub container: Option<String>,
+    pub tail: usize,
+}
+
+impl LogFilter {
+    pub fn wants(&self, instance: &str, container: &str) -> bool {
+        self.instance.as_deref().is_none_or(|i| i == instance) && self.container.as_deref().is_none_or(|c| c == container)
+    }
+}
+
+/// The last `n` lines of `text` (all of it when it has fewer).
+pub fn tail_lines(text: &str, n: usize) -> &str {
+    if n == 0 {
+        return "";
+    }
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    match body.rmatch_indices('\n').nth(n - 1) {
+        Some((i, _)) => &text[i + 1..],
+        None => text,
+    }
+}
+
+/// Instance ids that have a directory under `env_dir`, sorted.
+pub fn instance_dirs(env_dir: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(env_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The file logs of one instance: every file under `logs/<container>/` and, when
+/// `with_saved_engine_logs`, the `docker-logs/<container>.log` files. Sorted by path.
+pub fn read_instance_files(instance_dir: &Path, instance: &str, live: bool, with_saved_engine_logs: bool, filter: &LogFilter) -> Vec<LogChunk> {
+    let mut out = Vec::new();
+    let mut files = Vec::new();
+    for container_dir in sorted_children(&instance_dir.join(FILE_LOGS_DIR)) {
+        let Some(container) = file_name(&container_dir) else { continue };
+        if filter.wants(instance, &container) {
+            walk(&container_dir, &mut |p| files.push((container.clone(), p)));
+        }
+    }
+    for (container, path) in files {
+        let source = path.strip_prefix(instance_dir).unwrap_or(&path).to_string_lossy().into_owned();
+        out.push(LogChunk { instance: instance.to_string(), container, source, live, text: read_tail(&path, filter.tail) });
+    }
+    if with_saved_engine_logs {
+        for path in sorted_children(&instance_dir.join(DOCKER_LOGS_DIR)) {
+            let Some(name) = file_name(&path) else { continue };
+            let Some(container) = name.strip_suffix(".log") else { continue };
+            if filter.wants(instance, container) {
+                out.push(LogChunk { instance: instance.to_string(), container: container.to_string(), source: "docker".into(), live, text: read_tail(&path, filter.tail) });
+            }
+        }
+    }
+    out
+}
+
+fn file_name(p: &Path) -> Option<String> {
+    p.file_name()?.to_str().map(String::from)
+}
+
+fn sorted_children(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    v.sort();
+    v
+}
+
+fn walk(dir: &Path, f: &mut dyn FnMut(PathBuf)) {
+    for p in sorted_children(dir) {
+        if p.is_dir() {
+            walk(&p, f);
+        } else if p.is_file() {
+            f(p);
+        }
+    }
+}
+
+/// The last `n` lines of a file, reading at most `MAX_READ_BYTES` from its end. An unreadable
+/// file reads as a line saying why, so one bad file does not hide the others.
+fn read_tail(path: &Path, n: usize) -> String {
+    let read = || -> std::io::Result<String> {
+        let mut f = std::fs::File::open(path)?;
+        let len = f.metadata()?.len();
+        let start = len.saturating_sub(MAX_READ_BYTES);
+        f.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::new();
+        f.take(MAX_READ_BYTES).read_to_end(&mut buf)?;
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        // Starting mid-file means the first line is partial: drop it.
+        let text = if start > 0 { text.split_once('\n').map(|(_, rest)| rest.to_string()).unwrap_or_default() } else { text };
+        Ok(tail_lines(&text, n).to_string())
+    };
+    read().unwrap_or_else(|e| format!("(cannot read {}: {e})\n", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_lines_counts_from_the_end() {
+        assert_eq!(tail_lines("a\nb\nc\n", 2), "b\nc\n");
+        assert_eq!(tail_lines("a\nb\nc", 2), "b\nc");
+        assert_eq!(tail_lines("a\nb\n", 5), "a\nb\n");
+        assert_eq!(tail_lines("a\nb\n", 0), "");
+        assert_eq!(tail_lines("", 3), "");
+    }
+
+    #[test]
+    fn reads_volume_files_and_saved_engine_logs_with_filters() {
+        let d = tempfile::tempdir().unwrap();
+        let inst = d.path().join("i-1");
+        std::fs::create_dir_all(inst.join("logs/web/nested")).unwrap();
+        std::fs::create_dir_all(inst.join("docker-logs")).unwrap();
+        std::fs::write(inst.join("logs/web/access.log"), "GET /1\nGET /2\nGET /3\n").unwrap();
+        std::fs::write(inst.join("logs/web/nested/error.log"), "oops\n").unwrap();
+        std::fs::write(inst.join("docker-logs/app.log"), "started\nstopping\n").unwrap();
+        std::fs::write(inst.join("docker-logs/web.log"), "nginx up\n").unwrap();
+
+        let all = LogFilter { tail: 2, ..Default::default() };
+        let got = read_instance_files(&inst, "i-1", false, true, &all);
+        let summary: Vec<(String, String, String)> = got.iter().map(|c| (c.container.clone(), c.source.clone(), c.text.clone())).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("web".into(), "logs/web/access.log".into(), "GET /2\nGET /3\n".into()),
+                ("web".into(), "logs/web/nested/error.log".into(), "oops\n".into()),
+                ("app".into(), "docker".into(), "started\nstopping\n".into()),
+                ("web".into(), "docker".into(), "nginx up\n".into()),
+            ]
+        );
+        let app_only = LogFilter { container: Some("app".into()), tail: 10, ..Default::default() };
+        let got = read_instance_files(&inst, "i-1", false, true, &app_only);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].container, "app");
+        assert!(read_instance_files(&inst, "i-1", true, false, &app_only).is_empty(), "no saved engine logs asked for");
+        let other = LogFilter { instance: Some("i-2".into()), tail: 10, ..Default::default() };
+        assert!(read_instance_files(&inst, "i-1", false, true, &other).is_empty());
+        assert_eq!(instance_dirs(d.path()), ["i-1"]);
+    }
+}

@@ -1,0 +1,189 @@
+//! Component tests of the autoscale controller: FakeEngine, an in-memory store, a passing
+//! prober and a fake metric stream. Real time (the autoscaler ticks each second); every wait is
+//! bounded and nothing asserts on durations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sprout_engine::{Engine, FakeEngine};
+use sprout_lb::{LbConfig, LoadBalancer};
+use sprout_model::scaling::{ScalingSettings, ScheduledAction};
+use sprout_server::clock::SystemClock;
+use sprout_server::controller::autoscale::FixedMetrics;
+use sprout_server::probe::Prober;
+use sprout_server::{Ctx, Settings};
+use sprout_store::{Application, CapacityOptions, EnvOptions, EnvStatus, EnvironmentRecord, SqliteStore, Store, VersionRecord};
+use tokio_util::sync::CancellationToken;
+
+const DEF: &str = r#"{
+  "AWSEBDockerrunVersion": 2,
+  "containerDefinitions": [
+    {"name": "web", "image": "web:1", "essential": true, "memory": 32,
+     "portMappings": [{"hostPort": 80, "containerPort": 80}]}
+  ]
+}"#;
+
+struct Passing;
+
+#[async_trait::async_trait]
+impl Prober for Passing {
+    async fn probe(&self, _a: std::net::SocketAddr, _p: &str, _t: Duration) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+struct Harness {
+    ctx: Ctx,
+    fake: Arc<FakeEngine>,
+    metrics: Arc<FixedMetrics>,
+    cancel: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+async fn harness(options: EnvOptions, desired: u32) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(FakeEngine::new());
+    fake.add_image("web:1");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let mut settings = Settings::new(dir.path().to_path_buf(), "stest".into());
+    settings.tick = Duration::from_millis(50);
+    settings.drain = Duration::from_millis(10);
+    settings.stop_timeout = Duration::from_millis(100);
+    let engine: Arc<dyn Engine> = fake.clone();
+    let mut ctx = Ctx::new(store, engine, Arc::new(SystemClock), LoadBalancer::new(LbConfig::default()), settings);
+    ctx.prober = Arc::new(Passing);
+    let metrics = Arc::new(FixedMetrics::default());
+    ctx.metrics = metrics.clone();
+    let now = chrono::Utc::now();
+    ctx.store.create_application(&Application { name: "shop".into(), created_at: now }).await.unwrap();
+    let def = sprout_model::load_dockerrun("Dockerrun.aws.json", DEF).unwrap().dockerrun;
+    ctx.store
+        .create_version(&VersionRecord {
+            app: "shop".into(),
+            label: "v1".into(),
+            description: String::new(),
+            bundle_digest: "sha256:v1".into(),
+            bundle_path: dir.path().display().to_string(),
+            definition: serde_json::to_string(&def).unwrap(),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    ctx.store
+        .create_environment(&EnvironmentRecord {
+            app: "shop".into(),
+            name: "prod".into(),
+            version_label: "v1".into(),
+            last_good_version: None,
+            desired_instances: desired,
+            status: EnvStatus::Launching,
+            variables: Default::default(),
+            deploy_deadline: Some(now + chrono::Duration::seconds(60)),
+            last_error: None,
+            options,
+            deploy_state: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .unwrap();
+    let cancel = CancellationToken::new();
+    tokio::spawn(sprout_server::controller::supervise(ctx.clone(), cancel.clone()));
+    Harness { ctx, fake, metrics, cancel, _dir: dir }
+}
+
+fn instances(fake: &FakeEngine) -> usize {
+    fake.containers().into_iter().filter_map(|c| c.labels.get("sprout.instance").cloned()).collect::<std::collections::HashSet<_>>().len()
+}
+
+async fn env(h: &Harness) -> EnvironmentRecord {
+    h.ctx.store.get_environment("shop", "prod").await.unwrap()
+}
+
+async fn messages(h: &Harness, kind: &str) -> Vec<String> {
+    let list = h.ctx.store.recent_events("shop", Some("prod"), 500).await.unwrap();
+    list.into_iter().filter(|e| e.kind == kind).map(|e| e.message).collect()
+}
+
+/// Wait (bounded, 30 s) until `cond` holds.
+async fn until<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..300 {
+        if cond().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("gave up waiting for: {what}");
+}
+
+fn band(min: u32, max: u32, scaling: ScalingSettings) -> EnvOptions {
+    EnvOptions { capacity: CapacityOptions { min: Some(min), max: Some(max) }, scaling, ..Default::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_above_target_scales_out_then_quiet_scales_in_with_reasons() {
+    let scaling = ScalingSettings { target_rps: Some(10.0), scale_in_window_s: 3, scale_in_cooldown_s: 0, ..Default::default() };
+    let h = harness(band(1, 5, scaling), 1).await;
+    until("Ready with 1 instance", || async { env(&h).await.status == EnvStatus::Ready && instances(&h.fake) == 1 }).await;
+
+    h.metrics.set_rps("shop", "prod", 42.0);
+    until("desired 5 and 5 instances", || async { env(&h).await.desired_instances == 5 && instances(&h.fake) == 5 }).await;
+    let out = messages(&h, "ScalingDecision").await;
+    assert!(out.iter().any(|m| m.contains("Scaling out") && m.contains("42 requests/s") && m.contains("desired 1 -> 5")), "{out:?}");
+
+    h.metrics.set_rps("shop", "prod", 0.0);
+    until("back to 1 instance", || async { env(&h).await.desired_instances == 1 && instances(&h.fake) == 1 }).await;
+    let ins = messages(&h, "ScalingDecision").await;
+    assert!(ins.iter().any(|m| m.contains("Scaling in") && m.contains("desired 5 -> 1")), "{ins:?}");
+    let retired = messages(&h, "InstanceRetired").await;
+    assert_eq!(retired.iter().filter(|m| m.contains("scale-in")).count(), 4, "{retired:?}");
+    assert!(messages(&h, "InstanceUnhealthy").await.is_empty(), "scale-in is planned, never an alert");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_waits_while_a_deploy_runs_and_says_so() {
+    let h = harness(band(1, 4, ScalingSettings { target_rps: Some(10.0), ..Default::default() }), 1).await;
+    until("Ready", || async { env(&h).await.status == EnvStatus::Ready }).await;
+    let mut e = env(&h).await;
+    e.status = EnvStatus::Updating;
+    e.deploy_deadline = Some(chrono::Utc::now() + chrono::Duration::seconds(60));
+    h.ctx.store.update_environment(&e).await.unwrap();
+    h.metrics.set_rps("shop", "prod", 40.0);
+    until("a ScalingWaits event", || async { !messages(&h, "ScalingWaits").await.is_empty() }).await;
+    // Whatever the reconciler does with Updating, the autoscaler has not touched the count.
+    assert!(messages(&h, "ScalingDecision").await.is_empty());
+    assert!(messages(&h, "ScalingWaits").await[0].contains("deploy is in progress"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_action_sets_the_band_and_desired_count() {
+    let at = chrono::Utc::now() + chrono::Duration::seconds(6);
+    let action = ScheduledAction {
+        name: "rush".into(),
+        recurrence: None,
+        time_zone: "Europe/Berlin".into(),
+        start: Some(at),
+        end: None,
+        min: Some(2),
+        max: Some(6),
+        desired: Some(3),
+        suspended: false,
+    };
+    let h = harness(band(1, 1, ScalingSettings { scheduled_actions: vec![action], ..Default::default() }), 1).await;
+    until("3 instances after the action", || async { env(&h).await.desired_instances == 3 && instances(&h.fake) == 3 }).await;
+    let e = env(&h).await;
+    assert_eq!(e.options.capacity, CapacityOptions { min: Some(2), max: Some(6) });
+    let fired = messages(&h, "ScheduledActionFired").await;
+    assert_eq!(fired.len(), 1, "fires once: {fired:?}");
+    assert!(fired[0].contains("rush") && fired[0].contains("Europe/Berlin") && fired[0].contains("desired 1 -> 3"), "{fired:?}");
+}

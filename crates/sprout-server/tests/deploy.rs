@@ -1,0 +1,352 @@
+//! Component tests of deploys: each deployment policy, health-gated batches and their events,
+//! abort, and retiring instances that ignore SIGTERM or cannot be stopped at all. FakeEngine, an
+//! in-memory store and a scripted prober; real time with short ticks; every wait is bounded and
+//! nothing asserts on durations.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sprout_engine::{Engine, FakeEngine};
+use sprout_lb::{LbConfig, LoadBalancer};
+use sprout_server::clock::SystemClock;
+use sprout_server::probe::Prober;
+use sprout_server::{Ctx, Settings};
+use axum::extract::{Path, State};
+use sprout_store::options::{BatchSizeType, DeploymentPolicy};
+use sprout_store::{Application, EnvStatus, EnvironmentRecord, SqliteStore, Store, VersionRecord};
+use tokio_util::sync::CancellationToken;
+
+const DEF: &str = r#"{
+  "AWSEBDockerrunVersion": 2,
+  "containerDefinitions": [
+    {"name": "app", "image": "IMAGE", "essential": true, "memory": 64},
+    {"name": "web", "image": "web:1", "essential": true, "memory": 32, "links": ["app:backend"],
+     "portMappings": [{"hostPort": 80, "containerPort": 80}],
+     "mountPoints": [{"sourceVolume": "awseb-logs-web", "containerPath": "/var/log/nginx"}]},
+    {"name": "job", "image": "web:1", "essential": false, "memory": 16}
+  ]
+}"#;
+
+/// Passes every probe except for addresses marked failing.
+#[derive(Default)]
+struct ScriptedProber {
+    failing: Mutex<HashSet<SocketAddr>>,
+    fail_all: Mutex<bool>,
+}
+
+#[async_trait::async_trait]
+impl Prober for ScriptedProber {
+    async fn probe(&self, addr: SocketAddr, path: &str, _t: Duration) -> Result<(), String> {
+        if *self.fail_all.lock().unwrap() || self.failing.lock().unwrap().contains(&addr) {
+            Err(format!("GET {path} returned 500"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+struct Harness {
+    ctx: Ctx,
+    fake: Arc<FakeEngine>,
+    prober: Arc<ScriptedProber>,
+    cancel: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(FakeEngine::new());
+    for i in ["app:1", "app:2", "web:1"] {
+        fake.add_image(i);
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let mut settings = Settings::new(dir.path().to_path_buf(), "stest".into());
+    settings.tick = Duration::from_millis(50);
+    settings.drain = Duration::from_millis(10);
+    settings.stop_timeout = Duration::from_millis(100);
+    let engine: Arc<dyn Engine> = fake.clone();
+    let mut ctx = Ctx::new(store, engine, Arc::new(SystemClock), LoadBalancer::new(LbConfig::default()), settings);
+    let prober = Arc::new(ScriptedProber::default());
+    ctx.prober = prober.clone();
+    let cancel = CancellationToken::new();
+    tokio::spawn(sprout_server::controller::supervise(ctx.clone(), cancel.clone()));
+    Harness { ctx, fake, prober, cancel, _dir: dir }
+}
+
+async fn add_version(h: &Harness, label: &str, image: &str) {
+    let now = chrono::Utc::now();
+    let _ = h.ctx.store.create_application(&Application { name: "shop".into(), created_at: now }).await;
+    let def = sprout_model::load_dockerrun("Dockerrun.aws.json", &DEF.replace("IMAGE", image)).unwrap().dockerrun;
+    let bundle = h.ctx.settings.data_dir.join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    h.ctx
+        .store
+        .create_version(&VersionRecord {
+            app: "shop".into(),
+            label: label.into(),
+            description: String::new(),
+            bundle_digest: format!("sha256:{label}"),
+            bundle_path: bundle.display().to_string(),
+            definition: serde_json::to_string(&def).unwrap(),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+}
+
+async fn create_env(h: &Harness, version: &str, n: u32) {
+    let now = chrono::Utc::now();
+    h.ctx
+        .store
+        .create_environment(&EnvironmentRecord {
+            app: "shop".into(),
+            name: "prod".into(),
+            version_label: version.into(),
+            last_good_version: None,
+            desired_instances: n,
+            status: EnvStatus::Launching,
+            variables: [("STAGE".to_string(), "prod".to_string())].into(),
+            deploy_deadline: Some(now + chrono::Duration::seconds(60)),
+            last_error: None,
+            options: Default::default(),
+            deploy_state: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .unwrap();
+    h.ctx.kick.notify_waiters();
+}
+
+async fn env(h: &Harness) -> Option<EnvironmentRecord> {
+    h.ctx.store.get_environment("shop", "prod").await.ok()
+}
+
+/// Wait (bounded) until `cond` holds.
+async fn until<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..400 {
+        if cond().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("gave up waiting for: {what}");
+}
+
+fn instances(fake: &FakeEngine, version: Option<&str>) -> HashSet<String> {
+    fake.containers()
+        .into_iter()
+        .filter(|c| version.is_none_or(|v| c.labels.get("sprout.version").map(String::as_str) == Some(v)))
+        .filter_map(|c| c.labels.get("sprout.instance").cloned())
+        .collect()
+}
+
+async fn ready(h: &Harness, version: &str, n: usize) -> bool {
+    let e = env(h).await;
+    e.is_some_and(|e| e.status == EnvStatus::Ready && e.version_label == version)
+        && instances(&h.fake, None).len() == n
+        && h.ctx.lb.table().lookup("prod.shop.localhost").is_some_and(|r| r.upstreams.len() == n)
+}
+
+
+fn route_len(h: &Harness) -> usize {
+    h.ctx.lb.table().lookup("prod.shop.localhost").map_or(0, |r| r.upstreams.len())
+}
+
+async fn set_policy(h: &Harness, policy: DeploymentPolicy, batch: u32) {
+    let mut e = env(h).await.unwrap();
+    e.options.deploy.policy = Some(policy);
+    e.options.deploy.batch_size_type = BatchSizeType::Fixed;
+    e.options.deploy.batch_size = batch;
+    h.ctx.store.update_environment(&e).await.unwrap();
+}
+
+async fn start_deploy(h: &Harness, version: &str, deadline_ms: i64) {
+    let mut e = env(h).await.unwrap();
+    e.version_label = version.into();
+    e.status = EnvStatus::Updating;
+    e.deploy_deadline = Some(chrono::Utc::now() + chrono::Duration::milliseconds(deadline_ms));
+    h.ctx.store.update_environment(&e).await.unwrap();
+    h.ctx.kick.notify_waiters();
+}
+
+/// Deploy v1 -> v2 on 3 instances under `policy`; return the fewest in-service instances seen.
+async fn deploy_3(policy: DeploymentPolicy, batch: u32) -> (Harness, usize) {
+    let h = harness().await;
+    add_version(&h, "v1", "app:1").await;
+    add_version(&h, "v2", "app:2").await;
+    create_env(&h, "v1", 3).await;
+    until("v1 Ready", || ready(&h, "v1", 3)).await;
+    set_policy(&h, policy, batch).await;
+    start_deploy(&h, "v2", 60_000).await;
+    let mut low = usize::MAX;
+    for _ in 0..2000 {
+        low = low.min(route_len(&h));
+        if ready(&h, "v2", 3).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(ready(&h, "v2", 3).await, "deploy under {policy:?} did not finish");
+    assert!(instances(&h.fake, Some("v1")).is_empty());
+    let e = env(&h).await.unwrap();
+    assert_eq!(e.deploy_state, None, "progress is cleared once the deploy is done");
+    assert_eq!(e.last_good_version.as_deref(), Some("v2"));
+    (h, low)
+}
+
+async fn messages(h: &Harness, kind: &str) -> Vec<String> {
+    let mut ev = h.ctx.store.recent_events("shop", Some("prod"), 500).await.unwrap();
+    ev.retain(|e| e.kind == kind);
+    ev.into_iter().map(|e| e.message).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_with_additional_batch_never_drops_capacity_and_names_its_batches() {
+    let (h, low) = deploy_3(DeploymentPolicy::RollingWithAdditionalBatch, 1).await;
+    assert_eq!(low, 3, "capacity never drops below desired");
+    let started = messages(&h, "DeployBatchStarted").await;
+    assert_eq!(started.len(), 3, "{started:#?}");
+    assert!(started.iter().any(|m| m.starts_with("Deploying batch 2 of 3")), "{started:#?}");
+    let healthy = messages(&h, "DeployBatchHealthy").await;
+    assert!(healthy.iter().any(|m| m == "Batch 3 of 3 healthy"), "{healthy:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_drops_capacity_by_at_most_one_batch() {
+    let (h, low) = deploy_3(DeploymentPolicy::Rolling, 1).await;
+    assert!(low >= 2, "in service fell to {low}");
+    assert_eq!(messages(&h, "DeployBatchStarted").await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn immutable_keeps_the_old_set_until_the_new_set_is_healthy() {
+    let (h, low) = deploy_3(DeploymentPolicy::Immutable, 1).await;
+    assert_eq!(low, 3);
+    let started = messages(&h, "DeployBatchStarted").await;
+    assert_eq!(started.len(), 1, "{started:#?}");
+    assert!(started[0].contains("launching 3 instance(s)"), "{started:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_at_once_replaces_every_instance_in_one_batch() {
+    let (h, _) = deploy_3(DeploymentPolicy::AllAtOnce, 1).await;
+    let started = messages(&h, "DeployBatchStarted").await;
+    assert_eq!(started.len(), 1, "{started:#?}");
+    assert!(started[0].starts_with("Deploying batch 1 of 1: launching 3"), "{started:#?}");
+}
+
+/// Fail the probes of every instance of `version`.
+fn fail_version(h: &Harness, version: &'static str) {
+    let fake = h.fake.clone();
+    let prober = h.prober.clone();
+    tokio::spawn(async move {
+        for _ in 0..1000 {
+            for c in fake.containers() {
+                if c.labels.get("sprout.version").map(String::as_str) != Some(version) {
+                    continue;
+                }
+                for p in &c.ports {
+                    prober.failing.lock().unwrap().insert(format!("127.0.0.1:{}", p.host_port).parse().unwrap());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_never_becomes_healthy_rolls_back_under_rolling() {
+    let h = harness().await;
+    add_version(&h, "v1", "app:1").await;
+    add_version(&h, "bad", "app:2").await;
+    create_env(&h, "v1", 3).await;
+    until("v1 Ready", || ready(&h, "v1", 3)).await;
+    set_policy(&h, DeploymentPolicy::Rolling, 1).await;
+    fail_version(&h, "bad");
+    start_deploy(&h, "bad", 1500).await;
+    until("rolled back to v1", || async {
+        env(&h).await.is_some_and(|e| e.version_label == "v1" && e.status == EnvStatus::Ready && e.last_error.is_some())
+    })
+    .await;
+    assert!(instances(&h.fake, Some("bad")).is_empty(), "no instance of the failed version is left");
+    assert_eq!(instances(&h.fake, Some("v1")).len(), 3);
+    let failed = messages(&h, "DeployFailed").await;
+    assert!(failed.iter().any(|m| m.contains("Rolling back to v1")), "{failed:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_rolls_back_to_the_last_good_version() {
+    let h = harness().await;
+    add_version(&h, "v1", "app:1").await;
+    add_version(&h, "bad", "app:2").await;
+    create_env(&h, "v1", 2).await;
+    until("v1 Ready", || ready(&h, "v1", 2)).await;
+    let good = instances(&h.fake, Some("v1"));
+    fail_version(&h, "bad");
+    start_deploy(&h, "bad", 600_000).await;
+    until("a bad instance launched", || async { !instances(&h.fake, Some("bad")).is_empty() }).await;
+
+    let r = sprout_server::api::deploys::abort(State(h.ctx.clone()), Path(("shop".to_string(), "prod".to_string()))).await;
+    assert!(r.is_ok(), "abort refused");
+    until("back on v1, Ready, nothing of the aborted version left", || async {
+        ready(&h, "v1", 2).await && instances(&h.fake, Some("bad")).is_empty()
+    })
+    .await;
+    assert_eq!(instances(&h.fake, Some("v1")), good, "the good instances kept serving");
+    assert!(messages(&h, "DeployAborted").await.iter().any(|m| m.contains("Rolling back to v1")));
+    // Nothing to abort any more.
+    let again = sprout_server::api::deploys::abort(State(h.ctx.clone()), Path(("shop".to_string(), "prod".to_string()))).await;
+    assert!(again.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_that_ignores_sigterm_is_killed_after_the_stop_timeout() {
+    let h = harness().await;
+    add_version(&h, "v1", "app:1").await;
+    add_version(&h, "v2", "app:2").await;
+    create_env(&h, "v1", 1).await;
+    until("v1 Ready", || ready(&h, "v1", 1)).await;
+    let old = instances(&h.fake, Some("v1")).into_iter().next().unwrap();
+    let web = format!("sprout-shop-prod-{old}-web");
+    h.fake.hang_on_stop(&web);
+    start_deploy(&h, "v2", 60_000).await;
+    until("v2 Ready and the old instance gone", || async { ready(&h, "v2", 1).await && h.fake.container(&web).is_none() }).await;
+    assert!(h.fake.calls_matching("stop_container").iter().any(|c| c.ends_with(&web)));
+    assert!(messages(&h, "InstanceQuarantined").await.is_empty(), "a kill after the timeout is a normal retirement");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_that_cannot_be_stopped_is_quarantined_and_the_deploy_finishes() {
+    let h = harness().await;
+    add_version(&h, "v1", "app:1").await;
+    add_version(&h, "v2", "app:2").await;
+    create_env(&h, "v1", 2).await;
+    until("v1 Ready", || ready(&h, "v1", 2)).await;
+    let stuck = instances(&h.fake, Some("v1")).into_iter().next().unwrap();
+    h.fake.fail_stop(&format!("sprout-shop-prod-{stuck}-app"), "Cannot allocate memory");
+    start_deploy(&h, "v2", 60_000).await;
+    until("an event says the instance is quarantined", || async { !messages(&h, "InstanceQuarantined").await.is_empty() }).await;
+    until("v2 Ready with 2 in service", || async {
+        env(&h).await.is_some_and(|e| e.status == EnvStatus::Ready && e.version_label == "v2") && route_len(&h) == 2
+    })
+    .await;
+    let routed: HashSet<String> =
+        h.ctx.lb.table().lookup("prod.shop.localhost").unwrap().upstreams.iter().map(|u| u.instance.clone()).collect();
+    assert!(!routed.contains(&stuck), "the quarantined instance is out of rotation");
+    assert_eq!(instances(&h.fake, Some("v2")).len(), 2, "and it was replaced");
+    let q = messages(&h, "InstanceQuarantined").await;
+    assert!(q[0].contains(&stuck) && q[0].contains("Cannot allocate memory"), "{q:#?}");
+}

@@ -1,0 +1,106 @@
+//! `abort` (stop the deploy in progress and roll back to the last good version) and the deploy
+//! option flags `create` and `deploy` share (`--policy`, `--batch-size`, `--ignore-health-check`).
+
+use anyhow::{bail, Result};
+use serde_json::{json, Map, Value};
+
+use super::wait::wait_ready;
+use super::Context;
+use crate::output::{self, Format};
+
+#[derive(clap::Args)]
+pub struct AbortArgs {
+    pub env: Option<String>,
+    /// Seconds to wait for the rollback to be Ready
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+    /// Return once the abort is accepted
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum PolicyArg {
+    AllAtOnce,
+    Rolling,
+    RollingWithAdditionalBatch,
+    Immutable,
+}
+
+/// Deploy options; given ones are stored on the environment and apply to later deploys too.
+#[derive(clap::Args, Default)]
+pub struct DeployPolicyArgs {
+    /// Deployment policy [default: rolling-with-additional-batch for more than one instance]
+    #[arg(long, value_enum)]
+    pub policy: Option<PolicyArg>,
+    /// Instances per batch: a count (2) or a percentage (30%)
+    #[arg(long, value_name = "N[%]")]
+    pub batch_size: Option<String>,
+    /// Count a batch as done once its instances run, without waiting for health checks
+    #[arg(long)]
+    pub ignore_health_check: bool,
+}
+
+impl DeployPolicyArgs {
+    /// The API's `deploy` object, or None when no flag was given.
+    pub fn to_json(&self) -> Result<Option<Value>> {
+        let mut m = Map::new();
+        if let Some(p) = self.policy {
+            let name = match p {
+                PolicyArg::AllAtOnce => "AllAtOnce",
+                PolicyArg::Rolling => "Rolling",
+                PolicyArg::RollingWithAdditionalBatch => "RollingWithAdditionalBatch",
+                PolicyArg::Immutable => "Immutable",
+            };
+            m.insert("policy".into(), json!(name));
+        }
+        if let Some(b) = &self.batch_size {
+            let (n, kind) = match b.strip_suffix('%') {
+                Some(n) => (n, "Percentage"),
+                None => (b.as_str(), "Fixed"),
+            };
+            let Ok(n) = n.trim().parse::<u32>() else {
+                bail!("--batch-size {b:?} is not a count (2) or a percentage (30%)");
+            };
+            m.insert("batch_size".into(), json!(n));
+            m.insert("batch_size_type".into(), json!(kind));
+        }
+        if self.ignore_health_check {
+            m.insert("ignore_health_check".into(), json!(true));
+        }
+        Ok((!m.is_empty()).then_some(Value::Object(m)))
+    }
+}
+
+pub async fn abort(c: &Context, a: AbortArgs) -> Result<u8> {
+    let app = c.app()?.to_string();
+    let env = c.env(a.env)?;
+    let v: Value = c.client.post(&format!("/apps/{app}/environments/{env}/abort"), &json!({})).await?;
+    let label = v["version"].as_str().unwrap_or("").to_string();
+    if c.fmt == Format::Text {
+        eprintln!("Deploy to {env} aborted; rolling back to version {label}");
+    }
+    if a.no_wait {
+        if c.fmt == Format::Json {
+            output::json(&v);
+        }
+        return Ok(0);
+    }
+    match wait_ready(c, &app, &env, &label, a.timeout).await {
+        Ok(v) | Err((v, _)) if v["status"] == "Ready" && v["version"] == label.as_str() => {
+            match c.fmt {
+                Format::Json => output::json(&v),
+                Format::Text => println!("Environment {env} is back on version {label}"),
+            }
+            Ok(0)
+        }
+        Ok(_) => Ok(0),
+        Err((v, why)) => {
+            if c.fmt == Format::Json {
+                output::json(&json!({"error": why, "environment": v}));
+            }
+            eprintln!("error: {why}");
+            Ok(1)
+        }
+    }
+}

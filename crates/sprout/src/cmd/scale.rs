@@ -1,0 +1,72 @@
+//! `scale ENV N` (min = max = desired = N, as `eb scale` does) and `scale ENV --min A --max B
+//! [--target-rps R]`: set the band auto-scaling moves inside. Without numbers, show it.
+
+use anyhow::{bail, Result};
+use serde_json::{json, Map, Value};
+
+use super::Context;
+use crate::output::{self, Format};
+
+#[derive(clap::Args)]
+pub struct ScaleArgs {
+    pub env: String,
+    /// Instances: sets min, max and desired to N (or only desired with --min/--max)
+    pub instances: Option<u32>,
+    /// Fewest instances auto-scaling keeps
+    #[arg(long)]
+    pub min: Option<u32>,
+    /// Most instances auto-scaling starts
+    #[arg(long)]
+    pub max: Option<u32>,
+    /// Target tracking: requests per instance per second to keep near
+    #[arg(long)]
+    pub target_rps: Option<f64>,
+    /// Seconds the load must stay low before scaling in (stabilisation window)
+    #[arg(long)]
+    pub scale_in_window: Option<u32>,
+}
+
+pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
+    let app = c.app()?;
+    let path = format!("/apps/{app}/environments/{}/scaling", a.env);
+    let mut body = Map::new();
+    match (a.instances, a.min, a.max) {
+        (Some(n), None, None) => {
+            body.insert("desired".into(), json!(n));
+            body.insert("min".into(), json!(n));
+            body.insert("max".into(), json!(n));
+        }
+        (n, min, max) => {
+            if let Some(n) = n {
+                body.insert("desired".into(), json!(n));
+            }
+            if let Some(m) = min {
+                body.insert("min".into(), json!(m));
+            }
+            if let Some(m) = max {
+                body.insert("max".into(), json!(m));
+            }
+        }
+    }
+    if let Some(t) = a.target_rps {
+        if !(t > 0.0) {
+            bail!("--target-rps: the target must be a positive number of requests per instance per second, not {t}\n  hint: for example --target-rps 50");
+        }
+        body.insert("target_rps".into(), json!(t));
+    }
+    if let Some(w) = a.scale_in_window {
+        body.insert("scale_in_window_s".into(), json!(w));
+    }
+    let view: Value = if body.is_empty() { c.client.get(&path).await? } else { c.client.put(&path, &Value::Object(body)).await? };
+    if c.fmt == Format::Json {
+        output::json(&view);
+        return Ok(0);
+    }
+    let s = &view["settings"];
+    println!("{}: desired {}, band {}..{}", a.env, view["desired"], view["min"], view["max"]);
+    match s["target_rps"].as_f64() {
+        Some(t) => println!("  target tracking: {t} requests per instance per second; scale-in after {} s below", s["scale_in_window_s"]),
+        None => println!("  no target: set one with --target-rps R to scale on load"),
+    }
+    Ok(0)
+}
