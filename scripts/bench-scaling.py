@@ -184,7 +184,8 @@ def schedule():
         cli("scale", ENV, "1")
         wait("1 instance", lambda: (lambda s: s["desired_instances"] == 1 and len(s["instances"]) == 1)(status()), 120)
         time.sleep(2)
-        before = {i for _, i in load.instances_since(time.monotonic() - 2)}
+        added = time.monotonic()
+        before = {i for _, i in load.instances_since(added - 2)}
         at = (datetime.now(timezone.utc) + timedelta(seconds=15)).replace(microsecond=0)
         local = at.astimezone(tz)
         cron = "%d %d %d %d %d *" % (local.second, local.minute, local.hour, local.day, local.month)
@@ -192,7 +193,7 @@ def schedule():
         cli("schedule", "add", ENV, name, "--cron", cron, "--tz", "Asia/Kolkata", "--min", "2", "--max", "2", "--desired", "2")
         mono_at = time.monotonic() + (at - datetime.now(timezone.utc)).total_seconds()
         new = []
-        wait("the scheduled instance answering", lambda: new.extend(x for x in load.instances_since(mono_at - 30) if x[1] not in before) or bool(new), 60)
+        wait("the scheduled instance answering", lambda: new.extend(x for x in load.instances_since(added) if x[1] not in before) or bool(new), 60)
         secs = round(new[0][0] - mono_at, 2)
         late.append(secs)
         print("%-6d %-28s %-10.2f" % (n, local.strftime("%Y-%m-%d %H:%M:%S %Z"), secs), flush=True)

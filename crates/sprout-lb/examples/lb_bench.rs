@@ -23,7 +23,10 @@ fn loopback(arg: Option<String>, what: &str) -> anyhow::Result<SocketAddr> {
     let addr: SocketAddr = arg
         .ok_or_else(|| anyhow::anyhow!("missing {what} address (e.g. 127.0.0.1:18081)"))?
         .parse()?;
-    anyhow::ensure!(addr.ip().is_loopback(), "{what} {addr} is not a loopback address; benchmarks stay on loopback");
+    anyhow::ensure!(
+        addr.ip().is_loopback(),
+        "{what} {addr} is not a loopback address; benchmarks stay on loopback"
+    );
     Ok(addr)
 }
 
@@ -34,7 +37,9 @@ async fn backend(addr: SocketAddr) -> anyhow::Result<()> {
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
             let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello, world\n"))))
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
+                    b"hello, world\n",
+                ))))
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -44,11 +49,17 @@ async fn backend(addr: SocketAddr) -> anyhow::Result<()> {
 }
 
 async fn proxy(listen: SocketAddr, backend: SocketAddr, balance: Balance) -> anyhow::Result<()> {
-    let lb = LoadBalancer::new(LbConfig { balance, ..LbConfig::default() });
+    let lb = LoadBalancer::new(LbConfig {
+        balance,
+        ..LbConfig::default()
+    });
     let route = Route {
         app: "bench".into(),
         env: "lb".into(),
-        upstreams: vec![Upstream { instance: "i-bench".into(), addr: backend }],
+        upstreams: vec![Upstream {
+            instance: "i-bench".into(),
+            addr: backend,
+        }],
     };
     let mut table = RoutingTable::empty();
     table.insert("bench.localhost", route.clone());
@@ -86,6 +97,8 @@ async fn main() -> anyhow::Result<()> {
             };
             proxy(listen, upstream, balance).await
         }
-        _ => anyhow::bail!("usage: lb_bench backend ADDR | lb_bench proxy LISTEN BACKEND [round-robin]"),
+        _ => anyhow::bail!(
+            "usage: lb_bench backend ADDR | lb_bench proxy LISTEN BACKEND [round-robin]"
+        ),
     }
 }

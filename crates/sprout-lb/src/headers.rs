@@ -87,7 +87,8 @@ pub(crate) fn add_forwarding(headers: &mut HeaderMap, client: IpAddr, host: Opti
 
 /// The client address as an `X-Forwarded-For` entry; made once per connection, not per request.
 pub(crate) fn client_ip_value(client: IpAddr) -> HeaderValue {
-    HeaderValue::try_from(client.to_string()).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+    HeaderValue::try_from(client.to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
 /// [`add_forwarding`] with the client address already rendered by [`client_ip_value`].
@@ -133,7 +134,10 @@ pub(crate) fn new_request_id() -> HeaderValue {
             .map(|since| since.subsec_nanos() ^ (since.as_secs() as u32))
             .unwrap_or(0);
         let mut prefix = [0u8; 8];
-        hex_into(&mut prefix, u64::from(nanos ^ std::process::id().rotate_left(16)));
+        hex_into(
+            &mut prefix,
+            u64::from(nanos ^ std::process::id().rotate_left(16)),
+        );
         prefix
     });
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -229,7 +233,10 @@ mod tests {
         let id = id.to_str().unwrap();
         assert_eq!(id.len(), 21, "{id}");
         assert_eq!(&id[8..9], "-");
-        assert!(id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()), "{id}");
+        assert!(
+            id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()),
+            "{id}"
+        );
         let mut out = [0u8; 4];
         hex_into(&mut out, 0x1_beef);
         assert_eq!(&out, b"beef");

@@ -20,6 +20,7 @@ mod proxy;
 mod routing;
 mod server;
 mod stats;
+mod workers;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
@@ -30,7 +31,7 @@ use arc_swap::ArcSwap;
 
 pub use balance::Balance;
 pub use error::{ProxyError, error_response};
-pub use metrics::{Histogram, Metrics, SECONDS_KEPT, MINUTES_KEPT, Second, SeriesTotals};
+pub use metrics::{Histogram, MINUTES_KEPT, Metrics, SECONDS_KEPT, Second, SeriesTotals};
 pub use pool::UpstreamError;
 pub use proxy::ProxyBody;
 pub use routing::{Route, RoutingTable, Upstream, normalize_host};
@@ -51,6 +52,9 @@ pub struct LbConfig {
     pub client_header_timeout: Duration,
     /// How requests are spread over an environment's instances.
     pub balance: Balance,
+    /// Threads serving client connections, each with its own single-threaded runtime (see
+    /// `workers.rs` for why). 0 serves on the runtime that calls `serve`. Default: one per core.
+    pub workers: usize,
 }
 
 impl Default for LbConfig {
@@ -60,6 +64,7 @@ impl Default for LbConfig {
             response_timeout: Duration::from_secs(60),
             client_header_timeout: Duration::from_secs(10),
             balance: Balance::default(),
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -160,7 +165,10 @@ impl LoadBalancer {
                 let upstream_series = route
                     .upstreams
                     .iter()
-                    .map(|u| self.metrics.instance_handle(&route.app, &route.env, &u.instance))
+                    .map(|u| {
+                        self.metrics
+                            .instance_handle(&route.app, &route.env, &u.instance)
+                    })
                     .collect();
                 let route_state = RouteState {
                     route: route.clone(),
@@ -172,7 +180,12 @@ impl LoadBalancer {
                     pools: route
                         .upstreams
                         .iter()
-                        .map(|u| pools.entry(u.addr).or_insert_with(|| pool::Pool::new(u.addr)).clone())
+                        .map(|u| {
+                            pools
+                                .entry(u.addr)
+                                .or_insert_with(|| pool::Pool::new(u.addr, self.config.workers))
+                                .clone()
+                        })
                         .collect(),
                 };
                 (host.clone(), route_state)

@@ -348,7 +348,8 @@ impl Metrics {
 
     /// Requests in flight on one instance now.
     pub fn instance_in_flight(&self, app: &str, env: &str, instance: &str) -> i64 {
-        self.inst_series(app, env, instance).map_or(0, |s| s.in_flight())
+        self.inst_series(app, env, instance)
+            .map_or(0, |s| s.in_flight())
     }
 
     /// Instances of an environment that have a series, sorted.

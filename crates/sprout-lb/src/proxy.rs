@@ -191,7 +191,12 @@ async fn forward(
     let counters = &state.upstreams[index];
     let series = &state.upstream_series[index];
     let request = Request::from_parts(parts, body);
-    let sent = pool::send(&state.pools[index], sender, request, lb.config.connect_timeout);
+    let sent = pool::send(
+        &state.pools[index],
+        sender,
+        request,
+        lb.config.connect_timeout,
+    );
     let result = match tokio::time::timeout(lb.config.response_timeout, sent).await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(source)) => Err(ProxyError::Upstream {

@@ -4,6 +4,7 @@
 //! Each request is handed to `proxy`; this module knows nothing about routes.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,35 +32,90 @@ pub(crate) async fn serve(
     shutdown: CancellationToken,
     drain_deadline: Duration,
 ) -> std::io::Result<()> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(lb.config.client_header_timeout)
-        .keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
-    let graceful = GracefulShutdown::new();
     let clock = {
         let (lb, shutdown) = (lb.clone(), shutdown.clone());
         tokio::spawn(async move { crate::metrics::run_clock(lb.metrics(), shutdown).await })
     };
+    let served = match lb.config.workers {
+        0 => serve_here(lb, listener, shutdown, drain_deadline).await,
+        n => crate::workers::serve_on_workers(lb, listener, shutdown, drain_deadline, n).await,
+    };
+    clock.abort();
+    served
+}
 
+/// Accepts and serves every connection on the caller's runtime.
+async fn serve_here(
+    lb: Arc<LoadBalancer>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    drain_deadline: Duration,
+) -> std::io::Result<()> {
+    let connections = Connections::new(&lb);
+    loop {
+        let Some((stream, peer)) = accept(&listener, &shutdown).await else {
+            break;
+        };
+        connections.serve(stream, peer);
+    }
+    drop(listener);
+    connections.drain(drain_deadline).await;
+    Ok(())
+}
+
+/// The next client connection, or None once shutdown is requested.
+pub(crate) async fn accept(
+    listener: &TcpListener,
+    shutdown: &CancellationToken,
+) -> Option<(TcpStream, SocketAddr)> {
     loop {
         let accepted = tokio::select! {
-            () = shutdown.cancelled() => break,
+            () = shutdown.cancelled() => return None,
             accepted = listener.accept() => accepted,
         };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
+        match accepted {
+            Ok(pair) => return Some(pair),
             Err(err) => {
                 tracing::warn!(error = %err, "accept failed");
                 tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
-                continue;
             }
-        };
+        }
+    }
+}
+
+/// Serves client connections on the current runtime and drains them at shutdown.
+pub(crate) struct Connections {
+    lb: Arc<LoadBalancer>,
+    builder: auto::Builder<TokioExecutor>,
+    graceful: GracefulShutdown,
+}
+
+impl Connections {
+    pub(crate) fn new(lb: &Arc<LoadBalancer>) -> Self {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(lb.config.client_header_timeout)
+            // A client may send its request and close its writing side at once (`curl -T`,
+            // scripts, `nc -N`); it still expects the answer. Without this hyper takes the early
+            // EOF for an abandoned request whenever it arrives before the answer is ready, which
+            // on worker threads (connections handed over after their bytes arrived) is always.
+            .half_close(true)
+            .keep_alive(true);
+        builder.http2().timer(TokioTimer::new());
+        Self {
+            lb: lb.clone(),
+            builder,
+            graceful: GracefulShutdown::new(),
+        }
+    }
+
+    /// Serves one client connection in its own task on the current runtime.
+    pub(crate) fn serve(&self, stream: TcpStream, peer: SocketAddr) {
         // Small responses (errors, redirects) should not wait on Nagle.
         let _ = stream.set_nodelay(true);
-        let lb = lb.clone();
+        let lb = self.lb.clone();
         let header_timeout = lb.config.client_header_timeout;
         // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`; instances expect
         // `a.b.c.d`. Rendered once here rather than on every request of the connection.
@@ -68,8 +124,8 @@ pub(crate) async fn serve(
             let (lb, client_ip) = (lb.clone(), client_ip.clone());
             async move { Ok::<_, Infallible>(proxy::handle(&lb, req, &client_ip).await) }
         });
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let builder = self.builder.clone();
+        let watcher = self.graceful.watcher();
         tokio::spawn(async move {
             if !protocol_known_in_time(&stream, header_timeout).await {
                 tracing::debug!(%peer, "client sent no usable request head in time");
@@ -83,15 +139,15 @@ pub(crate) async fn serve(
         });
     }
 
-    drop(listener);
-    clock.abort();
-    tokio::select! {
-        () = graceful.shutdown() => tracing::debug!("all client connections drained"),
-        () = tokio::time::sleep(drain_deadline) => {
-            tracing::warn!(?drain_deadline, "drain deadline passed with requests still in flight");
+    /// Lets in-flight requests finish, for at most `drain_deadline`.
+    pub(crate) async fn drain(self, drain_deadline: Duration) {
+        tokio::select! {
+            () = self.graceful.shutdown() => tracing::debug!("all client connections drained"),
+            () = tokio::time::sleep(drain_deadline) => {
+                tracing::warn!(?drain_deadline, "drain deadline passed with requests still in flight");
+            }
         }
     }
-    Ok(())
 }
 
 /// Waits until the first bytes tell HTTP/1 from HTTP/2, for at most `timeout`.

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds};
 use croner::Cron;
@@ -74,7 +74,9 @@ pub fn next_fire(a: &ScheduledAction, after: DateTime<Utc>) -> Option<DateTime<U
     // Walk local wall-clock candidates (croner on a zone without DST), mapping each to an
     // instant; skip those that map at or before `from` (a repeated hour's second pass, or
     // several skipped times folded onto one instant).
-    let mut naive = from.with_timezone(&tz).naive_local();
+    // Whole seconds: cron has no finer field, and croner would carry the fraction into its
+    // answer, making the same firing look different from one tick to the next.
+    let mut naive = from.with_timezone(&tz).naive_local().with_nanosecond(0).unwrap_or_default();
     for _ in 0..10_000 {
         let cand = cron.find_next_occurrence(&Utc.from_utc_datetime(&naive), false).ok()?.naive_utc();
         let at = local_instant(&tz, cand);
@@ -99,20 +101,12 @@ fn local_instant(tz: &Tz, naive: NaiveDateTime) -> DateTime<Utc> {
             LocalResult::Ambiguous(first, _) => return first.with_timezone(&Utc),
             LocalResult::None => {
                 // In a gap: the first valid local minute is the instant the clocks jumped.
-                n = (n + Duration::minutes(1)).with_second(0);
+                let next = n + Duration::minutes(1);
+                n = next.with_second(0).unwrap_or(next);
             }
         }
     }
     Utc.from_utc_datetime(&naive)
-}
-
-trait WithSecond {
-    fn with_second(self, s: u32) -> Self;
-}
-impl WithSecond for NaiveDateTime {
-    fn with_second(self, s: u32) -> Self {
-        chrono::Timelike::with_second(&self, s).unwrap_or(self)
-    }
 }
 
 /// What an action sets, applied to the band and desired count it finds.

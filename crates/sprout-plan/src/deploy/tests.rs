@@ -93,7 +93,7 @@ fn all_at_once_replaces_everything_but_a_single_instance_is_make_before_break() 
 
 #[test]
 fn a_batch_waits_for_health_unless_health_checks_are_ignored() {
-    let obs = vec![olds(3), vec![inst("n", "v2", Pending, 5)]].concat();
+    let obs = [olds(3), vec![inst("n", "v2", Pending, 5)]].concat();
     let (p, st) = plan_deploy(&spec(3), &deploy(Policy::RollingWithAdditionalBatch, 1), &obs);
     assert!(p.steps.is_empty(), "{p:?}");
     assert_eq!((st.new_pending, st.starts_batch), (1, false));
@@ -125,7 +125,7 @@ fn without_other_versions_it_is_the_reconcile_plan() {
 
 #[test]
 fn a_failed_new_instance_is_retired_and_old_ones_keep_serving() {
-    let obs = vec![olds(2), vec![inst("n", "v2", InstanceHealth::Unhealthy("exited".into()), 5)]].concat();
+    let obs = [olds(2), vec![inst("n", "v2", InstanceHealth::Unhealthy("exited".into()), 5)]].concat();
     let mut s = spec(2);
     s.may_launch = false;
     let (p, _) = plan_deploy(&s, &deploy(Policy::Rolling, 1), &obs);

@@ -85,6 +85,9 @@ fn berlin_gap_and_repeat_each_fire_once() {
 fn six_fields_mean_seconds_first() {
     let a = action("s", "30 0 9 * * *", "UTC");
     assert_eq!(next_fire(&a, utc(2026, 1, 1, 0, 0)), Some(utc(2026, 1, 1, 9, 0) + Duration::seconds(30)));
+    // A clock read with a fraction of a second still gives the whole-second instant, so the
+    // same firing is recognised from one tick to the next.
+    assert_eq!(next_fire(&a, utc(2026, 1, 1, 0, 0) + Duration::milliseconds(404)), Some(utc(2026, 1, 1, 9, 0) + Duration::seconds(30)));
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The REST API (`/api/v1`): applications, versions, environments, events. Every route but
-//! `/healthz` needs a bearer token.
+//! `/healthz` and `/metrics` needs a bearer token.
 
 pub mod auth;
 pub mod deploys;
@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod lifecycle;
 pub mod logs;
+pub mod metrics;
 pub mod scaling;
 pub mod versions;
 
@@ -44,7 +45,8 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/environments", get(environments::list_all))
         .layer(axum::extract::DefaultBodyLimit::max(ctx.settings.bundle_limit_bytes as usize))
         .route_layer(axum::middleware::from_fn_with_state(ctx.clone(), auth::require_token));
-    Router::new().route("/healthz", get(|| async { "ok\n" })).nest("/api/v1", api).with_state(ctx)
+    // `/metrics` is outside the token layer: Prometheus scrapes without a token (see metrics.rs).
+    Router::new().route("/healthz", get(|| async { "ok\n" })).route("/metrics", get(metrics::show)).nest("/api/v1", api).with_state(ctx)
 }
 
 #[derive(Serialize)]

@@ -12,7 +12,6 @@ mod http;
 mod probe;
 mod routes;
 mod server;
-mod signals;
 mod stats;
 
 use std::net::TcpListener;
@@ -54,7 +53,7 @@ fn run(port: u16) -> Result<(), String> {
     let catalogue = load_catalogue()?;
     let lifecycle = Arc::new(Lifecycle::default());
     let drain = Arc::clone(&lifecycle);
-    signals::on_termination(move |sig| {
+    stopsignal::on_termination(move |sig| {
         drain.shutting_down.store(true, Ordering::SeqCst);
         let deadline = Instant::now() + DRAIN;
         while drain.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {

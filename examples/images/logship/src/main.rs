@@ -5,7 +5,6 @@
 //!
 //! Configuration: `LOGS_ROOT` (/logs), `POLL_MS` (500), `SUMMARY_SECS` (60).
 
-mod signals;
 mod tail;
 
 use std::collections::BTreeMap;
@@ -17,7 +16,7 @@ fn main() {
     let root = env::var("LOGS_ROOT").unwrap_or_else(|_| "/logs".into());
     let poll = Duration::from_millis(env_number("POLL_MS", 500));
     let summary_every = Duration::from_secs(env_number("SUMMARY_SECS", 60).max(1));
-    if let Err(e) = signals::on_termination(|_| {
+    if let Err(e) = stopsignal::on_termination(|_| {
         let _ = io::stdout().flush();
         std::process::exit(0);
     }) {

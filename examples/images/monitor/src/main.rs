@@ -7,7 +7,6 @@
 
 mod client;
 mod metrics;
-mod signals;
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -23,7 +22,7 @@ fn main() {
         }
     };
     let interval = Duration::from_secs(env::var("INTERVAL_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(5).max(1));
-    if let Err(e) = signals::on_termination(|_| {
+    if let Err(e) = stopsignal::on_termination(|_| {
         let _ = io::stdout().flush();
         std::process::exit(0);
     }) {
