@@ -1,0 +1,161 @@
+//! The component-test harness shared by the controller and deploy tests: the supervisor running
+//! on FakeEngine, an in-memory store and a scripted prober, with real time and short ticks.
+//! Every wait is bounded; nothing asserts on durations.
+
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sprout_engine::{Engine, FakeEngine};
+use sprout_lb::{LbConfig, LoadBalancer};
+use sprout_server::clock::SystemClock;
+use sprout_server::probe::Prober;
+use sprout_server::{Ctx, Settings};
+use sprout_store::{Application, EnvStatus, EnvironmentRecord, SqliteStore, Store, VersionRecord};
+use tokio_util::sync::CancellationToken;
+
+pub const DEF: &str = r#"{
+  "AWSEBDockerrunVersion": 2,
+  "containerDefinitions": [
+    {"name": "app", "image": "IMAGE", "essential": true, "memory": 64},
+    {"name": "web", "image": "web:1", "essential": true, "memory": 32, "links": ["app:backend"],
+     "portMappings": [{"hostPort": 80, "containerPort": 80}],
+     "mountPoints": [{"sourceVolume": "awseb-logs-web", "containerPath": "/var/log/nginx"}]},
+    {"name": "job", "image": "web:1", "essential": false, "memory": 16}
+  ]
+}"#;
+
+/// Passes every probe except for addresses marked failing.
+#[derive(Default)]
+pub struct ScriptedProber {
+    pub failing: Mutex<HashSet<SocketAddr>>,
+    pub fail_all: Mutex<bool>,
+}
+
+#[async_trait::async_trait]
+impl Prober for ScriptedProber {
+    async fn probe(&self, addr: SocketAddr, path: &str, _t: Duration) -> Result<(), String> {
+        if *self.fail_all.lock().unwrap() || self.failing.lock().unwrap().contains(&addr) {
+            Err(format!("GET {path} returned 500"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+pub struct Harness {
+    pub ctx: Ctx,
+    pub fake: Arc<FakeEngine>,
+    pub prober: Arc<ScriptedProber>,
+    pub cancel: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+pub async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(FakeEngine::new());
+    for i in ["app:1", "app:2", "web:1"] {
+        fake.add_image(i);
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+    let mut settings = Settings::new(dir.path().to_path_buf(), "stest".into());
+    settings.tick = Duration::from_millis(50);
+    settings.drain = Duration::from_millis(10);
+    settings.stop_timeout = Duration::from_millis(100);
+    let engine: Arc<dyn Engine> = fake.clone();
+    let mut ctx = Ctx::new(store, engine, Arc::new(SystemClock), LoadBalancer::new(LbConfig::default()), settings);
+    let prober = Arc::new(ScriptedProber::default());
+    ctx.prober = prober.clone();
+    let cancel = CancellationToken::new();
+    tokio::spawn(sprout_server::controller::supervise(ctx.clone(), cancel.clone()));
+    Harness { ctx, fake, prober, cancel, _dir: dir }
+}
+
+pub async fn add_version(h: &Harness, label: &str, image: &str) {
+    let now = chrono::Utc::now();
+    let _ = h.ctx.store.create_application(&Application { name: "shop".into(), created_at: now }).await;
+    let def = sprout_model::load_dockerrun("Dockerrun.aws.json", &DEF.replace("IMAGE", image)).unwrap().dockerrun;
+    let bundle = h.ctx.settings.data_dir.join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    h.ctx
+        .store
+        .create_version(&VersionRecord {
+            app: "shop".into(),
+            label: label.into(),
+            description: String::new(),
+            bundle_digest: format!("sha256:{label}"),
+            bundle_path: bundle.display().to_string(),
+            definition: serde_json::to_string(&def).unwrap(),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+}
+
+pub async fn create_env(h: &Harness, version: &str, n: u32) {
+    let now = chrono::Utc::now();
+    h.ctx
+        .store
+        .create_environment(&EnvironmentRecord {
+            app: "shop".into(),
+            name: "prod".into(),
+            version_label: version.into(),
+            last_good_version: None,
+            desired_instances: n,
+            status: EnvStatus::Launching,
+            variables: [("STAGE".to_string(), "prod".to_string())].into(),
+            deploy_deadline: Some(now + chrono::Duration::seconds(60)),
+            last_error: None,
+            options: Default::default(),
+            deploy_state: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .unwrap();
+    h.ctx.kick.notify_waiters();
+}
+
+pub async fn env(h: &Harness) -> Option<EnvironmentRecord> {
+    h.ctx.store.get_environment("shop", "prod").await.ok()
+}
+
+/// Wait (bounded) until `cond` holds.
+pub async fn until<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..400 {
+        if cond().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("gave up waiting for: {what}");
+}
+
+pub fn instances(fake: &FakeEngine, version: Option<&str>) -> HashSet<String> {
+    fake.containers()
+        .into_iter()
+        .filter(|c| version.is_none_or(|v| c.labels.get("sprout.version").map(String::as_str) == Some(v)))
+        .filter_map(|c| c.labels.get("sprout.instance").cloned())
+        .collect()
+}
+
+pub async fn ready(h: &Harness, version: &str, n: usize) -> bool {
+    let e = env(h).await;
+    e.is_some_and(|e| e.status == EnvStatus::Ready && e.version_label == version)
+        && instances(&h.fake, None).len() == n
+        && h.ctx.lb.table().lookup("prod.shop.localhost").is_some_and(|r| r.upstreams.len() == n)
+}
+
