@@ -82,4 +82,16 @@ fn server_start_problems_are_explained() {
         .unwrap();
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("data directory"), "{}", text(&out.stderr));
+
+    // No Docker daemon where DOCKER_HOST points.
+    let out = std::process::Command::new(BIN)
+        .args(["server", "--data-dir"])
+        .arg(dir.path().join("d2"))
+        .args(["--api", &format!("127.0.0.1:{}", free_port()), "--http", &format!("127.0.0.1:{}", free_port())])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("not reachable") && err.contains("dockerd"), "{err}");
 }
