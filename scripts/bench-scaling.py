@@ -92,7 +92,8 @@ class Load:
     def worker(self):
         conn, next_at = None, time.monotonic()
         while not self.stop and time.monotonic() < DEADLINE:
-            next_at = max(next_at + 8 / self.rate, time.monotonic() - 1)
+            # No catching up after a stall: a burst would be a spike of its own.
+            next_at = max(next_at + 8 / self.rate, time.monotonic())
             time.sleep(max(0, next_at - time.monotonic()))
             try:
                 if conn is None:

@@ -141,6 +141,7 @@ impl Pool {
         let _ = stream.set_nodelay(true);
         let (sender, connection) = http1::Builder::new()
             .read_buf_exact_size(Some(READ_BUF_EXACT))
+            .writev(false)
             .handshake(TokioIo::new(stream))
             .await?;
         tokio::spawn(async move {

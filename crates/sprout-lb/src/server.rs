@@ -102,6 +102,7 @@ impl Connections {
             // EOF for an abandoned request whenever it arrives before the answer is ready, which
             // on worker threads (connections handed over after their bytes arrived) is always.
             .half_close(true)
+            .writev(false)
             .keep_alive(true);
         builder.http2().timer(TokioTimer::new());
         Self {

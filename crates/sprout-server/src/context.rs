@@ -91,6 +91,8 @@ pub struct Ctx {
     pub snapshots: Arc<Mutex<HashMap<EnvKey, EnvSnapshot>>>,
     /// In-service upstreams per environment; the routing table is rebuilt from it.
     pub routes: Arc<Mutex<HashMap<EnvKey, Vec<sprout_lb::Upstream>>>>,
+    /// Host prefix per environment when it is not the environment's name (after a swap).
+    pub cnames: Arc<Mutex<HashMap<EnvKey, String>>>,
     /// Woken when a request changes desired state, so controllers act at once.
     pub kick: Arc<Notify>,
     /// Per-environment request rates for the autoscaler (the load balancer's, or a fake).
@@ -115,6 +117,7 @@ impl Ctx {
             settings: Arc::new(settings),
             snapshots: Arc::default(),
             routes: Arc::default(),
+            cnames: Arc::default(),
             kick: Arc::new(Notify::new()),
             metrics,
         }

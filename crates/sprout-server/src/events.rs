@@ -19,6 +19,7 @@ pub enum Event {
     TerminateStarted,
     EnvironmentTerminated,
     OrphanRemoved { app: String, env: String, instance: String },
+    HostnameSwapped { host: String },
     EngineUnavailable { error: String },
     DeployBatchStarted { batch: u32, of: u32, retiring: Vec<String>, launching: usize },
     DeployBatchHealthy { batch: u32, of: u32 },
@@ -53,6 +54,7 @@ impl Event {
             Event::TerminateStarted => "TerminateStarted",
             Event::EnvironmentTerminated => "EnvironmentTerminated",
             Event::OrphanRemoved { .. } => "OrphanRemoved",
+            Event::HostnameSwapped { .. } => "HostnameSwapped",
             Event::EngineUnavailable { .. } => "EngineUnavailable",
             Event::ScalingDecision { .. } => "ScalingDecision",
             Event::ScheduledActionFired { .. } => "ScheduledActionFired",
@@ -117,6 +119,7 @@ impl Event {
             }
             Event::TerminateStarted => "terminateEnvironment is starting".into(),
             Event::EnvironmentTerminated => "terminateEnvironment completed: no instance left".into(),
+            Event::HostnameSwapped { host } => format!("Environment now answers {host} (swapped)"),
             Event::OrphanRemoved { app, env, instance } => {
                 format!("Removed instance {instance} of {app}/{env}: no such environment")
             }

@@ -11,6 +11,23 @@ pub struct EnvOptions {
     pub health: HealthOptions,
     pub capacity: CapacityOptions,
     pub scaling: ScalingOptions,
+    pub routing: RoutingOptions,
+}
+
+/// Which host name the environment answers to. `sprout swap` exchanges two environments'
+/// `cname`s, so traffic for `blue.APP.localhost` moves to the other environment at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct RoutingOptions {
+    /// Host prefix (`CNAME.APP.localhost`); None: the environment's own name.
+    pub cname: Option<String>,
+}
+
+impl RoutingOptions {
+    /// The host prefix of environment `env`.
+    pub fn prefix<'a>(&'a self, env: &'a str) -> &'a str {
+        self.cname.as_deref().unwrap_or(env)
+    }
 }
 
 /// `aws:elasticbeanstalk:command`: how a new version replaces the running one.

@@ -90,6 +90,22 @@ enum Command {
     Scale(cmd::scale::ScaleArgs),
     /// Scheduled actions: set the band at times, in your time zone
     Schedule(cmd::schedule::ScheduleArgs),
+    /// Create a new environment with the same version, options, variables and instance count
+    Clone {
+        source: String,
+        /// Name of the new environment
+        name: String,
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Exchange two environments' host names (blue/green), with no failed request
+    Swap {
+        source: String,
+        /// The environment whose host name SOURCE takes
+        destination: String,
+    },
     /// Terminate an environment: stop and remove its instances
     Terminate {
         env: String,
@@ -151,6 +167,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Command::Versions(a) => cmd::versions::run(&c, a).await,
                 Command::Scale(a) => cmd::scale::run(&c, a).await,
                 Command::Schedule(a) => cmd::schedule::run(&c, a).await,
+                Command::Clone { source, name, timeout, no_wait } => cmd::swap::clone(&c, source, name, timeout, no_wait).await,
+                Command::Swap { source, destination } => cmd::swap::swap(&c, source, destination).await,
                 Command::Terminate { env, force, no_wait } => cmd::env::terminate(&c, env, force, no_wait).await,
                 Command::Server { .. } | Command::Validate { .. } | Command::Init { .. } => unreachable!(),
             }

@@ -62,7 +62,7 @@ pub struct EnvView {
     pub instances: Vec<InstanceView>,
 }
 
-fn view(ctx: &Ctx, e: &EnvironmentRecord) -> EnvView {
+pub(crate) fn view(ctx: &Ctx, e: &EnvironmentRecord) -> EnvView {
     let snap = ctx.snapshots.lock().unwrap().get(&(e.app.clone(), e.name.clone())).cloned();
     let (health, causes, instances) = match snap {
         Some(s) => (s.colour, s.causes, s.instances),
@@ -79,8 +79,8 @@ fn view(ctx: &Ctx, e: &EnvironmentRecord) -> EnvView {
         desired_instances: e.desired_instances,
         in_service: instances.iter().filter(|i| i.in_service).count(),
         last_error: e.last_error.clone(),
-        url: ctx.settings.url(&e.app, &e.name),
-        hostnames: ctx.settings.hostnames(&e.app, &e.name),
+        url: ctx.settings.url(&e.app, e.options.routing.prefix(&e.name)),
+        hostnames: ctx.settings.hostnames(&e.app, e.options.routing.prefix(&e.name)),
         variables: e.variables.clone(),
         deploy_deadline: e.deploy_deadline,
         created_at: e.created_at,
@@ -124,6 +124,7 @@ pub async fn create(State(ctx): State<Ctx>, Path(app): Path<String>, Json(req): 
     if ctx.store.get_environment(&app, &req.name).await.is_ok() {
         return Err(ApiError::Conflict(format!("environment {app}/{} already exists: use `sprout deploy` to change its version", req.name)));
     }
+    super::swap::check_host_free(&ctx, &app, &req.name).await?;
     let version = ctx.store.get_version(&app, &req.version).await?;
     check_deployable(&ctx, &version).await?;
     let now = ctx.clock.now();

@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod metrics;
 pub mod scaling;
+pub mod swap;
 pub mod versions;
 
 use axum::extract::{Path, Query, State};
@@ -28,6 +29,8 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/versions", get(versions::list).post(versions::upload))
         .route("/apps/{app}/versions/{label}", delete(lifecycle::delete))
         .route("/apps/{app}/lifecycle", get(lifecycle::show).put(lifecycle::set))
+        .route("/apps/{app}/environments/{env}/clone", post(swap::clone))
+        .route("/apps/{app}/swap", post(swap::swap))
         .route("/apps/{app}/environments", get(environments::list_of_app).post(environments::create))
         .route("/apps/{app}/environments/{env}", get(environments::show).delete(environments::terminate))
         .route("/apps/{app}/environments/{env}/health", get(health::show))

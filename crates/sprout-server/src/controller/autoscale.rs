@@ -219,7 +219,7 @@ fn configured(env: &EnvironmentRecord) -> bool {
 fn observe(ctx: &Ctx, env: &EnvironmentRecord, state: &mut EnvScaling, now: DateTime<Utc>) -> Counts {
     let snaps = ctx.snapshots.lock().unwrap();
     let Some(snap) = snaps.get(&(env.app.clone(), env.name.clone())) else {
-        return Counts { desired: env.desired_instances, in_service: 0, starting: 0 };
+        return Counts { desired: env.desired_instances, in_service: 0, starting: env.desired_instances };
     };
     let mut c = Counts { desired: env.desired_instances, ..Default::default() };
     let mut seen = HashSet::new();
@@ -239,6 +239,9 @@ fn observe(ctx: &Ctx, env: &EnvironmentRecord, state: &mut EnvScaling, now: Date
         }
     }
     state.in_service = seen;
+    // Ordered but not yet visible (the reconciler is still creating them) is starting too:
+    // otherwise a scale-in could cancel capacity that is seconds from serving.
+    c.starting = c.starting.max(c.desired.saturating_sub(c.in_service));
     c
 }
 

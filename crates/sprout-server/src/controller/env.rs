@@ -122,6 +122,7 @@ impl EnvController {
             // Deleted from the store (terminated): retire whatever is left, then stop.
             return Ok(self.retire_all(&live, retiring.is_empty()).await);
         };
+        routes::set_cname(&self.ctx, &self.app, &self.env, env.options.routing.cname.as_deref());
 
         if env.status == EnvStatus::Terminating && live.is_empty() && retiring.is_empty() {
             self.ctx.store.delete_environment(&self.app, &self.env).await?;

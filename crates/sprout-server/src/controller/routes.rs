@@ -24,15 +24,56 @@ pub fn remove_environment(ctx: &Ctx, app: &str, env: &str) {
     let table = {
         let mut routes = ctx.routes.lock().unwrap();
         routes.remove(&(app.to_string(), env.to_string()));
+        ctx.cnames.lock().unwrap().remove(&(app.to_string(), env.to_string()));
         build(ctx, &routes)
     };
     ctx.lb.publish(table);
 }
 
+/// Make an environment answer under host prefix `cname` (its own name when None); republish
+/// only when that changes.
+pub fn set_cname(ctx: &Ctx, app: &str, env: &str, cname: Option<&str>) {
+    let key = (app.to_string(), env.to_string());
+    let table = {
+        let mut cnames = ctx.cnames.lock().unwrap();
+        let changed = match cname {
+            Some(c) if c != env => cnames.insert(key, c.to_string()).as_deref() != Some(c),
+            _ => cnames.remove(&key).is_some(),
+        };
+        if !changed {
+            return;
+        }
+        drop(cnames);
+        build(ctx, &ctx.routes.lock().unwrap())
+    };
+    ctx.lb.publish(table);
+}
+
+/// Exchange two environments' host prefixes in one publish: no request sees a table where both
+/// or neither answer a name.
+pub fn swap_cnames(ctx: &Ctx, app: &str, a: (&str, &str), b: (&str, &str)) {
+    let table = {
+        let mut cnames = ctx.cnames.lock().unwrap();
+        for (env, cname) in [a, b] {
+            let key = (app.to_string(), env.to_string());
+            if cname == env {
+                cnames.remove(&key);
+            } else {
+                cnames.insert(key, cname.to_string());
+            }
+        }
+        drop(cnames);
+        build(ctx, &ctx.routes.lock().unwrap())
+    };
+    ctx.lb.publish(table);
+}
+
 fn build(ctx: &Ctx, routes: &std::collections::HashMap<crate::context::EnvKey, Vec<Upstream>>) -> RoutingTable {
+    let cnames = ctx.cnames.lock().unwrap();
     let mut table = RoutingTable::empty();
     for ((app, env), ups) in routes {
-        for host in ctx.settings.hostnames(app, env) {
+        let prefix = cnames.get(&(app.clone(), env.clone())).map(String::as_str).unwrap_or(env);
+        for host in ctx.settings.hostnames(app, prefix) {
             table.insert(&host, Route { app: app.clone(), env: env.clone(), upstreams: ups.clone() });
         }
     }

@@ -135,7 +135,7 @@ pub async fn deploy(c: &Context, a: DeployArgs) -> Result<u8> {
     finish(c, &app, &env, &label, a.timeout.unwrap_or(600), a.no_wait).await
 }
 
-async fn finish(c: &Context, app: &str, env: &str, label: &str, timeout: u64, no_wait: bool) -> Result<u8> {
+pub(crate) async fn finish(c: &Context, app: &str, env: &str, label: &str, timeout: u64, no_wait: bool) -> Result<u8> {
     let path = format!("/apps/{app}/environments/{env}");
     let result = if no_wait { Ok(c.client.get(&path).await?) } else { wait_ready(c, app, env, label, timeout).await };
     match result {

@@ -7,6 +7,7 @@ pub mod health;
 pub mod logs;
 pub mod misc;
 pub mod scale;
+pub mod swap;
 pub mod schedule;
 pub mod versions;
 pub mod wait;
