@@ -20,6 +20,7 @@ pub enum Event {
     EnvironmentTerminated,
     OrphanRemoved { app: String, env: String, instance: String },
     HostnameSwapped { host: String },
+    VariablesChanged { names: String },
     EngineUnavailable { error: String },
     DeployBatchStarted { batch: u32, of: u32, retiring: Vec<String>, launching: usize },
     DeployBatchHealthy { batch: u32, of: u32 },
@@ -55,6 +56,7 @@ impl Event {
             Event::EnvironmentTerminated => "EnvironmentTerminated",
             Event::OrphanRemoved { .. } => "OrphanRemoved",
             Event::HostnameSwapped { .. } => "HostnameSwapped",
+            Event::VariablesChanged { .. } => "VariablesChanged",
             Event::EngineUnavailable { .. } => "EngineUnavailable",
             Event::ScalingDecision { .. } => "ScalingDecision",
             Event::ScheduledActionFired { .. } => "ScheduledActionFired",
@@ -119,6 +121,9 @@ impl Event {
             }
             Event::TerminateStarted => "terminateEnvironment is starting".into(),
             Event::EnvironmentTerminated => "terminateEnvironment completed: no instance left".into(),
+            Event::VariablesChanged { names } => {
+                format!("Environment properties changed ({names}): replacing instances under the deployment policy")
+            }
             Event::HostnameSwapped { host } => format!("Environment now answers {host} (swapped)"),
             Event::OrphanRemoved { app, env, instance } => {
                 format!("Removed instance {instance} of {app}/{env}: no such environment")

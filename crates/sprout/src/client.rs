@@ -33,6 +33,10 @@ impl Client {
         self.send(Method::PUT, path, Some(body), None).await
     }
 
+    pub async fn patch<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
+        self.send(Method::PATCH, path, Some(body), None).await
+    }
+
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.send(Method::DELETE, path, None, None).await
     }

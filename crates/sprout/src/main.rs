@@ -100,12 +100,27 @@ enum Command {
         #[arg(long)]
         no_wait: bool,
     },
+    /// Set environment properties (KEY=VALUE; KEY= removes one); instances are replaced
+    Setenv {
+        env: String,
+        #[arg(value_name = "KEY=VALUE", required = true)]
+        assignments: Vec<String>,
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Print environment properties
+    Printenv { env: String },
     /// Exchange two environments' host names (blue/green), with no failed request
     Swap {
         source: String,
         /// The environment whose host name SOURCE takes
         destination: String,
     },
+    /// Run the load balancer as its own process, fed by the server's routing table; it keeps
+    /// serving while the server restarts
+    Proxy(cmd::proxy::ProxyArgs),
     /// Terminate an environment: stop and remove its instances
     Terminate {
         env: String,
@@ -168,8 +183,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Command::Scale(a) => cmd::scale::run(&c, a).await,
                 Command::Schedule(a) => cmd::schedule::run(&c, a).await,
                 Command::Clone { source, name, timeout, no_wait } => cmd::swap::clone(&c, source, name, timeout, no_wait).await,
+                Command::Setenv { env, assignments, timeout, no_wait } => cmd::setenv::setenv(&c, env, assignments, timeout, no_wait).await,
+                Command::Printenv { env } => cmd::setenv::printenv(&c, env).await,
                 Command::Swap { source, destination } => cmd::swap::swap(&c, source, destination).await,
                 Command::Terminate { env, force, no_wait } => cmd::env::terminate(&c, env, force, no_wait).await,
+                Command::Proxy(a) => cmd::proxy::run(&c, a).await,
                 Command::Server { .. } | Command::Validate { .. } | Command::Init { .. } => unreachable!(),
             }
         }

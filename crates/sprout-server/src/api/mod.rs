@@ -9,8 +9,10 @@ pub mod health;
 pub mod lifecycle;
 pub mod logs;
 pub mod metrics;
+pub mod routing;
 pub mod scaling;
 pub mod swap;
+pub mod variables;
 pub mod versions;
 
 use axum::extract::{Path, Query, State};
@@ -31,6 +33,7 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/lifecycle", get(lifecycle::show).put(lifecycle::set))
         .route("/apps/{app}/environments/{env}/clone", post(swap::clone))
         .route("/apps/{app}/swap", post(swap::swap))
+        .route("/apps/{app}/environments/{env}/variables", get(variables::show).patch(variables::change))
         .route("/apps/{app}/environments", get(environments::list_of_app).post(environments::create))
         .route("/apps/{app}/environments/{env}", get(environments::show).delete(environments::terminate))
         .route("/apps/{app}/environments/{env}/health", get(health::show))
@@ -46,6 +49,7 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/environments/{env}/schedules/{name}/resume", post(scaling::resume))
         .route("/apps/{app}/events", get(events))
         .route("/environments", get(environments::list_all))
+        .route("/routing", get(routing::show))
         .layer(axum::extract::DefaultBodyLimit::max(ctx.settings.bundle_limit_bytes as usize))
         .route_layer(axum::middleware::from_fn_with_state(ctx.clone(), auth::require_token));
     // `/metrics` is outside the token layer: Prometheus scrapes without a token (see metrics.rs).

@@ -17,6 +17,7 @@ use super::routes;
 use super::snapshot::{ContainerView, EnvSnapshot, InstanceView};
 use crate::context::Ctx;
 use crate::events::Event;
+use crate::instance::spec::{config_hash, deploy_key, key_version};
 use crate::instance::{self, observe_environment, InstanceIdentity, ObservedInstance};
 
 /// Memory of one environment's controller. All of it can be rebuilt by observing again: probe
@@ -164,15 +165,16 @@ impl EnvController {
             });
             observations.push(InstanceObservation {
                 id: inst.id.clone(),
-                version: inst.version.clone(),
+                version: deploy_key(&inst.version, &inst.config),
                 health,
                 launched_at: inst.launched_at,
             });
         }
 
         // Plan.
+        // Changed environment properties replace instances as a new version does.
         let spec = EnvironmentSpec {
-            version: env.version_label.clone(),
+            version: deploy_key(&env.version_label, &config_hash(&env.variables)),
             desired: env.desired_instances,
             terminating: env.status == EnvStatus::Terminating,
             may_launch: self.backoff_until.is_none_or(|t| now >= t),
@@ -204,7 +206,7 @@ impl EnvController {
             .steps
             .iter()
             .filter_map(|s| match s {
-                Step::Launch { version } => Some(version.clone()),
+                Step::Launch { version } => Some(key_version(version).to_string()),
                 _ => None,
             })
             .collect();
@@ -321,6 +323,7 @@ impl EnvController {
                 instance: id.clone(),
                 version: version.clone(),
                 launched_at: now.timestamp(),
+                config: config_hash(&env.variables),
                 bundle_dir: v.bundle_path.clone().into(),
                 log_dir: dir.join("logs"),
                 volume_dir: dir.join("volumes"),

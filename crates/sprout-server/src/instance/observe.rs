@@ -8,7 +8,7 @@ use sprout_model::names::*;
 use sprout_model::Dockerrun;
 use sprout_plan::{ContainerObservation, ObservedState};
 
-use super::spec::LABEL_LAUNCHED_AT;
+use super::spec::{LABEL_CONFIG, LABEL_LAUNCHED_AT};
 
 /// One instance as the engine shows it.
 #[derive(Debug, Clone, Default)]
@@ -16,6 +16,8 @@ pub struct ObservedInstance {
     pub id: String,
     pub version: String,
     pub launched_at: i64,
+    /// Hash of the environment properties it was launched with (`LABEL_CONFIG`).
+    pub config: String,
     pub containers: Vec<ContainerStatus>,
     pub network: Option<String>,
 }
@@ -103,6 +105,7 @@ pub async fn observe_environment(
         if entry.version.is_empty() {
             entry.version = c.labels.get(LABEL_VERSION).cloned().unwrap_or_default();
             entry.launched_at = c.labels.get(LABEL_LAUNCHED_AT).and_then(|s| s.parse().ok()).unwrap_or(0);
+            entry.config = c.labels.get(LABEL_CONFIG).cloned().unwrap_or_default();
         }
         entry.containers.push(c);
     }
@@ -112,6 +115,7 @@ pub async fn observe_environment(
         if entry.version.is_empty() {
             entry.version = n.labels.get(LABEL_VERSION).cloned().unwrap_or_default();
             entry.launched_at = n.labels.get(LABEL_LAUNCHED_AT).and_then(|s| s.parse().ok()).unwrap_or(0);
+            entry.config = n.labels.get(LABEL_CONFIG).cloned().unwrap_or_default();
         }
         entry.network = Some(n.name);
     }

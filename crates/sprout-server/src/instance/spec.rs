@@ -15,6 +15,9 @@ use sprout_model::{ContainerDefinition, DependencyCondition, Dockerrun, BUNDLE_P
 
 /// Label holding the Unix second an instance was launched.
 pub const LABEL_LAUNCHED_AT: &str = "sprout.launched-at";
+/// Label holding the hash of the environment properties an instance was launched with, so a
+/// changed property (`sprout setenv`) replaces instances the way a new version does.
+pub const LABEL_CONFIG: &str = "sprout.config";
 /// Label saying whether a container is essential.
 pub const LABEL_ESSENTIAL: &str = "sprout.essential";
 
@@ -28,6 +31,8 @@ pub struct InstanceIdentity {
     pub instance: String,
     pub version: String,
     pub launched_at: i64,
+    /// `config_hash` of the environment properties the instance runs with.
+    pub config: String,
     /// The version's unpacked bundle (what `/var/app/current` means).
     pub bundle_dir: PathBuf,
     /// Per-instance directory; `awseb-logs-<name>` volumes live in `logs/<name>` under it.
@@ -64,7 +69,36 @@ pub fn instance_labels(id: &InstanceIdentity) -> BTreeMap<String, String> {
         (LABEL_INSTANCE.to_string(), id.instance.clone()),
         (LABEL_VERSION.to_string(), id.version.clone()),
         (LABEL_LAUNCHED_AT.to_string(), id.launched_at.to_string()),
+        (LABEL_CONFIG.to_string(), id.config.clone()),
     ])
+}
+
+/// A short hash of the environment properties; empty when there are none, so instances
+/// launched without properties need no label to match.
+pub fn config_hash(variables: &BTreeMap<String, String>) -> String {
+    use sha2::{Digest, Sha256};
+    if variables.is_empty() {
+        return String::new();
+    }
+    let mut h = Sha256::new();
+    for (k, v) in variables {
+        h.update((k.len() as u64).to_le_bytes());
+        h.update(k.as_bytes());
+        h.update((v.len() as u64).to_le_bytes());
+        h.update(v.as_bytes());
+    }
+    hex::encode(&h.finalize()[..6])
+}
+
+/// What the planner compares to decide an instance is current: version label and properties.
+/// `/` cannot appear in a label, so the key splits back unambiguously.
+pub fn deploy_key(version: &str, config: &str) -> String {
+    if config.is_empty() { version.to_string() } else { format!("{version}/{config}") }
+}
+
+/// The version label of a deploy key.
+pub fn key_version(key: &str) -> &str {
+    key.split_once('/').map_or(key, |(v, _)| v)
 }
 
 /// Map a Dockerrun to the engine specs of one instance. `variables` (the environment's

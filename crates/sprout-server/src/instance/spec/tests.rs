@@ -38,6 +38,7 @@ fn identity() -> InstanceIdentity {
         instance: "i-1".into(),
         version: "v1".into(),
         launched_at: 42,
+        config: "c0ffee".into(),
         bundle_dir: "/data/bundles/abc".into(),
         log_dir: "/data/instances/i-1/logs".into(),
         volume_dir: "/data/instances/i-1/volumes".into(),
@@ -125,4 +126,16 @@ fn environment_properties_win_over_the_file() {
     assert!(env.contains(&("MODE".to_string(), "env".to_string())));
     assert!(!env.contains(&("MODE".to_string(), "file".to_string())));
     assert!(env.contains(&("KEEP".to_string(), "1".to_string())));
+}
+
+#[test]
+fn config_hash_is_empty_without_properties_and_changes_with_any_value() {
+    assert_eq!(config_hash(&BTreeMap::new()), "");
+    let a = BTreeMap::from([("K".to_string(), "1".to_string())]);
+    let b = BTreeMap::from([("K".to_string(), "2".to_string())]);
+    assert_ne!(config_hash(&a), config_hash(&b));
+    assert_eq!(config_hash(&a), config_hash(&a.clone()));
+    assert_eq!(deploy_key("v1", ""), "v1");
+    assert_eq!(key_version(&deploy_key("v1", &config_hash(&a))), "v1");
+    assert_eq!(plan().network.labels.get(LABEL_CONFIG).map(String::as_str), Some("c0ffee"));
 }

@@ -1,0 +1,100 @@
+//! `GET /api/v1/routing`: the routing table the server's load balancer serves now, so that
+//! `sprout proxy` (the load balancer as its own process) can serve the same one.
+//!
+//! Read-only and token-protected like the rest of `/api/v1`: it names every instance's
+//! address. This module converts between the wire form and `sprout_lb::RoutingTable`; it does
+//! not decide what is in service (the controllers do).
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use sprout_lb::{Route, RoutingTable, Upstream};
+
+use crate::context::Ctx;
+
+/// The routing table on the wire: routes sorted by host, so equal tables compare equal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingView {
+    pub routes: Vec<RouteView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteView {
+    /// Lowercase, without port.
+    pub host: String,
+    pub app: String,
+    pub env: String,
+    pub upstreams: Vec<UpstreamView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamView {
+    pub instance: String,
+    pub addr: SocketAddr,
+}
+
+impl RoutingView {
+    pub fn from_table(table: &RoutingTable) -> Self {
+        let mut routes: Vec<RouteView> = table
+            .routes
+            .iter()
+            .map(|(host, route)| RouteView {
+                host: host.clone(),
+                app: route.app.clone(),
+                env: route.env.clone(),
+                upstreams: route
+                    .upstreams
+                    .iter()
+                    .map(|u| UpstreamView { instance: u.instance.clone(), addr: u.addr })
+                    .collect(),
+            })
+            .collect();
+        routes.sort_by(|a, b| a.host.cmp(&b.host));
+        Self { routes }
+    }
+
+    pub fn to_table(&self) -> RoutingTable {
+        let mut table = RoutingTable::empty();
+        for route in &self.routes {
+            let upstreams = route
+                .upstreams
+                .iter()
+                .map(|u| Upstream { instance: u.instance.clone(), addr: u.addr })
+                .collect();
+            table.insert(&route.host, Route { app: route.app.clone(), env: route.env.clone(), upstreams });
+        }
+        table
+    }
+}
+
+pub async fn show(State(ctx): State<Ctx>) -> Json<RoutingView> {
+    Json(RoutingView::from_table(&ctx.lb.table()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_json() {
+        let mut table = RoutingTable::empty();
+        let upstreams = vec![
+            Upstream { instance: "i-2".into(), addr: "127.0.0.1:40002".parse().unwrap() },
+            Upstream { instance: "i-1".into(), addr: "[::1]:40001".parse().unwrap() },
+        ];
+        table.insert("Web.Shop.localhost", Route { app: "shop".into(), env: "web".into(), upstreams });
+        table.insert("a.example", Route { app: "a".into(), env: "prod".into(), upstreams: vec![] });
+        let view = RoutingView::from_table(&table);
+        assert_eq!(view.routes[0].host, "a.example", "sorted by host");
+        let json = serde_json::to_string(&view).unwrap();
+        let back: RoutingView = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, view);
+        let rebuilt = back.to_table();
+        assert_eq!(rebuilt.routes.len(), 2);
+        let route = rebuilt.lookup("web.shop.localhost").unwrap();
+        assert_eq!(route.upstreams[1].instance, "i-1", "instance order kept");
+        assert_eq!(route.upstreams[1].addr, "[::1]:40001".parse().unwrap());
+    }
+}

@@ -1,0 +1,73 @@
+//! Environment properties (`sprout setenv` / `sprout printenv`): variables added to every
+//! container. Changing them replaces the instances under the environment's deployment policy,
+//! as Elastic Beanstalk does for a configuration update.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+use sprout_store::EnvStatus;
+
+use super::environments::{view, EnvView};
+use super::error::{bad, ApiError};
+use crate::context::Ctx;
+use crate::events::Event;
+
+#[derive(Deserialize)]
+pub struct VariablesChange {
+    /// Set (or overwrite) these.
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    /// Remove these.
+    #[serde(default)]
+    pub unset: Vec<String>,
+}
+
+/// A POSIX-ish variable name: letters, digits and `_`, not starting with a digit.
+fn check_variable_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
+    if ok { Ok(()) } else { Err(bad(format!("{name:?} is not a valid variable name"), Some("use letters, digits and '_', e.g. DATABASE_URL=postgres://db/app".into()))) }
+}
+
+pub async fn show(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<Json<BTreeMap<String, String>>, ApiError> {
+    Ok(Json(ctx.store.get_environment(&app, &env).await?.variables))
+}
+
+pub async fn change(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+    Json(req): Json<VariablesChange>,
+) -> Result<Json<EnvView>, ApiError> {
+    for name in req.set.keys().chain(req.unset.iter()) {
+        check_variable_name(name)?;
+    }
+    let mut e = ctx.store.get_environment(&app, &env).await?;
+    if e.status == EnvStatus::Terminating {
+        return Err(ApiError::Conflict(format!("environment {app}/{env} is terminating")));
+    }
+    let mut variables = e.variables.clone();
+    variables.extend(req.set.clone());
+    for k in &req.unset {
+        variables.remove(k);
+    }
+    if variables == e.variables {
+        return Ok(Json(view(&ctx, &e)));
+    }
+    let mut changed: Vec<&String> = req.set.keys().chain(req.unset.iter()).collect();
+    changed.sort();
+    changed.dedup();
+    let now = ctx.clock.now();
+    e.variables = variables;
+    e.status = EnvStatus::Updating;
+    e.last_error = None;
+    e.deploy_deadline = Some(now + chrono::Duration::seconds(e.options.deploy.timeout_s as i64));
+    e.updated_at = now;
+    ctx.store.update_environment(&e).await?;
+    let names = changed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+    ctx.emit(&app, Some(&env), Event::VariablesChanged { names }).await;
+    ctx.kick.notify_waiters();
+    Ok(Json(view(&ctx, &e)))
+}

@@ -1,0 +1,128 @@
+//! `sprout proxy`: Sprout's load balancer as its own process, fed by the server's routing table.
+//!
+//! It asks the server for the table every second (`GET /api/v1/routing`) and publishes it when it
+//! changed. When the server does not answer (restarting, upgraded, crashed) it keeps serving the
+//! last table it had: instances keep running while the control plane is away, so restarting
+//! `sprout server` drops no request that goes through `sprout proxy`. It does not judge health or
+//! drain instances; the server does, and the next table says so.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use sprout_lb::{LbConfig, LoadBalancer};
+use sprout_server::api::routing::RoutingView;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::cmd::Context;
+
+#[derive(clap::Args)]
+pub struct ProxyArgs {
+    /// Address to serve on (loopback unless you mean it)
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub listen: String,
+    /// How often to ask the server for its routing table, in milliseconds
+    #[arg(long, default_value_t = 1000)]
+    pub poll_ms: u64,
+}
+
+pub async fn run(c: &Context, a: ProxyArgs) -> Result<u8> {
+    let listener = TcpListener::bind(&a.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}: is another process using it? pass --listen ADDR", a.listen))?;
+    let lb = LoadBalancer::new(LbConfig::default());
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        on_signal.cancel();
+    });
+    let mut follower = Follower::default();
+    // Start with the server's table when it answers; otherwise serve 404s until it does.
+    follower.apply(&lb, fetch(&c.client).await);
+    eprintln!("sprout proxy: serving on {} with {} route(s) from {}", a.listen, lb.table().routes.len(), c.resolved.url);
+    let poll = Duration::from_millis(a.poll_ms.max(50));
+    let (lb_poll, stop) = (lb.clone(), shutdown.clone());
+    let client = crate::client::Client::new(&c.resolved.url, c.resolved.token.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(poll) => {}
+            }
+            follower.apply(&lb_poll, fetch(&client).await);
+        }
+    });
+    lb.serve(listener, shutdown).await.context("load balancer stopped")?;
+    Ok(0)
+}
+
+/// The server's table, bounded in time: a server that accepts but never answers must not
+/// leave the proxy without news forever.
+async fn fetch(client: &crate::client::Client) -> Result<RoutingView> {
+    tokio::time::timeout(Duration::from_secs(5), client.get("/routing"))
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the server did not answer within 5 s")))
+}
+
+/// Publishes fetched tables, keeping the last one while the server is away.
+#[derive(Default)]
+pub struct Follower {
+    last: Option<RoutingView>,
+    failing: bool,
+}
+
+impl Follower {
+    /// Publishes `fetched` if it differs from what is served; on an error keeps serving and
+    /// says so once (not every second) until the server answers again.
+    pub fn apply(&mut self, lb: &Arc<LoadBalancer>, fetched: Result<RoutingView>) {
+        match fetched {
+            Ok(view) => {
+                if self.failing {
+                    eprintln!("sprout proxy: server answers again");
+                    self.failing = false;
+                }
+                if self.last.as_ref() != Some(&view) {
+                    lb.publish(view.to_table());
+                    self.last = Some(view);
+                }
+            }
+            Err(err) => {
+                if !self.failing {
+                    eprintln!("sprout proxy: cannot read the routing table ({err:#}); serving the last one");
+                    self.failing = true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sprout_server::api::routing::{RouteView, UpstreamView};
+
+    fn view(instances: &[&str]) -> RoutingView {
+        let upstreams = instances
+            .iter()
+            .enumerate()
+            .map(|(i, id)| UpstreamView { instance: (*id).into(), addr: format!("127.0.0.1:{}", 40000 + i).parse().unwrap() })
+            .collect();
+        RoutingView { routes: vec![RouteView { host: "web.shop.localhost".into(), app: "shop".into(), env: "web".into(), upstreams }] }
+    }
+
+    #[test]
+    fn keeps_the_last_table_while_the_server_is_away() {
+        let lb = LoadBalancer::new(LbConfig { workers: 0, ..LbConfig::default() });
+        let mut follower = Follower::default();
+        follower.apply(&lb, Ok(view(&["i-1", "i-2"])));
+        assert_eq!(lb.table().routes["web.shop.localhost"].upstreams.len(), 2);
+        follower.apply(&lb, Err(anyhow::anyhow!("connection refused")));
+        assert!(follower.failing);
+        assert_eq!(lb.table().routes["web.shop.localhost"].upstreams.len(), 2, "still serving");
+        follower.apply(&lb, Ok(view(&["i-3"])));
+        assert!(!follower.failing);
+        assert_eq!(lb.table().routes["web.shop.localhost"].upstreams[0].instance, "i-3");
+    }
+}
