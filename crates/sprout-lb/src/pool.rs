@@ -7,6 +7,9 @@
 //! body ends (see [`PooledBody`]), the pool is a short `Mutex<Vec<_>>` held by the route (found at
 //! publish time, never looked up per request), and the request body is sent as is, unboxed.
 //!
+//! Idle connections older than the idle timeout are dropped when next looked at, and an
+//! instance's pool goes (closing its idle connections) when the instance leaves every route.
+//!
 //! This module does not choose the instance, time the response or retry on another instance;
 //! `proxy` does. It only retries the one case that is always safe: a pooled connection the
 //! instance had already closed handed the request back unsent, so it goes out on a new connection.
@@ -28,6 +31,10 @@ use tokio::time::Instant;
 /// Idle connections kept per instance; more than this are closed when they come back. The
 /// benchmark's 64 client connections need at most 64 upstream ones.
 const MAX_IDLE: usize = 256;
+
+/// How long a pooled connection that has not yet settled after its last exchange may take to
+/// become ready; normally it needs one poll of its task, microseconds.
+const FINISHING_WAIT: Duration = Duration::from_millis(5);
 
 /// Response head buffer; hyper's default grows from 8 KiB, which small answers never need.
 const READ_BUF_EXACT: usize = 16 * 1024;
@@ -108,15 +115,17 @@ impl Pool {
                 if entry.sender.is_ready() {
                     return Ok(entry.sender);
                 }
-                // Not ready yet: its driving task has not yet looked again after the last body
-                // ended (the body's reader may run first on another worker). It will be soon.
+                // Not ready yet: the body's reader ran before the connection's own task had its
+                // turn to settle after the exchange. It will be ready at its next poll.
                 finishing = Some(entry.sender);
                 break;
             }
             finishing
         };
+        // A connection still busy past this (an instance that answered before reading the whole
+        // request body, say) is dropped rather than waited for.
         if let Some(mut sender) = finishing
-            && let Ok(Ok(())) = tokio::time::timeout(connect_timeout, sender.ready()).await
+            && let Ok(Ok(())) = tokio::time::timeout(FINISHING_WAIT, sender.ready()).await
         {
             return Ok(sender);
         }

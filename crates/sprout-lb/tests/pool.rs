@@ -92,7 +92,11 @@ async fn an_instance_hanging_up_idle_connections_costs_no_request() {
         assert_eq!(answer.status, 200, "request {i}: {}", answer.body);
         assert_eq!(answer.body, "bye");
     }
-    assert_eq!(accepted.load(Ordering::SeqCst), 10, "one connection per request");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        10,
+        "one connection per request"
+    );
     let stats = lb.lb.stats();
     assert_eq!(stats.routes["rude.example"].totals.status_2xx, 10);
 }

@@ -172,10 +172,10 @@ pub fn check_band(min: u32, max: u32, desired: Option<u32>) -> Result<(), Settin
     if min > max {
         return Err(setting_error("min", format!("min {min} is above max {max}"), "--min 1 --max 4"));
     }
-    if let Some(d) = desired {
-        if d < min || d > max {
-            return Err(setting_error("desired", format!("desired {d} is outside the band {min}..{max}"), "--min 1 --max 4 --desired 2"));
-        }
+    if let Some(d) = desired
+        && (d < min || d > max)
+    {
+        return Err(setting_error("desired", format!("desired {d} is outside the band {min}..{max}"), "--min 1 --max 4 --desired 2"));
     }
     Ok(())
 }
@@ -183,10 +183,10 @@ pub fn check_band(min: u32, max: u32, desired: Option<u32>) -> Result<(), Settin
 impl ScalingSettings {
     /// Every check that needs no cron or time-zone database (those are `sprout_plan::schedule`).
     pub fn validate(&self) -> Result<(), SettingError> {
-        if let Some(t) = self.target_rps {
-            if !(t.is_finite() && t > 0.0) {
-                return Err(setting_error("target_rps", format!("the target must be a positive number of requests per instance per second, not {t}"), "--target-rps 50"));
-            }
+        if let Some(t) = self.target_rps
+            && !(t.is_finite() && t > 0.0)
+        {
+            return Err(setting_error("target_rps", format!("the target must be a positive number of requests per instance per second, not {t}"), "--target-rps 50"));
         }
         if self.scale_out_window_s == 0 {
             return Err(setting_error("scale_out_window_s", "must be at least 1 second", "2"));

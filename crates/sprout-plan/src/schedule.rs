@@ -49,10 +49,10 @@ pub fn validate_action(a: &ScheduledAction) -> Result<(), SettingError> {
         None => {}
     }
     parse_time_zone(&a.time_zone)?;
-    if let (Some(s), Some(e)) = (a.start, a.end) {
-        if e <= s {
-            return Err(setting_error("end", "the end time is not after the start time", "--start 2026-05-01T00:00:00Z --end 2026-06-01T00:00:00Z"));
-        }
+    if let (Some(s), Some(e)) = (a.start, a.end)
+        && e <= s
+    {
+        return Err(setting_error("end", "the end time is not after the start time", "--start 2026-05-01T00:00:00Z --end 2026-06-01T00:00:00Z"));
     }
     if a.min.is_none() && a.max.is_none() && a.desired.is_none() {
         return Err(setting_error("min", "an action sets at least one of min, max, desired", "--min 2 --max 6"));

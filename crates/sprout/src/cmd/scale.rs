@@ -49,7 +49,7 @@ pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
         }
     }
     if let Some(t) = a.target_rps {
-        if !(t > 0.0) {
+        if !(t.is_finite() && t > 0.0) {
             bail!("--target-rps: the target must be a positive number of requests per instance per second, not {t}\n  hint: for example --target-rps 50");
         }
         body.insert("target_rps".into(), json!(t));
