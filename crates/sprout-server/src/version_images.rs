@@ -105,6 +105,7 @@ mod tests {
                     name: format!("c{i}"),
                     spec: ContainerSpec { image: image.to_string(), ..Default::default() },
                     wait_for: Vec::new(),
+                    after: Vec::new(),
                 })
                 .collect(),
             dirs: Vec::new(),

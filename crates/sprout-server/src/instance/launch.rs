@@ -55,20 +55,26 @@ async fn launch_inner(engine: &dyn Engine, plan: &InstancePlan) -> Result<(), La
         Ok(()) | Err(EngineError::Conflict { .. }) => {}
         Err(e) => return Err(e.into()),
     }
-    for c in &plan.containers {
-        engine.create_container(&c.spec).await?;
-    }
-    for c in &plan.containers {
-        for (dep, cond) in &c.wait_for {
-            let dep_name = plan
-                .containers
-                .iter()
-                .find(|p| &p.name == dep)
-                .map(|p| p.spec.name.clone())
-                .unwrap_or_else(|| dep.clone());
-            wait_condition(engine, &c.name, dep, &dep_name, *cond).await?;
+    // Wave by wave, every container of a wave concurrently: an instance of four containers
+    // starts in two rounds of Docker calls instead of four, which is most of scale-out time.
+    for wave in plan.waves() {
+        let jobs = wave.into_iter().map(|c| async move {
+            engine.create_container(&c.spec).await?;
+            for (dep, cond) in &c.wait_for {
+                let dep_name = plan
+                    .containers
+                    .iter()
+                    .find(|p| &p.name == dep)
+                    .map(|p| p.spec.name.clone())
+                    .unwrap_or_else(|| dep.clone());
+                wait_condition(engine, &c.name, dep, &dep_name, *cond).await?;
+            }
+            engine.start_container(&c.spec.name).await?;
+            Ok::<(), LaunchError>(())
+        });
+        for r in futures_util::future::join_all(jobs).await {
+            r?;
         }
-        engine.start_container(&c.spec.name).await?;
     }
     Ok(())
 }
@@ -124,6 +130,6 @@ async fn wait_condition(
         if tokio::time::Instant::now() >= deadline {
             return Err(fail(format!("it did not within {}s", DEPENDENCY_TIMEOUT.as_secs())));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

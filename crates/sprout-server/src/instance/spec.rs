@@ -49,6 +49,31 @@ pub struct PlannedContainer {
     pub spec: ContainerSpec,
     /// (definition name of the dependency, condition) to wait for before starting.
     pub wait_for: Vec<(String, DependencyCondition)>,
+    /// Definition names that must be created and started first: link targets (their names
+    /// must resolve when this one starts), volumesFrom sources and dependsOn dependencies.
+    pub after: Vec<String>,
+}
+
+impl InstancePlan {
+    /// Containers grouped in waves: every container comes one wave after the last of its
+    /// `after` dependencies, so each wave can be created and started concurrently.
+    pub fn waves(&self) -> Vec<Vec<&PlannedContainer>> {
+        let mut wave_of: BTreeMap<&str, usize> = BTreeMap::new();
+        // `containers` is in start order, so every dependency's wave is known before it is used.
+        for c in &self.containers {
+            let w = c.after.iter().filter_map(|d| wave_of.get(d.as_str())).map(|w| w + 1).max().unwrap_or(0);
+            wave_of.insert(&c.name, w);
+        }
+        let mut waves: Vec<Vec<&PlannedContainer>> = Vec::new();
+        for c in &self.containers {
+            let w = wave_of[c.name.as_str()];
+            if waves.len() <= w {
+                waves.resize_with(w + 1, Vec::new);
+            }
+            waves[w].push(c);
+        }
+        waves
+    }
 }
 
 /// The instance's network and its containers in start order.
@@ -122,7 +147,12 @@ pub fn plan_instance(def: &Dockerrun, id: &InstanceIdentity, variables: &BTreeMa
     for c in start_order(def) {
         let spec = container_spec(def, c, id, &net, &labels, variables, &aliases, &mut dirs);
         let wait_for = c.depends_on.iter().map(|d| (d.container_name.clone(), d.condition)).collect();
-        containers.push(PlannedContainer { name: c.name.clone(), spec, wait_for });
+        let mut after: Vec<String> = c.links.iter().map(|l| l.name.clone()).collect();
+        after.extend(c.volumes_from.iter().map(|v| v.source_container.clone()));
+        after.extend(c.depends_on.iter().map(|d| d.container_name.clone()));
+        after.sort();
+        after.dedup();
+        containers.push(PlannedContainer { name: c.name.clone(), spec, wait_for, after });
     }
     InstancePlan { network: NetworkSpec { name: net, labels }, containers, dirs }
 }

@@ -65,6 +65,13 @@ fn start_order_puts_dependencies_first() {
 }
 
 #[test]
+fn waves_start_independent_containers_together() {
+    let p = plan();
+    let waves: Vec<Vec<&str>> = p.waves().iter().map(|w| w.iter().map(|c| c.name.as_str()).collect()).collect();
+    assert_eq!(waves, vec![vec!["app", "data"], vec!["web"]]);
+}
+
+#[test]
 fn names_labels_and_network_are_deterministic() {
     let p = plan();
     assert_eq!(p.network.name, "sprout-shop-prod-i-1");
