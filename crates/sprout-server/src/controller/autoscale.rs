@@ -34,37 +34,49 @@ pub trait MetricSource: Send + Sync + 'static {
     fn read(&self, now: DateTime<Utc>) -> HashMap<EnvKey, MetricSample>;
 }
 
-/// Request rates from the load balancer's cumulative counters, differenced between reads.
-/// Replaced by the load balancer's own per-second metrics once they exist.
+/// The load balancer's own per-second metrics: each environment's last closed second (request
+/// rate, mean latency, bytes in and out), so every Elastic Beanstalk trigger measure but CPU has
+/// a value.
 pub struct LbMetrics {
     lb: Arc<LoadBalancer>,
-    prev: Mutex<Option<(tokio::time::Instant, HashMap<EnvKey, u64>)>>,
 }
 
 impl LbMetrics {
     pub fn new(lb: Arc<LoadBalancer>) -> Self {
-        LbMetrics { lb, prev: Mutex::new(None) }
+        LbMetrics { lb }
     }
 }
 
 impl MetricSource for LbMetrics {
     fn read(&self, now: DateTime<Utc>) -> HashMap<EnvKey, MetricSample> {
-        let mut totals: HashMap<EnvKey, u64> = HashMap::new();
-        for r in self.lb.stats().routes.values() {
-            // An environment answers under several host names: add them up.
-            *totals.entry((r.app.clone(), r.env.clone())).or_default() += r.totals.requests;
-        }
-        let at = tokio::time::Instant::now();
-        let mut prev = self.prev.lock().unwrap();
         let mut out = HashMap::new();
-        if let Some((then, before)) = prev.as_ref() {
-            let secs = at.duration_since(*then).as_secs_f64().max(0.001);
-            for (k, n) in &totals {
-                let delta = n.saturating_sub(before.get(k).copied().unwrap_or(0));
-                out.insert(k.clone(), MetricSample { at: now, requests: delta as f64 / secs, ..Default::default() });
+        for r in self.lb.stats().routes.values() {
+            // An environment answers under several host names; its metrics are kept once.
+            let key = (r.app.clone(), r.env.clone());
+            if out.contains_key(&key) {
+                continue;
             }
+            let Some(last) = self.lb.metrics().series(&r.app, &r.env, 1).pop() else {
+                // No request in the last closed second: a quiet second is a sample too (scale-in
+                // depends on seeing it).
+                out.insert(key, MetricSample { at: now, requests: 0.0, ..Default::default() });
+                continue;
+            };
+            let span = f64::from(last.span_s.max(1));
+            let latency_ms = (last.latency.count() > 0)
+                .then(|| last.latency.sum().as_secs_f64() * 1000.0 / last.latency.count() as f64);
+            out.insert(
+                key,
+                MetricSample {
+                    at: now,
+                    requests: last.requests as f64 / span,
+                    latency_ms,
+                    cpu_percent: None,
+                    network_in: Some(last.bytes_in as f64 / span),
+                    network_out: Some(last.bytes_out as f64 / span),
+                },
+            );
         }
-        *prev = Some((at, totals));
         out
     }
 }
