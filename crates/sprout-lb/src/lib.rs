@@ -11,6 +11,7 @@
 //! lock.
 
 mod balance;
+mod direct;
 mod error;
 mod flight;
 mod headers;

@@ -28,6 +28,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::direct::DirectConn;
+
 /// Idle connections kept per instance; more than this are closed when they come back. The
 /// benchmark's 64 client connections need at most 64 upstream ones.
 const MAX_IDLE: usize = 256;
@@ -35,6 +37,9 @@ const MAX_IDLE: usize = 256;
 /// How long a pooled connection that has not yet settled after its last exchange may take to
 /// become ready; normally it needs one poll of its task, microseconds.
 const FINISHING_WAIT: Duration = Duration::from_millis(5);
+
+/// A direct connection idle for less than this is reused for a safe request without probing.
+const UNPROBED_REUSE: Duration = Duration::from_secs(1);
 
 /// Response head buffer; hyper's default grows from 8 KiB, which small answers never need.
 const READ_BUF_EXACT: usize = 16 * 1024;
@@ -53,6 +58,9 @@ pub enum UpstreamError {
     /// The HTTP exchange failed after the connection was open.
     #[error(transparent)]
     Http(#[from] hyper::Error),
+    /// The same, on the direct path (`direct.rs`).
+    #[error(transparent)]
+    Direct(#[from] crate::direct::DirectError),
 }
 
 /// One instance's idle connections, most recently used last, in one shard per worker thread.
@@ -64,6 +72,13 @@ pub enum UpstreamError {
 pub(crate) struct Pool {
     addr: SocketAddr,
     shards: Box<[Mutex<Vec<Idle>>]>,
+    /// Idle connections of the direct path, sharded the same way.
+    direct: Box<[Mutex<Vec<DirectIdle>>]>,
+}
+
+struct DirectIdle {
+    conn: DirectConn,
+    since: Instant,
 }
 
 thread_local! {
@@ -87,7 +102,73 @@ impl Pool {
         Arc::new(Self {
             addr,
             shards: (0..=workers).map(|_| Mutex::new(Vec::new())).collect(),
+            direct: (0..=workers).map(|_| Mutex::new(Vec::new())).collect(),
         })
+    }
+
+    fn idle_direct(&self) -> MutexGuard<'_, Vec<DirectIdle>> {
+        let shard = &self.direct[SHARD.get() % self.direct.len()];
+        shard.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection for the direct path, and whether it was reused (a reused one may turn out
+    /// to have been closed by the instance just now).
+    ///
+    /// For a request that is `safe` to repeat, a connection used within the last second is
+    /// taken without probing it: the probe costs a `recv` system call per request, and if the
+    /// instance did hang up, the request goes out again on a new connection (see `proxy`).
+    pub(crate) async fn checkout_direct(
+        &self,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        safe: bool,
+    ) -> Result<(DirectConn, bool), UpstreamError> {
+        {
+            let mut idle = self.idle_direct();
+            while let Some(entry) = idle.pop() {
+                let idle_for = entry.since.elapsed();
+                let fresh = safe && idle_for < UNPROBED_REUSE;
+                if idle_for < idle_timeout && (fresh || entry.conn.looks_alive()) {
+                    return Ok((entry.conn, true));
+                }
+            }
+        }
+        Ok((DirectConn::new(self.open(connect_timeout).await?), false))
+    }
+
+    /// Puts a direct connection whose exchange ended cleanly back for the next request.
+    pub(crate) fn checkin_direct(&self, conn: DirectConn) {
+        let mut idle = self.idle_direct();
+        if idle.len() < MAX_IDLE {
+            idle.push(DirectIdle {
+                conn,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    /// A new connection for the direct path.
+    pub(crate) async fn connect_direct(
+        &self,
+        connect_timeout: Duration,
+    ) -> Result<DirectConn, UpstreamError> {
+        Ok(DirectConn::new(self.open(connect_timeout).await?))
+    }
+
+    /// A new TCP connection to the instance, within the connect timeout.
+    async fn open(&self, connect_timeout: Duration) -> Result<TcpStream, UpstreamError> {
+        let addr = self.addr;
+        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(source)) => return Err(UpstreamError::Connect { addr, source }),
+            Err(_elapsed) => {
+                let source = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out");
+                return Err(UpstreamError::Connect { addr, source });
+            }
+        };
+        // Requests and answers are small and latency bound; Nagle would hold them back.
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
     }
 
     /// This thread's idle connections. The lock is uncontended in practice: only this worker
@@ -138,16 +219,7 @@ impl Pool {
         connect_timeout: Duration,
     ) -> Result<SendRequest<Incoming>, UpstreamError> {
         let addr = self.addr;
-        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(source)) => return Err(UpstreamError::Connect { addr, source }),
-            Err(_elapsed) => {
-                let source = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out");
-                return Err(UpstreamError::Connect { addr, source });
-            }
-        };
-        // Requests and answers are small and latency bound; Nagle would hold them back.
-        let _ = stream.set_nodelay(true);
+        let stream = self.open(connect_timeout).await?;
         let (sender, connection) = http1::Builder::new()
             .read_buf_exact_size(Some(READ_BUF_EXACT))
             .writev(false)

@@ -1,6 +1,6 @@
 //! Forwarding one request: pick an instance, rewrite headers in place, send it over a pooled
-//! connection, retry once on a connect failure, stream the answer back, and record it in the
-//! metrics.
+//! connection (the direct path of `direct.rs` for requests without a body, hyper's client for the
+//! rest), retry once on a connect failure, stream the answer back, and record it in the metrics.
 //!
 //! Bodies are never buffered. A connection to the instance is obtained before the request is
 //! built, so when connecting fails nothing of the request has been touched and it can go to
@@ -14,18 +14,45 @@ use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use hyper_util::rt::TokioIo;
 
 use crate::error::{ProxyError, error_response};
 use crate::flight::{Flight, MeteredBody};
+use crate::direct::{self, DirectBody, DirectConn};
 use crate::pool::{self, PooledBody};
+use hyper::client::conn::http1::SendRequest;
 use crate::routing::normalize_host;
 use crate::{LoadBalancer, RouteState};
 use crate::{balance, headers};
 
 /// The body of every response the load balancer sends: streamed from an instance, or its own.
-pub type ProxyBody = UnsyncBoxBody<Bytes, hyper::Error>;
+pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// Why a response body stopped early, from whichever path carried it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A connection to an instance: hyper's client for requests with a body or an upgrade, the
+/// direct path (`direct.rs`) for the rest; `bool` says the direct one was reused.
+enum Conn {
+    Hyper(SendRequest<Incoming>),
+    Direct(DirectConn, bool),
+}
+
+/// An instance's response head, with its body still to stream.
+enum Answer {
+    Hyper(Response<PooledBody>),
+    Direct(Response<DirectBody>),
+}
+
+impl Answer {
+    fn status(&self) -> StatusCode {
+        match self {
+            Answer::Hyper(r) => r.status(),
+            Answer::Direct(r) => r.status(),
+        }
+    }
+}
 
 /// Attempts per request at most: the first instance and one other after a connect failure.
 const MAX_ATTEMPTS: usize = 2;
@@ -146,6 +173,7 @@ async fn forward(
         parts.uri = Uri::from(path);
     }
     parts.version = Version::HTTP_11;
+    let direct = direct::eligible(&parts, &body, upgrade.is_some());
 
     let count = route.upstreams.len();
     let turn = state
@@ -161,11 +189,17 @@ async fn forward(
         if let Some(flight) = flight.as_mut() {
             flight.on_instance(series);
         }
-        let checkout = state.pools[index]
-            .checkout(lb.config.connect_timeout, UPSTREAM_IDLE_TIMEOUT)
-            .await;
+        let pool = &state.pools[index];
+        let (connect, idle) = (lb.config.connect_timeout, UPSTREAM_IDLE_TIMEOUT);
+        let checkout = if direct {
+            let safe = parts.method.is_safe();
+            let checkout = pool.checkout_direct(connect, idle, safe).await;
+            checkout.map(|(conn, reused)| Conn::Direct(conn, reused))
+        } else {
+            pool.checkout(connect, idle).await.map(Conn::Hyper)
+        };
         match checkout {
-            Ok(sender) => break (index, sender),
+            Ok(conn) => break (index, conn),
             Err(source) => {
                 let upstream = &route.upstreams[index];
                 state.upstreams[index].record_connect_failure();
@@ -190,13 +224,30 @@ async fn forward(
     let upstream = &route.upstreams[index];
     let counters = &state.upstreams[index];
     let series = &state.upstream_series[index];
-    let request = Request::from_parts(parts, body);
-    let sent = pool::send(
-        &state.pools[index],
-        sender,
-        request,
-        lb.config.connect_timeout,
-    );
+    let pool = &state.pools[index];
+    let connect_timeout = lb.config.connect_timeout;
+    let sent = async move {
+        match sender {
+            Conn::Hyper(sender) => {
+                let request = Request::from_parts(parts, body);
+                let response = pool::send(pool, sender, request, connect_timeout).await?;
+                Ok(Answer::Hyper(response))
+            }
+            Conn::Direct(conn, reused) => {
+                let answer = match direct::exchange(conn, pool, &parts).await {
+                    // The instance closed a kept-alive connection just as we used it; a request
+                    // that is safe to repeat goes out once more on a new connection.
+                    Err(err) if err.unsent && reused && parts.method.is_safe() => {
+                        tracing::debug!(error = %err, "pooled connection was closed; using a new one");
+                        let conn = pool.connect_direct(connect_timeout).await?;
+                        direct::exchange(conn, pool, &parts).await?
+                    }
+                    answer => answer?,
+                };
+                Ok::<_, pool::UpstreamError>(Answer::Direct(answer))
+            }
+        }
+    };
     let result = match tokio::time::timeout(lb.config.response_timeout, sent).await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(source)) => Err(ProxyError::Upstream {
@@ -233,10 +284,26 @@ const UPSTREAM_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// Turns an instance's response into the client's: hop-by-hop headers out, body streamed, and
 /// for a `101 Switching Protocols` the two upgraded connections joined.
 fn client_response(
-    mut response: Response<PooledBody>,
+    answer: Answer,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     flight: Option<Flight>,
 ) -> Response<ProxyBody> {
+    match answer {
+        Answer::Hyper(response) => stream_back(response, client_upgrade, flight),
+        // The direct path never carries an upgrade.
+        Answer::Direct(response) => stream_back(response, None, flight),
+    }
+}
+
+fn stream_back<B>(
+    mut response: Response<B>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    flight: Option<Flight>,
+) -> Response<ProxyBody>
+where
+    B: Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
     let protocol = switching
         .then(|| response.headers().get(header::UPGRADE).cloned())
@@ -248,8 +315,10 @@ fn client_response(
         tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
     }
     match flight {
-        Some(flight) => response.map(|body| MeteredBody::new(body, flight).boxed_unsync()),
-        None => response.map(|body| body.boxed_unsync()),
+        Some(flight) => {
+            response.map(|body| MeteredBody::new(body, flight).map_err(Into::into).boxed_unsync())
+        }
+        None => response.map(|body| body.map_err(Into::into).boxed_unsync()),
     }
 }
 
