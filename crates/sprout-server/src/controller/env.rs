@@ -30,6 +30,7 @@ pub struct EnvController {
     health: super::health::HealthChecker,
     announced: HashSet<String>,
     retiring: Arc<Mutex<HashSet<String>>>,
+    launches: super::launching::Launches,
     definitions: HashMap<String, Option<Arc<Dockerrun>>>,
     failures: u32,
     backoff_until: Option<DateTime<Utc>>,
@@ -55,6 +56,7 @@ impl EnvController {
             health: Default::default(),
             announced: HashSet::new(),
             retiring: Arc::default(),
+            launches: Default::default(),
             definitions: HashMap::new(),
             failures: 0,
             backoff_until: None,
@@ -118,6 +120,11 @@ impl EnvController {
         };
         let retiring = self.retiring.lock().unwrap().clone();
         let live: Vec<ObservedInstance> = observed.into_iter().filter(|i| !retiring.contains(&i.id)).collect();
+        for (instance, error) in self.launches.take_failures() {
+            let retry_in_s = self.note_failure(now);
+            self.ctx.emit(&self.app, Some(&self.env), Event::LaunchFailed { instance, error, retry_in_s }).await;
+        }
+        let launching = self.launches.snapshot();
 
         let Some(mut env) = record else {
             // Deleted from the store (terminated): retire whatever is left, then stop.
@@ -125,7 +132,7 @@ impl EnvController {
         };
         routes::set_cname(&self.ctx, &self.app, &self.env, env.options.routing.cname.as_deref());
 
-        if env.status == EnvStatus::Terminating && live.is_empty() && retiring.is_empty() {
+        if env.status == EnvStatus::Terminating && live.is_empty() && retiring.is_empty() && launching.is_empty() {
             self.ctx.store.delete_environment(&self.app, &self.env).await?;
             self.ctx.emit(&self.app, Some(&self.env), Event::EnvironmentTerminated).await;
             return Ok(self.retire_all(&[], true).await);
@@ -138,7 +145,12 @@ impl EnvController {
         let mut upstreams = Vec::new();
         for inst in &live {
             let def = self.definition(&inst.version).await;
-            let (health, address) = self.judge(inst, def.as_deref(), now).await;
+            let (health, address) = if launching.contains_key(&inst.id) {
+                // Half created: not judged, counted as capacity to come.
+                (InstanceHealth::Pending, None)
+            } else {
+                self.judge(inst, def.as_deref(), now).await
+            };
             if health == InstanceHealth::Healthy && self.announced.insert(inst.id.clone()) {
                 self.failures = 0;
                 let address = address.map(|a| a.to_string()).unwrap_or_default();
@@ -170,6 +182,12 @@ impl EnvController {
                 launched_at: inst.launched_at,
             });
         }
+        // Launches whose instance the engine does not show yet still count as capacity to come.
+        for (id, l) in &launching {
+            if !live.iter().any(|i| &i.id == id) {
+                observations.push(InstanceObservation { id: id.clone(), version: l.key.clone(), health: InstanceHealth::Pending, launched_at: l.launched_at });
+            }
+        }
 
         // Plan.
         // Changed environment properties replace instances as a new version does.
@@ -198,6 +216,10 @@ impl EnvController {
         // Act.
         for step in &plan.steps {
             if let Step::Retire { id, reason } = step {
+                if launching.contains_key(id) {
+                    // Its launch task owns it until the launch ends; the next tick decides.
+                    continue;
+                }
                 let inst = live.iter().find(|i| &i.id == id).cloned().unwrap_or_default();
                 self.spawn_retire(inst, reason.clone()).await;
             }
@@ -222,7 +244,7 @@ impl EnvController {
         );
         self.progress(&mut env, plan.ready, &causes, now).await?;
 
-        let starting = observations.iter().any(|o| o.health == InstanceHealth::Pending) || !launches.is_empty();
+        let starting = observations.iter().any(|o| o.health == InstanceHealth::Pending) || !launches.is_empty() || !launching.is_empty();
         // A starting instance is probed rapidly so it is in service soon after it is ready.
         Ok(Next::After(if starting { Duration::from_millis(250) } else { self.ctx.settings.tick }))
     }
@@ -310,7 +332,6 @@ impl EnvController {
     }
 
     async fn launch(&mut self, env: &EnvironmentRecord, versions: &[String], now: DateTime<Utc>) {
-        let mut jobs = Vec::new();
         for version in versions {
             let Some(def) = self.definition(version).await else { continue };
             let Ok(v) = self.ctx.store.get_version(&self.app, version).await else { continue };
@@ -330,17 +351,19 @@ impl EnvController {
             };
             let pinned = crate::version_images::pinned(&self.ctx, &self.app, version).await;
             let plan = crate::version_images::pin_images(instance::plan_instance(&def, &identity, &env.variables), &pinned);
-            let engine = self.ctx.engine.clone();
-            jobs.push(async move { (id, version.clone(), instance::launch_instance(&*engine, &plan).await) });
-        }
-        for (id, version, result) in futures_util::future::join_all(jobs).await {
-            match result {
-                Ok(()) => self.ctx.emit(&self.app, Some(&self.env), Event::InstanceLaunched { instance: id, version }).await,
-                Err(e) => {
-                    let retry_in_s = self.note_failure(now);
-                    self.ctx.emit(&self.app, Some(&self.env), Event::LaunchFailed { instance: id, error: e.to_string(), retry_in_s }).await;
+            let key = deploy_key(version, &identity.config);
+            self.launches.begin(&id, super::launching::Launching { key, launched_at: identity.launched_at });
+            let (ctx, launches, app, env_name, version) = (self.ctx.clone(), self.launches.clone(), self.app.clone(), self.env.clone(), version.clone());
+            // In the background: the controller keeps ticking and probes each instance as soon
+            // as its own launch is done.
+            tokio::spawn(async move {
+                let result = instance::launch_instance(&*ctx.engine, &plan).await;
+                if result.is_ok() {
+                    ctx.emit(&app, Some(&env_name), Event::InstanceLaunched { instance: id.clone(), version }).await;
                 }
-            }
+                launches.end(&id, result.err().map(|e| e.to_string()));
+                ctx.kick.notify_waiters();
+            });
         }
     }
 

@@ -5,6 +5,7 @@ pub mod autoscale;
 pub mod deploy;
 pub mod enhanced;
 pub mod env;
+pub mod launching;
 pub mod health;
 pub mod routes;
 pub mod snapshot;

@@ -33,12 +33,31 @@ pub const DEF: &str = r#"{
 pub struct ScriptedProber {
     pub failing: Mutex<HashSet<SocketAddr>>,
     pub fail_all: Mutex<bool>,
+    /// When set, only these addresses pass.
+    pub only: Mutex<Option<HashSet<SocketAddr>>>,
+    /// Instances of these versions fail (looked up on the engine by published port), however
+    /// soon after their launch they are probed.
+    pub fail_versions: Mutex<HashSet<String>>,
+    pub engine: Mutex<Option<Arc<FakeEngine>>>,
+}
+
+impl ScriptedProber {
+    fn version_of(&self, addr: SocketAddr) -> Option<String> {
+        let engine = self.engine.lock().unwrap().clone()?;
+        engine
+            .containers()
+            .into_iter()
+            .find(|c| c.ports.iter().any(|p| p.host_port == addr.port()))
+            .and_then(|c| c.labels.get("sprout.version").cloned())
+    }
 }
 
 #[async_trait::async_trait]
 impl Prober for ScriptedProber {
     async fn probe(&self, addr: SocketAddr, path: &str, _t: Duration) -> Result<(), String> {
-        if *self.fail_all.lock().unwrap() || self.failing.lock().unwrap().contains(&addr) {
+        let excluded = self.only.lock().unwrap().as_ref().is_some_and(|only| !only.contains(&addr))
+            || self.version_of(addr).is_some_and(|v| self.fail_versions.lock().unwrap().contains(&v));
+        if excluded || *self.fail_all.lock().unwrap() || self.failing.lock().unwrap().contains(&addr) {
             Err(format!("GET {path} returned 500"))
         } else {
             Ok(())
@@ -74,6 +93,7 @@ pub async fn harness() -> Harness {
     let engine: Arc<dyn Engine> = fake.clone();
     let mut ctx = Ctx::new(store, engine, Arc::new(SystemClock), LoadBalancer::new(LbConfig::default()), settings);
     let prober = Arc::new(ScriptedProber::default());
+    *prober.engine.lock().unwrap() = Some(fake.clone());
     ctx.prober = prober.clone();
     let cancel = CancellationToken::new();
     tokio::spawn(sprout_server::controller::supervise(ctx.clone(), cancel.clone()));
