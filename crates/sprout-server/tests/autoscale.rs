@@ -155,6 +155,9 @@ async fn scaling_waits_while_a_deploy_runs_and_says_so() {
     let h = harness(band(1, 4, ScalingSettings { target_rps: Some(10.0), ..Default::default() }), 1).await;
     until("Ready", || async { env(&h).await.status == EnvStatus::Ready }).await;
     let mut e = env(&h).await;
+    // A deploy that cannot finish (its version is unknown here, so nothing launches): the
+    // environment stays Updating for as long as the test looks.
+    e.version_label = "v2-never-uploaded".into();
     e.status = EnvStatus::Updating;
     e.deploy_deadline = Some(chrono::Utc::now() + chrono::Duration::seconds(60));
     h.ctx.store.update_environment(&e).await.unwrap();

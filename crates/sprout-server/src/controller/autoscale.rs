@@ -131,12 +131,15 @@ impl EnvScaling {
 /// Run until cancelled, one pass over every environment per second.
 pub async fn run(ctx: Ctx, cancel: CancellationToken) {
     let mut states: HashMap<EnvKey, EnvScaling> = HashMap::new();
-    let mut ticker = tokio::time::interval(TICK);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // Look just after each second closes in the load balancer's metrics (it closes them
+        // 2 ms past the boundary): a spike is seen at most a few milliseconds after its first
+        // full second, not up to a second later.
+        let into_second = u64::from(ctx.clock.now().timestamp_subsec_millis()).min(999);
+        let wait = Duration::from_millis(1000 - into_second + 15).min(TICK + Duration::from_millis(15));
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = ticker.tick() => {}
+            _ = tokio::time::sleep(wait) => {}
         }
         let now = ctx.clock.now();
         let samples = ctx.metrics.read(now);
