@@ -90,11 +90,14 @@ class Load:
             t.start()
 
     def worker(self):
-        conn, next_at = None, time.monotonic()
+        conn, last = None, time.monotonic()
         while not self.stop and time.monotonic() < DEADLINE:
-            # No catching up after a stall: a burst would be a spike of its own.
-            next_at = max(next_at + 8 / self.rate, time.monotonic())
-            time.sleep(max(0, next_at - time.monotonic()))
+            # Pace by the current rate, looked at every 20 ms so a step takes effect at once
+            # (a worker asleep on the old rate would delay the spike). No catching up after a
+            # stall: a burst would be a spike of its own.
+            while not self.stop and time.monotonic() < last + 8 / self.rate:
+                time.sleep(min(0.02, max(0, last + 8 / self.rate - time.monotonic())))
+            last = max(last + 8 / self.rate, time.monotonic() - 8 / self.rate)
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(*HTTP.split(":"), timeout=10)
