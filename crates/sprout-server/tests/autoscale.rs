@@ -2,6 +2,8 @@
 //! prober and a fake metric stream. Real time (the autoscaler ticks each second); every wait is
 //! bounded and nothing asserts on durations.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -111,19 +113,13 @@ async fn messages(h: &Harness, kind: &str) -> Vec<String> {
     list.into_iter().filter(|e| e.kind == kind).map(|e| e.message).collect()
 }
 
-/// Wait (bounded, 30 s) until `cond` holds.
-async fn until<F, Fut>(what: &str, mut cond: F)
+/// Wait (bounded, 30 s: scale-in waits out a stabilisation window) until `cond` holds.
+async fn until<F, Fut>(what: &str, cond: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..300 {
-        if cond().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("gave up waiting for: {what}");
+    common::until_within(30, what, cond).await
 }
 
 fn band(min: u32, max: u32, scaling: ScalingSettings) -> EnvOptions {

@@ -149,19 +149,28 @@ pub async fn env(h: &Harness) -> Option<EnvironmentRecord> {
     h.ctx.store.get_environment("shop", "prod").await.ok()
 }
 
-/// Wait (bounded) until `cond` holds.
-pub async fn until<F, Fut>(what: &str, mut cond: F)
+/// Wait (bounded, 10 s) until `cond` holds.
+pub async fn until<F, Fut>(what: &str, cond: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..400 {
+    until_within(10, what, cond).await
+}
+
+/// Wait at most `secs` seconds until `cond` holds, looking every 25 ms.
+pub async fn until_within<F, Fut>(secs: u64, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..secs * 40 {
         if cond().await {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("gave up waiting for: {what}");
+    panic!("gave up after {secs}s waiting for: {what}");
 }
 
 pub fn instances(fake: &FakeEngine, version: Option<&str>) -> HashSet<String> {
