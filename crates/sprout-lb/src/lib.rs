@@ -15,6 +15,7 @@ mod direct;
 mod error;
 mod flight;
 mod headers;
+pub mod hold;
 mod metrics;
 mod pool;
 mod proxy;
@@ -56,6 +57,9 @@ pub struct LbConfig {
     /// Threads serving client connections, each with its own single-threaded runtime (see
     /// `workers.rs` for why). 0 serves on the runtime that calls `serve`. Default: one per core.
     pub workers: usize,
+    /// Requests for an environment without an in-service instance wait this long, this many
+    /// at most, for one to appear (see `hold.rs`).
+    pub hold: hold::HoldConfig,
 }
 
 impl Default for LbConfig {
@@ -66,6 +70,7 @@ impl Default for LbConfig {
             client_header_timeout: Duration::from_secs(10),
             balance: Balance::default(),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            hold: hold::HoldConfig::default(),
         }
     }
 }
@@ -80,6 +85,10 @@ pub struct LoadBalancer {
     /// Keep-alive connections per instance address, shared by every route that reaches it.
     /// Locked only by `publish`; the request path holds its route's `Arc<Pool>`s.
     pools: Mutex<HashMap<std::net::SocketAddr, Arc<pool::Pool>>>,
+    /// Bumped on every publish; held requests wait on it.
+    generation: tokio::sync::watch::Sender<u64>,
+    /// Requests waiting in `hold`.
+    held: std::sync::atomic::AtomicUsize,
 }
 
 /// A published table together with the request-path handles for each of its routes.
@@ -125,6 +134,8 @@ impl LoadBalancer {
             unrouted: Counters::default(),
             metrics: Metrics::default(),
             pools: Mutex::new(HashMap::new()),
+            generation: tokio::sync::watch::Sender::new(0),
+            held: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -206,6 +217,7 @@ impl LoadBalancer {
         }));
         drop(pools);
         drop(hosts);
+        self.generation.send_modify(|g| *g += 1);
     }
 
     pub fn table(&self) -> Arc<RoutingTable> {

@@ -66,7 +66,8 @@ pub(crate) async fn handle(
     client_ip: &HeaderValue,
 ) -> Response<ProxyBody> {
     let published = lb.published.load();
-    let state = match request_host(&req) {
+    let held;
+    let mut state = match request_host(&req) {
         None => return unrouted(lb, &ProxyError::MissingHost),
         Some(host) => match published.routes.get(host.as_ref()) {
             Some(state) => state,
@@ -76,6 +77,16 @@ pub(crate) async fn handle(
             }
         },
     };
+    if state.route.upstreams.is_empty() {
+        // Capacity may be starting: wait (bounded) for an instance rather than refuse.
+        let host = request_host(&req).map(Cow::into_owned).unwrap_or_default();
+        if let Some(p) = crate::hold::wait_for_instance(lb, &host).await {
+            held = p;
+            if let Some(s) = held.routes.get(host.as_str()) {
+                state = s;
+            }
+        }
+    }
     let started = tokio::time::Instant::now();
     let bytes_in = req
         .headers()

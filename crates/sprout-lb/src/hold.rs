@@ -1,0 +1,64 @@
+//! Holding requests while capacity starts: a request for an environment with no in-service
+//! instance waits, in a bounded queue and for a bounded time, for a routing table that gives the
+//! environment one, instead of being refused with 503 at once. This is what turns a scale-out
+//! from zero, or an environment whose last instance is being replaced, into a short delay
+//! rather than errors.
+//!
+//! Off the hot path: only requests that found no instance come here.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{LoadBalancer, Published};
+
+/// How many requests may wait, and how long each may.
+#[derive(Debug, Clone, Copy)]
+pub struct HoldConfig {
+    /// Requests waiting at once across all environments; beyond it, 503 at once.
+    pub max_requests: usize,
+    /// How long a request waits for an instance before it gets the 503.
+    pub max_wait: Duration,
+}
+
+impl Default for HoldConfig {
+    fn default() -> Self {
+        HoldConfig { max_requests: 1024, max_wait: Duration::from_secs(2) }
+    }
+}
+
+/// Counts a held request while it waits.
+struct Held<'a>(&'a AtomicUsize);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Wait until a published table gives `host` an instance; that table, or None when the queue
+/// is full or the wait ran out.
+pub(crate) async fn wait_for_instance(lb: &LoadBalancer, host: &str) -> Option<Arc<Published>> {
+    let config = lb.config.hold;
+    if config.max_wait.is_zero() {
+        return None;
+    }
+    if lb.held.fetch_add(1, Ordering::Relaxed) >= config.max_requests {
+        lb.held.fetch_sub(1, Ordering::Relaxed);
+        return None;
+    }
+    let _held = Held(&lb.held);
+    // Subscribe before looking, so a publish between the look and the wait is not missed.
+    let mut changes = lb.generation.subscribe();
+    let deadline = tokio::time::Instant::now() + config.max_wait;
+    loop {
+        let published = lb.published.load_full();
+        if published.routes.get(host).is_some_and(|s| !s.route.upstreams.is_empty()) {
+            return Some(published);
+        }
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => continue,
+            _ => return None,
+        }
+    }
+}

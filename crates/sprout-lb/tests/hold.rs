@@ -1,0 +1,49 @@
+//! Requests for an environment with no in-service instance are held (bounded in number and
+//! time) until a published table gives it one, instead of a 503 at once.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use sprout_lb::hold::HoldConfig;
+use sprout_lb::{LbConfig, RoutingTable};
+
+fn config(max_requests: usize, max_wait_ms: u64) -> LbConfig {
+    LbConfig { hold: HoldConfig { max_requests, max_wait: Duration::from_millis(max_wait_ms) }, ..LbConfig::default() }
+}
+
+#[tokio::test]
+async fn a_request_waits_for_the_first_instance_and_is_answered_by_it() {
+    let mut table = RoutingTable::empty();
+    table.insert("scaling.example", route("app", "prod", vec![]));
+    let lb = Lb::start(config(16, 10_000), table).await;
+    let backend = Backend::start("first").await;
+
+    let addr = lb.addr;
+    let pending = tokio::spawn(async move { get(addr, "scaling.example", "/").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!pending.is_finished(), "the request is held, not refused");
+
+    let mut table = RoutingTable::empty();
+    table.insert("scaling.example", route("app", "prod", vec![backend.upstream()]));
+    lb.lb.publish(table);
+    let answer = pending.await.unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.backend(), "first");
+}
+
+#[tokio::test]
+async fn the_wait_is_bounded_and_so_is_the_queue() {
+    let mut table = RoutingTable::empty();
+    table.insert("empty.example", route("app", "prod", vec![]));
+    let lb = Lb::start(config(16, 200), table).await;
+    let answer = get(lb.addr, "empty.example", "/").await;
+    assert_eq!(answer.status, 503, "no instance came within the wait");
+
+    let mut table = RoutingTable::empty();
+    table.insert("empty.example", route("app", "prod", vec![]));
+    let full = Lb::start(config(0, 60_000), table).await;
+    let answer = tokio::time::timeout(Duration::from_secs(10), get(full.addr, "empty.example", "/")).await;
+    assert_eq!(answer.expect("a full queue refuses at once").status, 503);
+}
