@@ -37,7 +37,7 @@ pub fn decide_version_deletions(
 ) -> Vec<String> {
     // A stable sort keeps input order among equal times.
     let mut newest_first: Vec<&VersionAge> = versions.iter().collect();
-    newest_first.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    newest_first.sort_by_key(|v| std::cmp::Reverse(v.created_at));
 
     let too_old = |v: &VersionAge| match limits.max_age_days {
         Some(days) => now.saturating_sub(v.created_at) > i64::from(days) * 86_400,

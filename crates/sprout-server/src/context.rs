@@ -24,10 +24,6 @@ pub struct Settings {
     pub domain: Option<String>,
     /// The address the load balancer listens on (to print URLs).
     pub http_addr: String,
-    pub health_path: String,
-    pub probe_timeout: Duration,
-    /// Consecutive failed probes that take an in-service instance out.
-    pub unhealthy_threshold: u32,
     /// How long a launched instance may take to pass its first probe.
     pub launch_timeout_s: u64,
     /// How long an instance leaving rotation keeps serving its in-flight requests.
@@ -47,9 +43,6 @@ impl Settings {
             server_id,
             domain: None,
             http_addr: "127.0.0.1:8080".into(),
-            health_path: "/".into(),
-            probe_timeout: Duration::from_secs(2),
-            unhealthy_threshold: 3,
             launch_timeout_s: 120,
             drain: Duration::from_secs(2),
             stop_timeout: Duration::from_secs(10),

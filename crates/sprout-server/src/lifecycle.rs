@@ -75,11 +75,10 @@ async fn remove_bundle_if_unshared(ctx: &Ctx, version: &VersionRecord) -> Result
     // Only ever a directory this server made: a stored path outside the bundles directory
     // (a hand-edited database) is left alone.
     let dir = Path::new(&version.bundle_path);
-    if dir.starts_with(ctx.settings.bundles_dir()) && dir.exists() {
-        if let Err(e) = std::fs::remove_dir_all(dir) {
+    if dir.starts_with(ctx.settings.bundles_dir()) && dir.exists()
+        && let Err(e) = std::fs::remove_dir_all(dir) {
             tracing::warn!("could not remove bundle {}: {e}", dir.display());
         }
-    }
     Ok(())
 }
 

@@ -127,22 +127,39 @@ pub async fn create(State(ctx): State<Ctx>, Path(app): Path<String>, Json(req): 
     super::swap::check_host_free(&ctx, &app, &req.name).await?;
     let version = ctx.store.get_version(&app, &req.version).await?;
     check_deployable(&ctx, &version).await?;
-    let now = ctx.clock.now();
     let mut options = sprout_store::EnvOptions::default();
     options.deploy.timeout_s = ctx.settings.deploy_timeout_s;
     if let Some(p) = &req.deploy {
         p.apply(&mut options.deploy)?;
     }
     let timeout = req.timeout_s.unwrap_or(options.deploy.timeout_s);
+    let record = launch_environment(&ctx, &app, &req.name, req.version, req.instances, req.variables, options, timeout).await?;
+    Ok((StatusCode::CREATED, Json(view(&ctx, &record))))
+}
+
+/// Store a new environment in `Launching`, record the event and wake the controllers: the
+/// shared end of `create` and `clone`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn launch_environment(
+    ctx: &Ctx,
+    app: &str,
+    name: &str,
+    version: String,
+    instances: u32,
+    variables: BTreeMap<String, String>,
+    options: sprout_store::EnvOptions,
+    timeout_s: u64,
+) -> Result<EnvironmentRecord, ApiError> {
+    let now = ctx.clock.now();
     let record = EnvironmentRecord {
-        app: app.clone(),
-        name: req.name.clone(),
-        version_label: req.version.clone(),
+        app: app.to_string(),
+        name: name.to_string(),
+        version_label: version.clone(),
         last_good_version: None,
-        desired_instances: req.instances,
+        desired_instances: instances,
         status: EnvStatus::Launching,
-        variables: req.variables,
-        deploy_deadline: Some(now + chrono::Duration::seconds(timeout as i64)),
+        variables,
+        deploy_deadline: Some(now + chrono::Duration::seconds(timeout_s as i64)),
         last_error: None,
         options,
         deploy_state: None,
@@ -150,9 +167,9 @@ pub async fn create(State(ctx): State<Ctx>, Path(app): Path<String>, Json(req): 
         updated_at: now,
     };
     ctx.store.create_environment(&record).await?;
-    ctx.emit(&app, Some(&req.name), Event::EnvironmentCreated { version: req.version, instances: req.instances }).await;
+    ctx.emit(app, Some(name), Event::EnvironmentCreated { version, instances }).await;
     ctx.kick.notify_waiters();
-    Ok((StatusCode::CREATED, Json(view(&ctx, &record))))
+    Ok(record)
 }
 
 pub async fn show(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<Json<EnvView>, ApiError> {

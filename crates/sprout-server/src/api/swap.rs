@@ -6,9 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sprout_store::{EnvStatus, EnvironmentRecord};
+use sprout_store::EnvStatus;
 
-use super::environments::{view, EnvView};
+use super::environments::{launch_environment, view, EnvView};
 use super::error::{bad, ApiError};
 use crate::context::Ctx;
 use crate::controller::routes;
@@ -50,29 +50,20 @@ pub async fn clone(
         EnvStatus::Updating => source.last_good_version.clone().unwrap_or(source.version_label.clone()),
         _ => source.version_label.clone(),
     };
-    let now = ctx.clock.now();
     let mut options = source.options.clone();
     options.routing.cname = None;
     let timeout = req.timeout_s.unwrap_or(options.deploy.timeout_s);
-    let record = EnvironmentRecord {
-        app: app.clone(),
-        name: req.name.clone(),
-        version_label: version.clone(),
-        last_good_version: None,
-        desired_instances: source.desired_instances,
-        status: EnvStatus::Launching,
-        variables: source.variables.clone(),
-        deploy_deadline: Some(now + chrono::Duration::seconds(timeout as i64)),
-        last_error: None,
+    let record = launch_environment(
+        &ctx,
+        &app,
+        &req.name,
+        version,
+        source.desired_instances,
+        source.variables.clone(),
         options,
-        deploy_state: None,
-        created_at: now,
-        updated_at: now,
-    };
-    ctx.store.create_environment(&record).await?;
-    let instances = record.desired_instances;
-    ctx.emit(&app, Some(&req.name), Event::EnvironmentCreated { version, instances }).await;
-    ctx.kick.notify_waiters();
+        timeout,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view(&ctx, &record))))
 }
 

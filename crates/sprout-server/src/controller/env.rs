@@ -204,12 +204,11 @@ impl EnvController {
 
         // Route: healthy instances that are not leaving, before anything is stopped.
         for v in views.iter_mut() {
-            if v.health == InstanceHealth::Healthy && !leaving.contains(v.id.as_str()) {
-                if let Some(addr) = v.address.as_ref().and_then(|a| a.parse().ok()) {
+            if v.health == InstanceHealth::Healthy && !leaving.contains(v.id.as_str())
+                && let Some(addr) = v.address.as_ref().and_then(|a| a.parse().ok()) {
                     v.in_service = true;
                     upstreams.push(Upstream { instance: v.id.clone(), addr });
                 }
-            }
         }
         routes::set_in_service(&self.ctx, &self.app, &self.env, upstreams);
 

@@ -71,35 +71,3 @@ pub struct EnvSnapshot {
     pub causes: Vec<String>,
     pub observed_at: chrono::DateTime<chrono::Utc>,
 }
-
-/// Colour and causes of an environment from its instances and desired count.
-pub fn judge_environment(instances: &[InstanceView], desired: u32, version: &str) -> (Colour, Vec<String>) {
-    let mut causes = Vec::new();
-    let in_service = instances.iter().filter(|i| i.in_service).count();
-    let unhealthy: Vec<&InstanceView> = instances.iter().filter(|i| i.health.is_unhealthy()).collect();
-    let pending = instances.iter().filter(|i| i.health == InstanceHealth::Pending).count();
-    for i in &unhealthy {
-        if let InstanceHealth::Unhealthy(why) = &i.health {
-            causes.push(format!("instance {}: {why}", i.id));
-        }
-    }
-    let colour = if desired > 0 && in_service == 0 {
-        causes.insert(0, format!("none of {desired} instance(s) in service"));
-        Colour::Red
-    } else if !unhealthy.is_empty() || (in_service as u32) < desired {
-        if (in_service as u32) < desired {
-            causes.insert(0, format!("{in_service} of {desired} instance(s) in service"));
-        }
-        Colour::Yellow
-    } else {
-        Colour::Green
-    };
-    if pending > 0 {
-        causes.push(format!("{pending} instance(s) starting"));
-    }
-    let old = instances.iter().filter(|i| i.version != version).count();
-    if old > 0 {
-        causes.push(format!("{old} instance(s) still run an earlier version"));
-    }
-    (colour, causes)
-}
