@@ -105,6 +105,9 @@ impl EnvController {
             Err(StoreError::NotFound { .. }) => None,
             Err(e) => return Err(e),
         };
+        // Launches in flight are read before the engine is: an instance whose launch ends
+        // between the two looks is still treated as launching, never judged half created.
+        let launching = self.launches.snapshot();
         let observed = match observe_environment(&*self.ctx.engine, &self.ctx.settings.server_id, &self.app, &self.env).await {
             Ok(o) => {
                 self.engine_down = false;
@@ -124,7 +127,6 @@ impl EnvController {
             let retry_in_s = self.note_failure(now);
             self.ctx.emit(&self.app, Some(&self.env), Event::LaunchFailed { instance, error, retry_in_s }).await;
         }
-        let launching = self.launches.snapshot();
 
         let Some(mut env) = record else {
             // Deleted from the store (terminated): retire whatever is left, then stop.
