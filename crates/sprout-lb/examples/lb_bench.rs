@@ -60,6 +60,7 @@ async fn proxy(listen: SocketAddr, backend: SocketAddr, balance: Balance) -> any
             instance: "i-bench".into(),
             addr: backend,
         }],
+        hold: None,
     };
     let mut table = RoutingTable::empty();
     table.insert("bench.localhost", route.clone());

@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{LoadBalancer, Published};
+use crate::{LoadBalancer, Published, RouteState};
 
 /// How many requests may wait, and how long each may.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HoldConfig {
-    /// Requests waiting at once across all environments; beyond it, 503 at once.
+    /// Requests of one environment waiting at once; beyond it, 503 at once.
     pub max_requests: usize,
     /// How long a request waits for an instance before it gets the 503.
     pub max_wait: Duration,
@@ -36,18 +36,21 @@ impl Drop for Held<'_> {
     }
 }
 
-/// Wait until a published table gives `host` an instance; that table, or None when the queue
-/// is full or the wait ran out.
-pub(crate) async fn wait_for_instance(lb: &LoadBalancer, host: &str) -> Option<Arc<Published>> {
-    let config = lb.config.hold;
+/// Wait until a published table gives `host` (routed by `state`, without instances) an
+/// instance; that table, or None when the environment's queue is full or the wait ran out.
+pub(crate) async fn wait_for_instance(lb: &LoadBalancer, host: &str, state: &RouteState) -> Option<Arc<Published>> {
+    let config = state.route.hold.unwrap_or(lb.config.hold);
     if config.max_wait.is_zero() {
         return None;
     }
-    if lb.held.fetch_add(1, Ordering::Relaxed) >= config.max_requests {
-        lb.held.fetch_sub(1, Ordering::Relaxed);
+    // The count is the environment's, kept across publishes, so its bound holds whichever
+    // table a waiting request came in on.
+    let held = &*state.held;
+    if held.fetch_add(1, Ordering::Relaxed) >= config.max_requests {
+        held.fetch_sub(1, Ordering::Relaxed);
         return None;
     }
-    let _held = Held(&lb.held);
+    let _held = Held(held);
     // Subscribe before looking, so a publish between the look and the wait is not missed.
     let mut changes = lb.generation.subscribe();
     let deadline = tokio::time::Instant::now() + config.max_wait;

@@ -87,8 +87,8 @@ pub struct LoadBalancer {
     pools: Mutex<HashMap<std::net::SocketAddr, Arc<pool::Pool>>>,
     /// Bumped on every publish; held requests wait on it.
     generation: tokio::sync::watch::Sender<u64>,
-    /// Requests waiting in `hold`.
-    held: std::sync::atomic::AtomicUsize,
+    /// Requests waiting in `hold`, per environment. Locked only by `publish`.
+    held: Mutex<HashMap<(String, String), Arc<AtomicUsize>>>,
 }
 
 /// A published table together with the request-path handles for each of its routes.
@@ -111,6 +111,8 @@ pub(crate) struct RouteState {
     upstream_series: Vec<Arc<metrics::Series>>,
     /// One per `route.upstreams` entry, in the same order: its keep-alive connections.
     pools: Vec<Arc<pool::Pool>>,
+    /// The environment's requests waiting in `hold`.
+    held: Arc<AtomicUsize>,
 }
 
 /// Per-host state kept across table swaps, so round-robin and counters continue after a publish.
@@ -135,7 +137,7 @@ impl LoadBalancer {
             metrics: Metrics::default(),
             pools: Mutex::new(HashMap::new()),
             generation: tokio::sync::watch::Sender::new(0),
-            held: std::sync::atomic::AtomicUsize::new(0),
+            held: Mutex::new(HashMap::new()),
         })
     }
 
@@ -150,6 +152,7 @@ impl LoadBalancer {
         // table that wins is the one whose host state was built last.
         let mut hosts = self.lock_hosts();
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         let routes = table
             .routes
             .iter()
@@ -199,6 +202,7 @@ impl LoadBalancer {
                                 .clone()
                         })
                         .collect(),
+                    held: held.entry((route.app.clone(), route.env.clone())).or_default().clone(),
                 };
                 (host.clone(), route_state)
             })
@@ -211,11 +215,13 @@ impl LoadBalancer {
             .flat_map(|route| route.upstreams.iter().map(|u| u.addr))
             .collect();
         pools.retain(|addr, _| routed.contains(addr));
+        // A counter nobody routes to and nobody waits on goes with its environment.
+        held.retain(|_, count| Arc::strong_count(count) > 1);
         self.published.store(Arc::new(Published {
             table: Arc::new(table),
             routes,
         }));
-        drop(pools);
+        drop((pools, held));
         drop(hosts);
         self.generation.send_modify(|g| *g += 1);
     }
@@ -301,6 +307,7 @@ mod tests {
                 app: "app".into(),
                 env: "prod".into(),
                 upstreams,
+                hold: None,
             },
         );
         table

@@ -341,6 +341,15 @@ impl Metrics {
         self.summary(app, env, last_secs).requests as f64 / f64::from(last_secs)
     }
 
+    /// Requests of the second still open: answered in it so far plus in flight now (a lower
+    /// bound, near enough, for what arrived in it). Auto-scaling reads it to see a surge before
+    /// the second closes.
+    pub fn open_second_requests(&self, app: &str, env: &str) -> u64 {
+        self.env_series(app, env).map_or(0, |s| {
+            s.live.requests.load(Ordering::Relaxed) + s.in_flight().max(0) as u64
+        })
+    }
+
     /// Requests in flight in the environment now.
     pub fn in_flight(&self, app: &str, env: &str) -> i64 {
         self.env_series(app, env).map_or(0, |s| s.in_flight())

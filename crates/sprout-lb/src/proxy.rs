@@ -80,7 +80,7 @@ pub(crate) async fn handle(
     if state.route.upstreams.is_empty() {
         // Capacity may be starting: wait (bounded) for an instance rather than refuse.
         let host = request_host(&req).map(Cow::into_owned).unwrap_or_default();
-        if let Some(p) = crate::hold::wait_for_instance(lb, &host).await {
+        if let Some(p) = crate::hold::wait_for_instance(lb, &host, state).await {
             held = p;
             if let Some(s) = held.routes.get(host.as_str()) {
                 state = s;

@@ -18,11 +18,14 @@ pub struct Upstream {
 }
 
 /// Where one host's requests go: an environment and its instances.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Route {
     pub app: String,
     pub env: String,
     pub upstreams: Vec<Upstream>,
+    /// The environment's own bounds for requests held while it has no in-service instance;
+    /// None: the load balancer's default (`LbConfig::hold`).
+    pub hold: Option<crate::hold::HoldConfig>,
 }
 
 /// Host (lowercase, without port) to route. Built whole and published whole.
@@ -100,6 +103,7 @@ mod tests {
                 app: "a".into(),
                 env: "prod".into(),
                 upstreams: vec![],
+                hold: None,
             },
         );
         assert!(table.routes.contains_key("prod.example.com"));

@@ -47,3 +47,33 @@ async fn the_wait_is_bounded_and_so_is_the_queue() {
     let answer = tokio::time::timeout(Duration::from_secs(10), get(full.addr, "empty.example", "/")).await;
     assert_eq!(answer.expect("a full queue refuses at once").status, 503);
 }
+
+#[tokio::test]
+async fn each_environment_has_its_own_bounds() {
+    // The load balancer's default would wait 10 s; this environment waits 200 ms at most and
+    // holds one request, the other environment takes the default.
+    let mut table = RoutingTable::empty();
+    let mut own = route("app", "tight", vec![]);
+    own.hold = Some(HoldConfig { max_requests: 1, max_wait: Duration::from_millis(200) });
+    table.insert("tight.example", own);
+    table.insert("roomy.example", route("app", "roomy", vec![]));
+    let lb = Lb::start(config(16, 10_000), table).await;
+
+    let addr = lb.addr;
+    let roomy = tokio::spawn(async move { get(addr, "roomy.example", "/").await });
+    let first = tokio::spawn(async move { get(addr, "tight.example", "/").await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The second request finds the environment's one place taken: refused at once.
+    let second = tokio::time::timeout(Duration::from_secs(5), get(addr, "tight.example", "/")).await;
+    assert_eq!(second.expect("a full queue refuses at once").status, 503);
+    // The first waited its own 200 ms, not the default 10 s.
+    let first = tokio::time::timeout(Duration::from_secs(5), first).await.expect("bounded by the environment's wait").unwrap();
+    assert_eq!(first.status, 503);
+    assert!(!roomy.is_finished(), "the other environment's request still waits under the default");
+
+    let backend = Backend::start("roomy").await;
+    let mut table = RoutingTable::empty();
+    table.insert("roomy.example", route("app", "roomy", vec![backend.upstream()]));
+    lb.lb.publish(table);
+    assert_eq!(roomy.await.unwrap().backend(), "roomy");
+}

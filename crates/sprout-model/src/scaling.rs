@@ -68,13 +68,17 @@ impl Default for Trigger {
     }
 }
 
-/// Requests held by the load balancer while capacity starts, instead of refused.
+/// Requests held by the load balancer while the environment has no in-service instance
+/// (capacity starting), instead of refused. `max_requests` 0 or `max_wait_ms` 0: refuse at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct QueueSettings {
     pub max_requests: u32,
     pub max_wait_ms: u64,
 }
+
+/// Longest a request may be held: clients and proxies in front commonly give up at 30 s.
+pub const MAX_QUEUE_WAIT_MS: u64 = 30_000;
 
 impl Default for QueueSettings {
     fn default() -> Self {
@@ -187,6 +191,13 @@ impl ScalingSettings {
             && !(t.is_finite() && t > 0.0)
         {
             return Err(setting_error("target_rps", format!("the target must be a positive number of requests per instance per second, not {t}"), "--target-rps 50"));
+        }
+        if self.queue.max_wait_ms > MAX_QUEUE_WAIT_MS {
+            return Err(setting_error(
+                "queue.max_wait_ms",
+                format!("{} ms is longer than a held request may wait ({MAX_QUEUE_WAIT_MS} ms; clients time out first)", self.queue.max_wait_ms),
+                "--queue-wait-ms 3000",
+            ));
         }
         if self.scale_out_window_s == 0 {
             return Err(setting_error("scale_out_window_s", "must be at least 1 second", "2"));

@@ -37,6 +37,15 @@ impl MetricSample {
     }
 }
 
+/// The second still open: requests that arrived in it so far. The whole second will have at
+/// least as many, so a surge is seen before the second closes.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct OpenSecond {
+    pub requests: f64,
+    /// How far into the second (0 to 1).
+    pub elapsed_s: f64,
+}
+
 /// Instance counts now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counts {
@@ -156,6 +165,39 @@ pub fn decide_scaling(settings: &ScalingSettings, window: &[MetricSample], curre
         }
     }
     Decision { desired: from, change: None }
+}
+
+/// Decide on the second still open, for a surge only: once the requests that arrived in it
+/// reach `surge_factor` times the capacity (a lower bound for the whole second, so no noise
+/// can fake it), scale out without waiting for the second to close. The order is sized on the
+/// rate so far, counting at least half a second, so an early burst orders at most twice what it
+/// shows. Everything else waits for closed seconds (`decide_scaling`).
+pub fn decide_surge(settings: &ScalingSettings, open: OpenSecond, current: Counts, band: Band, last: LastActions, now: DateTime<Utc>) -> Decision {
+    let from = current.desired;
+    let none = Decision { desired: from, change: None };
+    let Some(target) = settings.target_rps.filter(|t| *t > 0.0) else { return none };
+    let out_allowed = last.scale_out.is_none_or(|t| (now - t).num_seconds() >= settings.scale_out_cooldown_s as i64);
+    if settings.surge_factor <= 0.0 || !out_allowed || band.clamp(from) != from {
+        return none;
+    }
+    let capacity = from.max(1) as f64 * target;
+    if open.requests < settings.surge_factor * capacity {
+        return none;
+    }
+    let rate = open.requests / open.elapsed_s.clamp(0.5, 1.0);
+    let to = band.clamp(((rate / target) - 1e-9).ceil().max(0.0) as u32);
+    if to <= from {
+        return none;
+    }
+    let why = format!(
+        "RequestCount {} requests in the first {} ms of this second, over {} times the capacity of {} instance(s) at target {} per instance: desired {from} -> {to}",
+        thousands(open.requests),
+        (open.elapsed_s * 1000.0).round() as i64,
+        settings.surge_factor,
+        from,
+        thousands(target)
+    );
+    Decision { desired: to, change: Some((Direction::Out, why)) }
 }
 
 /// Whether every period of the breach duration is above the upper (true) or below the lower

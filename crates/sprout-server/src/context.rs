@@ -83,7 +83,7 @@ pub struct Ctx {
     pub settings: Arc<Settings>,
     pub snapshots: Arc<Mutex<HashMap<EnvKey, EnvSnapshot>>>,
     /// In-service upstreams per environment; the routing table is rebuilt from it.
-    pub routes: Arc<Mutex<HashMap<EnvKey, Vec<sprout_lb::Upstream>>>>,
+    pub routes: Arc<Mutex<HashMap<EnvKey, crate::controller::routes::EnvRoute>>>,
     /// Host prefix per environment when it is not the environment's name (after a swap).
     pub cnames: Arc<Mutex<HashMap<EnvKey, String>>>,
     /// Woken when a request changes desired state, so controllers act at once.

@@ -186,3 +186,30 @@ async fn a_scheduled_action_sets_the_band_and_desired_count() {
     assert_eq!(fired.len(), 1, "fires once: {fired:?}");
     assert!(fired[0].contains("rush") && fired[0].contains("Europe/Berlin") && fired[0].contains("desired 1 -> 3"), "{fired:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_surge_is_acted_on_before_its_first_second_closes() {
+    let h = harness(band(1, 5, ScalingSettings { target_rps: Some(10.0), ..Default::default() }), 1).await;
+    until("Ready with 1 instance", || async { env(&h).await.status == EnvStatus::Ready && instances(&h.fake) == 1 }).await;
+    // No closed second shows any load: only the open second does (45 requests so far, over
+    // twice the capacity of one instance at 10/s).
+    h.metrics.set_open("shop", "prod", 45.0);
+    until("desired 5", || async { env(&h).await.desired_instances == 5 }).await;
+    let out = messages(&h, "ScalingDecision").await;
+    assert!(out.iter().any(|m| m.contains("45 requests in the first") && m.contains("desired 1 -> 5")), "{out:?}");
+    until("5 instances", || async { instances(&h.fake) == 5 }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_environment_queue_settings_reach_the_load_balancer() {
+    let mut scaling = ScalingSettings::default();
+    scaling.queue.max_requests = 7;
+    scaling.queue.max_wait_ms = 1500;
+    let h = harness(band(1, 1, scaling), 1).await;
+    let want = Some(sprout_lb::hold::HoldConfig { max_requests: 7, max_wait: Duration::from_millis(1500) });
+    until("the routing table carries the environment's hold bounds", || async {
+        let table = h.ctx.lb.table();
+        !table.routes.is_empty() && table.routes.values().all(|r| r.env == "prod" && r.hold == want)
+    })
+    .await;
+}

@@ -32,6 +32,9 @@ fn load_scales_the_example_out_and_back_in_and_schedules_are_managed() {
     refused(&server, &["scale", "prod", "--min", "3", "--max", "2"], &["min", "example"]);
     refused(&server, &["scale", "prod", "--min", "1", "--max", "3", "--target-rps", "0"], &["target", "example"]);
     refused(&server, &["scale", "prod", "5", "--min", "1", "--max", "3"], &["desired", "example"]);
+    refused(&server, &["scale", "prod", "--queue-wait-ms", "600000"], &["queue.max_wait_ms", "example"]);
+    let shown = server.cli_ok(&["scale", "prod", "--queue", "50", "--queue-wait-ms", "1500"]);
+    assert!(shown.contains("hold up to 50 requests for up to 1500 ms"), "{shown}");
     refused(&server, &["schedule", "add", "prod", "x", "--cron", "0 25 * * *", "--min", "1", "--max", "2"], &["recurrence", "example"]);
     refused(&server, &["schedule", "add", "prod", "x", "--cron", "0 8 * * *", "--tz", "Mars/Olympus", "--min", "1"], &["time_zone", "Europe/Berlin"]);
 

@@ -131,6 +131,7 @@ pub fn route(app: &str, env: &str, upstreams: Vec<Upstream>) -> Route {
         app: app.to_owned(),
         env: env.to_owned(),
         upstreams,
+        hold: None,
     }
 }
 

@@ -240,3 +240,55 @@ proptest! {
         prop_assert_eq!(d.change, None);
     }
 }
+
+fn open(requests: f64, elapsed_s: f64) -> OpenSecond {
+    OpenSecond { requests, elapsed_s }
+}
+
+#[test]
+fn a_surge_is_seen_in_the_second_still_open() {
+    let now = t0();
+    // 1 instance at target 20: 40 requests in the first 400 ms already make the whole second a
+    // surge; sized on 40 / 0.5 s = 80/s, 4 instances.
+    let d = decide_surge(&target(20.0), open(40.0, 0.4), counts(1), BAND, LastActions::default(), now);
+    assert_eq!(d.desired, 4);
+    let (dir, why) = d.change.unwrap();
+    assert_eq!(dir, Direction::Out);
+    assert!(why.contains("40 requests in the first 400 ms"), "{why}");
+    assert!(why.contains("desired 1 -> 4"), "{why}");
+    // Later in the second the rate so far sizes it: 90 in 900 ms is 100/s, 5 instances.
+    assert_eq!(decide_surge(&target(20.0), open(90.0, 0.9), counts(1), BAND, LastActions::default(), now).desired, 5);
+}
+
+#[test]
+fn the_open_second_never_scales_below_a_surge_nor_past_the_band() {
+    let now = t0();
+    // 39 requests is not yet twice the capacity: wait.
+    assert_eq!(decide_surge(&target(20.0), open(39.0, 0.9), counts(1), BAND, LastActions::default(), now).change, None);
+    // No target, surge turned off, or a cooldown: nothing.
+    assert_eq!(decide_surge(&ScalingSettings::default(), open(400.0, 0.5), counts(1), BAND, LastActions::default(), now).change, None);
+    let off = ScalingSettings { surge_factor: 0.0, ..target(20.0) };
+    assert_eq!(decide_surge(&off, open(400.0, 0.5), counts(1), BAND, LastActions::default(), now).change, None);
+    let cool = ScalingSettings { scale_out_cooldown_s: 10, ..target(20.0) };
+    let recent = LastActions { scale_out: Some(now - Duration::seconds(3)), scale_in: None };
+    assert_eq!(decide_surge(&cool, open(400.0, 0.5), counts(1), BAND, recent, now).change, None);
+    // Clamped to the band's max.
+    let d = decide_surge(&target(20.0), open(1000.0, 0.5), counts(1), Band { min: 1, max: 6 }, LastActions::default(), now);
+    assert_eq!(d.desired, 6);
+    // Starting instances are capacity to come: 5 desired already hold 100/s.
+    let c = Counts { desired: 5, in_service: 1, starting: 4 };
+    assert_eq!(decide_surge(&target(20.0), open(60.0, 0.6), c, BAND, LastActions::default(), now).change, None);
+}
+
+proptest! {
+    /// Whatever the open second holds, a surge decision only ever scales out, inside the band,
+    /// and to no more than twice what the requests so far show.
+    #[test]
+    fn surge_decisions_only_scale_out_within_the_band(requests in 0.0f64..5000.0, elapsed in 0.0f64..1.0, desired in 1u32..10) {
+        let d = decide_surge(&target(20.0), open(requests, elapsed), counts(desired), BAND, LastActions::default(), t0());
+        prop_assert!(d.desired >= desired && d.desired <= BAND.max);
+        if d.desired > desired {
+            prop_assert!(f64::from(d.desired - 1) * 20.0 < requests * 2.0);
+        }
+    }
+}

@@ -6,10 +6,12 @@
 //! not decide what is in service (the controllers do).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use sprout_lb::hold::HoldConfig;
 use sprout_lb::{Route, RoutingTable, Upstream};
 
 use crate::context::Ctx;
@@ -27,6 +29,16 @@ pub struct RouteView {
     pub app: String,
     pub env: String,
     pub upstreams: Vec<UpstreamView>,
+    /// Requests held while the environment has no in-service instance; absent: the load
+    /// balancer's default. (Optional on the wire, so an older server's table still reads.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<HoldView>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldView {
+    pub max_requests: usize,
+    pub max_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +61,7 @@ impl RoutingView {
                     .iter()
                     .map(|u| UpstreamView { instance: u.instance.clone(), addr: u.addr })
                     .collect(),
+                hold: route.hold.map(|h| HoldView { max_requests: h.max_requests, max_wait_ms: h.max_wait.as_millis() as u64 }),
             })
             .collect();
         routes.sort_by(|a, b| a.host.cmp(&b.host));
@@ -63,7 +76,8 @@ impl RoutingView {
                 .iter()
                 .map(|u| Upstream { instance: u.instance.clone(), addr: u.addr })
                 .collect();
-            table.insert(&route.host, Route { app: route.app.clone(), env: route.env.clone(), upstreams });
+            let hold = route.hold.map(|h| HoldConfig { max_requests: h.max_requests, max_wait: Duration::from_millis(h.max_wait_ms) });
+            table.insert(&route.host, Route { app: route.app.clone(), env: route.env.clone(), upstreams, hold });
         }
         table
     }
@@ -84,8 +98,9 @@ mod tests {
             Upstream { instance: "i-2".into(), addr: "127.0.0.1:40002".parse().unwrap() },
             Upstream { instance: "i-1".into(), addr: "[::1]:40001".parse().unwrap() },
         ];
-        table.insert("Web.Shop.localhost", Route { app: "shop".into(), env: "web".into(), upstreams });
-        table.insert("a.example", Route { app: "a".into(), env: "prod".into(), upstreams: vec![] });
+        let hold = Some(HoldConfig { max_requests: 7, max_wait: Duration::from_millis(1500) });
+        table.insert("Web.Shop.localhost", Route { app: "shop".into(), env: "web".into(), upstreams, hold });
+        table.insert("a.example", Route { app: "a".into(), env: "prod".into(), upstreams: vec![], hold: None });
         let view = RoutingView::from_table(&table);
         assert_eq!(view.routes[0].host, "a.example", "sorted by host");
         let json = serde_json::to_string(&view).unwrap();
@@ -96,5 +111,7 @@ mod tests {
         let route = rebuilt.lookup("web.shop.localhost").unwrap();
         assert_eq!(route.upstreams[1].instance, "i-1", "instance order kept");
         assert_eq!(route.upstreams[1].addr, "[::1]:40001".parse().unwrap());
+        assert_eq!(route.hold, hold, "queue bounds travel too");
+        assert_eq!(rebuilt.lookup("a.example").unwrap().hold, None);
     }
 }

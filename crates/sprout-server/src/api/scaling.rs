@@ -48,6 +48,9 @@ pub struct ScaleRequest {
     pub target_rps: Option<f64>,
     pub scale_in_window_s: Option<u32>,
     pub scale_in_cooldown_s: Option<u32>,
+    /// Requests the load balancer holds while no instance is in service, and for how long.
+    pub queue_max_requests: Option<u32>,
+    pub queue_max_wait_ms: Option<u64>,
 }
 
 pub async fn show(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<Json<ScalingView>, ApiError> {
@@ -78,6 +81,12 @@ pub async fn set(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)
     }
     if let Some(c) = req.scale_in_cooldown_s {
         scaling.scale_in_cooldown_s = c;
+    }
+    if let Some(n) = req.queue_max_requests {
+        scaling.queue.max_requests = n;
+    }
+    if let Some(ms) = req.queue_max_wait_ms {
+        scaling.queue.max_wait_ms = ms;
     }
     scaling.validate().map_err(refused)?;
     e.options.scaling = scaling;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sprout_lb::LoadBalancer;
-use sprout_plan::scaling::{decide_scaling, Band, Counts, Direction, LastActions, MetricSample};
+use sprout_plan::scaling::{decide_scaling, decide_surge, Band, Counts, Direction, LastActions, MetricSample, OpenSecond};
 use sprout_plan::schedule::due_actions;
 use sprout_plan::InstanceHealth;
 use sprout_store::{CapacityOptions, EnvStatus, EnvironmentRecord};
@@ -26,12 +26,21 @@ use crate::events::Event;
 /// How often the autoscaler looks: the load balancer measures every second.
 pub const TICK: Duration = Duration::from_secs(1);
 
+/// How often, between looks, it peeks at the second still open for a surge.
+pub const PEEK: Duration = Duration::from_millis(100);
+
 /// Lead for scheduled actions before any launch has been measured.
 const DEFAULT_LAUNCH_S: i64 = 3;
 
 /// Where the autoscaler reads an environment's metrics, one sample per environment per call.
 pub trait MetricSource: Send + Sync + 'static {
     fn read(&self, now: DateTime<Utc>) -> HashMap<EnvKey, MetricSample>;
+
+    /// The second still open, per environment. Empty when the source cannot tell: decisions
+    /// then wait for closed seconds.
+    fn peek(&self, _now: DateTime<Utc>) -> HashMap<EnvKey, OpenSecond> {
+        HashMap::new()
+    }
 }
 
 /// The load balancer's own per-second metrics: each environment's last closed second (request
@@ -79,21 +88,51 @@ impl MetricSource for LbMetrics {
         }
         out
     }
+
+    fn peek(&self, now: DateTime<Utc>) -> HashMap<EnvKey, OpenSecond> {
+        // The live bucket holds this second only once the previous one is closed (the ticker
+        // closes it 2 ms past the boundary); before that it still holds the previous second.
+        let metrics = self.lb.metrics();
+        if metrics.last_closed() != Some(now.timestamp() - 1) {
+            return HashMap::new();
+        }
+        let elapsed_s = f64::from(now.timestamp_subsec_millis()) / 1000.0;
+        let mut out = HashMap::new();
+        for r in self.lb.stats().routes.values() {
+            out.entry((r.app.clone(), r.env.clone()))
+                .or_insert_with(|| OpenSecond { requests: metrics.open_second_requests(&r.app, &r.env) as f64, elapsed_s });
+        }
+        out
+    }
 }
 
 /// A metric source that reports what it is told, for tests and benchmarks.
 #[derive(Default)]
-pub struct FixedMetrics(Mutex<HashMap<EnvKey, f64>>);
+pub struct FixedMetrics {
+    closed: Mutex<HashMap<EnvKey, f64>>,
+    open: Mutex<HashMap<EnvKey, f64>>,
+}
 
 impl FixedMetrics {
+    /// Every closed second of the environment has this many requests.
     pub fn set_rps(&self, app: &str, env: &str, rps: f64) {
-        self.0.lock().unwrap().insert((app.into(), env.into()), rps);
+        self.closed.lock().unwrap().insert((app.into(), env.into()), rps);
+    }
+
+    /// The open second, whenever peeked at, has had this many requests so far.
+    pub fn set_open(&self, app: &str, env: &str, requests: f64) {
+        self.open.lock().unwrap().insert((app.into(), env.into()), requests);
     }
 }
 
 impl MetricSource for FixedMetrics {
     fn read(&self, now: DateTime<Utc>) -> HashMap<EnvKey, MetricSample> {
-        self.0.lock().unwrap().iter().map(|(k, r)| (k.clone(), MetricSample { at: now, requests: *r, ..Default::default() })).collect()
+        self.closed.lock().unwrap().iter().map(|(k, r)| (k.clone(), MetricSample { at: now, requests: *r, ..Default::default() })).collect()
+    }
+
+    fn peek(&self, now: DateTime<Utc>) -> HashMap<EnvKey, OpenSecond> {
+        let elapsed_s = f64::from(now.timestamp_subsec_millis()) / 1000.0;
+        self.open.lock().unwrap().iter().map(|(k, r)| (k.clone(), OpenSecond { requests: *r, elapsed_s })).collect()
     }
 }
 
@@ -131,15 +170,25 @@ impl EnvScaling {
 /// Run until cancelled, one pass over every environment per second.
 pub async fn run(ctx: Ctx, cancel: CancellationToken) {
     let mut states: HashMap<EnvKey, EnvScaling> = HashMap::new();
+    let mut known: Vec<EnvironmentRecord> = Vec::new();
     loop {
         // Look just after each second closes in the load balancer's metrics (it closes them
         // 2 ms past the boundary): a spike is seen at most a few milliseconds after its first
-        // full second, not up to a second later.
+        // full second, not up to a second later. Until then, peek at the open second every
+        // 100 ms, so a surge is acted on while its first second is still going.
         let into_second = u64::from(ctx.clock.now().timestamp_subsec_millis()).min(999);
         let wait = Duration::from_millis(1000 - into_second + 15).min(TICK + Duration::from_millis(15));
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
+        let look_at = tokio::time::Instant::now() + wait;
+        loop {
+            let slice = PEEK.min(look_at.saturating_duration_since(tokio::time::Instant::now()));
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(slice) => {}
+            }
+            if tokio::time::Instant::now() >= look_at {
+                break;
+            }
+            peek(&ctx, &mut states, &known).await;
         }
         let now = ctx.clock.now();
         let samples = ctx.metrics.read(now);
@@ -152,6 +201,7 @@ pub async fn run(ctx: Ctx, cancel: CancellationToken) {
         };
         let keys: HashSet<EnvKey> = envs.iter().map(|e| (e.app.clone(), e.name.clone())).collect();
         states.retain(|k, _| keys.contains(k));
+        known = envs.clone();
         for env in envs {
             let key = (env.app.clone(), env.name.clone());
             let state = states.entry(key.clone()).or_insert_with(|| EnvScaling::new(now));
@@ -184,7 +234,7 @@ async fn tick_env(ctx: &Ctx, env: EnvironmentRecord, state: &mut EnvScaling, sam
         EnvStatus::Ready => state.waiting = false,
     }
 
-    let band = Band { min: env.options.capacity.min.unwrap_or(env.desired_instances), max: env.options.capacity.max.unwrap_or(env.desired_instances) };
+    let band = band_of(&env);
     let firings = due_actions(&s.scheduled_actions, band, env.desired_instances, &state.fired, state.last_checked, now, state.lead());
     state.last_checked = now;
     if let Some(last) = firings.last() {
@@ -221,6 +271,39 @@ async fn tick_env(ctx: &Ctx, env: EnvironmentRecord, state: &mut EnvScaling, sam
             ctx.kick.notify_waiters();
         }
     }
+}
+
+/// Between looks: for each environment whose open second already shows a surge against its
+/// last known count, re-read it and let `decide_surge` order capacity at once.
+async fn peek(ctx: &Ctx, states: &mut HashMap<EnvKey, EnvScaling>, known: &[EnvironmentRecord]) {
+    let now = ctx.clock.now();
+    let open = ctx.metrics.peek(now);
+    for env in known {
+        let key = (env.app.clone(), env.name.clone());
+        let (Some(o), Some(state), Some(target)) = (open.get(&key), states.get_mut(&key), env.options.scaling.target_rps) else { continue };
+        // Cheap test first, on what the last look read: most peeks end here.
+        if env.status != EnvStatus::Ready || o.requests < env.options.scaling.surge_factor * f64::from(env.desired_instances.max(1)) * target {
+            continue;
+        }
+        let Ok(fresh) = ctx.store.get_environment(&env.app, &env.name).await else { continue };
+        if fresh.status != EnvStatus::Ready {
+            continue;
+        }
+        let counts = observe(ctx, &fresh, state, now);
+        let d = decide_surge(&fresh.options.scaling, *o, counts, band_of(&fresh), state.last, now);
+        if let Some((_, reason)) = d.change
+            && write(ctx, &fresh, |e| e.desired_instances = d.desired).await
+        {
+            state.last.scale_out = Some(now);
+            ctx.emit(&fresh.app, Some(&fresh.name), Event::ScalingDecision { from: fresh.desired_instances, to: d.desired, reason }).await;
+            ctx.kick.notify_waiters();
+        }
+    }
+}
+
+/// The band metric scaling moves inside; without one, the desired count alone.
+fn band_of(env: &EnvironmentRecord) -> Band {
+    Band { min: env.options.capacity.min.unwrap_or(env.desired_instances), max: env.options.capacity.max.unwrap_or(env.desired_instances) }
 }
 
 /// Whether anything would move this environment's count: a band, a target, a trigger or a

@@ -65,7 +65,7 @@ impl EnvController {
     }
 
     pub async fn run(mut self, cancel: CancellationToken) {
-        routes::set_in_service(&self.ctx, &self.app, &self.env, Vec::new());
+        routes::set_in_service(&self.ctx, &self.app, &self.env, routes::EnvRoute::default());
         loop {
             let next = match self.tick().await {
                 Ok(n) => n,
@@ -212,7 +212,8 @@ impl EnvController {
                     upstreams.push(Upstream { instance: v.id.clone(), addr });
                 }
         }
-        routes::set_in_service(&self.ctx, &self.app, &self.env, upstreams);
+        let hold = Some(routes::hold_config(&env.options.scaling.queue));
+        routes::set_in_service(&self.ctx, &self.app, &self.env, routes::EnvRoute { upstreams, hold });
 
         // Act.
         for step in &plan.steps {
@@ -247,7 +248,7 @@ impl EnvController {
 
         let starting = observations.iter().any(|o| o.health == InstanceHealth::Pending) || !launches.is_empty() || !launching.is_empty();
         // A starting instance is probed rapidly so it is in service soon after it is ready.
-        Ok(Next::After(if starting { Duration::from_millis(250) } else { self.ctx.settings.tick }))
+        Ok(Next::After(if starting { super::health::STARTING_PROBE_EVERY } else { self.ctx.settings.tick }))
     }
 
     async fn judge(&mut self, inst: &ObservedInstance, def: Option<&Dockerrun>, now: DateTime<Utc>) -> (InstanceHealth, Option<std::net::SocketAddr>) {
@@ -416,7 +417,9 @@ impl EnvController {
             self.ctx.snapshots.lock().unwrap().remove(&(self.app.clone(), self.env.clone()));
             return Next::Done;
         }
-        routes::set_in_service(&self.ctx, &self.app, &self.env, Vec::new());
+        // Terminating: nothing will come into service, so nothing is held either.
+        let refuse = Some(sprout_lb::hold::HoldConfig { max_requests: 0, max_wait: Duration::ZERO });
+        routes::set_in_service(&self.ctx, &self.app, &self.env, routes::EnvRoute { upstreams: Vec::new(), hold: refuse });
         for inst in live {
             self.spawn_retire(inst.clone(), RetireReason::Terminate).await;
         }

@@ -22,8 +22,9 @@ use crate::context::Ctx;
 pub const TRAFFIC_WINDOW_S: u32 = 10;
 
 /// A starting instance is probed this often until its first pass, whatever the interval, so it
-/// takes traffic within a fraction of a second of being ready.
-pub const STARTING_PROBE_EVERY: Duration = Duration::from_millis(250);
+/// takes traffic within a fraction of a second of being ready. (The end of a launch wakes the
+/// controller too, so the first probe is not waiting on this; retries are.)
+pub const STARTING_PROBE_EVERY: Duration = Duration::from_millis(100);
 
 /// How often to look whether a draining instance still has requests in flight.
 const DRAIN_POLL: Duration = Duration::from_millis(50);

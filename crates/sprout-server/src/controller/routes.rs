@@ -1,19 +1,34 @@
 //! Publishing the routing table: every environment's in-service instances under each of its
 //! host names, rebuilt whole and swapped atomically into the load balancer.
 
+use sprout_lb::hold::HoldConfig;
 use sprout_lb::{Route, RoutingTable, Upstream};
+use sprout_model::scaling::QueueSettings;
 
 use crate::context::Ctx;
 
-/// Set an environment's in-service instances and publish the new table.
-pub fn set_in_service(ctx: &Ctx, app: &str, env: &str, upstreams: Vec<Upstream>) {
+/// What the load balancer needs of one environment: its in-service instances, and how many
+/// requests it may hold, how long, while it has none.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EnvRoute {
+    pub upstreams: Vec<Upstream>,
+    pub hold: Option<HoldConfig>,
+}
+
+/// The environment's queue settings as the load balancer's hold bounds.
+pub fn hold_config(queue: &QueueSettings) -> HoldConfig {
+    HoldConfig { max_requests: queue.max_requests as usize, max_wait: std::time::Duration::from_millis(queue.max_wait_ms) }
+}
+
+/// Set an environment's in-service instances (and queue bounds) and publish the new table.
+pub fn set_in_service(ctx: &Ctx, app: &str, env: &str, route: EnvRoute) {
     let table = {
         let mut routes = ctx.routes.lock().unwrap();
         let key = (app.to_string(), env.to_string());
-        if routes.get(&key) == Some(&upstreams) {
+        if routes.get(&key) == Some(&route) {
             return;
         }
-        routes.insert(key, upstreams);
+        routes.insert(key, route);
         build(ctx, &routes)
     };
     ctx.lb.publish(table);
@@ -68,13 +83,13 @@ pub fn swap_cnames(ctx: &Ctx, app: &str, a: (&str, &str), b: (&str, &str)) {
     ctx.lb.publish(table);
 }
 
-fn build(ctx: &Ctx, routes: &std::collections::HashMap<crate::context::EnvKey, Vec<Upstream>>) -> RoutingTable {
+fn build(ctx: &Ctx, routes: &std::collections::HashMap<crate::context::EnvKey, EnvRoute>) -> RoutingTable {
     let cnames = ctx.cnames.lock().unwrap();
     let mut table = RoutingTable::empty();
-    for ((app, env), ups) in routes {
+    for ((app, env), r) in routes {
         let prefix = cnames.get(&(app.clone(), env.clone())).map(String::as_str).unwrap_or(env);
         for host in ctx.settings.hostnames(app, prefix) {
-            table.insert(&host, Route { app: app.clone(), env: env.clone(), upstreams: ups.clone() });
+            table.insert(&host, Route { app: app.clone(), env: env.clone(), upstreams: r.upstreams.clone(), hold: r.hold });
         }
     }
     table

@@ -1,5 +1,6 @@
 //! `scale ENV N` (min = max = desired = N, as `eb scale` does) and `scale ENV --min A --max B
-//! [--target-rps R]`: set the band auto-scaling moves inside. Without numbers, show it.
+//! [--target-rps R] [--queue N --queue-wait-ms MS]`: set the band auto-scaling moves inside
+//! and the requests held while capacity starts. Without numbers, show it.
 
 use anyhow::{bail, Result};
 use serde_json::{json, Map, Value};
@@ -24,6 +25,12 @@ pub struct ScaleArgs {
     /// Seconds the load must stay low before scaling in (stabilisation window)
     #[arg(long)]
     pub scale_in_window: Option<u32>,
+    /// Requests held while no instance is in service (capacity starting); 0 refuses at once
+    #[arg(long)]
+    pub queue: Option<u32>,
+    /// Milliseconds a held request waits for an instance before its 503
+    #[arg(long)]
+    pub queue_wait_ms: Option<u64>,
 }
 
 pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
@@ -57,6 +64,12 @@ pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
     if let Some(w) = a.scale_in_window {
         body.insert("scale_in_window_s".into(), json!(w));
     }
+    if let Some(n) = a.queue {
+        body.insert("queue_max_requests".into(), json!(n));
+    }
+    if let Some(ms) = a.queue_wait_ms {
+        body.insert("queue_max_wait_ms".into(), json!(ms));
+    }
     let view: Value = if body.is_empty() { c.client.get(&path).await? } else { c.client.put(&path, &Value::Object(body)).await? };
     if c.fmt == Format::Json {
         output::json(&view);
@@ -68,5 +81,7 @@ pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
         Some(t) => println!("  target tracking: {t} requests per instance per second; scale-in after {} s below", s["scale_in_window_s"]),
         None => println!("  no target: set one with --target-rps R to scale on load"),
     }
+    let q = &s["queue"];
+    println!("  while no instance is in service: hold up to {} requests for up to {} ms", q["max_requests"], q["max_wait_ms"]);
     Ok(0)
 }
