@@ -14,7 +14,9 @@ schedule: one-off-like scheduled actions (6-field cron, seconds first, in Asia/K
           from the scheduled instant to the first answer from the new instance (negative is
           early). Keys: late_s (list), late_p95_s, failed.
 
-usage: bench-scaling.py spike|schedule BIN [--rounds N] [--target T]
+          --warm N keeps a warm pool of N instances (default 0: default settings).
+
+usage: bench-scaling.py spike|schedule BIN [--rounds N] [--target T] [--warm N]
 """
 import http.client, json, os, socket, subprocess, sys, tempfile, threading, time
 from datetime import datetime, timedelta, timezone
@@ -23,6 +25,7 @@ mode, BIN = sys.argv[1], sys.argv[2]
 args = sys.argv[3:]
 ROUNDS = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 5
 TARGET = float(args[args.index("--target") + 1]) if "--target" in args else 20.0
+WARM = int(args[args.index("--warm") + 1]) if "--warm" in args else 0
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP, ENV = "bench", "web"
 DEADLINE = time.monotonic() + 900  # the whole run, whatever happens
@@ -148,14 +151,14 @@ def pct(xs, p):
 
 def spike():
     api("PUT", "/apps/%s/environments/%s/scaling" % (APP, ENV),
-        {"min": 1, "max": 6, "desired": 1, "target_rps": TARGET, "scale_in_window_s": 5, "scale_in_cooldown_s": 5})
+        {"min": 1, "max": 6, "desired": 1, "target_rps": TARGET, "scale_in_window_s": 5, "scale_in_cooldown_s": 5, "warm_pool": WARM})
     load = Load()
     load.rate = TARGET / 2
     out, failed_in_steps = [], 0
     print("%-6s %-12s %-10s" % ("round", "capacity_s", "failed"))
     for n in range(1, ROUNDS + 1):
         load.rate = TARGET / 2
-        wait("scale-in to 1 instance", lambda: (lambda s: s["desired_instances"] == 1 and len(s["instances"]) == 1)(status()), 120)
+        wait("scale-in to 1 instance", lambda: (lambda s: s["desired_instances"] == 1 and len(s["instances"]) == 1 + WARM)(status()), 120)
         time.sleep(3)
         before = {i for _, i in load.instances_since(time.monotonic() - 3)}
         f0 = load.failed
@@ -172,7 +175,7 @@ def spike():
     load.rate = 1
     load.close()
     res = {"spike_to_capacity_s": out, "spike_to_capacity_p50_s": pct(out, 50), "spike_to_capacity_p95_s": pct(out, 95),
-           "failed": failed_in_steps, "failed_total": load.failed, "requests": load.requests, "target_rps": TARGET}
+           "failed": failed_in_steps, "failed_total": load.failed, "requests": load.requests, "target_rps": TARGET, "warm_pool": WARM}
     print("\nspike to capacity: p50 %.2f s, p95 %.2f s (target < 3 s); failed %d" % (res["spike_to_capacity_p50_s"], res["spike_to_capacity_p95_s"], failed_in_steps))
     return res
 

@@ -77,6 +77,9 @@ pub struct QueueSettings {
     pub max_wait_ms: u64,
 }
 
+/// Most instances a warm pool may keep.
+pub const MAX_WARM_POOL: u32 = 20;
+
 /// Longest a request may be held: clients and proxies in front commonly give up at 30 s.
 pub const MAX_QUEUE_WAIT_MS: u64 = 30_000;
 
@@ -108,6 +111,10 @@ pub struct ScalingSettings {
     pub scale_in_cooldown_s: u32,
     pub trigger: Option<Trigger>,
     pub queue: QueueSettings,
+    /// Warm pool: this many instances of the current version kept launched, healthy and out of
+    /// rotation beyond the desired count, so a scale-out puts them in service at once (and
+    /// launches replacements for the pool behind them).
+    pub warm_pool: u32,
     pub scheduled_actions: Vec<ScheduledAction>,
 }
 
@@ -122,6 +129,7 @@ impl Default for ScalingSettings {
             scale_in_cooldown_s: 30,
             trigger: None,
             queue: QueueSettings::default(),
+            warm_pool: 0,
             scheduled_actions: Vec::new(),
         }
     }
@@ -198,6 +206,9 @@ impl ScalingSettings {
                 format!("{} ms is longer than a held request may wait ({MAX_QUEUE_WAIT_MS} ms; clients time out first)", self.queue.max_wait_ms),
                 "--queue-wait-ms 3000",
             ));
+        }
+        if self.warm_pool > MAX_WARM_POOL {
+            return Err(setting_error("warm_pool", format!("{} instances is more than a warm pool may keep ({MAX_WARM_POOL})", self.warm_pool), "--warm-pool 2"));
         }
         if self.scale_out_window_s == 0 {
             return Err(setting_error("scale_out_window_s", "must be at least 1 second", "2"));

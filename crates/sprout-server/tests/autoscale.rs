@@ -213,3 +213,32 @@ async fn the_environment_queue_settings_reach_the_load_balancer() {
     })
     .await;
 }
+
+/// Instance ids in the load balancer's table for the environment.
+fn routed(h: &Harness) -> std::collections::HashSet<String> {
+    h.ctx.lb.table().routes.values().flat_map(|r| r.upstreams.iter().map(|u| u.instance.clone())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_pool_waits_out_of_rotation_and_serves_first_on_scale_out() {
+    let scaling = ScalingSettings { target_rps: Some(10.0), warm_pool: 1, ..Default::default() };
+    let h = harness(band(1, 5, scaling), 1).await;
+    until("1 serving and 1 warm", || async { env(&h).await.status == EnvStatus::Ready && instances(&h.fake) == 2 && routed(&h).len() == 1 }).await;
+    let warm: Vec<String> = {
+        let snaps = h.ctx.snapshots.lock().unwrap();
+        let snap = &snaps[&("shop".to_string(), "prod".to_string())];
+        snap.instances.iter().filter(|i| !i.in_service).map(|i| i.id.clone()).collect()
+    };
+    assert_eq!(warm.len(), 1);
+    {
+        let snaps = h.ctx.snapshots.lock().unwrap();
+        let w = snaps[&("shop".to_string(), "prod".to_string())].instances.iter().find(|i| i.id == warm[0]).unwrap().clone();
+        assert!(w.causes.iter().any(|c| c.contains("warm pool")), "{:?}", w.causes);
+    }
+    assert!(!routed(&h).contains(&warm[0]), "a warm instance takes no traffic");
+
+    h.metrics.set_rps("shop", "prod", 42.0);
+    // The warm instance is put in service by the scale-out; the pool is refilled behind it.
+    until("the warm instance in service", || async { routed(&h).contains(&warm[0]) }).await;
+    until("5 serving and 1 warm again", || async { routed(&h).len() == 5 && instances(&h.fake) == 6 }).await;
+}

@@ -51,6 +51,7 @@ pub struct ScaleRequest {
     /// Requests the load balancer holds while no instance is in service, and for how long.
     pub queue_max_requests: Option<u32>,
     pub queue_max_wait_ms: Option<u64>,
+    pub warm_pool: Option<u32>,
 }
 
 pub async fn show(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<Json<ScalingView>, ApiError> {
@@ -87,6 +88,9 @@ pub async fn set(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)
     }
     if let Some(ms) = req.queue_max_wait_ms {
         scaling.queue.max_wait_ms = ms;
+    }
+    if let Some(n) = req.warm_pool {
+        scaling.warm_pool = n;
     }
     scaling.validate().map_err(refused)?;
     e.options.scaling = scaling;

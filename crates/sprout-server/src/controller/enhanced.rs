@@ -47,7 +47,7 @@ impl HealthStatus {
         }
     }
 
-    fn worst(self, other: HealthStatus) -> HealthStatus {
+    pub fn worst(self, other: HealthStatus) -> HealthStatus {
         if other.rank() > self.rank() { other } else { self }
     }
 }

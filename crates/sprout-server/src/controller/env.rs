@@ -193,9 +193,12 @@ impl EnvController {
 
         // Plan.
         // Changed environment properties replace instances as a new version does.
+        // The warm pool is planned like capacity (launched, health-checked, replaced on a
+        // deploy) and kept out of rotation below.
+        let warm_pool = env.options.scaling.warm_pool;
         let spec = EnvironmentSpec {
             version: deploy_key(&env.version_label, &config_hash(&env.variables)),
-            desired: env.desired_instances,
+            desired: env.desired_instances + warm_pool,
             terminating: env.status == EnvStatus::Terminating,
             may_launch: self.backoff_until.is_none_or(|t| now >= t),
         };
@@ -204,13 +207,26 @@ impl EnvController {
         super::deploy::record_progress(&self.ctx, &mut env, &plan, &deploy_status, now).await?;
         let leaving: HashSet<&str> = plan.retirements().map(|(id, _)| id).collect();
 
-        // Route: healthy instances that are not leaving, before anything is stopped.
-        for v in views.iter_mut() {
-            if v.health == InstanceHealth::Healthy && !leaving.contains(v.id.as_str())
-                && let Some(addr) = v.address.as_ref().and_then(|a| a.parse().ok()) {
-                    v.in_service = true;
-                    upstreams.push(Upstream { instance: v.id.clone(), addr });
-                }
+        // Route: healthy instances that are not leaving, before anything is stopped; with a
+        // warm pool and no deploy running, only the desired count of them (the rest wait warm).
+        let routed_now: HashSet<String> = self.ctx.routes.lock().unwrap().get(&(self.app.clone(), self.env.clone())).map(|r| r.upstreams.iter().map(|u| u.instance.clone()).collect()).unwrap_or_default();
+        let mut eligible: Vec<(usize, std::net::SocketAddr)> = views
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.health == InstanceHealth::Healthy && !leaving.contains(v.id.as_str()))
+            .filter_map(|(i, v)| Some((i, v.address.as_ref()?.parse().ok()?)))
+            .collect();
+        let cap = if warm_pool > 0 && env.status == EnvStatus::Ready { env.desired_instances as usize } else { usize::MAX };
+        // Those already serving stay serving (no churn), then the oldest.
+        eligible.sort_by_key(|(i, _)| (!routed_now.contains(&views[*i].id), views[*i].launched_at));
+        let mut warm = HashSet::new();
+        for (n, (i, addr)) in eligible.into_iter().enumerate() {
+            if n < cap {
+                views[i].in_service = true;
+                upstreams.push(Upstream { instance: views[i].id.clone(), addr });
+            } else {
+                warm.insert(views[i].id.clone());
+            }
         }
         let hold = Some(routes::hold_config(&env.options.scaling.queue));
         routes::set_in_service(&self.ctx, &self.app, &self.env, routes::EnvRoute { upstreams, hold });
@@ -240,6 +256,10 @@ impl EnvController {
 
         // Record.
         let (status, colour, causes) = self.health.enhance(&self.ctx, (&self.app, &self.env), &self.probes, &mut views, env.desired_instances, &env.version_label);
+        for v in views.iter_mut().filter(|v| warm.contains(&v.id)) {
+            v.status = v.status.worst(super::enhanced::HealthStatus::Info);
+            v.causes.push("warm pool: healthy and out of rotation until a scale-out needs it".into());
+        }
         self.ctx.snapshots.lock().unwrap().insert(
             (self.app.clone(), self.env.clone()),
             EnvSnapshot { instances: views, status, colour, causes: causes.clone(), observed_at: now },

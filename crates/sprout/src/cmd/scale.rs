@@ -1,5 +1,5 @@
 //! `scale ENV N` (min = max = desired = N, as `eb scale` does) and `scale ENV --min A --max B
-//! [--target-rps R] [--queue N --queue-wait-ms MS]`: set the band auto-scaling moves inside
+//! [--target-rps R] [--queue N --queue-wait-ms MS] [--warm-pool N]`: set the band auto-scaling moves inside
 //! and the requests held while capacity starts. Without numbers, show it.
 
 use anyhow::{bail, Result};
@@ -31,6 +31,9 @@ pub struct ScaleArgs {
     /// Milliseconds a held request waits for an instance before its 503
     #[arg(long)]
     pub queue_wait_ms: Option<u64>,
+    /// Instances kept launched and healthy out of rotation, put in service at once on scale-out
+    #[arg(long)]
+    pub warm_pool: Option<u32>,
 }
 
 pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
@@ -70,6 +73,9 @@ pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
     if let Some(ms) = a.queue_wait_ms {
         body.insert("queue_max_wait_ms".into(), json!(ms));
     }
+    if let Some(n) = a.warm_pool {
+        body.insert("warm_pool".into(), json!(n));
+    }
     let view: Value = if body.is_empty() { c.client.get(&path).await? } else { c.client.put(&path, &Value::Object(body)).await? };
     if c.fmt == Format::Json {
         output::json(&view);
@@ -80,6 +86,9 @@ pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
     match s["target_rps"].as_f64() {
         Some(t) => println!("  target tracking: {t} requests per instance per second; scale-in after {} s below", s["scale_in_window_s"]),
         None => println!("  no target: set one with --target-rps R to scale on load"),
+    }
+    if s["warm_pool"].as_u64().unwrap_or(0) > 0 {
+        println!("  warm pool: {} instance(s) launched and healthy out of rotation", s["warm_pool"]);
     }
     let q = &s["queue"];
     println!("  while no instance is in service: hold up to {} requests for up to {} ms", q["max_requests"], q["max_wait_ms"]);
