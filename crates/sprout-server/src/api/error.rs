@@ -29,6 +29,9 @@ pub enum ApiError {
     Store(StoreError),
     #[error("{0}")]
     Internal(String),
+    /// Not ready to answer yet (the server is starting); try again shortly.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for ApiError {
@@ -58,7 +61,7 @@ fn status_of(e: &ApiError) -> StatusCode {
         ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::Engine(EngineError::Pull { .. } | EngineError::Auth { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
-        ApiError::Engine(EngineError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::Engine(EngineError::Unavailable { .. }) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Engine(_) | ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sprout_lb::hold::HoldConfig;
 use sprout_lb::{Route, RoutingTable, Upstream};
 
+use super::error::ApiError;
 use crate::context::Ctx;
 
 /// The routing table on the wire: routes sorted by host, so equal tables compare equal.
@@ -83,8 +84,22 @@ impl RoutingView {
     }
 }
 
-pub async fn show(State(ctx): State<Ctx>) -> Json<RoutingView> {
-    Json(RoutingView::from_table(&ctx.lb.table()))
+/// The table, once it is whole: right after a restart the environment controllers have not yet
+/// judged their instances, and the table is missing them. `sprout proxy` would publish that
+/// and refuse traffic to healthy instances, so until every environment has been judged once
+/// this answers 503 and the proxy keeps serving the table it had.
+pub async fn show(State(ctx): State<Ctx>) -> Result<Json<RoutingView>, ApiError> {
+    let envs = ctx.store.list_environments(None).await?;
+    let judged = ctx.snapshots.lock().unwrap().keys().cloned().collect::<std::collections::HashSet<_>>();
+    let waiting: Vec<String> = envs.iter().filter(|e| !judged.contains(&(e.app.clone(), e.name.clone()))).map(|e| format!("{}/{}", e.app, e.name)).collect();
+    if !waiting.is_empty() {
+        return Err(ApiError::Unavailable(format!(
+            "the routing table is not complete yet: {} not yet judged since the server started ({}); retry in a second",
+            waiting.len(),
+            waiting.join(", ")
+        )));
+    }
+    Ok(Json(RoutingView::from_table(&ctx.lb.table())))
 }
 
 #[cfg(test)]

@@ -266,9 +266,19 @@ impl EnvController {
         );
         self.progress(&mut env, plan.ready, &causes, now).await?;
 
-        let starting = observations.iter().any(|o| o.health == InstanceHealth::Pending) || !launches.is_empty() || !launching.is_empty();
-        // A starting instance is probed rapidly so it is in service soon after it is ready.
-        Ok(Next::After(if starting { super::health::STARTING_PROBE_EVERY } else { self.ctx.settings.tick }))
+        // A launched instance waiting for its first pass is probed rapidly, so it is in service
+        // soon after it is ready. Launches still in flight need no pass: each one wakes the
+        // controller when it ends, and listing the engine every 100 ms meanwhile would only
+        // slow the engine that is creating their containers.
+        let awaiting_first_pass = observations.iter().any(|o| o.health == InstanceHealth::Pending && !launching.contains_key(&o.id));
+        let busy = !launches.is_empty() || !launching.is_empty();
+        Ok(Next::After(if awaiting_first_pass {
+            super::health::STARTING_PROBE_EVERY
+        } else if busy {
+            self.ctx.settings.tick.min(Duration::from_millis(500))
+        } else {
+            self.ctx.settings.tick
+        }))
     }
 
     async fn judge(&mut self, inst: &ObservedInstance, def: Option<&Dockerrun>, now: DateTime<Utc>) -> (InstanceHealth, Option<std::net::SocketAddr>) {
