@@ -34,6 +34,9 @@ pub struct Settings {
     pub deploy_timeout_s: u64,
     pub tick: Duration,
     pub bundle_limit_bytes: u64,
+    /// Instance launches running at once across the server (the rest queue, counted as
+    /// capacity to come). Default: one per core.
+    pub launch_concurrency: usize,
 }
 
 impl Settings {
@@ -49,6 +52,7 @@ impl Settings {
             deploy_timeout_s: 600,
             tick: Duration::from_secs(1),
             bundle_limit_bytes: 512 * 1024 * 1024,
+            launch_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()).max(1),
         }
     }
     pub fn bundles_dir(&self) -> PathBuf {
@@ -90,6 +94,8 @@ pub struct Ctx {
     pub kick: Arc<Notify>,
     /// Per-environment request rates for the autoscaler (the load balancer's, or a fake).
     pub metrics: Arc<dyn crate::controller::autoscale::MetricSource>,
+    /// Permits for instance launches (`Settings::launch_concurrency`).
+    pub launch_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Ctx {
@@ -107,12 +113,13 @@ impl Ctx {
             clock,
             lb,
             prober: Arc::new(crate::probe::HttpProber),
-            settings: Arc::new(settings),
             snapshots: Arc::default(),
             routes: Arc::default(),
             cnames: Arc::default(),
             kick: Arc::new(Notify::new()),
+            launch_slots: Arc::new(tokio::sync::Semaphore::new(settings.launch_concurrency)),
             metrics,
+            settings: Arc::new(settings),
         }
     }
 

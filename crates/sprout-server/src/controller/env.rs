@@ -67,6 +67,12 @@ impl EnvController {
     pub async fn run(mut self, cancel: CancellationToken) {
         routes::set_in_service(&self.ctx, &self.app, &self.env, routes::EnvRoute::default());
         loop {
+            // Listen for kicks before the pass, not after: a launch that ends while the pass
+            // runs must still wake the next one (`notify_waiters` keeps no permit).
+            let kicked = self.ctx.kick.clone();
+            let kicked = kicked.notified();
+            tokio::pin!(kicked);
+            kicked.as_mut().enable();
             let next = match self.tick().await {
                 Ok(n) => n,
                 Err(e) => {
@@ -80,7 +86,7 @@ impl EnvController {
             };
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                _ = self.ctx.kick.notified() => {}
+                _ = &mut kicked => {}
                 _ = tokio::time::sleep(delay) => {}
             }
         }
@@ -389,6 +395,9 @@ impl EnvController {
             // In the background: the controller keeps ticking and probes each instance as soon
             // as its own launch is done.
             tokio::spawn(async move {
+                // A few launches at a time: the engine's work is CPU-bound, so more at once
+                // only share the CPU and make the first capacity as late as the last.
+                let _slot = ctx.launch_slots.clone().acquire_owned().await;
                 let result = instance::launch_instance(&*ctx.engine, &plan).await;
                 if result.is_ok() {
                     ctx.emit(&app, Some(&env_name), Event::InstanceLaunched { instance: id.clone(), version }).await;

@@ -109,7 +109,7 @@ mod tests {
             .enumerate()
             .map(|(i, id)| UpstreamView { instance: (*id).into(), addr: format!("127.0.0.1:{}", 40000 + i).parse().unwrap() })
             .collect();
-        RoutingView { routes: vec![RouteView { host: "web.shop.localhost".into(), app: "shop".into(), env: "web".into(), upstreams }] }
+        RoutingView { routes: vec![RouteView { host: "web.shop.localhost".into(), app: "shop".into(), env: "web".into(), upstreams, hold: None }] }
     }
 
     #[test]
