@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use bollard::models::{
+    ContainerSummary, ContainerSummaryStateEnum,
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, EndpointSettings,
     HealthConfig, HealthStatusEnum, HostConfig, HostConfigLogConfig, NetworkingConfig, PortBinding,
     PortMap, ResourcesUlimits,
@@ -184,6 +185,28 @@ fn published_ports(ports: Option<PortMap>) -> Vec<PublishedPort> {
         ))
     });
     out
+}
+
+/// A container the list shows as created (never started, or being created or started right
+/// now): everything Sprout needs of it is in the list, so it is not inspected. Inspecting it
+/// would wait on the engine's lock for the container until its start ends.
+pub(crate) fn created_container_status(summary: &ContainerSummary) -> Option<ContainerStatus> {
+    if summary.state != Some(ContainerSummaryStateEnum::CREATED) {
+        return None;
+    }
+    Some(ContainerStatus {
+        id: summary.id.clone()?,
+        name: summary.names.as_ref()?.first()?.trim_start_matches('/').to_string(),
+        image: summary.image.clone().unwrap_or_default(),
+        labels: summary.labels.clone().unwrap_or_default().into_iter().collect(),
+        state: ContainerState::Created,
+        exit_code: None,
+        oom_killed: false,
+        health: None,
+        ports: Vec::new(),
+        started_at: String::new(),
+        finished_at: String::new(),
+    })
 }
 
 /// What Sprout needs from `docker inspect`.

@@ -19,7 +19,7 @@ use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListNetworksOptions,
     LogsOptions, RemoveContainerOptions, StatsOptions, StopContainerOptions,
 };
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use sprout_engine::{
     ContainerSpec, ContainerStatus, ContainerUsage, Engine, EngineError, EngineInfo, ImageStatus, LabelFilter,
     NetworkSpec, NetworkStatus, RegistryAuth, Result,
@@ -33,6 +33,9 @@ pub const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";
 /// Client-side limit for one API call. Generous, because pulls of large images and stops with
 /// long timeouts are single calls; stop extends it further by its own timeout.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Containers inspected at once when listing.
+const INSPECT_AT_ONCE: usize = 8;
 
 /// A Docker daemon as a Sprout engine. Cheap to clone (bollard's client is reference-counted).
 #[derive(Debug, Clone)]
@@ -415,10 +418,23 @@ impl Engine for DockerEngine {
             .list_containers(Some(options))
             .await
             .map_err(|e| classify(e, self.target("list_containers", "container", "")))?;
-        let mut out = Vec::with_capacity(summaries.len());
-        for summary in summaries {
-            let Some(id) = summary.id else { continue };
-            match self.inspect_container(&id).await {
+        // The summary lacks exit codes, OOM kills and Docker health, so each container that ever
+        // started is inspected, several at a time. Containers still "created" are taken from
+        // the list: inspecting one that is being started waits out its start, which made a
+        // controller pass take a second while the engine was busy launching.
+        let inspected: Vec<Result<ContainerStatus>> = futures_util::stream::iter(summaries)
+            .map(|s| async move {
+                match convert::created_container_status(&s) {
+                    Some(status) => Ok(status),
+                    None => self.inspect_container(s.id.as_deref().unwrap_or_default()).await,
+                }
+            })
+            .buffered(INSPECT_AT_ONCE)
+            .collect()
+            .await;
+        let mut out = Vec::with_capacity(inspected.len());
+        for r in inspected {
+            match r {
                 Ok(status) => out.push(status),
                 // Removed between list and inspect: it is simply not there any more.
                 Err(EngineError::NotFound { .. }) => {}

@@ -217,6 +217,17 @@ async fn instance_on_its_network_serves_and_is_listed() {
     );
     engine.create_container(&web).await.unwrap();
     engine.create_container(&client).await.unwrap();
+    // Created, not started: listed from the list alone (not inspected), with what the
+    // controller needs to judge it.
+    let created = engine.list_containers(&scope.labels()).await.unwrap();
+    assert_eq!(created.len(), 2);
+    for c in &created {
+        assert_eq!(c.state, ContainerState::Created, "{c:?}");
+        assert!(c.name == web.name || c.name == client.name, "{c:?}");
+        assert_eq!(c.labels[TEST_LABEL], scope.id);
+        assert_eq!(c.image, IMAGE);
+        assert!(!c.id.is_empty() && c.exit_code.is_none() && c.started_at.is_empty());
+    }
     engine.start_container(&web.name).await.unwrap();
     engine.start_container(&client.name).await.unwrap();
     engine

@@ -73,7 +73,13 @@ impl EnvController {
             let kicked = kicked.notified();
             tokio::pin!(kicked);
             kicked.as_mut().enable();
-            let next = match self.tick().await {
+            let began = std::time::Instant::now();
+            let result = self.tick().await;
+            // Slow passes delay everything (probes, routing): worth seeing when diagnosing.
+            if began.elapsed() > Duration::from_millis(200) {
+                tracing::debug!(app = %self.app, env = %self.env, "controller pass took {} ms", began.elapsed().as_millis());
+            }
+            let next = match result {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(app = %self.app, env = %self.env, "controller tick failed: {e}");

@@ -150,6 +150,9 @@ impl HealthChecker {
                 }
             }
             Err(why) => {
+                if !record.passed_once {
+                    tracing::debug!(app, env, instance, "starting instance not ready yet: {why}");
+                }
                 schedule.recovering |= record.passed_once;
                 record.consecutive_failures += 1;
                 record.last_failure = Some(why);
