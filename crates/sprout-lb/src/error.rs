@@ -24,6 +24,8 @@ pub enum ProxyError {
     UnknownHost { host: String },
     #[error("environment {app}/{env} has no in-service instance")]
     NoInstance { app: String, env: String },
+    #[error("every instance of {app}/{env} has {limit} requests in flight")]
+    Saturated { app: String, env: String, limit: u32 },
     #[error("could not connect to instance {instance}: {source}")]
     Connect {
         instance: String,
@@ -45,7 +47,7 @@ impl ProxyError {
         match self {
             ProxyError::MissingHost | ProxyError::InvalidTarget => StatusCode::BAD_REQUEST,
             ProxyError::UnknownHost { .. } => StatusCode::NOT_FOUND,
-            ProxyError::NoInstance { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::NoInstance { .. } | ProxyError::Saturated { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         }
@@ -63,6 +65,9 @@ impl ProxyError {
             }
             ProxyError::NoInstance { app, env } => format!(
                 "Sprout: environment {env} of {app} has no in-service instance; try again shortly\n"
+            ),
+            ProxyError::Saturated { app, env, limit } => format!(
+                "Sprout: every instance of environment {env} of {app} has {limit} requests in flight, its limit; try again shortly\n"
             ),
             ProxyError::Connect { instance, .. } => {
                 format!("Sprout: could not connect to instance {instance}\n")
@@ -96,7 +101,7 @@ pub fn error_response(err: &ProxyError) -> Response<ProxyBody> {
         HeaderValue::from_static("nosniff"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if matches!(err, ProxyError::NoInstance { .. }) {
+    if matches!(err, ProxyError::NoInstance { .. } | ProxyError::Saturated { .. }) {
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response

@@ -4,7 +4,10 @@
 //! from zero, or an environment whose last instance is being replaced, into a short delay
 //! rather than errors.
 //!
-//! Off the hot path: only requests that found no instance come here.
+//! The same queue holds requests that find every instance at the environment's per-instance
+//! limit of requests in flight (when it has one), until one has room or a new one comes.
+//!
+//! Off the hot path: only requests that found no instance, or no room, come here.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,11 +22,14 @@ pub struct HoldConfig {
     pub max_requests: usize,
     /// How long a request waits for an instance before it gets the 503.
     pub max_wait: Duration,
+    /// Requests one instance may have in flight; a request that finds every instance at the
+    /// limit waits (within the bounds above) for a slot or a new instance. None: no limit.
+    pub instance_limit: Option<u32>,
 }
 
 impl Default for HoldConfig {
     fn default() -> Self {
-        HoldConfig { max_requests: 1024, max_wait: Duration::from_secs(2) }
+        HoldConfig { max_requests: 1024, max_wait: Duration::from_secs(2), instance_limit: None }
     }
 }
 
@@ -36,8 +42,18 @@ impl Drop for Held<'_> {
     }
 }
 
-/// Wait until a published table gives `host` (routed by `state`, without instances) an
-/// instance; that table, or None when the environment's queue is full or the wait ran out.
+/// Whether every instance of the route has `limit` or more requests in flight.
+pub(crate) fn saturated(state: &RouteState, limit: u32) -> bool {
+    state.upstream_series.iter().all(|s| s.in_flight() >= i64::from(limit))
+}
+
+/// How often a request held for a slot looks again: a slot frees when any request ends, and
+/// ending requests do not signal (that would cost every request), so held ones poll.
+const SLOT_POLL: Duration = Duration::from_millis(5);
+
+/// Wait until a published table gives `host` (routed by `state`) an instance with room: any
+/// instance at all, and under the instance limit when there is one. That table, or None when
+/// the environment's queue is full or the wait ran out.
 pub(crate) async fn wait_for_instance(lb: &LoadBalancer, host: &str, state: &RouteState) -> Option<Arc<Published>> {
     let config = state.route.hold.unwrap_or(lb.config.hold);
     if config.max_wait.is_zero() {
@@ -56,12 +72,24 @@ pub(crate) async fn wait_for_instance(lb: &LoadBalancer, host: &str, state: &Rou
     let deadline = tokio::time::Instant::now() + config.max_wait;
     loop {
         let published = lb.published.load_full();
-        if published.routes.get(host).is_some_and(|s| !s.route.upstreams.is_empty()) {
-            return Some(published);
+        let mut limited = false;
+        if let Some(s) = published.routes.get(host)
+            && !s.route.upstreams.is_empty()
+        {
+            match s.route.hold.and_then(|h| h.instance_limit) {
+                Some(limit) if saturated(s, limit) => limited = true,
+                _ => return Some(published),
+            }
         }
-        match tokio::time::timeout_at(deadline, changes.changed()).await {
-            Ok(Ok(())) => continue,
-            _ => return None,
+        let wake = async {
+            if limited {
+                tokio::time::sleep(SLOT_POLL).await;
+            } else {
+                let _ = changes.changed().await;
+            }
+        };
+        if tokio::time::timeout_at(deadline, wake).await.is_err() {
+            return None;
         }
     }
 }

@@ -77,14 +77,26 @@ pub(crate) async fn handle(
             }
         },
     };
-    if state.route.upstreams.is_empty() {
-        // Capacity may be starting: wait (bounded) for an instance rather than refuse.
+    let limit = state.route.hold.and_then(|h| h.instance_limit);
+    let full = limit.is_some_and(|l| crate::hold::saturated(state, l));
+    if state.route.upstreams.is_empty() || full {
+        // Capacity may be starting: wait (bounded) for an instance, or for room on one,
+        // rather than refuse.
         let host = request_host(&req).map(Cow::into_owned).unwrap_or_default();
-        if let Some(p) = crate::hold::wait_for_instance(lb, &host, state).await {
-            held = p;
-            if let Some(s) = held.routes.get(host.as_str()) {
-                state = s;
+        match crate::hold::wait_for_instance(lb, &host, state).await {
+            Some(p) => {
+                held = p;
+                if let Some(s) = held.routes.get(host.as_str()) {
+                    state = s;
+                }
             }
+            None if full && !state.route.upstreams.is_empty() => {
+                let err = ProxyError::Saturated { app: state.route.app.clone(), env: state.route.env.clone(), limit: limit.unwrap_or(0) };
+                state.totals.record(err.status());
+                state.series.record(err.status(), std::time::Duration::ZERO);
+                return error_response(&err);
+            }
+            None => {}
         }
     }
     let started = tokio::time::Instant::now();

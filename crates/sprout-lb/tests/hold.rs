@@ -10,7 +10,7 @@ use sprout_lb::hold::HoldConfig;
 use sprout_lb::{LbConfig, RoutingTable};
 
 fn config(max_requests: usize, max_wait_ms: u64) -> LbConfig {
-    LbConfig { hold: HoldConfig { max_requests, max_wait: Duration::from_millis(max_wait_ms) }, ..LbConfig::default() }
+    LbConfig { hold: HoldConfig { max_requests, max_wait: Duration::from_millis(max_wait_ms), instance_limit: None }, ..LbConfig::default() }
 }
 
 #[tokio::test]
@@ -54,7 +54,7 @@ async fn each_environment_has_its_own_bounds() {
     // holds one request, the other environment takes the default.
     let mut table = RoutingTable::empty();
     let mut own = route("app", "tight", vec![]);
-    own.hold = Some(HoldConfig { max_requests: 1, max_wait: Duration::from_millis(200) });
+    own.hold = Some(HoldConfig { max_requests: 1, max_wait: Duration::from_millis(200), instance_limit: None });
     table.insert("tight.example", own);
     table.insert("roomy.example", route("app", "roomy", vec![]));
     let lb = Lb::start(config(16, 10_000), table).await;
@@ -76,4 +76,41 @@ async fn each_environment_has_its_own_bounds() {
     table.insert("roomy.example", route("app", "roomy", vec![backend.upstream()]));
     lb.lb.publish(table);
     assert_eq!(roomy.await.unwrap().backend(), "roomy");
+}
+
+#[tokio::test]
+async fn requests_over_the_instance_limit_wait_for_room_or_a_new_instance() {
+    let busy = Backend::start("busy").await;
+    let limited = |upstreams, wait_ms| {
+        let mut r = route("app", "prod", upstreams);
+        r.hold = Some(HoldConfig { max_requests: 16, max_wait: Duration::from_millis(wait_ms), instance_limit: Some(1) });
+        let mut table = RoutingTable::empty();
+        table.insert("limited.example", r);
+        table
+    };
+    let lb = Lb::start(config(16, 10_000), limited(vec![busy.upstream()], 10_000)).await;
+    let addr = lb.addr;
+    // The one instance takes a request that never ends: it is at its limit.
+    let _hanging = tokio::spawn(async move { get(addr, "limited.example", "/hang").await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // The next request is held, not sent to the busy instance...
+    let held = tokio::spawn(async move { get(addr, "limited.example", "/").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!held.is_finished(), "held while the only instance is at its limit");
+    // ...and a new instance takes it.
+    let fresh = Backend::start("fresh").await;
+    lb.lb.publish(limited(vec![busy.upstream(), fresh.upstream()], 10_000));
+    let answer = tokio::time::timeout(Duration::from_secs(5), held).await.expect("answered once room came").unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.backend(), "fresh");
+
+    // With a short wait and no room, the answer is a 503 that says why.
+    let lb2 = Lb::start(config(16, 10_000), limited(vec![busy.upstream()], 200)).await;
+    let addr2 = lb2.addr;
+    let _hanging2 = tokio::spawn(async move { get(addr2, "limited.example", "/hang").await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = tokio::time::timeout(Duration::from_secs(5), get(addr2, "limited.example", "/")).await.expect("bounded wait");
+    assert_eq!(refused.status, 503);
+    assert!(refused.body.contains("requests in flight"), "{}", refused.body);
 }

@@ -68,13 +68,17 @@ impl Default for Trigger {
     }
 }
 
-/// Requests held by the load balancer while the environment has no in-service instance
-/// (capacity starting), instead of refused. `max_requests` 0 or `max_wait_ms` 0: refuse at once.
+/// Requests held by the load balancer while the environment has no in-service instance, or
+/// every instance is at its limit (capacity starting), instead of refused. `max_requests` 0
+/// or `max_wait_ms` 0: refuse at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct QueueSettings {
     pub max_requests: u32,
     pub max_wait_ms: u64,
+    /// Requests one instance may have in flight; past it requests wait in the queue for room
+    /// or for a new instance. None: no limit (requests go to the least busy instance).
+    pub max_in_flight_per_instance: Option<u32>,
 }
 
 /// Most instances a warm pool may keep.
@@ -85,7 +89,7 @@ pub const MAX_QUEUE_WAIT_MS: u64 = 30_000;
 
 impl Default for QueueSettings {
     fn default() -> Self {
-        QueueSettings { max_requests: 1000, max_wait_ms: 3000 }
+        QueueSettings { max_requests: 1000, max_wait_ms: 3000, max_in_flight_per_instance: None }
     }
 }
 
@@ -209,6 +213,9 @@ impl ScalingSettings {
         }
         if self.warm_pool > MAX_WARM_POOL {
             return Err(setting_error("warm_pool", format!("{} instances is more than a warm pool may keep ({MAX_WARM_POOL})", self.warm_pool), "--warm-pool 2"));
+        }
+        if self.queue.max_in_flight_per_instance == Some(0) {
+            return Err(setting_error("queue.max_in_flight_per_instance", "an instance must be allowed at least 1 request in flight", "--instance-limit 50"));
         }
         if self.scale_out_window_s == 0 {
             return Err(setting_error("scale_out_window_s", "must be at least 1 second", "2"));

@@ -206,7 +206,7 @@ async fn the_environment_queue_settings_reach_the_load_balancer() {
     scaling.queue.max_requests = 7;
     scaling.queue.max_wait_ms = 1500;
     let h = harness(band(1, 1, scaling), 1).await;
-    let want = Some(sprout_lb::hold::HoldConfig { max_requests: 7, max_wait: Duration::from_millis(1500) });
+    let want = Some(sprout_lb::hold::HoldConfig { max_requests: 7, max_wait: Duration::from_millis(1500), instance_limit: None });
     until("the routing table carries the environment's hold bounds", || async {
         let table = h.ctx.lb.table();
         !table.routes.is_empty() && table.routes.values().all(|r| r.env == "prod" && r.hold == want)

@@ -40,6 +40,8 @@ pub struct RouteView {
 pub struct HoldView {
     pub max_requests: usize,
     pub max_wait_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,7 +64,7 @@ impl RoutingView {
                     .iter()
                     .map(|u| UpstreamView { instance: u.instance.clone(), addr: u.addr })
                     .collect(),
-                hold: route.hold.map(|h| HoldView { max_requests: h.max_requests, max_wait_ms: h.max_wait.as_millis() as u64 }),
+                hold: route.hold.map(|h| HoldView { max_requests: h.max_requests, max_wait_ms: h.max_wait.as_millis() as u64, instance_limit: h.instance_limit }),
             })
             .collect();
         routes.sort_by(|a, b| a.host.cmp(&b.host));
@@ -77,7 +79,7 @@ impl RoutingView {
                 .iter()
                 .map(|u| Upstream { instance: u.instance.clone(), addr: u.addr })
                 .collect();
-            let hold = route.hold.map(|h| HoldConfig { max_requests: h.max_requests, max_wait: Duration::from_millis(h.max_wait_ms) });
+            let hold = route.hold.map(|h| HoldConfig { max_requests: h.max_requests, max_wait: Duration::from_millis(h.max_wait_ms), instance_limit: h.instance_limit });
             table.insert(&route.host, Route { app: route.app.clone(), env: route.env.clone(), upstreams, hold });
         }
         table
@@ -113,7 +115,7 @@ mod tests {
             Upstream { instance: "i-2".into(), addr: "127.0.0.1:40002".parse().unwrap() },
             Upstream { instance: "i-1".into(), addr: "[::1]:40001".parse().unwrap() },
         ];
-        let hold = Some(HoldConfig { max_requests: 7, max_wait: Duration::from_millis(1500) });
+        let hold = Some(HoldConfig { max_requests: 7, max_wait: Duration::from_millis(1500), instance_limit: Some(3) });
         table.insert("Web.Shop.localhost", Route { app: "shop".into(), env: "web".into(), upstreams, hold });
         table.insert("a.example", Route { app: "a".into(), env: "prod".into(), upstreams: vec![], hold: None });
         let view = RoutingView::from_table(&table);

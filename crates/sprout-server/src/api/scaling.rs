@@ -52,6 +52,8 @@ pub struct ScaleRequest {
     pub queue_max_requests: Option<u32>,
     pub queue_max_wait_ms: Option<u64>,
     pub warm_pool: Option<u32>,
+    /// 0 removes the limit.
+    pub instance_limit: Option<u32>,
 }
 
 pub async fn show(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<Json<ScalingView>, ApiError> {
@@ -88,6 +90,9 @@ pub async fn set(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)
     }
     if let Some(ms) = req.queue_max_wait_ms {
         scaling.queue.max_wait_ms = ms;
+    }
+    if let Some(n) = req.instance_limit {
+        scaling.queue.max_in_flight_per_instance = (n > 0).then_some(n);
     }
     if let Some(n) = req.warm_pool {
         scaling.warm_pool = n;

@@ -463,7 +463,7 @@ impl EnvController {
             return Next::Done;
         }
         // Terminating: nothing will come into service, so nothing is held either.
-        let refuse = Some(sprout_lb::hold::HoldConfig { max_requests: 0, max_wait: Duration::ZERO });
+        let refuse = Some(sprout_lb::hold::HoldConfig { max_requests: 0, max_wait: Duration::ZERO, instance_limit: None });
         routes::set_in_service(&self.ctx, &self.app, &self.env, routes::EnvRoute { upstreams: Vec::new(), hold: refuse });
         for inst in live {
             self.spawn_retire(inst.clone(), RetireReason::Terminate).await;

@@ -17,7 +17,11 @@ pub struct EnvRoute {
 
 /// The environment's queue settings as the load balancer's hold bounds.
 pub fn hold_config(queue: &QueueSettings) -> HoldConfig {
-    HoldConfig { max_requests: queue.max_requests as usize, max_wait: std::time::Duration::from_millis(queue.max_wait_ms) }
+    HoldConfig {
+        max_requests: queue.max_requests as usize,
+        max_wait: std::time::Duration::from_millis(queue.max_wait_ms),
+        instance_limit: queue.max_in_flight_per_instance,
+    }
 }
 
 /// Set an environment's in-service instances (and queue bounds) and publish the new table.

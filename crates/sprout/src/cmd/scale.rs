@@ -34,6 +34,10 @@ pub struct ScaleArgs {
     /// Instances kept launched and healthy out of rotation, put in service at once on scale-out
     #[arg(long)]
     pub warm_pool: Option<u32>,
+    /// Requests one instance may have in flight; beyond it requests wait in the queue for room
+    /// or a new instance (0: no limit)
+    #[arg(long)]
+    pub instance_limit: Option<u32>,
 }
 
 pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
@@ -73,6 +77,9 @@ pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
     if let Some(ms) = a.queue_wait_ms {
         body.insert("queue_max_wait_ms".into(), json!(ms));
     }
+    if let Some(n) = a.instance_limit {
+        body.insert("instance_limit".into(), json!(n));
+    }
     if let Some(n) = a.warm_pool {
         body.insert("warm_pool".into(), json!(n));
     }
@@ -91,6 +98,12 @@ pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
         println!("  warm pool: {} instance(s) launched and healthy out of rotation", s["warm_pool"]);
     }
     let q = &s["queue"];
-    println!("  while no instance is in service: hold up to {} requests for up to {} ms", q["max_requests"], q["max_wait_ms"]);
+    match q["max_in_flight_per_instance"].as_u64() {
+        Some(n) => println!(
+            "  while no instance is in service or each has {n} requests in flight: hold up to {} requests for up to {} ms",
+            q["max_requests"], q["max_wait_ms"]
+        ),
+        None => println!("  while no instance is in service: hold up to {} requests for up to {} ms", q["max_requests"], q["max_wait_ms"]),
+    }
     Ok(0)
 }
