@@ -14,6 +14,7 @@ pub mod health;
 pub mod lifecycle;
 pub mod orphans;
 pub mod reconcile;
+pub mod rotation;
 pub mod scaling;
 pub mod schedule;
 

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use sprout_lb::Upstream;
 use sprout_model::Dockerrun;
 use sprout_plan::{judge_instance, EnvironmentSpec, InstanceHealth, InstanceObservation, ProbeRecord, RetireReason, Step};
+use sprout_plan::rotation::{choose_rotation, Candidate};
 use sprout_store::{EnvStatus, EnvironmentRecord, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -222,23 +223,21 @@ impl EnvController {
         // Route: healthy instances that are not leaving, before anything is stopped; with a
         // warm pool and no deploy running, only the desired count of them (the rest wait warm).
         let routed_now: HashSet<String> = self.ctx.routes.lock().unwrap().get(&(self.app.clone(), self.env.clone())).map(|r| r.upstreams.iter().map(|u| u.instance.clone()).collect()).unwrap_or_default();
-        let mut eligible: Vec<(usize, std::net::SocketAddr)> = views
+        let mut addrs = HashMap::new();
+        let candidates: Vec<Candidate> = views
             .iter()
-            .enumerate()
-            .filter(|(_, v)| v.health == InstanceHealth::Healthy && !leaving.contains(v.id.as_str()))
-            .filter_map(|(i, v)| Some((i, v.address.as_ref()?.parse().ok()?)))
+            .filter(|v| v.health == InstanceHealth::Healthy && !leaving.contains(v.id.as_str()))
+            .filter_map(|v| {
+                addrs.insert(v.id.clone(), v.address.as_ref()?.parse::<std::net::SocketAddr>().ok()?);
+                Some(Candidate { id: v.id.clone(), launched_at: v.launched_at, serving: routed_now.contains(&v.id) })
+            })
             .collect();
-        let cap = if warm_pool > 0 && env.status == EnvStatus::Ready { env.desired_instances as usize } else { usize::MAX };
-        // Those already serving stay serving (no churn), then the oldest.
-        eligible.sort_by_key(|(i, _)| (!routed_now.contains(&views[*i].id), views[*i].launched_at));
-        let mut warm = HashSet::new();
-        for (n, (i, addr)) in eligible.into_iter().enumerate() {
-            if n < cap {
-                views[i].in_service = true;
-                upstreams.push(Upstream { instance: views[i].id.clone(), addr });
-            } else {
-                warm.insert(views[i].id.clone());
-            }
+        let cap = (warm_pool > 0 && env.status == EnvStatus::Ready).then_some(env.desired_instances as usize);
+        let (serve, warm) = choose_rotation(&candidates, cap);
+        let warm: HashSet<String> = warm.into_iter().collect();
+        for v in views.iter_mut().filter(|v| serve.contains(&v.id)) {
+            v.in_service = true;
+            upstreams.push(Upstream { instance: v.id.clone(), addr: addrs[&v.id] });
         }
         let hold = Some(routes::hold_config(&env.options.scaling.queue));
         routes::set_in_service(&self.ctx, &self.app, &self.env, routes::EnvRoute { upstreams, hold });
