@@ -1,5 +1,5 @@
-//! Launching an instance: network, host directories, then each container in start order, each
-//! started only once its dependsOn conditions hold.
+//! Launching an instance: network, host directories, every container created, then started in
+//! start order (waves), each only once its dependsOn conditions hold.
 //!
 //! A launch that fails part-way removes what it created, so no half instance is left behind
 //! (and if the server dies mid-launch, the next tick finds the instance incomplete, judges it
@@ -11,7 +11,7 @@ use sprout_engine::{ContainerState, DockerHealth, Engine, EngineError};
 use sprout_model::DependencyCondition;
 
 use super::retire::remove_instance_objects;
-use super::spec::InstancePlan;
+use super::spec::{InstancePlan, PlannedContainer};
 
 /// How long a container may take to reach the condition another one waits for.
 pub const DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -55,11 +55,11 @@ async fn launch_inner(engine: &dyn Engine, plan: &InstancePlan) -> Result<(), La
         Ok(()) | Err(EngineError::Conflict { .. }) => {}
         Err(e) => return Err(e.into()),
     }
+    create_all(engine, plan).await?;
     // Wave by wave, every container of a wave concurrently: an instance of four containers
     // starts in two rounds of Docker calls instead of four, which is most of scale-out time.
     for wave in plan.waves() {
         let jobs = wave.into_iter().map(|c| async move {
-            engine.create_container(&c.spec).await?;
             for (dep, cond) in &c.wait_for {
                 let dep_name = plan
                     .containers
@@ -74,6 +74,36 @@ async fn launch_inner(engine: &dyn Engine, plan: &InstancePlan) -> Result<(), La
         });
         for r in futures_util::future::join_all(jobs).await {
             r?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates every container before any starts, in as few rounds as volumesFrom allows (a
+/// container is created once the containers it takes volumes from exist; links are network
+/// aliases and dependsOn gates only the start). Creation then overlaps nothing it must wait for,
+/// and the waves that follow only start.
+async fn create_all(engine: &dyn Engine, plan: &InstancePlan) -> Result<(), LaunchError> {
+    let takes_from = |c: &PlannedContainer, source: &PlannedContainer| {
+        c.spec.volumes_from.iter().any(|v| v.split(':').next() == Some(source.spec.name.as_str()))
+    };
+    let mut created: Vec<bool> = vec![false; plan.containers.len()];
+    while created.iter().any(|done| !done) {
+        let mut round: Vec<usize> = (0..plan.containers.len())
+            .filter(|&i| !created[i])
+            .filter(|&i| (0..plan.containers.len()).all(|j| created[j] || !takes_from(&plan.containers[i], &plan.containers[j])))
+            .collect();
+        if round.is_empty() {
+            // A volumesFrom cycle cannot pass validation; if one did, create in start order and
+            // let the engine say what is wrong.
+            round = (0..plan.containers.len()).filter(|&i| !created[i]).take(1).collect();
+        }
+        let jobs = round.iter().map(|&i| engine.create_container(&plan.containers[i].spec));
+        for r in futures_util::future::join_all(jobs).await {
+            r?;
+        }
+        for i in round {
+            created[i] = true;
         }
     }
     Ok(())
@@ -131,5 +161,55 @@ async fn wait_condition(
             return Err(fail(format!("it did not within {}s", DEPENDENCY_TIMEOUT.as_secs())));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instance::spec::{plan_instance, InstanceIdentity};
+    use sprout_engine::FakeEngine;
+
+    const DEF: &str = r#"{
+      "AWSEBDockerrunVersion": "2",
+      "containerDefinitions": [
+        {"name": "web", "image": "web:1", "memory": 64, "links": ["app"],
+         "volumesFrom": [{"sourceContainer": "data"}],
+         "portMappings": [{"hostPort": 80, "containerPort": 80}]},
+        {"name": "app", "image": "app:1", "memory": 64},
+        {"name": "data", "image": "data:1", "memory": 8, "essential": false}
+      ]
+    }"#;
+
+    #[tokio::test]
+    async fn every_container_is_created_before_any_starts_and_volume_sources_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let def = sprout_model::load_dockerrun("Dockerrun.aws.json", DEF).unwrap().dockerrun;
+        let id = InstanceIdentity {
+            server: "s1".into(),
+            app: "shop".into(),
+            env: "prod".into(),
+            instance: "i-1".into(),
+            version: "v1".into(),
+            launched_at: 1,
+            config: "c".into(),
+            bundle_dir: dir.path().join("bundle"),
+            log_dir: dir.path().join("logs"),
+            volume_dir: dir.path().join("volumes"),
+        };
+        let plan = plan_instance(&def, &id, &Default::default());
+        let fake = FakeEngine::new();
+        for image in ["web:1", "app:1", "data:1"] {
+            fake.add_image(image);
+        }
+        launch_instance(&fake, &plan).await.unwrap();
+
+        let calls: Vec<String> = fake.calls().into_iter().filter(|c| c.starts_with("create_container") || c.starts_with("start_container")).collect();
+        let first_start = calls.iter().position(|c| c.starts_with("start_container")).unwrap();
+        assert!(calls[first_start..].iter().all(|c| c.starts_with("start_container")), "{calls:?}");
+        assert_eq!(first_start, 3, "{calls:?}");
+        let created = |name: &str| calls.iter().position(|c| c.starts_with("create_container") && c.ends_with(name)).unwrap();
+        assert!(created("-data") < created("-web"), "volumesFrom source first: {calls:?}");
+        assert_eq!(fake.running().len(), 3);
     }
 }
