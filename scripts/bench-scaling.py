@@ -46,7 +46,8 @@ def free_port():
 tmp = tempfile.mkdtemp(prefix="sprout-bench-%s." % mode)
 API, HTTP = "127.0.0.1:%d" % free_port(), "127.0.0.1:%d" % free_port()
 HOSTNAME = "%s.%s.localhost" % (ENV, APP)
-server = subprocess.Popen([BIN, "server", "--data-dir", tmp + "/data", "--api", API, "--http", HTTP],
+EXTRA = ["--launch-concurrency", os.environ["BENCH_LAUNCH_CONCURRENCY"]] if os.environ.get("BENCH_LAUNCH_CONCURRENCY") else []
+server = subprocess.Popen([BIN, "server", "--data-dir", tmp + "/data", "--api", API, "--http", HTTP, *EXTRA],
                           stdout=open(tmp + "/server.log", "w"), stderr=subprocess.STDOUT)
 for _ in range(100):
     try:

@@ -23,6 +23,8 @@ pub struct ServerOptions {
     pub domain: Option<String>,
     /// The largest bundle accepted, in MiB (`--max-bundle-mb`); None keeps the default.
     pub max_bundle_mb: Option<u64>,
+    /// Instance launches at once (`--launch-concurrency`); None: one per two cores.
+    pub launch_concurrency: Option<usize>,
 }
 
 /// Why the server could not start, each with what to do.
@@ -92,6 +94,9 @@ pub async fn start(opts: &ServerOptions, engine: Arc<dyn Engine>, clock: Arc<dyn
     settings.domain = opts.domain.clone();
     if let Some(mb) = opts.max_bundle_mb {
         settings.bundle_limit_bytes = mb.saturating_mul(1024 * 1024);
+    }
+    if let Some(n) = opts.launch_concurrency {
+        settings.launch_concurrency = n.max(1);
     }
     settings.http_addr = http.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| opts.http_addr.clone());
     let lb = LoadBalancer::new(LbConfig::default());

@@ -51,6 +51,10 @@ enum Command {
         /// The largest bundle (tar or zip) accepted, in MiB
         #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
         max_bundle_mb: u64,
+        /// Instance launches at once across the server (the engine's work is CPU-bound)
+        /// [default: one per two cores, at least one]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        launch_concurrency: Option<u64>,
     },
     /// Check a Dockerrun.aws.json (a file or a bundle directory)
     Validate { path: PathBuf },
@@ -154,13 +158,14 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     let fmt = cli.output;
     match cli.command {
-        Command::Server { data_dir, api, http, domain, max_bundle_mb } => {
+        Command::Server { data_dir, api, http, domain, max_bundle_mb, launch_concurrency } => {
             let opts = sprout_server::ServerOptions {
                 data_dir: data_dir.unwrap_or_else(config::default_data_dir),
                 api_addr: api,
                 http_addr: http,
                 domain,
                 max_bundle_mb: Some(max_bundle_mb),
+                launch_concurrency: launch_concurrency.map(|n| n as usize),
             };
             sprout_server::run(opts).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(0)

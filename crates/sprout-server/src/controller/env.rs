@@ -400,8 +400,8 @@ impl EnvController {
             // In the background: the controller keeps ticking and probes each instance as soon
             // as its own launch is done.
             tokio::spawn(async move {
-                // A few launches at a time: the engine's work is CPU-bound, so more at once
-                // only share the CPU and make the first capacity as late as the last.
+                // A few launches at a time (`Settings::launch_concurrency`): the engine's work
+                // is CPU-bound, so more at once share the CPU and delay the first capacity.
                 let _slot = ctx.launch_slots.clone().acquire_owned().await;
                 let result = instance::launch_instance(&*ctx.engine, &plan).await;
                 if result.is_ok() {
