@@ -2,6 +2,8 @@
 //! metrics, fire due scheduled actions, decide the desired count (`sprout_plan::scaling`),
 //! write it to the store with an event saying why, and wake the reconcilers, which launch or
 //! retire (scale-in drains first and retires with reason ScaleIn, which raises no alert).
+//! Between those looks it peeks every 100 ms at the second still open, for a surge only
+//! (`decide_surge`), so a step in load is acted on before its first second ends.
 //!
 //! It waits while a deploy runs. Its memory (the metric window, last actions, measured launch
 //! time, actions fired) is rebuilt by watching again after a restart: scale-in then waits a
