@@ -132,7 +132,7 @@ mod tests {
                 prop_assert!(remaining <= max as usize + in_use.len());
                 // The newest `max` are never deleted for their count; only age can take them.
                 let mut by_age: Vec<&VersionAge> = vs.iter().collect();
-                by_age.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+                by_age.sort_by_key(|v| std::cmp::Reverse(v.created_at));
                 for v in by_age.iter().take(max as usize) {
                     let old = max_age_days.is_some_and(|d| 1000 * DAY - v.created_at > i64::from(d) * DAY);
                     prop_assert!(old || !deleted.contains(&v.label), "{} is among the newest {} yet deleted", v.label, max);

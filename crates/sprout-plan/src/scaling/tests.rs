@@ -209,13 +209,13 @@ proptest! {
         let last = LastActions { scale_out: Some(now - Duration::seconds(since)), scale_in: None };
         let w = window(&rates, now);
         let d = decide_scaling(&s, &w, c, band, last, now);
-        if let (Some((Direction::In, _)), Some(target)) = (&d.change, s.target_rps) {
-            if band.clamp(c.desired) == c.desired {
-                let n = s.scale_in_window_s as usize;
-                prop_assert!(w.len() >= n, "scaled in with {} s of data, window {} s", w.len(), n);
-                let high = w[w.len() - n..].iter().map(|x| x.requests).fold(0.0, f64::max);
-                prop_assert!(d.desired as f64 * target >= high - 1e-6);
-            }
+        if let (Some((Direction::In, _)), Some(target)) = (&d.change, s.target_rps)
+            && band.clamp(c.desired) == c.desired
+        {
+            let n = s.scale_in_window_s as usize;
+            prop_assert!(w.len() >= n, "scaled in with {} s of data, window {} s", w.len(), n);
+            let high = w[w.len() - n..].iter().map(|x| x.requests).fold(0.0, f64::max);
+            prop_assert!(d.desired as f64 * target >= high - 1e-6);
         }
     }
 

@@ -134,18 +134,18 @@ fn adding_capacity_fires_early_by_the_lead_removing_waits_and_nothing_fires_twic
     let mut fired = BTreeSet::new();
     let at = utc(2026, 1, 1, 8, 0);
     // 4 s before: not yet. 3 s before: due.
-    assert!(due_actions(&[up.clone()], band, 1, &fired, at - Duration::seconds(5), at - Duration::seconds(4), lead).is_empty());
-    let due = due_actions(&[up.clone()], band, 1, &fired, at - Duration::seconds(4), at - Duration::seconds(3), lead);
+    assert!(due_actions(std::slice::from_ref(&up), band, 1, &fired, at - Duration::seconds(5), at - Duration::seconds(4), lead).is_empty());
+    let due = due_actions(std::slice::from_ref(&up), band, 1, &fired, at - Duration::seconds(4), at - Duration::seconds(3), lead);
     assert_eq!(due.len(), 1);
     assert_eq!((due[0].at, due[0].desired), (at, 3));
     assert!(due[0].reason.contains("desired 1 -> 3"), "{}", due[0].reason);
     fired.insert((due[0].action.clone(), due[0].at));
     // At the instant itself it does not fire again.
-    assert!(due_actions(&[up.clone()], due[0].band, 3, &fired, at - Duration::seconds(1), at, lead).is_empty());
+    assert!(due_actions(std::slice::from_ref(&up), due[0].band, 3, &fired, at - Duration::seconds(1), at, lead).is_empty());
 
     let down = ScheduledAction { min: Some(1), max: Some(1), desired: Some(1), ..action("down", "0 20 * * *", "UTC") };
     let at = utc(2026, 1, 1, 20, 0);
-    assert!(due_actions(&[down.clone()], Band { min: 2, max: 6 }, 3, &fired, at - Duration::seconds(4), at - Duration::seconds(1), lead).is_empty());
+    assert!(due_actions(std::slice::from_ref(&down), Band { min: 2, max: 6 }, 3, &fired, at - Duration::seconds(4), at - Duration::seconds(1), lead).is_empty());
     assert_eq!(due_actions(&[down], Band { min: 2, max: 6 }, 3, &fired, at - Duration::seconds(1), at, lead)[0].desired, 1);
 }
 

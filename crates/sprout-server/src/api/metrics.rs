@@ -204,11 +204,13 @@ mod tests {
     use std::time::Duration;
 
     fn series(instance: Option<&str>, status: [u64; 5], connect_errors: u64, latencies: &[u64]) -> SeriesTotals {
-        let mut totals = sprout_lb::Second::default();
-        totals.requests = status.iter().sum();
-        totals.status = status;
-        totals.connect_errors = connect_errors;
-        totals.latency = sprout_lb::Histogram::from_latencies(latencies.iter().map(|&ms| Duration::from_millis(ms)));
+        let totals = sprout_lb::Second {
+            requests: status.iter().sum(),
+            status,
+            connect_errors,
+            latency: sprout_lb::Histogram::from_latencies(latencies.iter().map(|&ms| Duration::from_millis(ms))),
+            ..Default::default()
+        };
         SeriesTotals { app: "shop".into(), env: "prod".into(), instance: instance.map(str::to_owned), totals, in_flight: 2 }
     }
 

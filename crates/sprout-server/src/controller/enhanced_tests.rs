@@ -56,7 +56,9 @@ fn environment_statuses() {
     let up = |id| view(id, InstanceHealth::Healthy, true, None);
     let bad = |id| view(id, InstanceHealth::Healthy, true, Some("GET / returned 500"));
     let starting = |id| view(id, InstanceHealth::Pending, false, None);
-    let cases: Vec<(&str, Vec<InstanceView>, u32, Traffic, HealthStatus, Colour, &str)> = vec![
+    // (case, instances, desired, traffic, status, colour, a cause contains)
+    type Case<'a> = (&'a str, Vec<InstanceView>, u32, Traffic, HealthStatus, Colour, &'a str);
+    let cases: Vec<Case> = vec![
         ("all fine", vec![up("a"), up("b")], 2, traffic(100, 0), HealthStatus::Ok, Colour::Green, ""),
         ("launching", vec![starting("a")], 1, traffic(0, 0), HealthStatus::Pending, Colour::Grey, "1 instance(s) starting, none in service yet"),
         ("nothing in service", vec![view("a", InstanceHealth::Unhealthy("boom".into()), false, None)], 1, traffic(0, 0), HealthStatus::Severe, Colour::Red, "none of 1 instance(s) in service"),

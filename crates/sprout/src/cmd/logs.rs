@@ -86,7 +86,11 @@ pub async fn run(c: &Context, args: LogsArgs) -> Result<u8> {
         }
         seen.insert(key(ch), text.lines().map(String::from).collect());
     }
-    while args.follow {
+    if !args.follow {
+        return Ok(0);
+    }
+    // Following: until interrupted (Ctrl-C) or the server stops answering.
+    loop {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         let view: Value = c.client.get(&format!("{path}?{}", query(&args, 200, false))).await?;
         for ch in view["logs"].as_array().into_iter().flatten() {
@@ -99,7 +103,6 @@ pub async fn run(c: &Context, args: LogsArgs) -> Result<u8> {
             seen.insert(k, lines);
         }
     }
-    Ok(0)
 }
 
 /// How many leading lines of `new` were already printed: the longest suffix of `old` that is

@@ -38,7 +38,11 @@ pub async fn events(c: &Context, env: Option<String>, follow: bool, limit: u32) 
         if c.fmt == Format::Json { println!("{e}") } else { print_event(e) }
         last = e["id"].as_i64().unwrap_or(last);
     }
-    while follow {
+    if !follow {
+        return Ok(0);
+    }
+    // Following: until interrupted (Ctrl-C) or the server stops answering.
+    loop {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         let more: Vec<Value> = c.client.get(&format!("/apps/{app}/events?after={last}&limit=500{q}")).await?;
         for e in &more {
@@ -46,5 +50,4 @@ pub async fn events(c: &Context, env: Option<String>, follow: bool, limit: u32) 
             last = e["id"].as_i64().unwrap_or(last);
         }
     }
-    Ok(0)
 }
