@@ -255,6 +255,14 @@ impl LoadBalancer {
         &self.metrics
     }
 
+    /// Requests held now (waiting for an instance, or for room on one), per environment.
+    pub fn held_requests(&self) -> Vec<((String, String), usize)> {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<_> = held.iter().map(|(k, n)| (k.clone(), n.load(std::sync::atomic::Ordering::Relaxed))).collect();
+        out.sort();
+        out
+    }
+
     /// Counters so far, per route and per instance.
     pub fn stats(&self) -> LbStats {
         let hosts = self.lock_hosts();

@@ -24,6 +24,7 @@ async fn a_request_waits_for_the_first_instance_and_is_answered_by_it() {
     let pending = tokio::spawn(async move { get(addr, "scaling.example", "/").await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!pending.is_finished(), "the request is held, not refused");
+    assert_eq!(lb.lb.held_requests(), [(("app".to_string(), "prod".to_string()), 1)], "and counted as held");
 
     let mut table = RoutingTable::empty();
     table.insert("scaling.example", route("app", "prod", vec![backend.upstream()]));

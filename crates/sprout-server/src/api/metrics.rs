@@ -52,7 +52,8 @@ pub struct InstanceCount {
 pub async fn show(State(ctx): State<Ctx>) -> Response {
     let totals = ctx.lb.metrics().totals();
     let instances = instance_counts(&ctx);
-    match render(totals, instances) {
+    let held = ctx.lb.held_requests().into_iter().map(|((app, env), n)| (app, env, n as i64)).collect();
+    match render(totals, instances, held) {
         Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
         Err(fmt::Error) => {
             tracing::error!("formatting /metrics failed");
@@ -88,9 +89,9 @@ fn instance_counts(ctx: &Ctx) -> Vec<InstanceCount> {
 }
 
 /// The whole exposition for these figures.
-pub fn render(totals: Vec<SeriesTotals>, instances: Vec<InstanceCount>) -> Result<String, fmt::Error> {
+pub fn render(totals: Vec<SeriesTotals>, instances: Vec<InstanceCount>, held: Vec<(String, String, i64)>) -> Result<String, fmt::Error> {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Scrape { totals, instances }));
+    registry.register_collector(Box::new(Scrape { totals, instances, held }));
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &registry)?;
     Ok(out)
@@ -102,6 +103,8 @@ pub fn render(totals: Vec<SeriesTotals>, instances: Vec<InstanceCount>) -> Resul
 struct Scrape {
     totals: Vec<SeriesTotals>,
     instances: Vec<InstanceCount>,
+    /// (app, env, requests held now).
+    held: Vec<(String, String, i64)>,
 }
 
 impl Scrape {
@@ -159,6 +162,13 @@ impl Collector for Scrape {
         for env in self.envs() {
             let labels = [("app", env.app.as_str()), ("env", &env.env)];
             ConstGauge::new(env.in_flight).encode(family.encode_family(&labels)?)?;
+        }
+
+        let help = "Requests held now by the load balancer, per environment: waiting for an in-service instance, or for room under the per-instance limit, instead of refused.";
+        let mut family = encoder.encode_descriptor("sprout_lb_held_requests", help, None, MetricType::Gauge)?;
+        for (app, env, n) in &self.held {
+            let labels = [("app", app.as_str()), ("env", env.as_str())];
+            ConstGauge::new(*n).encode(family.encode_family(&labels)?)?;
         }
 
         let help = "Connections to an instance that could not be opened (refused or timed out), including those a retry on another instance then saved.";
@@ -224,7 +234,7 @@ mod tests {
             InstanceCount { app: "shop".into(), env: "prod".into(), health: "healthy", count: 1 },
             InstanceCount { app: "shop".into(), env: "prod".into(), health: "unhealthy", count: 0 },
         ];
-        let text = render(totals, instances).unwrap();
+        let text = render(totals, instances, vec![("shop".into(), "prod".into(), 3)]).unwrap();
         for line in [
             "# TYPE sprout_lb_requests counter",
             r#"sprout_lb_requests_total{app="shop",env="prod",instance="i-1",code_class="2xx"} 5"#,
@@ -238,6 +248,7 @@ mod tests {
             r#"sprout_lb_request_duration_seconds_bucket{le="0.005",app="shop",env="prod"} 4"#,
             r#"sprout_lb_request_duration_seconds_bucket{le="+Inf",app="shop",env="prod"} 5"#,
             r#"sprout_lb_in_flight{app="shop",env="prod"} 2"#,
+            r#"sprout_lb_held_requests{app="shop",env="prod"} 3"#,
             r#"sprout_lb_upstream_connect_errors_total{app="shop",env="prod",instance="i-1"} 4"#,
             r#"sprout_instances{app="shop",env="prod",health="healthy"} 1"#,
             r#"sprout_instances{app="shop",env="prod",health="unhealthy"} 0"#,
