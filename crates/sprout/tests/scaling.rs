@@ -1,7 +1,8 @@
 //! Auto-scaling end to end: the `sprout` binary, the real Docker engine and the example. Bad
 //! scaling input is refused naming the field; load from a bounded loopback client scales the
 //! example out and, once it stops, back in, with no failed request; scheduled actions are
-//! added, previewed, suspended and removed; `scale ENV N` pins the count.
+//! added, previewed, suspended and removed; a warm pool waits out of rotation and serves first
+//! on scale-out; `scale ENV N` pins the count.
 
 mod common;
 
@@ -91,9 +92,33 @@ fn load_scales_the_example_out_and_back_in_and_schedules_are_managed() {
     server.cli_ok(&["schedule", "remove", "prod", "weekday"]);
     assert!(server.cli_ok(&["schedule", "list", "prod"]).contains("no scheduled actions"));
 
-    // `scale ENV N` pins min = max = desired = N.
+    // A warm pool of one: launched, healthy, out of rotation, said so by `sprout health`.
+    server.cli_ok(&["scale", "prod", "1", "--warm-pool", "1"]);
+    let all_healthy = |s: &serde_json::Value| s["instances"].as_array().unwrap().iter().all(|i| i["health"]["state"] == "Healthy");
+    eventually("1 instance serving and 1 warm", 60, || {
+        let s = server.status("prod");
+        s["in_service"] == 1 && instance_ids(&s).len() == 2 && all_healthy(&s)
+    });
+    let warm: Vec<String> = server.status("prod")["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["in_service"] == false)
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(warm.len(), 1);
+    let health = server.cli_ok(&["health", "prod"]);
+    assert!(health.contains("warm pool"), "{health}");
+
+    // `scale ENV N` pins min = max = desired = N; the warm instance is the one put in service,
+    // and the pool is refilled behind it.
     let out: serde_json::Value = serde_json::from_str(&server.cli_ok(&["scale", "prod", "2", "--output", "json"])).unwrap();
     assert_eq!((out["desired"].as_u64(), out["min"].as_u64(), out["max"].as_u64()), (Some(2), Some(2), Some(2)));
-    eventually("2 instances in service", 60, || server.status("prod")["in_service"] == 2);
+    let serving = |id: &str| server.status("prod")["instances"].as_array().unwrap().iter().any(|i| i["id"] == id && i["in_service"] == true);
+    eventually("the warm instance in service", 30, || serving(&warm[0]));
+    eventually("2 instances in service and 1 warm again", 60, || {
+        let s = server.status("prod");
+        s["in_service"] == 2 && instance_ids(&s).len() == 3 && all_healthy(&s)
+    });
     server.cli_ok(&["terminate", "prod", "--force"]);
 }
