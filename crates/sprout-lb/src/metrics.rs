@@ -148,6 +148,11 @@ impl Series {
         self.live.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Requests of the open second: answered so far plus in flight now.
+    fn open_requests(&self) -> u64 {
+        self.live.requests.load(Ordering::Relaxed) + self.in_flight().max(0) as u64
+    }
+
     /// Requests in flight now.
     pub fn in_flight(&self) -> i64 {
         self.live.in_flight.load(Ordering::Relaxed)
@@ -341,13 +346,11 @@ impl Metrics {
         self.summary(app, env, last_secs).requests as f64 / f64::from(last_secs)
     }
 
-    /// Requests of the second still open: answered in it so far plus in flight now (a lower
-    /// bound, near enough, for what arrived in it). Auto-scaling reads it to see a surge before
-    /// the second closes.
-    pub fn open_second_requests(&self, app: &str, env: &str) -> u64 {
-        self.env_series(app, env).map_or(0, |s| {
-            s.live.requests.load(Ordering::Relaxed) + s.in_flight().max(0) as u64
-        })
+    /// Requests of the second still open, per environment: answered in it so far plus in flight
+    /// now (a lower bound, near enough, for what arrived in it). Auto-scaling reads it to see a
+    /// surge before the second closes.
+    pub fn open_seconds(&self) -> Vec<((String, String), u64)> {
+        lock(&self.envs).iter().map(|(k, s)| (k.clone(), s.open_requests())).collect()
     }
 
     /// Requests in flight in the environment now.

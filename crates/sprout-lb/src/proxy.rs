@@ -77,11 +77,13 @@ pub(crate) async fn handle(
             }
         },
     };
+    // Latency counts from here, so time spent held is part of it.
+    let started = tokio::time::Instant::now();
     let limit = state.route.hold.and_then(|h| h.instance_limit);
-    let full = limit.is_some_and(|l| crate::hold::saturated(state, l));
-    if state.route.upstreams.is_empty() || full {
+    let mut refusal = None;
+    if state.route.upstreams.is_empty() || limit.is_some_and(|l| crate::hold::saturated(state, l)) {
         // Capacity may be starting: wait (bounded) for an instance, or for room on one,
-        // rather than refuse.
+        // rather than refuse. Without an instance, `forward` answers the 503 itself.
         let host = request_host(&req).map(Cow::into_owned).unwrap_or_default();
         match crate::hold::wait_for_instance(lb, &host, state).await {
             Some(p) => {
@@ -90,28 +92,27 @@ pub(crate) async fn handle(
                     state = s;
                 }
             }
-            None if full && !state.route.upstreams.is_empty() => {
-                let err = ProxyError::Saturated { app: state.route.app.clone(), env: state.route.env.clone(), limit: limit.unwrap_or(0) };
-                state.totals.record(err.status());
-                state.series.record(err.status(), std::time::Duration::ZERO);
-                return error_response(&err);
+            None if !state.route.upstreams.is_empty() => {
+                let (app, env) = (state.route.app.clone(), state.route.env.clone());
+                refusal = Some(ProxyError::Saturated { app, env, limit: limit.unwrap_or(0) });
             }
             None => {}
         }
     }
-    let started = tokio::time::Instant::now();
     let bytes_in = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| std::str::from_utf8(v.as_bytes()).ok()?.parse::<u64>().ok())
         .unwrap_or(0);
     let mut flight = Some(Flight::start(&state.series));
-    let response = forward(lb, state, req, client_ip, started, &mut flight)
-        .await
-        .unwrap_or_else(|err| {
-            tracing::debug!(app = %state.route.app, env = %state.route.env, error = %err, "load balancer answered itself");
-            error_response(&err)
-        });
+    let result = match refusal {
+        Some(err) => Err(err),
+        None => forward(lb, state, req, client_ip, started, &mut flight).await,
+    };
+    let response = result.unwrap_or_else(|err| {
+        tracing::debug!(app = %state.route.app, env = %state.route.env, error = %err, "load balancer answered itself");
+        error_response(&err)
+    });
     state.totals.record(response.status());
     state.series.record(response.status(), started.elapsed());
     state.series.add_bytes(bytes_in, 0);

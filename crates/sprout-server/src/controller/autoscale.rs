@@ -99,12 +99,7 @@ impl MetricSource for LbMetrics {
             return HashMap::new();
         }
         let elapsed_s = f64::from(now.timestamp_subsec_millis()) / 1000.0;
-        let mut out = HashMap::new();
-        for r in self.lb.stats().routes.values() {
-            out.entry((r.app.clone(), r.env.clone()))
-                .or_insert_with(|| OpenSecond { requests: metrics.open_second_requests(&r.app, &r.env) as f64, elapsed_s });
-        }
-        out
+        metrics.open_seconds().into_iter().map(|(key, n)| (key, OpenSecond { requests: n as f64, elapsed_s })).collect()
     }
 }
 
