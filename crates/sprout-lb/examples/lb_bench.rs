@@ -3,7 +3,9 @@
 //! - `lb_bench backend ADDR`: a tiny static HTTP/1.1 server (keep-alive, a 13-byte body), the
 //!   instance every variant of the benchmark reaches;
 //! - `lb_bench proxy LISTEN BACKEND [round-robin]`: Sprout's load balancer alone, with a fixed
-//!   routing table sending every host (`bench.localhost` and the address itself) to BACKEND.
+//!   routing table sending every host (`bench.localhost` and the address itself) to BACKEND;
+//!   `LB_BENCH_WORKERS=N` overrides its worker threads (default one per core);
+//! - `lb_bench relay LISTEN BACKEND`: a byte-copying TCP relay, the floor any proxy stands on.
 //!
 //! Loopback only; a benchmark fixture, not part of Sprout's runtime.
 
@@ -49,10 +51,17 @@ async fn backend(addr: SocketAddr) -> anyhow::Result<()> {
 }
 
 async fn proxy(listen: SocketAddr, backend: SocketAddr, balance: Balance) -> anyhow::Result<()> {
-    let lb = LoadBalancer::new(LbConfig {
+    let mut config = LbConfig {
         balance,
         ..LbConfig::default()
-    });
+    };
+    if let Some(workers) = std::env::var("LB_BENCH_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+    {
+        config.workers = workers;
+    }
+    let lb = LoadBalancer::new(config);
     let route = Route {
         app: "bench".into(),
         env: "lb".into(),
@@ -84,11 +93,34 @@ async fn proxy(listen: SocketAddr, backend: SocketAddr, balance: Balance) -> any
     Ok(())
 }
 
+/// A plain TCP relay, one backend connection per client connection, bytes copied both ways and
+/// never parsed: the least work any user-space proxy can do per request, so the ceiling for the
+/// share of direct throughput a proxy can reach on this machine.
+async fn relay(listen: SocketAddr, backend: SocketAddr) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(listen).await?;
+    loop {
+        let (mut client, _) = listener.accept().await?;
+        let _ = client.set_nodelay(true);
+        tokio::spawn(async move {
+            let Ok(mut upstream) = tokio::net::TcpStream::connect(backend).await else {
+                return;
+            };
+            let _ = upstream.set_nodelay(true);
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+        });
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
         Some("backend") => backend(loopback(args.next(), "backend")?).await,
+        Some("relay") => {
+            let listen = loopback(args.next(), "listen")?;
+            let upstream = loopback(args.next(), "backend")?;
+            relay(listen, upstream).await
+        }
         Some("proxy") => {
             let listen = loopback(args.next(), "listen")?;
             let upstream = loopback(args.next(), "backend")?;
@@ -99,7 +131,7 @@ async fn main() -> anyhow::Result<()> {
             proxy(listen, upstream, balance).await
         }
         _ => anyhow::bail!(
-            "usage: lb_bench backend ADDR | lb_bench proxy LISTEN BACKEND [round-robin]"
+            "usage: lb_bench backend ADDR | lb_bench proxy LISTEN BACKEND [round-robin] | lb_bench relay LISTEN BACKEND"
         ),
     }
 }

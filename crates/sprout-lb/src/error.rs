@@ -25,7 +25,11 @@ pub enum ProxyError {
     #[error("environment {app}/{env} has no in-service instance")]
     NoInstance { app: String, env: String },
     #[error("every instance of {app}/{env} has {limit} requests in flight")]
-    Saturated { app: String, env: String, limit: u32 },
+    Saturated {
+        app: String,
+        env: String,
+        limit: u32,
+    },
     #[error("could not connect to instance {instance}: {source}")]
     Connect {
         instance: String,
@@ -47,7 +51,9 @@ impl ProxyError {
         match self {
             ProxyError::MissingHost | ProxyError::InvalidTarget => StatusCode::BAD_REQUEST,
             ProxyError::UnknownHost { .. } => StatusCode::NOT_FOUND,
-            ProxyError::NoInstance { .. } | ProxyError::Saturated { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::NoInstance { .. } | ProxyError::Saturated { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         }
@@ -101,7 +107,10 @@ pub fn error_response(err: &ProxyError) -> Response<ProxyBody> {
         HeaderValue::from_static("nosniff"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if matches!(err, ProxyError::NoInstance { .. } | ProxyError::Saturated { .. }) {
+    if matches!(
+        err,
+        ProxyError::NoInstance { .. } | ProxyError::Saturated { .. }
+    ) {
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response

@@ -9,8 +9,8 @@
 //!
 //! Off the hot path: only requests that found no instance, or no room, come here.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::{LoadBalancer, Published, RouteState};
@@ -29,7 +29,11 @@ pub struct HoldConfig {
 
 impl Default for HoldConfig {
     fn default() -> Self {
-        HoldConfig { max_requests: 1024, max_wait: Duration::from_secs(2), instance_limit: None }
+        HoldConfig {
+            max_requests: 1024,
+            max_wait: Duration::from_secs(2),
+            instance_limit: None,
+        }
     }
 }
 
@@ -44,7 +48,10 @@ impl Drop for Held<'_> {
 
 /// Whether every instance of the route has `limit` or more requests in flight.
 pub(crate) fn saturated(state: &RouteState, limit: u32) -> bool {
-    state.upstream_series.iter().all(|s| s.in_flight() >= i64::from(limit))
+    state
+        .upstream_series
+        .iter()
+        .all(|s| s.in_flight() >= i64::from(limit))
 }
 
 /// How often a request held for a slot looks again: a slot frees when any request ends, and
@@ -54,7 +61,11 @@ const SLOT_POLL: Duration = Duration::from_millis(5);
 /// Wait until a published table gives `host` (routed by `state`) an instance with room: any
 /// instance at all, and under the instance limit when there is one. That table, or None when
 /// the environment's queue is full or the wait ran out.
-pub(crate) async fn wait_for_instance(lb: &LoadBalancer, host: &str, state: &RouteState) -> Option<Arc<Published>> {
+pub(crate) async fn wait_for_instance(
+    lb: &LoadBalancer,
+    host: &str,
+    state: &RouteState,
+) -> Option<Arc<Published>> {
     let config = state.route.hold.unwrap_or(lb.config.hold);
     if config.max_wait.is_zero() {
         return None;

@@ -202,7 +202,10 @@ impl LoadBalancer {
                                 .clone()
                         })
                         .collect(),
-                    held: held.entry((route.app.clone(), route.env.clone())).or_default().clone(),
+                    held: held
+                        .entry((route.app.clone(), route.env.clone()))
+                        .or_default()
+                        .clone(),
                 };
                 (host.clone(), route_state)
             })
@@ -258,7 +261,10 @@ impl LoadBalancer {
     /// Requests held now (waiting for an instance, or for room on one), per environment.
     pub fn held_requests(&self) -> Vec<((String, String), usize)> {
         let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<_> = held.iter().map(|(k, n)| (k.clone(), n.load(std::sync::atomic::Ordering::Relaxed))).collect();
+        let mut out: Vec<_> = held
+            .iter()
+            .map(|(k, n)| (k.clone(), n.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect();
         out.sort();
         out
     }

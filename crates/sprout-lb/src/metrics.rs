@@ -350,7 +350,10 @@ impl Metrics {
     /// now (a lower bound, near enough, for what arrived in it). Auto-scaling reads it to see a
     /// surge before the second closes.
     pub fn open_seconds(&self) -> Vec<((String, String), u64)> {
-        lock(&self.envs).iter().map(|(k, s)| (k.clone(), s.open_requests())).collect()
+        lock(&self.envs)
+            .iter()
+            .map(|(k, s)| (k.clone(), s.open_requests()))
+            .collect()
     }
 
     /// Requests in flight in the environment now.

@@ -17,14 +17,14 @@ use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::{Body, Incoming};
 use hyper_util::rt::TokioIo;
 
+use crate::direct::{self, DirectBody, DirectConn};
 use crate::error::{ProxyError, error_response};
 use crate::flight::{Flight, MeteredBody};
-use crate::direct::{self, DirectBody, DirectConn};
 use crate::pool::{self, PooledBody};
-use hyper::client::conn::http1::SendRequest;
 use crate::routing::normalize_host;
 use crate::{LoadBalancer, RouteState};
 use crate::{balance, headers};
+use hyper::client::conn::http1::SendRequest;
 
 /// The body of every response the load balancer sends: streamed from an instance, or its own.
 pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -94,7 +94,11 @@ pub(crate) async fn handle(
             }
             None if !state.route.upstreams.is_empty() => {
                 let (app, env) = (state.route.app.clone(), state.route.env.clone());
-                refusal = Some(ProxyError::Saturated { app, env, limit: limit.unwrap_or(0) });
+                refusal = Some(ProxyError::Saturated {
+                    app,
+                    env,
+                    limit: limit.unwrap_or(0),
+                });
             }
             None => {}
         }
@@ -339,9 +343,11 @@ where
         tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
     }
     match flight {
-        Some(flight) => {
-            response.map(|body| MeteredBody::new(body, flight).map_err(Into::into).boxed_unsync())
-        }
+        Some(flight) => response.map(|body| {
+            MeteredBody::new(body, flight)
+                .map_err(Into::into)
+                .boxed_unsync()
+        }),
         None => response.map(|body| body.map_err(Into::into).boxed_unsync()),
     }
 }

@@ -104,7 +104,11 @@ fn unrouted_idle_series_are_forgotten_after_a_day() {
 }
 
 fn open_second(metrics: &Metrics) -> u64 {
-    metrics.open_seconds().into_iter().find(|(k, _)| k == &("shop".to_string(), "prod".to_string())).map_or(0, |(_, n)| n)
+    metrics
+        .open_seconds()
+        .into_iter()
+        .find(|(k, _)| k == &("shop".to_string(), "prod".to_string()))
+        .map_or(0, |(_, n)| n)
 }
 
 #[test]
