@@ -62,15 +62,13 @@ impl DirectConn {
         matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
     }
 
+    /// Reads what the instance sent into the buffer. Through `AsyncRead` on purpose: a read that
+    /// leaves room in the buffer tells the runtime the socket is drained, so the next wait costs
+    /// no system call (`try_read_buf` keeps the stale readiness, and the next exchange paid a
+    /// `recv` that found nothing, on about 4 requests in 10).
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
-        loop {
-            ready!(self.stream.poll_read_ready(cx))?;
-            self.buf.reserve(READ_CHUNK);
-            match self.stream.try_read_buf(&mut self.buf) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                result => return Poll::Ready(result),
-            }
-        }
+        self.buf.reserve(READ_CHUNK);
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buf)
     }
 }
 
