@@ -92,6 +92,7 @@ async fn harness(options: EnvOptions, desired: u32) -> Harness {
             deploy_state: None,
             created_at: now,
             updated_at: now,
+            revision: 0,
         })
         .await
         .unwrap();
@@ -150,13 +151,16 @@ async fn load_above_target_scales_out_then_quiet_scales_in_with_reasons() {
 async fn scaling_waits_while_a_deploy_runs_and_says_so() {
     let h = harness(band(1, 4, ScalingSettings { target_rps: Some(10.0), ..Default::default() }), 1).await;
     until("Ready", || async { env(&h).await.status == EnvStatus::Ready }).await;
-    let mut e = env(&h).await;
     // A deploy that cannot finish (its version is unknown here, so nothing launches): the
     // environment stays Updating for as long as the test looks.
-    e.version_label = "v2-never-uploaded".into();
-    e.status = EnvStatus::Updating;
-    e.deploy_deadline = Some(chrono::Utc::now() + chrono::Duration::seconds(60));
-    h.ctx.store.update_environment(&e).await.unwrap();
+    let deadline = chrono::Utc::now() + chrono::Duration::seconds(60);
+    sprout_store::change_environment(&*h.ctx.store, "shop", "prod", |e| {
+        e.version_label = "v2-never-uploaded".into();
+        e.status = EnvStatus::Updating;
+        e.deploy_deadline = Some(deadline);
+    })
+    .await
+    .unwrap();
     h.metrics.set_rps("shop", "prod", 40.0);
     until("a ScalingWaits event", || async { !messages(&h, "ScalingWaits").await.is_empty() }).await;
     // Whatever the reconciler does with Updating, the autoscaler has not touched the count.

@@ -69,11 +69,13 @@ async fn deploy_replaces_every_instance_and_keeps_serving_meanwhile() {
     create_env(&h, "v1", 2).await;
     until("v1 Ready", || ready(&h, "v1", 2)).await;
 
-    let mut e = env(&h).await.unwrap();
-    e.version_label = "v2".into();
-    e.status = EnvStatus::Updating;
-    e.deploy_deadline = Some(chrono::Utc::now() + chrono::Duration::seconds(60));
-    h.ctx.store.update_environment(&e).await.unwrap();
+    let deadline = chrono::Utc::now() + chrono::Duration::seconds(60);
+    change_env(&h, |e| {
+        e.version_label = "v2".into();
+        e.status = EnvStatus::Updating;
+        e.deploy_deadline = Some(deadline);
+    })
+    .await;
     h.ctx.kick.notify_waiters();
     // Throughout the deploy the route never empties.
     for _ in 0..400 {
@@ -101,11 +103,13 @@ async fn a_version_that_never_passes_health_checks_is_rolled_back() {
 
     // Every probe fails except the good instance's.
     *h.prober.fail_all.lock().unwrap() = false;
-    let mut e = env(&h).await.unwrap();
-    e.version_label = "bad".into();
-    e.status = EnvStatus::Updating;
-    e.deploy_deadline = Some(chrono::Utc::now() + chrono::Duration::milliseconds(800));
-    h.ctx.store.update_environment(&e).await.unwrap();
+    let deadline = chrono::Utc::now() + chrono::Duration::milliseconds(800);
+    change_env(&h, |e| {
+        e.version_label = "bad".into();
+        e.status = EnvStatus::Updating;
+        e.deploy_deadline = Some(deadline);
+    })
+    .await;
     // New instances get other addresses: only the good one passes its probes.
     *h.prober.only.lock().unwrap() = Some(good_addr);
     h.ctx.kick.notify_waiters();
@@ -125,9 +129,7 @@ async fn terminate_removes_everything_and_orphans_are_swept() {
     create_env(&h, "v1", 2).await;
     until("Ready", || ready(&h, "v1", 2)).await;
 
-    let mut e = env(&h).await.unwrap();
-    e.status = EnvStatus::Terminating;
-    h.ctx.store.update_environment(&e).await.unwrap();
+    change_env(&h, |e| e.status = EnvStatus::Terminating).await;
     h.ctx.kick.notify_waiters();
     until("environment gone", || async { env(&h).await.is_none() }).await;
     until("no container or network left", || async { h.fake.containers().is_empty() && h.fake.networks().is_empty() }).await;

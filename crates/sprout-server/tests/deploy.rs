@@ -20,19 +20,22 @@ fn route_len(h: &Harness) -> usize {
 }
 
 async fn set_policy(h: &Harness, policy: DeploymentPolicy, batch: u32) {
-    let mut e = env(h).await.unwrap();
-    e.options.deploy.policy = Some(policy);
-    e.options.deploy.batch_size_type = BatchSizeType::Fixed;
-    e.options.deploy.batch_size = batch;
-    h.ctx.store.update_environment(&e).await.unwrap();
+    change_env(h, |e| {
+        e.options.deploy.policy = Some(policy);
+        e.options.deploy.batch_size_type = BatchSizeType::Fixed;
+        e.options.deploy.batch_size = batch;
+    })
+    .await;
 }
 
 async fn start_deploy(h: &Harness, version: &str, deadline_ms: i64) {
-    let mut e = env(h).await.unwrap();
-    e.version_label = version.into();
-    e.status = EnvStatus::Updating;
-    e.deploy_deadline = Some(chrono::Utc::now() + chrono::Duration::milliseconds(deadline_ms));
-    h.ctx.store.update_environment(&e).await.unwrap();
+    let deadline = chrono::Utc::now() + chrono::Duration::milliseconds(deadline_ms);
+    change_env(h, |e| {
+        e.version_label = version.into();
+        e.status = EnvStatus::Updating;
+        e.deploy_deadline = Some(deadline);
+    })
+    .await;
     h.ctx.kick.notify_waiters();
 }
 

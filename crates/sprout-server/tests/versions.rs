@@ -153,11 +153,13 @@ async fn lifecycle_keeps_running_last_good_and_deploying_versions() {
         add_version(&h, label, &format!("d{label}"), 60 - i as i64).await;
     }
     create_env(&h, "prod", "v1").await.unwrap();
-    let mut prod = h.ctx.store.get_environment("shop", "prod").await.unwrap();
-    prod.last_good_version = Some("v2".into());
-    prod.status = EnvStatus::Updating;
-    prod.deploy_state = Some(serde_json::json!({"batches": [{"target": "v3"}]}));
-    h.ctx.store.update_environment(&prod).await.unwrap();
+    sprout_store::change_environment(&*h.ctx.store, "shop", "prod", |prod| {
+        prod.last_good_version = Some("v2".into());
+        prod.status = EnvStatus::Updating;
+        prod.deploy_state = Some(serde_json::json!({"batches": [{"target": "v3"}]}));
+    })
+    .await
+    .unwrap();
 
     let set = |max_count, max_age_days| lifecycle_api::set(State(h.ctx.clone()), Path("shop".into()), Json(SetPolicy { max_count, max_age_days }));
     assert!(set(Some(0), None).await.is_err(), "a count of 0 is refused");
@@ -169,9 +171,12 @@ async fn lifecycle_keeps_running_last_good_and_deploying_versions() {
     assert_eq!(h.ctx.store.get_lifecycle("shop").await.unwrap().max_count, Some(2));
 
     // The deploy ends: v3 is no longer mentioned anywhere, so a new version lets it go.
-    prod.deploy_state = None;
-    prod.status = EnvStatus::Ready;
-    h.ctx.store.update_environment(&prod).await.unwrap();
+    sprout_store::change_environment(&*h.ctx.store, "shop", "prod", |prod| {
+        prod.deploy_state = None;
+        prod.status = EnvStatus::Ready;
+    })
+    .await
+    .unwrap();
     add_version(&h, "v7", "dv7", 0).await;
     let deleted = sprout_server::lifecycle::apply_lifecycle(&h.ctx, "shop").await.unwrap();
     assert_eq!(deleted, ["v3", "v5"]);

@@ -21,6 +21,9 @@ pub enum StoreError {
     NotFound { kind: &'static str, name: String },
     #[error("{kind} {name} already exists")]
     Conflict { kind: &'static str, name: String },
+    /// A compare-and-set update found a newer revision than the one it was read at.
+    #[error("{kind} {name} was changed by another writer since it was read; read it again and reapply the change")]
+    Stale { kind: &'static str, name: String },
     #[error("database at {location} cannot be opened: {source}")]
     Open { location: String, #[source] source: sqlx::Error },
     #[error("database migration failed: {0}")]
@@ -59,8 +62,10 @@ pub trait Store: Send + Sync + 'static {
     async fn get_environment(&self, app: &str, name: &str) -> Result<EnvironmentRecord>;
     /// Every environment, or those of one application; ordered by app then name.
     async fn list_environments(&self, app: Option<&str>) -> Result<Vec<EnvironmentRecord>>;
-    /// Overwrite every mutable field of an existing environment (`NotFound` otherwise).
-    async fn update_environment(&self, env: &EnvironmentRecord) -> Result<()>;
+    /// Overwrites every mutable field of an existing environment if the stored revision is
+    /// still `env.revision`, then raises both by one; `Stale` when another write came first
+    /// (nothing is written), `NotFound` when the environment is gone.
+    async fn update_environment(&self, env: &mut EnvironmentRecord) -> Result<()>;
     async fn delete_environment(&self, app: &str, name: &str) -> Result<()>;
 
     /// Appends and returns the event's id (increasing).
@@ -75,4 +80,25 @@ pub trait Store: Send + Sync + 'static {
     /// The token whose hash matches, if any.
     async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>>;
     async fn count_tokens(&self) -> Result<u64>;
+}
+
+/// Reads an environment, applies `change` and writes it; when another writer came first
+/// (`Stale`), the same change goes onto a fresh read, up to five times. For writers whose change
+/// does not depend on what else changed (tests acting as a user, small fixed edits).
+pub async fn change_environment(
+    store: &dyn Store,
+    app: &str,
+    name: &str,
+    change: impl Fn(&mut EnvironmentRecord),
+) -> Result<EnvironmentRecord> {
+    let mut tries = 1;
+    loop {
+        let mut env = store.get_environment(app, name).await?;
+        change(&mut env);
+        match store.update_environment(&mut env).await {
+            Err(StoreError::Stale { .. }) if tries < 5 => tries += 1,
+            Err(e) => return Err(e),
+            Ok(()) => return Ok(env),
+        }
+    }
 }

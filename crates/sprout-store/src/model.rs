@@ -79,6 +79,10 @@ pub struct EnvironmentRecord {
     pub deploy_state: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Raised by one on every update; `Store::update_environment` applies a change only to the
+    /// revision it was read at (0 for a new environment).
+    #[serde(default)]
+    pub revision: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

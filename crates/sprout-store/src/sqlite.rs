@@ -263,14 +263,15 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn update_environment(&self, env: &EnvironmentRecord) -> Result<()> {
-        // Everything but the key and created_at: an environment's birth does not change.
+    async fn update_environment(&self, env: &mut EnvironmentRecord) -> Result<()> {
+        // Everything but the key and created_at: an environment's birth does not change. Only
+        // from the revision it was read at, so a writer never undoes a change it did not see.
         let done = sqlx::query(
             "UPDATE environments SET
                 version_label = ?, last_good_version = ?, desired_instances = ?, status = ?,
                 variables = ?, deploy_deadline = ?, last_error = ?, updated_at = ?,
-                options = ?, deploy_state = ?
-             WHERE app = ? AND name = ?",
+                options = ?, deploy_state = ?, revision = revision + 1
+             WHERE app = ? AND name = ? AND revision = ?",
         )
         .bind(&env.version_label)
         .bind(&env.last_good_version)
@@ -284,15 +285,28 @@ impl Store for SqliteStore {
         .bind(env.deploy_state.as_ref().map(rows::json))
         .bind(&env.app)
         .bind(&env.name)
+        .bind(env.revision)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(not_found(
-                "environment",
-                format!("{}/{}", env.app, env.name),
-            ));
+        if done.rows_affected() == 1 {
+            env.revision += 1;
+            return Ok(());
         }
-        Ok(())
+        let name = format!("{}/{}", env.app, env.name);
+        let exists = sqlx::query("SELECT 1 FROM environments WHERE app = ? AND name = ?")
+            .bind(&env.app)
+            .bind(&env.name)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some();
+        Err(if exists {
+            StoreError::Stale {
+                kind: "environment",
+                name,
+            }
+        } else {
+            not_found("environment", name)
+        })
     }
 
     async fn delete_environment(&self, app: &str, name: &str) -> Result<()> {

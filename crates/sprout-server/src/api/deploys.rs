@@ -64,42 +64,48 @@ pub async fn set_options(
     Path((app, env)): Path<(String, String)>,
     Json(patch): Json<DeployOptionsPatch>,
 ) -> Result<Json<DeployOptions>, ApiError> {
-    let mut e = ctx.store.get_environment(&app, &env).await?;
-    patch.apply(&mut e.options.deploy)?;
-    e.updated_at = ctx.clock.now();
-    ctx.store.update_environment(&e).await?;
-    Ok(Json(e.options.deploy))
+    super::fresh::retry(|| async {
+        let mut e = ctx.store.get_environment(&app, &env).await?;
+        patch.apply(&mut e.options.deploy)?;
+        e.updated_at = ctx.clock.now();
+        ctx.store.update_environment(&mut e).await?;
+        Ok(Json(e.options.deploy))
+    })
+    .await
 }
 
 /// `POST /apps/{app}/environments/{env}/abort`: stop the deploy in progress and roll back to the
 /// last good version. The rollback is a deploy itself: health-gated, under the same policy.
 pub async fn abort(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<Json<super::environments::EnvView>, ApiError> {
-    let mut e = ctx.store.get_environment(&app, &env).await?;
-    if !matches!(e.status, EnvStatus::Launching | EnvStatus::Updating) {
-        return Err(ApiError::Conflict(format!(
-            "environment {app}/{env} has no deploy in progress (status {}): nothing to abort",
-            e.status.as_str()
-        )));
-    }
-    let now = ctx.clock.now();
-    let aborted = e.version_label.clone();
-    let rollback_to = e.last_good_version.clone().filter(|g| *g != aborted);
-    e.last_error = Some(format!("deploy of version {aborted} was aborted"));
-    match &rollback_to {
-        Some(good) => {
-            e.version_label = good.clone();
-            e.deploy_deadline = Some(now + chrono::Duration::seconds(e.options.deploy.timeout_s as i64));
+    super::fresh::retry(|| async {
+        let mut e = ctx.store.get_environment(&app, &env).await?;
+        if !matches!(e.status, EnvStatus::Launching | EnvStatus::Updating) {
+            return Err(ApiError::Conflict(format!(
+                "environment {app}/{env} has no deploy in progress (status {}): nothing to abort",
+                e.status.as_str()
+            )));
         }
-        None => {
-            // Nothing to go back to: stop waiting for this one; the controller keeps it running.
-            e.status = EnvStatus::Ready;
-            e.deploy_deadline = None;
-            e.deploy_state = None;
+        let now = ctx.clock.now();
+        let aborted = e.version_label.clone();
+        let rollback_to = e.last_good_version.clone().filter(|g| *g != aborted);
+        e.last_error = Some(format!("deploy of version {aborted} was aborted"));
+        match &rollback_to {
+            Some(good) => {
+                e.version_label = good.clone();
+                e.deploy_deadline = Some(now + chrono::Duration::seconds(e.options.deploy.timeout_s as i64));
+            }
+            None => {
+                // Nothing to go back to: stop waiting for this one; the controller keeps it running.
+                e.status = EnvStatus::Ready;
+                e.deploy_deadline = None;
+                e.deploy_state = None;
+            }
         }
-    }
-    e.updated_at = now;
-    ctx.store.update_environment(&e).await?;
-    ctx.emit(&app, Some(&env), Event::DeployAborted { version: aborted, rollback_to }).await;
-    ctx.kick.notify_waiters();
-    super::environments::show(State(ctx), Path((app, env))).await
+        e.updated_at = now;
+        ctx.store.update_environment(&mut e).await?;
+        ctx.emit(&app, Some(&env), Event::DeployAborted { version: aborted, rollback_to }).await;
+        ctx.kick.notify_waiters();
+        super::environments::show(State(ctx.clone()), Path((app.clone(), env.clone()))).await
+    })
+    .await
 }

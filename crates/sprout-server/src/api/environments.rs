@@ -165,6 +165,7 @@ pub(crate) async fn launch_environment(
         deploy_state: None,
         created_at: now,
         updated_at: now,
+        revision: 0,
     };
     ctx.store.create_environment(&record).await?;
     ctx.emit(app, Some(name), Event::EnvironmentCreated { version, instances }).await;
@@ -190,36 +191,42 @@ pub async fn list_all(State(ctx): State<Ctx>) -> Result<Json<Vec<EnvView>>, ApiE
 }
 
 pub async fn deploy(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>, Json(req): Json<DeployRequest>) -> Result<Json<EnvView>, ApiError> {
-    let mut e = ctx.store.get_environment(&app, &env).await?;
-    if e.status == EnvStatus::Terminating {
-        return Err(ApiError::Conflict(format!("environment {app}/{env} is terminating")));
-    }
-    let version = ctx.store.get_version(&app, &req.version).await?;
-    check_deployable(&ctx, &version).await?;
-    let now = ctx.clock.now();
-    let from = std::mem::replace(&mut e.version_label, req.version.clone());
-    e.status = EnvStatus::Updating;
-    e.last_error = None;
-    if let Some(p) = &req.deploy {
-        p.apply(&mut e.options.deploy)?;
-    }
-    e.deploy_deadline = Some(now + chrono::Duration::seconds(req.timeout_s.unwrap_or(e.options.deploy.timeout_s) as i64));
-    e.updated_at = now;
-    ctx.store.update_environment(&e).await?;
-    ctx.emit(&app, Some(&env), Event::DeployStarted { from, to: req.version }).await;
-    ctx.kick.notify_waiters();
-    Ok(Json(view(&ctx, &e)))
+    super::fresh::retry(|| async {
+        let mut e = ctx.store.get_environment(&app, &env).await?;
+        if e.status == EnvStatus::Terminating {
+            return Err(ApiError::Conflict(format!("environment {app}/{env} is terminating")));
+        }
+        let version = ctx.store.get_version(&app, &req.version).await?;
+        check_deployable(&ctx, &version).await?;
+        let now = ctx.clock.now();
+        let from = std::mem::replace(&mut e.version_label, req.version.clone());
+        e.status = EnvStatus::Updating;
+        e.last_error = None;
+        if let Some(p) = &req.deploy {
+            p.apply(&mut e.options.deploy)?;
+        }
+        e.deploy_deadline = Some(now + chrono::Duration::seconds(req.timeout_s.unwrap_or(e.options.deploy.timeout_s) as i64));
+        e.updated_at = now;
+        ctx.store.update_environment(&mut e).await?;
+        ctx.emit(&app, Some(&env), Event::DeployStarted { from, to: req.version.clone() }).await;
+        ctx.kick.notify_waiters();
+        Ok(Json(view(&ctx, &e)))
+    })
+    .await
 }
 
 pub async fn terminate(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<(StatusCode, Json<EnvView>), ApiError> {
-    let mut e = ctx.store.get_environment(&app, &env).await?;
-    if e.status != EnvStatus::Terminating {
-        e.status = EnvStatus::Terminating;
-        e.deploy_deadline = None;
-        e.updated_at = ctx.clock.now();
-        ctx.store.update_environment(&e).await?;
-        ctx.emit(&app, Some(&env), Event::TerminateStarted).await;
-        ctx.kick.notify_waiters();
-    }
-    Ok((StatusCode::ACCEPTED, Json(view(&ctx, &e))))
+    super::fresh::retry(|| async {
+        let mut e = ctx.store.get_environment(&app, &env).await?;
+        if e.status != EnvStatus::Terminating {
+            e.status = EnvStatus::Terminating;
+            e.deploy_deadline = None;
+            e.updated_at = ctx.clock.now();
+            ctx.store.update_environment(&mut e).await?;
+            ctx.emit(&app, Some(&env), Event::TerminateStarted).await;
+            ctx.kick.notify_waiters();
+        }
+        Ok((StatusCode::ACCEPTED, Json(view(&ctx, &e))))
+    })
+    .await
 }

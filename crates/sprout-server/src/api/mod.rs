@@ -5,6 +5,7 @@ pub mod auth;
 pub mod deploys;
 pub mod environments;
 pub mod error;
+mod fresh;
 pub mod health;
 pub mod lifecycle;
 pub mod logs;

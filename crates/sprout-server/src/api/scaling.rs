@@ -61,50 +61,53 @@ pub async fn show(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String
 }
 
 pub async fn set(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>, Json(req): Json<ScaleRequest>) -> Result<Json<ScalingView>, ApiError> {
-    let mut e = ctx.store.get_environment(&app, &env).await?;
-    if e.status != EnvStatus::Ready && req.desired.is_some() {
-        return Err(ApiError::Conflict(format!(
-            "environment {app}/{env} is {}: wait until it is Ready (`sprout status {env}`), then scale",
-            e.status.as_str()
-        )));
-    }
-    let old = band_of(&e);
-    let (min, max) = (req.min.unwrap_or(old.min), req.max.unwrap_or(old.max));
-    // Only a new band moves the other bound along: `--max 1` on a 2..6 band is refused, not guessed.
-    check_band(min, max, req.desired).map_err(refused)?;
-    if max > MAX_INSTANCES {
-        return Err(bad(format!("max: {max} instances is more than this server allows ({MAX_INSTANCES})"), Some("for example --max 10".to_string())));
-    }
-    let mut scaling = e.options.scaling.clone();
-    if let Some(t) = req.target_rps {
-        scaling.target_rps = Some(t);
-    }
-    if let Some(w) = req.scale_in_window_s {
-        scaling.scale_in_window_s = w;
-    }
-    if let Some(c) = req.scale_in_cooldown_s {
-        scaling.scale_in_cooldown_s = c;
-    }
-    if let Some(n) = req.queue_max_requests {
-        scaling.queue.max_requests = n;
-    }
-    if let Some(ms) = req.queue_max_wait_ms {
-        scaling.queue.max_wait_ms = ms;
-    }
-    if let Some(n) = req.instance_limit {
-        scaling.queue.max_in_flight_per_instance = (n > 0).then_some(n);
-    }
-    if let Some(n) = req.warm_pool {
-        scaling.warm_pool = n;
-    }
-    scaling.validate().map_err(refused)?;
-    e.options.scaling = scaling;
-    e.options.capacity = CapacityOptions { min: Some(min), max: Some(max) };
-    e.desired_instances = req.desired.unwrap_or(e.desired_instances).clamp(min, max);
-    e.updated_at = ctx.clock.now();
-    ctx.store.update_environment(&e).await?;
-    ctx.kick.notify_waiters();
-    Ok(Json(view(&e)))
+    super::fresh::retry(|| async {
+        let mut e = ctx.store.get_environment(&app, &env).await?;
+        if e.status != EnvStatus::Ready && req.desired.is_some() {
+            return Err(ApiError::Conflict(format!(
+                "environment {app}/{env} is {}: wait until it is Ready (`sprout status {env}`), then scale",
+                e.status.as_str()
+            )));
+        }
+        let old = band_of(&e);
+        let (min, max) = (req.min.unwrap_or(old.min), req.max.unwrap_or(old.max));
+        // Only a new band moves the other bound along: `--max 1` on a 2..6 band is refused, not guessed.
+        check_band(min, max, req.desired).map_err(refused)?;
+        if max > MAX_INSTANCES {
+            return Err(bad(format!("max: {max} instances is more than this server allows ({MAX_INSTANCES})"), Some("for example --max 10".to_string())));
+        }
+        let mut scaling = e.options.scaling.clone();
+        if let Some(t) = req.target_rps {
+            scaling.target_rps = Some(t);
+        }
+        if let Some(w) = req.scale_in_window_s {
+            scaling.scale_in_window_s = w;
+        }
+        if let Some(c) = req.scale_in_cooldown_s {
+            scaling.scale_in_cooldown_s = c;
+        }
+        if let Some(n) = req.queue_max_requests {
+            scaling.queue.max_requests = n;
+        }
+        if let Some(ms) = req.queue_max_wait_ms {
+            scaling.queue.max_wait_ms = ms;
+        }
+        if let Some(n) = req.instance_limit {
+            scaling.queue.max_in_flight_per_instance = (n > 0).then_some(n);
+        }
+        if let Some(n) = req.warm_pool {
+            scaling.warm_pool = n;
+        }
+        scaling.validate().map_err(refused)?;
+        e.options.scaling = scaling;
+        e.options.capacity = CapacityOptions { min: Some(min), max: Some(max) };
+        e.desired_instances = req.desired.unwrap_or(e.desired_instances).clamp(min, max);
+        e.updated_at = ctx.clock.now();
+        ctx.store.update_environment(&mut e).await?;
+        ctx.kick.notify_waiters();
+        Ok(Json(view(&e)))
+    })
+    .await
 }
 
 pub async fn list(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<Json<Vec<ScheduledAction>>, ApiError> {
@@ -116,30 +119,36 @@ pub async fn add(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)
     if a.max.is_some_and(|m| m > MAX_INSTANCES) {
         return Err(bad(format!("max: more than this server allows ({MAX_INSTANCES})"), Some("for example --max 10".to_string())));
     }
-    let mut e = ctx.store.get_environment(&app, &env).await?;
-    if e.options.scaling.scheduled_actions.iter().any(|x| x.name == a.name) {
-        return Err(ApiError::Conflict(format!(
-            "scheduled action {} already exists on {app}/{env}: remove it first (`sprout schedule remove {env} {}`) or pick another name",
-            a.name, a.name
-        )));
-    }
-    e.options.scaling.scheduled_actions.push(a.clone());
-    e.updated_at = ctx.clock.now();
-    ctx.store.update_environment(&e).await?;
-    Ok((StatusCode::CREATED, Json(a)))
+    super::fresh::retry(|| async {
+        let mut e = ctx.store.get_environment(&app, &env).await?;
+        if e.options.scaling.scheduled_actions.iter().any(|x| x.name == a.name) {
+            return Err(ApiError::Conflict(format!(
+                "scheduled action {} already exists on {app}/{env}: remove it first (`sprout schedule remove {env} {}`) or pick another name",
+                a.name, a.name
+            )));
+        }
+        e.options.scaling.scheduled_actions.push(a.clone());
+        e.updated_at = ctx.clock.now();
+        ctx.store.update_environment(&mut e).await?;
+        Ok((StatusCode::CREATED, Json(a.clone())))
+    })
+    .await
 }
 
-async fn change(ctx: &Ctx, app: &str, env: &str, name: &str, f: impl FnOnce(&mut Vec<ScheduledAction>, usize)) -> Result<Vec<ScheduledAction>, ApiError> {
-    let mut e = ctx.store.get_environment(app, env).await?;
-    let actions = &mut e.options.scaling.scheduled_actions;
-    let Some(i) = actions.iter().position(|a| a.name == name) else {
-        return Err(ApiError::NotFound(format!("scheduled action {name} not found on {app}/{env}: `sprout schedule list {env}` shows them")));
-    };
-    f(actions, i);
-    let out = actions.clone();
-    e.updated_at = ctx.clock.now();
-    ctx.store.update_environment(&e).await?;
-    Ok(out)
+async fn change(ctx: &Ctx, app: &str, env: &str, name: &str, f: impl Fn(&mut Vec<ScheduledAction>, usize)) -> Result<Vec<ScheduledAction>, ApiError> {
+    super::fresh::retry(|| async {
+        let mut e = ctx.store.get_environment(app, env).await?;
+        let actions = &mut e.options.scaling.scheduled_actions;
+        let Some(i) = actions.iter().position(|a| a.name == name) else {
+            return Err(ApiError::NotFound(format!("scheduled action {name} not found on {app}/{env}: `sprout schedule list {env}` shows them")));
+        };
+        f(actions, i);
+        let out = actions.clone();
+        e.updated_at = ctx.clock.now();
+        ctx.store.update_environment(&mut e).await?;
+        Ok(out)
+    })
+    .await
 }
 
 pub async fn remove(State(ctx): State<Ctx>, Path((app, env, name)): Path<(String, String, String)>) -> Result<Json<Vec<ScheduledAction>>, ApiError> {

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sprout_store::EnvStatus;
+use sprout_store::{EnvStatus, EnvironmentRecord};
 
 use super::environments::{launch_environment, view, EnvView};
 use super::error::{bad, ApiError};
@@ -83,8 +83,8 @@ pub async fn swap(State(ctx): State<Ctx>, Path(app): Path<String>, Json(req): Js
     if req.source == req.destination {
         return Err(bad("swap needs two different environments", Some("e.g. `sprout swap staging production`".into())));
     }
-    let mut a = ctx.store.get_environment(&app, &req.source).await?;
-    let mut b = ctx.store.get_environment(&app, &req.destination).await?;
+    let a = ctx.store.get_environment(&app, &req.source).await?;
+    let b = ctx.store.get_environment(&app, &req.destination).await?;
     for e in [&a, &b] {
         if e.status == EnvStatus::Terminating {
             return Err(ApiError::Conflict(format!("environment {app}/{} is terminating", e.name)));
@@ -92,17 +92,26 @@ pub async fn swap(State(ctx): State<Ctx>, Path(app): Path<String>, Json(req): Js
     }
     let a_prefix = a.options.routing.prefix(&a.name).to_string();
     let b_prefix = b.options.routing.prefix(&b.name).to_string();
-    let now = ctx.clock.now();
-    a.options.routing.cname = Some(b_prefix.clone()).filter(|p| *p != a.name);
-    b.options.routing.cname = Some(a_prefix.clone()).filter(|p| *p != b.name);
-    a.updated_at = now;
-    b.updated_at = now;
-    ctx.store.update_environment(&a).await?;
-    ctx.store.update_environment(&b).await?;
+    let a = point_at(&ctx, &app, &a.name, &b_prefix).await?;
+    let b = point_at(&ctx, &app, &b.name, &a_prefix).await?;
     // One publish moves both names: in-flight and new requests always find an environment.
     routes::swap_cnames(&ctx, &app, (&a.name, &b_prefix), (&b.name, &a_prefix));
     for (e, prefix) in [(&a, &b_prefix), (&b, &a_prefix)] {
         ctx.emit(&app, Some(&e.name), Event::HostnameSwapped { host: ctx.settings.hostnames(&app, prefix).join(", ") }).await;
     }
     Ok(Json(SwapView { source: view(&ctx, &a), destination: view(&ctx, &b) }))
+}
+
+/// Points `env`'s hostname prefix at `prefix`. Only the prefix changes, so when another writer
+/// came first (the controller recording progress) the same change goes onto a fresh read.
+async fn point_at(ctx: &Ctx, app: &str, env: &str, prefix: &str) -> Result<EnvironmentRecord, ApiError> {
+    super::fresh::retry(|| async {
+        let mut e = ctx.store.get_environment(app, env).await?;
+        let cname = Some(prefix.to_string()).filter(|p| *p != e.name);
+        e.options.routing.cname = cname;
+        e.updated_at = ctx.clock.now();
+        ctx.store.update_environment(&mut e).await?;
+        Ok(e)
+    })
+    .await
 }

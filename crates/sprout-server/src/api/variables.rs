@@ -44,30 +44,33 @@ pub async fn change(
     for name in req.set.keys().chain(req.unset.iter()) {
         check_variable_name(name)?;
     }
-    let mut e = ctx.store.get_environment(&app, &env).await?;
-    if e.status == EnvStatus::Terminating {
-        return Err(ApiError::Conflict(format!("environment {app}/{env} is terminating")));
-    }
-    let mut variables = e.variables.clone();
-    variables.extend(req.set.clone());
-    for k in &req.unset {
-        variables.remove(k);
-    }
-    if variables == e.variables {
-        return Ok(Json(view(&ctx, &e)));
-    }
-    let mut changed: Vec<&String> = req.set.keys().chain(req.unset.iter()).collect();
-    changed.sort();
-    changed.dedup();
-    let now = ctx.clock.now();
-    e.variables = variables;
-    e.status = EnvStatus::Updating;
-    e.last_error = None;
-    e.deploy_deadline = Some(now + chrono::Duration::seconds(e.options.deploy.timeout_s as i64));
-    e.updated_at = now;
-    ctx.store.update_environment(&e).await?;
-    let names = changed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
-    ctx.emit(&app, Some(&env), Event::VariablesChanged { names }).await;
-    ctx.kick.notify_waiters();
-    Ok(Json(view(&ctx, &e)))
+    super::fresh::retry(|| async {
+        let mut e = ctx.store.get_environment(&app, &env).await?;
+        if e.status == EnvStatus::Terminating {
+            return Err(ApiError::Conflict(format!("environment {app}/{env} is terminating")));
+        }
+        let mut variables = e.variables.clone();
+        variables.extend(req.set.clone());
+        for k in &req.unset {
+            variables.remove(k);
+        }
+        if variables == e.variables {
+            return Ok(Json(view(&ctx, &e)));
+        }
+        let mut changed: Vec<&String> = req.set.keys().chain(req.unset.iter()).collect();
+        changed.sort();
+        changed.dedup();
+        let now = ctx.clock.now();
+        e.variables = variables;
+        e.status = EnvStatus::Updating;
+        e.last_error = None;
+        e.deploy_deadline = Some(now + chrono::Duration::seconds(e.options.deploy.timeout_s as i64));
+        e.updated_at = now;
+        ctx.store.update_environment(&mut e).await?;
+        let names = changed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+        ctx.emit(&app, Some(&env), Event::VariablesChanged { names }).await;
+        ctx.kick.notify_waiters();
+        Ok(Json(view(&ctx, &e)))
+    })
+    .await
 }

@@ -353,8 +353,14 @@ async fn write(ctx: &Ctx, env: &EnvironmentRecord, change: impl FnOnce(&mut Envi
     };
     change(&mut fresh);
     fresh.updated_at = ctx.clock.now();
-    match ctx.store.update_environment(&fresh).await {
+    match ctx.store.update_environment(&mut fresh).await {
         Ok(()) => true,
+        // Someone wrote since the read just above (a user's `sprout scale`): theirs stands, and
+        // the next look decides again.
+        Err(e @ sprout_store::StoreError::Stale { .. }) => {
+            tracing::debug!(app = %env.app, env = %env.name, "{e}");
+            false
+        }
         Err(e) => {
             tracing::warn!(app = %env.app, env = %env.name, "autoscaler cannot record the desired count: {e}");
             false

@@ -83,21 +83,27 @@ pub async fn record_progress(
     };
     let before = state.clone();
     let (app, name) = (env.app.clone(), env.name.clone());
+    // Announced only once the progress is recorded: a write refused as stale (another writer
+    // came first) leaves nothing said, and the next pass decides again on a fresh read.
+    let mut events = Vec::new();
     if state.batch > 0 && !state.batch_healthy && status.new_pending == 0 && status.new_ready > 0 {
         state.batch_healthy = true;
-        ctx.emit(&app, Some(&name), Event::DeployBatchHealthy { batch: state.batch, of: state.batches.max(state.batch) }).await;
+        events.push(Event::DeployBatchHealthy { batch: state.batch, of: state.batches.max(state.batch) });
     }
     if status.starts_batch {
         state.batch += 1;
         state.batch_healthy = false;
         let retiring = plan.retirements().map(|(id, _)| id.to_string()).collect();
         let of = state.batches.max(state.batch);
-        ctx.emit(&app, Some(&name), Event::DeployBatchStarted { batch: state.batch, of, retiring, launching: plan.launches() }).await;
+        events.push(Event::DeployBatchStarted { batch: state.batch, of, retiring, launching: plan.launches() });
     }
     if state != before || env.deploy_state.is_none() {
         env.deploy_state = Some(serde_json::to_value(&state).expect("deploy state serializes"));
         env.updated_at = now;
         ctx.store.update_environment(env).await?;
+    }
+    for event in events {
+        ctx.emit(&app, Some(&name), event).await;
     }
     Ok(())
 }

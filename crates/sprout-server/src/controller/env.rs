@@ -82,6 +82,12 @@ impl EnvController {
             }
             let next = match result {
                 Ok(n) => n,
+                // A user's deploy or scale (or the autoscaler) wrote the environment while this
+                // pass worked from an older read; its write was refused, so pass again at once.
+                Err(e @ StoreError::Stale { .. }) => {
+                    tracing::debug!(app = %self.app, env = %self.env, "{e}; passing again");
+                    Next::After(Duration::ZERO)
+                }
                 Err(e) => {
                     tracing::warn!(app = %self.app, env = %self.env, "controller tick failed: {e}");
                     Next::After(self.ctx.settings.tick)
@@ -417,13 +423,15 @@ impl EnvController {
     /// when a deploy overran its deadline.
     async fn progress(&mut self, env: &mut EnvironmentRecord, ready: bool, causes: &[String], now: DateTime<Utc>) -> Result<(), StoreError> {
         let before = env.clone();
+        // Said once written, as in `deploy::record_progress`.
+        let event;
         match env.status {
             EnvStatus::Launching | EnvStatus::Updating if ready => {
                 env.status = EnvStatus::Ready;
                 env.last_good_version = Some(env.version_label.clone());
                 env.deploy_deadline = None;
                 env.deploy_state = None;
-                self.ctx.emit(&self.app, Some(&self.env), Event::EnvironmentReady { version: env.version_label.clone(), instances: env.desired_instances }).await;
+                event = Some(Event::EnvironmentReady { version: env.version_label.clone(), instances: env.desired_instances });
             }
             EnvStatus::Launching | EnvStatus::Updating if env.deploy_deadline.is_some_and(|d| now > d) => {
                 let reason = if causes.is_empty() { "instances did not become healthy in time".to_string() } else { causes.join("; ") };
@@ -444,13 +452,16 @@ impl EnvController {
                         env.deploy_state = None;
                     }
                 }
-                self.ctx.emit(&self.app, Some(&self.env), Event::DeployFailed { version: failed, reason, rollback_to }).await;
+                event = Some(Event::DeployFailed { version: failed, reason, rollback_to });
             }
-            _ => {}
+            _ => event = None,
         }
         if *env != before {
             env.updated_at = now;
             self.ctx.store.update_environment(env).await?;
+        }
+        if let Some(event) = event {
+            self.ctx.emit(&self.app, Some(&self.env), event).await;
         }
         Ok(())
     }

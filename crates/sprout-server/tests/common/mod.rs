@@ -80,12 +80,16 @@ impl Drop for Harness {
 }
 
 pub async fn harness() -> Harness {
+    harness_with(Arc::new(SqliteStore::open_in_memory().await.unwrap())).await
+}
+
+/// The harness over a store of the test's own (one that interferes, for instance).
+pub async fn harness_with(store: Arc<dyn Store>) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let fake = Arc::new(FakeEngine::new());
     for i in ["app:1", "app:2", "web:1"] {
         fake.add_image(i);
     }
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
     let mut settings = Settings::new(dir.path().to_path_buf(), "stest".into());
     settings.tick = Duration::from_millis(50);
     settings.drain = Duration::from_millis(10);
@@ -139,6 +143,7 @@ pub async fn create_env(h: &Harness, version: &str, n: u32) {
             deploy_state: None,
             created_at: now,
             updated_at: now,
+            revision: 0,
         })
         .await
         .unwrap();
@@ -147,6 +152,12 @@ pub async fn create_env(h: &Harness, version: &str, n: u32) {
 
 pub async fn env(h: &Harness) -> Option<EnvironmentRecord> {
     h.ctx.store.get_environment("shop", "prod").await.ok()
+}
+
+/// Changes shop/prod as a user's request does: on a fresh read, again if the controller wrote
+/// first (a plain read-modify-write would be refused as stale, or undo the controller's write).
+pub async fn change_env(h: &Harness, change: impl Fn(&mut EnvironmentRecord)) -> EnvironmentRecord {
+    sprout_store::change_environment(&*h.ctx.store, "shop", "prod", change).await.unwrap()
 }
 
 /// Wait (bounded, 10 s) until `cond` holds.

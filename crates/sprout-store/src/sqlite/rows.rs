@@ -148,6 +148,7 @@ pub(super) fn environment(row: &SqliteRow) -> Result<EnvironmentRecord> {
         last_error: get(row, "last_error", &what)?,
         created_at: time(row, "created_at", &what)?,
         updated_at: time(row, "updated_at", &what)?,
+        revision: get(row, "revision", &what)?,
         app,
         name,
     })

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use sprout_store::{EnvStatus, EnvironmentRecord, Store};
+use sprout_store::{EnvStatus, EnvironmentRecord, Store, StoreError};
 
 use super::{assert_conflict, assert_not_found, at, environment};
 
@@ -61,7 +61,7 @@ pub(super) async fn environments(store: &dyn Store) {
     );
 
     // Every mutable field changes, including optional ones going both ways.
-    let updated = EnvironmentRecord {
+    let mut updated = EnvironmentRecord {
         version_label: "v3".to_string(),
         last_good_version: Some("v2".to_string()),
         desired_instances: 7,
@@ -72,7 +72,8 @@ pub(super) async fn environments(store: &dyn Store) {
         updated_at: at(120),
         ..production.clone()
     };
-    store.update_environment(&updated).await.unwrap();
+    store.update_environment(&mut updated).await.unwrap();
+    assert_eq!(updated.revision, 1, "the write raised the revision");
     assert_eq!(
         store
             .get_environment("adserver", "production")
@@ -80,7 +81,7 @@ pub(super) async fn environments(store: &dyn Store) {
             .unwrap(),
         updated
     );
-    let back = EnvironmentRecord {
+    let mut back = EnvironmentRecord {
         status: EnvStatus::Ready,
         deploy_deadline: Some(at(900)),
         last_error: None,
@@ -89,7 +90,8 @@ pub(super) async fn environments(store: &dyn Store) {
         updated_at: at(130),
         ..updated.clone()
     };
-    store.update_environment(&back).await.unwrap();
+    store.update_environment(&mut back).await.unwrap();
+    assert_eq!(back.revision, 2);
     assert_eq!(
         store
             .get_environment("adserver", "production")
@@ -108,7 +110,7 @@ pub(super) async fn environments(store: &dyn Store) {
 
     assert_not_found(
         store
-            .update_environment(&environment("adserver", "nope"))
+            .update_environment(&mut environment("adserver", "nope"))
             .await,
         "environment",
         "adserver/nope",
@@ -141,4 +143,35 @@ pub(super) async fn environments(store: &dyn Store) {
         store.list_environments(Some("adserver")).await.unwrap(),
         vec![back]
     );
+    a_write_from_a_stale_read_is_refused(store, "adserver", "production").await;
+}
+
+/// Two writers read the same revision: the first write lands, the second is refused as stale and
+/// changes nothing, and succeeds once it has read again.
+async fn a_write_from_a_stale_read_is_refused(store: &dyn Store, app: &str, env: &str) {
+    let mut controller = store.get_environment(app, env).await.unwrap();
+    let read_at = controller.revision;
+    let mut user = controller.clone();
+
+    user.version_label = "v-user".to_string();
+    store.update_environment(&mut user).await.unwrap();
+
+    controller.status = EnvStatus::Terminating;
+    match store.update_environment(&mut controller).await {
+        Err(StoreError::Stale { kind, name }) => {
+            assert_eq!((kind, name), ("environment", format!("{app}/{env}")));
+        }
+        other => panic!("expected a stale write to be refused, got {other:?}"),
+    }
+    assert_eq!(controller.revision, read_at, "a refused write leaves the revision as read");
+    let stored = store.get_environment(app, env).await.unwrap();
+    assert_eq!(stored.version_label, "v-user", "the first writer's change survived");
+    assert_ne!(stored.status, EnvStatus::Terminating, "nothing of the stale write landed");
+
+    let mut fresh = stored;
+    let status = fresh.status;
+    fresh.version_label = "v3".to_string();
+    store.update_environment(&mut fresh).await.unwrap();
+    let stored = store.get_environment(app, env).await.unwrap();
+    assert_eq!((stored.version_label.as_str(), stored.status, stored.revision), ("v3", status, read_at + 2));
 }

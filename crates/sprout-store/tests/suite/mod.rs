@@ -70,6 +70,7 @@ pub fn environment(app: &str, name: &str) -> EnvironmentRecord {
         deploy_state: None,
         created_at: at(10),
         updated_at: at(10),
+        revision: 0,
     }
 }
 

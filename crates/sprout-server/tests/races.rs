@@ -1,0 +1,142 @@
+//! A user's write landing while a controller pass works from an older read of the environment.
+//!
+//! The store in front of the controllers lets the test slip a user's `sprout deploy` in just
+//! before the controller's next write, every time at the same point, so the race is not left to
+//! timing. Before environments carried a revision, the controller's write put the old version
+//! back and the deploy was lost without a word.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use sprout_store::{
+    Application, EnvStatus, EnvironmentRecord, EventRecord, LifecyclePolicy, NewEvent, Result, SqliteStore, Store, TokenRecord,
+    VersionImages, VersionRecord,
+};
+
+mod common;
+
+/// A change another writer makes to an environment.
+type Change = Box<dyn Fn(&mut EnvironmentRecord) + Send + Sync>;
+
+/// SQLite, except that the next `update_environment` after `arm` first lets another writer
+/// change the environment (a fresh read, its change, its write).
+struct RacingStore {
+    inner: SqliteStore,
+    armed: Mutex<Option<Change>>,
+    refused: Mutex<u32>,
+}
+
+impl RacingStore {
+    fn arm(&self, change: Change) {
+        *self.armed.lock().unwrap() = Some(change);
+    }
+}
+
+#[async_trait]
+impl Store for RacingStore {
+    async fn update_environment(&self, env: &mut EnvironmentRecord) -> Result<()> {
+        let armed = self.armed.lock().unwrap().take();
+        if let Some(change) = armed {
+            sprout_store::change_environment(&self.inner, &env.app, &env.name, change).await?;
+        }
+        let result = self.inner.update_environment(env).await;
+        if matches!(result, Err(sprout_store::StoreError::Stale { .. })) {
+            *self.refused.lock().unwrap() += 1;
+        }
+        result
+    }
+
+    async fn create_application(&self, app: &Application) -> Result<()> {
+        self.inner.create_application(app).await
+    }
+    async fn get_application(&self, name: &str) -> Result<Application> {
+        self.inner.get_application(name).await
+    }
+    async fn list_applications(&self) -> Result<Vec<Application>> {
+        self.inner.list_applications().await
+    }
+    async fn create_version(&self, version: &VersionRecord) -> Result<()> {
+        self.inner.create_version(version).await
+    }
+    async fn get_version(&self, app: &str, label: &str) -> Result<VersionRecord> {
+        self.inner.get_version(app, label).await
+    }
+    async fn list_versions(&self, app: &str) -> Result<Vec<VersionRecord>> {
+        self.inner.list_versions(app).await
+    }
+    async fn delete_version(&self, app: &str, label: &str) -> Result<()> {
+        self.inner.delete_version(app, label).await
+    }
+    async fn set_version_images(&self, app: &str, label: &str, images: &VersionImages) -> Result<()> {
+        self.inner.set_version_images(app, label, images).await
+    }
+    async fn get_version_images(&self, app: &str, label: &str) -> Result<Option<VersionImages>> {
+        self.inner.get_version_images(app, label).await
+    }
+    async fn get_lifecycle(&self, app: &str) -> Result<LifecyclePolicy> {
+        self.inner.get_lifecycle(app).await
+    }
+    async fn set_lifecycle(&self, app: &str, policy: &LifecyclePolicy) -> Result<()> {
+        self.inner.set_lifecycle(app, policy).await
+    }
+    async fn create_environment(&self, env: &EnvironmentRecord) -> Result<()> {
+        self.inner.create_environment(env).await
+    }
+    async fn get_environment(&self, app: &str, name: &str) -> Result<EnvironmentRecord> {
+        self.inner.get_environment(app, name).await
+    }
+    async fn list_environments(&self, app: Option<&str>) -> Result<Vec<EnvironmentRecord>> {
+        self.inner.list_environments(app).await
+    }
+    async fn delete_environment(&self, app: &str, name: &str) -> Result<()> {
+        self.inner.delete_environment(app, name).await
+    }
+    async fn append_event(&self, event: &NewEvent) -> Result<i64> {
+        self.inner.append_event(event).await
+    }
+    async fn list_events(&self, app: &str, env: Option<&str>, after_id: i64, limit: u32) -> Result<Vec<EventRecord>> {
+        self.inner.list_events(app, env, after_id, limit).await
+    }
+    async fn recent_events(&self, app: &str, env: Option<&str>, limit: u32) -> Result<Vec<EventRecord>> {
+        self.inner.recent_events(app, env, limit).await
+    }
+    async fn insert_token(&self, token: &TokenRecord) -> Result<()> {
+        self.inner.insert_token(token).await
+    }
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>> {
+        self.inner.find_token(hash).await
+    }
+    async fn count_tokens(&self) -> Result<u64> {
+        self.inner.count_tokens().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_written_during_a_controller_pass_is_not_undone() {
+    let store = Arc::new(RacingStore {
+        inner: SqliteStore::open_in_memory().await.unwrap(),
+        armed: Mutex::new(None),
+        refused: Mutex::new(0),
+    });
+    let h = common::harness_with(store.clone()).await;
+
+    common::add_version(&h, "v1", "app:1").await;
+    common::add_version(&h, "v2", "app:2").await;
+    // The controller's first write is its "v1 is Ready" once both instances pass. Just before
+    // it lands, the user deploys v2.
+    store.arm(Box::new(|e| {
+        e.version_label = "v2".into();
+        e.status = EnvStatus::Updating;
+        e.deploy_deadline = Some(chrono::Utc::now() + chrono::Duration::seconds(60));
+    }));
+    common::create_env(&h, "v1", 2).await;
+
+    common::until("v2 Ready on 2 instances", || common::ready(&h, "v2", 2)).await;
+    assert_eq!(*store.refused.lock().unwrap(), 1, "the controller's write from before the deploy was refused once");
+    let e = common::env(&h).await.unwrap();
+    assert_eq!((e.version_label.as_str(), e.status), ("v2", EnvStatus::Ready), "the user's deploy stands");
+    let events = h.ctx.store.recent_events("shop", Some("prod"), 100).await.unwrap();
+    let ready: Vec<&str> = events.iter().filter(|e| e.kind == "EnvironmentReady").map(|e| e.message.as_str()).collect();
+    assert!(ready.iter().all(|m| !m.contains("v1")), "a refused write announces nothing: {ready:?}");
+    assert!(ready.iter().any(|m| m.contains("v2")), "{ready:?}");
+}
