@@ -419,43 +419,11 @@ impl EnvController {
         }
     }
 
-    /// Move the environment's status on: Ready when the plan has nothing left to do, rollback
-    /// when a deploy overran its deadline.
+    /// Moves the environment's status on (`progress::advance`), writes it if it changed and
+    /// then says what happened; a stale write says nothing (the next pass decides again).
     async fn progress(&mut self, env: &mut EnvironmentRecord, ready: bool, causes: &[String], now: DateTime<Utc>) -> Result<(), StoreError> {
         let before = env.clone();
-        // Said once written, as in `deploy::record_progress`.
-        let event;
-        match env.status {
-            EnvStatus::Launching | EnvStatus::Updating if ready => {
-                env.status = EnvStatus::Ready;
-                env.last_good_version = Some(env.version_label.clone());
-                env.deploy_deadline = None;
-                env.deploy_state = None;
-                event = Some(Event::EnvironmentReady { version: env.version_label.clone(), instances: env.desired_instances });
-            }
-            EnvStatus::Launching | EnvStatus::Updating if env.deploy_deadline.is_some_and(|d| now > d) => {
-                let reason = if causes.is_empty() { "instances did not become healthy in time".to_string() } else { causes.join("; ") };
-                let failed = env.version_label.clone();
-                let rollback_to = env.last_good_version.clone().filter(|g| *g != failed);
-                env.last_error = Some(format!("deploy of version {failed} did not complete: {reason}"));
-                match &rollback_to {
-                    Some(good) => {
-                        env.version_label = good.clone();
-                        env.status = EnvStatus::Updating;
-                        // The rollback is a deploy of the good version, under the same policy and timeout.
-                        env.deploy_deadline = Some(now + chrono::Duration::seconds(env.options.deploy.timeout_s as i64));
-                    }
-                    None => {
-                        // Nothing to roll back to: keep trying with backoff, but stop waiting.
-                        env.status = EnvStatus::Ready;
-                        env.deploy_deadline = None;
-                        env.deploy_state = None;
-                    }
-                }
-                event = Some(Event::DeployFailed { version: failed, reason, rollback_to });
-            }
-            _ => event = None,
-        }
+        let event = super::progress::advance(env, ready, causes, now);
         if *env != before {
             env.updated_at = now;
             self.ctx.store.update_environment(env).await?;

@@ -7,6 +7,7 @@ pub mod enhanced;
 pub mod env;
 pub mod launching;
 pub mod health;
+pub mod progress;
 pub mod routes;
 pub mod snapshot;
 
