@@ -87,20 +87,7 @@ pub async fn abort(State(ctx): State<Ctx>, Path((app, env)): Path<(String, Strin
         }
         let now = ctx.clock.now();
         let aborted = e.version_label.clone();
-        let rollback_to = e.last_good_version.clone().filter(|g| *g != aborted);
-        e.last_error = Some(format!("deploy of version {aborted} was aborted"));
-        match &rollback_to {
-            Some(good) => {
-                e.version_label = good.clone();
-                e.deploy_deadline = Some(now + chrono::Duration::seconds(e.options.deploy.timeout_s as i64));
-            }
-            None => {
-                // Nothing to go back to: stop waiting for this one; the controller keeps it running.
-                e.status = EnvStatus::Ready;
-                e.deploy_deadline = None;
-                e.deploy_state = None;
-            }
-        }
+        let rollback_to = crate::controller::progress::roll_back(&mut e, format!("deploy of version {aborted} was aborted"), now);
         e.updated_at = now;
         ctx.store.update_environment(&mut e).await?;
         ctx.emit(&app, Some(&env), Event::DeployAborted { version: aborted, rollback_to }).await;

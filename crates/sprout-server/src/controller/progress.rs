@@ -24,13 +24,22 @@ pub fn advance(env: &mut EnvironmentRecord, ready: bool, causes: &[String], now:
         env.deploy_state = None;
         return Some(Event::EnvironmentReady { version: env.version_label.clone(), instances: env.desired_instances });
     }
-    if !env.deploy_deadline.is_some_and(|d| now > d) {
+    if env.deploy_deadline.is_none_or(|d| now <= d) {
         return None;
     }
     let reason = if causes.is_empty() { "instances did not become healthy in time".to_string() } else { causes.join("; ") };
     let failed = env.version_label.clone();
-    let rollback_to = env.last_good_version.clone().filter(|g| *g != failed);
-    env.last_error = Some(format!("deploy of version {failed} did not complete: {reason}"));
+    let rollback_to = roll_back(env, format!("deploy of version {failed} did not complete: {reason}"), now);
+    Some(Event::DeployFailed { version: failed, reason, rollback_to })
+}
+
+/// Ends the deploy in progress (overrun, or aborted by the user, `why` says which): back to the
+/// last good version as a new deploy under the same policy and timeout, or, with nothing to go
+/// back to, no longer waited for (the controller keeps trying with backoff). The version rolled
+/// back to, if any.
+pub fn roll_back(env: &mut EnvironmentRecord, why: String, now: DateTime<Utc>) -> Option<String> {
+    let rollback_to = env.last_good_version.clone().filter(|g| *g != env.version_label);
+    env.last_error = Some(why);
     match &rollback_to {
         Some(good) => {
             env.version_label = good.clone();
@@ -38,13 +47,12 @@ pub fn advance(env: &mut EnvironmentRecord, ready: bool, causes: &[String], now:
             env.deploy_deadline = Some(now + chrono::Duration::seconds(env.options.deploy.timeout_s as i64));
         }
         None => {
-            // Nothing to roll back to: the controller keeps trying with backoff, unwatched.
             env.status = EnvStatus::Ready;
             env.deploy_deadline = None;
             env.deploy_state = None;
         }
     }
-    Some(Event::DeployFailed { version: failed, reason, rollback_to })
+    rollback_to
 }
 
 #[cfg(test)]
