@@ -12,21 +12,26 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 
+use crate::hold::Queue;
 use crate::metrics::Series;
 
 pub(crate) struct Flight {
     env: Arc<Series>,
     instance: Option<Arc<Series>>,
     bytes_out: u64,
+    /// The environment's queue, told when this request ends, if the environment limits the
+    /// requests in flight per instance (held requests wait for that room).
+    queue: Option<Arc<Queue>>,
 }
 
 impl Flight {
-    pub(crate) fn start(env: &Arc<Series>) -> Self {
+    pub(crate) fn start(env: &Arc<Series>, queue: Option<&Arc<Queue>>) -> Self {
         env.start_request();
         Self {
             env: env.clone(),
             instance: None,
             bytes_out: 0,
+            queue: queue.cloned(),
         }
     }
 
@@ -46,6 +51,9 @@ impl Drop for Flight {
         if let Some(instance) = &self.instance {
             instance.end_request();
             instance.add_bytes(0, self.bytes_out);
+        }
+        if let Some(queue) = &self.queue {
+            queue.slot_freed();
         }
     }
 }
@@ -109,7 +117,7 @@ mod tests {
             Arc::new(Series::default()),
             Arc::new(Series::default()),
         );
-        let mut flight = Flight::start(&env);
+        let mut flight = Flight::start(&env, None);
         flight.on_instance(&a);
         flight.on_instance(&b);
         assert_eq!((env.in_flight(), a.in_flight(), b.in_flight()), (1, 0, 1));

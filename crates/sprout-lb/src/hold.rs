@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use crate::{LoadBalancer, Published, RouteState};
 
 /// How many requests may wait, and how long each may.
@@ -37,6 +39,29 @@ impl Default for HoldConfig {
     }
 }
 
+/// One environment's held requests: how many wait, and the signal that a request of the
+/// environment ended (a slot freed) while some wait for one. Kept across table swaps.
+#[derive(Default)]
+pub(crate) struct Queue {
+    held: AtomicUsize,
+    freed: Notify,
+}
+
+impl Queue {
+    /// Requests waiting now.
+    pub(crate) fn len(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// A request of the environment ended: the next held request may find room. Costs one
+    /// load when nobody waits; called only for environments with an instance limit.
+    pub(crate) fn slot_freed(&self) {
+        if self.len() > 0 {
+            self.freed.notify_one();
+        }
+    }
+}
+
 /// Counts a held request while it waits.
 struct Held<'a>(&'a AtomicUsize);
 
@@ -54,10 +79,6 @@ pub(crate) fn saturated(state: &RouteState, limit: u32) -> bool {
         .all(|s| s.in_flight() >= i64::from(limit))
 }
 
-/// How often a request held for a slot looks again: a slot frees when any request ends, and
-/// ending requests do not signal (that would cost every request), so held ones poll.
-const SLOT_POLL: Duration = Duration::from_millis(5);
-
 /// Wait until a published table gives `host` (routed by `state`) an instance with room: any
 /// instance at all, and under the instance limit when there is one. That table, or None when
 /// the environment's queue is full or the wait ran out.
@@ -72,7 +93,8 @@ pub(crate) async fn wait_for_instance(
     }
     // The count is the environment's, kept across publishes, so its bound holds whichever
     // table a waiting request came in on.
-    let held = &*state.held;
+    let queue = &*state.held;
+    let held = &queue.held;
     if held.fetch_add(1, Ordering::Relaxed) >= config.max_requests {
         held.fetch_sub(1, Ordering::Relaxed);
         return None;
@@ -82,6 +104,12 @@ pub(crate) async fn wait_for_instance(
     let mut changes = lb.generation.subscribe();
     let deadline = tokio::time::Instant::now() + config.max_wait;
     loop {
+        // Listen for a freed slot before looking, for the same reason. A request of an
+        // environment with an instance limit signals when it ends (`Flight`), one waiter each;
+        // a waiter that times out after being signalled passes the signal on (tokio's `Notify`).
+        let freed = queue.freed.notified();
+        tokio::pin!(freed);
+        freed.as_mut().enable();
         let published = lb.published.load_full();
         let mut limited = false;
         if let Some(s) = published.routes.get(host)
@@ -94,7 +122,10 @@ pub(crate) async fn wait_for_instance(
         }
         let wake = async {
             if limited {
-                tokio::time::sleep(SLOT_POLL).await;
+                tokio::select! {
+                    () = &mut freed => {}
+                    _ = changes.changed() => {}
+                }
             } else {
                 let _ = changes.changed().await;
             }

@@ -88,7 +88,7 @@ pub struct LoadBalancer {
     /// Bumped on every publish; held requests wait on it.
     generation: tokio::sync::watch::Sender<u64>,
     /// Requests waiting in `hold`, per environment. Locked only by `publish`.
-    held: Mutex<HashMap<(String, String), Arc<AtomicUsize>>>,
+    held: Mutex<HashMap<(String, String), Arc<hold::Queue>>>,
 }
 
 /// A published table together with the request-path handles for each of its routes.
@@ -111,8 +111,8 @@ pub(crate) struct RouteState {
     upstream_series: Vec<Arc<metrics::Series>>,
     /// One per `route.upstreams` entry, in the same order: its keep-alive connections.
     pools: Vec<Arc<pool::Pool>>,
-    /// The environment's requests waiting in `hold`.
-    held: Arc<AtomicUsize>,
+    /// The environment's requests waiting in `hold`, and the signal that one may go on.
+    held: Arc<hold::Queue>,
 }
 
 /// Per-host state kept across table swaps, so round-robin and counters continue after a publish.
@@ -219,7 +219,7 @@ impl LoadBalancer {
             .collect();
         pools.retain(|addr, _| routed.contains(addr));
         // A counter nobody routes to and nobody waits on goes with its environment.
-        held.retain(|_, count| Arc::strong_count(count) > 1);
+        held.retain(|_, queue| Arc::strong_count(queue) > 1);
         self.published.store(Arc::new(Published {
             table: Arc::new(table),
             routes,
@@ -263,7 +263,7 @@ impl LoadBalancer {
         let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<_> = held
             .iter()
-            .map(|(k, n)| (k.clone(), n.load(std::sync::atomic::Ordering::Relaxed)))
+            .map(|(k, queue)| (k.clone(), queue.len()))
             .collect();
         out.sort();
         out

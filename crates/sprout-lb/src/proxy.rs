@@ -108,7 +108,7 @@ pub(crate) async fn handle(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| std::str::from_utf8(v.as_bytes()).ok()?.parse::<u64>().ok())
         .unwrap_or(0);
-    let mut flight = Some(Flight::start(&state.series));
+    let mut flight = Some(Flight::start(&state.series, limit.map(|_| &state.held)));
     let result = match refusal {
         Some(err) => Err(err),
         None => forward(lb, state, req, client_ip, started, &mut flight).await,

@@ -164,3 +164,33 @@ async fn requests_over_the_instance_limit_wait_for_room_or_a_new_instance() {
         refused.body
     );
 }
+
+#[tokio::test]
+async fn a_held_request_takes_the_room_a_finished_request_leaves() {
+    let only = Backend::start("only").await;
+    let mut r = route("app", "prod", vec![only.upstream()]);
+    r.hold = Some(HoldConfig {
+        max_requests: 16,
+        max_wait: Duration::from_secs(30),
+        instance_limit: Some(1),
+    });
+    let mut table = RoutingTable::empty();
+    table.insert("limited.example", r);
+    let lb = Lb::start(config(16, 30_000), table).await;
+    let addr = lb.addr;
+    // The instance is at its limit with a request that ends after 500 ms.
+    let slow = tokio::spawn(async move { get(addr, "limited.example", "/slow").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let held = tokio::spawn(async move { get(addr, "limited.example", "/").await });
+    // No table is published: only the end of the slow request can let the held one go, well
+    // before its 30 s wait runs out (the end of a request signals; nothing polls).
+    let answer = tokio::time::timeout(Duration::from_secs(10), held)
+        .await
+        .expect("the held request went on when the slow one ended")
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.backend(), "only");
+    assert!(slow.is_finished(), "it went on only once the instance had room");
+    assert_eq!(slow.await.unwrap().status, 200);
+    assert!(lb.lb.held_requests().iter().all(|(_, n)| *n == 0));
+}
