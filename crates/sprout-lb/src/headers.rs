@@ -216,6 +216,44 @@ mod tests {
         assert_eq!(plain.len(), 3);
     }
 
+    proptest::proptest! {
+        /// Whatever mix of headers comes in (hop-by-hop ones, `Proxy-*`, ones a `Connection`
+        /// header names, ordinary ones, repeated or not), what goes out is exactly the ordinary
+        /// ones that no `Connection` header named, with their values: the quick scan at the
+        /// top of `strip_hop_by_hop` never lets one through nor drops one.
+        #[test]
+        fn only_end_to_end_headers_are_forwarded(
+            picks in proptest::collection::vec((0usize..12, 0usize..3), 0..10),
+            named in proptest::collection::vec(0usize..12, 0..3),
+        ) {
+            const NAMES: [&str; 12] = [
+                "accept", "x-app", "x-proxy", "user-agent", "keep-alive", "te", "trailer",
+                "transfer-encoding", "upgrade", "proxy", "proxy-authorization", "x-hop",
+            ];
+            let mut pairs: Vec<(&str, String)> = picks.iter().map(|&(n, v)| (NAMES[n], format!("v{v}"))).collect();
+            if !named.is_empty() {
+                let tokens: Vec<&str> = named.iter().map(|&n| NAMES[n]).collect();
+                pairs.push(("connection", tokens.join(", ")));
+            }
+            let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            let mut headers = map(&borrowed);
+            strip_hop_by_hop(&mut headers);
+
+            // RFC 9110 7.6.1's list, `Keep-Alive`, the `Proxy` family and what `Connection` names.
+            let dropped = |name: &str| {
+                ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy"].contains(&name)
+                    || name.starts_with("proxy-")
+                    || named.iter().any(|&n| NAMES[n] == name)
+            };
+            let expected: Vec<(&str, &str)> = borrowed.iter().copied().filter(|(n, _)| !dropped(n)).collect();
+            let mut kept: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.to_str().unwrap())).collect();
+            let mut expected_sorted = expected.clone();
+            kept.sort();
+            expected_sorted.sort();
+            proptest::prop_assert_eq!(kept, expected_sorted);
+        }
+    }
+
     #[test]
     fn detects_upgrade() {
         let headers = map(&[
