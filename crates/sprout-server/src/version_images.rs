@@ -106,6 +106,7 @@ mod tests {
                     spec: ContainerSpec { image: image.to_string(), ..Default::default() },
                     wait_for: Vec::new(),
                     after: Vec::new(),
+                    volumes_from: Vec::new(),
                 })
                 .collect(),
             dirs: Vec::new(),

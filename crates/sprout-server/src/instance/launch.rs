@@ -11,7 +11,7 @@ use sprout_engine::{ContainerState, DockerHealth, Engine, EngineError};
 use sprout_model::DependencyCondition;
 
 use super::retire::remove_instance_objects;
-use super::spec::{InstancePlan, PlannedContainer};
+use super::spec::InstancePlan;
 
 /// How long a container may take to reach the condition another one waits for.
 pub const DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -79,31 +79,13 @@ async fn launch_inner(engine: &dyn Engine, plan: &InstancePlan) -> Result<(), La
     Ok(())
 }
 
-/// Creates every container before any starts, in as few rounds as volumesFrom allows (a
-/// container is created once the containers it takes volumes from exist; links are network
-/// aliases and dependsOn gates only the start). Creation then overlaps nothing it must wait for,
-/// and the waves that follow only start.
+/// Creates every container before any starts, in as few rounds as volumesFrom allows (links
+/// are network aliases and dependsOn gates only the start). Creation then overlaps nothing it
+/// must wait for, and the start waves that follow only start.
 async fn create_all(engine: &dyn Engine, plan: &InstancePlan) -> Result<(), LaunchError> {
-    let takes_from = |c: &PlannedContainer, source: &PlannedContainer| {
-        c.spec.volumes_from.iter().any(|v| v.split(':').next() == Some(source.spec.name.as_str()))
-    };
-    let mut created: Vec<bool> = vec![false; plan.containers.len()];
-    while created.iter().any(|done| !done) {
-        let mut round: Vec<usize> = (0..plan.containers.len())
-            .filter(|&i| !created[i])
-            .filter(|&i| (0..plan.containers.len()).all(|j| created[j] || !takes_from(&plan.containers[i], &plan.containers[j])))
-            .collect();
-        if round.is_empty() {
-            // A volumesFrom cycle cannot pass validation; if one did, create in start order and
-            // let the engine say what is wrong.
-            round = (0..plan.containers.len()).filter(|&i| !created[i]).take(1).collect();
-        }
-        let jobs = round.iter().map(|&i| engine.create_container(&plan.containers[i].spec));
-        for r in futures_util::future::join_all(jobs).await {
+    for wave in plan.create_waves() {
+        for r in futures_util::future::join_all(wave.iter().map(|c| engine.create_container(&c.spec))).await {
             r?;
-        }
-        for i in round {
-            created[i] = true;
         }
     }
     Ok(())

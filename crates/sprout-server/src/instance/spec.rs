@@ -52,16 +52,30 @@ pub struct PlannedContainer {
     /// Definition names that must be created and started first: link targets (their names
     /// must resolve when this one starts), volumesFrom sources and dependsOn dependencies.
     pub after: Vec<String>,
+    /// Definition names of the containers this one takes volumes from: they must exist before
+    /// this one is created (a subset of `after`).
+    pub volumes_from: Vec<String>,
 }
 
 impl InstancePlan {
-    /// Containers grouped in waves: every container comes one wave after the last of its
-    /// `after` dependencies, so each wave can be created and started concurrently.
+    /// Containers grouped in start waves: every container comes one wave after the last of its
+    /// `after` dependencies, so each wave can be started concurrently.
     pub fn waves(&self) -> Vec<Vec<&PlannedContainer>> {
+        self.waves_over(|c| &c.after)
+    }
+
+    /// Containers grouped in create waves: only volumesFrom sources must exist first.
+    pub fn create_waves(&self) -> Vec<Vec<&PlannedContainer>> {
+        self.waves_over(|c| &c.volumes_from)
+    }
+
+    /// Waves where every container comes one wave after the last of `deps`.
+    fn waves_over(&self, deps: impl Fn(&PlannedContainer) -> &[String]) -> Vec<Vec<&PlannedContainer>> {
         let mut wave_of: BTreeMap<&str, usize> = BTreeMap::new();
-        // `containers` is in start order, so every dependency's wave is known before it is used.
+        // `containers` is in start order (which respects every dependency), so each
+        // dependency's wave is known before it is used.
         for c in &self.containers {
-            let w = c.after.iter().filter_map(|d| wave_of.get(d.as_str())).map(|w| w + 1).max().unwrap_or(0);
+            let w = deps(c).iter().filter_map(|d| wave_of.get(d.as_str())).map(|w| w + 1).max().unwrap_or(0);
             wave_of.insert(&c.name, w);
         }
         let mut waves: Vec<Vec<&PlannedContainer>> = Vec::new();
@@ -147,12 +161,13 @@ pub fn plan_instance(def: &Dockerrun, id: &InstanceIdentity, variables: &BTreeMa
     for c in start_order(def) {
         let spec = container_spec(def, c, id, &net, &labels, variables, &aliases, &mut dirs);
         let wait_for = c.depends_on.iter().map(|d| (d.container_name.clone(), d.condition)).collect();
+        let volumes_from: Vec<String> = c.volumes_from.iter().map(|v| v.source_container.clone()).collect();
         let mut after: Vec<String> = c.links.iter().map(|l| l.name.clone()).collect();
-        after.extend(c.volumes_from.iter().map(|v| v.source_container.clone()));
+        after.extend(volumes_from.iter().cloned());
         after.extend(c.depends_on.iter().map(|d| d.container_name.clone()));
         after.sort();
         after.dedup();
-        containers.push(PlannedContainer { name: c.name.clone(), spec, wait_for, after });
+        containers.push(PlannedContainer { name: c.name.clone(), spec, wait_for, after, volumes_from });
     }
     InstancePlan { network: NetworkSpec { name: net, labels }, containers, dirs }
 }
