@@ -206,7 +206,14 @@ mod tests {
         assert_eq!(left, ["accept"]);
 
         // Each one alone is found too (the quick scan must not miss what the full pass removes).
-        for name in ["keep-alive", "te", "trailer", "upgrade", "proxy", "proxy-authorization"] {
+        for name in [
+            "keep-alive",
+            "te",
+            "trailer",
+            "upgrade",
+            "proxy",
+            "proxy-authorization",
+        ] {
             let mut headers = map(&[(name, "x"), ("accept", "*/*")]);
             strip_hop_by_hop(&mut headers);
             assert!(!headers.contains_key(name), "{name} was forwarded");

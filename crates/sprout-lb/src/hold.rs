@@ -71,12 +71,20 @@ impl Drop for Held<'_> {
     }
 }
 
-/// Whether every instance of the route has `limit` or more requests in flight.
-pub(crate) fn saturated(state: &RouteState, limit: u32) -> bool {
-    state
-        .upstream_series
-        .iter()
-        .all(|s| s.in_flight() >= i64::from(limit))
+/// Whether a request routed by `state` can go to an instance now: the environment has one in
+/// service, and, under a per-instance limit, one below it.
+pub(crate) fn has_room(state: &RouteState) -> bool {
+    !state.route.upstreams.is_empty()
+        && state
+            .route
+            .hold
+            .and_then(|h| h.instance_limit)
+            .is_none_or(|limit| {
+                state
+                    .upstream_series
+                    .iter()
+                    .any(|s| s.in_flight() < i64::from(limit))
+            })
 }
 
 /// Wait until a published table gives `host` (routed by `state`) an instance with room: any
@@ -93,7 +101,7 @@ pub(crate) async fn wait_for_instance(
     }
     // The count is the environment's, kept across publishes, so its bound holds whichever
     // table a waiting request came in on.
-    let queue = &*state.held;
+    let queue = &*state.queue;
     let held = &queue.held;
     if held.fetch_add(1, Ordering::Relaxed) >= config.max_requests {
         held.fetch_sub(1, Ordering::Relaxed);
@@ -111,23 +119,15 @@ pub(crate) async fn wait_for_instance(
         tokio::pin!(freed);
         freed.as_mut().enable();
         let published = lb.published.load_full();
-        let mut limited = false;
-        if let Some(s) = published.routes.get(host)
-            && !s.route.upstreams.is_empty()
-        {
-            match s.route.hold.and_then(|h| h.instance_limit) {
-                Some(limit) if saturated(s, limit) => limited = true,
-                _ => return Some(published),
-            }
+        if published.routes.get(host).is_some_and(has_room) {
+            return Some(published);
         }
+        // A new table may bring an instance; a freed slot (only ever signalled under a limit)
+        // may bring room.
         let wake = async {
-            if limited {
-                tokio::select! {
-                    () = &mut freed => {}
-                    _ = changes.changed() => {}
-                }
-            } else {
-                let _ = changes.changed().await;
+            tokio::select! {
+                () = &mut freed => {}
+                _ = changes.changed() => {}
             }
         };
         if tokio::time::timeout_at(deadline, wake).await.is_err() {

@@ -88,7 +88,7 @@ pub struct LoadBalancer {
     /// Bumped on every publish; held requests wait on it.
     generation: tokio::sync::watch::Sender<u64>,
     /// Requests waiting in `hold`, per environment. Locked only by `publish`.
-    held: Mutex<HashMap<(String, String), Arc<hold::Queue>>>,
+    queues: Mutex<HashMap<(String, String), Arc<hold::Queue>>>,
 }
 
 /// A published table together with the request-path handles for each of its routes.
@@ -112,7 +112,7 @@ pub(crate) struct RouteState {
     /// One per `route.upstreams` entry, in the same order: its keep-alive connections.
     pools: Vec<Arc<pool::Pool>>,
     /// The environment's requests waiting in `hold`, and the signal that one may go on.
-    held: Arc<hold::Queue>,
+    queue: Arc<hold::Queue>,
 }
 
 /// Per-host state kept across table swaps, so round-robin and counters continue after a publish.
@@ -137,7 +137,7 @@ impl LoadBalancer {
             metrics: Metrics::default(),
             pools: Mutex::new(HashMap::new()),
             generation: tokio::sync::watch::Sender::new(0),
-            held: Mutex::new(HashMap::new()),
+            queues: Mutex::new(HashMap::new()),
         })
     }
 
@@ -152,7 +152,7 @@ impl LoadBalancer {
         // table that wins is the one whose host state was built last.
         let mut hosts = self.lock_hosts();
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
         let routes = table
             .routes
             .iter()
@@ -202,7 +202,7 @@ impl LoadBalancer {
                                 .clone()
                         })
                         .collect(),
-                    held: held
+                    queue: queues
                         .entry((route.app.clone(), route.env.clone()))
                         .or_default()
                         .clone(),
@@ -218,13 +218,13 @@ impl LoadBalancer {
             .flat_map(|route| route.upstreams.iter().map(|u| u.addr))
             .collect();
         pools.retain(|addr, _| routed.contains(addr));
-        // A counter nobody routes to and nobody waits on goes with its environment.
-        held.retain(|_, queue| Arc::strong_count(queue) > 1);
+        // A queue nobody routes to and nobody waits on goes with its environment.
+        queues.retain(|_, queue| Arc::strong_count(queue) > 1);
         self.published.store(Arc::new(Published {
             table: Arc::new(table),
             routes,
         }));
-        drop((pools, held));
+        drop((pools, queues));
         drop(hosts);
         self.generation.send_modify(|g| *g += 1);
     }
@@ -260,8 +260,8 @@ impl LoadBalancer {
 
     /// Requests held now (waiting for an instance, or for room on one), per environment.
     pub fn held_requests(&self) -> Vec<((String, String), usize)> {
-        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<_> = held
+        let queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<_> = queues
             .iter()
             .map(|(k, queue)| (k.clone(), queue.len()))
             .collect();

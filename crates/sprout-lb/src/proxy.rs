@@ -81,7 +81,7 @@ pub(crate) async fn handle(
     let started = tokio::time::Instant::now();
     let limit = state.route.hold.and_then(|h| h.instance_limit);
     let mut refusal = None;
-    if state.route.upstreams.is_empty() || limit.is_some_and(|l| crate::hold::saturated(state, l)) {
+    if !crate::hold::has_room(state) {
         // Capacity may be starting: wait (bounded) for an instance, or for room on one,
         // rather than refuse. Without an instance, `forward` answers the 503 itself.
         let host = request_host(&req).map(Cow::into_owned).unwrap_or_default();
@@ -108,7 +108,7 @@ pub(crate) async fn handle(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| std::str::from_utf8(v.as_bytes()).ok()?.parse::<u64>().ok())
         .unwrap_or(0);
-    let mut flight = Some(Flight::start(&state.series, limit.map(|_| &state.held)));
+    let mut flight = Some(Flight::start(&state.series, limit.map(|_| &state.queue)));
     let result = match refusal {
         Some(err) => Err(err),
         None => forward(lb, state, req, client_ip, started, &mut flight).await,

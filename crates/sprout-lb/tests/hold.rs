@@ -111,20 +111,23 @@ async fn each_environment_has_its_own_bounds() {
     assert_eq!(roomy.await.unwrap().backend(), "roomy");
 }
 
+/// `limited.example` to `upstreams`, one request in flight per instance at most, held requests
+/// waiting up to `wait_ms`.
+fn limited(upstreams: Vec<sprout_lb::Upstream>, wait_ms: u64) -> RoutingTable {
+    let mut r = route("app", "prod", upstreams);
+    r.hold = Some(HoldConfig {
+        max_requests: 16,
+        max_wait: Duration::from_millis(wait_ms),
+        instance_limit: Some(1),
+    });
+    let mut table = RoutingTable::empty();
+    table.insert("limited.example", r);
+    table
+}
+
 #[tokio::test]
 async fn requests_over_the_instance_limit_wait_for_room_or_a_new_instance() {
     let busy = Backend::start("busy").await;
-    let limited = |upstreams, wait_ms| {
-        let mut r = route("app", "prod", upstreams);
-        r.hold = Some(HoldConfig {
-            max_requests: 16,
-            max_wait: Duration::from_millis(wait_ms),
-            instance_limit: Some(1),
-        });
-        let mut table = RoutingTable::empty();
-        table.insert("limited.example", r);
-        table
-    };
     let lb = Lb::start(config(16, 10_000), limited(vec![busy.upstream()], 10_000)).await;
     let addr = lb.addr;
     // The one instance takes a request that never ends: it is at its limit.
@@ -168,15 +171,7 @@ async fn requests_over_the_instance_limit_wait_for_room_or_a_new_instance() {
 #[tokio::test]
 async fn a_held_request_takes_the_room_a_finished_request_leaves() {
     let only = Backend::start("only").await;
-    let mut r = route("app", "prod", vec![only.upstream()]);
-    r.hold = Some(HoldConfig {
-        max_requests: 16,
-        max_wait: Duration::from_secs(30),
-        instance_limit: Some(1),
-    });
-    let mut table = RoutingTable::empty();
-    table.insert("limited.example", r);
-    let lb = Lb::start(config(16, 30_000), table).await;
+    let lb = Lb::start(config(16, 30_000), limited(vec![only.upstream()], 30_000)).await;
     let addr = lb.addr;
     // The instance is at its limit with a request that ends after 500 ms.
     let slow = tokio::spawn(async move { get(addr, "limited.example", "/slow").await });
@@ -190,7 +185,10 @@ async fn a_held_request_takes_the_room_a_finished_request_leaves() {
         .unwrap();
     assert_eq!(answer.status, 200);
     assert_eq!(answer.backend(), "only");
-    assert!(slow.is_finished(), "it went on only once the instance had room");
+    assert!(
+        slow.is_finished(),
+        "it went on only once the instance had room"
+    );
     assert_eq!(slow.await.unwrap().status, 200);
     assert!(lb.lb.held_requests().iter().all(|(_, n)| *n == 0));
 }
