@@ -82,9 +82,15 @@ pub trait Store: Send + Sync + 'static {
     async fn count_tokens(&self) -> Result<u64>;
 }
 
+/// How many times a writer refused as `Stale` works its change out again on a fresh read
+/// before giving up: each refusal follows a write that landed, so more than a few in a row means
+/// the environment is being changed continuously.
+pub const STALE_ATTEMPTS: u32 = 5;
+
 /// Reads an environment, applies `change` and writes it; when another writer came first
-/// (`Stale`), the same change goes onto a fresh read, up to five times. For writers whose change
-/// does not depend on what else changed (tests acting as a user, small fixed edits).
+/// (`Stale`), the same change goes onto a fresh read, up to `STALE_ATTEMPTS` times. For writers
+/// whose change does not depend on what else changed (a swap's new host name, tests acting as
+/// a user).
 pub async fn change_environment(
     store: &dyn Store,
     app: &str,
@@ -96,7 +102,7 @@ pub async fn change_environment(
         let mut env = store.get_environment(app, name).await?;
         change(&mut env);
         match store.update_environment(&mut env).await {
-            Err(StoreError::Stale { .. }) if tries < 5 => tries += 1,
+            Err(StoreError::Stale { .. }) if tries < STALE_ATTEMPTS => tries += 1,
             Err(e) => return Err(e),
             Ok(()) => return Ok(env),
         }

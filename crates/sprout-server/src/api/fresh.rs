@@ -8,15 +8,12 @@
 
 use std::future::Future;
 
-use sprout_store::StoreError;
+use sprout_store::{StoreError, STALE_ATTEMPTS};
 
 use super::ApiError;
 
-/// Tries before a request gives up with 409: each retry follows a write that landed, so more
-/// than a few in a row means the environment is being changed continuously.
-const ATTEMPTS: u32 = 5;
-
-/// Runs `attempt` (read, check, change, write) until its write is not stale.
+/// Runs `attempt` (read, check, change, write) until its write is not stale, at most
+/// `STALE_ATTEMPTS` times (then the request fails with 409).
 pub(crate) async fn retry<T, F, Fut>(mut attempt: F) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
@@ -25,7 +22,7 @@ where
     let mut tries = 1;
     loop {
         match attempt().await {
-            Err(ApiError::Store(StoreError::Stale { .. })) if tries < ATTEMPTS => tries += 1,
+            Err(ApiError::Store(StoreError::Stale { .. })) if tries < STALE_ATTEMPTS => tries += 1,
             other => return other,
         }
     }
@@ -66,6 +63,6 @@ mod tests {
         })
         .await;
         assert!(matches!(out, Err(ApiError::Store(StoreError::Stale { .. }))));
-        assert_eq!(calls, ATTEMPTS);
+        assert_eq!(calls, STALE_ATTEMPTS);
     }
 }

@@ -105,13 +105,11 @@ pub async fn swap(State(ctx): State<Ctx>, Path(app): Path<String>, Json(req): Js
 /// Points `env`'s hostname prefix at `prefix`. Only the prefix changes, so when another writer
 /// came first (the controller recording progress) the same change goes onto a fresh read.
 async fn point_at(ctx: &Ctx, app: &str, env: &str, prefix: &str) -> Result<EnvironmentRecord, ApiError> {
-    super::fresh::retry(|| async {
-        let mut e = ctx.store.get_environment(app, env).await?;
-        let cname = Some(prefix.to_string()).filter(|p| *p != e.name);
-        e.options.routing.cname = cname;
-        e.updated_at = ctx.clock.now();
-        ctx.store.update_environment(&mut e).await?;
-        Ok(e)
+    let now = ctx.clock.now();
+    let pointed = sprout_store::change_environment(&*ctx.store, app, env, |e| {
+        e.options.routing.cname = Some(prefix.to_string()).filter(|p| *p != e.name);
+        e.updated_at = now;
     })
-    .await
+    .await?;
+    Ok(pointed)
 }
