@@ -69,14 +69,7 @@ async fn deploy_replaces_every_instance_and_keeps_serving_meanwhile() {
     create_env(&h, "v1", 2).await;
     until("v1 Ready", || ready(&h, "v1", 2)).await;
 
-    let deadline = chrono::Utc::now() + chrono::Duration::seconds(60);
-    change_env(&h, |e| {
-        e.version_label = "v2".into();
-        e.status = EnvStatus::Updating;
-        e.deploy_deadline = Some(deadline);
-    })
-    .await;
-    h.ctx.kick.notify_waiters();
+    start_deploy(&h, "v2", 60_000).await;
     // Throughout the deploy the route never empties.
     for _ in 0..400 {
         let r = h.ctx.lb.table().lookup("prod.shop.localhost").cloned().unwrap();
@@ -103,16 +96,9 @@ async fn a_version_that_never_passes_health_checks_is_rolled_back() {
 
     // Every probe fails except the good instance's.
     *h.prober.fail_all.lock().unwrap() = false;
-    let deadline = chrono::Utc::now() + chrono::Duration::milliseconds(800);
-    change_env(&h, |e| {
-        e.version_label = "bad".into();
-        e.status = EnvStatus::Updating;
-        e.deploy_deadline = Some(deadline);
-    })
-    .await;
     // New instances get other addresses: only the good one passes its probes.
     *h.prober.only.lock().unwrap() = Some(good_addr);
-    h.ctx.kick.notify_waiters();
+    start_deploy(&h, "bad", 800).await;
     until("rolled back to v1 with an error recorded", || async {
         env(&h).await.is_some_and(|e| e.version_label == "v1" && e.last_error.is_some() && e.status == EnvStatus::Ready)
     })

@@ -28,17 +28,6 @@ async fn set_policy(h: &Harness, policy: DeploymentPolicy, batch: u32) {
     .await;
 }
 
-async fn start_deploy(h: &Harness, version: &str, deadline_ms: i64) {
-    let deadline = chrono::Utc::now() + chrono::Duration::milliseconds(deadline_ms);
-    change_env(h, |e| {
-        e.version_label = version.into();
-        e.status = EnvStatus::Updating;
-        e.deploy_deadline = Some(deadline);
-    })
-    .await;
-    h.ctx.kick.notify_waiters();
-}
-
 /// Deploy v1 -> v2 on 3 instances under `policy`; return the fewest in-service instances seen.
 async fn deploy_3(policy: DeploymentPolicy, batch: u32) -> (Harness, usize) {
     let h = harness().await;

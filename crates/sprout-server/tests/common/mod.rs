@@ -160,6 +160,18 @@ pub async fn change_env(h: &Harness, change: impl Fn(&mut EnvironmentRecord)) ->
     sprout_store::change_environment(&*h.ctx.store, "shop", "prod", change).await.unwrap()
 }
 
+/// Deploys `version` to shop/prod as `sprout deploy` does, with a deadline `deadline_ms` away.
+pub async fn start_deploy(h: &Harness, version: &str, deadline_ms: i64) {
+    let deadline = chrono::Utc::now() + chrono::Duration::milliseconds(deadline_ms);
+    change_env(h, |e| {
+        e.version_label = version.into();
+        e.status = EnvStatus::Updating;
+        e.deploy_deadline = Some(deadline);
+    })
+    .await;
+    h.ctx.kick.notify_waiters();
+}
+
 /// Wait (bounded, 10 s) until `cond` holds.
 pub async fn until<F, Fut>(what: &str, cond: F)
 where
