@@ -7,10 +7,9 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerSummary, ContainerSummaryStateEnum,
-    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, EndpointSettings,
-    HealthConfig, HealthStatusEnum, HostConfig, HostConfigLogConfig, NetworkingConfig, PortBinding,
-    PortMap, ResourcesUlimits,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary,
+    ContainerSummaryStateEnum, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig, HostConfigLogConfig,
+    NetworkingConfig, PortBinding, PortMap, ResourcesUlimits,
 };
 use sprout_engine::{ContainerSpec, ContainerState, ContainerStatus, DockerHealth, PublishedPort};
 
@@ -37,16 +36,9 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         let binding = PortBinding {
             host_ip: (!p.host_ip.is_empty()).then(|| p.host_ip.clone()),
             // Docker picks an ephemeral host port when HostPort is empty.
-            host_port: Some(
-                p.host_port
-                    .filter(|&port| port != 0)
-                    .map(|port| port.to_string())
-                    .unwrap_or_default(),
-            ),
+            host_port: Some(p.host_port.filter(|&port| port != 0).map(|port| port.to_string()).unwrap_or_default()),
         };
-        let slot = port_bindings
-            .entry(port_key(p.container_port, &p.protocol))
-            .or_insert(None);
+        let slot = port_bindings.entry(port_key(p.container_port, &p.protocol)).or_insert(None);
         slot.get_or_insert_with(Vec::new).push(binding);
     }
     let mut exposed: Vec<String> = port_bindings.keys().cloned().collect();
@@ -56,10 +48,7 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
     let networking_config = network.as_ref().map(|net| NetworkingConfig {
         endpoints_config: Some(HashMap::from([(
             net.clone(),
-            EndpointSettings {
-                aliases: non_empty(spec.aliases.clone()),
-                ..Default::default()
-            },
+            EndpointSettings { aliases: non_empty(spec.aliases.clone()), ..Default::default() },
         )])),
     });
 
@@ -77,11 +66,7 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         ulimits: non_empty(
             spec.ulimits
                 .iter()
-                .map(|u| ResourcesUlimits {
-                    name: Some(u.name.clone()),
-                    soft: Some(u.soft),
-                    hard: Some(u.hard),
-                })
+                .map(|u| ResourcesUlimits { name: Some(u.name.clone()), soft: Some(u.soft), hard: Some(u.hard) })
                 .collect(),
         ),
         log_config: spec.log_config.as_ref().map(|l| HostConfigLogConfig {
@@ -119,11 +104,7 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
 
 /// `source:target[:ro]`, Docker's bind syntax (a source without `/` is a named volume).
 fn bind_text(b: &sprout_engine::Bind) -> String {
-    if b.read_only {
-        format!("{}:{}:ro", b.source, b.target)
-    } else {
-        format!("{}:{}", b.source, b.target)
-    }
+    if b.read_only { format!("{}:{}:ro", b.source, b.target) } else { format!("{}:{}", b.source, b.target) }
 }
 
 fn state(status: Option<ContainerStateStatusEnum>) -> ContainerState {
@@ -136,9 +117,7 @@ fn state(status: Option<ContainerStateStatusEnum>) -> ContainerState {
         Some(ContainerStateStatusEnum::REMOVING) => ContainerState::Removing,
         Some(ContainerStateStatusEnum::EXITED) => ContainerState::Exited,
         Some(ContainerStateStatusEnum::DEAD) => ContainerState::Dead,
-        Some(ContainerStateStatusEnum::CREATED | ContainerStateStatusEnum::EMPTY) | None => {
-            ContainerState::Created
-        }
+        Some(ContainerStateStatusEnum::CREATED | ContainerStateStatusEnum::EMPTY) | None => ContainerState::Created,
     }
 }
 
@@ -152,8 +131,7 @@ fn health(status: Option<HealthStatusEnum>) -> Option<DockerHealth> {
 }
 
 fn time(t: Option<String>) -> String {
-    t.filter(|t| t != ZERO_TIME && !t.is_empty())
-        .unwrap_or_default()
+    t.filter(|t| t != ZERO_TIME && !t.is_empty()).unwrap_or_default()
 }
 
 /// The host ports Docker actually bound (ephemeral ones included), sorted for stable output.
@@ -218,11 +196,7 @@ pub(crate) fn container_status(inspect: ContainerInspectResponse) -> ContainerSt
     let exited = matches!(state, ContainerState::Exited | ContainerState::Dead);
     ContainerStatus {
         id: inspect.id.unwrap_or_default(),
-        name: inspect
-            .name
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_string(),
+        name: inspect.name.unwrap_or_default().trim_start_matches('/').to_string(),
         // The reference the container was created from, not the image id.
         image: config.image.or(inspect.image).unwrap_or_default(),
         labels: config.labels.unwrap_or_default().into_iter().collect(),
@@ -244,10 +218,7 @@ pub(crate) fn split_reference(image: &str) -> (String, String) {
     }
     let slash = image.rfind('/').map_or(0, |i| i + 1);
     match image[slash..].rfind(':') {
-        Some(i) => (
-            image[..slash + i].to_string(),
-            image[slash + i + 1..].to_string(),
-        ),
+        Some(i) => (image[..slash + i].to_string(), image[slash + i + 1..].to_string()),
         None => (image.to_string(), "latest".to_string()),
     }
 }
@@ -260,9 +231,8 @@ mod tests;
 /// between the two samples, times the number of CPUs. Memory excludes the page cache (cgroup v2
 /// `inactive_file`, v1 `total_inactive_file`), as `docker stats` does.
 pub(crate) fn container_usage(stats: &bollard::models::ContainerStatsResponse) -> sprout_engine::ContainerUsage {
-    let total = |s: Option<&bollard::models::ContainerCpuStats>| {
-        s.and_then(|s| s.cpu_usage.as_ref()?.total_usage).unwrap_or(0)
-    };
+    let total =
+        |s: Option<&bollard::models::ContainerCpuStats>| s.and_then(|s| s.cpu_usage.as_ref()?.total_usage).unwrap_or(0);
     let system = |s: Option<&bollard::models::ContainerCpuStats>| s.and_then(|s| s.system_cpu_usage).unwrap_or(0);
     let (cpu, pre) = (stats.cpu_stats.as_ref(), stats.precpu_stats.as_ref());
     let cpu_delta = total(cpu).saturating_sub(total(pre)) as f64;

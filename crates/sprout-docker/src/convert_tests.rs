@@ -3,12 +3,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bollard::models::{
-    ContainerConfig, ContainerInspectResponse, ContainerState as DockerState,
-    ContainerStateStatusEnum, Health, HealthStatusEnum, NetworkSettings, PortBinding,
+    ContainerConfig, ContainerInspectResponse, ContainerState as DockerState, ContainerStateStatusEnum, Health,
+    HealthStatusEnum, NetworkSettings, PortBinding,
 };
 use sprout_engine::{
-    Bind, ContainerSpec, ContainerState, DockerHealth, HealthcheckSpec, LogConfigSpec, PortSpec,
-    PublishedPort, UlimitSpec,
+    Bind, ContainerSpec, ContainerState, DockerHealth, HealthcheckSpec, LogConfigSpec, PortSpec, PublishedPort,
+    UlimitSpec,
 };
 
 use super::{container_body, container_status, split_reference};
@@ -32,39 +32,17 @@ fn full_spec() -> ContainerSpec {
         memory_reservation_bytes: Some(64 << 20),
         cpu_shares: Some(512),
         binds: vec![
-            Bind {
-                source: "/var/app/current/conf".into(),
-                target: "/etc/conf".into(),
-                read_only: true,
-            },
-            Bind {
-                source: "logs".into(),
-                target: "/var/log".into(),
-                read_only: false,
-            },
+            Bind { source: "/var/app/current/conf".into(), target: "/etc/conf".into(), read_only: true },
+            Bind { source: "logs".into(), target: "/var/log".into(), read_only: false },
         ],
         volumes_from: vec!["sprout-a-b-i1-data:ro".into()],
         ports: vec![
-            PortSpec {
-                container_port: 80,
-                protocol: "tcp".into(),
-                host_ip: "127.0.0.1".into(),
-                host_port: None,
-            },
-            PortSpec {
-                container_port: 53,
-                protocol: "udp".into(),
-                host_ip: "".into(),
-                host_port: Some(5353),
-            },
+            PortSpec { container_port: 80, protocol: "tcp".into(), host_ip: "127.0.0.1".into(), host_port: None },
+            PortSpec { container_port: 53, protocol: "udp".into(), host_ip: "".into(), host_port: Some(5353) },
         ],
         extra_hosts: vec!["db:10.0.0.5".into()],
         dns: vec!["1.1.1.1".into()],
-        ulimits: vec![UlimitSpec {
-            name: "nofile".into(),
-            soft: 1024,
-            hard: 4096,
-        }],
+        ulimits: vec![UlimitSpec { name: "nofile".into(), soft: 1024, hard: 4096 }],
         log_config: Some(LogConfigSpec {
             driver: "json-file".into(),
             options: BTreeMap::from([("max-size".into(), "10m".into())]),
@@ -98,68 +76,38 @@ fn spec_maps_every_field() {
     assert_eq!(hc.start_period, Some(10_000_000_000));
 
     let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
-    assert_eq!(
-        endpoints["sprout-a-b-i1"].aliases.as_ref().unwrap(),
-        &["web"]
-    );
+    assert_eq!(endpoints["sprout-a-b-i1"].aliases.as_ref().unwrap(), &["web"]);
 
     let host = body.host_config.unwrap();
     assert_eq!(host.network_mode.as_deref(), Some("sprout-a-b-i1"));
-    assert_eq!(
-        (host.privileged, host.readonly_rootfs),
-        (Some(true), Some(true))
-    );
+    assert_eq!((host.privileged, host.readonly_rootfs), (Some(true), Some(true)));
     assert_eq!(host.memory, Some(128 << 20));
     assert_eq!(host.memory_reservation, Some(64 << 20));
     assert_eq!(host.cpu_shares, Some(512));
-    assert_eq!(
-        host.binds.unwrap(),
-        ["/var/app/current/conf:/etc/conf:ro", "logs:/var/log"]
-    );
+    assert_eq!(host.binds.unwrap(), ["/var/app/current/conf:/etc/conf:ro", "logs:/var/log"]);
     assert_eq!(host.volumes_from.unwrap(), ["sprout-a-b-i1-data:ro"]);
     assert_eq!(host.extra_hosts.unwrap(), ["db:10.0.0.5"]);
     assert_eq!(host.dns.unwrap(), ["1.1.1.1"]);
     let ulimit = &host.ulimits.unwrap()[0];
-    assert_eq!(
-        (ulimit.name.as_deref(), ulimit.soft, ulimit.hard),
-        (Some("nofile"), Some(1024), Some(4096))
-    );
+    assert_eq!((ulimit.name.as_deref(), ulimit.soft, ulimit.hard), (Some("nofile"), Some(1024), Some(4096)));
     let log = host.log_config.unwrap();
     assert_eq!(log.typ.as_deref(), Some("json-file"));
     assert_eq!(log.config.unwrap()["max-size"], "10m");
-    assert!(
-        host.restart_policy.is_none(),
-        "Sprout replaces instances itself"
-    );
+    assert!(host.restart_policy.is_none(), "Sprout replaces instances itself");
 
     let bindings = host.port_bindings.unwrap();
     let web = bindings["80/tcp"].as_ref().unwrap();
     assert_eq!(web[0].host_ip.as_deref(), Some("127.0.0.1"));
-    assert_eq!(
-        web[0].host_port.as_deref(),
-        Some(""),
-        "empty asks Docker for an ephemeral port"
-    );
+    assert_eq!(web[0].host_port.as_deref(), Some(""), "empty asks Docker for an ephemeral port");
     let dns = bindings["53/udp"].as_ref().unwrap();
-    assert_eq!(
-        (dns[0].host_ip.as_deref(), dns[0].host_port.as_deref()),
-        (None, Some("5353"))
-    );
+    assert_eq!((dns[0].host_ip.as_deref(), dns[0].host_port.as_deref()), (None, Some("5353")));
 }
 
 #[test]
 fn minimal_spec_leaves_docker_defaults() {
-    let body = container_body(&ContainerSpec {
-        name: "x".into(),
-        image: "i".into(),
-        ..Default::default()
-    });
+    let body = container_body(&ContainerSpec { name: "x".into(), image: "i".into(), ..Default::default() });
     assert!(body.cmd.is_none() && body.entrypoint.is_none() && body.env.is_none());
-    assert!(
-        body.networking_config.is_none()
-            && body.healthcheck.is_none()
-            && body.exposed_ports.is_none()
-    );
+    assert!(body.networking_config.is_none() && body.healthcheck.is_none() && body.exposed_ports.is_none());
     let host = body.host_config.unwrap();
     assert!(host.binds.is_none() && host.port_bindings.is_none() && host.network_mode.is_none());
 }
@@ -180,20 +128,14 @@ fn inspect(status: ContainerStateStatusEnum, exit_code: i64) -> ContainerInspect
             oom_killed: Some(false),
             started_at: Some("2025-01-01T00:00:00.5Z".into()),
             finished_at: Some("0001-01-01T00:00:00Z".into()),
-            health: Some(Health {
-                status: Some(HealthStatusEnum::HEALTHY),
-                ..Default::default()
-            }),
+            health: Some(Health { status: Some(HealthStatusEnum::HEALTHY), ..Default::default() }),
             ..Default::default()
         }),
         network_settings: Some(NetworkSettings {
             ports: Some(HashMap::from([
                 (
                     "80/tcp".into(),
-                    Some(vec![PortBinding {
-                        host_ip: Some("127.0.0.1".into()),
-                        host_port: Some("49153".into()),
-                    }]),
+                    Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some("49153".into()) }]),
                 ),
                 ("443/tcp".into(), None),
             ])),
@@ -214,43 +156,20 @@ fn inspect_maps_to_status() {
     assert_eq!(status.health, Some(DockerHealth::Healthy));
     assert_eq!(
         status.ports,
-        [PublishedPort {
-            container_port: 80,
-            protocol: "tcp".into(),
-            host_ip: "127.0.0.1".into(),
-            host_port: 49153
-        }]
+        [PublishedPort { container_port: 80, protocol: "tcp".into(), host_ip: "127.0.0.1".into(), host_port: 49153 }]
     );
     assert_eq!(status.started_at, "2025-01-01T00:00:00.5Z");
     assert_eq!(status.finished_at, "", "Docker's zero time means never");
 
     let exited = container_status(inspect(ContainerStateStatusEnum::EXITED, 3));
-    assert_eq!(
-        (exited.state, exited.exit_code),
-        (ContainerState::Exited, Some(3))
-    );
+    assert_eq!((exited.state, exited.exit_code), (ContainerState::Exited, Some(3)));
 }
 
 #[test]
 fn references_split_into_repo_and_tag() {
-    assert_eq!(
-        split_reference("busybox"),
-        ("busybox".into(), "latest".into())
-    );
-    assert_eq!(
-        split_reference("busybox:1.36"),
-        ("busybox".into(), "1.36".into())
-    );
-    assert_eq!(
-        split_reference("localhost:5000/app"),
-        ("localhost:5000/app".into(), "latest".into())
-    );
-    assert_eq!(
-        split_reference("localhost:5000/app:2"),
-        ("localhost:5000/app".into(), "2".into())
-    );
-    assert_eq!(
-        split_reference("app@sha256:abc"),
-        ("app".into(), "sha256:abc".into())
-    );
+    assert_eq!(split_reference("busybox"), ("busybox".into(), "latest".into()));
+    assert_eq!(split_reference("busybox:1.36"), ("busybox".into(), "1.36".into()));
+    assert_eq!(split_reference("localhost:5000/app"), ("localhost:5000/app".into(), "latest".into()));
+    assert_eq!(split_reference("localhost:5000/app:2"), ("localhost:5000/app".into(), "2".into()));
+    assert_eq!(split_reference("app@sha256:abc"), ("app".into(), "sha256:abc".into()));
 }

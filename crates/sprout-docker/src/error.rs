@@ -67,44 +67,23 @@ pub(crate) fn classify(err: BollardError, target: Target<'_>) -> EngineError {
     let operation = target.operation;
     let text = message(&err);
     match status_code(&err) {
-        Some(404) => EngineError::NotFound {
-            kind: target.kind,
-            name,
-        },
-        Some(409) => EngineError::Conflict {
-            kind: target.kind,
-            name,
-        },
-        Some(500..=599) => EngineError::Transient {
-            operation,
-            name,
-            message: text,
-        },
+        Some(404) => EngineError::NotFound { kind: target.kind, name },
+        Some(409) => EngineError::Conflict { kind: target.kind, name },
+        Some(500..=599) => EngineError::Transient { operation, name, message: text },
         // A slow daemon may answer next time; bollard gave up waiting, Docker did not refuse.
-        None if matches!(err, BollardError::RequestTimeoutError) => EngineError::Transient {
-            operation,
-            name,
-            message: text,
-        },
-        _ => EngineError::Permanent {
-            operation,
-            name,
-            message: text,
-        },
+        None if matches!(err, BollardError::RequestTimeoutError) => {
+            EngineError::Transient { operation, name, message: text }
+        }
+        _ => EngineError::Permanent { operation, name, message: text },
     }
 }
 
 /// Does Docker's message say the registry refused our credentials (or lack of them)?
 pub(crate) fn is_auth_message(message: &str) -> bool {
     let lower = message.to_ascii_lowercase();
-    [
-        "unauthorized",
-        "denied",
-        "authentication required",
-        "no basic auth credentials",
-    ]
-    .iter()
-    .any(|needle| lower.contains(needle))
+    ["unauthorized", "denied", "authentication required", "no basic auth credentials"]
+        .iter()
+        .any(|needle| lower.contains(needle))
 }
 
 /// Classify a pull failure: Auth when the registry refused, Pull otherwise (with Docker's
@@ -116,15 +95,9 @@ pub(crate) fn classify_pull(err: BollardError, image: &str, endpoint: &str) -> E
     let text = message(&err);
     let auth_status = matches!(status_code(&err), Some(401 | 403));
     if auth_status || is_auth_message(&text) {
-        EngineError::Auth {
-            image: image.to_string(),
-            message: text,
-        }
+        EngineError::Auth { image: image.to_string(), message: text }
     } else {
-        EngineError::Pull {
-            image: image.to_string(),
-            message: text,
-        }
+        EngineError::Pull { image: image.to_string(), message: text }
     }
 }
 
@@ -133,63 +106,33 @@ mod tests {
     use super::*;
 
     fn server(status_code: u16, message: &str) -> BollardError {
-        BollardError::DockerResponseServerError {
-            status_code,
-            message: message.to_string(),
-        }
+        BollardError::DockerResponseServerError { status_code, message: message.to_string() }
     }
 
-    const T: Target<'static> = Target {
-        operation: "start_container",
-        kind: "container",
-        name: "web",
-        endpoint: "unix:///x",
-    };
+    const T: Target<'static> =
+        Target { operation: "start_container", kind: "container", name: "web", endpoint: "unix:///x" };
 
     #[test]
     fn statuses_classify() {
         assert_eq!(
             classify(server(404, "No such container: web"), T),
-            EngineError::NotFound {
-                kind: "container",
-                name: "web".into()
-            }
+            EngineError::NotFound { kind: "container", name: "web".into() }
         );
         assert_eq!(
             classify(server(409, "name in use"), T),
-            EngineError::Conflict {
-                kind: "container",
-                name: "web".into()
-            }
+            EngineError::Conflict { kind: "container", name: "web".into() }
         );
-        assert!(matches!(
-            classify(server(500, "x"), T),
-            EngineError::Transient { .. }
-        ));
-        assert!(matches!(
-            classify(server(503, "x"), T),
-            EngineError::Transient { .. }
-        ));
-        assert!(matches!(
-            classify(server(400, "bad"), T),
-            EngineError::Permanent { .. }
-        ));
-        assert!(matches!(
-            classify(server(403, "endpoints"), T),
-            EngineError::Permanent { .. }
-        ));
-        assert!(matches!(
-            classify(BollardError::RequestTimeoutError, T),
-            EngineError::Transient { .. }
-        ));
+        assert!(matches!(classify(server(500, "x"), T), EngineError::Transient { .. }));
+        assert!(matches!(classify(server(503, "x"), T), EngineError::Transient { .. }));
+        assert!(matches!(classify(server(400, "bad"), T), EngineError::Permanent { .. }));
+        assert!(matches!(classify(server(403, "endpoints"), T), EngineError::Permanent { .. }));
+        assert!(matches!(classify(BollardError::RequestTimeoutError, T), EngineError::Transient { .. }));
     }
 
     #[test]
     fn missing_socket_is_unavailable_with_a_hint() {
         let err = classify(BollardError::SocketNotFoundError("/x".into()), T);
-        let EngineError::Unavailable { endpoint, message } = &err else {
-            panic!("{err:?}")
-        };
+        let EngineError::Unavailable { endpoint, message } = &err else { panic!("{err:?}") };
         assert_eq!(endpoint, "unix:///x");
         assert!(message.contains("systemctl start docker"), "{message}");
     }
@@ -200,24 +143,13 @@ mod tests {
             404,
             "pull access denied for nope, repository does not exist or may require 'docker login': denied: requested access to the resource is denied",
         );
-        assert!(matches!(
-            classify_pull(denied, "nope", "e"),
-            EngineError::Auth { .. }
-        ));
-        assert!(matches!(
-            classify_pull(server(401, "x"), "nope", "e"),
-            EngineError::Auth { .. }
-        ));
-        let dns = BollardError::DockerStreamError {
-            error: "dial tcp: lookup registry: no such host".into(),
-        };
+        assert!(matches!(classify_pull(denied, "nope", "e"), EngineError::Auth { .. }));
+        assert!(matches!(classify_pull(server(401, "x"), "nope", "e"), EngineError::Auth { .. }));
+        let dns = BollardError::DockerStreamError { error: "dial tcp: lookup registry: no such host".into() };
         let err = classify_pull(dns, "nope", "e");
         assert_eq!(
             err,
-            EngineError::Pull {
-                image: "nope".into(),
-                message: "dial tcp: lookup registry: no such host".into()
-            }
+            EngineError::Pull { image: "nope".into(), message: "dial tcp: lookup registry: no such host".into() }
         );
     }
 }

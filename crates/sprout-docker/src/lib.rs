@@ -16,8 +16,8 @@ use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::models::NetworkCreateRequest;
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListNetworksOptions,
-    LogsOptions, RemoveContainerOptions, StatsOptions, StopContainerOptions,
+    CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListNetworksOptions, LogsOptions,
+    RemoveContainerOptions, StatsOptions, StopContainerOptions,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use sprout_engine::{
@@ -58,39 +58,16 @@ impl DockerEngine {
 
     /// Connect to the daemon at a `unix://` endpoint (or a bare socket path).
     pub async fn connect_to(endpoint: &str) -> Result<DockerEngine> {
-        let endpoint = if endpoint.starts_with("unix://") {
-            endpoint.to_string()
-        } else {
-            format!("unix://{endpoint}")
-        };
-        let docker = Docker::connect_with_unix(
-            &endpoint,
-            REQUEST_TIMEOUT.as_secs(),
-            bollard::API_DEFAULT_VERSION,
-        )
-        .map_err(|e| error::unavailable(&endpoint, &e))?;
+        let endpoint =
+            if endpoint.starts_with("unix://") { endpoint.to_string() } else { format!("unix://{endpoint}") };
+        let docker = Docker::connect_with_unix(&endpoint, REQUEST_TIMEOUT.as_secs(), bollard::API_DEFAULT_VERSION)
+            .map_err(|e| error::unavailable(&endpoint, &e))?;
         // Older daemons (20.10 speaks API 1.41) reject requests above their version.
         let docker = docker.negotiate_version().await.map_err(|e| {
-            classify(
-                e,
-                Target {
-                    operation: "negotiate_version",
-                    kind: "engine",
-                    name: &endpoint,
-                    endpoint: &endpoint,
-                },
-            )
+            classify(e, Target { operation: "negotiate_version", kind: "engine", name: &endpoint, endpoint: &endpoint })
         })?;
         docker.ping().await.map_err(|e| {
-            classify(
-                e,
-                Target {
-                    operation: "ping",
-                    kind: "engine",
-                    name: &endpoint,
-                    endpoint: &endpoint,
-                },
-            )
+            classify(e, Target { operation: "ping", kind: "engine", name: &endpoint, endpoint: &endpoint })
         })?;
         Ok(DockerEngine { docker, endpoint })
     }
@@ -104,18 +81,8 @@ impl DockerEngine {
         &self.endpoint
     }
 
-    fn target<'a>(
-        &'a self,
-        operation: &'static str,
-        kind: &'static str,
-        name: &'a str,
-    ) -> Target<'a> {
-        Target {
-            operation,
-            kind,
-            name,
-            endpoint: &self.endpoint,
-        }
+    fn target<'a>(&'a self, operation: &'static str, kind: &'static str, name: &'a str) -> Target<'a> {
+        Target { operation, kind, name, endpoint: &self.endpoint }
     }
 }
 
@@ -140,11 +107,7 @@ fn label_filters(filter: &LabelFilter) -> Option<HashMap<String, Vec<String>>> {
 #[async_trait]
 impl Engine for DockerEngine {
     async fn info(&self) -> Result<EngineInfo> {
-        let v = self
-            .docker
-            .version()
-            .await
-            .map_err(|e| classify(e, self.target("info", "engine", "")))?;
+        let v = self.docker.version().await.map_err(|e| classify(e, self.target("info", "engine", "")))?;
         Ok(EngineInfo {
             endpoint: self.endpoint.clone(),
             version: v.version.unwrap_or_default(),
@@ -162,11 +125,7 @@ impl Engine for DockerEngine {
 
     async fn pull_image(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<()> {
         let (repo, tag) = convert::split_reference(image);
-        let options = CreateImageOptions {
-            from_image: Some(repo),
-            tag: Some(tag),
-            ..Default::default()
-        };
+        let options = CreateImageOptions { from_image: Some(repo), tag: Some(tag), ..Default::default() };
         let credentials = auth.map(|a| DockerCredentials {
             username: Some(a.username.clone()),
             password: Some(a.password.clone()),
@@ -175,11 +134,7 @@ impl Engine for DockerEngine {
         });
         let mut progress = self.docker.create_image(Some(options), None, credentials);
         // Failures can arrive as the HTTP status or mid-stream; both end the pull.
-        while let Some(info) = progress
-            .try_next()
-            .await
-            .map_err(|e| classify_pull(e, image, &self.endpoint))?
-        {
+        while let Some(info) = progress.try_next().await.map_err(|e| classify_pull(e, image, &self.endpoint))? {
             if let Some(detail) = info.error_detail {
                 let message = detail.message.unwrap_or_else(|| "pull failed".to_string());
                 let err = bollard::errors::Error::DockerStreamError { error: message };
@@ -195,10 +150,7 @@ impl Engine for DockerEngine {
             .inspect_image(image)
             .await
             .map_err(|e| classify(e, self.target("inspect_image", "image", image)))?;
-        Ok(ImageStatus {
-            id: inspect.id.unwrap_or_default(),
-            size_bytes: inspect.size.unwrap_or(0).max(0) as u64,
-        })
+        Ok(ImageStatus { id: inspect.id.unwrap_or_default(), size_bytes: inspect.size.unwrap_or(0).max(0) as u64 })
     }
 
     async fn create_network(&self, spec: &NetworkSpec) -> Result<()> {
@@ -208,10 +160,7 @@ impl Engine for DockerEngine {
         // first. A concurrent creator can still race us; names are per-instance, so it does not.
         match self.docker.inspect_network(&spec.name, None).await {
             Ok(existing) if existing.name.as_deref() == Some(spec.name.as_str()) => {
-                return Err(EngineError::Conflict {
-                    kind: "network",
-                    name: spec.name.clone(),
-                });
+                return Err(EngineError::Conflict { kind: "network", name: spec.name.clone() });
             }
             Ok(_) => {}
             Err(e) if error::status_code(&e) == Some(404) => {}
@@ -223,10 +172,7 @@ impl Engine for DockerEngine {
             labels: Some(spec.labels.clone().into_iter().collect()),
             ..Default::default()
         };
-        self.docker
-            .create_network(request)
-            .await
-            .map_err(|e| classify(e, target))?;
+        self.docker.create_network(request).await.map_err(|e| classify(e, target))?;
         Ok(())
     }
 
@@ -239,9 +185,7 @@ impl Engine for DockerEngine {
     }
 
     async fn list_networks(&self, filter: &LabelFilter) -> Result<Vec<NetworkStatus>> {
-        let options = ListNetworksOptions {
-            filters: label_filters(filter),
-        };
+        let options = ListNetworksOptions { filters: label_filters(filter) };
         let networks = self
             .docker
             .list_networks(Some(options))
@@ -262,50 +206,26 @@ impl Engine for DockerEngine {
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
         // Docker 20.10 creates a container on a missing network and only fails at start; check
         // first so a missing network is reported where FakeEngine reports it, at create.
-        if !matches!(
-            spec.network.as_str(),
-            "" | "bridge" | "host" | "none" | "default"
-        ) && let Err(e) = self.docker.inspect_network(&spec.network, None).await
+        if !matches!(spec.network.as_str(), "" | "bridge" | "host" | "none" | "default")
+            && let Err(e) = self.docker.inspect_network(&spec.network, None).await
         {
-            return Err(classify(
-                e,
-                self.target("create_container", "network", &spec.network),
-            ));
+            return Err(classify(e, self.target("create_container", "network", &spec.network)));
         }
-        let options = CreateContainerOptions {
-            name: Some(spec.name.clone()),
-            ..Default::default()
-        };
-        match self
-            .docker
-            .create_container(Some(options), convert::container_body(spec))
-            .await
-        {
+        let options = CreateContainerOptions { name: Some(spec.name.clone()), ..Default::default() };
+        match self.docker.create_container(Some(options), convert::container_body(spec)).await {
             Ok(created) => Ok(created.id),
             // A 404 at create names what is missing in its message: the image or the network.
             Err(e) if error::status_code(&e) == Some(404) => {
                 let message = error::message(&e).to_ascii_lowercase();
                 if message.contains("network") {
-                    Err(EngineError::NotFound {
-                        kind: "network",
-                        name: spec.network.clone(),
-                    })
+                    Err(EngineError::NotFound { kind: "network", name: spec.network.clone() })
                 } else if message.contains("image") {
-                    Err(EngineError::NotFound {
-                        kind: "image",
-                        name: spec.image.clone(),
-                    })
+                    Err(EngineError::NotFound { kind: "image", name: spec.image.clone() })
                 } else {
-                    Err(classify(
-                        e,
-                        self.target("create_container", "container", &spec.name),
-                    ))
+                    Err(classify(e, self.target("create_container", "container", &spec.name)))
                 }
             }
-            Err(e) => Err(classify(
-                e,
-                self.target("create_container", "container", &spec.name),
-            )),
+            Err(e) => Err(classify(e, self.target("create_container", "container", &spec.name))),
         }
     }
 
@@ -314,28 +234,16 @@ impl Engine for DockerEngine {
         match self.docker.start_container(name, None).await {
             Ok(()) => Ok(()),
             // The network was removed after create: say which object is missing.
-            Err(e)
-                if error::status_code(&e) == Some(404)
-                    && error::message(&e).contains("network") =>
-            {
-                Err(EngineError::NotFound {
-                    kind: "network",
-                    name: network_in(&error::message(&e)),
-                })
+            Err(e) if error::status_code(&e) == Some(404) && error::message(&e).contains("network") => {
+                Err(EngineError::NotFound { kind: "network", name: network_in(&error::message(&e)) })
             }
-            Err(e) => Err(classify(
-                e,
-                self.target("start_container", "container", name),
-            )),
+            Err(e) => Err(classify(e, self.target("start_container", "container", name))),
         }
     }
 
     async fn stop_container(&self, name: &str, timeout: Duration) -> Result<()> {
         let t = i32::try_from(timeout.as_secs()).unwrap_or(i32::MAX);
-        let options = StopContainerOptions {
-            t: Some(t),
-            signal: None,
-        };
+        let options = StopContainerOptions { t: Some(t), signal: None };
         // The daemon waits `t` seconds before SIGKILL; our client must wait longer than that.
         let docker = self.docker.clone().with_timeout(REQUEST_TIMEOUT + timeout);
         match docker.stop_container(name, Some(options)).await {
@@ -343,40 +251,25 @@ impl Engine for DockerEngine {
             Ok(()) => Ok(()),
             // A 5xx from stop means the container would not die even to SIGKILL (e.g. "Cannot
             // allocate memory"); callers replace the instance, so say exactly that.
-            Err(e) if matches!(error::status_code(&e), Some(500..=599)) => {
-                Err(EngineError::StopFailed {
-                    name: name.to_string(),
-                    timeout_s: timeout.as_secs(),
-                    message: error::message(&e),
-                })
-            }
-            Err(e) => Err(classify(
-                e,
-                self.target("stop_container", "container", name),
-            )),
+            Err(e) if matches!(error::status_code(&e), Some(500..=599)) => Err(EngineError::StopFailed {
+                name: name.to_string(),
+                timeout_s: timeout.as_secs(),
+                message: error::message(&e),
+            }),
+            Err(e) => Err(classify(e, self.target("stop_container", "container", name))),
         }
     }
 
     async fn remove_container(&self, name: &str) -> Result<()> {
-        let options = RemoveContainerOptions {
-            force: true,
-            v: true,
-            link: false,
-        };
+        let options = RemoveContainerOptions { force: true, v: true, link: false };
         match self.docker.remove_container(name, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if error::status_code(&e) == Some(404) => Ok(()),
             // Someone else is already removing it: the outcome we want.
-            Err(e)
-                if error::status_code(&e) == Some(409)
-                    && error::message(&e).contains("already in progress") =>
-            {
+            Err(e) if error::status_code(&e) == Some(409) && error::message(&e).contains("already in progress") => {
                 Ok(())
             }
-            Err(e) => Err(classify(
-                e,
-                self.target("remove_container", "container", name),
-            )),
+            Err(e) => Err(classify(e, self.target("remove_container", "container", name))),
         }
     }
 
@@ -408,11 +301,7 @@ impl Engine for DockerEngine {
     }
 
     async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerStatus>> {
-        let options = ListContainersOptions {
-            all: true,
-            filters: label_filters(filter),
-            ..Default::default()
-        };
+        let options = ListContainersOptions { all: true, filters: label_filters(filter), ..Default::default() };
         let summaries = self
             .docker
             .list_containers(Some(options))
@@ -446,12 +335,7 @@ impl Engine for DockerEngine {
     }
 
     async fn container_logs(&self, name: &str, tail: usize) -> Result<String> {
-        let options = LogsOptions {
-            stdout: true,
-            stderr: true,
-            tail: tail.to_string(),
-            ..Default::default()
-        };
+        let options = LogsOptions { stdout: true, stderr: true, tail: tail.to_string(), ..Default::default() };
         let chunks: Vec<_> = self
             .docker
             .logs(name, Some(options))

@@ -3,6 +3,7 @@
 //! value and removes it on drop, pass or fail.
 //!
 //! A missing daemon fails these tests loudly; set SPROUT_SKIP_DOCKER_TESTS=1 to skip them.
+#![allow(clippy::disallowed_methods)] // unique names for objects on the real engine
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -13,8 +14,7 @@ use std::time::Duration;
 
 use sprout_docker::DockerEngine;
 use sprout_engine::{
-    ContainerSpec, ContainerState, DockerHealth, Engine, EngineError, HealthcheckSpec, NetworkSpec,
-    PortSpec,
+    ContainerSpec, ContainerState, DockerHealth, Engine, EngineError, HealthcheckSpec, NetworkSpec, PortSpec,
 };
 
 const IMAGE: &str = "sprout-test/busybox:latest";
@@ -27,9 +27,9 @@ async fn engine() -> Option<DockerEngine> {
         eprintln!("SPROUT_SKIP_DOCKER_TESTS=1: skipping Docker tests");
         return None;
     }
-    let engine = DockerEngine::connect().await.unwrap_or_else(|e| {
-        panic!("Docker tests need a running daemon ({e}); set SPROUT_SKIP_DOCKER_TESTS=1 to skip")
-    });
+    let engine = DockerEngine::connect()
+        .await
+        .unwrap_or_else(|e| panic!("Docker tests need a running daemon ({e}); set SPROUT_SKIP_DOCKER_TESTS=1 to skip"));
     if !Path::new(BUSYBOX).exists() {
         eprintln!("{BUSYBOX} is missing (apt-get install busybox-static): skipping Docker tests");
         return None;
@@ -43,10 +43,7 @@ async fn engine() -> Option<DockerEngine> {
 fn build_image() {
     static BUILD: Mutex<()> = Mutex::new(());
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let present = Command::new("docker")
-        .args(["image", "inspect", IMAGE])
-        .output()
-        .expect("run docker");
+    let present = Command::new("docker").args(["image", "inspect", IMAGE]).output().expect("run docker");
     if present.status.success() {
         return;
     }
@@ -55,28 +52,15 @@ fn build_image() {
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     std::fs::create_dir_all(dir.join("www")).unwrap();
     std::fs::copy(BUSYBOX, dir.join("bin/busybox")).unwrap();
-    for applet in [
-        "sh", "httpd", "wget", "sleep", "true", "nc", "cat", "echo", "seq",
-    ] {
+    for applet in ["sh", "httpd", "wget", "sleep", "true", "nc", "cat", "echo", "seq"] {
         std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet)).unwrap();
     }
     std::fs::write(dir.join("www/index.html"), "hello from sprout\n").unwrap();
-    std::fs::write(
-        dir.join("Dockerfile"),
-        "FROM scratch\nCOPY bin /bin\nCOPY www /www\nENV PATH=/bin\nCMD [\"sh\"]\n",
-    )
-    .unwrap();
-    let out = Command::new("docker")
-        .args(["build", "-q", "-t", IMAGE])
-        .arg(&dir)
-        .output()
-        .expect("run docker build");
+    std::fs::write(dir.join("Dockerfile"), "FROM scratch\nCOPY bin /bin\nCOPY www /www\nENV PATH=/bin\nCMD [\"sh\"]\n")
+        .unwrap();
+    let out = Command::new("docker").args(["build", "-q", "-t", IMAGE]).arg(&dir).output().expect("run docker build");
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "docker build failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "docker build failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Everything a test creates carries `sprout.test=<unique>`; dropping this removes it all.
@@ -86,13 +70,8 @@ struct Scope {
 
 impl Scope {
     fn new(test: &str) -> Scope {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        Scope {
-            id: format!("{test}-{}-{nanos}", std::process::id()),
-        }
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        Scope { id: format!("{test}-{}-{nanos}", std::process::id()) }
     }
 
     fn name(&self, suffix: &str) -> String {
@@ -104,10 +83,7 @@ impl Scope {
     }
 
     fn network(&self) -> NetworkSpec {
-        NetworkSpec {
-            name: self.name("net"),
-            labels: self.labels(),
-        }
+        NetworkSpec { name: self.name("net"), labels: self.labels() }
     }
 
     fn container(&self, suffix: &str, command: &[&str]) -> ContainerSpec {
@@ -127,24 +103,12 @@ impl Drop for Scope {
     fn drop(&mut self) {
         // Synchronous CLI calls: Drop cannot await, and this must run even while panicking.
         let filter = format!("label={TEST_LABEL}={}", self.id);
-        let ids = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &filter])
-            .output();
-        for id in ids
-            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-            .unwrap_or_default()
-            .split_whitespace()
-        {
+        let ids = Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output();
+        for id in ids.map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default().split_whitespace() {
             let _ = Command::new("docker").args(["rm", "-f", "-v", id]).output();
         }
-        let nets = Command::new("docker")
-            .args(["network", "ls", "-q", "--filter", &filter])
-            .output();
-        for id in nets
-            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-            .unwrap_or_default()
-            .split_whitespace()
-        {
+        let nets = Command::new("docker").args(["network", "ls", "-q", "--filter", &filter]).output();
+        for id in nets.map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default().split_whitespace() {
             let _ = Command::new("docker").args(["network", "rm", id]).output();
         }
     }
@@ -185,12 +149,8 @@ async fn instance_on_its_network_serves_and_is_listed() {
     engine.create_network(&scope.network()).await.unwrap();
 
     let mut web = scope.container("web", &["httpd", "-f", "-p", "80", "-h", "/www"]);
-    web.ports = vec![PortSpec {
-        container_port: 80,
-        protocol: "tcp".into(),
-        host_ip: "127.0.0.1".into(),
-        host_port: None,
-    }];
+    web.ports =
+        vec![PortSpec { container_port: 80, protocol: "tcp".into(), host_ip: "127.0.0.1".into(), host_port: None }];
     web.env = vec![("GREETING".into(), "hi".into())];
     web.healthcheck = Some(HealthcheckSpec {
         test: vec![
@@ -209,11 +169,7 @@ async fn instance_on_its_network_serves_and_is_listed() {
     // The client reaches the server by its alias on the instance network.
     let client = scope.container(
         "client",
-        &[
-            "sh",
-            "-c",
-            "for i in $(seq 50); do wget -q -O- http://web/ && break; sleep 0.2; done; sleep 1000",
-        ],
+        &["sh", "-c", "for i in $(seq 50); do wget -q -O- http://web/ && break; sleep 0.2; done; sleep 1000"],
     );
     engine.create_container(&web).await.unwrap();
     engine.create_container(&client).await.unwrap();
@@ -230,10 +186,7 @@ async fn instance_on_its_network_serves_and_is_listed() {
     }
     engine.start_container(&web.name).await.unwrap();
     engine.start_container(&client.name).await.unwrap();
-    engine
-        .start_container(&web.name)
-        .await
-        .expect("starting a running container is success");
+    engine.start_container(&web.name).await.expect("starting a running container is success");
 
     let status = engine.inspect_container(&web.name).await.unwrap();
     assert_eq!(status.state, ContainerState::Running);
@@ -241,11 +194,7 @@ async fn instance_on_its_network_serves_and_is_listed() {
     assert_eq!(status.image, IMAGE);
     assert!(!status.started_at.is_empty());
     assert_eq!(status.finished_at, "");
-    let port = status
-        .ports
-        .iter()
-        .find(|p| p.container_port == 80)
-        .expect("published port 80");
+    let port = status.ports.iter().find(|p| p.container_port == 80).expect("published port 80");
     assert_eq!(port.host_ip, "127.0.0.1");
     assert_ne!(port.host_port, 0);
 
@@ -257,15 +206,10 @@ async fn instance_on_its_network_serves_and_is_listed() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(
-        body.as_ref().unwrap().contains("hello from sprout"),
-        "{body:?}"
-    );
+    assert!(body.as_ref().unwrap().contains("hello from sprout"), "{body:?}");
 
-    let healthy = wait_for(&engine, &web.name, Duration::from_secs(20), |s| {
-        s.health == Some(DockerHealth::Healthy)
-    })
-    .await;
+    let healthy =
+        wait_for(&engine, &web.name, Duration::from_secs(20), |s| s.health == Some(DockerHealth::Healthy)).await;
     assert_eq!(healthy.health, Some(DockerHealth::Healthy));
 
     let mut logs = String::new();
@@ -276,10 +220,7 @@ async fn instance_on_its_network_serves_and_is_listed() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(
-        logs.contains("hello from sprout"),
-        "client could not reach web by alias: {logs:?}"
-    );
+    assert!(logs.contains("hello from sprout"), "client could not reach web by alias: {logs:?}");
 
     let listed = engine.list_containers(&scope.labels()).await.unwrap();
     let names: Vec<_> = listed.iter().map(|c| c.name.as_str()).collect();
@@ -297,13 +238,7 @@ async fn instance_on_its_network_serves_and_is_listed() {
     }
     engine.remove_network(&scope.name("net")).await.unwrap();
     engine.remove_network(&scope.name("net")).await.unwrap();
-    assert!(
-        engine
-            .list_containers(&scope.labels())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(engine.list_containers(&scope.labels()).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -314,19 +249,10 @@ async fn exit_code_is_reported() {
     let spec = scope.container("job", &["sh", "-c", "echo bye; exit 3"]);
     engine.create_container(&spec).await.unwrap();
     let created = engine.inspect_container(&spec.name).await.unwrap();
-    assert_eq!(
-        (created.state, created.exit_code),
-        (ContainerState::Created, None)
-    );
+    assert_eq!((created.state, created.exit_code), (ContainerState::Created, None));
     engine.start_container(&spec.name).await.unwrap();
-    let status = wait_for(&engine, &spec.name, Duration::from_secs(10), |s| {
-        s.state == ContainerState::Exited
-    })
-    .await;
-    assert_eq!(
-        (status.state, status.exit_code, status.oom_killed),
-        (ContainerState::Exited, Some(3), false)
-    );
+    let status = wait_for(&engine, &spec.name, Duration::from_secs(10), |s| s.state == ContainerState::Exited).await;
+    assert_eq!((status.state, status.exit_code, status.oom_killed), (ContainerState::Exited, Some(3), false));
     assert!(!status.finished_at.is_empty());
     assert!(status.ports.is_empty());
     assert_eq!(engine.container_logs(&spec.name, 5).await.unwrap(), "bye\n");
@@ -342,36 +268,18 @@ async fn stop_kills_a_container_that_ignores_sigterm() {
     engine.start_container(&spec.name).await.unwrap();
 
     let started = tokio::time::Instant::now();
-    engine
-        .stop_container(&spec.name, Duration::from_secs(1))
-        .await
-        .unwrap();
+    engine.stop_container(&spec.name, Duration::from_secs(1)).await.unwrap();
     let took = started.elapsed();
     assert!(took < Duration::from_secs(8), "stop took {took:?}");
     let status = engine.inspect_container(&spec.name).await.unwrap();
     assert_eq!(status.state, ContainerState::Exited);
     assert_eq!(status.exit_code, Some(137), "killed after the timeout");
 
-    engine
-        .stop_container(&spec.name, Duration::from_secs(1))
-        .await
-        .expect("stopping a stopped container");
+    engine.stop_container(&spec.name, Duration::from_secs(1)).await.expect("stopping a stopped container");
     engine.remove_container(&spec.name).await.unwrap();
-    engine
-        .remove_container(&spec.name)
-        .await
-        .expect("removing a missing container");
-    let err = engine
-        .stop_container(&spec.name, Duration::from_secs(1))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err,
-        EngineError::NotFound {
-            kind: "container",
-            name: spec.name.clone()
-        }
-    );
+    engine.remove_container(&spec.name).await.expect("removing a missing container");
+    let err = engine.stop_container(&spec.name, Duration::from_secs(1)).await.unwrap_err();
+    assert_eq!(err, EngineError::NotFound { kind: "container", name: spec.name.clone() });
     let err = engine.inspect_container(&spec.name).await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
 }
@@ -382,72 +290,34 @@ async fn create_refuses_duplicates_and_missing_things() {
     let scope = Scope::new("conflict");
     engine.create_network(&scope.network()).await.unwrap();
     let err = engine.create_network(&scope.network()).await.unwrap_err();
-    assert_eq!(
-        err,
-        EngineError::Conflict {
-            kind: "network",
-            name: scope.name("net")
-        }
-    );
+    assert_eq!(err, EngineError::Conflict { kind: "network", name: scope.name("net") });
 
     let spec = scope.container("web", &["sleep", "1000"]);
     engine.create_container(&spec).await.unwrap();
     let err = engine.create_container(&spec).await.unwrap_err();
-    assert_eq!(
-        err,
-        EngineError::Conflict {
-            kind: "container",
-            name: spec.name.clone()
-        }
-    );
+    assert_eq!(err, EngineError::Conflict { kind: "container", name: spec.name.clone() });
 
     let mut no_image = scope.container("noimage", &["true"]);
     no_image.image = "sprout-test/absent:never".into();
     let err = engine.create_container(&no_image).await.unwrap_err();
-    assert_eq!(
-        err,
-        EngineError::NotFound {
-            kind: "image",
-            name: no_image.image.clone()
-        }
-    );
+    assert_eq!(err, EngineError::NotFound { kind: "image", name: no_image.image.clone() });
 
     let mut no_net = scope.container("nonet", &["true"]);
     no_net.network = scope.name("absent-net");
     let err = engine.create_container(&no_net).await.unwrap_err();
-    assert_eq!(
-        err,
-        EngineError::NotFound {
-            kind: "network",
-            name: no_net.network.clone()
-        }
-    );
-    assert!(
-        !engine
-            .image_present("sprout-test/absent:never")
-            .await
-            .unwrap()
-    );
+    assert_eq!(err, EngineError::NotFound { kind: "network", name: no_net.network.clone() });
+    assert!(!engine.image_present("sprout-test/absent:never").await.unwrap());
 
     // A created container does not hold its network; starting after the network went is NotFound.
     engine.remove_network(&scope.name("net")).await.unwrap();
     let err = engine.start_container(&spec.name).await.unwrap_err();
-    assert_eq!(
-        err,
-        EngineError::NotFound {
-            kind: "network",
-            name: scope.name("net")
-        }
-    );
+    assert_eq!(err, EngineError::NotFound { kind: "network", name: scope.name("net") });
 }
 
 #[tokio::test]
 async fn pull_of_a_missing_image_says_why() {
     let Some(engine) = engine().await else { return };
-    let err = engine
-        .pull_image("sprout-test/does-not-exist:nope", None)
-        .await
-        .unwrap_err();
+    let err = engine.pull_image("sprout-test/does-not-exist:nope", None).await.unwrap_err();
     match &err {
         EngineError::Pull { image, message } | EngineError::Auth { image, message } => {
             assert_eq!(image, "sprout-test/does-not-exist:nope");
@@ -470,15 +340,8 @@ async fn info_reports_versions() {
 /// Needs no daemon: a socket that is not there is Unavailable, with advice.
 #[tokio::test]
 async fn missing_socket_is_unavailable() {
-    let err = DockerEngine::connect_to("unix:///nonexistent/docker.sock")
-        .await
-        .unwrap_err();
-    let EngineError::Unavailable { endpoint, message } = &err else {
-        panic!("{err:?}")
-    };
+    let err = DockerEngine::connect_to("unix:///nonexistent/docker.sock").await.unwrap_err();
+    let EngineError::Unavailable { endpoint, message } = &err else { panic!("{err:?}") };
     assert_eq!(endpoint, "unix:///nonexistent/docker.sock");
-    assert!(
-        message.contains("systemctl start docker") && message.contains("dockerd"),
-        "{message}"
-    );
+    assert!(message.contains("systemctl start docker") && message.contains("dockerd"), "{message}");
 }

@@ -17,9 +17,7 @@ mod tests;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::{
-    ContainerSpec, ContainerState, ContainerStatus, DockerHealth, EngineError, NetworkStatus,
-};
+use crate::{ContainerSpec, ContainerState, ContainerStatus, DockerHealth, EngineError, NetworkStatus};
 use state::{DEFAULT_IMAGE_SIZE, PullFailure, State, StopBehaviour};
 
 /// Wall-clock time the fake's clock starts at (2025-01-01T00:00:00Z), so timestamps are stable.
@@ -42,10 +40,7 @@ impl Default for FakeEngine {
 
 impl FakeEngine {
     pub fn new() -> Self {
-        FakeEngine {
-            state: Arc::new(Mutex::new(State::new())),
-            epoch: tokio::time::Instant::now(),
-        }
+        FakeEngine { state: Arc::new(Mutex::new(State::new())), epoch: tokio::time::Instant::now() }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -74,31 +69,23 @@ impl FakeEngine {
 
     /// Let `pull_image` succeed for this image (the registry has it).
     pub fn make_pullable(&self, image: &str) {
-        self.lock()
-            .pullable
-            .insert(state::normalize_image(image), DEFAULT_IMAGE_SIZE);
+        self.lock().pullable.insert(state::normalize_image(image), DEFAULT_IMAGE_SIZE);
     }
 
     /// Every pull of `image` fails with `Pull` carrying `message`, until `clear_pull_failure`.
     pub fn fail_pull(&self, image: &str, message: &str) {
         let failure = PullFailure::Other(message.to_string());
-        self.lock()
-            .pull_failures
-            .insert(state::normalize_image(image), failure);
+        self.lock().pull_failures.insert(state::normalize_image(image), failure);
     }
 
     /// Every pull of `image` fails with `Auth`, as a registry does after a password change.
     pub fn fail_pull_auth(&self, image: &str) {
         let message = "unauthorized: authentication required".to_string();
-        self.lock()
-            .pull_failures
-            .insert(state::normalize_image(image), PullFailure::Auth(message));
+        self.lock().pull_failures.insert(state::normalize_image(image), PullFailure::Auth(message));
     }
 
     pub fn clear_pull_failure(&self, image: &str) {
-        self.lock()
-            .pull_failures
-            .remove(&state::normalize_image(image));
+        self.lock().pull_failures.remove(&state::normalize_image(image));
     }
 
     /// Delete a local image (as `docker rmi` would), so the next deploy must pull.
@@ -139,18 +126,14 @@ impl FakeEngine {
 
     /// The container ignores SIGTERM: `stop_container` waits the whole timeout, then kills it.
     pub fn hang_on_stop(&self, name: &str) {
-        self.lock()
-            .stop_behaviour
-            .insert(name.to_string(), StopBehaviour::IgnoreTerm);
+        self.lock().stop_behaviour.insert(name.to_string(), StopBehaviour::IgnoreTerm);
     }
 
     /// The container can be neither stopped nor killed: `stop_container` waits the timeout and
     /// returns `StopFailed` with `message` (e.g. "Cannot allocate memory"); it keeps running.
     pub fn fail_stop(&self, name: &str, message: &str) {
         let behaviour = StopBehaviour::Unkillable(message.to_string());
-        self.lock()
-            .stop_behaviour
-            .insert(name.to_string(), behaviour);
+        self.lock().stop_behaviour.insert(name.to_string(), behaviour);
     }
 
     /// The container stops normally again.
@@ -167,11 +150,7 @@ impl FakeEngine {
 
     /// Every container, running or not, sorted by name.
     pub fn containers(&self) -> Vec<ContainerStatus> {
-        self.lock()
-            .containers
-            .values()
-            .map(|c| c.status())
-            .collect()
+        self.lock().containers.values().map(|c| c.status()).collect()
     }
 
     pub fn container(&self, name: &str) -> Option<ContainerStatus> {
@@ -186,10 +165,7 @@ impl FakeEngine {
     /// Names of running containers, sorted.
     pub fn running(&self) -> Vec<String> {
         let state = self.lock();
-        let running = state
-            .containers
-            .values()
-            .filter(|c| c.state == ContainerState::Running);
+        let running = state.containers.values().filter(|c| c.state == ContainerState::Running);
         running.map(|c| c.spec.name.clone()).collect()
     }
 
@@ -209,11 +185,7 @@ impl FakeEngine {
     /// container, network or image it names) fails with `error`. Queued errors fire in order.
     pub fn fail_next(&self, operation: &str, name: &str, error: EngineError) {
         let key = (operation.to_string(), name.to_string());
-        self.lock()
-            .injected
-            .entry(key)
-            .or_default()
-            .push_back(error);
+        self.lock().injected.entry(key).or_default().push_back(error);
     }
 
     /// Every call so far, in order, as "operation object" (e.g. "create_container sprout-a-b-i1-web").
@@ -223,12 +195,7 @@ impl FakeEngine {
 
     /// Calls whose text starts with `prefix`, e.g. `calls_matching("pull_image")`.
     pub fn calls_matching(&self, prefix: &str) -> Vec<String> {
-        self.lock()
-            .calls
-            .iter()
-            .filter(|c| c.starts_with(prefix))
-            .cloned()
-            .collect()
+        self.lock().calls.iter().filter(|c| c.starts_with(prefix)).cloned().collect()
     }
 
     pub fn clear_calls(&self) {

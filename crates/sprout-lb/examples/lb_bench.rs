@@ -22,13 +22,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 fn loopback(arg: Option<String>, what: &str) -> anyhow::Result<SocketAddr> {
-    let addr: SocketAddr = arg
-        .ok_or_else(|| anyhow::anyhow!("missing {what} address (e.g. 127.0.0.1:18081)"))?
-        .parse()?;
-    anyhow::ensure!(
-        addr.ip().is_loopback(),
-        "{what} {addr} is not a loopback address; benchmarks stay on loopback"
-    );
+    let addr: SocketAddr =
+        arg.ok_or_else(|| anyhow::anyhow!("missing {what} address (e.g. 127.0.0.1:18081)"))?.parse()?;
+    anyhow::ensure!(addr.ip().is_loopback(), "{what} {addr} is not a loopback address; benchmarks stay on loopback");
     Ok(addr)
 }
 
@@ -39,36 +35,23 @@ async fn backend(addr: SocketAddr) -> anyhow::Result<()> {
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
             let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
-                    b"hello, world\n",
-                ))))
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello, world\n"))))
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }
 
 async fn proxy(listen: SocketAddr, backend: SocketAddr, balance: Balance) -> anyhow::Result<()> {
-    let mut config = LbConfig {
-        balance,
-        ..LbConfig::default()
-    };
-    if let Some(workers) = std::env::var("LB_BENCH_WORKERS")
-        .ok()
-        .and_then(|w| w.parse().ok())
-    {
+    let mut config = LbConfig { balance, ..LbConfig::default() };
+    if let Some(workers) = std::env::var("LB_BENCH_WORKERS").ok().and_then(|w| w.parse().ok()) {
         config.workers = workers;
     }
     let lb = LoadBalancer::new(config);
     let route = Route {
         app: "bench".into(),
         env: "lb".into(),
-        upstreams: vec![Upstream {
-            instance: "i-bench".into(),
-            addr: backend,
-        }],
+        upstreams: vec![Upstream { instance: "i-bench".into(), addr: backend }],
         hold: None,
     };
     let mut table = RoutingTable::empty();

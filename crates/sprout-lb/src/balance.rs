@@ -25,20 +25,14 @@ pub(crate) fn pick(
     exclude: Option<usize>,
     in_flight: impl Fn(usize) -> i64,
 ) -> usize {
-    debug_assert!(
-        count > 0,
-        "a route with no instance answers 503 before picking"
-    );
-    let candidates = (0..count)
-        .map(|offset| (turn + offset) % count)
-        .filter(|index| Some(*index) != exclude || count == 1);
+    debug_assert!(count > 0, "a route with no instance answers 503 before picking");
+    let candidates =
+        (0..count).map(|offset| (turn + offset) % count).filter(|index| Some(*index) != exclude || count == 1);
     match balance {
         Balance::RoundRobin => candidates.into_iter().next().unwrap_or(0),
         // `min_by_key` keeps the first of equal minimums, and candidates start at this turn's
         // instance, so ties rotate.
-        Balance::LeastOutstanding => candidates
-            .min_by_key(|index| in_flight(*index))
-            .unwrap_or(0),
+        Balance::LeastOutstanding => candidates.min_by_key(|index| in_flight(*index)).unwrap_or(0),
     }
 }
 
@@ -50,28 +44,19 @@ mod tests {
     fn least_outstanding_prefers_the_least_busy() {
         let load = [3, 0, 2];
         for turn in 0..6 {
-            assert_eq!(
-                pick(Balance::LeastOutstanding, 3, turn, None, |i| load[i]),
-                1
-            );
+            assert_eq!(pick(Balance::LeastOutstanding, 3, turn, None, |i| load[i]), 1);
         }
         // Excluding the idle one leaves the one with 2 in flight.
-        assert_eq!(
-            pick(Balance::LeastOutstanding, 3, 0, Some(1), |i| load[i]),
-            2
-        );
+        assert_eq!(pick(Balance::LeastOutstanding, 3, 0, Some(1), |i| load[i]), 2);
     }
 
     #[test]
     fn ties_rotate() {
-        let picks: Vec<usize> = (0..6)
-            .map(|turn| pick(Balance::LeastOutstanding, 3, turn, None, |_| 0))
-            .collect();
+        let picks: Vec<usize> = (0..6).map(|turn| pick(Balance::LeastOutstanding, 3, turn, None, |_| 0)).collect();
         assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
         let load = [1, 0, 0];
-        let picks: Vec<usize> = (0..4)
-            .map(|turn| pick(Balance::LeastOutstanding, 3, turn, None, |i| load[i]))
-            .collect();
+        let picks: Vec<usize> =
+            (0..4).map(|turn| pick(Balance::LeastOutstanding, 3, turn, None, |i| load[i])).collect();
         assert_eq!(picks, [1, 1, 2, 1]);
     }
 

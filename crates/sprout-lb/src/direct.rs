@@ -48,11 +48,7 @@ pub(crate) struct DirectConn {
 
 impl DirectConn {
     pub(crate) fn new(stream: TcpStream) -> Self {
-        Self {
-            stream,
-            buf: BytesMut::with_capacity(READ_CHUNK),
-            head: Vec::with_capacity(1024),
-        }
+        Self { stream, buf: BytesMut::with_capacity(READ_CHUNK), head: Vec::with_capacity(1024) }
     }
 
     /// False when the instance closed the connection (or sent something unasked) while it sat
@@ -78,10 +74,7 @@ pub(crate) fn eligible(parts: &Parts, body: &Incoming, upgrade: bool) -> bool {
         && body.is_end_stream()
         && parts.method != Method::CONNECT
         && !parts.headers.contains_key(header::TRANSFER_ENCODING)
-        && parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .is_none_or(|v| v.as_bytes() == b"0")
+        && parts.headers.get(header::CONTENT_LENGTH).is_none_or(|v| v.as_bytes() == b"0")
 }
 
 /// Why an exchange failed; `unsent` says the instance closed the connection before answering
@@ -94,10 +87,7 @@ pub struct DirectError {
 }
 
 fn fail(what: impl Into<String>) -> DirectError {
-    DirectError {
-        what: what.into(),
-        unsent: false,
-    }
+    DirectError { what: what.into(), unsent: false }
 }
 
 /// Sends the head in `parts` and reads the response head; the body streams from the result.
@@ -119,12 +109,7 @@ pub(crate) async fn exchange(
             Some(Parsed::Informational(len)) => conn.buf.advance(len),
             Some(Parsed::Final(len, response, framing, keep_alive)) => {
                 conn.buf.advance(len);
-                let body = DirectBody {
-                    conn: Some(conn),
-                    pool: pool.clone(),
-                    framing,
-                    keep_alive,
-                };
+                let body = DirectBody { conn: Some(conn), pool: pool.clone(), framing, keep_alive };
                 return Ok(response.map(|()| body));
             }
             None => {
@@ -190,10 +175,7 @@ impl Body for DirectBody {
     type Data = Bytes;
     type Error = DirectError;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, DirectError>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, DirectError>>> {
         let this = self.get_mut();
         loop {
             let Some(conn) = this.conn.as_mut() else {
@@ -205,9 +187,7 @@ impl Body for DirectBody {
                     this.finish();
                     return Poll::Ready(None);
                 }
-                Framing::Length(left) | Framing::Chunked(Chunk::Data(left))
-                    if !conn.buf.is_empty() =>
-                {
+                Framing::Length(left) | Framing::Chunked(Chunk::Data(left)) if !conn.buf.is_empty() => {
                     let n = left.min(conn.buf.len() as u64);
                     let data = conn.buf.split_to(n as usize).freeze();
                     this.framing = match this.framing {
@@ -233,16 +213,9 @@ impl Body for DirectBody {
                     match conn.buf.iter().position(|&b| b == b'\n') {
                         Some(end) => {
                             let line = conn.buf.split_to(end + 1);
-                            let line = line
-                                .strip_suffix(b"\r\n")
-                                .or_else(|| line.strip_suffix(b"\n"))
-                                .unwrap_or(&line);
+                            let line = line.strip_suffix(b"\r\n").or_else(|| line.strip_suffix(b"\n")).unwrap_or(&line);
                             this.framing = if state == Chunk::Trailer {
-                                if line.is_empty() {
-                                    Framing::Done
-                                } else {
-                                    Framing::Chunked(Chunk::Trailer)
-                                }
+                                if line.is_empty() { Framing::Done } else { Framing::Chunked(Chunk::Trailer) }
                             } else {
                                 match chunk_size(line) {
                                     Some(0) => Framing::Chunked(Chunk::Trailer),

@@ -25,11 +25,7 @@ pub enum ProxyError {
     #[error("environment {app}/{env} has no in-service instance")]
     NoInstance { app: String, env: String },
     #[error("every instance of {app}/{env} has {limit} requests in flight")]
-    Saturated {
-        app: String,
-        env: String,
-        limit: u32,
-    },
+    Saturated { app: String, env: String, limit: u32 },
     #[error("could not connect to instance {instance}: {source}")]
     Connect {
         instance: String,
@@ -51,9 +47,7 @@ impl ProxyError {
         match self {
             ProxyError::MissingHost | ProxyError::InvalidTarget => StatusCode::BAD_REQUEST,
             ProxyError::UnknownHost { .. } => StatusCode::NOT_FOUND,
-            ProxyError::NoInstance { .. } | ProxyError::Saturated { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ProxyError::NoInstance { .. } | ProxyError::Saturated { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         }
@@ -62,26 +56,23 @@ impl ProxyError {
     fn body(&self) -> String {
         match self {
             ProxyError::MissingHost => "Sprout: the request names no host\n".to_owned(),
-            ProxyError::InvalidTarget => {
-                "Sprout: the request target cannot be forwarded\n".to_owned()
-            }
+            ProxyError::InvalidTarget => "Sprout: the request target cannot be forwarded\n".to_owned(),
             ProxyError::UnknownHost { host } => {
                 let host: String = host.chars().take(MAX_ECHOED_HOST).collect();
                 format!("Sprout: no environment answers for host {host}\n")
             }
-            ProxyError::NoInstance { app, env } => format!(
-                "Sprout: environment {env} of {app} has no in-service instance; try again shortly\n"
-            ),
+            ProxyError::NoInstance { app, env } => {
+                format!("Sprout: environment {env} of {app} has no in-service instance; try again shortly\n")
+            }
             ProxyError::Saturated { app, env, limit } => format!(
                 "Sprout: every instance of environment {env} of {app} has {limit} requests in flight, its limit; try again shortly\n"
             ),
             ProxyError::Connect { instance, .. } => {
                 format!("Sprout: could not connect to instance {instance}\n")
             }
-            ProxyError::Timeout { instance, after } => format!(
-                "Sprout: instance {instance} did not answer within {} ms\n",
-                after.as_millis()
-            ),
+            ProxyError::Timeout { instance, after } => {
+                format!("Sprout: instance {instance} did not answer within {} ms\n", after.as_millis())
+            }
             ProxyError::Upstream { instance, .. } => {
                 format!("Sprout: instance {instance} failed before completing its response\n")
             }
@@ -91,26 +82,13 @@ impl ProxyError {
 
 /// Maps a proxy error to the response the client sees.
 pub fn error_response(err: &ProxyError) -> Response<ProxyBody> {
-    let mut response = Response::new(
-        Full::new(Bytes::from(err.body()))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
+    let mut response = Response::new(Full::new(Bytes::from(err.body())).map_err(|never| match never {}).boxed_unsync());
     *response.status_mut() = err.status();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if matches!(
-        err,
-        ProxyError::NoInstance { .. } | ProxyError::Saturated { .. }
-    ) {
+    if matches!(err, ProxyError::NoInstance { .. } | ProxyError::Saturated { .. }) {
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response
@@ -122,30 +100,20 @@ mod tests {
 
     #[test]
     fn statuses_and_retry_after() {
-        let unknown = ProxyError::UnknownHost {
-            host: "x.example".into(),
-        };
+        let unknown = ProxyError::UnknownHost { host: "x.example".into() };
         assert_eq!(error_response(&unknown).status(), 404);
-        let empty = ProxyError::NoInstance {
-            app: "a".into(),
-            env: "e".into(),
-        };
+        let empty = ProxyError::NoInstance { app: "a".into(), env: "e".into() };
         let response = error_response(&empty);
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
-        let timeout = ProxyError::Timeout {
-            instance: "i-1".into(),
-            after: Duration::from_secs(1),
-        };
+        let timeout = ProxyError::Timeout { instance: "i-1".into(), after: Duration::from_secs(1) };
         assert_eq!(error_response(&timeout).status(), 504);
         assert_eq!(error_response(&ProxyError::MissingHost).status(), 400);
     }
 
     #[test]
     fn long_hosts_are_truncated() {
-        let err = ProxyError::UnknownHost {
-            host: "a".repeat(10_000),
-        };
+        let err = ProxyError::UnknownHost { host: "a".repeat(10_000) };
         assert!(err.body().len() < MAX_ECHOED_HOST + 100);
     }
 }

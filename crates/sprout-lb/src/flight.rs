@@ -27,12 +27,7 @@ pub(crate) struct Flight {
 impl Flight {
     pub(crate) fn start(env: &Arc<Series>, queue: Option<&Arc<Queue>>) -> Self {
         env.start_request();
-        Self {
-            env: env.clone(),
-            instance: None,
-            bytes_out: 0,
-            queue: queue.cloned(),
-        }
+        Self { env: env.clone(), instance: None, bytes_out: 0, queue: queue.cloned() }
     }
 
     /// Counts the request in flight on `instance`, and no longer on the one tried before.
@@ -66,10 +61,7 @@ pub(crate) struct MeteredBody<B> {
 
 impl<B> MeteredBody<B> {
     pub(crate) fn new(inner: B, flight: Flight) -> Self {
-        Self {
-            inner,
-            flight: Some(flight),
-        }
+        Self { inner, flight: Some(flight) }
     }
 }
 
@@ -77,10 +69,7 @@ impl<B: Body<Data = Bytes> + Unpin> Body for MeteredBody<B> {
     type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {
@@ -112,11 +101,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_flight_ends_with_its_body_and_counts_bytes() {
-        let (env, a, b) = (
-            Arc::new(Series::default()),
-            Arc::new(Series::default()),
-            Arc::new(Series::default()),
-        );
+        let (env, a, b) = (Arc::new(Series::default()), Arc::new(Series::default()), Arc::new(Series::default()));
         let mut flight = Flight::start(&env, None);
         flight.on_instance(&a);
         flight.on_instance(&b);

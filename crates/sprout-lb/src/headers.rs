@@ -16,13 +16,8 @@ pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-
 
 /// Headers that describe one connection and must not be forwarded (RFC 9110 section 7.6.1),
 /// plus `Keep-Alive` that older software still sends. The `Proxy-*` family goes by prefix.
-const HOP_BY_HOP: [HeaderName; 5] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-];
+const HOP_BY_HOP: [HeaderName; 5] =
+    [header::CONNECTION, HeaderName::from_static("keep-alive"), header::TE, header::TRAILER, header::TRANSFER_ENCODING];
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 ///
@@ -75,11 +70,7 @@ pub(crate) fn requested_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
-    if asks {
-        headers.get(header::UPGRADE).cloned()
-    } else {
-        None
-    }
+    if asks { headers.get(header::UPGRADE).cloned() } else { None }
 }
 
 /// Puts back the two headers that make an upgrade after `strip_hop_by_hop` removed them.
@@ -100,16 +91,11 @@ pub(crate) fn add_forwarding(headers: &mut HeaderMap, client: IpAddr, host: Opti
 
 /// The client address as an `X-Forwarded-For` entry; made once per connection, not per request.
 pub(crate) fn client_ip_value(client: IpAddr) -> HeaderValue {
-    HeaderValue::try_from(client.to_string())
-        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+    HeaderValue::try_from(client.to_string()).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
 /// [`add_forwarding`] with the client address already rendered by [`client_ip_value`].
-pub(crate) fn add_forwarding_value(
-    headers: &mut HeaderMap,
-    client: &HeaderValue,
-    host: Option<&HeaderValue>,
-) {
+pub(crate) fn add_forwarding_value(headers: &mut HeaderMap, client: &HeaderValue, host: Option<&HeaderValue>) {
     let mut earlier = headers.get_all(&X_FORWARDED_FOR).iter();
     // The usual case, no proxy before us: the client address as is, without formatting.
     let forwarded_for = match earlier.next() {
@@ -141,16 +127,15 @@ pub(crate) fn add_forwarding_value(
 /// from the wall clock and pid, and a counter, as `pppppppp-nnnnnnnnnnnn` in hex. Written into a
 /// stack buffer: `format!` here showed up in the request path's profile.
 pub(crate) fn new_request_id() -> HeaderValue {
+    // Only a seed for uniqueness across restarts, not a time anyone reads.
+    #[allow(clippy::disallowed_methods)]
     static PREFIX: LazyLock<[u8; 8]> = LazyLock::new(|| {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|since| since.subsec_nanos() ^ (since.as_secs() as u32))
             .unwrap_or(0);
         let mut prefix = [0u8; 8];
-        hex_into(
-            &mut prefix,
-            u64::from(nanos ^ std::process::id().rotate_left(16)),
-        );
+        hex_into(&mut prefix, u64::from(nanos ^ std::process::id().rotate_left(16)));
         prefix
     });
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -177,10 +162,7 @@ mod tests {
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for (name, value) in pairs {
-            headers.append(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
+            headers.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
         }
         headers
     }
@@ -206,14 +188,7 @@ mod tests {
         assert_eq!(left, ["accept"]);
 
         // Each one alone is found too (the quick scan must not miss what the full pass removes).
-        for name in [
-            "keep-alive",
-            "te",
-            "trailer",
-            "upgrade",
-            "proxy",
-            "proxy-authorization",
-        ] {
+        for name in ["keep-alive", "te", "trailer", "upgrade", "proxy", "proxy-authorization"] {
             let mut headers = map(&[(name, "x"), ("accept", "*/*")]);
             strip_hop_by_hop(&mut headers);
             assert!(!headers.contains_key(name), "{name} was forwarded");
@@ -263,21 +238,15 @@ mod tests {
 
     #[test]
     fn detects_upgrade() {
-        let headers = map(&[
-            ("connection", "keep-alive, Upgrade"),
-            ("upgrade", "websocket"),
-        ]);
+        let headers = map(&[("connection", "keep-alive, Upgrade"), ("upgrade", "websocket")]);
         assert_eq!(requested_upgrade(&headers).unwrap(), "websocket");
         assert!(requested_upgrade(&map(&[("upgrade", "websocket")])).is_none());
     }
 
     #[test]
     fn appends_forwarded_for_and_keeps_request_id() {
-        let mut headers = map(&[
-            ("x-forwarded-for", "10.0.0.1"),
-            ("x-forwarded-for", "10.0.0.2"),
-            ("x-request-id", "abc"),
-        ]);
+        let mut headers =
+            map(&[("x-forwarded-for", "10.0.0.1"), ("x-forwarded-for", "10.0.0.2"), ("x-request-id", "abc")]);
         let host = HeaderValue::from_static("app.example:8080");
         add_forwarding(&mut headers, "192.0.2.7".parse().unwrap(), Some(&host));
         assert_eq!(headers["x-forwarded-for"], "10.0.0.1, 10.0.0.2, 192.0.2.7");
@@ -301,10 +270,7 @@ mod tests {
         let id = id.to_str().unwrap();
         assert_eq!(id.len(), 21, "{id}");
         assert_eq!(&id[8..9], "-");
-        assert!(
-            id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()),
-            "{id}"
-        );
+        assert!(id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()), "{id}");
         let mut out = [0u8; 4];
         hex_into(&mut out, 0x1_beef);
         assert_eq!(&out, b"beef");

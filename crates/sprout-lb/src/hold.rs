@@ -31,11 +31,7 @@ pub struct HoldConfig {
 
 impl Default for HoldConfig {
     fn default() -> Self {
-        HoldConfig {
-            max_requests: 1024,
-            max_wait: Duration::from_secs(2),
-            instance_limit: None,
-        }
+        HoldConfig { max_requests: 1024, max_wait: Duration::from_secs(2), instance_limit: None }
     }
 }
 
@@ -79,22 +75,13 @@ pub(crate) fn has_room(state: &RouteState) -> bool {
             .route
             .hold
             .and_then(|h| h.instance_limit)
-            .is_none_or(|limit| {
-                state
-                    .upstream_series
-                    .iter()
-                    .any(|s| s.in_flight() < i64::from(limit))
-            })
+            .is_none_or(|limit| state.upstream_series.iter().any(|s| s.in_flight() < i64::from(limit)))
 }
 
 /// Wait until a published table gives `host` (routed by `state`) an instance with room: any
 /// instance at all, and under the instance limit when there is one. That table, or None when
 /// the environment's queue is full or the wait ran out.
-pub(crate) async fn wait_for_instance(
-    lb: &LoadBalancer,
-    host: &str,
-    state: &RouteState,
-) -> Option<Arc<Published>> {
+pub(crate) async fn wait_for_instance(lb: &LoadBalancer, host: &str, state: &RouteState) -> Option<Arc<Published>> {
     let config = state.route.hold.unwrap_or(lb.config.hold);
     if config.max_wait.is_zero() {
         return None;

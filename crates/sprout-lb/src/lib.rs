@@ -169,21 +169,12 @@ impl LoadBalancer {
                 let upstreams = route
                     .upstreams
                     .iter()
-                    .map(|upstream| {
-                        state
-                            .upstreams
-                            .entry(upstream.instance.clone())
-                            .or_default()
-                            .clone()
-                    })
+                    .map(|upstream| state.upstreams.entry(upstream.instance.clone()).or_default().clone())
                     .collect();
                 let upstream_series = route
                     .upstreams
                     .iter()
-                    .map(|u| {
-                        self.metrics
-                            .instance_handle(&route.app, &route.env, &u.instance)
-                    })
+                    .map(|u| self.metrics.instance_handle(&route.app, &route.env, &u.instance))
                     .collect();
                 let route_state = RouteState {
                     route: route.clone(),
@@ -196,34 +187,22 @@ impl LoadBalancer {
                         .upstreams
                         .iter()
                         .map(|u| {
-                            pools
-                                .entry(u.addr)
-                                .or_insert_with(|| pool::Pool::new(u.addr, self.config.workers))
-                                .clone()
+                            pools.entry(u.addr).or_insert_with(|| pool::Pool::new(u.addr, self.config.workers)).clone()
                         })
                         .collect(),
-                    queue: queues
-                        .entry((route.app.clone(), route.env.clone()))
-                        .or_default()
-                        .clone(),
+                    queue: queues.entry((route.app.clone(), route.env.clone())).or_default().clone(),
                 };
                 (host.clone(), route_state)
             })
             .collect();
         // Idle connections to instances no longer routed close now; requests still running on
         // them hold their pool until they end.
-        let routed: std::collections::HashSet<_> = table
-            .routes
-            .values()
-            .flat_map(|route| route.upstreams.iter().map(|u| u.addr))
-            .collect();
+        let routed: std::collections::HashSet<_> =
+            table.routes.values().flat_map(|route| route.upstreams.iter().map(|u| u.addr)).collect();
         pools.retain(|addr, _| routed.contains(addr));
         // A queue nobody routes to and nobody waits on goes with its environment.
         queues.retain(|_, queue| Arc::strong_count(queue) > 1);
-        self.published.store(Arc::new(Published {
-            table: Arc::new(table),
-            routes,
-        }));
+        self.published.store(Arc::new(Published { table: Arc::new(table), routes }));
         drop((pools, queues));
         drop(hosts);
         self.generation.send_modify(|g| *g += 1);
@@ -261,10 +240,7 @@ impl LoadBalancer {
     /// Requests held now (waiting for an instance, or for room on one), per environment.
     pub fn held_requests(&self) -> Vec<((String, String), usize)> {
         let queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<_> = queues
-            .iter()
-            .map(|(k, queue)| (k.clone(), queue.len()))
-            .collect();
+        let mut out: Vec<_> = queues.iter().map(|(k, queue)| (k.clone(), queue.len())).collect();
         out.sort();
         out
     }
@@ -288,17 +264,12 @@ impl LoadBalancer {
                 (host.clone(), stats)
             })
             .collect();
-        LbStats {
-            routes,
-            unrouted: self.unrouted.snapshot(),
-        }
+        LbStats { routes, unrouted: self.unrouted.snapshot() }
     }
 
     fn lock_hosts(&self) -> MutexGuard<'_, HashMap<String, HostState>> {
         // A panic while holding this lock leaves plain counters behind; they are still usable.
-        self.hosts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -309,21 +280,10 @@ mod tests {
     fn table(host: &str, instances: &[&str]) -> RoutingTable {
         let upstreams = instances
             .iter()
-            .map(|instance| Upstream {
-                instance: (*instance).to_owned(),
-                addr: "127.0.0.1:9".parse().unwrap(),
-            })
+            .map(|instance| Upstream { instance: (*instance).to_owned(), addr: "127.0.0.1:9".parse().unwrap() })
             .collect();
         let mut table = RoutingTable::empty();
-        table.insert(
-            host,
-            Route {
-                app: "app".into(),
-                env: "prod".into(),
-                upstreams,
-                hold: None,
-            },
-        );
+        table.insert(host, Route { app: "app".into(), env: "prod".into(), upstreams, hold: None });
         table
     }
 
@@ -333,9 +293,7 @@ mod tests {
         lb.publish(table("a.example", &["i-1", "i-2"]));
         let before = lb.published.load_full();
         before.routes["a.example"].upstreams[1].record(http::StatusCode::OK);
-        before.routes["a.example"]
-            .next
-            .fetch_add(7, std::sync::atomic::Ordering::Relaxed);
+        before.routes["a.example"].next.fetch_add(7, std::sync::atomic::Ordering::Relaxed);
 
         lb.publish(table("A.example", &["i-2", "i-3"]));
         let after = lb.published.load_full();
@@ -348,10 +306,6 @@ mod tests {
 
         let stats = lb.stats();
         assert_eq!(stats.routes["a.example"].upstreams["i-2"].status_2xx, 1);
-        assert_eq!(
-            stats.routes["a.example"].upstreams.len(),
-            3,
-            "i-1 stays listed"
-        );
+        assert_eq!(stats.routes["a.example"].upstreams.len(), 3, "i-1 stays listed");
     }
 }

@@ -191,10 +191,7 @@ impl Series {
                     minute.merge(&old);
                     minute.span_s += old.span_s;
                 }
-                _ => history.minutes.push_back(Second {
-                    at: minute_start,
-                    ..old
-                }),
+                _ => history.minutes.push_back(Second { at: minute_start, ..old }),
             }
             while history.minutes.len() > MINUTES_KEPT {
                 history.minutes.pop_front();
@@ -254,10 +251,7 @@ impl Metrics {
 
     /// The instance's series, created on first use.
     pub(crate) fn instance_handle(&self, app: &str, env: &str, instance: &str) -> Arc<Series> {
-        lock(&self.instances)
-            .entry(key3(app, env, instance))
-            .or_default()
-            .clone()
+        lock(&self.instances).entry(key3(app, env, instance)).or_default().clone()
     }
 
     /// Closes the live bucket of every series as the second starting at unix time `at`. A
@@ -296,35 +290,24 @@ impl Metrics {
     }
 
     fn inst_series(&self, app: &str, env: &str, instance: &str) -> Option<Arc<Series>> {
-        lock(&self.instances)
-            .get(&key3(app, env, instance))
-            .cloned()
+        lock(&self.instances).get(&key3(app, env, instance)).cloned()
     }
 
     /// The environment's closed seconds among the last `last_secs`, oldest first.
     pub fn series(&self, app: &str, env: &str, last_secs: u32) -> Vec<Second> {
         let after = self.window_start(last_secs);
-        self.env_series(app, env)
-            .map_or_else(Vec::new, |s| s.seconds_since(after))
+        self.env_series(app, env).map_or_else(Vec::new, |s| s.seconds_since(after))
     }
 
     /// One instance's closed seconds among the last `last_secs`, oldest first.
-    pub fn instance_series(
-        &self,
-        app: &str,
-        env: &str,
-        instance: &str,
-        last_secs: u32,
-    ) -> Vec<Second> {
+    pub fn instance_series(&self, app: &str, env: &str, instance: &str, last_secs: u32) -> Vec<Second> {
         let after = self.window_start(last_secs);
-        self.inst_series(app, env, instance)
-            .map_or_else(Vec::new, |s| s.seconds_since(after))
+        self.inst_series(app, env, instance).map_or_else(Vec::new, |s| s.seconds_since(after))
     }
 
     /// The environment's one-minute buckets (older than 15 minutes, up to 24 hours), oldest first.
     pub fn minutes(&self, app: &str, env: &str) -> Vec<Second> {
-        self.env_series(app, env)
-            .map_or_else(Vec::new, |s| s.history().minutes.iter().cloned().collect())
+        self.env_series(app, env).map_or_else(Vec::new, |s| s.history().minutes.iter().cloned().collect())
     }
 
     /// The environment's last `last_secs` seconds added together.
@@ -350,10 +333,7 @@ impl Metrics {
     /// now (a lower bound, near enough, for what arrived in it). Auto-scaling reads it to see a
     /// surge before the second closes.
     pub fn open_seconds(&self) -> Vec<((String, String), u64)> {
-        lock(&self.envs)
-            .iter()
-            .map(|(k, s)| (k.clone(), s.open_requests()))
-            .collect()
+        lock(&self.envs).iter().map(|(k, s)| (k.clone(), s.open_requests())).collect()
     }
 
     /// Requests in flight in the environment now.
@@ -363,31 +343,22 @@ impl Metrics {
 
     /// Requests in flight on one instance now.
     pub fn instance_in_flight(&self, app: &str, env: &str, instance: &str) -> i64 {
-        self.inst_series(app, env, instance)
-            .map_or(0, |s| s.in_flight())
+        self.inst_series(app, env, instance).map_or(0, |s| s.in_flight())
     }
 
     /// Instances of an environment that have a series, sorted.
     pub fn instances(&self, app: &str, env: &str) -> Vec<String> {
-        let mut ids: Vec<String> = lock(&self.instances)
-            .keys()
-            .filter(|(a, e, _)| a == app && e == env)
-            .map(|(_, _, i)| i.clone())
-            .collect();
+        let mut ids: Vec<String> =
+            lock(&self.instances).keys().filter(|(a, e, _)| a == app && e == env).map(|(_, _, i)| i.clone()).collect();
         ids.sort();
         ids
     }
 
     /// Cumulative totals of every series: environments first, then instances.
     pub fn totals(&self) -> Vec<SeriesTotals> {
-        let envs: Vec<(EnvKey, Arc<Series>)> = lock(&self.envs)
-            .iter()
-            .map(|(k, s)| (k.clone(), s.clone()))
-            .collect();
-        let instances: Vec<(InstanceKey, Arc<Series>)> = lock(&self.instances)
-            .iter()
-            .map(|(k, s)| (k.clone(), s.clone()))
-            .collect();
+        let envs: Vec<(EnvKey, Arc<Series>)> = lock(&self.envs).iter().map(|(k, s)| (k.clone(), s.clone())).collect();
+        let instances: Vec<(InstanceKey, Arc<Series>)> =
+            lock(&self.instances).iter().map(|(k, s)| (k.clone(), s.clone())).collect();
         let mut out: Vec<SeriesTotals> = envs
             .into_iter()
             .map(|((app, env), s)| SeriesTotals {
@@ -397,17 +368,13 @@ impl Metrics {
                 totals: s.history().totals.clone(),
                 in_flight: s.in_flight(),
             })
-            .chain(
-                instances
-                    .into_iter()
-                    .map(|((app, env, instance), s)| SeriesTotals {
-                        app,
-                        env,
-                        instance: Some(instance),
-                        totals: s.history().totals.clone(),
-                        in_flight: s.in_flight(),
-                    }),
-            )
+            .chain(instances.into_iter().map(|((app, env, instance), s)| SeriesTotals {
+                app,
+                env,
+                instance: Some(instance),
+                totals: s.history().totals.clone(),
+                in_flight: s.in_flight(),
+            }))
             .collect();
         out.sort_by(|a, b| (&a.app, &a.env, &a.instance).cmp(&(&b.app, &b.env, &b.instance)));
         out
@@ -418,20 +385,18 @@ impl Metrics {
 ///
 /// Wall-clock seconds (not a monotonic clock) so that series line up with timestamps elsewhere
 /// (events, Prometheus); `close_second` ignores a clock stepping back.
+// Seconds are Unix seconds, so every process's series line up: the wall clock is the point.
+#[allow(clippy::disallowed_methods)]
 pub(crate) async fn run_clock(metrics: &Metrics, shutdown: tokio_util::sync::CancellationToken) {
     loop {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         // Wake just past the boundary so the second being closed is over.
         let to_boundary = Duration::from_nanos(1_000_000_000 - u64::from(now.subsec_nanos()));
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(to_boundary + Duration::from_millis(2)) => {}
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         metrics.close_second(now.as_secs() as i64 - 1);
     }
 }

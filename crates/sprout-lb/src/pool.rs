@@ -140,18 +140,12 @@ impl Pool {
     pub(crate) fn checkin_direct(&self, conn: DirectConn) {
         let mut idle = self.idle_direct();
         if idle.len() < MAX_IDLE {
-            idle.push(DirectIdle {
-                conn,
-                since: Instant::now(),
-            });
+            idle.push(DirectIdle { conn, since: Instant::now() });
         }
     }
 
     /// A new connection for the direct path.
-    pub(crate) async fn connect_direct(
-        &self,
-        connect_timeout: Duration,
-    ) -> Result<DirectConn, UpstreamError> {
+    pub(crate) async fn connect_direct(&self, connect_timeout: Duration) -> Result<DirectConn, UpstreamError> {
         Ok(DirectConn::new(self.open(connect_timeout).await?))
     }
 
@@ -214,10 +208,7 @@ impl Pool {
     }
 
     /// Opens a new connection and starts the task that drives it.
-    pub(crate) async fn connect(
-        &self,
-        connect_timeout: Duration,
-    ) -> Result<SendRequest<Incoming>, UpstreamError> {
+    pub(crate) async fn connect(&self, connect_timeout: Duration) -> Result<SendRequest<Incoming>, UpstreamError> {
         let addr = self.addr;
         let stream = self.open(connect_timeout).await?;
         let (sender, connection) = http1::Builder::new()
@@ -241,10 +232,7 @@ impl Pool {
         }
         let mut idle = self.idle();
         if idle.len() < MAX_IDLE {
-            idle.push(Idle {
-                sender,
-                since: Instant::now(),
-            });
+            idle.push(Idle { sender, since: Instant::now() });
         }
     }
 }
@@ -270,8 +258,7 @@ pub(crate) async fn send(
         },
     };
     // An upgraded connection belongs to the tunnel from now on, never to the pool.
-    let back = (response.status() != http::StatusCode::SWITCHING_PROTOCOLS)
-        .then(|| (sender, pool.clone()));
+    let back = (response.status() != http::StatusCode::SWITCHING_PROTOCOLS).then(|| (sender, pool.clone()));
     Ok(response.map(|body| PooledBody { inner: body, back }))
 }
 
@@ -297,10 +284,7 @@ impl Body for PooledBody {
     type Data = Bytes;
     type Error = hyper::Error;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {

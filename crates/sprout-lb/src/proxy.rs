@@ -60,11 +60,7 @@ const MAX_ATTEMPTS: usize = 2;
 /// Handles one client request end to end; never fails, errors become responses.
 ///
 /// `client_ip` is the client's address already rendered as a header value, once per connection.
-pub(crate) async fn handle(
-    lb: &LoadBalancer,
-    req: Request<Incoming>,
-    client_ip: &HeaderValue,
-) -> Response<ProxyBody> {
+pub(crate) async fn handle(lb: &LoadBalancer, req: Request<Incoming>, client_ip: &HeaderValue) -> Response<ProxyBody> {
     let published = lb.published.load();
     let held;
     let mut state = match request_host(&req) {
@@ -94,11 +90,7 @@ pub(crate) async fn handle(
             }
             None if !state.route.upstreams.is_empty() => {
                 let (app, env) = (state.route.app.clone(), state.route.env.clone());
-                refusal = Some(ProxyError::Saturated {
-                    app,
-                    env,
-                    limit: limit.unwrap_or(0),
-                });
+                refusal = Some(ProxyError::Saturated { app, env, limit: limit.unwrap_or(0) });
             }
             None => {}
         }
@@ -146,15 +138,9 @@ fn request_host<B>(req: &Request<B>) -> Option<Cow<'_, str>> {
 }
 
 fn normalized(host: &str) -> Cow<'_, str> {
-    let plain = host
-        .bytes()
-        .all(|b| !b.is_ascii_uppercase() && b != b':' && !b.is_ascii_whitespace())
-        && !host.ends_with('.');
-    if plain {
-        Cow::Borrowed(host)
-    } else {
-        Cow::Owned(normalize_host(host))
-    }
+    let plain =
+        host.bytes().all(|b| !b.is_ascii_uppercase() && b != b':' && !b.is_ascii_whitespace()) && !host.ends_with('.');
+    if plain { Cow::Borrowed(host) } else { Cow::Owned(normalize_host(host)) }
 }
 
 async fn forward(
@@ -167,10 +153,7 @@ async fn forward(
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let route = &state.route;
     if route.upstreams.is_empty() {
-        return Err(ProxyError::NoInstance {
-            app: route.app.clone(),
-            env: route.env.clone(),
-        });
+        return Err(ProxyError::NoInstance { app: route.app.clone(), env: route.env.clone() });
     }
     let upgrade = headers::requested_upgrade(req.headers())
         .filter(|_| req.version() == Version::HTTP_11)
@@ -193,26 +176,18 @@ async fn forward(
     }
     // Instances get origin-form targets (`/path?query`) over HTTP/1.1 whatever the client spoke.
     if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
-        let path = parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         parts.uri = Uri::from(path);
     }
     parts.version = Version::HTTP_11;
     let direct = direct::eligible(&parts, &body, upgrade.is_some());
 
     let count = route.upstreams.len();
-    let turn = state
-        .next
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let turn = state.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let attempts = count.min(MAX_ATTEMPTS);
     let mut tried = None;
     let (index, sender) = loop {
-        let index = balance::pick(lb.config.balance, count, turn, tried, |i| {
-            state.upstream_series[i].in_flight()
-        });
+        let index = balance::pick(lb.config.balance, count, turn, tried, |i| state.upstream_series[i].in_flight());
         let series = &state.upstream_series[index];
         if let Some(flight) = flight.as_mut() {
             flight.on_instance(series);
@@ -238,10 +213,7 @@ async fn forward(
                     tried = Some(index);
                     continue;
                 }
-                let err = ProxyError::Connect {
-                    instance: upstream.instance.clone(),
-                    source,
-                };
+                let err = ProxyError::Connect { instance: upstream.instance.clone(), source };
                 state.upstreams[index].record(err.status());
                 series.record(err.status(), started.elapsed());
                 return Err(err);
@@ -278,24 +250,16 @@ async fn forward(
     };
     let result = match tokio::time::timeout(lb.config.response_timeout, sent).await {
         Ok(Ok(response)) => Ok(response),
-        Ok(Err(source)) => Err(ProxyError::Upstream {
-            instance: upstream.instance.clone(),
-            source,
-        }),
-        Err(_elapsed) => Err(ProxyError::Timeout {
-            instance: upstream.instance.clone(),
-            after: lb.config.response_timeout,
-        }),
+        Ok(Err(source)) => Err(ProxyError::Upstream { instance: upstream.instance.clone(), source }),
+        Err(_elapsed) => {
+            Err(ProxyError::Timeout { instance: upstream.instance.clone(), after: lb.config.response_timeout })
+        }
     };
     match result {
         Ok(response) => {
             counters.record(response.status());
             series.record(response.status(), started.elapsed());
-            Ok(client_response(
-                response,
-                upgrade.map(|(_, on_upgrade)| on_upgrade),
-                flight.take(),
-            ))
+            Ok(client_response(response, upgrade.map(|(_, on_upgrade)| on_upgrade), flight.take()))
         }
         Err(err) => {
             counters.record(err.status());
@@ -333,9 +297,7 @@ where
     B::Error: Into<BoxError>,
 {
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
-    let protocol = switching
-        .then(|| response.headers().get(header::UPGRADE).cloned())
-        .flatten();
+    let protocol = switching.then(|| response.headers().get(header::UPGRADE).cloned()).flatten();
     headers::strip_hop_by_hop(response.headers_mut());
     if let (true, Some(client_upgrade), Some(protocol)) = (switching, client_upgrade, protocol) {
         headers::restore_upgrade(response.headers_mut(), protocol);
@@ -343,11 +305,7 @@ where
         tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
     }
     match flight {
-        Some(flight) => response.map(|body| {
-            MeteredBody::new(body, flight)
-                .map_err(Into::into)
-                .boxed_unsync()
-        }),
+        Some(flight) => response.map(|body| MeteredBody::new(body, flight).map_err(Into::into).boxed_unsync()),
         None => response.map(|body| body.map_err(Into::into).boxed_unsync()),
     }
 }
@@ -375,25 +333,13 @@ mod tests {
 
     #[test]
     fn host_from_authority_then_header() {
-        let req = Request::builder()
-            .uri("http://Abs.Example:81/x")
-            .header("host", "other.example")
-            .body(())
-            .unwrap();
+        let req = Request::builder().uri("http://Abs.Example:81/x").header("host", "other.example").body(()).unwrap();
         assert_eq!(request_host(&req).unwrap(), "abs.example");
-        let req = Request::builder()
-            .uri("/x")
-            .header("host", "App.Example:8080")
-            .body(())
-            .unwrap();
+        let req = Request::builder().uri("/x").header("host", "App.Example:8080").body(()).unwrap();
         assert_eq!(request_host(&req).unwrap(), "app.example");
         let req = Request::builder().uri("/x").body(()).unwrap();
         assert!(request_host(&req).is_none());
-        let req = Request::builder()
-            .uri("/x")
-            .header("host", "")
-            .body(())
-            .unwrap();
+        let req = Request::builder().uri("/x").header("host", "").body(()).unwrap();
         assert!(request_host(&req).is_none());
     }
 }

@@ -68,10 +68,7 @@ pub fn normalize_host(host: &str) -> String {
     } else {
         host
     };
-    without_port
-        .strip_suffix('.')
-        .unwrap_or(without_port)
-        .to_ascii_lowercase()
+    without_port.strip_suffix('.').unwrap_or(without_port).to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -99,12 +96,7 @@ mod tests {
         let mut table = RoutingTable::empty();
         table.insert(
             "Prod.Example.com:80",
-            Route {
-                app: "a".into(),
-                env: "prod".into(),
-                upstreams: vec![],
-                hold: None,
-            },
+            Route { app: "a".into(), env: "prod".into(), upstreams: vec![], hold: None },
         );
         assert!(table.routes.contains_key("prod.example.com"));
         assert_eq!(table.lookup("PROD.example.com:1234").unwrap().env, "prod");

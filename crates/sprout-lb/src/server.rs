@@ -64,10 +64,7 @@ async fn serve_here(
 }
 
 /// The next client connection, or None once shutdown is requested.
-pub(crate) async fn accept(
-    listener: &TcpListener,
-    shutdown: &CancellationToken,
-) -> Option<(TcpStream, SocketAddr)> {
+pub(crate) async fn accept(listener: &TcpListener, shutdown: &CancellationToken) -> Option<(TcpStream, SocketAddr)> {
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => return None,
@@ -105,11 +102,7 @@ impl Connections {
             .writev(false)
             .keep_alive(true);
         builder.http2().timer(TokioTimer::new());
-        Self {
-            lb: lb.clone(),
-            builder,
-            graceful: GracefulShutdown::new(),
-        }
+        Self { lb: lb.clone(), builder, graceful: GracefulShutdown::new() }
     }
 
     /// Serves one client connection in its own task on the current runtime.
@@ -173,8 +166,5 @@ async fn protocol_known_in_time(stream: &TcpStream, timeout: Duration) -> bool {
             tokio::time::sleep(PREFACE_POLL).await;
         }
     };
-    matches!(
-        tokio::time::timeout(timeout, sniff).await,
-        Ok(Ok::<_, std::io::Error>(true))
-    )
+    matches!(tokio::time::timeout(timeout, sniff).await, Ok(Ok::<_, std::io::Error>(true)))
 }

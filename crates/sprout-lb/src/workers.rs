@@ -68,10 +68,7 @@ pub(crate) async fn serve_on_workers(
             }
         };
         if workers[turn].send((stream, peer)).is_err() {
-            tracing::warn!(
-                worker = turn,
-                "load balancer worker stopped; connection dropped"
-            );
+            tracing::warn!(worker = turn, "load balancer worker stopped; connection dropped");
         }
         turn = (turn + 1) % count;
     }
@@ -96,9 +93,7 @@ fn run_worker(
     mut incoming: mpsc::UnboundedReceiver<Handoff>,
     drain_deadline: Duration,
 ) -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
         let connections = Connections::new(lb);
         while let Some((stream, peer)) = incoming.recv().await {

@@ -1,4 +1,5 @@
 //! Least-outstanding-requests balancing and per-second metrics over real loopback TCP.
+#![allow(clippy::disallowed_methods)] // closes the load balancer's wall-clock second by hand
 
 mod common;
 
@@ -10,10 +11,7 @@ use sprout_lb::{Balance, LbConfig, RoutingTable};
 /// Closes a second far enough ahead that every request so far is in a closed second, whatever
 /// the load balancer's own ticker did meanwhile, and returns the window that covers them all.
 fn close_everything(lb: &sprout_lb::LoadBalancer) -> u32 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     lb.metrics().close_second(now + 100);
     1000
 }
@@ -22,14 +20,8 @@ async fn two_backends(balance: Balance) -> (Backend, Backend, Lb) {
     let a = Backend::start("a").await;
     let b = Backend::start("b").await;
     let mut table = RoutingTable::empty();
-    table.insert(
-        "lor.example",
-        route("shop", "prod", vec![a.upstream(), b.upstream()]),
-    );
-    let config = LbConfig {
-        balance,
-        ..LbConfig::default()
-    };
+    table.insert("lor.example", route("shop", "prod", vec![a.upstream(), b.upstream()]));
+    let config = LbConfig { balance, ..LbConfig::default() };
     let lb = Lb::start(config, table).await;
     (a, b, lb)
 }
@@ -50,31 +42,17 @@ async fn a_busy_instance_gets_no_new_request_while_another_is_idle() {
     }
     let mut others = Vec::new();
     for _ in 0..6 {
-        others.push(
-            send(&c, lb.addr, "lor.example", "/")
-                .await
-                .unwrap()
-                .backend()
-                .to_owned(),
-        );
+        others.push(send(&c, lb.addr, "lor.example", "/").await.unwrap().backend().to_owned());
     }
     let busy = slow.await.unwrap().backend().to_owned();
-    assert!(
-        others.iter().all(|name| *name != busy),
-        "busy {busy}, others {others:?}"
-    );
+    assert!(others.iter().all(|name| *name != busy), "busy {busy}, others {others:?}");
 
     let window = close_everything(&lb.lb);
     let metrics = lb.lb.metrics();
     let env = metrics.summary("shop", "prod", window);
     assert_eq!((env.requests, env.status_2xx()), (7, 7));
     assert!(env.bytes_out > 0);
-    assert_eq!(
-        metrics
-            .instance_summary("shop", "prod", &busy, window)
-            .requests,
-        1
-    );
+    assert_eq!(metrics.instance_summary("shop", "prod", &busy, window).requests, 1);
     assert_eq!(metrics.in_flight("shop", "prod"), 0);
     // The slow request took at least its 500 ms; the histogram's p99.9 is that one.
     assert!(env.latency.quantile(0.999).unwrap() >= Duration::from_millis(450));
@@ -94,18 +72,8 @@ async fn round_robin_alternates_even_past_a_busy_instance() {
     }
     let mut others = Vec::new();
     for _ in 0..4 {
-        others.push(
-            send(&c, lb.addr, "lor.example", "/")
-                .await
-                .unwrap()
-                .backend()
-                .to_owned(),
-        );
+        others.push(send(&c, lb.addr, "lor.example", "/").await.unwrap().backend().to_owned());
     }
     let busy = slow.await.unwrap().backend().to_owned();
-    assert_eq!(
-        others.iter().filter(|name| **name == busy).count(),
-        2,
-        "{others:?}"
-    );
+    assert_eq!(others.iter().filter(|name| **name == busy).count(), 2, "{others:?}");
 }

@@ -49,11 +49,8 @@ async fn serve_script(mut stream: TcpStream) {
         let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
         let (answer, hang_up) = script(&path);
         // A HEAD answer has no body, whatever its Content-Length says.
-        let answer = if head.starts_with("HEAD ") {
-            &b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n"[..]
-        } else {
-            answer
-        };
+        let answer =
+            if head.starts_with("HEAD ") { &b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n"[..] } else { answer };
         if stream.write_all(answer).await.is_err() || hang_up {
             return;
         }
@@ -76,10 +73,7 @@ async fn scripted_instance() -> (SocketAddr, Arc<AtomicUsize>) {
 
 async fn lb_for(addr: SocketAddr) -> Lb {
     let mut table = RoutingTable::empty();
-    let upstream = Upstream {
-        instance: "i-script".into(),
-        addr,
-    };
+    let upstream = Upstream { instance: "i-script".into(), addr };
     table.insert("script.example", route("app", "prod", vec![upstream]));
     Lb::start(LbConfig::default(), table).await
 }
@@ -90,20 +84,11 @@ async fn well_framed_answers_arrive_whole_and_keep_the_connection() {
     let lb = lb_for(addr).await;
     let client = client();
     for _ in 0..3 {
-        let answer = send(&client, lb.addr, "script.example", "/chunked")
-            .await
-            .unwrap();
-        assert_eq!(
-            (answer.status.as_u16(), answer.body.as_str()),
-            (200, "hello world")
-        );
-        let answer = send(&client, lb.addr, "script.example", "/nocontent")
-            .await
-            .unwrap();
+        let answer = send(&client, lb.addr, "script.example", "/chunked").await.unwrap();
+        assert_eq!((answer.status.as_u16(), answer.body.as_str()), (200, "hello world"));
+        let answer = send(&client, lb.addr, "script.example", "/nocontent").await.unwrap();
         assert_eq!(answer.status, 204);
-        let answer = send(&client, lb.addr, "script.example", "/length")
-            .await
-            .unwrap();
+        let answer = send(&client, lb.addr, "script.example", "/length").await.unwrap();
         assert_eq!(answer.body, "four");
         let head = Request::head(format!("http://{}/length", lb.addr))
             .header("host", "script.example")
@@ -111,21 +96,9 @@ async fn well_framed_answers_arrive_whole_and_keep_the_connection() {
             .unwrap();
         let response = client.request(head).await.unwrap();
         assert_eq!(response.status(), 200);
-        assert!(
-            response
-                .into_body()
-                .collect()
-                .await
-                .unwrap()
-                .to_bytes()
-                .is_empty()
-        );
+        assert!(response.into_body().collect().await.unwrap().to_bytes().is_empty());
     }
-    assert_eq!(
-        accepted.load(Ordering::SeqCst),
-        1,
-        "12 answers on one kept-alive connection"
-    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "12 answers on one kept-alive connection");
 }
 
 #[tokio::test]
@@ -134,35 +107,24 @@ async fn broken_instances_get_502_or_a_cut_answer_and_nothing_leaks_into_the_nex
     let lb = lb_for(addr).await;
     let client = client();
 
-    let answer = send(&client, lb.addr, "script.example", "/untilclose")
-        .await
-        .unwrap();
+    let answer = send(&client, lb.addr, "script.example", "/untilclose").await.unwrap();
     assert_eq!(answer.body, "read until close");
 
-    let answer = send(&client, lb.addr, "script.example", "/garbage")
-        .await
-        .unwrap();
+    let answer = send(&client, lb.addr, "script.example", "/garbage").await.unwrap();
     assert_eq!(answer.status, 502, "{}", answer.body);
 
     // A body cut short by the instance cannot be completed: the client sees an error or fewer
     // bytes than announced, never a hang.
-    let cut = tokio::time::timeout(
-        Duration::from_secs(5),
-        send(&client, lb.addr, "script.example", "/short"),
-    )
-    .await
-    .expect("a cut answer ends");
+    let cut = tokio::time::timeout(Duration::from_secs(5), send(&client, lb.addr, "script.example", "/short"))
+        .await
+        .expect("a cut answer ends");
     if let Ok(answer) = cut {
         assert!(answer.body.len() < 100, "{}", answer.body);
     }
 
     // The next requests get their own answers.
-    let answer = send(&client, lb.addr, "script.example", "/length")
-        .await
-        .unwrap();
+    let answer = send(&client, lb.addr, "script.example", "/length").await.unwrap();
     assert_eq!(answer.body, "four");
-    let answer = send(&client, lb.addr, "script.example", "/chunked")
-        .await
-        .unwrap();
+    let answer = send(&client, lb.addr, "script.example", "/chunked").await.unwrap();
     assert_eq!(answer.body, "hello world");
 }

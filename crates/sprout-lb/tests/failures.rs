@@ -20,41 +20,25 @@ async fn closed_port() -> SocketAddr {
 
 #[tokio::test]
 async fn only_instance_down_is_502() {
-    let dead = Upstream {
-        instance: "i-dead".into(),
-        addr: closed_port().await,
-    };
+    let dead = Upstream { instance: "i-dead".into(), addr: closed_port().await };
     let mut table = RoutingTable::empty();
     table.insert("down.example", route("app", "prod", vec![dead]));
     let lb = Lb::start(LbConfig::default(), table).await;
 
     let answer = get(lb.addr, "down.example", "/").await;
     assert_eq!(answer.status, 502);
-    assert!(
-        answer.body.contains("could not connect to instance i-dead"),
-        "{}",
-        answer.body
-    );
+    assert!(answer.body.contains("could not connect to instance i-dead"), "{}", answer.body);
     let stats = lb.lb.stats();
-    assert_eq!(
-        stats.routes["down.example"].upstreams["i-dead"].connect_failures,
-        1
-    );
+    assert_eq!(stats.routes["down.example"].upstreams["i-dead"].connect_failures, 1);
     assert_eq!(stats.routes["down.example"].totals.status_5xx, 1);
 }
 
 #[tokio::test]
 async fn connect_failure_retries_on_the_live_instance() {
     let live = Backend::start("live").await;
-    let dead = Upstream {
-        instance: "dead".into(),
-        addr: closed_port().await,
-    };
+    let dead = Upstream { instance: "dead".into(), addr: closed_port().await };
     let mut table = RoutingTable::empty();
-    table.insert(
-        "half.example",
-        route("app", "prod", vec![dead, live.upstream()]),
-    );
+    table.insert("half.example", route("app", "prod", vec![dead, live.upstream()]));
     let lb = Lb::start(LbConfig::default(), table).await;
 
     let client = client();
@@ -85,22 +69,13 @@ async fn connect_failure_retries_on_the_live_instance() {
 async fn hanging_instance_is_504() {
     let hanging = Backend::start("sloth").await;
     let mut table = RoutingTable::empty();
-    table.insert(
-        "slow.example",
-        route("app", "prod", vec![hanging.upstream()]),
-    );
-    let config = LbConfig {
-        response_timeout: Duration::from_millis(200),
-        ..LbConfig::default()
-    };
+    table.insert("slow.example", route("app", "prod", vec![hanging.upstream()]));
+    let config = LbConfig { response_timeout: Duration::from_millis(200), ..LbConfig::default() };
     let lb = Lb::start(config, table).await;
 
-    let answer = tokio::time::timeout(
-        Duration::from_secs(10),
-        get(lb.addr, "slow.example", "/hang"),
-    )
-    .await
-    .expect("the load balancer gives up long before this");
+    let answer = tokio::time::timeout(Duration::from_secs(10), get(lb.addr, "slow.example", "/hang"))
+        .await
+        .expect("the load balancer gives up long before this");
     assert_eq!(answer.status, 504);
     assert!(answer.body.contains("sloth"), "{}", answer.body);
     // A fast request on the same instance still works.

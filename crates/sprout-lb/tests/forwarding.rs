@@ -51,16 +51,9 @@ async fn forwarding_headers_added_and_hop_by_hop_stripped() {
     let raw = String::from_utf8_lossy(&raw);
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let answer = Answer {
-        status: http::StatusCode::OK,
-        headers: Default::default(),
-        body: body.into(),
-    };
+    let answer = Answer { status: http::StatusCode::OK, headers: Default::default(), body: body.into() };
 
-    assert_eq!(
-        answer.seen("x-forwarded-for"),
-        Some("203.0.113.9, 127.0.0.1")
-    );
+    assert_eq!(answer.seen("x-forwarded-for"), Some("203.0.113.9, 127.0.0.1"));
     assert_eq!(answer.seen("x-forwarded-proto"), Some("http"));
     assert_eq!(answer.seen("x-forwarded-host"), Some("hdr.example:8080"));
     assert_eq!(answer.seen("host"), Some("hdr.example:8080"));
@@ -98,10 +91,8 @@ async fn large_body_streams_both_ways_intact() {
     const CHUNKS: usize = 320; // 20 MiB
     let chunk = |i: usize| Bytes::from(vec![(i % 251) as u8; CHUNK]);
     // Chunked, with no Content-Length: the load balancer must stream, not wait for a length.
-    let frames =
-        stream::iter((0..CHUNKS).map(move |i| Ok::<_, std::io::Error>(Frame::data(chunk(i)))));
-    let client: Client<HttpConnector, _> =
-        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let frames = stream::iter((0..CHUNKS).map(move |i| Ok::<_, std::io::Error>(Frame::data(chunk(i)))));
+    let client: Client<HttpConnector, _> = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
     let request = Request::post(format!("http://{}/body", lb.addr))
         .header("host", "big.example")
         .body(StreamBody::new(frames))
@@ -111,10 +102,7 @@ async fn large_body_streams_both_ways_intact() {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body.len(), CHUNK * CHUNKS);
     for (i, piece) in body.chunks(CHUNK).enumerate() {
-        assert!(
-            piece.iter().all(|&byte| byte == (i % 251) as u8),
-            "chunk {i} corrupted"
-        );
+        assert!(piece.iter().all(|&byte| byte == (i % 251) as u8), "chunk {i} corrupted");
     }
 }
 
@@ -127,23 +115,17 @@ async fn upstream_connections_are_kept_alive() {
         assert_eq!(answer.status, 200);
     }
     let connections = backend.connection_count();
-    assert!(
-        connections <= 3,
-        "100 sequential requests opened {connections} connections"
-    );
+    assert!(connections <= 3, "100 sequential requests opened {connections} connections");
 }
 
 #[tokio::test]
 async fn http2_prior_knowledge_client_works() {
     // The pooled client takes `:authority` from the URI it connects to, so route that address.
     let (_backend, lb) = one_backend_lb("127.0.0.1").await;
-    let client: Client<HttpConnector, Empty<Bytes>> = Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build(HttpConnector::new());
+    let client: Client<HttpConnector, Empty<Bytes>> =
+        Client::builder(TokioExecutor::new()).http2_only(true).build(HttpConnector::new());
     for _ in 0..5 {
-        let request = Request::get(format!("http://{}/h2", lb.addr))
-            .body(Empty::new())
-            .unwrap();
+        let request = Request::get(format!("http://{}/h2", lb.addr)).body(Empty::new()).unwrap();
         let response = client.request(request).await.unwrap();
         assert_eq!(response.version(), http::Version::HTTP_2);
         assert_eq!(response.status(), 200);
@@ -159,13 +141,9 @@ async fn http2_authority_routes_without_host_header() {
     let (_backend, lb) = one_backend_lb("auth.example").await;
     let stream = TcpStream::connect(lb.addr).await.unwrap();
     let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
     tokio::spawn(connection);
-    let request = Request::get("http://auth.example/a")
-        .body(Empty::<Bytes>::new())
-        .unwrap();
+    let request = Request::get("http://auth.example/a").body(Empty::<Bytes>::new()).unwrap();
     let response = sender.send_request(request).await.unwrap();
     assert_eq!(response.status(), 200);
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -178,9 +156,7 @@ async fn upgraded_connection_is_tunnelled() {
     let (_backend, lb) = one_backend_lb("ws.example").await;
     let mut stream = TcpStream::connect(lb.addr).await.unwrap();
     stream
-        .write_all(
-            b"GET /ws HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
-        )
+        .write_all(b"GET /ws HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
         .await
         .unwrap();
     let mut head = Vec::new();
@@ -195,9 +171,6 @@ async fn upgraded_connection_is_tunnelled() {
 
     stream.write_all(b"ping over the tunnel").await.unwrap();
     let mut echoed = [0u8; 20];
-    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed))
-        .await
-        .expect("echo arrives")
-        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed)).await.expect("echo arrives").unwrap();
     assert_eq!(&echoed, b"ping over the tunnel");
 }

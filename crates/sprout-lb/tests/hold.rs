@@ -11,11 +11,7 @@ use sprout_lb::{LbConfig, RoutingTable};
 
 fn config(max_requests: usize, max_wait_ms: u64) -> LbConfig {
     LbConfig {
-        hold: HoldConfig {
-            max_requests,
-            max_wait: Duration::from_millis(max_wait_ms),
-            instance_limit: None,
-        },
+        hold: HoldConfig { max_requests, max_wait: Duration::from_millis(max_wait_ms), instance_limit: None },
         ..LbConfig::default()
     }
 }
@@ -31,17 +27,10 @@ async fn a_request_waits_for_the_first_instance_and_is_answered_by_it() {
     let pending = tokio::spawn(async move { get(addr, "scaling.example", "/").await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!pending.is_finished(), "the request is held, not refused");
-    assert_eq!(
-        lb.lb.held_requests(),
-        [(("app".to_string(), "prod".to_string()), 1)],
-        "and counted as held"
-    );
+    assert_eq!(lb.lb.held_requests(), [(("app".to_string(), "prod".to_string()), 1)], "and counted as held");
 
     let mut table = RoutingTable::empty();
-    table.insert(
-        "scaling.example",
-        route("app", "prod", vec![backend.upstream()]),
-    );
+    table.insert("scaling.example", route("app", "prod", vec![backend.upstream()]));
     lb.lb.publish(table);
     let answer = pending.await.unwrap();
     assert_eq!(answer.status, 200);
@@ -59,11 +48,7 @@ async fn the_wait_is_bounded_and_so_is_the_queue() {
     let mut table = RoutingTable::empty();
     table.insert("empty.example", route("app", "prod", vec![]));
     let full = Lb::start(config(0, 60_000), table).await;
-    let answer = tokio::time::timeout(
-        Duration::from_secs(10),
-        get(full.addr, "empty.example", "/"),
-    )
-    .await;
+    let answer = tokio::time::timeout(Duration::from_secs(10), get(full.addr, "empty.example", "/")).await;
     assert_eq!(answer.expect("a full queue refuses at once").status, 503);
 }
 
@@ -73,11 +58,7 @@ async fn each_environment_has_its_own_bounds() {
     // holds one request, the other environment takes the default.
     let mut table = RoutingTable::empty();
     let mut own = route("app", "tight", vec![]);
-    own.hold = Some(HoldConfig {
-        max_requests: 1,
-        max_wait: Duration::from_millis(200),
-        instance_limit: None,
-    });
+    own.hold = Some(HoldConfig { max_requests: 1, max_wait: Duration::from_millis(200), instance_limit: None });
     table.insert("tight.example", own);
     table.insert("roomy.example", route("app", "roomy", vec![]));
     let lb = Lb::start(config(16, 10_000), table).await;
@@ -87,26 +68,17 @@ async fn each_environment_has_its_own_bounds() {
     let first = tokio::spawn(async move { get(addr, "tight.example", "/").await });
     tokio::time::sleep(Duration::from_millis(50)).await;
     // The second request finds the environment's one place taken: refused at once.
-    let second =
-        tokio::time::timeout(Duration::from_secs(5), get(addr, "tight.example", "/")).await;
+    let second = tokio::time::timeout(Duration::from_secs(5), get(addr, "tight.example", "/")).await;
     assert_eq!(second.expect("a full queue refuses at once").status, 503);
     // The first waited its own 200 ms, not the default 10 s.
-    let first = tokio::time::timeout(Duration::from_secs(5), first)
-        .await
-        .expect("bounded by the environment's wait")
-        .unwrap();
+    let first =
+        tokio::time::timeout(Duration::from_secs(5), first).await.expect("bounded by the environment's wait").unwrap();
     assert_eq!(first.status, 503);
-    assert!(
-        !roomy.is_finished(),
-        "the other environment's request still waits under the default"
-    );
+    assert!(!roomy.is_finished(), "the other environment's request still waits under the default");
 
     let backend = Backend::start("roomy").await;
     let mut table = RoutingTable::empty();
-    table.insert(
-        "roomy.example",
-        route("app", "roomy", vec![backend.upstream()]),
-    );
+    table.insert("roomy.example", route("app", "roomy", vec![backend.upstream()]));
     lb.lb.publish(table);
     assert_eq!(roomy.await.unwrap().backend(), "roomy");
 }
@@ -115,11 +87,7 @@ async fn each_environment_has_its_own_bounds() {
 /// waiting up to `wait_ms`.
 fn limited(upstreams: Vec<sprout_lb::Upstream>, wait_ms: u64) -> RoutingTable {
     let mut r = route("app", "prod", upstreams);
-    r.hold = Some(HoldConfig {
-        max_requests: 16,
-        max_wait: Duration::from_millis(wait_ms),
-        instance_limit: Some(1),
-    });
+    r.hold = Some(HoldConfig { max_requests: 16, max_wait: Duration::from_millis(wait_ms), instance_limit: Some(1) });
     let mut table = RoutingTable::empty();
     table.insert("limited.example", r);
     table
@@ -137,18 +105,11 @@ async fn requests_over_the_instance_limit_wait_for_room_or_a_new_instance() {
     // The next request is held, not sent to the busy instance...
     let held = tokio::spawn(async move { get(addr, "limited.example", "/").await });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !held.is_finished(),
-        "held while the only instance is at its limit"
-    );
+    assert!(!held.is_finished(), "held while the only instance is at its limit");
     // ...and a new instance takes it.
     let fresh = Backend::start("fresh").await;
-    lb.lb
-        .publish(limited(vec![busy.upstream(), fresh.upstream()], 10_000));
-    let answer = tokio::time::timeout(Duration::from_secs(5), held)
-        .await
-        .expect("answered once room came")
-        .unwrap();
+    lb.lb.publish(limited(vec![busy.upstream(), fresh.upstream()], 10_000));
+    let answer = tokio::time::timeout(Duration::from_secs(5), held).await.expect("answered once room came").unwrap();
     assert_eq!(answer.status, 200);
     assert_eq!(answer.backend(), "fresh");
 
@@ -157,15 +118,10 @@ async fn requests_over_the_instance_limit_wait_for_room_or_a_new_instance() {
     let addr2 = lb2.addr;
     let _hanging2 = tokio::spawn(async move { get(addr2, "limited.example", "/hang").await });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let refused = tokio::time::timeout(Duration::from_secs(5), get(addr2, "limited.example", "/"))
-        .await
-        .expect("bounded wait");
+    let refused =
+        tokio::time::timeout(Duration::from_secs(5), get(addr2, "limited.example", "/")).await.expect("bounded wait");
     assert_eq!(refused.status, 503);
-    assert!(
-        refused.body.contains("requests in flight"),
-        "{}",
-        refused.body
-    );
+    assert!(refused.body.contains("requests in flight"), "{}", refused.body);
 }
 
 #[tokio::test]
@@ -185,10 +141,7 @@ async fn a_held_request_takes_the_room_a_finished_request_leaves() {
         .unwrap();
     assert_eq!(answer.status, 200);
     assert_eq!(answer.backend(), "only");
-    assert!(
-        slow.is_finished(),
-        "it went on only once the instance had room"
-    );
+    assert!(slow.is_finished(), "it went on only once the instance had room");
     assert_eq!(slow.await.unwrap().status, 200);
     assert!(lb.lb.held_requests().iter().all(|(_, n)| *n == 0));
 }

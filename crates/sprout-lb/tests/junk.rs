@@ -15,14 +15,8 @@ use tokio::net::TcpStream;
 async fn junk_lb() -> (Backend, Lb) {
     let backend = Backend::start("good").await;
     let mut table = RoutingTable::empty();
-    table.insert(
-        "good.example",
-        route("app", "prod", vec![backend.upstream()]),
-    );
-    let config = LbConfig {
-        client_header_timeout: Duration::from_millis(500),
-        ..LbConfig::default()
-    };
+    table.insert("good.example", route("app", "prod", vec![backend.upstream()]));
+    let config = LbConfig { client_header_timeout: Duration::from_millis(500), ..LbConfig::default() };
     (backend, Lb::start(config, table).await)
 }
 
@@ -50,20 +44,14 @@ fn status_of(answer: &[u8]) -> Option<u16> {
         return None;
     }
     let text = String::from_utf8_lossy(answer);
-    let status = text
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.get(..3))
-        .and_then(|s| s.parse().ok());
+    let status = text.strip_prefix("HTTP/1.1 ").and_then(|rest| rest.get(..3)).and_then(|s| s.parse().ok());
     assert!(status.is_some(), "not an HTTP/1.1 answer: {text:?}");
     status
 }
 
 fn assert_refused(answer: &[u8], input: &str) {
     if let Some(status) = status_of(answer) {
-        assert!(
-            matches!(status, 400 | 404 | 405 | 414 | 431 | 501 | 505),
-            "{input}: answered {status}"
-        );
+        assert!(matches!(status, 400 | 404 | 405 | 414 | 431 | 501 | 505), "{input}: answered {status}");
     }
 }
 
@@ -76,15 +64,10 @@ async fn assert_still_serving(addr: SocketAddr) {
 #[tokio::test]
 async fn malformed_requests_are_refused_and_serving_continues() {
     let (_backend, lb) = junk_lb().await;
-    let huge_header = format!(
-        "GET / HTTP/1.1\r\nHost: good.example\r\nX-Big: {}\r\n\r\n",
-        "a".repeat(1 << 20)
-    );
+    let huge_header = format!("GET / HTTP/1.1\r\nHost: good.example\r\nX-Big: {}\r\n\r\n", "a".repeat(1 << 20));
     let many_headers = format!(
         "GET / HTTP/1.1\r\nHost: good.example\r\n{}\r\n",
-        (0..500)
-            .map(|i| format!("X-H{i}: v\r\n"))
-            .collect::<String>()
+        (0..500).map(|i| format!("X-H{i}: v\r\n")).collect::<String>()
     );
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("garbage", b"\x00\x01\x02garbage\xff\xfe\r\n\r\n".to_vec()),
@@ -95,7 +78,10 @@ async fn malformed_requests_are_refused_and_serving_continues() {
         ("control in host", b"GET / HTTP/1.1\r\nHost: go\x01od\r\n\r\n".to_vec()),
         ("no host", b"GET / HTTP/1.1\r\n\r\n".to_vec()),
         ("bad content length", b"POST / HTTP/1.1\r\nHost: good.example\r\nContent-Length: nope\r\n\r\n".to_vec()),
-        ("two content lengths", b"POST / HTTP/1.1\r\nHost: good.example\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab".to_vec()),
+        (
+            "two content lengths",
+            b"POST / HTTP/1.1\r\nHost: good.example\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab".to_vec(),
+        ),
         ("huge header", huge_header.into_bytes()),
         ("many headers", many_headers.into_bytes()),
     ];
@@ -104,22 +90,11 @@ async fn malformed_requests_are_refused_and_serving_continues() {
         assert_refused(&answer, name);
         assert_still_serving(lb.addr).await;
     }
-    assert_eq!(
-        status_of(&exchange(lb.addr, &cases[6].1, true).await),
-        Some(400)
-    );
+    assert_eq!(status_of(&exchange(lb.addr, &cases[6].1, true).await), Some(400));
 
     // After a valid HTTP/2 preface, junk frames get an HTTP/2 GOAWAY (or a close), not HTTP/1.
-    let answer = exchange(
-        lb.addr,
-        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\xde\xad\xbe\xef\x00\x00",
-        true,
-    )
-    .await;
-    assert!(
-        answer.is_empty() || h2_frame_types(&answer).contains(&GOAWAY),
-        "{answer:?}"
-    );
+    let answer = exchange(lb.addr, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\xde\xad\xbe\xef\x00\x00", true).await;
+    assert!(answer.is_empty() || h2_frame_types(&answer).contains(&GOAWAY), "{answer:?}");
     assert_still_serving(lb.addr).await;
 }
 
@@ -129,8 +104,7 @@ const GOAWAY: u8 = 0x7;
 fn h2_frame_types(mut bytes: &[u8]) -> Vec<u8> {
     let mut types = Vec::new();
     while bytes.len() >= 9 {
-        let length =
-            usize::from(bytes[0]) << 16 | usize::from(bytes[1]) << 8 | usize::from(bytes[2]);
+        let length = usize::from(bytes[0]) << 16 | usize::from(bytes[1]) << 8 | usize::from(bytes[2]);
         types.push(bytes[3]);
         bytes = &bytes[(9 + length).min(bytes.len())..];
     }
@@ -140,11 +114,7 @@ fn h2_frame_types(mut bytes: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn stalled_heads_are_closed_by_the_header_timeout() {
     let (_backend, lb) = junk_lb().await;
-    for partial in [
-        &b"GET / HTTP/1.1\r\nHost: good.exa"[..],
-        b"G",
-        b"PRI * HTTP/2.0\r\n",
-    ] {
+    for partial in [&b"GET / HTTP/1.1\r\nHost: good.exa"[..], b"G", b"PRI * HTTP/2.0\r\n"] {
         // Keep our side open: only the load balancer's timeout can end this.
         let answer = exchange(lb.addr, partial, false).await;
         assert_refused(&answer, &String::from_utf8_lossy(partial));
@@ -162,11 +132,7 @@ fn random_bytes_never_break_the_load_balancer() {
         Just(b"GET / HTTP/1.1\r\n".to_vec()),
         Just(b"POST /body HTTP/1.1\r\nHost: good.example\r\n".to_vec()),
     ];
-    let config = ProptestConfig {
-        cases: 64,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
+    let config = ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() };
     proptest!(config, |(prefix in prefixes, tail in proptest::collection::vec(any::<u8>(), 0..512))| {
         let mut bytes = prefix;
         bytes.extend_from_slice(&tail);

@@ -41,10 +41,7 @@ async fn answers_without_a_body_give_the_connection_back() {
         assert_eq!(answer.status, 200);
     }
     let connections = backend.connection_count();
-    assert!(
-        connections <= 3,
-        "40 sequential requests, 20 of them without a body, opened {connections} connections"
-    );
+    assert!(connections <= 3, "40 sequential requests, 20 of them without a body, opened {connections} connections");
 }
 
 /// An instance that answers with keep-alive and then hangs up anyway, as a server whose idle
@@ -66,9 +63,7 @@ async fn hang_up_backend() -> (SocketAddr, Arc<AtomicUsize>) {
                         Ok(n) => head.extend_from_slice(&buf[..n]),
                     }
                 }
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbye")
-                    .await;
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbye").await;
                 // Dropping the stream closes it without having said `Connection: close`.
             });
         }
@@ -80,10 +75,7 @@ async fn hang_up_backend() -> (SocketAddr, Arc<AtomicUsize>) {
 async fn an_instance_hanging_up_idle_connections_costs_no_request() {
     let (addr, accepted) = hang_up_backend().await;
     let mut table = RoutingTable::empty();
-    let upstream = sprout_lb::Upstream {
-        instance: "i-rude".into(),
-        addr,
-    };
+    let upstream = sprout_lb::Upstream { instance: "i-rude".into(), addr };
     table.insert("rude.example", route("app", "prod", vec![upstream]));
     let lb = Lb::start(LbConfig::default(), table).await;
     let client = client();
@@ -92,11 +84,7 @@ async fn an_instance_hanging_up_idle_connections_costs_no_request() {
         assert_eq!(answer.status, 200, "request {i}: {}", answer.body);
         assert_eq!(answer.body, "bye");
     }
-    assert_eq!(
-        accepted.load(Ordering::SeqCst),
-        10,
-        "one connection per request"
-    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 10, "one connection per request");
     let stats = lb.lb.stats();
     assert_eq!(stats.routes["rude.example"].totals.status_2xx, 10);
 }
@@ -104,10 +92,7 @@ async fn an_instance_hanging_up_idle_connections_costs_no_request() {
 #[tokio::test]
 async fn serving_on_the_callers_runtime_works_too() {
     let backend = Backend::start("here").await;
-    let config = LbConfig {
-        workers: 0,
-        ..LbConfig::default()
-    };
+    let config = LbConfig { workers: 0, ..LbConfig::default() };
     let lb = Lb::start(config, table("here.example", &backend)).await;
     let answer = get(lb.addr, "here.example", "/").await;
     assert_eq!(answer.status, 200);
@@ -120,10 +105,7 @@ async fn serving_on_the_callers_runtime_works_too() {
 #[tokio::test]
 async fn many_workers_share_the_requests_and_shut_down() {
     let backend = Backend::start("busy").await;
-    let config = LbConfig {
-        workers: 3,
-        ..LbConfig::default()
-    };
+    let config = LbConfig { workers: 3, ..LbConfig::default() };
     let lb = Lb::start(config, table("busy.example", &backend)).await;
     let mut tasks = Vec::new();
     for _ in 0..6 {

@@ -14,26 +14,15 @@ async fn routes_by_host_to_the_right_environment() {
     let staging = Backend::start("staging-1").await;
     let mut table = RoutingTable::empty();
     table.insert("shop.example", route("shop", "prod", vec![prod.upstream()]));
-    table.insert(
-        "staging.shop.example",
-        route("shop", "staging", vec![staging.upstream()]),
-    );
+    table.insert("staging.shop.example", route("shop", "staging", vec![staging.upstream()]));
     let lb = Lb::start(LbConfig::default(), table).await;
 
     let answer = get(lb.addr, "shop.example", "/").await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.backend(), "prod-1");
     // Port and case do not matter.
-    assert_eq!(
-        get(lb.addr, "STAGING.Shop.example:8080", "/")
-            .await
-            .backend(),
-        "staging-1"
-    );
-    assert_eq!(
-        get(lb.addr, "shop.example:80", "/x?y=1").await.backend(),
-        "prod-1"
-    );
+    assert_eq!(get(lb.addr, "STAGING.Shop.example:8080", "/").await.backend(), "staging-1");
+    assert_eq!(get(lb.addr, "shop.example:80", "/x?y=1").await.backend(), "prod-1");
 }
 
 #[tokio::test]
@@ -41,10 +30,7 @@ async fn round_robin_spreads_evenly() {
     let a = Backend::start("a").await;
     let b = Backend::start("b").await;
     let mut table = RoutingTable::empty();
-    table.insert(
-        "rr.example",
-        route("rr", "prod", vec![a.upstream(), b.upstream()]),
-    );
+    table.insert("rr.example", route("rr", "prod", vec![a.upstream(), b.upstream()]));
     let lb = Lb::start(LbConfig::default(), table).await;
 
     let client = client();
@@ -69,19 +55,12 @@ async fn round_robin_spreads_evenly() {
 async fn unknown_host_is_404_and_names_the_host_only() {
     let backend = Backend::start("secret-instance").await;
     let mut table = RoutingTable::empty();
-    table.insert(
-        "known.example",
-        route("app", "prod", vec![backend.upstream()]),
-    );
+    table.insert("known.example", route("app", "prod", vec![backend.upstream()]));
     let lb = Lb::start(LbConfig::default(), table).await;
 
     let answer = get(lb.addr, "nobody.example", "/").await;
     assert_eq!(answer.status, 404);
-    assert!(
-        answer
-            .body
-            .contains("Sprout: no environment answers for host nobody.example")
-    );
+    assert!(answer.body.contains("Sprout: no environment answers for host nobody.example"));
     assert!(!answer.body.contains("known.example"), "{}", answer.body);
     assert!(!answer.body.contains("secret-instance"), "{}", answer.body);
     assert!(!answer.body.contains("127.0.0.1"), "{}", answer.body);
@@ -97,11 +76,7 @@ async fn empty_environment_is_503_with_retry_after() {
     let answer = get(lb.addr, "empty.example", "/").await;
     assert_eq!(answer.status, 503);
     assert_eq!(answer.headers["retry-after"], "1");
-    assert!(
-        answer.body.contains("no in-service instance"),
-        "{}",
-        answer.body
-    );
+    assert!(answer.body.contains("no in-service instance"), "{}", answer.body);
     assert_eq!(lb.lb.stats().routes["empty.example"].totals.status_5xx, 1);
 }
 
@@ -112,10 +87,7 @@ async fn publishing_while_requests_run_switches_with_no_failure() {
     let mut table = RoutingTable::empty();
     table.insert("swap.example", route("app", "prod", vec![blue.upstream()]));
     let lb = Lb::start(LbConfig::default(), table).await;
-    assert_eq!(
-        lb.lb.table().routes["swap.example"].upstreams[0].instance,
-        "blue"
-    );
+    assert_eq!(lb.lb.table().routes["swap.example"].upstreams[0].instance, "blue");
 
     // Several clients hammer the host while the table flips between blue and green.
     let addr = lb.addr;
@@ -133,11 +105,7 @@ async fn publishing_while_requests_run_switches_with_no_failure() {
         }));
     }
     for flip in 0..50 {
-        let upstream = if flip % 2 == 0 {
-            green.upstream()
-        } else {
-            blue.upstream()
-        };
+        let upstream = if flip % 2 == 0 { green.upstream() } else { blue.upstream() };
         let mut table = RoutingTable::empty();
         table.insert("swap.example", route("app", "prod", vec![upstream]));
         lb.lb.publish(table);

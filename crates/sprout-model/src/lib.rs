@@ -11,4 +11,4 @@ pub mod scaling;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use dockerrun::*;
-pub use load::{load_dockerrun, Loaded};
+pub use load::{Loaded, load_dockerrun};

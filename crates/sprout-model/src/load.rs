@@ -47,10 +47,7 @@ pub fn load_dockerrun(file: &str, source: &str) -> Result<Loaded, Vec<Diagnostic
     diags.sort_by_key(|d| (d.line.is_none(), d.line, d.column));
     let failed = diags.iter().any(|d| d.severity == Severity::Error);
     match walked {
-        Some((dockerrun, _)) if !failed => Ok(Loaded {
-            dockerrun,
-            warnings: diags,
-        }),
+        Some((dockerrun, _)) if !failed => Ok(Loaded { dockerrun, warnings: diags }),
         _ => Err(diags),
     }
 }
@@ -66,9 +63,7 @@ fn syntax_error(file: &str, source: &str, e: &serde_json::Error) -> Diagnostic {
     };
     let hint = match e.classify() {
         serde_json::error::Category::Eof => "the file ends early: close every `{` and `[`",
-        _ => {
-            "fix the JSON syntax here (a missing comma, a trailing comma and unquoted keys are the usual causes)"
-        }
+        _ => "fix the JSON syntax here (a missing comma, a trailing comma and unquoted keys are the usual causes)",
     };
     Diagnostic {
         severity: Severity::Error,

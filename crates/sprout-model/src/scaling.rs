@@ -191,7 +191,11 @@ pub fn check_band(min: u32, max: u32, desired: Option<u32>) -> Result<(), Settin
     if let Some(d) = desired
         && (d < min || d > max)
     {
-        return Err(setting_error("desired", format!("desired {d} is outside the band {min}..{max}"), "--min 1 --max 4 --desired 2"));
+        return Err(setting_error(
+            "desired",
+            format!("desired {d} is outside the band {min}..{max}"),
+            "--min 1 --max 4 --desired 2",
+        ));
     }
     Ok(())
 }
@@ -202,20 +206,35 @@ impl ScalingSettings {
         if let Some(t) = self.target_rps
             && !(t.is_finite() && t > 0.0)
         {
-            return Err(setting_error("target_rps", format!("the target must be a positive number of requests per instance per second, not {t}"), "--target-rps 50"));
+            return Err(setting_error(
+                "target_rps",
+                format!("the target must be a positive number of requests per instance per second, not {t}"),
+                "--target-rps 50",
+            ));
         }
         if self.queue.max_wait_ms > MAX_QUEUE_WAIT_MS {
             return Err(setting_error(
                 "queue.max_wait_ms",
-                format!("{} ms is longer than a held request may wait ({MAX_QUEUE_WAIT_MS} ms; clients time out first)", self.queue.max_wait_ms),
+                format!(
+                    "{} ms is longer than a held request may wait ({MAX_QUEUE_WAIT_MS} ms; clients time out first)",
+                    self.queue.max_wait_ms
+                ),
                 "--queue-wait-ms 3000",
             ));
         }
         if self.warm_pool > MAX_WARM_POOL {
-            return Err(setting_error("warm_pool", format!("{} instances is more than a warm pool may keep ({MAX_WARM_POOL})", self.warm_pool), "--warm-pool 2"));
+            return Err(setting_error(
+                "warm_pool",
+                format!("{} instances is more than a warm pool may keep ({MAX_WARM_POOL})", self.warm_pool),
+                "--warm-pool 2",
+            ));
         }
         if self.queue.max_in_flight_per_instance == Some(0) {
-            return Err(setting_error("queue.max_in_flight_per_instance", "an instance must be allowed at least 1 request in flight", "--instance-limit 50"));
+            return Err(setting_error(
+                "queue.max_in_flight_per_instance",
+                "an instance must be allowed at least 1 request in flight",
+                "--instance-limit 50",
+            ));
         }
         if self.scale_out_window_s == 0 {
             return Err(setting_error("scale_out_window_s", "must be at least 1 second", "2"));
@@ -225,10 +244,18 @@ impl ScalingSettings {
                 return Err(setting_error("trigger.period_s", "a period is at least 1 second", "1"));
             }
             if tr.breach_duration_s < tr.period_s || tr.breach_duration_s % tr.period_s != 0 {
-                return Err(setting_error("trigger.breach_duration_s", "must be a whole number of periods, at least one", "period_s 1, breach_duration_s 2"));
+                return Err(setting_error(
+                    "trigger.breach_duration_s",
+                    "must be a whole number of periods, at least one",
+                    "period_s 1, breach_duration_s 2",
+                ));
             }
             if tr.lower_threshold > tr.upper_threshold {
-                return Err(setting_error("trigger.lower_threshold", "is above the upper threshold", "lower 20, upper 100"));
+                return Err(setting_error(
+                    "trigger.lower_threshold",
+                    "is above the upper threshold",
+                    "lower 20, upper 100",
+                ));
             }
         }
         Ok(())

@@ -19,11 +19,7 @@ fn corpus() -> PathBuf {
         Some(manifest.join("../../../shared/conformance/dockerrun")),
         Some(PathBuf::from("/work/shared/conformance/dockerrun")),
     ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("valid").is_dir())
-        .unwrap_or_else(|| manifest.join("tests/corpus"))
+    candidates.into_iter().flatten().find(|p| p.join("valid").is_dir()).unwrap_or_else(|| manifest.join("tests/corpus"))
 }
 
 fn roots() -> Vec<PathBuf> {
@@ -33,8 +29,7 @@ fn roots() -> Vec<PathBuf> {
 
 /// The definition files of one folder, sorted (`.expect` files and dotfiles are not definitions).
 fn definitions(dir: &Path) -> Vec<PathBuf> {
-    let entries =
-        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
     let mut files: Vec<PathBuf> = entries
         .map(|e| e.expect("directory entry").path())
         .filter(|p| p.is_file())
@@ -46,8 +41,7 @@ fn definitions(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn load(path: &Path) -> Result<sprout_model::Loaded, Vec<Diagnostic>> {
-    let source = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let source = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     load_dockerrun(&path.file_name().unwrap().to_string_lossy(), &source)
 }
 
@@ -63,19 +57,12 @@ fn valid_files_load() {
         for path in definitions(&root.join("valid")) {
             count += 1;
             if let Err(diags) = load(&path) {
-                failures.push_str(&format!(
-                    "{} was rejected:\n{}",
-                    path.display(),
-                    render(&diags)
-                ));
+                failures.push_str(&format!("{} was rejected:\n{}", path.display(), render(&diags)));
             }
         }
     }
     assert!(failures.is_empty(), "{failures}");
-    assert!(
-        count >= 10,
-        "expected the corpus and the fixtures, found {count} valid files"
-    );
+    assert!(count >= 10, "expected the corpus and the fixtures, found {count} valid files");
 }
 
 #[test]
@@ -93,25 +80,15 @@ fn invalid_files_are_rejected_with_the_expected_diagnostics() {
                 Err(diags) => diags,
             };
             if !diags.iter().any(|d| d.severity == Severity::Error) {
-                failures.push_str(&format!(
-                    "{} was rejected without an error\n",
-                    path.display()
-                ));
+                failures.push_str(&format!("{} was rejected without an error\n", path.display()));
             }
             let shown = render(&diags);
             let Ok(expect) = std::fs::read_to_string(path.with_extension("expect")) else {
                 continue;
             };
-            for wanted in expect
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            {
+            for wanted in expect.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
                 if !shown.contains(wanted) {
-                    failures.push_str(&format!(
-                        "{}: no diagnostic contains {wanted:?}\n",
-                        path.display()
-                    ));
+                    failures.push_str(&format!("{}: no diagnostic contains {wanted:?}\n", path.display()));
                 }
             }
             if !failures.is_empty() && !failures.ends_with("---\n") {
@@ -120,76 +97,32 @@ fn invalid_files_are_rejected_with_the_expected_diagnostics() {
         }
     }
     assert!(failures.is_empty(), "{failures}");
-    assert!(
-        count >= 10,
-        "expected the corpus and the fixtures, found {count} invalid files"
-    );
+    assert!(count >= 10, "expected the corpus and the fixtures, found {count} invalid files");
 }
 
 /// docker-compose keys pasted into a Dockerrun file: every offending field is named.
 #[test]
 fn omigost_names_every_offending_field() {
     let root = &roots()[1];
-    let diags =
-        load(&root.join("invalid/Omigost__Omigost__deployment-Dockerrun.json")).unwrap_err();
-    let errors: Vec<String> = diags
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(ToString::to_string)
-        .collect();
-    let has = |path: &str, text: &str| {
-        errors
-            .iter()
-            .any(|e| e.contains(&format!("{path}: ")) && e.contains(text))
-    };
+    let diags = load(&root.join("invalid/Omigost__Omigost__deployment-Dockerrun.json")).unwrap_err();
+    let errors: Vec<String> = diags.iter().filter(|d| d.severity == Severity::Error).map(ToString::to_string).collect();
+    let has = |path: &str, text: &str| errors.iter().any(|e| e.contains(&format!("{path}: ")) && e.contains(text));
     for i in 0..7 {
         let c = format!("containerDefinitions[{i}]");
-        assert!(
-            has(&format!("{c}.container_name"), "docker-compose"),
-            "{c}.container_name\n{errors:#?}"
-        );
-        assert!(
-            has(&format!("{c}.restart"), "docker-compose"),
-            "{c}.restart\n{errors:#?}"
-        );
-        assert!(
-            has(&c, "neither `memory` nor `memoryReservation`"),
-            "{c} memory\n{errors:#?}"
-        );
+        assert!(has(&format!("{c}.container_name"), "docker-compose"), "{c}.container_name\n{errors:#?}");
+        assert!(has(&format!("{c}.restart"), "docker-compose"), "{c}.restart\n{errors:#?}");
+        assert!(has(&c, "neither `memory` nor `memoryReservation`"), "{c} memory\n{errors:#?}");
     }
-    assert!(has(
-        "containerDefinitions[4].build",
-        "build and push the image"
-    ));
+    assert!(has("containerDefinitions[4].build", "build and push the image"));
     assert!(has("containerDefinitions[4]", "has no `image`"));
-    assert!(has(
-        "containerDefinitions[4].ports",
-        r#"{"hostPort": 80, "containerPort": 8080}"#
-    ));
+    assert!(has("containerDefinitions[4].ports", r#"{"hostPort": 80, "containerPort": 8080}"#));
     for i in [1, 2, 3, 5] {
-        assert!(
-            has(
-                &format!("containerDefinitions[{i}].environment[0]"),
-                r#"{"name": "#
-            ),
-            "env {i}\n{errors:#?}"
-        );
+        assert!(has(&format!("containerDefinitions[{i}].environment[0]"), r#"{"name": "#), "env {i}\n{errors:#?}");
     }
-    assert!(has(
-        "containerDefinitions[6].environment",
-        r#"{"name": "POSTGRES_DB", "value": "docker_dev"}"#
-    ));
+    assert!(has("containerDefinitions[6].environment", r#"{"name": "POSTGRES_DB", "value": "docker_dev"}"#));
     // `family` is not a Dockerrun key, but unknown top-level keys only warn.
-    let family = diags
-        .iter()
-        .find(|d| d.path.as_deref() == Some("family"))
-        .expect("family warning");
+    let family = diags.iter().find(|d| d.path.as_deref() == Some("family")).expect("family warning");
     assert_eq!(family.severity, Severity::Warning);
     // Every diagnostic of this one-line file is positioned.
-    assert!(
-        diags
-            .iter()
-            .all(|d| d.line == Some(1) && d.column.is_some()),
-        "{diags:#?}"
-    );
+    assert!(diags.iter().all(|d| d.line == Some(1) && d.column.is_some()), "{diags:#?}");
 }

@@ -8,9 +8,7 @@ use serde_json::{Value, json};
 use sprout_model::*;
 
 fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -20,84 +18,34 @@ fn full_featured_file_reads_every_field() {
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let d = &loaded.dockerrun;
     assert_eq!(d.version, 2);
-    assert_eq!(
-        d.volume("nginx-conf").unwrap().source_path.as_deref(),
-        Some("/var/app/current/nginx.conf")
-    );
+    assert_eq!(d.volume("nginx-conf").unwrap().source_path.as_deref(), Some("/var/app/current/nginx.conf"));
     assert_eq!(d.volume("scratch").unwrap().source_path, None);
     assert_eq!(d.volume("cache").unwrap().source_path, None);
 
     let nginx = d.container("nginx").unwrap();
     assert!(nginx.essential, "essential defaults to true");
-    assert_eq!(
-        (nginx.memory, nginx.memory_reservation, nginx.cpu),
-        (Some(128), Some(64), Some(256))
-    );
-    assert_eq!(
-        nginx.port_mappings[1],
-        PortMapping {
-            host_port: None,
-            container_port: 8443,
-            protocol: Protocol::Tcp
-        }
-    );
+    assert_eq!((nginx.memory, nginx.memory_reservation, nginx.cpu), (Some(128), Some(64), Some(256)));
+    assert_eq!(nginx.port_mappings[1], PortMapping { host_port: None, container_port: 8443, protocol: Protocol::Tcp });
     assert_eq!(nginx.port_mappings[2].protocol, Protocol::Udp);
-    assert_eq!(
-        nginx.links,
-        vec![Link {
-            name: "app".into(),
-            alias: "backend".into()
-        }]
-    );
+    assert_eq!(nginx.links, vec![Link { name: "app".into(), alias: "backend".into() }]);
     assert!(nginx.mount_points[0].read_only && !nginx.mount_points[1].read_only);
-    assert_eq!(
-        nginx
-            .docker_labels
-            .get("com.example.team")
-            .map(String::as_str),
-        Some("ads")
-    );
+    assert_eq!(nginx.docker_labels.get("com.example.team").map(String::as_str), Some("ads"));
     let log = nginx.log_configuration.as_ref().unwrap();
     assert_eq!((log.log_driver.as_str(), log.options.len()), ("fluentd", 2));
-    assert_eq!(
-        nginx.ulimits,
-        vec![Ulimit {
-            name: "nofile".into(),
-            soft_limit: 65536,
-            hard_limit: 65536
-        }]
-    );
+    assert_eq!(nginx.ulimits, vec![Ulimit { name: "nofile".into(), soft_limit: 65536, hard_limit: 65536 }]);
     assert!(nginx.readonly_root_filesystem);
     assert_eq!(nginx.depends_on[0].condition, DependencyCondition::Healthy);
 
     let app = d.container("app").unwrap();
-    assert_eq!(
-        app.environment[1],
-        EnvVar {
-            name: "EMPTY".into(),
-            value: String::new()
-        }
-    );
-    assert_eq!(
-        app.entry_point.as_deref(),
-        Some(&["bundle".to_string(), "exec".to_string()][..])
-    );
+    assert_eq!(app.environment[1], EnvVar { name: "EMPTY".into(), value: String::new() });
+    assert_eq!(app.entry_point.as_deref(), Some(&["bundle".to_string(), "exec".to_string()][..]));
     assert_eq!(app.command.as_ref().unwrap().len(), 3);
     assert_eq!(app.working_directory.as_deref(), Some("/app"));
     assert_eq!(app.extra_hosts[1].ip_address, "fd00::1");
     assert_eq!(app.dns_servers, vec!["10.0.0.2".to_string()]);
-    assert_eq!(
-        app.volumes_from,
-        vec![VolumeFrom {
-            source_container: "assets".into(),
-            read_only: true
-        }]
-    );
+    assert_eq!(app.volumes_from, vec![VolumeFrom { source_container: "assets".into(), read_only: true }]);
     let hc = app.health_check.as_ref().unwrap();
-    assert_eq!(
-        (hc.interval, hc.timeout, hc.retries, hc.start_period),
-        (Some(10), Some(5), Some(3), Some(30))
-    );
+    assert_eq!((hc.interval, hc.timeout, hc.retries, hc.start_period), (Some(10), Some(5), Some(3), Some(30)));
     assert_eq!(app.depends_on.len(), 2);
     assert!(!d.container("migrate").unwrap().essential);
     assert_eq!(d.web_container().unwrap().0.name, "nginx");
@@ -117,10 +65,7 @@ fn escapes_decode_like_serde() {
 fn positions_count_tabs_as_one_column_and_survive_crlf() {
     let src = fixture("valid/crlf-tabs.json").replace("\"memory\": 64", "\"memory\": \"64\"");
     let diags = load_dockerrun("c.json", &src).unwrap_err();
-    let d = diags
-        .iter()
-        .find(|d| d.path.as_deref() == Some("containerDefinitions[0].memory"))
-        .unwrap();
+    let d = diags.iter().find(|d| d.path.as_deref() == Some("containerDefinitions[0].memory")).unwrap();
     assert_eq!((d.line, d.column), (Some(7), Some(14)), "{d}");
 }
 
@@ -129,12 +74,7 @@ fn syntax_errors_have_line_and_character_column() {
     let src = "{\n  \"a\": 1,\n  \"é\": x\n}";
     let diags = load_dockerrun("s.json", src).unwrap_err();
     assert_eq!(diags.len(), 1);
-    assert_eq!(
-        (diags[0].line, diags[0].column),
-        (Some(3), Some(8)),
-        "{}",
-        diags[0]
-    );
+    assert_eq!((diags[0].line, diags[0].column), (Some(3), Some(8)), "{}", diags[0]);
     assert!(diags[0].message.starts_with("invalid JSON"));
 }
 
@@ -143,10 +83,7 @@ fn diagnostics_come_in_file_order() {
     let diags = load_dockerrun("o.json", &fixture("invalid/types.json")).unwrap_err();
     let lines: Vec<usize> = diags.iter().filter_map(|d| d.line).collect();
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
-    assert!(
-        diags.iter().all(|d| d.line.is_some()),
-        "every field error is positioned"
-    );
+    assert!(diags.iter().all(|d| d.line.is_some()), "every field error is positioned");
 }
 
 #[test]
@@ -160,30 +97,18 @@ fn missing_web_container_only_warns() {
 
 #[test]
 fn version_must_be_two() {
-    for (version, ok) in [
-        (json!(2), true),
-        (json!("2"), true),
-        (json!(3), false),
-        (json!(2.5), false),
-        (json!(null), false),
-    ] {
+    for (version, ok) in
+        [(json!(2), true), (json!("2"), true), (json!(3), false), (json!(2.5), false), (json!(null), false)]
+    {
         let doc = json!({"AWSEBDockerrunVersion": version, "containerDefinitions": [
             {"name": "w", "image": "i", "memory": 8, "portMappings": [{"hostPort": 80, "containerPort": 80}]}]});
-        assert_eq!(
-            load_dockerrun("v", &doc.to_string()).is_ok(),
-            ok,
-            "{version}"
-        );
+        assert_eq!(load_dockerrun("v", &doc.to_string()).is_ok(), ok, "{version}");
     }
 }
 
 /// A valid definition built from generated parts, and the JSON a user would write for it.
 fn definition() -> impl Strategy<Value = (Dockerrun, String)> {
-    let container = (
-        4u64..4096,
-        any::<bool>(),
-        proptest::collection::vec(("[A-Z][A-Z0-9_]{0,8}", ".{0,12}"), 0..4),
-    );
+    let container = (4u64..4096, any::<bool>(), proptest::collection::vec(("[A-Z][A-Z0-9_]{0,8}", ".{0,12}"), 0..4));
     (proptest::collection::vec(container, 1..5), any::<bool>()).prop_map(|(parts, string_version)| {
         let mut defs = Vec::new();
         for (i, (memory, reserve, env)) in parts.into_iter().enumerate() {
@@ -278,8 +203,7 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         ];
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            proptest::collection::btree_map(keys, inner, 0..5)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            proptest::collection::btree_map(keys, inner, 0..5).prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }

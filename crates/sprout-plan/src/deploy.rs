@@ -20,7 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::health::InstanceHealth;
-use crate::reconcile::{plan_environment, EnvironmentSpec, InstanceObservation, Plan, RetireReason, Step};
+use crate::reconcile::{EnvironmentSpec, InstanceObservation, Plan, RetireReason, Step, plan_environment};
 
 /// Deployment policies, as Elastic Beanstalk names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +114,11 @@ pub struct DeployStatus {
 
 /// Plan one environment under a deployment policy. Without instances of other versions this is
 /// exactly `plan_environment`. Pure: same inputs, same plan.
-pub fn plan_deploy(spec: &EnvironmentSpec, deploy: &DeploySpec, observed: &[InstanceObservation]) -> (Plan, DeployStatus) {
+pub fn plan_deploy(
+    spec: &EnvironmentSpec,
+    deploy: &DeploySpec,
+    observed: &[InstanceObservation],
+) -> (Plan, DeployStatus) {
     let is_old = |i: &InstanceObservation| i.version != spec.version && !i.health.is_unhealthy();
     if spec.terminating || !observed.iter().any(is_old) {
         return (plan_environment(spec, observed), DeployStatus::default());
@@ -130,7 +134,9 @@ pub fn plan_deploy(spec: &EnvironmentSpec, deploy: &DeploySpec, observed: &[Inst
     let mut old: Vec<&InstanceObservation> = Vec::new();
     for i in observed {
         match &i.health {
-            InstanceHealth::Unhealthy(why) => steps.push(Step::Retire { id: i.id.clone(), reason: RetireReason::Unhealthy(why.clone()) }),
+            InstanceHealth::Unhealthy(why) => {
+                steps.push(Step::Retire { id: i.id.clone(), reason: RetireReason::Unhealthy(why.clone()) })
+            }
             _ if i.version == spec.version => new.push(i),
             _ => old.push(i),
         }
@@ -150,7 +156,11 @@ pub fn plan_deploy(spec: &EnvironmentSpec, deploy: &DeploySpec, observed: &[Inst
 
     let (retire, launch) = match deploy.effective(spec.desired) {
         Policy::AllAtOnce => {
-            if spec.may_launch { (old.len(), desired - new.len()) } else { (0, 0) }
+            if spec.may_launch {
+                (old.len(), desired - new.len())
+            } else {
+                (0, 0)
+            }
         }
         Policy::Immutable => {
             // Old instances beyond `desired` (a scale-in meanwhile) need not wait for the new set.

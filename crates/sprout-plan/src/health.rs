@@ -21,7 +21,10 @@ pub enum ObservedState {
     Created,
     Running,
     /// Exited with this code; `oom` when the kernel killed it for memory.
-    Exited { code: i64, oom: bool },
+    Exited {
+        code: i64,
+        oom: bool,
+    },
     /// Docker's health check says unhealthy while running.
     RunningUnhealthy,
     /// Restarting, dead, removing, paused: not serving.

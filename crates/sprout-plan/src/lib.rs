@@ -18,8 +18,8 @@ pub mod rotation;
 pub mod scaling;
 pub mod schedule;
 
-pub use deploy::{plan_deploy, DeploySpec, DeployStatus, Policy};
-pub use health::{judge_instance, ContainerObservation, InstanceHealth, ObservedState, ProbeRecord};
-pub use lifecycle::{decide_version_deletions, LifecycleLimits, VersionAge};
-pub use orphans::{plan_orphans, FoundInstance};
-pub use reconcile::{plan_environment, EnvironmentSpec, InstanceObservation, Plan, RetireReason, Step};
+pub use deploy::{DeploySpec, DeployStatus, Policy, plan_deploy};
+pub use health::{ContainerObservation, InstanceHealth, ObservedState, ProbeRecord, judge_instance};
+pub use lifecycle::{LifecycleLimits, VersionAge, decide_version_deletions};
+pub use orphans::{FoundInstance, plan_orphans};
+pub use reconcile::{EnvironmentSpec, InstanceObservation, Plan, RetireReason, Step, plan_environment};

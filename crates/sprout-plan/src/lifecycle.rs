@@ -79,17 +79,62 @@ mod tests {
         let vs = versions(&[("v5", 0), ("v4", 5), ("v3", 10), ("v2", 40), ("v1", 50)]);
         let cases: &[(&str, LifecycleLimits, &[&str], &[&str])] = &[
             ("no policy keeps everything", LifecycleLimits::default(), &[], &[]),
-            ("count 3 deletes the two oldest", LifecycleLimits { max_count: Some(3), max_age_days: None }, &[], &["v1", "v2"]),
+            (
+                "count 3 deletes the two oldest",
+                LifecycleLimits { max_count: Some(3), max_age_days: None },
+                &[],
+                &["v1", "v2"],
+            ),
             ("count 5 is exactly enough", LifecycleLimits { max_count: Some(5), max_age_days: None }, &[], &[]),
-            ("age 30 deletes older than 30 days", LifecycleLimits { max_count: None, max_age_days: Some(30) }, &[], &["v1", "v2"]),
-            ("age boundary: exactly 10 days is kept", LifecycleLimits { max_count: None, max_age_days: Some(10) }, &[], &["v1", "v2"]),
-            ("in use is never deleted by age", LifecycleLimits { max_count: None, max_age_days: Some(1) }, &["v1"], &["v2", "v3", "v4"]),
-            ("in use beyond the count is kept", LifecycleLimits { max_count: Some(2), max_age_days: None }, &["v1"], &["v2", "v3"]),
-            ("in use within the count takes its place", LifecycleLimits { max_count: Some(2), max_age_days: None }, &["v4"], &["v1", "v2", "v3"]),
-            ("more in use than the count: only unused go", LifecycleLimits { max_count: Some(1), max_age_days: None }, &["v1", "v2", "v5"], &["v3", "v4"]),
-            ("count 0 deletes all unused", LifecycleLimits { max_count: Some(0), max_age_days: None }, &["v3"], &["v1", "v2", "v4", "v5"]),
+            (
+                "age 30 deletes older than 30 days",
+                LifecycleLimits { max_count: None, max_age_days: Some(30) },
+                &[],
+                &["v1", "v2"],
+            ),
+            (
+                "age boundary: exactly 10 days is kept",
+                LifecycleLimits { max_count: None, max_age_days: Some(10) },
+                &[],
+                &["v1", "v2"],
+            ),
+            (
+                "in use is never deleted by age",
+                LifecycleLimits { max_count: None, max_age_days: Some(1) },
+                &["v1"],
+                &["v2", "v3", "v4"],
+            ),
+            (
+                "in use beyond the count is kept",
+                LifecycleLimits { max_count: Some(2), max_age_days: None },
+                &["v1"],
+                &["v2", "v3"],
+            ),
+            (
+                "in use within the count takes its place",
+                LifecycleLimits { max_count: Some(2), max_age_days: None },
+                &["v4"],
+                &["v1", "v2", "v3"],
+            ),
+            (
+                "more in use than the count: only unused go",
+                LifecycleLimits { max_count: Some(1), max_age_days: None },
+                &["v1", "v2", "v5"],
+                &["v3", "v4"],
+            ),
+            (
+                "count 0 deletes all unused",
+                LifecycleLimits { max_count: Some(0), max_age_days: None },
+                &["v3"],
+                &["v1", "v2", "v4", "v5"],
+            ),
             ("both limits combine", LifecycleLimits { max_count: Some(4), max_age_days: Some(45) }, &[], &["v1"]),
-            ("a label in use that is not a version changes nothing", LifecycleLimits { max_count: Some(3), max_age_days: None }, &["ghost"], &["v1", "v2"]),
+            (
+                "a label in use that is not a version changes nothing",
+                LifecycleLimits { max_count: Some(3), max_age_days: None },
+                &["ghost"],
+                &["v1", "v2"],
+            ),
         ];
         for (name, limits, in_use, want) in cases {
             let got = decide_version_deletions(&vs, &used(in_use), *limits, now);
@@ -99,12 +144,14 @@ mod tests {
 
     #[test]
     fn equal_times_keep_the_one_listed_first() {
-        let vs = vec![
-            VersionAge { label: "b".into(), created_at: 5 },
-            VersionAge { label: "a".into(), created_at: 5 },
-        ];
+        let vs = vec![VersionAge { label: "b".into(), created_at: 5 }, VersionAge { label: "a".into(), created_at: 5 }];
         // Input is newest first as the store lists it: "b" is newer, so "a" goes.
-        let got = decide_version_deletions(&vs, &BTreeSet::new(), LifecycleLimits { max_count: Some(1), max_age_days: None }, 10);
+        let got = decide_version_deletions(
+            &vs,
+            &BTreeSet::new(),
+            LifecycleLimits { max_count: Some(1), max_age_days: None },
+            10,
+        );
         assert_eq!(got, vec!["a".to_string()]);
     }
 

@@ -95,10 +95,9 @@ pub fn plan_environment(spec: &EnvironmentSpec, observed: &[InstanceObservation]
     let mut old: Vec<&InstanceObservation> = Vec::new();
     for i in observed {
         match &i.health {
-            InstanceHealth::Unhealthy(why) => steps.push(Step::Retire {
-                id: i.id.clone(),
-                reason: RetireReason::Unhealthy(why.clone()),
-            }),
+            InstanceHealth::Unhealthy(why) => {
+                steps.push(Step::Retire { id: i.id.clone(), reason: RetireReason::Unhealthy(why.clone()) })
+            }
             _ if i.version == spec.version => current.push(i),
             _ => old.push(i),
         }

@@ -89,7 +89,14 @@ pub struct Decision {
 }
 
 /// Decide the desired count. `window` holds one sample per second, oldest first.
-pub fn decide_scaling(settings: &ScalingSettings, window: &[MetricSample], current: Counts, band: Band, last: LastActions, now: DateTime<Utc>) -> Decision {
+pub fn decide_scaling(
+    settings: &ScalingSettings,
+    window: &[MetricSample],
+    current: Counts,
+    band: Band,
+    last: LastActions,
+    now: DateTime<Utc>,
+) -> Decision {
     let from = current.desired;
     let change = |to: u32, why: String| {
         let dir = if to > from { Direction::Out } else { Direction::In };
@@ -130,7 +137,11 @@ pub fn decide_scaling(settings: &ScalingSettings, window: &[MetricSample], curre
             if to > from {
                 return change(
                     to,
-                    format!("RequestCount {} requests/s over {out_n} s above target {} per instance", thousands(low), thousands(target)),
+                    format!(
+                        "RequestCount {} requests/s over {out_n} s above target {} per instance",
+                        thousands(low),
+                        thousands(target)
+                    ),
                 );
             }
         }
@@ -142,7 +153,11 @@ pub fn decide_scaling(settings: &ScalingSettings, window: &[MetricSample], curre
             if to < from {
                 return change(
                     to,
-                    format!("RequestCount at most {} requests/s over the last {in_n} s, target {} per instance", thousands(high), thousands(target)),
+                    format!(
+                        "RequestCount at most {} requests/s over the last {in_n} s, target {} per instance",
+                        thousands(high),
+                        thousands(target)
+                    ),
                 );
             }
         }
@@ -150,16 +165,31 @@ pub fn decide_scaling(settings: &ScalingSettings, window: &[MetricSample], curre
 
     if let Some(tr) = &settings.trigger {
         // A breach counts only if observed entirely after the last action of either kind.
-        let fresh: Vec<&MetricSample> = window.iter().filter(|s| last.scale_out.is_none_or(|t| s.at > t) && last.scale_in.is_none_or(|t| s.at > t)).collect();
+        let fresh: Vec<&MetricSample> = window
+            .iter()
+            .filter(|s| last.scale_out.is_none_or(|t| s.at > t) && last.scale_in.is_none_or(|t| s.at > t))
+            .collect();
         if let Some((above, values)) = breach(tr, &fresh) {
-            let (inc, thr, word) = if above { (tr.upper_increment, tr.upper_threshold, "above") } else { (tr.lower_increment, tr.lower_threshold, "below") };
+            let (inc, thr, word) = if above {
+                (tr.upper_increment, tr.upper_threshold, "above")
+            } else {
+                (tr.lower_increment, tr.lower_threshold, "below")
+            };
             let allowed = if inc > 0 { out_allowed && current.starting == 0 } else { in_allowed };
             let to = band.clamp((from as i64 + inc as i64).clamp(0, u32::MAX as i64) as u32);
             if allowed && to != from {
                 let shown = values.iter().map(|v| thousands(*v)).collect::<Vec<_>>().join(", ");
                 return change(
                     to,
-                    format!("{:?} {:?} {shown} {} over {} s {word} {} {}", tr.measure, tr.statistic, tr.unit, tr.breach_duration_s, thousands(thr), tr.unit),
+                    format!(
+                        "{:?} {:?} {shown} {} over {} s {word} {} {}",
+                        tr.measure,
+                        tr.statistic,
+                        tr.unit,
+                        tr.breach_duration_s,
+                        thousands(thr),
+                        tr.unit
+                    ),
                 );
             }
         }
@@ -172,7 +202,14 @@ pub fn decide_scaling(settings: &ScalingSettings, window: &[MetricSample], curre
 /// can fake it), scale out without waiting for the second to close. The order is sized on the
 /// rate so far, counting at least half a second, so an early burst orders at most twice what it
 /// shows. Everything else waits for closed seconds (`decide_scaling`).
-pub fn decide_surge(settings: &ScalingSettings, open: OpenSecond, current: Counts, band: Band, last: LastActions, now: DateTime<Utc>) -> Decision {
+pub fn decide_surge(
+    settings: &ScalingSettings,
+    open: OpenSecond,
+    current: Counts,
+    band: Band,
+    last: LastActions,
+    now: DateTime<Utc>,
+) -> Decision {
     let from = current.desired;
     let none = Decision { desired: from, change: None };
     let Some(target) = settings.target_rps.filter(|t| *t > 0.0) else { return none };

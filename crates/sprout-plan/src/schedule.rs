@@ -13,9 +13,9 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
-use croner::parser::{CronParser, Seconds};
 use croner::Cron;
-use sprout_model::scaling::{check_band, setting_error, ScheduledAction, SettingError};
+use croner::parser::{CronParser, Seconds};
+use sprout_model::scaling::{ScheduledAction, SettingError, check_band, setting_error};
 
 use crate::scaling::Band;
 
@@ -23,28 +23,37 @@ use crate::scaling::Band;
 pub fn parse_recurrence(expr: &str) -> Result<Cron, SettingError> {
     let fields = expr.split_whitespace().count();
     if !(5..=6).contains(&fields) {
-        return Err(setting_error("recurrence", format!("{expr:?} has {fields} field(s); give 5 (minute hour day month weekday) or 6 (seconds first)"), "\"0 8 * * 1-5\""));
+        return Err(setting_error(
+            "recurrence",
+            format!("{expr:?} has {fields} field(s); give 5 (minute hour day month weekday) or 6 (seconds first)"),
+            "\"0 8 * * 1-5\"",
+        ));
     }
-    CronParser::builder()
-        .seconds(Seconds::Optional)
-        .build()
-        .parse(expr)
-        .map_err(|e| setting_error("recurrence", format!("{expr:?} does not parse: {e}"), "\"0 8 * * 1-5\" (08:00 on weekdays)"))
+    CronParser::builder().seconds(Seconds::Optional).build().parse(expr).map_err(|e| {
+        setting_error("recurrence", format!("{expr:?} does not parse: {e}"), "\"0 8 * * 1-5\" (08:00 on weekdays)")
+    })
 }
 
 pub fn parse_time_zone(name: &str) -> Result<Tz, SettingError> {
-    Tz::from_str(name).map_err(|_| setting_error("time_zone", format!("{name:?} is not an IANA time zone"), "Europe/Berlin, America/New_York, UTC"))
+    Tz::from_str(name).map_err(|_| {
+        setting_error("time_zone", format!("{name:?} is not an IANA time zone"), "Europe/Berlin, America/New_York, UTC")
+    })
 }
 
 /// Every check of an action: name, recurrence or one-off instant, time zone, band.
 pub fn validate_action(a: &ScheduledAction) -> Result<(), SettingError> {
-    sprout_model::names::check_name("scheduled action", &a.name).map_err(|m| setting_error("name", m, "weekday-morning"))?;
+    sprout_model::names::check_name("scheduled action", &a.name)
+        .map_err(|m| setting_error("name", m, "weekday-morning"))?;
     match &a.recurrence {
         Some(r) => {
             parse_recurrence(r)?;
         }
         None if a.start.is_none() => {
-            return Err(setting_error("recurrence", "an action needs a recurrence, or a start time for a one-off", "--cron \"0 8 * * 1-5\" or --start 2026-05-01T08:00:00Z"));
+            return Err(setting_error(
+                "recurrence",
+                "an action needs a recurrence, or a start time for a one-off",
+                "--cron \"0 8 * * 1-5\" or --start 2026-05-01T08:00:00Z",
+            ));
         }
         None => {}
     }
@@ -52,7 +61,11 @@ pub fn validate_action(a: &ScheduledAction) -> Result<(), SettingError> {
     if let (Some(s), Some(e)) = (a.start, a.end)
         && e <= s
     {
-        return Err(setting_error("end", "the end time is not after the start time", "--start 2026-05-01T00:00:00Z --end 2026-06-01T00:00:00Z"));
+        return Err(setting_error(
+            "end",
+            "the end time is not after the start time",
+            "--start 2026-05-01T00:00:00Z --end 2026-06-01T00:00:00Z",
+        ));
     }
     if a.min.is_none() && a.max.is_none() && a.desired.is_none() {
         return Err(setting_error("min", "an action sets at least one of min, max, desired", "--min 2 --max 6"));
@@ -163,8 +176,13 @@ pub fn due_actions(
             let before = d;
             (b, d) = apply_action(a, b, d);
             let tz = &a.time_zone;
-            let local = parse_time_zone(tz).map(|z| at.with_timezone(&z).format("%Y-%m-%d %H:%M:%S %Z").to_string()).unwrap_or_default();
-            let reason = format!("scheduled action {} for {local} ({tz}) sets band {}..{}: desired {before} -> {d}", a.name, b.min, b.max);
+            let local = parse_time_zone(tz)
+                .map(|z| at.with_timezone(&z).format("%Y-%m-%d %H:%M:%S %Z").to_string())
+                .unwrap_or_default();
+            let reason = format!(
+                "scheduled action {} for {local} ({tz}) sets band {}..{}: desired {before} -> {d}",
+                a.name, b.min, b.max
+            );
             Firing { action: a.name.clone(), at, band: b, desired: d, reason }
         })
         .collect()
@@ -182,7 +200,13 @@ pub struct BandChange {
 }
 
 /// The band the actions will set over `days` days from `from`, starting from `band`/`desired`.
-pub fn preview(actions: &[ScheduledAction], band: Band, desired: u32, from: DateTime<Utc>, days: u32) -> Vec<BandChange> {
+pub fn preview(
+    actions: &[ScheduledAction],
+    band: Band,
+    desired: u32,
+    from: DateTime<Utc>,
+    days: u32,
+) -> Vec<BandChange> {
     let until = from + Duration::days(days as i64);
     let mut firings: Vec<(DateTime<Utc>, &ScheduledAction)> = Vec::new();
     for a in actions.iter().filter(|a| !a.suspended) {
@@ -201,7 +225,9 @@ pub fn preview(actions: &[ScheduledAction], band: Band, desired: u32, from: Date
         .into_iter()
         .map(|(at, a)| {
             (b, d) = apply_action(a, b, d);
-            let local = parse_time_zone(&a.time_zone).map(|z| at.with_timezone(&z).format("%a %Y-%m-%d %H:%M %Z").to_string()).unwrap_or_default();
+            let local = parse_time_zone(&a.time_zone)
+                .map(|z| at.with_timezone(&z).format("%a %Y-%m-%d %H:%M %Z").to_string())
+                .unwrap_or_default();
             BandChange { at, local, action: a.name.clone(), min: b.min, max: b.max, desired: d }
         })
         .collect()

@@ -176,7 +176,8 @@ mod tests {
     fn same_content_same_digest_and_stored_once() {
         let d = tempfile::tempdir().unwrap();
         let a = store_bundle(d.path(), &tar_of(&[("Dockerrun.aws.json", "{}"), ("nginx.conf", "x")]), 1 << 20).unwrap();
-        let b = store_bundle(d.path(), &tar_of(&[("./nginx.conf", "x"), ("Dockerrun.aws.json", "{}")]), 1 << 20).unwrap();
+        let b =
+            store_bundle(d.path(), &tar_of(&[("./nginx.conf", "x"), ("Dockerrun.aws.json", "{}")]), 1 << 20).unwrap();
         assert_eq!(a.digest, b.digest);
         assert_eq!(std::fs::read_to_string(a.dir.join("nginx.conf")).unwrap(), "x");
         let c = store_bundle(d.path(), &tar_of(&[("Dockerrun.aws.json", "{}"), ("nginx.conf", "y")]), 1 << 20).unwrap();
@@ -202,7 +203,10 @@ mod tests {
         let z = store_bundle(d.path(), &zip_of(&files), 1 << 20).unwrap();
         assert_eq!(t.digest, z.digest);
         assert_eq!(std::fs::read_to_string(z.dir.join("conf/nginx.conf")).unwrap(), "x");
-        assert!(matches!(store_bundle(d.path(), &zip_of(&[("../x", "1"), ("Dockerrun.aws.json", "{}")]), 1 << 20), Err(BundleError::UnsafePath(_))));
+        assert!(matches!(
+            store_bundle(d.path(), &zip_of(&[("../x", "1"), ("Dockerrun.aws.json", "{}")]), 1 << 20),
+            Err(BundleError::UnsafePath(_))
+        ));
         assert!(matches!(store_bundle(d.path(), &zip_of(&[("a.txt", "1")]), 1 << 20), Err(BundleError::NoDefinition)));
         // Compresses far below the limit, inflates above it.
         let big = "x".repeat(64 * 1024);

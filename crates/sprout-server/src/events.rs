@@ -6,33 +6,101 @@ use sprout_store::{EventLevel, NewEvent};
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    EnvironmentCreated { version: String, instances: u32 },
-    DeployStarted { from: String, to: String },
-    InstanceLaunched { instance: String, version: String },
-    LaunchFailed { instance: String, error: String, retry_in_s: u64 },
-    InstanceInService { instance: String, address: String },
-    InstanceRetired { instance: String, reason: String },
-    InstanceUnhealthy { instance: String, reason: String },
-    RetireFailed { instance: String, error: String },
-    EnvironmentReady { version: String, instances: u32 },
-    DeployFailed { version: String, reason: String, rollback_to: Option<String> },
+    EnvironmentCreated {
+        version: String,
+        instances: u32,
+    },
+    DeployStarted {
+        from: String,
+        to: String,
+    },
+    InstanceLaunched {
+        instance: String,
+        version: String,
+    },
+    LaunchFailed {
+        instance: String,
+        error: String,
+        retry_in_s: u64,
+    },
+    InstanceInService {
+        instance: String,
+        address: String,
+    },
+    InstanceRetired {
+        instance: String,
+        reason: String,
+    },
+    InstanceUnhealthy {
+        instance: String,
+        reason: String,
+    },
+    RetireFailed {
+        instance: String,
+        error: String,
+    },
+    EnvironmentReady {
+        version: String,
+        instances: u32,
+    },
+    DeployFailed {
+        version: String,
+        reason: String,
+        rollback_to: Option<String>,
+    },
     TerminateStarted,
     EnvironmentTerminated,
-    OrphanRemoved { app: String, env: String, instance: String },
-    HostnameSwapped { host: String },
-    VariablesChanged { names: String },
-    EngineUnavailable { error: String },
-    DeployBatchStarted { batch: u32, of: u32, retiring: Vec<String>, launching: usize },
-    DeployBatchHealthy { batch: u32, of: u32 },
-    InstanceQuarantined { instance: String, error: String },
-    DeployAborted { version: String, rollback_to: Option<String> },
+    OrphanRemoved {
+        app: String,
+        env: String,
+        instance: String,
+    },
+    HostnameSwapped {
+        host: String,
+    },
+    VariablesChanged {
+        names: String,
+    },
+    EngineUnavailable {
+        error: String,
+    },
+    DeployBatchStarted {
+        batch: u32,
+        of: u32,
+        retiring: Vec<String>,
+        launching: usize,
+    },
+    DeployBatchHealthy {
+        batch: u32,
+        of: u32,
+    },
+    InstanceQuarantined {
+        instance: String,
+        error: String,
+    },
+    DeployAborted {
+        version: String,
+        rollback_to: Option<String>,
+    },
     /// Auto-scaling changed the desired count; the reason says from what metrics.
-    ScalingDecision { from: u32, to: u32, reason: String },
+    ScalingDecision {
+        from: u32,
+        to: u32,
+        reason: String,
+    },
     /// A scheduled action set the band and desired count.
-    ScheduledActionFired { action: String, reason: String },
+    ScheduledActionFired {
+        action: String,
+        reason: String,
+    },
     /// Auto-scaling is holding off (a deploy in progress), and why.
-    ScalingWaits { reason: String },
-    VersionDeleted { label: String, reason: String },
+    ScalingWaits {
+        reason: String,
+    },
+    VersionDeleted {
+        label: String,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -86,17 +154,25 @@ impl Event {
             Event::DeployStarted { from, to } => format!("Deploying version {to} (replacing {from})"),
             Event::DeployBatchStarted { batch, of, retiring, launching } => {
                 let out = if retiring.is_empty() { "none".to_string() } else { retiring.join(", ") };
-                format!("Deploying batch {batch} of {of}: launching {launching} instance(s), taking out instances: {out}")
+                format!(
+                    "Deploying batch {batch} of {of}: launching {launching} instance(s), taking out instances: {out}"
+                )
             }
             Event::DeployBatchHealthy { batch, of } => format!("Batch {batch} of {of} healthy"),
             Event::InstanceQuarantined { instance, error } => format!(
                 "Instance {instance} will not stop or be removed ({error}): quarantined out of rotation and replaced; cleanup is retried every 30s"
             ),
-            Event::DeployAborted { version, rollback_to: Some(to) } => format!("Deploy of version {version} aborted. Rolling back to {to}"),
-            Event::DeployAborted { version, rollback_to: None } => {
-                format!("Deploy of version {version} aborted. No earlier good version to roll back to: the environment keeps {version}")
+            Event::DeployAborted { version, rollback_to: Some(to) } => {
+                format!("Deploy of version {version} aborted. Rolling back to {to}")
             }
-            Event::InstanceLaunched { instance, version } => format!("Instance {instance} launched with version {version}"),
+            Event::DeployAborted { version, rollback_to: None } => {
+                format!(
+                    "Deploy of version {version} aborted. No earlier good version to roll back to: the environment keeps {version}"
+                )
+            }
+            Event::InstanceLaunched { instance, version } => {
+                format!("Instance {instance} launched with version {version}")
+            }
             Event::LaunchFailed { instance, error, retry_in_s } => {
                 format!("Instance {instance} failed to launch: {error}; retrying in {retry_in_s}s")
             }

@@ -15,8 +15,8 @@ pub mod instance;
 pub mod lifecycle;
 pub mod logs;
 pub mod probe;
-pub mod version_images;
 pub mod server;
+pub mod version_images;
 
 pub use context::{Ctx, Settings};
-pub use server::{run, ServerOptions, StartError};
+pub use server::{ServerOptions, StartError, run};

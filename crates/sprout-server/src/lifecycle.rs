@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use sprout_plan::{decide_version_deletions, LifecycleLimits, VersionAge};
+use sprout_plan::{LifecycleLimits, VersionAge, decide_version_deletions};
 use sprout_store::{Store, StoreError, VersionRecord};
 
 use crate::context::Ctx;
@@ -75,10 +75,12 @@ async fn remove_bundle_if_unshared(ctx: &Ctx, version: &VersionRecord) -> Result
     // Only ever a directory this server made: a stored path outside the bundles directory
     // (a hand-edited database) is left alone.
     let dir = Path::new(&version.bundle_path);
-    if dir.starts_with(ctx.settings.bundles_dir()) && dir.exists()
-        && let Err(e) = std::fs::remove_dir_all(dir) {
-            tracing::warn!("could not remove bundle {}: {e}", dir.display());
-        }
+    if dir.starts_with(ctx.settings.bundles_dir())
+        && dir.exists()
+        && let Err(e) = std::fs::remove_dir_all(dir)
+    {
+        tracing::warn!("could not remove bundle {}: {e}", dir.display());
+    }
     Ok(())
 }
 

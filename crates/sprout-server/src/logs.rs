@@ -41,7 +41,8 @@ pub struct LogFilter {
 
 impl LogFilter {
     pub fn wants(&self, instance: &str, container: &str) -> bool {
-        self.instance.as_deref().is_none_or(|i| i == instance) && self.container.as_deref().is_none_or(|c| c == container)
+        self.instance.as_deref().is_none_or(|i| i == instance)
+            && self.container.as_deref().is_none_or(|c| c == container)
     }
 }
 
@@ -72,7 +73,13 @@ pub fn instance_dirs(env_dir: &Path) -> Vec<String> {
 
 /// The file logs of one instance: every file under `logs/<container>/` and, when
 /// `with_saved_engine_logs`, the `docker-logs/<container>.log` files. Sorted by path.
-pub fn read_instance_files(instance_dir: &Path, instance: &str, live: bool, with_saved_engine_logs: bool, filter: &LogFilter) -> Vec<LogChunk> {
+pub fn read_instance_files(
+    instance_dir: &Path,
+    instance: &str,
+    live: bool,
+    with_saved_engine_logs: bool,
+    filter: &LogFilter,
+) -> Vec<LogChunk> {
     let mut out = Vec::new();
     let mut files = Vec::new();
     for container_dir in sorted_children(&instance_dir.join(FILE_LOGS_DIR)) {
@@ -83,14 +90,26 @@ pub fn read_instance_files(instance_dir: &Path, instance: &str, live: bool, with
     }
     for (container, path) in files {
         let source = path.strip_prefix(instance_dir).unwrap_or(&path).to_string_lossy().into_owned();
-        out.push(LogChunk { instance: instance.to_string(), container, source, live, text: read_tail(&path, filter.tail) });
+        out.push(LogChunk {
+            instance: instance.to_string(),
+            container,
+            source,
+            live,
+            text: read_tail(&path, filter.tail),
+        });
     }
     if with_saved_engine_logs {
         for path in sorted_children(&instance_dir.join(DOCKER_LOGS_DIR)) {
             let Some(name) = file_name(&path) else { continue };
             let Some(container) = name.strip_suffix(".log") else { continue };
             if filter.wants(instance, container) {
-                out.push(LogChunk { instance: instance.to_string(), container: container.to_string(), source: "docker".into(), live, text: read_tail(&path, filter.tail) });
+                out.push(LogChunk {
+                    instance: instance.to_string(),
+                    container: container.to_string(),
+                    source: "docker".into(),
+                    live,
+                    text: read_tail(&path, filter.tail),
+                });
             }
         }
     }
@@ -129,7 +148,8 @@ fn read_tail(path: &Path, n: usize) -> String {
         f.take(MAX_READ_BYTES).read_to_end(&mut buf)?;
         let text = String::from_utf8_lossy(&buf).into_owned();
         // Starting mid-file means the first line is partial: drop it.
-        let text = if start > 0 { text.split_once('\n').map(|(_, rest)| rest.to_string()).unwrap_or_default() } else { text };
+        let text =
+            if start > 0 { text.split_once('\n').map(|(_, rest)| rest.to_string()).unwrap_or_default() } else { text };
         Ok(tail_lines(&text, n).to_string())
     };
     read().unwrap_or_else(|e| format!("(cannot read {}: {e})\n", path.display()))
@@ -161,7 +181,8 @@ mod tests {
 
         let all = LogFilter { tail: 2, ..Default::default() };
         let got = read_instance_files(&inst, "i-1", false, true, &all);
-        let summary: Vec<(String, String, String)> = got.iter().map(|c| (c.container.clone(), c.source.clone(), c.text.clone())).collect();
+        let summary: Vec<(String, String, String)> =
+            got.iter().map(|c| (c.container.clone(), c.source.clone(), c.text.clone())).collect();
         assert_eq!(
             summary,
             vec![

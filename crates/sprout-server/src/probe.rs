@@ -39,7 +39,8 @@ pub async fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> Result<()
 
 async fn probe_inner(addr: SocketAddr, path: &str) -> Result<(), String> {
     let mut s = TcpStream::connect(addr).await.map_err(|e| format!("GET {path}: connect to {addr}: {e}"))?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: sprout-health\r\nConnection: close\r\n\r\n");
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: sprout-health\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.map_err(|e| format!("GET {path}: {e}"))?;
     let mut buf = Vec::with_capacity(256);
     let mut chunk = [0u8; 256];
@@ -83,7 +84,10 @@ mod tests {
         assert_eq!(probe(ok, "/", Duration::from_secs(2)).await, Ok(()));
         let bad = server("HTTP/1.1 500 Oops\r\n\r\n").await;
         assert_eq!(probe(bad, "/", Duration::from_secs(2)).await, Err("GET / returned 500".into()));
-        let closed = { let l = TcpListener::bind("127.0.0.1:0").await.unwrap(); l.local_addr().unwrap() };
+        let closed = {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap()
+        };
         assert!(probe(closed, "/", Duration::from_secs(2)).await.unwrap_err().contains("connect"));
     }
 }

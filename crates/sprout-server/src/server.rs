@@ -32,7 +32,9 @@ pub struct ServerOptions {
 pub enum StartError {
     #[error("data directory {path} is not usable: {message}; choose another with --data-dir or fix its permissions")]
     DataDir { path: String, message: String },
-    #[error("cannot listen for the {what} on {addr}: {message}; is another server running there? choose another address with {flag}")]
+    #[error(
+        "cannot listen for the {what} on {addr}: {message}; is another server running there? choose another address with {flag}"
+    )]
     Bind { what: &'static str, addr: String, flag: &'static str, message: String },
     #[error("{0}")]
     Store(#[from] sprout_store::StoreError),
@@ -70,7 +72,8 @@ fn server_id(dir: &Path) -> Result<String, StartError> {
         }
     }
     let id = crate::controller::env::new_instance_id().replacen("i-", "s", 1);
-    std::fs::write(&path, &id).map_err(|e| StartError::DataDir { path: path.display().to_string(), message: e.to_string() })?;
+    std::fs::write(&path, &id)
+        .map_err(|e| StartError::DataDir { path: path.display().to_string(), message: e.to_string() })?;
     Ok(id)
 }
 
@@ -81,7 +84,11 @@ async fn bind(addr: &str, what: &'static str, flag: &'static str) -> Result<TcpL
 }
 
 /// Open everything; serve nothing yet.
-pub async fn start(opts: &ServerOptions, engine: Arc<dyn Engine>, clock: Arc<dyn Clock>) -> Result<Started, StartError> {
+pub async fn start(
+    opts: &ServerOptions,
+    engine: Arc<dyn Engine>,
+    clock: Arc<dyn Clock>,
+) -> Result<Started, StartError> {
     let dir = prepare_data_dir(&opts.data_dir)?;
     let id = server_id(&dir)?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("sprout.db")).await?);
@@ -143,7 +150,8 @@ pub async fn run(opts: ServerOptions) -> Result<(), Box<dyn std::error::Error>> 
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sprout_model::Dockerrun;
 use sprout_store::{ImageRecord, VersionImages, VersionRecord};
 
-use crate::api::error::{bad, ApiError};
+use crate::api::error::{ApiError, bad};
 use crate::context::Ctx;
 use crate::instance::InstancePlan;
 
@@ -29,7 +29,9 @@ pub async fn recorded_present(ctx: &Ctx, v: &VersionRecord) -> Result<bool, ApiE
         if !ctx.engine.image_present(&rec.id).await? {
             return Err(bad(
                 format!("version {} ran image {image} as {}, which is no longer on this engine", v.label, rec.id),
-                Some(format!("restore that image (e.g. rebuild it with the same content, or `docker load` it), or upload a new version to run what {image} names now")),
+                Some(format!(
+                    "restore that image (e.g. rebuild it with the same content, or `docker load` it), or upload a new version to run what {image} names now"
+                )),
             ));
         }
     }
@@ -78,7 +80,11 @@ pub fn pin_images(mut plan: InstancePlan, ids: &BTreeMap<String, String>) -> Ins
 pub fn size_report(images: &VersionImages) -> (u64, Option<String>) {
     let total: u64 = images.values().map(|r| r.size_bytes).sum();
     let warning = (total > IMAGE_BUDGET_BYTES).then(|| {
-        let biggest = images.iter().max_by_key(|(_, r)| r.size_bytes).map(|(k, r)| format!("{k} is {} MB", r.size_bytes / 1_000_000)).unwrap_or_default();
+        let biggest = images
+            .iter()
+            .max_by_key(|(_, r)| r.size_bytes)
+            .map(|(k, r)| format!("{k} is {} MB", r.size_bytes / 1_000_000))
+            .unwrap_or_default();
         format!(
             "images total {} MB, over the {} MB budget ({biggest}): large images slow every pull and launch",
             total / 1_000_000,
@@ -116,7 +122,11 @@ mod tests {
     #[test]
     fn pins_recorded_images_and_leaves_others() {
         let ids = BTreeMap::from([("app:1".to_string(), "sha256:aaa".to_string())]);
-        let got: Vec<String> = pin_images(plan(&["app:1", "nginx:1", "app:1"]), &ids).containers.into_iter().map(|c| c.spec.image).collect();
+        let got: Vec<String> = pin_images(plan(&["app:1", "nginx:1", "app:1"]), &ids)
+            .containers
+            .into_iter()
+            .map(|c| c.spec.image)
+            .collect();
         assert_eq!(got, ["sha256:aaa", "nginx:1", "sha256:aaa"]);
     }
 

@@ -1,6 +1,7 @@
 //! Component tests of the autoscale controller: FakeEngine, an in-memory store, a passing
 //! prober and a fake metric stream. Real time (the autoscaler ticks each second); every wait is
 //! bounded and nothing asserts on durations.
+#![allow(clippy::disallowed_methods)] // component tests still run on the system clock (see docs/architecture.md)
 
 mod common;
 
@@ -14,7 +15,9 @@ use sprout_server::clock::SystemClock;
 use sprout_server::controller::autoscale::FixedMetrics;
 use sprout_server::probe::Prober;
 use sprout_server::{Ctx, Settings};
-use sprout_store::{Application, CapacityOptions, EnvOptions, EnvStatus, EnvironmentRecord, SqliteStore, Store, VersionRecord};
+use sprout_store::{
+    Application, CapacityOptions, EnvOptions, EnvStatus, EnvironmentRecord, SqliteStore, Store, VersionRecord,
+};
 use tokio_util::sync::CancellationToken;
 
 const DEF: &str = r#"{
@@ -102,7 +105,11 @@ async fn harness(options: EnvOptions, desired: u32) -> Harness {
 }
 
 fn instances(fake: &FakeEngine) -> usize {
-    fake.containers().into_iter().filter_map(|c| c.labels.get("sprout.instance").cloned()).collect::<std::collections::HashSet<_>>().len()
+    fake.containers()
+        .into_iter()
+        .filter_map(|c| c.labels.get("sprout.instance").cloned())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
 }
 
 async fn env(h: &Harness) -> EnvironmentRecord {
@@ -129,14 +136,20 @@ fn band(min: u32, max: u32, scaling: ScalingSettings) -> EnvOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_above_target_scales_out_then_quiet_scales_in_with_reasons() {
-    let scaling = ScalingSettings { target_rps: Some(10.0), scale_in_window_s: 3, scale_in_cooldown_s: 0, ..Default::default() };
+    let scaling =
+        ScalingSettings { target_rps: Some(10.0), scale_in_window_s: 3, scale_in_cooldown_s: 0, ..Default::default() };
     let h = harness(band(1, 5, scaling), 1).await;
-    until("Ready with 1 instance", || async { env(&h).await.status == EnvStatus::Ready && instances(&h.fake) == 1 }).await;
+    until("Ready with 1 instance", || async { env(&h).await.status == EnvStatus::Ready && instances(&h.fake) == 1 })
+        .await;
 
     h.metrics.set_rps("shop", "prod", 42.0);
-    until("desired 5 and 5 instances", || async { env(&h).await.desired_instances == 5 && instances(&h.fake) == 5 }).await;
+    until("desired 5 and 5 instances", || async { env(&h).await.desired_instances == 5 && instances(&h.fake) == 5 })
+        .await;
     let out = messages(&h, "ScalingDecision").await;
-    assert!(out.iter().any(|m| m.contains("Scaling out") && m.contains("42 requests/s") && m.contains("desired 1 -> 5")), "{out:?}");
+    assert!(
+        out.iter().any(|m| m.contains("Scaling out") && m.contains("42 requests/s") && m.contains("desired 1 -> 5")),
+        "{out:?}"
+    );
 
     h.metrics.set_rps("shop", "prod", 0.0);
     until("back to 1 instance", || async { env(&h).await.desired_instances == 1 && instances(&h.fake) == 1 }).await;
@@ -183,18 +196,23 @@ async fn a_scheduled_action_sets_the_band_and_desired_count() {
         suspended: false,
     };
     let h = harness(band(1, 1, ScalingSettings { scheduled_actions: vec![action], ..Default::default() }), 1).await;
-    until("3 instances after the action", || async { env(&h).await.desired_instances == 3 && instances(&h.fake) == 3 }).await;
+    until("3 instances after the action", || async { env(&h).await.desired_instances == 3 && instances(&h.fake) == 3 })
+        .await;
     let e = env(&h).await;
     assert_eq!(e.options.capacity, CapacityOptions { min: Some(2), max: Some(6) });
     let fired = messages(&h, "ScheduledActionFired").await;
     assert_eq!(fired.len(), 1, "fires once: {fired:?}");
-    assert!(fired[0].contains("rush") && fired[0].contains("Europe/Berlin") && fired[0].contains("desired 1 -> 3"), "{fired:?}");
+    assert!(
+        fired[0].contains("rush") && fired[0].contains("Europe/Berlin") && fired[0].contains("desired 1 -> 3"),
+        "{fired:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_surge_is_acted_on_before_its_first_second_closes() {
     let h = harness(band(1, 5, ScalingSettings { target_rps: Some(10.0), ..Default::default() }), 1).await;
-    until("Ready with 1 instance", || async { env(&h).await.status == EnvStatus::Ready && instances(&h.fake) == 1 }).await;
+    until("Ready with 1 instance", || async { env(&h).await.status == EnvStatus::Ready && instances(&h.fake) == 1 })
+        .await;
     // No closed second shows any load: only the open second does (45 requests so far, over
     // twice the capacity of one instance at 10/s).
     h.metrics.set_open("shop", "prod", 45.0);
@@ -210,7 +228,11 @@ async fn the_environment_queue_settings_reach_the_load_balancer() {
     scaling.queue.max_requests = 7;
     scaling.queue.max_wait_ms = 1500;
     let h = harness(band(1, 1, scaling), 1).await;
-    let want = Some(sprout_lb::hold::HoldConfig { max_requests: 7, max_wait: Duration::from_millis(1500), instance_limit: None });
+    let want = Some(sprout_lb::hold::HoldConfig {
+        max_requests: 7,
+        max_wait: Duration::from_millis(1500),
+        instance_limit: None,
+    });
     until("the routing table carries the environment's hold bounds", || async {
         let table = h.ctx.lb.table();
         !table.routes.is_empty() && table.routes.values().all(|r| r.env == "prod" && r.hold == want)
@@ -227,7 +249,10 @@ fn routed(h: &Harness) -> std::collections::HashSet<String> {
 async fn a_warm_pool_waits_out_of_rotation_and_serves_first_on_scale_out() {
     let scaling = ScalingSettings { target_rps: Some(10.0), warm_pool: 1, ..Default::default() };
     let h = harness(band(1, 5, scaling), 1).await;
-    until("1 serving and 1 warm", || async { env(&h).await.status == EnvStatus::Ready && instances(&h.fake) == 2 && routed(&h).len() == 1 }).await;
+    until("1 serving and 1 warm", || async {
+        env(&h).await.status == EnvStatus::Ready && instances(&h.fake) == 2 && routed(&h).len() == 1
+    })
+    .await;
     let warm: Vec<String> = {
         let snaps = h.ctx.snapshots.lock().unwrap();
         let snap = &snaps[&("shop".to_string(), "prod".to_string())];
@@ -236,7 +261,12 @@ async fn a_warm_pool_waits_out_of_rotation_and_serves_first_on_scale_out() {
     assert_eq!(warm.len(), 1);
     {
         let snaps = h.ctx.snapshots.lock().unwrap();
-        let w = snaps[&("shop".to_string(), "prod".to_string())].instances.iter().find(|i| i.id == warm[0]).unwrap().clone();
+        let w = snaps[&("shop".to_string(), "prod".to_string())]
+            .instances
+            .iter()
+            .find(|i| i.id == warm[0])
+            .unwrap()
+            .clone();
         assert!(w.causes.iter().any(|c| c.contains("warm pool")), "{:?}", w.causes);
     }
     assert!(!routed(&h).contains(&warm[0]), "a warm instance takes no traffic");

@@ -57,7 +57,10 @@ async fn an_essential_container_that_exits_gets_its_instance_replaced_a_job_exit
     })
     .await;
     let events = h.ctx.store.recent_events("shop", Some("prod"), 100).await.unwrap();
-    assert!(events.iter().any(|e| e.kind == "InstanceUnhealthy" && e.message.contains("exited with code 137")), "{events:#?}");
+    assert!(
+        events.iter().any(|e| e.kind == "InstanceUnhealthy" && e.message.contains("exited with code 137")),
+        "{events:#?}"
+    );
     assert!(h.fake.networks().iter().all(|n| !n.name.contains(&first)), "the failed instance's network is removed");
 }
 
@@ -118,15 +121,26 @@ async fn terminate_removes_everything_and_orphans_are_swept() {
     change_env(&h, |e| e.status = EnvStatus::Terminating).await;
     h.ctx.kick.notify_waiters();
     until("environment gone", || async { env(&h).await.is_none() }).await;
-    until("no container or network left", || async { h.fake.containers().is_empty() && h.fake.networks().is_empty() }).await;
+    until("no container or network left", || async { h.fake.containers().is_empty() && h.fake.networks().is_empty() })
+        .await;
     assert!(h.ctx.lb.table().lookup("prod.shop.localhost").is_none(), "the host answers 404 afterwards");
 
     // An instance of this server for an environment the store does not know is an orphan.
-    let mut spec = sprout_engine::ContainerSpec { name: "sprout-shop-gone-i-1-app".into(), image: "app:1".into(), network: "n-orphan".into(), ..Default::default() };
-    for (k, v) in [("sprout.server", "stest"), ("sprout.app", "shop"), ("sprout.env", "gone"), ("sprout.instance", "i-1")] {
+    let mut spec = sprout_engine::ContainerSpec {
+        name: "sprout-shop-gone-i-1-app".into(),
+        image: "app:1".into(),
+        network: "n-orphan".into(),
+        ..Default::default()
+    };
+    for (k, v) in
+        [("sprout.server", "stest"), ("sprout.app", "shop"), ("sprout.env", "gone"), ("sprout.instance", "i-1")]
+    {
         spec.labels.insert(k.into(), v.into());
     }
-    h.fake.create_network(&sprout_engine::NetworkSpec { name: "n-orphan".into(), labels: Default::default() }).await.unwrap();
+    h.fake
+        .create_network(&sprout_engine::NetworkSpec { name: "n-orphan".into(), labels: Default::default() })
+        .await
+        .unwrap();
     h.fake.create_container(&spec).await.unwrap();
     sprout_server::controller::sweep_orphans(&h.ctx, &Default::default()).await;
     assert!(h.fake.containers().is_empty());

@@ -7,13 +7,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use sprout_store::options::{BatchSizeType, DeploymentPolicy};
 use sprout_store::EnvStatus;
+use sprout_store::options::{BatchSizeType, DeploymentPolicy};
 
 mod common;
 
 use common::*;
-
 
 fn route_len(h: &Harness) -> usize {
     h.ctx.lb.table().lookup("prod.shop.localhost").map_or(0, |r| r.upstreams.len())
@@ -132,7 +131,8 @@ async fn abort_rolls_back_to_the_last_good_version() {
     start_deploy(&h, "bad", 600_000).await;
     until("a bad instance launched", || async { !instances(&h.fake, Some("bad")).is_empty() }).await;
 
-    let r = sprout_server::api::deploys::abort(State(h.ctx.clone()), Path(("shop".to_string(), "prod".to_string()))).await;
+    let r =
+        sprout_server::api::deploys::abort(State(h.ctx.clone()), Path(("shop".to_string(), "prod".to_string()))).await;
     assert!(r.is_ok(), "abort refused");
     until("back on v1, Ready, nothing of the aborted version left", || async {
         ready(&h, "v1", 2).await && instances(&h.fake, Some("bad")).is_empty()
@@ -141,7 +141,8 @@ async fn abort_rolls_back_to_the_last_good_version() {
     assert_eq!(instances(&h.fake, Some("v1")), good, "the good instances kept serving");
     assert!(messages(&h, "DeployAborted").await.iter().any(|m| m.contains("Rolling back to v1")));
     // Nothing to abort any more.
-    let again = sprout_server::api::deploys::abort(State(h.ctx.clone()), Path(("shop".to_string(), "prod".to_string()))).await;
+    let again =
+        sprout_server::api::deploys::abort(State(h.ctx.clone()), Path(("shop".to_string(), "prod".to_string()))).await;
     assert!(again.is_err());
 }
 
@@ -156,7 +157,10 @@ async fn a_container_that_ignores_sigterm_is_killed_after_the_stop_timeout() {
     let web = format!("sprout-shop-prod-{old}-web");
     h.fake.hang_on_stop(&web);
     start_deploy(&h, "v2", 60_000).await;
-    until("v2 Ready and the old instance gone", || async { ready(&h, "v2", 1).await && h.fake.container(&web).is_none() }).await;
+    until("v2 Ready and the old instance gone", || async {
+        ready(&h, "v2", 1).await && h.fake.container(&web).is_none()
+    })
+    .await;
     assert!(h.fake.calls_matching("stop_container").iter().any(|c| c.ends_with(&web)));
     assert!(messages(&h, "InstanceQuarantined").await.is_empty(), "a kill after the timeout is a normal retirement");
 }
@@ -171,7 +175,10 @@ async fn an_instance_that_cannot_be_stopped_is_quarantined_and_the_deploy_finish
     let stuck = instances(&h.fake, Some("v1")).into_iter().next().unwrap();
     h.fake.fail_stop(&format!("sprout-shop-prod-{stuck}-app"), "Cannot allocate memory");
     start_deploy(&h, "v2", 60_000).await;
-    until("an event says the instance is quarantined", || async { !messages(&h, "InstanceQuarantined").await.is_empty() }).await;
+    until("an event says the instance is quarantined", || async {
+        !messages(&h, "InstanceQuarantined").await.is_empty()
+    })
+    .await;
     until("v2 Ready with 2 in service", || async {
         env(&h).await.is_some_and(|e| e.status == EnvStatus::Ready && e.version_label == "v2") && route_len(&h) == 2
     })

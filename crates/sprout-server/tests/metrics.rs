@@ -1,13 +1,14 @@
 //! `GET /metrics` end to end on loopback: requests through the real load balancer to a tiny
 //! backend, then a scrape of the API router without any token, checked for names and values.
+#![allow(clippy::disallowed_methods)] // closes the load balancer's wall-clock second by hand
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hyper::body::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::Request;
+use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -31,7 +32,8 @@ async fn backend() -> SocketAddr {
                     *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
                     Ok::<_, Infallible>(response)
                 });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });
@@ -59,7 +61,8 @@ async fn scrape_shows_requests_latency_and_connect_errors_without_a_token() {
     let dead = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
     let live = backend().await;
     let mut table = RoutingTable::empty();
-    let upstreams = vec![Upstream { instance: "i-live".into(), addr: live }, Upstream { instance: "i-dead".into(), addr: dead }];
+    let upstreams =
+        vec![Upstream { instance: "i-live".into(), addr: live }, Upstream { instance: "i-dead".into(), addr: dead }];
     table.insert("shop.example", Route { app: "shop".into(), env: "prod".into(), upstreams, hold: None });
     ctx.lb.publish(table);
     let shutdown = CancellationToken::new();

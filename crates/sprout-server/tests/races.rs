@@ -4,13 +4,14 @@
 //! before the controller's next write, every time at the same point, so the race is not left to
 //! timing. Before environments carried a revision, the controller's write put the old version
 //! back and the deploy was lost without a word.
+#![allow(clippy::disallowed_methods)] // component tests still run on the system clock (see docs/architecture.md)
 
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use sprout_store::{
-    Application, EnvStatus, EnvironmentRecord, EventRecord, LifecyclePolicy, NewEvent, Result, SqliteStore, Store, TokenRecord,
-    VersionImages, VersionRecord,
+    Application, EnvStatus, EnvironmentRecord, EventRecord, LifecyclePolicy, NewEvent, Result, SqliteStore, Store,
+    TokenRecord, VersionImages, VersionRecord,
 };
 
 mod common;

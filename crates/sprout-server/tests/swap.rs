@@ -3,10 +3,10 @@
 
 mod common;
 
-use axum::extract::{Path, State};
 use axum::Json;
+use axum::extract::{Path, State};
 use common::*;
-use sprout_server::api::swap::{clone, swap, CloneRequest, SwapRequest};
+use sprout_server::api::swap::{CloneRequest, SwapRequest, clone, swap};
 
 fn route_env(h: &Harness, host: &str) -> Option<String> {
     h.ctx.lb.table().lookup(host).map(|r| r.env.clone())
@@ -37,10 +37,13 @@ async fn clone_copies_the_environment_and_swap_exchanges_host_names() {
     assert_eq!(route_env(&h, "prod.shop.localhost").as_deref(), Some("prod"));
 
     // Swap: each host name now reaches the other environment, in one publish.
-    let Json(swapped) =
-        swap(State(h.ctx.clone()), Path("shop".to_string()), Json(SwapRequest { source: "green".into(), destination: "prod".into() }))
-            .await
-            .expect("swap accepted");
+    let Json(swapped) = swap(
+        State(h.ctx.clone()),
+        Path("shop".to_string()),
+        Json(SwapRequest { source: "green".into(), destination: "prod".into() }),
+    )
+    .await
+    .expect("swap accepted");
     assert!(swapped.source.url.contains("prod.shop.localhost"), "{}", swapped.source.url);
     assert_eq!(route_env(&h, "prod.shop.localhost").as_deref(), Some("green"));
     assert_eq!(route_env(&h, "green.shop.localhost").as_deref(), Some("prod"));
@@ -51,10 +54,13 @@ async fn clone_copies_the_environment_and_swap_exchanges_host_names() {
     assert_eq!(prod.options.routing.cname.as_deref(), Some("green"));
 
     // Swapping back restores each environment's own name.
-    let Json(back) =
-        swap(State(h.ctx.clone()), Path("shop".to_string()), Json(SwapRequest { source: "prod".into(), destination: "green".into() }))
-            .await
-            .unwrap();
+    let Json(back) = swap(
+        State(h.ctx.clone()),
+        Path("shop".to_string()),
+        Json(SwapRequest { source: "prod".into(), destination: "green".into() }),
+    )
+    .await
+    .unwrap();
     assert!(back.source.url.contains("prod.shop.localhost"), "{}", back.source.url);
     assert_eq!(route_env(&h, "prod.shop.localhost").as_deref(), Some("prod"));
     assert_eq!(h.ctx.store.get_environment("shop", "prod").await.unwrap().options.routing.cname, None);
@@ -69,9 +75,13 @@ async fn clone_copies_the_environment_and_swap_exchanges_host_names() {
     .err()
     .expect("refused");
     assert!(err.to_string().contains("already exists"), "{err}");
-    let err = swap(State(h.ctx.clone()), Path("shop".to_string()), Json(SwapRequest { source: "prod".into(), destination: "prod".into() }))
-        .await
-        .err()
-        .expect("refused");
+    let err = swap(
+        State(h.ctx.clone()),
+        Path("shop".to_string()),
+        Json(SwapRequest { source: "prod".into(), destination: "prod".into() }),
+    )
+    .await
+    .err()
+    .expect("refused");
     assert!(err.to_string().contains("two different"), "{err}");
 }

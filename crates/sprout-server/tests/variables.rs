@@ -5,10 +5,10 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
 use axum::Json;
+use axum::extract::{Path, State};
 use common::*;
-use sprout_server::api::variables::{change, VariablesChange};
+use sprout_server::api::variables::{VariablesChange, change};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_a_property_replaces_the_instances_with_containers_that_carry_it() {
@@ -18,8 +18,13 @@ async fn changing_a_property_replaces_the_instances_with_containers_that_carry_i
     until("Ready", || ready(&h, "v1", 2)).await;
     let before = instances(&h.fake, None);
 
-    let req = VariablesChange { set: BTreeMap::from([("FEATURE".to_string(), "on".to_string())]), unset: vec!["STAGE".into()] };
-    let Json(view) = change(State(h.ctx.clone()), Path(("shop".to_string(), "prod".to_string())), Json(req)).await.expect("accepted");
+    let req = VariablesChange {
+        set: BTreeMap::from([("FEATURE".to_string(), "on".to_string())]),
+        unset: vec!["STAGE".into()],
+    };
+    let Json(view) = change(State(h.ctx.clone()), Path(("shop".to_string(), "prod".to_string())), Json(req))
+        .await
+        .expect("accepted");
     assert_eq!(view.status, "Updating");
     until("every instance replaced and Ready", || async {
         let now = instances(&h.fake, None);
@@ -33,6 +38,9 @@ async fn changing_a_property_replaces_the_instances_with_containers_that_carry_i
     }
 
     let bad = VariablesChange { set: BTreeMap::from([("1BAD".to_string(), "x".to_string())]), unset: vec![] };
-    let err = change(State(h.ctx.clone()), Path(("shop".to_string(), "prod".to_string())), Json(bad)).await.err().expect("refused");
+    let err = change(State(h.ctx.clone()), Path(("shop".to_string(), "prod".to_string())), Json(bad))
+        .await
+        .err()
+        .expect("refused");
     assert!(err.to_string().contains("not a valid variable name"), "{err}");
 }

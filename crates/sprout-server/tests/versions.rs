@@ -1,19 +1,20 @@
 //! Component tests for versions: images resolved and pinned at deploy, deletion refused while in
 //! use, lifecycle policies applied after each new version. FakeEngine, in-memory store, the API
 //! handlers called directly; every wait is bounded and nothing asserts on durations.
+#![allow(clippy::disallowed_methods)] // version ages are stamped on the wall clock the lifecycle reads
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
 use axum::Json;
+use axum::extract::{Path, State};
 use sprout_engine::{Engine, FakeEngine};
 use sprout_lb::{LbConfig, LoadBalancer};
 use sprout_server::api::environments::{self, NewEnvironment};
 use sprout_server::api::lifecycle::{self as lifecycle_api, SetPolicy};
 use sprout_server::clock::SystemClock;
-use sprout_server::lifecycle::{delete_version, VersionError};
+use sprout_server::lifecycle::{VersionError, delete_version};
 use sprout_server::{Ctx, Settings};
 use sprout_store::{Application, EnvStatus, SqliteStore, Store, VersionRecord};
 use tokio_util::sync::CancellationToken;
@@ -82,8 +83,18 @@ async fn add_version(h: &Harness, label: &str, digest: &str, age_days: i64) {
 }
 
 async fn create_env(h: &Harness, name: &str, version: &str) -> Result<(), String> {
-    let req = NewEnvironment { name: name.into(), version: version.into(), instances: 1, variables: Default::default(), timeout_s: None, deploy: None };
-    environments::create(State(h.ctx.clone()), Path("shop".into()), Json(req)).await.map(|_| ()).map_err(|e| e.to_string())
+    let req = NewEnvironment {
+        name: name.into(),
+        version: version.into(),
+        instances: 1,
+        variables: Default::default(),
+        timeout_s: None,
+        deploy: None,
+    };
+    environments::create(State(h.ctx.clone()), Path("shop".into()), Json(req))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 async fn labels(h: &Harness) -> Vec<String> {
@@ -106,7 +117,11 @@ async fn images_are_recorded_at_create_and_containers_run_the_recorded_ids() {
 
     let mut ran = None;
     for _ in 0..200 {
-        ran = h.fake.containers().into_iter().find(|c| c.labels.get("sprout.container").map(String::as_str) == Some("app"));
+        ran = h
+            .fake
+            .containers()
+            .into_iter()
+            .find(|c| c.labels.get("sprout.container").map(String::as_str) == Some("app"));
         if ran.is_some() {
             break;
         }
@@ -161,7 +176,9 @@ async fn lifecycle_keeps_running_last_good_and_deploying_versions() {
     .await
     .unwrap();
 
-    let set = |max_count, max_age_days| lifecycle_api::set(State(h.ctx.clone()), Path("shop".into()), Json(SetPolicy { max_count, max_age_days }));
+    let set = |max_count, max_age_days| {
+        lifecycle_api::set(State(h.ctx.clone()), Path("shop".into()), Json(SetPolicy { max_count, max_age_days }))
+    };
     assert!(set(Some(0), None).await.is_err(), "a count of 0 is refused");
     let view = set(Some(2), None).await.unwrap().0;
     assert_eq!(view.deleted, ["v4"], "v5, v6 are the newest two; v1-v3 are in use");

@@ -25,7 +25,11 @@ pub enum StoreError {
     #[error("{kind} {name} was changed by another writer since it was read; read it again and reapply the change")]
     Stale { kind: &'static str, name: String },
     #[error("database at {location} cannot be opened: {source}")]
-    Open { location: String, #[source] source: sqlx::Error },
+    Open {
+        location: String,
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored {what} is corrupt: {message}")]

@@ -11,13 +11,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::{
-    Application, EnvironmentRecord, EventRecord, LifecyclePolicy, NewEvent, Result, Store,
-    StoreError, TokenRecord, VersionImages, VersionRecord,
+    Application, EnvironmentRecord, EventRecord, LifecyclePolicy, NewEvent, Result, Store, StoreError, TokenRecord,
+    VersionImages, VersionRecord,
 };
 
 /// How long a statement waits for another connection's write lock before failing.
@@ -46,19 +44,13 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Open {
-                location: path.display().to_string(),
-                source,
-            })?;
+            .map_err(|source| StoreError::Open { location: path.display().to_string(), source })?;
         Self::migrated(pool).await
     }
 
     /// A fresh, empty database in memory, for tests. It lives as long as the store.
     pub async fn open_in_memory() -> Result<SqliteStore> {
-        let options = SqliteConnectOptions::new()
-            .in_memory(true)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+        let options = SqliteConnectOptions::new().in_memory(true).foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
         // Each connection to ":memory:" is a separate database, and closing the last one drops
         // it: keep exactly one connection, forever.
         let pool = SqlitePoolOptions::new()
@@ -68,10 +60,7 @@ impl SqliteStore {
             .max_lifetime(None)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Open {
-                location: ":memory:".to_string(),
-                source,
-            })?;
+            .map_err(|source| StoreError::Open { location: ":memory:".to_string(), source })?;
         Self::migrated(pool).await
     }
 
@@ -88,12 +77,7 @@ impl SqliteStore {
 
 /// Classifies a failed insert of the `kind` record `name`: a duplicate key is a `Conflict`; a
 /// foreign key violation means the owning application `app` does not exist.
-fn insert_error(
-    err: sqlx::Error,
-    kind: &'static str,
-    name: String,
-    app: Option<&str>,
-) -> StoreError {
+fn insert_error(err: sqlx::Error, kind: &'static str, name: String, app: Option<&str>) -> StoreError {
     if let sqlx::Error::Database(db) = &err {
         if db.is_unique_violation() {
             return StoreError::Conflict { kind, name };
@@ -101,10 +85,7 @@ fn insert_error(
         if db.is_foreign_key_violation()
             && let Some(app) = app
         {
-            return StoreError::NotFound {
-                kind: "application",
-                name: app.to_string(),
-            };
+            return StoreError::NotFound { kind: "application", name: app.to_string() };
         }
     }
     StoreError::Database(err)
@@ -299,14 +280,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await?
             .is_some();
-        Err(if exists {
-            StoreError::Stale {
-                kind: "environment",
-                name,
-            }
-        } else {
-            not_found("environment", name)
-        })
+        Err(if exists { StoreError::Stale { kind: "environment", name } } else { not_found("environment", name) })
     }
 
     async fn delete_environment(&self, app: &str, name: &str) -> Result<()> {
@@ -323,56 +297,31 @@ impl Store for SqliteStore {
     }
 
     async fn append_event(&self, event: &NewEvent) -> Result<i64> {
-        let done = sqlx::query(
-            "INSERT INTO events (app, env, at, level, kind, message) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&event.app)
-        .bind(&event.env)
-        .bind(rows::micros(event.at))
-        .bind(event.level.as_str())
-        .bind(&event.kind)
-        .bind(&event.message)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query("INSERT INTO events (app, env, at, level, kind, message) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&event.app)
+            .bind(&event.env)
+            .bind(rows::micros(event.at))
+            .bind(event.level.as_str())
+            .bind(&event.kind)
+            .bind(&event.message)
+            .execute(&self.pool)
+            .await?;
         Ok(done.last_insert_rowid())
     }
 
-    async fn list_events(
-        &self,
-        app: &str,
-        env: Option<&str>,
-        after_id: i64,
-        limit: u32,
-    ) -> Result<Vec<EventRecord>> {
+    async fn list_events(&self, app: &str, env: Option<&str>, after_id: i64, limit: u32) -> Result<Vec<EventRecord>> {
         // Two statements rather than `?2 IS NULL OR env = ?2`, so that SQLite can walk the
         // (app, env, id) index for one environment.
         let query = match env {
-            Some(env) => sqlx::query(
-                "SELECT * FROM events WHERE app = ? AND env = ? AND id > ? ORDER BY id LIMIT ?",
-            )
-            .bind(app)
-            .bind(env),
-            None => {
-                sqlx::query("SELECT * FROM events WHERE app = ? AND id > ? ORDER BY id LIMIT ?")
-                    .bind(app)
-            }
+            Some(env) => sqlx::query("SELECT * FROM events WHERE app = ? AND env = ? AND id > ? ORDER BY id LIMIT ?")
+                .bind(app)
+                .bind(env),
+            None => sqlx::query("SELECT * FROM events WHERE app = ? AND id > ? ORDER BY id LIMIT ?").bind(app),
         };
-        query
-            .bind(after_id)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(rows::event)
-            .collect()
+        query.bind(after_id).bind(i64::from(limit)).fetch_all(&self.pool).await?.iter().map(rows::event).collect()
     }
 
-    async fn recent_events(
-        &self,
-        app: &str,
-        env: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<EventRecord>> {
+    async fn recent_events(&self, app: &str, env: Option<&str>, limit: u32) -> Result<Vec<EventRecord>> {
         let query = match env {
             Some(env) => sqlx::query(
                 "SELECT * FROM (
@@ -388,13 +337,7 @@ impl Store for SqliteStore {
             )
             .bind(app),
         };
-        query
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(rows::event)
-            .collect()
+        query.bind(i64::from(limit)).fetch_all(&self.pool).await?.iter().map(rows::event).collect()
     }
 
     async fn insert_token(&self, token: &TokenRecord) -> Result<()> {
@@ -421,9 +364,7 @@ impl Store for SqliteStore {
     }
 
     async fn count_tokens(&self) -> Result<u64> {
-        let row = sqlx::query("SELECT COUNT(*) AS count FROM tokens")
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT COUNT(*) AS count FROM tokens").fetch_one(&self.pool).await?;
         let count: i64 = row.try_get("count")?;
         // COUNT(*) is never negative.
         Ok(count.unsigned_abs())

@@ -1,7 +1,7 @@
 //! The API client every subcommand but `server` and `validate` uses: JSON over HTTP with the
 //! bearer token, and errors that say what the server said and what to do.
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{Result, anyhow, bail};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -14,10 +14,8 @@ pub struct Client {
 
 impl Client {
     pub fn new(url: &str, token: Option<String>) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .build()
-            .expect("HTTP client");
+        let http =
+            reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5)).build().expect("HTTP client");
         Client { http, url: url.to_string(), token }
     }
 
@@ -45,7 +43,13 @@ impl Client {
         self.send(Method::POST, path, None, Some(archive)).await
     }
 
-    async fn send<T: DeserializeOwned>(&self, method: Method, path: &str, json: Option<&Value>, raw: Option<Vec<u8>>) -> Result<T> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        json: Option<&Value>,
+        raw: Option<Vec<u8>>,
+    ) -> Result<T> {
         let url = format!("{}/api/v1{path}", self.url);
         let mut req = self.http.request(method.clone(), &url);
         if let Some(t) = &self.token {
@@ -82,10 +86,14 @@ impl Client {
             msg.push_str(&format!("\n  hint: {h}"));
         }
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            msg = format!("the server refused the upload as too large ({msg})\n  hint: the limit is set with `sprout server --max-bundle-mb N` (default 512); leave large files out of the bundle");
+            msg = format!(
+                "the server refused the upload as too large ({msg})\n  hint: the limit is set with `sprout server --max-bundle-mb N` (default 512); leave large files out of the bundle"
+            );
         }
         if status == StatusCode::UNAUTHORIZED && self.token.is_none() {
-            msg.push_str("\n  no token given: set SPROUT_TOKEN (the server writes its admin token to DATA_DIR/admin.token)");
+            msg.push_str(
+                "\n  no token given: set SPROUT_TOKEN (the server writes its admin token to DATA_DIR/admin.token)",
+            );
         }
         bail!(msg)
     }

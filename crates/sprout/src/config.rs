@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_URL: &str = "http://127.0.0.1:4680";
@@ -51,7 +51,8 @@ pub fn find_project_config(start: &Path) -> Option<PathBuf> {
 
 pub fn load_project_config(path: &Path) -> Result<ProjectConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_saphyr::from_str(&text).with_context(|| format!("{} is not valid: fix or delete it, then run `sprout init APP`", path.display()))
+    serde_saphyr::from_str(&text)
+        .with_context(|| format!("{} is not valid: fix or delete it, then run `sprout init APP`", path.display()))
 }
 
 pub fn write_project_config(dir: &Path, cfg: &ProjectConfig) -> Result<PathBuf> {
@@ -59,8 +60,11 @@ pub fn write_project_config(dir: &Path, cfg: &ProjectConfig) -> Result<PathBuf> 
     std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
     let p = d.join("config.yml");
     let text = serde_saphyr::to_string(cfg).context("cannot write the configuration as YAML")?;
-    std::fs::write(&p, format!("# Written by `sprout init`; read by every sprout command run below this directory.\n{text}"))
-        .with_context(|| format!("cannot write {}", p.display()))?;
+    std::fs::write(
+        &p,
+        format!("# Written by `sprout init`; read by every sprout command run below this directory.\n{text}"),
+    )
+    .with_context(|| format!("cannot write {}", p.display()))?;
     Ok(p)
 }
 
@@ -95,7 +99,8 @@ mod tests {
     #[test]
     fn project_config_round_trips_and_is_found_upwards() {
         let d = tempfile::tempdir().unwrap();
-        let cfg = ProjectConfig { application: Some("shop".into()), url: None, default_environment: Some("prod".into()) };
+        let cfg =
+            ProjectConfig { application: Some("shop".into()), url: None, default_environment: Some("prod".into()) };
         write_project_config(d.path(), &cfg).unwrap();
         let nested = d.path().join("a/b");
         std::fs::create_dir_all(&nested).unwrap();

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 /// Directories never shipped in a bundle: version control and Sprout's own client state.
 const SKIP: &[&str] = &[".git", ".sprout", ".hg", ".svn"];
@@ -23,17 +23,24 @@ pub fn pack(path: &Path) -> Result<Vec<u8>> {
         append(&mut b, "Dockerrun.aws.json", &data)?;
     } else if path.is_dir() {
         if !path.join("Dockerrun.aws.json").is_file() {
-            bail!("bundle directory {} has no Dockerrun.aws.json: add one at its root, or point --bundle at the directory that holds it", path.display());
+            bail!(
+                "bundle directory {} has no Dockerrun.aws.json: add one at its root, or point --bundle at the directory that holds it",
+                path.display()
+            );
         }
         add_dir(&mut b, path, "")?;
     } else {
-        bail!("bundle {} does not exist: give a directory holding Dockerrun.aws.json, or the file itself", path.display());
+        bail!(
+            "bundle {} does not exist: give a directory holding Dockerrun.aws.json, or the file itself",
+            path.display()
+        );
     }
     Ok(b.into_inner()?)
 }
 
 fn add_dir(b: &mut tar::Builder<Vec<u8>>, dir: &Path, prefix: &str) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?.collect::<Result<_, _>>()?;
+    let mut entries: Vec<_> =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -95,7 +102,8 @@ mod tests {
         std::fs::write(d.path().join("conf/nginx.conf"), "y").unwrap();
         let tar = pack(d.path()).unwrap();
         let mut ar = tar::Archive::new(&tar[..]);
-        let names: Vec<String> = ar.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+        let names: Vec<String> =
+            ar.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
         assert_eq!(names, vec!["Dockerrun.aws.json", "conf/nginx.conf"]);
     }
 

@@ -7,9 +7,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use annotate_snippets::{
-    AnnotationKind, Group, Level, Origin, Renderer, Snippet, normalize_untrusted_str,
-};
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet, normalize_untrusted_str};
 use anyhow::Context;
 use sprout_model::{Diagnostic, Dockerrun, Severity, load_dockerrun};
 
@@ -18,8 +16,7 @@ pub const DEFINITION_FILE: &str = "Dockerrun.aws.json";
 
 /// `path` itself when it is a file; a bundle directory's `Dockerrun.aws.json` otherwise.
 pub fn find_definition(path: &Path) -> anyhow::Result<PathBuf> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if !meta.is_dir() {
         return Ok(path.to_path_buf());
     }
@@ -27,20 +24,13 @@ pub fn find_definition(path: &Path) -> anyhow::Result<PathBuf> {
     if file.is_file() {
         Ok(file)
     } else {
-        anyhow::bail!(
-            "bundle directory {} has no {DEFINITION_FILE}: add one at its root",
-            path.display()
-        )
+        anyhow::bail!("bundle directory {} has no {DEFINITION_FILE}: add one at its root", path.display())
     }
 }
 
 /// Every diagnostic as a compiler-style report; `source` is the text the diagnostics point into.
 pub fn render(diags: &[Diagnostic], source: &str, color: bool) -> String {
-    let renderer = if color {
-        Renderer::styled()
-    } else {
-        Renderer::plain()
-    };
+    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
     let mut out = String::new();
     for d in diags {
         let level = match d.severity {
@@ -57,9 +47,7 @@ pub fn render(diags: &[Diagnostic], source: &str, color: bool) -> String {
                 if let Some(path) = &d.path {
                     annotation = annotation.label(path.as_str());
                 }
-                let snippet = Snippet::source(source)
-                    .path(d.file.as_str())
-                    .annotation(annotation);
+                let snippet = Snippet::source(source).path(d.file.as_str()).annotation(annotation);
                 level.primary_title(d.message.as_str()).element(snippet)
             }
             None => {
@@ -92,21 +80,10 @@ pub fn render(diags: &[Diagnostic], source: &str, color: bool) -> String {
 /// The byte range to underline for a 1-based line and character column: the JSON token that
 /// starts there (a whole string, number or word), or one character.
 fn span(source: &str, line: usize, column: usize) -> Option<std::ops::Range<usize>> {
-    let line_start = if line <= 1 {
-        0
-    } else {
-        source
-            .match_indices('\n')
-            .nth(line - 2)
-            .map(|(i, _)| i + 1)?
-    };
+    let line_start = if line <= 1 { 0 } else { source.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)? };
     let rest = &source[line_start..];
     let line_text = &rest[..rest.find('\n').unwrap_or(rest.len())];
-    let start = line_start
-        + line_text
-            .char_indices()
-            .nth(column.saturating_sub(1))
-            .map_or(line_text.len(), |(i, _)| i);
+    let start = line_start + line_text.char_indices().nth(column.saturating_sub(1)).map_or(line_text.len(), |(i, _)| i);
     let tail = &source[start..];
     let len = match tail.chars().next() {
         None => 0,
@@ -142,39 +119,25 @@ fn span(source: &str, line: usize, column: usize) -> Option<std::ops::Range<usiz
 /// is valid (warnings allowed), 1 when it has errors.
 pub fn run(path: &Path, json: bool) -> anyhow::Result<i32> {
     let file = find_definition(path)?;
-    let source = std::fs::read_to_string(&file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
+    let source = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let name = file.display().to_string();
     let result = load_dockerrun(&name, &source);
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json_report(&name, &result))?
-        );
+        println!("{}", serde_json::to_string_pretty(&json_report(&name, &result))?);
         return Ok(if result.is_ok() { 0 } else { 1 });
     }
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     match result {
         Ok(loaded) => {
             eprint!("{}", render(&loaded.warnings, &source, color));
-            println!(
-                "valid: {name}: {}",
-                summary(&loaded.dockerrun, loaded.warnings.len())
-            );
+            println!("valid: {name}: {}", summary(&loaded.dockerrun, loaded.warnings.len()));
             Ok(0)
         }
         Err(diags) => {
             eprint!("{}", render(&diags, &source, color));
-            let errors = diags
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .count();
+            let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
             let warnings = diags.len() - errors;
-            eprintln!(
-                "invalid: {name}: {}, {}",
-                plural(errors, "error"),
-                plural(warnings, "warning")
-            );
+            eprintln!("invalid: {name}: {}, {}", plural(errors, "error"), plural(warnings, "warning"));
             Ok(1)
         }
     }
@@ -182,16 +145,8 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<i32> {
 
 /// `4 containers (nginx, app, ...), web container nginx (host port 80 -> container port 8080), 2 warnings`.
 fn summary(dockerrun: &Dockerrun, warnings: usize) -> String {
-    let names: Vec<&str> = dockerrun
-        .container_definitions
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
-    let shown = if names.len() > 6 {
-        format!("{}, ...", names[..6].join(", "))
-    } else {
-        names.join(", ")
-    };
+    let names: Vec<&str> = dockerrun.container_definitions.iter().map(|c| c.name.as_str()).collect();
+    let shown = if names.len() > 6 { format!("{}, ...", names[..6].join(", ")) } else { names.join(", ") };
     let web = match dockerrun.web_container() {
         Some((c, p)) => format!(
             "web container {} (host port {} -> container port {})",
@@ -201,53 +156,27 @@ fn summary(dockerrun: &Dockerrun, warnings: usize) -> String {
         ),
         None => "no web container on host port 80 (the server will not deploy it)".to_string(),
     };
-    format!(
-        "{} ({shown}), {web}, {}",
-        plural(names.len(), "container"),
-        plural(warnings, "warning")
-    )
+    format!("{} ({shown}), {web}, {}", plural(names.len(), "container"), plural(warnings, "warning"))
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
-fn json_report(
-    name: &str,
-    result: &Result<sprout_model::Loaded, Vec<Diagnostic>>,
-) -> serde_json::Value {
-    let (containers, errors, warnings): (Vec<&str>, Vec<&Diagnostic>, Vec<&Diagnostic>) =
-        match result {
-            Ok(l) => (
-                l.dockerrun
-                    .container_definitions
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect(),
-                Vec::new(),
-                l.warnings.iter().collect(),
-            ),
-            Err(diags) => (
-                Vec::new(),
-                diags
-                    .iter()
-                    .filter(|d| d.severity == Severity::Error)
-                    .collect(),
-                diags
-                    .iter()
-                    .filter(|d| d.severity == Severity::Warning)
-                    .collect(),
-            ),
-        };
-    let web = result
-        .as_ref()
-        .ok()
-        .and_then(|l| l.dockerrun.web_container())
-        .map(|(c, _)| c.name.clone());
+fn json_report(name: &str, result: &Result<sprout_model::Loaded, Vec<Diagnostic>>) -> serde_json::Value {
+    let (containers, errors, warnings): (Vec<&str>, Vec<&Diagnostic>, Vec<&Diagnostic>) = match result {
+        Ok(l) => (
+            l.dockerrun.container_definitions.iter().map(|c| c.name.as_str()).collect(),
+            Vec::new(),
+            l.warnings.iter().collect(),
+        ),
+        Err(diags) => (
+            Vec::new(),
+            diags.iter().filter(|d| d.severity == Severity::Error).collect(),
+            diags.iter().filter(|d| d.severity == Severity::Warning).collect(),
+        ),
+    };
+    let web = result.as_ref().ok().and_then(|l| l.dockerrun.web_container()).map(|(c, _)| c.name.clone());
     serde_json::json!({
         "valid": result.is_ok(),
         "file": name,
@@ -268,15 +197,9 @@ mod tests {
     fn finds_the_definition_in_a_bundle_directory() {
         let dir = tempfile::tempdir().unwrap();
         let err = find_definition(dir.path()).unwrap_err().to_string();
-        assert!(
-            err.contains("has no Dockerrun.aws.json: add one at its root"),
-            "{err}"
-        );
+        assert!(err.contains("has no Dockerrun.aws.json: add one at its root"), "{err}");
         std::fs::write(dir.path().join(DEFINITION_FILE), "{}").unwrap();
-        assert_eq!(
-            find_definition(dir.path()).unwrap(),
-            dir.path().join(DEFINITION_FILE)
-        );
+        assert_eq!(find_definition(dir.path()).unwrap(), dir.path().join(DEFINITION_FILE));
         let other = dir.path().join("other.json");
         std::fs::write(&other, "{}").unwrap();
         assert_eq!(find_definition(&other).unwrap(), other);
@@ -287,20 +210,12 @@ mod tests {
     fn renders_source_line_caret_path_and_help() {
         let diags = load_dockerrun("Dockerrun.aws.json", BAD).unwrap_err();
         let text = render(&diags, BAD, false);
-        assert!(
-            text.contains("error: `memory` must be a whole number of MiB"),
-            "{text}"
-        );
+        assert!(text.contains("error: `memory` must be a whole number of MiB"), "{text}");
         assert!(text.contains("Dockerrun.aws.json:4:49"), "{text}");
-        assert!(
-            text.contains("^^^^^ containerDefinitions[0].memory"),
-            "{text}"
-        );
+        assert!(text.contains("^^^^^ containerDefinitions[0].memory"), "{text}");
         assert!(text.contains("help: write 128 without quotes"), "{text}");
         assert!(
-            text.contains(
-                r#"help: Dockerrun uses `portMappings`: [{"hostPort": 80, "containerPort": 80}]"#
-            ),
+            text.contains(r#"help: Dockerrun uses `portMappings`: [{"hostPort": 80, "containerPort": 80}]"#),
             "{text}"
         );
         assert!(!text.contains('\u{1b}'), "plain output has no escapes");
@@ -323,10 +238,7 @@ mod tests {
             hint: None,
         };
         let text = render(&[unplaced], "", false);
-        assert!(
-            text.contains("warning: containerDefinitions: something"),
-            "{text}"
-        );
+        assert!(text.contains("warning: containerDefinitions: something"), "{text}");
         assert!(text.contains("f.json"), "{text}");
     }
 

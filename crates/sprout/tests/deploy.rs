@@ -2,6 +2,7 @@
 //! the old version keeps serving, and a server killed (SIGKILL) in the middle of a rolling
 //! deploy finishes it after a restart, leaving no container of another version. (Reusing a
 //! label with other content is covered in e2e.rs.)
+#![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
 
 mod common;
 
@@ -43,7 +44,20 @@ fn a_version_that_never_becomes_healthy_is_rolled_back_and_the_old_one_keeps_ser
     bundle_copy(bad.path(), "nginx.conf", |c| c.replace("server app:8080;", "server app:9999;"));
     let load = std::thread::scope(|s| {
         let deploy = s.spawn(|| {
-            server.cli(&["deploy", "web", "--bundle", bad.path().to_str().unwrap(), "--label", "bad", "--timeout", "20", "--policy", "rolling", "--batch-size", "1"])
+            server.cli(&[
+                "deploy",
+                "web",
+                "--bundle",
+                bad.path().to_str().unwrap(),
+                "--label",
+                "bad",
+                "--timeout",
+                "20",
+                "--policy",
+                "rolling",
+                "--batch-size",
+                "1",
+            ])
         });
         // Meanwhile the environment keeps answering.
         let (mut ok, mut total) = (0, 0);
@@ -83,7 +97,17 @@ fn a_server_killed_during_a_rolling_deploy_finishes_it_after_a_restart() {
 
     let two = tempfile::tempdir().unwrap();
     bundle_copy(two.path(), "VERSION", |_| "two\n".into());
-    server.cli_ok(&["deploy", "web", "--bundle", two.path().to_str().unwrap(), "--label", "two", "--no-wait", "--batch-size", "1"]);
+    server.cli_ok(&[
+        "deploy",
+        "web",
+        "--bundle",
+        two.path().to_str().unwrap(),
+        "--label",
+        "two",
+        "--no-wait",
+        "--batch-size",
+        "1",
+    ]);
     // Kill the server once the first batch is under way (an instance of `two` exists).
     eventually("the first batch launched", 60, || container_versions(&app).iter().any(|v| v == "two"));
     server.stop(true);

@@ -13,7 +13,18 @@ fn example_lifecycle_create_serve_deploy_replace_adopt_terminate() {
     let bundle = example_bundle();
 
     // Create: returns once Ready.
-    let out = server.cli_ok(&["create", "production", "--bundle", bundle.to_str().unwrap(), "--instances", "2", "--label", "one", "--output", "json"]);
+    let out = server.cli_ok(&[
+        "create",
+        "production",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--instances",
+        "2",
+        "--label",
+        "one",
+        "--output",
+        "json",
+    ]);
     let created: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(created["status"], "Ready", "{created:#}");
     assert_eq!(created["version"], "one");

@@ -33,7 +33,10 @@ fn logs_are_readable_live_and_after_terminate() {
     let chunks = json["logs"].as_array().unwrap();
     let instance = chunks[0]["instance"].as_str().unwrap().to_string();
     for c in ["app", "nginx", "logship", "monitor"] {
-        assert!(chunks.iter().any(|ch| ch["container"] == c && ch["source"] == "docker" && ch["live"] == true), "engine log of {c}: {json:#}");
+        assert!(
+            chunks.iter().any(|ch| ch["container"] == c && ch["source"] == "docker" && ch["live"] == true),
+            "engine log of {c}: {json:#}"
+        );
     }
 
     // Versions: size report, in-use marker, delete refused while deployed.

@@ -1,12 +1,13 @@
 //! `sprout proxy` on the real Docker engine: the load balancer as its own process, fed by the
 //! server, keeps serving the example while `sprout server` is stopped and started again, and
 //! no request through it fails.
+#![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
 
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -41,7 +42,9 @@ fn a_control_plane_restart_drops_no_request_through_sprout_proxy() {
             .expect("start sprout proxy"),
     );
     let host = format!("prod.{app}.localhost");
-    eventually("the proxy serves the example", 30, || http_get(&listen, &host, "/").map(|r| r.0 == 200).unwrap_or(false));
+    eventually("the proxy serves the example", 30, || {
+        http_get(&listen, &host, "/").map(|r| r.0 == 200).unwrap_or(false)
+    });
 
     // Steady traffic through the proxy, bounded: stops when told or after 90 s.
     let stop = Arc::new(AtomicBool::new(false));
@@ -49,7 +52,8 @@ fn a_control_plane_restart_drops_no_request_through_sprout_proxy() {
     let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
     let deadline = Instant::now() + Duration::from_secs(90);
     let client = {
-        let (stop, ok, failed, failures, listen, host) = (stop.clone(), ok.clone(), failed.clone(), failures.clone(), listen.clone(), host.clone());
+        let (stop, ok, failed, failures, listen, host) =
+            (stop.clone(), ok.clone(), failed.clone(), failures.clone(), listen.clone(), host.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                 match http_get(&listen, &host, "/") {
@@ -72,14 +76,23 @@ fn a_control_plane_restart_drops_no_request_through_sprout_proxy() {
     eventually("the proxy serving while the server is down", 30, || ok.load(Ordering::Relaxed) - before_down >= 20);
     assert!(http_get(&server.http, &host, "/").is_err(), "the server's own load balancer is down");
     server.spawn();
-    eventually("the environment judged again after the restart", 30, || server.status("prod")["in_service"].as_u64() == Some(2));
+    eventually("the environment judged again after the restart", 30, || {
+        server.status("prod")["in_service"].as_u64() == Some(2)
+    });
     // A few polls by the proxy against the restarted server.
     std::thread::sleep(Duration::from_secs(3));
     stop.store(true, Ordering::Relaxed);
     client.join().unwrap();
 
     let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
-    assert_eq!(failed, 0, "{failed} of {} requests failed: {:?}\nserver log:\n{}", ok + failed, failures.lock().unwrap(), tail(&server.log(), 40));
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed: {:?}\nserver log:\n{}",
+        ok + failed,
+        failures.lock().unwrap(),
+        tail(&server.log(), 40)
+    );
     drop(proxy);
     server.cli_ok(&["terminate", "prod", "--force"]);
     eventually("no container left", 60, || containers_of(&app).is_empty());

@@ -3,11 +3,12 @@
 //! example out and, once it stops, back in, with no failed request; scheduled actions are
 //! added, previewed, suspended and removed; a warm pool waits out of rotation and serves first
 //! on scale-out; `scale ENV N` pins the count.
+#![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -36,8 +37,16 @@ fn load_scales_the_example_out_and_back_in_and_schedules_are_managed() {
     refused(&server, &["scale", "prod", "--queue-wait-ms", "600000"], &["queue.max_wait_ms", "example"]);
     let shown = server.cli_ok(&["scale", "prod", "--queue", "50", "--queue-wait-ms", "1500"]);
     assert!(shown.contains("hold up to 50 requests for up to 1500 ms"), "{shown}");
-    refused(&server, &["schedule", "add", "prod", "x", "--cron", "0 25 * * *", "--min", "1", "--max", "2"], &["recurrence", "example"]);
-    refused(&server, &["schedule", "add", "prod", "x", "--cron", "0 8 * * *", "--tz", "Mars/Olympus", "--min", "1"], &["time_zone", "Europe/Berlin"]);
+    refused(
+        &server,
+        &["schedule", "add", "prod", "x", "--cron", "0 25 * * *", "--min", "1", "--max", "2"],
+        &["recurrence", "example"],
+    );
+    refused(
+        &server,
+        &["schedule", "add", "prod", "x", "--cron", "0 8 * * *", "--tz", "Mars/Olympus", "--min", "1"],
+        &["time_zone", "Europe/Berlin"],
+    );
 
     // Target tracking: 20 requests per instance per second, band 1..3, short stabilisation.
     server.cli_ok(&["scale", "prod", "--min", "1", "--max", "3", "--target-rps", "20", "--scale-in-window", "5"]);
@@ -46,7 +55,8 @@ fn load_scales_the_example_out_and_back_in_and_schedules_are_managed() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let clients: Vec<_> = (0..4)
         .map(|_| {
-            let (stop, ok, failed, addr, host) = (stop.clone(), ok.clone(), failed.clone(), server.http.clone(), format!("prod.{app}.localhost"));
+            let (stop, ok, failed, addr, host) =
+                (stop.clone(), ok.clone(), failed.clone(), server.http.clone(), format!("prod.{app}.localhost"));
             std::thread::spawn(move || {
                 // Bounded: stops when told or after 60 s, and paces itself (at most ~50/s each).
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
@@ -59,7 +69,9 @@ fn load_scales_the_example_out_and_back_in_and_schedules_are_managed() {
             })
         })
         .collect();
-    eventually("scaled out to at least 2 instances in service under load", 50, || server.status("prod")["in_service"].as_u64().unwrap_or(0) >= 2);
+    eventually("scaled out to at least 2 instances in service under load", 50, || {
+        server.status("prod")["in_service"].as_u64().unwrap_or(0) >= 2
+    });
     std::thread::sleep(Duration::from_secs(2));
     stop.store(true, Ordering::Relaxed);
     for c in clients {
@@ -72,17 +84,36 @@ fn load_scales_the_example_out_and_back_in_and_schedules_are_managed() {
         s["desired_instances"] == 1 && instance_ids(&s).len() == 1
     });
     // Retired instances are recorded once drained and stopped.
-    eventually("two instances retired for scale-in", 60, || server.cli_ok(&["events", "prod", "--limit", "200"]).matches("(scale-in)").count() == 2);
+    eventually("two instances retired for scale-in", 60, || {
+        server.cli_ok(&["events", "prod", "--limit", "200"]).matches("(scale-in)").count() == 2
+    });
     let events = server.cli_ok(&["events", "prod", "--limit", "200"]);
     assert!(events.contains("Scaling out: RequestCount"), "{events}");
     assert!(events.contains("Scaling in: RequestCount"), "{events}");
     assert!(!events.contains("unhealthy"), "scale-in raises no alert: {events}");
 
     // Scheduled actions.
-    server.cli_ok(&["schedule", "add", "prod", "weekday", "--cron", "0 8 * * 1-5", "--tz", "Europe/Berlin", "--min", "1", "--max", "3", "--desired", "2"]);
+    server.cli_ok(&[
+        "schedule",
+        "add",
+        "prod",
+        "weekday",
+        "--cron",
+        "0 8 * * 1-5",
+        "--tz",
+        "Europe/Berlin",
+        "--min",
+        "1",
+        "--max",
+        "3",
+        "--desired",
+        "2",
+    ]);
     let list = server.cli_ok(&["schedule", "list", "prod"]);
     assert!(list.contains("weekday") && list.contains("0 8 * * 1-5") && list.contains("Europe/Berlin"), "{list}");
-    let preview: serde_json::Value = serde_json::from_str(&server.cli_ok(&["schedule", "preview", "prod", "--days", "7", "--output", "json"])).unwrap();
+    let preview: serde_json::Value =
+        serde_json::from_str(&server.cli_ok(&["schedule", "preview", "prod", "--days", "7", "--output", "json"]))
+            .unwrap();
     let firings = preview.as_array().unwrap();
     assert_eq!(firings.len(), 5, "{preview:#}");
     assert!(firings.iter().all(|f| f["local"].as_str().unwrap().contains("08:00") && f["desired"] == 2), "{preview:#}");
@@ -94,7 +125,8 @@ fn load_scales_the_example_out_and_back_in_and_schedules_are_managed() {
 
     // A warm pool of one: launched, healthy, out of rotation, said so by `sprout health`.
     server.cli_ok(&["scale", "prod", "1", "--warm-pool", "1"]);
-    let all_healthy = |s: &serde_json::Value| s["instances"].as_array().unwrap().iter().all(|i| i["health"]["state"] == "Healthy");
+    let all_healthy =
+        |s: &serde_json::Value| s["instances"].as_array().unwrap().iter().all(|i| i["health"]["state"] == "Healthy");
     eventually("1 instance serving and 1 warm", 60, || {
         let s = server.status("prod");
         s["in_service"] == 1 && instance_ids(&s).len() == 2 && all_healthy(&s)
@@ -112,9 +144,12 @@ fn load_scales_the_example_out_and_back_in_and_schedules_are_managed() {
 
     // `scale ENV N` pins min = max = desired = N; the warm instance is the one put in service,
     // and the pool is refilled behind it.
-    let out: serde_json::Value = serde_json::from_str(&server.cli_ok(&["scale", "prod", "2", "--output", "json"])).unwrap();
+    let out: serde_json::Value =
+        serde_json::from_str(&server.cli_ok(&["scale", "prod", "2", "--output", "json"])).unwrap();
     assert_eq!((out["desired"].as_u64(), out["min"].as_u64(), out["max"].as_u64()), (Some(2), Some(2), Some(2)));
-    let serving = |id: &str| server.status("prod")["instances"].as_array().unwrap().iter().any(|i| i["id"] == id && i["in_service"] == true);
+    let serving = |id: &str| {
+        server.status("prod")["instances"].as_array().unwrap().iter().any(|i| i["id"] == id && i["in_service"] == true)
+    };
     eventually("the warm instance in service", 30, || serving(&warm[0]));
     eventually("2 instances in service and 1 warm again", 60, || {
         let s = server.status("prod");

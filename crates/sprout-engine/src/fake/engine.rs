@@ -11,8 +11,7 @@ use async_trait::async_trait;
 use super::FakeEngine;
 use super::state::{self, PullFailure, State, StopBehaviour};
 use crate::{
-    ContainerUsage,
-    ContainerSpec, ContainerState, ContainerStatus, Engine, EngineError, EngineInfo, ImageStatus,
+    ContainerSpec, ContainerState, ContainerStatus, ContainerUsage, Engine, EngineError, EngineInfo, ImageStatus,
     LabelFilter, NetworkSpec, NetworkStatus, RegistryAuth, Result,
 };
 
@@ -20,11 +19,7 @@ impl FakeEngine {
     /// Log the call, then refuse it if the engine is down or an error was injected for it.
     fn begin(&self, operation: &str, name: &str) -> Result<MutexGuard<'_, State>> {
         let mut state = self.lock();
-        state.calls.push(if name.is_empty() {
-            operation.to_string()
-        } else {
-            format!("{operation} {name}")
-        });
+        state.calls.push(if name.is_empty() { operation.to_string() } else { format!("{operation} {name}") });
         if state.unavailable {
             return Err(EngineError::Unavailable {
                 endpoint: state::ENDPOINT.to_string(),
@@ -39,11 +34,7 @@ impl FakeEngine {
 }
 
 fn filter_text(filter: &LabelFilter) -> String {
-    filter
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    filter.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
 
 #[async_trait]
@@ -67,16 +58,10 @@ impl Engine for FakeEngine {
         let key = state::normalize_image(image);
         match state.pull_failures.get(&key) {
             Some(PullFailure::Auth(message)) => {
-                return Err(EngineError::Auth {
-                    image: image.to_string(),
-                    message: message.clone(),
-                });
+                return Err(EngineError::Auth { image: image.to_string(), message: message.clone() });
             }
             Some(PullFailure::Other(message)) => {
-                return Err(EngineError::Pull {
-                    image: image.to_string(),
-                    message: message.clone(),
-                });
+                return Err(EngineError::Pull { image: image.to_string(), message: message.clone() });
             }
             None => {}
         }
@@ -98,20 +83,13 @@ impl Engine for FakeEngine {
     async fn inspect_image(&self, image: &str) -> Result<ImageStatus> {
         let state = self.begin("inspect_image", image)?;
         match state.find_image(image) {
-            Some(img) => Ok(ImageStatus {
-                id: img.id.clone(),
-                size_bytes: img.size_bytes,
-            }),
-            None => Err(EngineError::NotFound {
-                kind: "image",
-                name: image.to_string(),
-            }),
+            Some(img) => Ok(ImageStatus { id: img.id.clone(), size_bytes: img.size_bytes }),
+            None => Err(EngineError::NotFound { kind: "image", name: image.to_string() }),
         }
     }
 
     async fn create_network(&self, spec: &NetworkSpec) -> Result<()> {
-        self.begin("create_network", &spec.name)?
-            .create_network(&spec.name, &spec.labels)
+        self.begin("create_network", &spec.name)?.create_network(&spec.name, &spec.labels)
     }
 
     async fn remove_network(&self, name: &str) -> Result<()> {
@@ -119,20 +97,16 @@ impl Engine for FakeEngine {
     }
 
     async fn list_networks(&self, filter: &LabelFilter) -> Result<Vec<NetworkStatus>> {
-        Ok(self
-            .begin("list_networks", &filter_text(filter))?
-            .list_networks(filter))
+        Ok(self.begin("list_networks", &filter_text(filter))?.list_networks(filter))
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
-        self.begin("create_container", &spec.name)?
-            .create_container(spec)
+        self.begin("create_container", &spec.name)?.create_container(spec)
     }
 
     async fn start_container(&self, name: &str) -> Result<()> {
         let now = self.now();
-        self.begin("start_container", name)?
-            .start_container(name, now)
+        self.begin("start_container", name)?.start_container(name, now)
     }
 
     async fn stop_container(&self, name: &str, timeout: Duration) -> Result<()> {
@@ -164,11 +138,9 @@ impl Engine for FakeEngine {
                 }
                 Ok(())
             }
-            StopBehaviour::Unkillable(message) => Err(EngineError::StopFailed {
-                name: name.to_string(),
-                timeout_s: timeout.as_secs(),
-                message,
-            }),
+            StopBehaviour::Unkillable(message) => {
+                Err(EngineError::StopFailed { name: name.to_string(), timeout_s: timeout.as_secs(), message })
+            }
         }
     }
 
@@ -184,10 +156,7 @@ impl Engine for FakeEngine {
 
     async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerStatus>> {
         let state = self.begin("list_containers", &filter_text(filter))?;
-        let matching = state
-            .containers
-            .values()
-            .filter(|c| state::labels_match(&c.spec.labels, filter));
+        let matching = state.containers.values().filter(|c| state::labels_match(&c.spec.labels, filter));
         Ok(matching.map(|c| c.status()).collect())
     }
 

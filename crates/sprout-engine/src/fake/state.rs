@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::{
-    ContainerSpec, ContainerState, ContainerStatus, DockerHealth, EngineError, LabelFilter,
-    NetworkStatus, PublishedPort, Result,
+    ContainerSpec, ContainerState, ContainerStatus, DockerHealth, EngineError, LabelFilter, NetworkStatus,
+    PublishedPort, Result,
 };
 
 /// Where the fake says it lives, in `Unavailable` errors and `info()`.
@@ -107,11 +107,7 @@ pub(crate) struct State {
 /// `name` and `name:latest` are the same image, as in Docker.
 pub(crate) fn normalize_image(image: &str) -> String {
     let last = image.rsplit('/').next().unwrap_or(image);
-    if image.contains('@') || last.contains(':') {
-        image.to_string()
-    } else {
-        format!("{image}:latest")
-    }
+    if image.contains('@') || last.contains(':') { image.to_string() } else { format!("{image}:latest") }
 }
 
 /// Deterministic 64-hex-digit id, the shape Docker's ids have.
@@ -136,10 +132,7 @@ fn builtin_network(name: &str) -> bool {
 
 impl State {
     pub fn new() -> Self {
-        State {
-            next_port: FIRST_EPHEMERAL_PORT,
-            ..State::default()
-        }
+        State { next_port: FIRST_EPHEMERAL_PORT, ..State::default() }
     }
 
     pub fn fresh_id(&mut self, kind: &str) -> String {
@@ -150,15 +143,12 @@ impl State {
     /// A local image by reference (`name`, `name:tag`) or by id (`sha256:...`), as Docker
     /// resolves either.
     pub fn find_image(&self, image: &str) -> Option<&FakeImage> {
-        self.images
-            .get(&normalize_image(image))
-            .or_else(|| self.images.values().find(|i| i.id == image))
+        self.images.get(&normalize_image(image)).or_else(|| self.images.values().find(|i| i.id == image))
     }
 
     pub fn add_image(&mut self, image: &str, size_bytes: u64) {
         let id = format!("sha256:{}", self.fresh_id("image"));
-        self.images
-            .insert(normalize_image(image), FakeImage { id, size_bytes });
+        self.images.insert(normalize_image(image), FakeImage { id, size_bytes });
     }
 
     pub fn take_injected(&mut self, operation: &str, name: &str) -> Option<EngineError> {
@@ -172,29 +162,15 @@ impl State {
     }
 
     pub fn container_mut(&mut self, name: &str) -> Result<&mut FakeContainer> {
-        self.containers
-            .get_mut(name)
-            .ok_or_else(|| EngineError::NotFound {
-                kind: "container",
-                name: name.to_string(),
-            })
+        self.containers.get_mut(name).ok_or_else(|| EngineError::NotFound { kind: "container", name: name.to_string() })
     }
 
     pub fn create_network(&mut self, name: &str, labels: &BTreeMap<String, String>) -> Result<()> {
         if self.networks.contains_key(name) || builtin_network(name) {
-            return Err(EngineError::Conflict {
-                kind: "network",
-                name: name.to_string(),
-            });
+            return Err(EngineError::Conflict { kind: "network", name: name.to_string() });
         }
         let id = self.fresh_id("network");
-        self.networks.insert(
-            name.to_string(),
-            FakeNetwork {
-                id,
-                labels: labels.clone(),
-            },
-        );
+        self.networks.insert(name.to_string(), FakeNetwork { id, labels: labels.clone() });
         Ok(())
     }
 
@@ -228,40 +204,24 @@ impl State {
         self.networks
             .iter()
             .filter(|(_, n)| labels_match(&n.labels, filter))
-            .map(|(name, n)| NetworkStatus {
-                id: n.id.clone(),
-                name: name.clone(),
-                labels: n.labels.clone(),
-            })
+            .map(|(name, n)| NetworkStatus { id: n.id.clone(), name: name.clone(), labels: n.labels.clone() })
             .collect()
     }
 
     pub fn create_container(&mut self, spec: &ContainerSpec) -> Result<String> {
         if self.containers.contains_key(&spec.name) {
-            return Err(EngineError::Conflict {
-                kind: "container",
-                name: spec.name.clone(),
-            });
+            return Err(EngineError::Conflict { kind: "container", name: spec.name.clone() });
         }
         if self.find_image(&spec.image).is_none() {
-            return Err(EngineError::NotFound {
-                kind: "image",
-                name: spec.image.clone(),
-            });
+            return Err(EngineError::NotFound { kind: "image", name: spec.image.clone() });
         }
         if !builtin_network(&spec.network) && !self.networks.contains_key(&spec.network) {
-            return Err(EngineError::NotFound {
-                kind: "network",
-                name: spec.network.clone(),
-            });
+            return Err(EngineError::NotFound { kind: "network", name: spec.network.clone() });
         }
         for from in &spec.volumes_from {
             let source = from.split(':').next().unwrap_or(from);
             if !self.containers.contains_key(source) {
-                return Err(EngineError::NotFound {
-                    kind: "container",
-                    name: source.to_string(),
-                });
+                return Err(EngineError::NotFound { kind: "container", name: source.to_string() });
             }
         }
         let id = self.fresh_id("container");
@@ -291,18 +251,11 @@ impl State {
         }
         let spec = container.spec.clone();
         if !builtin_network(&spec.network) && !self.networks.contains_key(&spec.network) {
-            return Err(EngineError::NotFound {
-                kind: "network",
-                name: spec.network.clone(),
-            });
+            return Err(EngineError::NotFound { kind: "network", name: spec.network.clone() });
         }
         let mut ports = Vec::new();
         for p in &spec.ports {
-            let host_ip = if p.host_ip.is_empty() {
-                "0.0.0.0".to_string()
-            } else {
-                p.host_ip.clone()
-            };
+            let host_ip = if p.host_ip.is_empty() { "0.0.0.0".to_string() } else { p.host_ip.clone() };
             let host_port = match p.host_port {
                 Some(port) if port != 0 => {
                     if self.port_in_use(port, &p.protocol) {
@@ -340,21 +293,14 @@ impl State {
     }
 
     fn port_in_use(&self, port: u16, protocol: &str) -> bool {
-        self.containers
-            .values()
-            .flat_map(|c| c.ports.iter())
-            .any(|p| p.host_port == port && p.protocol == protocol)
+        self.containers.values().flat_map(|c| c.ports.iter()).any(|p| p.host_port == port && p.protocol == protocol)
     }
 
     fn allocate_port(&mut self) -> u16 {
         loop {
             let port = self.next_port;
             // Wrap inside the ephemeral range rather than overflow in very long tests.
-            self.next_port = if port == u16::MAX {
-                FIRST_EPHEMERAL_PORT
-            } else {
-                port + 1
-            };
+            self.next_port = if port == u16::MAX { FIRST_EPHEMERAL_PORT } else { port + 1 };
             if !self.port_in_use(port, "tcp") && !self.port_in_use(port, "udp") {
                 return port;
             }
@@ -381,10 +327,5 @@ pub(crate) fn rfc3339(secs: u64, nanos: u32) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
 }

@@ -5,18 +5,15 @@ use std::time::Duration;
 
 use super::FakeEngine;
 use crate::{
-    ContainerSpec, ContainerState, DockerHealth, Engine, EngineError, HealthcheckSpec, LabelFilter,
-    NetworkSpec, PortSpec,
+    ContainerSpec, ContainerState, DockerHealth, Engine, EngineError, HealthcheckSpec, LabelFilter, NetworkSpec,
+    PortSpec,
 };
 
 const IMAGE: &str = "registry.example/app:1";
 const NET: &str = "sprout-a-b-i1";
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn spec(name: &str) -> ContainerSpec {
@@ -39,10 +36,7 @@ fn spec(name: &str) -> ContainerSpec {
 async fn ready() -> FakeEngine {
     let engine = FakeEngine::new();
     engine.add_image(IMAGE);
-    let net = NetworkSpec {
-        name: NET.to_string(),
-        labels: labels(&[("sprout.env", "b")]),
-    };
+    let net = NetworkSpec { name: NET.to_string(), labels: labels(&[("sprout.env", "b")]) };
     engine.create_network(&net).await.unwrap();
     engine
 }
@@ -86,35 +80,17 @@ async fn create_refuses_like_docker() {
     let engine = ready().await;
     engine.create_container(&spec("web")).await.unwrap();
     let err = engine.create_container(&spec("web")).await.unwrap_err();
-    assert_eq!(
-        err,
-        EngineError::Conflict {
-            kind: "container",
-            name: "web".into()
-        }
-    );
+    assert_eq!(err, EngineError::Conflict { kind: "container", name: "web".into() });
 
     let mut no_image = spec("other");
     no_image.image = "missing:1".into();
     let err = engine.create_container(&no_image).await.unwrap_err();
-    assert_eq!(
-        err,
-        EngineError::NotFound {
-            kind: "image",
-            name: "missing:1".into()
-        }
-    );
+    assert_eq!(err, EngineError::NotFound { kind: "image", name: "missing:1".into() });
 
     let mut no_net = spec("other");
     no_net.network = "nope".into();
     let err = engine.create_container(&no_net).await.unwrap_err();
-    assert_eq!(
-        err,
-        EngineError::NotFound {
-            kind: "network",
-            name: "nope".into()
-        }
-    );
+    assert_eq!(err, EngineError::NotFound { kind: "network", name: "nope".into() });
 }
 
 #[tokio::test]
@@ -139,10 +115,7 @@ async fn image_names_default_to_latest() {
     assert!(engine.image_present("busybox:latest").await.unwrap());
     assert!(!engine.image_present("busybox:1").await.unwrap());
     engine.add_image_with_size("localhost:5000/app", 42);
-    let status = engine
-        .inspect_image("localhost:5000/app:latest")
-        .await
-        .unwrap();
+    let status = engine.inspect_image("localhost:5000/app:latest").await.unwrap();
     assert_eq!(status.size_bytes, 42);
     assert!(status.id.starts_with("sha256:"));
     let err = engine.inspect_image("nope").await.unwrap_err();
@@ -154,35 +127,17 @@ async fn stop_is_idempotent_and_missing_is_not_found() {
     let engine = ready().await;
     engine.create_container(&spec("web")).await.unwrap();
     // Stopping a created (never started) container is success.
-    engine
-        .stop_container("web", Duration::from_secs(10))
-        .await
-        .unwrap();
+    engine.stop_container("web", Duration::from_secs(10)).await.unwrap();
     engine.start_container("web").await.unwrap();
-    engine
-        .stop_container("web", Duration::from_secs(10))
-        .await
-        .unwrap();
+    engine.stop_container("web", Duration::from_secs(10)).await.unwrap();
     let stopped = engine.container("web").unwrap();
     assert_eq!(stopped.state, ContainerState::Exited);
     assert_eq!(stopped.exit_code, Some(0));
     assert!(stopped.ports.is_empty());
     assert!(!stopped.finished_at.is_empty());
-    engine
-        .stop_container("web", Duration::from_secs(10))
-        .await
-        .unwrap();
-    let err = engine
-        .stop_container("ghost", Duration::from_secs(1))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err,
-        EngineError::NotFound {
-            kind: "container",
-            name: "ghost".into()
-        }
-    );
+    engine.stop_container("web", Duration::from_secs(10)).await.unwrap();
+    let err = engine.stop_container("ghost", Duration::from_secs(1)).await.unwrap_err();
+    assert_eq!(err, EngineError::NotFound { kind: "container", name: "ghost".into() });
 }
 
 #[tokio::test(start_paused = true)]
@@ -192,19 +147,12 @@ async fn hanging_stop_waits_the_timeout_then_kills() {
     engine.start_container("web").await.unwrap();
     engine.hang_on_stop("web");
     let before = tokio::time::Instant::now();
-    engine
-        .stop_container("web", Duration::from_secs(30))
-        .await
-        .unwrap();
+    engine.stop_container("web", Duration::from_secs(30)).await.unwrap();
     assert_eq!(before.elapsed(), Duration::from_secs(30));
     let status = engine.container("web").unwrap();
     assert_eq!(status.state, ContainerState::Exited);
     assert_eq!(status.exit_code, Some(137));
-    assert!(
-        status.finished_at.starts_with("2025-01-01T00:00:30"),
-        "{}",
-        status.finished_at
-    );
+    assert!(status.finished_at.starts_with("2025-01-01T00:00:30"), "{}", status.finished_at);
 }
 
 #[tokio::test(start_paused = true)]
@@ -214,23 +162,13 @@ async fn unkillable_stop_fails_after_the_timeout_and_keeps_running() {
     engine.start_container("web").await.unwrap();
     engine.fail_stop("web", "Cannot allocate memory");
     let before = tokio::time::Instant::now();
-    let err = engine
-        .stop_container("web", Duration::from_secs(5))
-        .await
-        .unwrap_err();
+    let err = engine.stop_container("web", Duration::from_secs(5)).await.unwrap_err();
     assert_eq!(before.elapsed(), Duration::from_secs(5));
     assert_eq!(
         err,
-        EngineError::StopFailed {
-            name: "web".into(),
-            timeout_s: 5,
-            message: "Cannot allocate memory".into()
-        }
+        EngineError::StopFailed { name: "web".into(), timeout_s: 5, message: "Cannot allocate memory".into() }
     );
-    assert_eq!(
-        engine.container("web").unwrap().state,
-        ContainerState::Running
-    );
+    assert_eq!(engine.container("web").unwrap().state, ContainerState::Running);
     // Forced removal still works, as `docker rm -f` usually does.
     engine.remove_container("web").await.unwrap();
     assert!(engine.container("web").is_none());
@@ -249,18 +187,9 @@ async fn remove_is_idempotent_and_frees_the_name() {
 #[tokio::test]
 async fn network_lifecycle() {
     let engine = ready().await;
-    let dup = NetworkSpec {
-        name: NET.to_string(),
-        labels: BTreeMap::new(),
-    };
+    let dup = NetworkSpec { name: NET.to_string(), labels: BTreeMap::new() };
     let err = engine.create_network(&dup).await.unwrap_err();
-    assert_eq!(
-        err,
-        EngineError::Conflict {
-            kind: "network",
-            name: NET.into()
-        }
-    );
+    assert_eq!(err, EngineError::Conflict { kind: "network", name: NET.into() });
 
     engine.create_container(&spec("web")).await.unwrap();
     engine.start_container("web").await.unwrap();
@@ -268,10 +197,7 @@ async fn network_lifecycle() {
     assert!(matches!(err, EngineError::Permanent { .. }), "{err}");
     assert!(err.to_string().contains("active endpoints"));
 
-    engine
-        .stop_container("web", Duration::from_secs(1))
-        .await
-        .unwrap();
+    engine.stop_container("web", Duration::from_secs(1)).await.unwrap();
     engine.remove_network(NET).await.unwrap();
     engine.remove_network(NET).await.unwrap();
     assert!(engine.networks().is_empty());
@@ -280,10 +206,7 @@ async fn network_lifecycle() {
 #[tokio::test]
 async fn list_filters_by_every_label() {
     let engine = ready().await;
-    let other = NetworkSpec {
-        name: "n2".into(),
-        labels: labels(&[("sprout.env", "c")]),
-    };
+    let other = NetworkSpec { name: "n2".into(), labels: labels(&[("sprout.env", "c")]) };
     engine.create_network(&other).await.unwrap();
     engine.create_container(&spec("a")).await.unwrap();
     let mut b = spec("b");
@@ -291,36 +214,14 @@ async fn list_filters_by_every_label() {
     engine.create_container(&b).await.unwrap();
 
     let env_b: LabelFilter = labels(&[("sprout.env", "b")]);
-    let names: Vec<_> = engine
-        .list_containers(&env_b)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
+    let names: Vec<_> = engine.list_containers(&env_b).await.unwrap().into_iter().map(|c| c.name).collect();
     assert_eq!(names, ["a", "b"]);
     let i2: LabelFilter = labels(&[("sprout.env", "b"), ("sprout.instance", "i2")]);
-    let names: Vec<_> = engine
-        .list_containers(&i2)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
+    let names: Vec<_> = engine.list_containers(&i2).await.unwrap().into_iter().map(|c| c.name).collect();
     assert_eq!(names, ["b"]);
-    assert_eq!(
-        engine
-            .list_containers(&LabelFilter::new())
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(engine.list_containers(&LabelFilter::new()).await.unwrap().len(), 2);
 
-    let nets = engine
-        .list_networks(&labels(&[("sprout.env", "c")]))
-        .await
-        .unwrap();
+    let nets = engine.list_networks(&labels(&[("sprout.env", "c")])).await.unwrap();
     assert_eq!(nets.len(), 1);
     assert_eq!(nets[0].name, "n2");
 }
@@ -342,13 +243,7 @@ async fn pulls_succeed_fail_and_fail_auth_on_demand() {
 
     engine.fail_pull("app:1", "toomanyrequests: rate limit");
     let err = engine.pull_image("app:1", None).await.unwrap_err();
-    assert_eq!(
-        err,
-        EngineError::Pull {
-            image: "app:1".into(),
-            message: "toomanyrequests: rate limit".into()
-        }
-    );
+    assert_eq!(err, EngineError::Pull { image: "app:1".into(), message: "toomanyrequests: rate limit".into() });
     engine.clear_pull_failure("app:1");
     engine.pull_image("app:1", None).await.unwrap();
     assert_eq!(engine.calls_matching("pull_image app:1").len(), 4);
@@ -371,57 +266,33 @@ async fn exits_oom_and_health_are_observable() {
     for name in ["web", "worker", "hog"] {
         engine.start_container(name).await.unwrap();
     }
-    assert_eq!(
-        engine.container("web").unwrap().health,
-        Some(DockerHealth::Starting)
-    );
+    assert_eq!(engine.container("web").unwrap().health, Some(DockerHealth::Starting));
     assert_eq!(engine.container("worker").unwrap().health, None);
     engine.set_docker_health("web", DockerHealth::Healthy);
-    assert_eq!(
-        engine.inspect_container("web").await.unwrap().health,
-        Some(DockerHealth::Healthy)
-    );
+    assert_eq!(engine.inspect_container("web").await.unwrap().health, Some(DockerHealth::Healthy));
 
     engine.exit_container("worker", 3);
     let worker = engine.inspect_container("worker").await.unwrap();
-    assert_eq!(
-        (worker.state, worker.exit_code, worker.oom_killed),
-        (ContainerState::Exited, Some(3), false)
-    );
+    assert_eq!((worker.state, worker.exit_code, worker.oom_killed), (ContainerState::Exited, Some(3), false));
 
     engine.oom_kill("hog");
     let hog = engine.inspect_container("hog").await.unwrap();
-    assert_eq!(
-        (hog.state, hog.exit_code, hog.oom_killed),
-        (ContainerState::Exited, Some(137), true)
-    );
+    assert_eq!((hog.state, hog.exit_code, hog.oom_killed), (ContainerState::Exited, Some(137), true));
     assert_eq!(engine.running(), ["web"]);
 
     // Restarting clears the exit.
     engine.start_container("hog").await.unwrap();
     let hog = engine.container("hog").unwrap();
-    assert_eq!(
-        (hog.state, hog.exit_code, hog.oom_killed),
-        (ContainerState::Running, None, false)
-    );
+    assert_eq!((hog.state, hog.exit_code, hog.oom_killed), (ContainerState::Running, None, false));
 }
 
 #[tokio::test]
 async fn unavailable_refuses_everything_and_recovers() {
     let engine = ready().await;
     engine.set_unavailable(true);
-    assert!(matches!(
-        engine.info().await,
-        Err(EngineError::Unavailable { .. })
-    ));
-    assert!(matches!(
-        engine.create_container(&spec("web")).await,
-        Err(EngineError::Unavailable { .. })
-    ));
-    assert!(matches!(
-        engine.list_containers(&LabelFilter::new()).await,
-        Err(EngineError::Unavailable { .. })
-    ));
+    assert!(matches!(engine.info().await, Err(EngineError::Unavailable { .. })));
+    assert!(matches!(engine.create_container(&spec("web")).await, Err(EngineError::Unavailable { .. })));
+    assert!(matches!(engine.list_containers(&LabelFilter::new()).await, Err(EngineError::Unavailable { .. })));
     engine.set_unavailable(false);
     engine.create_container(&spec("web")).await.unwrap();
 }
@@ -430,11 +301,7 @@ async fn unavailable_refuses_everything_and_recovers() {
 async fn injected_errors_fire_once() {
     let engine = ready().await;
     engine.create_container(&spec("web")).await.unwrap();
-    let boom = EngineError::Transient {
-        operation: "start_container",
-        name: "web".into(),
-        message: "boom".into(),
-    };
+    let boom = EngineError::Transient { operation: "start_container", name: "web".into(), message: "boom".into() };
     engine.fail_next("start_container", "web", boom.clone());
     assert_eq!(engine.start_container("web").await.unwrap_err(), boom);
     engine.start_container("web").await.unwrap();
@@ -444,43 +311,24 @@ async fn injected_errors_fire_once() {
 async fn calls_are_recorded_and_clones_share_state() {
     let engine = ready().await;
     let clone = engine.clone();
-    clone
-        .create_container(&spec("sprout-a-b-i1-web"))
-        .await
-        .unwrap();
+    clone.create_container(&spec("sprout-a-b-i1-web")).await.unwrap();
     clone.start_container("sprout-a-b-i1-web").await.unwrap();
     clone.push_log("sprout-a-b-i1-web", "GET / 200");
     assert_eq!(
         engine.calls(),
-        [
-            "create_network sprout-a-b-i1",
-            "create_container sprout-a-b-i1-web",
-            "start_container sprout-a-b-i1-web"
-        ]
+        ["create_network sprout-a-b-i1", "create_container sprout-a-b-i1-web", "start_container sprout-a-b-i1-web"]
     );
     let logs = engine.container_logs("sprout-a-b-i1-web", 1).await.unwrap();
     assert_eq!(logs, "GET / 200\n");
     engine.clear_calls();
     assert!(clone.calls().is_empty());
     assert_eq!(engine.containers().len(), 1);
-    assert_eq!(
-        engine.container_spec("sprout-a-b-i1-web").unwrap().image,
-        IMAGE
-    );
+    assert_eq!(engine.container_spec("sprout-a-b-i1-web").unwrap().image, IMAGE);
 }
 
 #[test]
 fn rfc3339_formats_civil_dates() {
-    assert_eq!(
-        super::state::rfc3339(0, 0),
-        "1970-01-01T00:00:00.000000000Z"
-    );
-    assert_eq!(
-        super::state::rfc3339(1_735_689_600 + 86_399, 5),
-        "2025-01-01T23:59:59.000000005Z"
-    );
-    assert_eq!(
-        super::state::rfc3339(951_782_400, 0),
-        "2000-02-29T00:00:00.000000000Z"
-    );
+    assert_eq!(super::state::rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+    assert_eq!(super::state::rfc3339(1_735_689_600 + 86_399, 5), "2025-01-01T23:59:59.000000005Z");
+    assert_eq!(super::state::rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
 }

@@ -31,8 +31,7 @@ pub(super) enum Parsed {
 
 pub(super) fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Parsed>, DirectError> {
     // Left uninitialised: zeroing 128 headers (4 KiB) cost more than parsing a small head.
-    let mut headers =
-        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut []);
     let config = httparse::ParserConfig::default();
     let len = match config.parse_response_with_uninit_headers(&mut parsed, buf, &mut headers) {
@@ -43,9 +42,7 @@ pub(super) fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Parsed
     let code = parsed.code.unwrap_or(0);
     let status = StatusCode::from_u16(code).map_err(|_| fail("invalid status code"))?;
     if status == StatusCode::SWITCHING_PROTOCOLS {
-        return Err(fail(
-            "101 Switching Protocols to a request that asked for no upgrade",
-        ));
+        return Err(fail("101 Switching Protocols to a request that asked for no upgrade"));
     }
     if status.is_informational() {
         return Ok(Some(Parsed::Informational(len)));
@@ -57,8 +54,7 @@ pub(super) fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Parsed
     let mut length: Option<u64> = None;
     let mut close = !http11;
     for h in parsed.headers.iter() {
-        let name =
-            HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| fail("invalid header name"))?;
+        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| fail("invalid header name"))?;
         let value = HeaderValue::from_bytes(h.value).map_err(|_| fail("invalid header value"))?;
         if name == header::TRANSFER_ENCODING {
             has_te = true;
@@ -81,20 +77,15 @@ pub(super) fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Parsed
         }
         map.append(name, value);
     }
-    let framing =
-        if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
-            Framing::Done
-        } else if has_te {
-            // RFC 9112 6.3: Transfer-Encoding wins, and Content-Length must not be passed on.
-            map.remove(header::CONTENT_LENGTH);
-            if chunked {
-                Framing::Chunked(Chunk::Size)
-            } else {
-                Framing::UntilClose
-            }
-        } else {
-            length.map_or(Framing::UntilClose, Framing::Length)
-        };
+    let framing = if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+        Framing::Done
+    } else if has_te {
+        // RFC 9112 6.3: Transfer-Encoding wins, and Content-Length must not be passed on.
+        map.remove(header::CONTENT_LENGTH);
+        if chunked { Framing::Chunked(Chunk::Size) } else { Framing::UntilClose }
+    } else {
+        length.map_or(Framing::UntilClose, Framing::Length)
+    };
     let keep_alive = !close && framing != Framing::UntilClose;
     let mut response = Response::new(());
     *response.status_mut() = status;
@@ -112,9 +103,7 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
 }
 
 fn last_token_is(value: &[u8], token: &[u8]) -> bool {
-    tokens(value)
-        .last()
-        .is_some_and(|t| t.eq_ignore_ascii_case(token))
+    tokens(value).last().is_some_and(|t| t.eq_ignore_ascii_case(token))
 }
 
 /// The size of a chunk from its line, ignoring extensions (`1a;name=value`).
@@ -133,50 +122,27 @@ mod tests {
 
     #[test]
     fn framing_follows_rfc_9112() {
-        let framing =
-            |head: &str, head_request: bool| match parse_head(head.as_bytes(), head_request) {
-                Ok(Some(Parsed::Final(_, response, framing, keep_alive))) => {
-                    (response.status().as_u16(), framing, keep_alive)
-                }
-                Ok(Some(Parsed::Informational(_))) => (100, Framing::Done, false),
-                Ok(None) => (0, Framing::Done, false),
-                Err(_) => (502, Framing::Done, false),
-            };
+        let framing = |head: &str, head_request: bool| match parse_head(head.as_bytes(), head_request) {
+            Ok(Some(Parsed::Final(_, response, framing, keep_alive))) => {
+                (response.status().as_u16(), framing, keep_alive)
+            }
+            Ok(Some(Parsed::Informational(_))) => (100, Framing::Done, false),
+            Ok(None) => (0, Framing::Done, false),
+            Err(_) => (502, Framing::Done, false),
+        };
+        assert_eq!(framing("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false), (200, Framing::Length(5), true));
+        assert_eq!(framing("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true), (200, Framing::Done, true));
+        assert_eq!(framing("HTTP/1.1 204 No Content\r\n\r\n", false), (204, Framing::Done, true));
         assert_eq!(
-            framing("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false),
-            (200, Framing::Length(5), true)
-        );
-        assert_eq!(
-            framing("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true),
-            (200, Framing::Done, true)
-        );
-        assert_eq!(
-            framing("HTTP/1.1 204 No Content\r\n\r\n", false),
-            (204, Framing::Done, true)
-        );
-        assert_eq!(
-            framing(
-                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 3\r\n\r\n",
-                false
-            ),
+            framing("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 3\r\n\r\n", false),
             (200, Framing::Chunked(Chunk::Size), true)
         );
-        assert_eq!(
-            framing("HTTP/1.1 200 OK\r\n\r\n", false),
-            (200, Framing::UntilClose, false)
-        );
+        assert_eq!(framing("HTTP/1.1 200 OK\r\n\r\n", false), (200, Framing::UntilClose, false));
         let close = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n";
         assert!(!framing(close, false).2, "Connection: close is not kept");
         let http10 = "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n";
         assert!(!framing(http10, false).2, "HTTP/1.0 is not kept");
-        assert_eq!(
-            framing(
-                "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-                false
-            )
-            .0,
-            502
-        );
+        assert_eq!(framing("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", false).0, 502);
         assert_eq!(framing("HTTP/1.1 101 Switching\r\n\r\n", false).0, 502);
         assert_eq!(framing("HTTP/1.1 100 Continue\r\n\r\n", false).0, 100);
         assert_eq!(framing("HTTP/1.1 200 OK\r\nContent-Le", false).0, 0);

@@ -40,10 +40,7 @@ pub(crate) struct LiveHistogram {
 
 impl Default for LiveHistogram {
     fn default() -> Self {
-        Self {
-            counts: Box::new(std::array::from_fn(|_| AtomicU64::new(0))),
-            sum_micros: AtomicU64::new(0),
-        }
+        Self { counts: Box::new(std::array::from_fn(|_| AtomicU64::new(0))), sum_micros: AtomicU64::new(0) }
     }
 }
 
@@ -66,10 +63,7 @@ impl LiveHistogram {
                 (n > 0).then_some((index as u16, n))
             })
             .collect();
-        Histogram {
-            counts,
-            sum_micros: self.sum_micros.swap(0, Ordering::Relaxed),
-        }
+        Histogram { counts, sum_micros: self.sum_micros.swap(0, Ordering::Relaxed) }
     }
 }
 
@@ -100,9 +94,7 @@ impl Histogram {
 
     /// Non-zero buckets as (upper bound in microseconds, count), in order.
     pub fn buckets(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.counts
-            .iter()
-            .map(|(index, n)| (bucket_bounds(usize::from(*index)).1, *n))
+        self.counts.iter().map(|(index, n)| (bucket_bounds(usize::from(*index)).1, *n))
     }
 
     /// Adds another histogram's counts to this one.
@@ -190,10 +182,7 @@ mod tests {
         assert_eq!(h.count(), 1000);
         for (q, want_ms) in [(0.1, 100.0), (0.5, 500.0), (0.99, 990.0), (0.999, 999.0)] {
             let got = h.quantile(q).unwrap().as_secs_f64() * 1000.0;
-            assert!(
-                (got - want_ms).abs() / want_ms < 0.07,
-                "q{q}: got {got} ms, want about {want_ms}"
-            );
+            assert!((got - want_ms).abs() / want_ms < 0.07, "q{q}: got {got} ms, want about {want_ms}");
         }
         assert_eq!(Histogram::default().quantile(0.5), None);
     }

@@ -58,10 +58,7 @@ fn windows_and_rates_count_back_from_the_last_closed_second() {
     // 10 + 11 + ... + 19 = 145 over 10 s.
     assert!((metrics.rate("a", "e", 10) - 14.5).abs() < 1e-9);
     let summary = metrics.summary("a", "e", 10);
-    assert_eq!(
-        (summary.at, summary.span_s, summary.requests),
-        (T0 + 10, 10, 145)
-    );
+    assert_eq!((summary.at, summary.span_s, summary.requests), (T0 + 10, 10, 145));
     assert_eq!(metrics.rate("nobody", "e", 10), 0.0);
 }
 
@@ -79,10 +76,7 @@ fn old_seconds_fold_into_minutes() {
     let minutes = metrics.minutes("a", "e");
     // 1020 - 900 = 120 seconds folded: two whole minutes.
     assert_eq!(minutes.len(), 2);
-    assert_eq!(
-        (minutes[0].at, minutes[0].span_s, minutes[0].requests),
-        (start, 60, 60)
-    );
+    assert_eq!((minutes[0].at, minutes[0].span_s, minutes[0].requests), (start, 60, 60));
     assert_eq!(minutes[1].at, start + 60);
     assert_eq!(minutes[1].latency.count(), 60);
 }
@@ -92,9 +86,7 @@ fn unrouted_idle_series_are_forgotten_after_a_day() {
     let metrics = Metrics::default();
     let routed = metrics.instance_handle("a", "e", "i-routed");
     drop(metrics.instance_handle("a", "e", "i-gone"));
-    metrics
-        .instance_handle("a", "e", "i-gone")
-        .record(StatusCode::OK, ms(1));
+    metrics.instance_handle("a", "e", "i-gone").record(StatusCode::OK, ms(1));
     metrics.close_second(T0);
     metrics.close_second(T0 + 3600);
     assert_eq!(metrics.instances("a", "e"), ["i-gone", "i-routed"]);

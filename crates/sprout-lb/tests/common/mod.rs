@@ -37,11 +37,7 @@ impl Backend {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
-        let backend = Backend {
-            name: name.to_owned(),
-            addr,
-            connections: connections.clone(),
-        };
+        let backend = Backend { name: name.to_owned(), addr, connections: connections.clone() };
         let name = name.to_owned();
         tokio::spawn(async move {
             loop {
@@ -63,10 +59,7 @@ impl Backend {
     }
 
     pub fn upstream(&self) -> Upstream {
-        Upstream {
-            instance: self.name.clone(),
-            addr: self.addr,
-        }
+        Upstream { instance: self.name.clone(), addr: self.addr }
     }
 
     pub fn connection_count(&self) -> usize {
@@ -112,27 +105,16 @@ async fn backend_service(
         }
     };
     let mut response = response;
-    response
-        .headers_mut()
-        .insert("x-backend", name.parse().unwrap());
+    response.headers_mut().insert("x-backend", name.parse().unwrap());
     Ok(response)
 }
 
 fn text(body: String) -> Response<BoxBody<Bytes, hyper::Error>> {
-    Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never| match never {})
-            .boxed(),
-    )
+    Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed())
 }
 
 pub fn route(app: &str, env: &str, upstreams: Vec<Upstream>) -> Route {
-    Route {
-        app: app.to_owned(),
-        env: env.to_owned(),
-        upstreams,
-        hold: None,
-    }
+    Route { app: app.to_owned(), env: env.to_owned(), upstreams, hold: None }
 }
 
 /// A running load balancer on a loopback port.
@@ -151,12 +133,7 @@ impl Lb {
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(lb.clone().serve(listener, shutdown.clone()));
-        Lb {
-            lb,
-            addr,
-            shutdown,
-            task,
-        }
+        Lb { lb, addr, shutdown, task }
     }
 }
 
@@ -180,10 +157,7 @@ impl Answer {
     /// The value of a request header as the backend saw it.
     pub fn seen(&self, header: &str) -> Option<&str> {
         let prefix = format!("{header}: ");
-        self.body
-            .lines()
-            .skip(1)
-            .find_map(|line| line.strip_prefix(prefix.as_str()))
+        self.body.lines().skip(1).find_map(|line| line.strip_prefix(prefix.as_str()))
     }
 }
 
@@ -193,17 +167,11 @@ pub async fn send(
     host: &str,
     path: &str,
 ) -> anyhow::Result<Answer> {
-    let request = Request::get(format!("http://{lb}{path}"))
-        .header("host", host)
-        .body(Full::new(Bytes::new()))?;
+    let request = Request::get(format!("http://{lb}{path}")).header("host", host).body(Full::new(Bytes::new()))?;
     let response = client.request(request).await?;
     let (parts, body) = response.into_parts();
     let body = body.collect().await?.to_bytes();
-    Ok(Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
+    Ok(Answer { status: parts.status, headers: parts.headers, body: String::from_utf8_lossy(&body).into_owned() })
 }
 
 pub async fn get(lb: SocketAddr, host: &str, path: &str) -> Answer {

@@ -17,12 +17,8 @@ pub(crate) fn check_file(ctx: &mut Ctx, root: &Value, dockerrun: &Dockerrun, sha
     cycles(ctx, shared);
     // With errors the file is not usable yet, and the missing web container is often one of
     // them (a compose `ports` key); the warning would only repeat it.
-    let failed = ctx
-        .diags
-        .iter()
-        .any(|d| d.severity == crate::Severity::Error);
-    if !failed && !dockerrun.container_definitions.is_empty() && dockerrun.web_container().is_none()
-    {
+    let failed = ctx.diags.iter().any(|d| d.severity == crate::Severity::Error);
+    if !failed && !dockerrun.container_definitions.is_empty() && dockerrun.web_container().is_none() {
         ctx.warn(
             "containerDefinitions",
             format!("no container maps host port {WEB_HOST_PORT}, so the load balancer has nowhere to send traffic"),
@@ -40,11 +36,7 @@ fn essential(ctx: &mut Ctx, root: &Value) {
         return;
     };
     let objects: Vec<&Value> = items.iter().filter(|c| c.is_object()).collect();
-    if !objects.is_empty()
-        && objects
-            .iter()
-            .all(|c| c.get("essential") == Some(&Value::Bool(false)))
-    {
+    if !objects.is_empty() && objects.iter().all(|c| c.get("essential") == Some(&Value::Bool(false))) {
         ctx.error_hint(
             "containerDefinitions",
             "no container is essential, so nothing tells Sprout that an instance has failed",

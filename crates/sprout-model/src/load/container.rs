@@ -44,24 +44,12 @@ pub(crate) const CONTAINER_KEYS: &[&str] = &[
     "dependsOn",
 ];
 
-pub(crate) fn walk_container(
-    ctx: &mut Ctx,
-    shared: &mut Shared,
-    v: &Value,
-    path: &str,
-) -> Option<ContainerDefinition> {
+pub(crate) fn walk_container(ctx: &mut Ctx, shared: &mut Shared, v: &Value, path: &str) -> Option<ContainerDefinition> {
     let obj = ctx.object(v, path, path)?;
-    for (key, value) in obj
-        .iter()
-        .filter(|(k, _)| !CONTAINER_KEYS.contains(&k.as_str()))
-    {
+    for (key, value) in obj.iter().filter(|(k, _)| !CONTAINER_KEYS.contains(&k.as_str())) {
         let child = child_key(path, key);
         if let Some(hint) = compose_key_hint(key, value) {
-            ctx.error_hint(
-                &child,
-                format!("`{key}` is a docker-compose key, not a Dockerrun one"),
-                hint,
-            );
+            ctx.error_hint(&child, format!("`{key}` is a docker-compose key, not a Dockerrun one"), hint);
         } else if let Some(k) = near_miss(key, CONTAINER_KEYS) {
             ctx.error_hint(
                 &child,
@@ -85,13 +73,7 @@ pub(crate) fn walk_container(
     let image = image(ctx, obj, path, &label);
     let essential = ctx.opt_bool(obj, path, "essential").unwrap_or(true);
     let memory = ctx.opt_uint(obj, path, "memory", u64::from(u32::MAX), " of MiB");
-    let memory_reservation = ctx.opt_uint(
-        obj,
-        path,
-        "memoryReservation",
-        u64::from(u32::MAX),
-        " of MiB",
-    );
+    let memory_reservation = ctx.opt_uint(obj, path, "memoryReservation", u64::from(u32::MAX), " of MiB");
     check_memory(ctx, obj, path, &label, memory, memory_reservation);
     let cpu = ctx.opt_uint(obj, path, "cpu", 1 << 20, " of CPU shares");
     let me = name.as_deref().unwrap_or("");
@@ -113,16 +95,10 @@ pub(crate) fn walk_container(
         user: ctx.opt_string(obj, path, "user"),
         hostname: ctx.opt_string(obj, path, "hostname"),
         privileged: ctx.opt_bool(obj, path, "privileged").unwrap_or(false),
-        readonly_root_filesystem: ctx
-            .opt_bool(obj, path, "readonlyRootFilesystem")
-            .unwrap_or(false),
+        readonly_root_filesystem: ctx.opt_bool(obj, path, "readonlyRootFilesystem").unwrap_or(false),
         extra_hosts: runtime::extra_hosts(ctx, obj, path),
         dns_servers: runtime::dns_servers(ctx, obj, path),
-        docker_labels: ctx
-            .opt_string_map(obj, path, "dockerLabels")
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
+        docker_labels: ctx.opt_string_map(obj, path, "dockerLabels").unwrap_or_default().into_iter().collect(),
         ulimits: runtime::ulimits(ctx, obj, path),
         log_configuration: runtime::log_configuration(ctx, obj, path),
         health_check: runtime::health_check(ctx, obj, path),
@@ -190,13 +166,8 @@ fn check_memory(
     }
     for (key, value) in [("memory", memory), ("memoryReservation", reservation)] {
         if let Some(mib) = value.filter(|m| *m < MIN_MEMORY_MIB) {
-            let message =
-                format!("`{key}` is {mib} MiB; Docker needs at least {MIN_MEMORY_MIB} MiB");
-            ctx.error_hint(
-                &child_key(path, key),
-                message,
-                format!("set {key} to {MIN_MEMORY_MIB} or more"),
-            );
+            let message = format!("`{key}` is {mib} MiB; Docker needs at least {MIN_MEMORY_MIB} MiB");
+            ctx.error_hint(&child_key(path, key), message, format!("set {key} to {MIN_MEMORY_MIB} or more"));
         }
     }
     if let (Some(hard), Some(soft)) = (memory, reservation)

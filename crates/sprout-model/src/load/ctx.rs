@@ -28,22 +28,10 @@ pub(crate) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(file: &'a str, source: &'a str) -> Ctx<'a> {
-        Ctx {
-            file,
-            source,
-            locator: Locator::new(source),
-            diags: Vec::new(),
-        }
+        Ctx { file, source, locator: Locator::new(source), diags: Vec::new() }
     }
 
-    pub fn push(
-        &mut self,
-        severity: Severity,
-        path: &str,
-        at: At,
-        message: String,
-        hint: Option<String>,
-    ) {
+    pub fn push(&mut self, severity: Severity, path: &str, at: At, message: String, hint: Option<String>) {
         let position = match at {
             At::Key => self.locator.key_position(self.source, path),
             At::Value => self.locator.value_position(self.source, path),
@@ -60,13 +48,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn error_hint(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
-        self.push(
-            Severity::Error,
-            path,
-            At::Key,
-            message.into(),
-            Some(hint.into()),
-        );
+        self.push(Severity::Error, path, At::Key, message.into(), Some(hint.into()));
     }
 
     pub fn warn(&mut self, path: &str, message: impl Into<String>, hint: Option<String>) {
@@ -80,9 +62,7 @@ impl<'a> Ctx<'a> {
             Value::String(s) if expected.contains("number") && s.trim().parse::<f64>().is_ok() => {
                 Some(format!("write {} without quotes", s.trim()))
             }
-            Value::String(s)
-                if expected.contains("true or false") && matches!(s.as_str(), "true" | "false") =>
-            {
+            Value::String(s) if expected.contains("true or false") && matches!(s.as_str(), "true" | "false") => {
                 Some(format!("write {s} without quotes"))
             }
             _ => None,
@@ -97,11 +77,7 @@ impl<'a> Ctx<'a> {
         for key in obj.keys().filter(|k| !allowed.contains(&k.as_str())) {
             let child = child_key(path, key);
             let hint = near_miss(key, allowed).map(|k| format!("did you mean `{k}`?"));
-            let known = allowed
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let known = allowed.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
             let hint = hint.unwrap_or_else(|| format!("{what} takes {known}"));
             self.error_hint(&child, format!("unknown key `{key}` in {what}"), hint);
         }
@@ -110,18 +86,9 @@ impl<'a> Ctx<'a> {
     /// Duplicate keys anywhere in the document, found by the locator's scan.
     pub fn duplicate_keys(&mut self) {
         for path in self.locator.duplicates.clone() {
-            let key = path
-                .rsplit(['.', '['])
-                .next()
-                .unwrap_or(&path)
-                .trim_end_matches(']')
-                .to_string();
+            let key = path.rsplit(['.', '[']).next().unwrap_or(&path).trim_end_matches(']').to_string();
             let message = format!("key `{key}` is given twice in the same object");
-            self.error_hint(
-                &path,
-                message,
-                "JSON keeps only the last one, silently; remove the other",
-            );
+            self.error_hint(&path, message, "JSON keeps only the last one, silently; remove the other");
         }
     }
 
@@ -135,13 +102,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn array<'v>(
-        &mut self,
-        v: &'v Value,
-        path: &str,
-        field: &str,
-        expected: &str,
-    ) -> Option<&'v Vec<Value>> {
+    pub fn array<'v>(&mut self, v: &'v Value, path: &str, field: &str, expected: &str) -> Option<&'v Vec<Value>> {
         match v {
             Value::Array(a) => Some(a),
             other => {
@@ -152,20 +113,10 @@ impl<'a> Ctx<'a> {
     }
 
     /// A required string member; missing is reported on the object itself.
-    pub fn req_string(
-        &mut self,
-        obj: &Object,
-        path: &str,
-        key: &str,
-        what: &str,
-    ) -> Option<String> {
+    pub fn req_string(&mut self, obj: &Object, path: &str, key: &str, what: &str) -> Option<String> {
         match field(obj, key) {
             None => {
-                self.error_hint(
-                    path,
-                    format!("{what} has no `{key}`"),
-                    format!("add \"{key}\": \"...\""),
-                );
+                self.error_hint(path, format!("{what} has no `{key}`"), format!("add \"{key}\": \"...\""));
                 None
             }
             Some(_) => self.opt_string(obj, path, key),
@@ -183,14 +134,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// A whole number in `range`; `unit` goes into the messages ("MiB", "seconds").
-    pub fn opt_uint(
-        &mut self,
-        obj: &Object,
-        path: &str,
-        key: &str,
-        max: u64,
-        unit: &str,
-    ) -> Option<u64> {
+    pub fn opt_uint(&mut self, obj: &Object, path: &str, key: &str, max: u64, unit: &str) -> Option<u64> {
         let v = field(obj, key)?;
         let child = child_key(path, key);
         let expected = format!("a whole number{unit}");
@@ -234,10 +178,7 @@ impl<'a> Ctx<'a> {
         let child = child_key(path, key);
         if let Value::String(s) = v {
             let words: Vec<Value> = s.split_whitespace().map(Value::from).collect();
-            let hint = format!(
-                "use an array of strings, e.g. \"{key}\": {}",
-                Value::Array(words)
-            );
+            let hint = format!("use an array of strings, e.g. \"{key}\": {}", Value::Array(words));
             let message = format!("`{key}` must be an array of strings, found {}", describe(v));
             self.push(Severity::Error, &child, At::Value, message, Some(hint));
             return None;
@@ -247,12 +188,7 @@ impl<'a> Ctx<'a> {
         for (i, item) in items.iter().enumerate() {
             match item {
                 Value::String(s) => out.push(s.clone()),
-                other => self.type_error(
-                    &format!("{child}[{i}]"),
-                    &format!("{key}[{i}]"),
-                    "a string",
-                    other,
-                ),
+                other => self.type_error(&format!("{child}[{i}]"), &format!("{key}[{i}]"), "a string", other),
             }
         }
         (out.len() == items.len()).then_some(out)
@@ -288,10 +224,7 @@ impl<'a> Ctx<'a> {
                     out.push((p, o));
                 }
                 other => {
-                    let message = format!(
-                        "`{key}[{i}]` must be an object {shape}, found {}",
-                        describe(other)
-                    );
+                    let message = format!("`{key}[{i}]` must be an object {shape}, found {}", describe(other));
                     self.push(Severity::Error, &p, At::Value, message, hint_for(other));
                 }
             }
@@ -300,12 +233,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// An object whose values are all strings (`dockerLabels`, `logConfiguration.options`).
-    pub fn opt_string_map(
-        &mut self,
-        obj: &Object,
-        path: &str,
-        key: &str,
-    ) -> Option<Vec<(String, String)>> {
+    pub fn opt_string_map(&mut self, obj: &Object, path: &str, key: &str) -> Option<Vec<(String, String)>> {
         let v = field(obj, key)?;
         let child = child_key(path, key);
         let map = self.object(v, &child, key)?;

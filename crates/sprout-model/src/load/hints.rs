@@ -8,12 +8,7 @@ use serde_json::Value;
 /// The closest allowed key to `key`: the same word in another case or with `_`/`-`, or within a
 /// small edit distance. `None` when nothing is close enough to be a useful guess.
 pub(crate) fn near_miss<'k>(key: &str, allowed: &[&'k str]) -> Option<&'k str> {
-    let norm = |s: &str| {
-        s.chars()
-            .filter(|c| *c != '_' && *c != '-')
-            .collect::<String>()
-            .to_lowercase()
-    };
+    let norm = |s: &str| s.chars().filter(|c| *c != '_' && *c != '-').collect::<String>().to_lowercase();
     let wanted = norm(key);
     if let Some(k) = allowed.iter().find(|k| norm(k) == wanted) {
         return Some(k);
@@ -48,12 +43,8 @@ pub(crate) fn compose_key_hint(key: &str, value: &Value) -> Option<String> {
     let text = match key {
         "ports" => return Some(ports_hint(value)),
         "container_name" => "the container's name is `name`; remove `container_name`",
-        "restart" => {
-            "Sprout replaces an instance whose essential container exits; remove `restart`"
-        }
-        "build" => {
-            "Dockerrun runs prebuilt images: build and push the image, then name it in `image`"
-        }
+        "restart" => "Sprout replaces an instance whose essential container exits; remove `restart`",
+        "build" => "Dockerrun runs prebuilt images: build and push the image, then name it in `image`",
         "depends_on" => return Some(depends_on_hint(value)),
         "volumes" => {
             "a container mounts volumes with `mountPoints` [{\"sourceVolume\": \"data\", \"containerPath\": \"/data\"}] \
@@ -65,9 +56,7 @@ pub(crate) fn compose_key_hint(key: &str, value: &Value) -> Option<String> {
         "expose" => {
             "containers on one instance reach each other on any port; use `portMappings` only to publish a host port"
         }
-        "networks" => {
-            "each instance has its own network that all its containers join; remove `networks`"
-        }
+        "networks" => "each instance has its own network that all its containers join; remove `networks`",
         "mem_limit" => "use `memory` (hard limit, in MiB, as a number)",
         "mem_reservation" => "use `memoryReservation` (soft limit, in MiB, as a number)",
         "cpus" | "cpu_shares" => "use `cpu` (CPU shares, 1024 = one core)",
@@ -81,9 +70,7 @@ pub(crate) fn compose_key_hint(key: &str, value: &Value) -> Option<String> {
         }
         "read_only" => "use `readonlyRootFilesystem`",
         "volumes_from" => "use `volumesFrom` [{\"sourceContainer\": \"data\"}]",
-        "deploy" | "scale" => {
-            "Sprout scales whole instances through the environment's scaling settings; remove it"
-        }
+        "deploy" | "scale" => "Sprout scales whole instances through the environment's scaling settings; remove it",
         "image_name" | "img" => "use `image`",
         _ => return None,
     };
@@ -98,24 +85,15 @@ fn depends_on_hint(value: &Value) -> String {
         _ => Vec::new(),
     };
     let names = if names.is_empty() { vec!["db"] } else { names };
-    let items: Vec<String> = names
-        .iter()
-        .map(|n| {
-            format!(
-                "{{\"containerName\": {}, \"condition\": \"START\"}}",
-                Value::from(*n)
-            )
-        })
-        .collect();
+    let items: Vec<String> =
+        names.iter().map(|n| format!("{{\"containerName\": {}, \"condition\": \"START\"}}", Value::from(*n))).collect();
     format!("use `dependsOn`: [{}]", items.join(", "))
 }
 
 /// `"ports": ["80:8080"]` becomes the `portMappings` that says the same thing.
 fn ports_hint(value: &Value) -> String {
-    let mappings: Vec<String> = value
-        .as_array()
-        .map(|items| items.iter().filter_map(compose_port).collect())
-        .unwrap_or_default();
+    let mappings: Vec<String> =
+        value.as_array().map(|items| items.iter().filter_map(compose_port).collect()).unwrap_or_default();
     if mappings.is_empty() {
         "Dockerrun uses `portMappings`: [{\"hostPort\": 80, \"containerPort\": 8080}]".to_string()
     } else {
@@ -155,13 +133,7 @@ pub(crate) fn environment_hint(pairs: &[(String, String)]) -> String {
     let items: Vec<String> = pairs
         .iter()
         .take(3)
-        .map(|(k, v)| {
-            format!(
-                "{{\"name\": {}, \"value\": {}}}",
-                Value::from(k.as_str()),
-                Value::from(v.as_str())
-            )
-        })
+        .map(|(k, v)| format!("{{\"name\": {}, \"value\": {}}}", Value::from(k.as_str()), Value::from(v.as_str())))
         .collect();
     let more = if pairs.len() > 3 { ", ..." } else { "" };
     format!("use [{}{more}]", items.join(", "))
@@ -176,10 +148,7 @@ mod tests {
     fn near_misses() {
         let allowed = ["portMappings", "memoryReservation", "links", "name"];
         assert_eq!(near_miss("portmappings", &allowed), Some("portMappings"));
-        assert_eq!(
-            near_miss("memory_reservation", &allowed),
-            Some("memoryReservation")
-        );
+        assert_eq!(near_miss("memory_reservation", &allowed), Some("memoryReservation"));
         assert_eq!(near_miss("portMapping", &allowed), Some("portMappings"));
         assert_eq!(near_miss("lnks", &allowed), Some("links"));
         assert_eq!(near_miss("restart", &allowed), None);
@@ -188,16 +157,9 @@ mod tests {
 
     #[test]
     fn ports_are_spelled_out() {
-        let hint =
-            compose_key_hint("ports", &json!(["80:8080", "127.0.0.1:53:53/udp", 9000])).unwrap();
-        assert!(
-            hint.contains("{\"hostPort\": 80, \"containerPort\": 8080}"),
-            "{hint}"
-        );
-        assert!(
-            hint.contains("{\"hostPort\": 53, \"containerPort\": 53, \"protocol\": \"udp\"}"),
-            "{hint}"
-        );
+        let hint = compose_key_hint("ports", &json!(["80:8080", "127.0.0.1:53:53/udp", 9000])).unwrap();
+        assert!(hint.contains("{\"hostPort\": 80, \"containerPort\": 8080}"), "{hint}");
+        assert!(hint.contains("{\"hostPort\": 53, \"containerPort\": 53, \"protocol\": \"udp\"}"), "{hint}");
         assert!(hint.contains("{\"containerPort\": 9000}"), "{hint}");
         let fallback = compose_key_hint("ports", &json!("junk")).unwrap();
         assert!(fallback.contains("\"hostPort\": 80"));
@@ -207,25 +169,16 @@ mod tests {
     fn depends_on_is_spelled_out() {
         let hint = compose_key_hint("depends_on", &json!(["db", "cache"])).unwrap();
         assert!(
-            hint.contains(
-                r#"[{"containerName": "db", "condition": "START"}, {"containerName": "cache""#
-            ),
+            hint.contains(r#"[{"containerName": "db", "condition": "START"}, {"containerName": "cache""#),
             "{hint}"
         );
-        let map = compose_key_hint(
-            "depends_on",
-            &json!({"db": {"condition": "service_healthy"}}),
-        )
-        .unwrap();
+        let map = compose_key_hint("depends_on", &json!({"db": {"condition": "service_healthy"}})).unwrap();
         assert!(map.contains(r#""containerName": "db""#), "{map}");
     }
 
     #[test]
     fn environment_hint_quotes_values() {
         let pairs = vec![("A".to_string(), "x\"y".to_string())];
-        assert_eq!(
-            environment_hint(&pairs),
-            r#"use [{"name": "A", "value": "x\"y"}]"#
-        );
+        assert_eq!(environment_hint(&pairs), r#"use [{"name": "A", "value": "x\"y"}]"#);
     }
 }

@@ -15,9 +15,7 @@ const MAX_DEPTH: usize = 256;
 /// (Docker label keys like `com.example.team`) are quoted so the path stays unambiguous.
 pub fn child_key(parent: &str, key: &str) -> String {
     let plain = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         && !key.starts_with(|c: char| c.is_ascii_digit());
     match (parent.is_empty(), plain) {
         (true, true) => key.to_string(),
@@ -53,27 +51,11 @@ impl Locator {
     /// Scan `source`. Always succeeds; on malformed text the map is simply incomplete.
     pub fn new(source: &str) -> Locator {
         let mut line_starts = vec![0];
-        line_starts.extend(
-            source
-                .bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        let mut scanner = Scanner {
-            src: source.as_bytes(),
-            pos: 0,
-            out: Locator::default(),
-        };
+        line_starts.extend(source.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
+        let mut scanner = Scanner { src: source.as_bytes(), pos: 0, out: Locator::default() };
         scanner.ws();
         let root = scanner.pos;
-        scanner.out.spots.insert(
-            String::new(),
-            Spot {
-                key: root,
-                value: root,
-            },
-        );
+        scanner.out.spots.insert(String::new(), Spot { key: root, value: root });
         let _ = scanner.value("", 0);
         let mut out = scanner.out;
         out.line_starts = line_starts;
@@ -101,9 +83,7 @@ impl Locator {
         let offset = offset.min(self.source_len).min(source.len());
         let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
         let start = self.line_starts[line - 1].min(offset);
-        let column = source
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count());
+        let column = source.get(start..offset).map_or(offset - start, |s| s.chars().count());
         (line, column + 1)
     }
 }
@@ -181,13 +161,7 @@ impl Scanner<'_> {
             } else {
                 seen.push(key);
             }
-            self.out.spots.insert(
-                child.clone(),
-                Spot {
-                    key: key_at,
-                    value: self.pos,
-                },
-            );
+            self.out.spots.insert(child.clone(), Spot { key: key_at, value: self.pos });
             self.value(&child, depth + 1)?;
             if self.eat(b',').is_none() {
                 return self.eat(b'}');
@@ -203,13 +177,7 @@ impl Scanner<'_> {
         for index in 0.. {
             self.ws();
             let child = child_index(path, index);
-            self.out.spots.insert(
-                child.clone(),
-                Spot {
-                    key: self.pos,
-                    value: self.pos,
-                },
-            );
+            self.out.spots.insert(child.clone(), Spot { key: self.pos, value: self.pos });
             self.value(&child, depth + 1)?;
             if self.eat(b',').is_none() {
                 return self.eat(b']');
@@ -258,8 +226,7 @@ impl Scanner<'_> {
     /// After `\u`: four hex digits, and a low surrogate after a high one.
     fn unicode_escape(&mut self) -> Option<char> {
         let high = self.hex4()?;
-        if (0xD800..0xDC00).contains(&high) && self.src.get(self.pos..self.pos + 2) == Some(b"\\u")
-        {
+        if (0xD800..0xDC00).contains(&high) && self.src.get(self.pos..self.pos + 2) == Some(b"\\u") {
             self.pos += 2;
             let low = self.hex4()?;
             let code = 0x10000 + ((high - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF);

@@ -41,10 +41,7 @@ pub(crate) fn environment(ctx: &mut Ctx, obj: &Object, path: &str) -> Vec<EnvVar
         Value::Array(items) => items,
         Value::Object(map) => {
             // The compose map form: show the same variables in the Dockerrun form.
-            let pairs: Vec<(String, String)> = map
-                .iter()
-                .map(|(k, v)| (k.clone(), scalar_text(v)))
-                .collect();
+            let pairs: Vec<(String, String)> = map.iter().map(|(k, v)| (k.clone(), scalar_text(v))).collect();
             let message = "`environment` must be a list of {name, value} objects, found an object (the compose form)";
             ctx.error_hint(&ep, message, environment_hint(&pairs));
             return Vec::new();
@@ -62,23 +59,12 @@ pub(crate) fn environment(ctx: &mut Ctx, obj: &Object, path: &str) -> Vec<EnvVar
             Value::Object(o) => o,
             Value::String(s) => {
                 let (k, val) = s.split_once('=').unwrap_or((s, ""));
-                let message = format!(
-                    "`environment[{i}]` must be a {{name, value}} object, found the string {item}"
-                );
-                ctx.error_hint(
-                    &p,
-                    message,
-                    environment_hint(&[(k.to_string(), val.to_string())]),
-                );
+                let message = format!("`environment[{i}]` must be a {{name, value}} object, found the string {item}");
+                ctx.error_hint(&p, message, environment_hint(&[(k.to_string(), val.to_string())]));
                 continue;
             }
             other => {
-                ctx.type_error(
-                    &p,
-                    &format!("environment[{i}]"),
-                    "a {name, value} object",
-                    other,
-                );
+                ctx.type_error(&p, &format!("environment[{i}]"), "a {name, value} object", other);
                 continue;
             }
         };
@@ -86,25 +72,14 @@ pub(crate) fn environment(ctx: &mut Ctx, obj: &Object, path: &str) -> Vec<EnvVar
         let name = ctx.req_string(entry, &p, "name", "the environment entry");
         let value = match field(entry, "value") {
             None => {
-                ctx.error_hint(
-                    &p,
-                    "environment entry has no `value`",
-                    "add \"value\": \"\" for an empty value",
-                );
+                ctx.error_hint(&p, "environment entry has no `value`", "add \"value\": \"\" for an empty value");
                 None
             }
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => {
                 let vp = child_key(&p, "value");
-                let message = format!(
-                    "environment value must be a string, found {}",
-                    describe(other)
-                );
-                ctx.error_hint(
-                    &vp,
-                    message,
-                    format!("quote it: \"value\": \"{}\"", scalar_text(other)),
-                );
+                let message = format!("environment value must be a string, found {}", describe(other));
+                ctx.error_hint(&vp, message, format!("quote it: \"value\": \"{}\"", scalar_text(other)));
                 None
             }
         };
@@ -142,47 +117,27 @@ fn scalar_text(v: &Value) -> String {
 pub(crate) fn extra_hosts(ctx: &mut Ctx, obj: &Object, path: &str) -> Vec<ExtraHost> {
     let keys = ["hostname", "ipAddress"];
     let mut out = Vec::new();
-    for (p, h) in ctx.object_list(
-        obj,
-        path,
-        "extraHosts",
-        "an extraHosts entry",
-        &keys,
-        |_| None,
-    ) {
+    for (p, h) in ctx.object_list(obj, path, "extraHosts", "an extraHosts entry", &keys, |_| None) {
         let hostname = ctx.req_string(h, &p, "hostname", "the extraHosts entry");
         let ip = ctx.req_string(h, &p, "ipAddress", "the extraHosts entry");
         let ip = ip.filter(|ip| ip_ok(ctx, &child_key(&p, "ipAddress"), ip));
         if let (Some(hostname), Some(ip_address)) = (hostname, ip) {
-            out.push(ExtraHost {
-                hostname,
-                ip_address,
-            });
+            out.push(ExtraHost { hostname, ip_address });
         }
     }
     out
 }
 
 pub(crate) fn dns_servers(ctx: &mut Ctx, obj: &Object, path: &str) -> Vec<String> {
-    let list = ctx
-        .opt_string_list(obj, path, "dnsServers")
-        .unwrap_or_default();
+    let list = ctx.opt_string_list(obj, path, "dnsServers").unwrap_or_default();
     let dp = child_key(path, "dnsServers");
-    list.into_iter()
-        .enumerate()
-        .filter(|(i, ip)| ip_ok(ctx, &format!("{dp}[{i}]"), ip))
-        .map(|(_, ip)| ip)
-        .collect()
+    list.into_iter().enumerate().filter(|(i, ip)| ip_ok(ctx, &format!("{dp}[{i}]"), ip)).map(|(_, ip)| ip).collect()
 }
 
 fn ip_ok(ctx: &mut Ctx, path: &str, ip: &str) -> bool {
     let ok = ip.parse::<IpAddr>().is_ok();
     if !ok {
-        ctx.error_hint(
-            path,
-            format!("`{ip}` is not an IP address"),
-            "write an IPv4 or IPv6 address, e.g. 10.0.0.2",
-        );
+        ctx.error_hint(path, format!("`{ip}` is not an IP address"), "write an IPv4 or IPv6 address, e.g. 10.0.0.2");
     }
     ok
 }
@@ -198,11 +153,7 @@ pub(crate) fn ulimits(ctx: &mut Ctx, obj: &Object, path: &str) -> Vec<Ulimit> {
             let known = ULIMIT_NAMES.contains(&n.as_str());
             if !known {
                 let hint = format!("use one of {}", ULIMIT_NAMES.join(", "));
-                ctx.error_hint(
-                    &child_key(&p, "name"),
-                    format!("`{n}` is not a ulimit Docker knows"),
-                    hint,
-                );
+                ctx.error_hint(&child_key(&p, "name"), format!("`{n}` is not a ulimit Docker knows"), hint);
             }
             known
         });
@@ -210,19 +161,11 @@ pub(crate) fn ulimits(ctx: &mut Ctx, obj: &Object, path: &str) -> Vec<Ulimit> {
             && s > h
         {
             let message = format!("ulimit softLimit {s} is above hardLimit {h}");
-            ctx.error_hint(
-                &child_key(&p, "softLimit"),
-                message,
-                "make softLimit at most hardLimit",
-            );
+            ctx.error_hint(&child_key(&p, "softLimit"), message, "make softLimit at most hardLimit");
             continue;
         }
         if let (Some(name), Some(soft_limit), Some(hard_limit)) = (name, soft, hard) {
-            out.push(Ulimit {
-                name,
-                soft_limit,
-                hard_limit,
-            });
+            out.push(Ulimit { name, soft_limit, hard_limit });
         }
     }
     out
@@ -240,11 +183,7 @@ fn required_int(ctx: &mut Ctx, obj: &Object, path: &str, key: &str) -> Option<i6
     ctx.opt_int(obj, path, key)
 }
 
-pub(crate) fn log_configuration(
-    ctx: &mut Ctx,
-    obj: &Object,
-    path: &str,
-) -> Option<LogConfiguration> {
+pub(crate) fn log_configuration(ctx: &mut Ctx, obj: &Object, path: &str) -> Option<LogConfiguration> {
     let v = field(obj, "logConfiguration")?;
     let lp = child_key(path, "logConfiguration");
     let lc = ctx.object(v, &lp, "logConfiguration")?;
@@ -261,10 +200,7 @@ pub(crate) fn log_configuration(
         Some(_) => ctx.opt_string(lc, &lp, "logDriver"),
     };
     let options = ctx.opt_string_map(lc, &lp, "options").unwrap_or_default();
-    Some(LogConfiguration {
-        log_driver: driver?,
-        options: options.into_iter().collect(),
-    })
+    Some(LogConfiguration { log_driver: driver?, options: options.into_iter().collect() })
 }
 
 pub(crate) fn health_check(ctx: &mut Ctx, obj: &Object, path: &str) -> Option<HealthCheck> {
@@ -273,16 +209,11 @@ pub(crate) fn health_check(ctx: &mut Ctx, obj: &Object, path: &str) -> Option<He
     let hc = ctx.object(v, &hp, "healthCheck")?;
     let keys = ["command", "interval", "timeout", "retries", "startPeriod"];
     ctx.unknown_keys(hc, &hp, "`healthCheck`", &keys);
-    let seconds = |ctx: &mut Ctx, key| {
-        ctx.opt_uint(hc, &hp, key, u64::from(u32::MAX), " of seconds")
-            .map(|n| n as u32)
-    };
+    let seconds = |ctx: &mut Ctx, key| ctx.opt_uint(hc, &hp, key, u64::from(u32::MAX), " of seconds").map(|n| n as u32);
     let interval = seconds(ctx, "interval");
     let timeout = seconds(ctx, "timeout");
     let start_period = seconds(ctx, "startPeriod");
-    let retries = ctx
-        .opt_uint(hc, &hp, "retries", u64::from(u32::MAX), "")
-        .map(|n| n as u32);
+    let retries = ctx.opt_uint(hc, &hp, "retries", u64::from(u32::MAX), "").map(|n| n as u32);
     if field(hc, "command").is_none() {
         ctx.error_hint(
             &hp,
@@ -306,11 +237,5 @@ pub(crate) fn health_check(ctx: &mut Ctx, obj: &Object, path: &str) -> Option<He
         );
         return None;
     }
-    Some(HealthCheck {
-        command,
-        interval,
-        timeout,
-        retries,
-        start_period,
-    })
+    Some(HealthCheck { command, interval, timeout, retries, start_period })
 }

@@ -14,12 +14,7 @@ use super::hints::near_miss;
 use super::locate::{child_index, child_key};
 use crate::{Authentication, Dockerrun, Protocol, Volume};
 
-const TOP_LEVEL_KEYS: &[&str] = &[
-    "AWSEBDockerrunVersion",
-    "containerDefinitions",
-    "volumes",
-    "authentication",
-];
+const TOP_LEVEL_KEYS: &[&str] = &["AWSEBDockerrunVersion", "containerDefinitions", "volumes", "authentication"];
 
 /// What one container's walk needs to know about the rest of the file.
 #[derive(Default)]
@@ -70,40 +65,26 @@ impl Shared {
 /// cross-container checks need; the caller decides from `ctx.diags` whether it is usable.
 pub(crate) fn walk(ctx: &mut Ctx, root: &Value) -> Option<(Dockerrun, Shared)> {
     let Value::Object(obj) = root else {
-        let message = format!(
-            "the file must be a JSON object, found {}",
-            super::ctx::describe(root)
-        );
-        ctx.error_hint(
-            "",
-            message,
-            "start from {\"AWSEBDockerrunVersion\": 2, \"containerDefinitions\": [...]}",
-        );
+        let message = format!("the file must be a JSON object, found {}", super::ctx::describe(root));
+        ctx.error_hint("", message, "start from {\"AWSEBDockerrunVersion\": 2, \"containerDefinitions\": [...]}");
         return None;
     };
     ctx.duplicate_keys();
     for key in obj.keys().filter(|k| !TOP_LEVEL_KEYS.contains(&k.as_str())) {
         let hint = match near_miss(key, TOP_LEVEL_KEYS) {
             _ if matches!(key.as_str(), "services" | "version") => {
-                "this looks like a docker-compose file: a Dockerrun file lists containers in `containerDefinitions`".to_string()
+                "this looks like a docker-compose file: a Dockerrun file lists containers in `containerDefinitions`"
+                    .to_string()
             }
             Some(k) => format!("did you mean `{k}`?"),
-            None => {
-                "Sprout ignores it; remove it or rename it if it was meant as a setting".to_string()
-            }
+            None => "Sprout ignores it; remove it or rename it if it was meant as a setting".to_string(),
         };
-        ctx.warn(
-            &child_key("", key),
-            format!("unknown top-level key `{key}` is ignored"),
-            Some(hint),
-        );
+        ctx.warn(&child_key("", key), format!("unknown top-level key `{key}` is ignored"), Some(hint));
     }
 
     let version = version(ctx, obj.get("AWSEBDockerrunVersion"));
     let mut shared = Shared::scan(root);
-    let volumes = field(obj, "volumes")
-        .map(|v| volumes(ctx, v))
-        .unwrap_or_default();
+    let volumes = field(obj, "volumes").map(|v| volumes(ctx, v)).unwrap_or_default();
     let authentication = field(obj, "authentication").and_then(|v| authentication(ctx, v));
 
     let mut containers = Vec::new();
@@ -128,12 +109,7 @@ pub(crate) fn walk(ctx: &mut Ctx, root: &Value) -> Option<(Dockerrun, Shared)> {
             }
         }
     }
-    let dockerrun = Dockerrun {
-        version: version?,
-        volumes,
-        container_definitions: containers,
-        authentication,
-    };
+    let dockerrun = Dockerrun { version: version?, volumes, container_definitions: containers, authentication };
     Some((dockerrun, shared))
 }
 
@@ -150,9 +126,7 @@ fn version(ctx: &mut Ctx, v: Option<&Value>) -> Option<u32> {
             );
             None
         }
-        Some(other)
-            if other.as_u64() == Some(1) || other.as_str().is_some_and(|s| s.trim() == "1") =>
-        {
+        Some(other) if other.as_u64() == Some(1) || other.as_str().is_some_and(|s| s.trim() == "1") => {
             ctx.error_hint(
                 path,
                 "version 1 is Elastic Beanstalk's single-container format; Sprout runs version 2",
@@ -161,10 +135,7 @@ fn version(ctx: &mut Ctx, v: Option<&Value>) -> Option<u32> {
             None
         }
         Some(other) => {
-            let message = format!(
-                "`AWSEBDockerrunVersion` must be 2, found {}",
-                super::ctx::describe(other)
-            );
+            let message = format!("`AWSEBDockerrunVersion` must be 2, found {}", super::ctx::describe(other));
             ctx.error_hint(path, message, "set \"AWSEBDockerrunVersion\": 2");
             None
         }
@@ -194,10 +165,7 @@ fn volumes(ctx: &mut Ctx, v: &Value) -> Vec<Volume> {
                 ctx.error_hint(
                     &child_key(&hp, "sourcePath"),
                     format!("volume sourcePath `{sp}` is not an absolute path"),
-                    format!(
-                        "use an absolute host path, or {}/{sp} for a path in the bundle",
-                        crate::BUNDLE_PREFIX
-                    ),
+                    format!("use an absolute host path, or {}/{sp} for a path in the bundle", crate::BUNDLE_PREFIX),
                 );
                 return None;
             }
@@ -207,9 +175,7 @@ fn volumes(ctx: &mut Ctx, v: &Value) -> Vec<Volume> {
         if !valid_name(&name) {
             ctx.error_hint(
                 &child_key(&p, "name"),
-                format!(
-                    "volume name `{name}` has characters other than letters, digits, `-` and `_`"
-                ),
+                format!("volume name `{name}` has characters other than letters, digits, `-` and `_`"),
                 "rename it using only letters, digits, `-` and `_`",
             );
         }
@@ -233,17 +199,10 @@ fn authentication(ctx: &mut Ctx, v: &Value) -> Option<Authentication> {
     ctx.unknown_keys(obj, path, "`authentication`", &["bucket", "key"]);
     let bucket = ctx.req_string(obj, path, "bucket", "`authentication`");
     let key = ctx.req_string(obj, path, "key", "`authentication`");
-    Some(Authentication {
-        bucket: bucket?,
-        key: key?,
-    })
+    Some(Authentication { bucket: bucket?, key: key? })
 }
 
 /// Container and volume names: what ECS allows, and what fits in Docker object names.
 pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !name.is_empty() && name.len() <= 255 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }

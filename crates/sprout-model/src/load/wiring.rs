@@ -12,16 +12,10 @@ use super::hints::{compose_port, near_miss};
 use super::locate::child_key;
 use super::walk::Shared;
 use crate::{
-    ContainerDependency, DependencyCondition, LOG_VOLUME_PREFIX, Link, MountPoint, PortMapping,
-    Protocol, VolumeFrom,
+    ContainerDependency, DependencyCondition, LOG_VOLUME_PREFIX, Link, MountPoint, PortMapping, Protocol, VolumeFrom,
 };
 
-pub(crate) fn port_mappings(
-    ctx: &mut Ctx,
-    shared: &mut Shared,
-    obj: &Object,
-    path: &str,
-) -> Vec<PortMapping> {
+pub(crate) fn port_mappings(ctx: &mut Ctx, shared: &mut Shared, obj: &Object, path: &str) -> Vec<PortMapping> {
     let keys = ["hostPort", "containerPort", "protocol"];
     let hint = |v: &Value| compose_port(v).map(|m| format!("write it as {m}"));
     let mut out = Vec::new();
@@ -47,11 +41,7 @@ pub(crate) fn port_mappings(
             Some("udp") => Protocol::Udp,
             Some(other) => {
                 let message = format!("protocol `{other}` is neither `tcp` nor `udp`");
-                ctx.error_hint(
-                    &child_key(&p, "protocol"),
-                    message,
-                    format!("use \"{}\"", other.to_lowercase()),
-                );
+                ctx.error_hint(&child_key(&p, "protocol"), message, format!("use \"{}\"", other.to_lowercase()));
                 continue;
             }
         };
@@ -67,11 +57,7 @@ pub(crate) fn port_mappings(
             }
         }
         if let Some(container_port) = container_port {
-            out.push(PortMapping {
-                host_port,
-                container_port,
-                protocol,
-            });
+            out.push(PortMapping { host_port, container_port, protocol });
         }
     }
     out
@@ -82,23 +68,13 @@ fn port(ctx: &mut Ctx, m: &Object, path: &str, key: &str) -> Option<u16> {
     match u16::try_from(n) {
         Ok(p) if p > 0 => Some(p),
         _ => {
-            ctx.error_hint(
-                &child_key(path, key),
-                format!("`{key}` {n} is out of range"),
-                "ports are 1 to 65535",
-            );
+            ctx.error_hint(&child_key(path, key), format!("`{key}` {n} is out of range"), "ports are 1 to 65535");
             None
         }
     }
 }
 
-pub(crate) fn links(
-    ctx: &mut Ctx,
-    shared: &mut Shared,
-    obj: &Object,
-    path: &str,
-    me: &str,
-) -> Vec<Link> {
+pub(crate) fn links(ctx: &mut Ctx, shared: &mut Shared, obj: &Object, path: &str, me: &str) -> Vec<Link> {
     let list = ctx.opt_string_list(obj, path, "links").unwrap_or_default();
     let mut out = Vec::new();
     for (i, text) in list.iter().enumerate() {
@@ -113,58 +89,27 @@ pub(crate) fn links(
             continue;
         }
         if reference(ctx, shared, &p, "links to", name, me) {
-            out.push(Link {
-                name: name.to_string(),
-                alias: alias.to_string(),
-            });
+            out.push(Link { name: name.to_string(), alias: alias.to_string() });
         }
     }
     out
 }
 
-pub(crate) fn volumes_from(
-    ctx: &mut Ctx,
-    shared: &mut Shared,
-    obj: &Object,
-    path: &str,
-    me: &str,
-) -> Vec<VolumeFrom> {
+pub(crate) fn volumes_from(ctx: &mut Ctx, shared: &mut Shared, obj: &Object, path: &str, me: &str) -> Vec<VolumeFrom> {
     let keys = ["sourceContainer", "readOnly"];
     let mut out = Vec::new();
-    for (p, v) in ctx.object_list(
-        obj,
-        path,
-        "volumesFrom",
-        "a volumesFrom entry",
-        &keys,
-        |_| None,
-    ) {
+    for (p, v) in ctx.object_list(obj, path, "volumesFrom", "a volumesFrom entry", &keys, |_| None) {
         let source = ctx.req_string(v, &p, "sourceContainer", "the volumesFrom entry");
         let read_only = ctx.opt_bool(v, &p, "readOnly").unwrap_or(false);
         let Some(source) = source else { continue };
-        if reference(
-            ctx,
-            shared,
-            &child_key(&p, "sourceContainer"),
-            "takes volumes from",
-            &source,
-            me,
-        ) {
-            out.push(VolumeFrom {
-                source_container: source,
-                read_only,
-            });
+        if reference(ctx, shared, &child_key(&p, "sourceContainer"), "takes volumes from", &source, me) {
+            out.push(VolumeFrom { source_container: source, read_only });
         }
     }
     out
 }
 
-pub(crate) fn mount_points(
-    ctx: &mut Ctx,
-    shared: &Shared,
-    obj: &Object,
-    path: &str,
-) -> Vec<MountPoint> {
+pub(crate) fn mount_points(ctx: &mut Ctx, shared: &Shared, obj: &Object, path: &str) -> Vec<MountPoint> {
     let keys = ["sourceVolume", "containerPath", "readOnly"];
     let mut out = Vec::new();
     for (p, m) in ctx.object_list(obj, path, "mountPoints", "a mount point", &keys, |_| None) {
@@ -173,11 +118,7 @@ pub(crate) fn mount_points(
         let read_only = ctx.opt_bool(m, &p, "readOnly").unwrap_or(false);
         if let Some(cp) = container_path.as_deref().filter(|cp| !cp.starts_with('/')) {
             let message = format!("containerPath `{cp}` is not an absolute path");
-            ctx.error_hint(
-                &child_key(&p, "containerPath"),
-                message,
-                format!("use an absolute path, e.g. /{cp}"),
-            );
+            ctx.error_hint(&child_key(&p, "containerPath"), message, format!("use an absolute path, e.g. /{cp}"));
         }
         let Some(volume) = volume else { continue };
         let vp = child_key(&p, "sourceVolume");
@@ -186,40 +127,23 @@ pub(crate) fn mount_points(
                 ctx.error_hint(
                     &vp,
                     format!("log volume `{volume}` names no container of this file"),
-                    format!(
-                        "`{LOG_VOLUME_PREFIX}<name>` must name a container: one of {}",
-                        list(&shared.containers)
-                    ),
+                    format!("`{LOG_VOLUME_PREFIX}<name>` must name a container: one of {}", list(&shared.containers)),
                 );
             }
         } else if !shared.volumes.contains(&volume) {
-            let hint = match near_miss(
-                &volume,
-                &shared
-                    .volumes
-                    .iter()
-                    .map(String::as_str)
-                    .collect::<Vec<_>>(),
-            ) {
+            let hint = match near_miss(&volume, &shared.volumes.iter().map(String::as_str).collect::<Vec<_>>()) {
                 Some(v) => format!("did you mean `{v}`?"),
                 None if shared.volumes.is_empty() => {
                     format!(
                         "define it in the top-level \"volumes\": [{{\"name\": \"{volume}\", \"host\": {{\"sourcePath\": \"/data\"}}}}]"
                     )
                 }
-                None => format!(
-                    "define it in the top-level `volumes` or use one of {}",
-                    list(&shared.volumes)
-                ),
+                None => format!("define it in the top-level `volumes` or use one of {}", list(&shared.volumes)),
             };
             ctx.error_hint(&vp, format!("mount of unknown volume `{volume}`"), hint);
         }
         if let Some(container_path) = container_path {
-            out.push(MountPoint {
-                source_volume: volume,
-                container_path,
-                read_only,
-            });
+            out.push(MountPoint { source_volume: volume, container_path, read_only });
         }
     }
     out
@@ -244,9 +168,7 @@ pub(crate) fn depends_on(
                 "SUCCESS" => DependencyCondition::Success,
                 "HEALTHY" => DependencyCondition::Healthy,
                 _ => {
-                    let message = format!(
-                        "dependsOn condition `{c}` is not one of START, COMPLETE, SUCCESS, HEALTHY"
-                    );
+                    let message = format!("dependsOn condition `{c}` is not one of START, COMPLETE, SUCCESS, HEALTHY");
                     ctx.error_hint(
                         &child_key(&p, "condition"),
                         message,
@@ -258,14 +180,7 @@ pub(crate) fn depends_on(
             Some(parsed)
         });
         let Some(name) = name else { continue };
-        if !reference(
-            ctx,
-            shared,
-            &child_key(&p, "containerName"),
-            "depends on",
-            &name,
-            me,
-        ) {
+        if !reference(ctx, shared, &child_key(&p, "containerName"), "depends on", &name, me) {
             continue;
         }
         let cp = child_key(&p, "condition");
@@ -280,17 +195,17 @@ pub(crate) fn depends_on(
             {
                 ctx.error_hint(
                     &cp,
-                    format!("`{me}` waits for essential container `{name}` to exit ({}), which stops the instance", c.as_str()),
+                    format!(
+                        "`{me}` waits for essential container `{name}` to exit ({}), which stops the instance",
+                        c.as_str()
+                    ),
                     format!("set \"essential\": false on `{name}`, or use condition START or HEALTHY"),
                 )
             }
             _ => {}
         }
         if let Some(condition) = condition {
-            out.push(ContainerDependency {
-                container_name: name,
-                condition,
-            });
+            out.push(ContainerDependency { container_name: name, condition });
         }
     }
     out
@@ -298,20 +213,9 @@ pub(crate) fn depends_on(
 
 /// Resolves a reference from container `me` to container `name`; records the start-order edge.
 /// False (with an error) when it names no container, or `me` itself.
-fn reference(
-    ctx: &mut Ctx,
-    shared: &mut Shared,
-    path: &str,
-    verb: &str,
-    name: &str,
-    me: &str,
-) -> bool {
+fn reference(ctx: &mut Ctx, shared: &mut Shared, path: &str, verb: &str, name: &str, me: &str) -> bool {
     if name == me {
-        ctx.error_hint(
-            path,
-            format!("container `{me}` {verb} itself"),
-            "remove this entry",
-        );
+        ctx.error_hint(path, format!("container `{me}` {verb} itself"), "remove this entry");
         return false;
     }
     if !shared.containers.iter().any(|c| c == name) {
@@ -320,19 +224,10 @@ fn reference(
             Some(n) => format!("did you mean `{n}`?"),
             None => format!("the containers are {}", list(&shared.containers)),
         };
-        ctx.error_hint(
-            path,
-            format!(
-                "`{}` {verb} `{name}`, which is not a container of this file",
-                display(me)
-            ),
-            hint,
-        );
+        ctx.error_hint(path, format!("`{}` {verb} `{name}`, which is not a container of this file", display(me)), hint);
         return false;
     }
-    shared
-        .edges
-        .push((me.to_string(), name.to_string(), path.to_string()));
+    shared.edges.push((me.to_string(), name.to_string(), path.to_string()));
     true
 }
 
@@ -344,9 +239,5 @@ fn list(names: &[String]) -> String {
     if names.is_empty() {
         return "(none)".to_string();
     }
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }

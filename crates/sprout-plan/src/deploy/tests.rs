@@ -135,15 +135,19 @@ fn a_failed_new_instance_is_retired_and_old_ones_keep_serving() {
 }
 
 fn policy() -> impl Strategy<Value = Policy> {
-    prop_oneof![Just(Policy::AllAtOnce), Just(Policy::Rolling), Just(Policy::RollingWithAdditionalBatch), Just(Policy::Immutable)]
+    prop_oneof![
+        Just(Policy::AllAtOnce),
+        Just(Policy::Rolling),
+        Just(Policy::RollingWithAdditionalBatch),
+        Just(Policy::Immutable)
+    ]
 }
 fn health() -> impl Strategy<Value = InstanceHealth> {
     prop_oneof![Just(Healthy), Just(Healthy), Just(Pending), Just(InstanceHealth::Unhealthy("x".into()))]
 }
 fn observations() -> impl Strategy<Value = Vec<InstanceObservation>> {
-    prop::collection::vec((prop_oneof![Just("v0"), Just("v1"), Just("v2")], health(), 0i64..100), 0..10).prop_map(|v| {
-        v.into_iter().enumerate().map(|(n, (ver, h, at))| inst(&format!("i{n}"), ver, h, at)).collect()
-    })
+    prop::collection::vec((prop_oneof![Just("v0"), Just("v1"), Just("v2")], health(), 0i64..100), 0..10)
+        .prop_map(|v| v.into_iter().enumerate().map(|(n, (ver, h, at))| inst(&format!("i{n}"), ver, h, at)).collect())
 }
 fn live(v: &[InstanceObservation]) -> usize {
     v.iter().filter(|i| !i.health.is_unhealthy()).count()

@@ -85,12 +85,8 @@ fn health() -> impl Strategy<Value = InstanceHealth> {
 }
 
 fn observations() -> impl Strategy<Value = Vec<InstanceObservation>> {
-    prop::collection::vec((prop_oneof![Just("v1"), Just("v2")], health(), 0i64..100), 0..8).prop_map(|v| {
-        v.into_iter()
-            .enumerate()
-            .map(|(n, (ver, h, at))| inst(&format!("i{n}"), ver, h, at))
-            .collect()
-    })
+    prop::collection::vec((prop_oneof![Just("v1"), Just("v2")], health(), 0i64..100), 0..8)
+        .prop_map(|v| v.into_iter().enumerate().map(|(n, (ver, h, at))| inst(&format!("i{n}"), ver, h, at)).collect())
 }
 
 /// Apply a plan the way the controller does: retired instances vanish, launches appear pending.

@@ -14,7 +14,15 @@ fn t0() -> DateTime<Utc> {
 /// One sample per second ending at `now`, with these request rates, oldest first.
 fn window(rates: &[f64], now: DateTime<Utc>) -> Vec<MetricSample> {
     let n = rates.len() as i64;
-    rates.iter().enumerate().map(|(i, r)| MetricSample { at: now - Duration::seconds(n - 1 - i as i64), requests: *r, ..Default::default() }).collect()
+    rates
+        .iter()
+        .enumerate()
+        .map(|(i, r)| MetricSample {
+            at: now - Duration::seconds(n - 1 - i as i64),
+            requests: *r,
+            ..Default::default()
+        })
+        .collect()
 }
 
 fn target(rps: f64) -> ScalingSettings {
@@ -31,7 +39,14 @@ const BAND: Band = Band { min: 1, max: 10 };
 fn a_step_in_load_scales_out_at_once_to_load_over_target() {
     let now = t0();
     // 3 instances hold 300/s; 480/s for 2 s (not a surge of 600/s) needs 5.
-    let d = decide_scaling(&target(100.0), &window(&[50.0, 480.0, 490.0], now), counts(3), BAND, LastActions::default(), now);
+    let d = decide_scaling(
+        &target(100.0),
+        &window(&[50.0, 480.0, 490.0], now),
+        counts(3),
+        BAND,
+        LastActions::default(),
+        now,
+    );
     assert_eq!(d.desired, 5);
     let (dir, why) = d.change.unwrap();
     assert_eq!(dir, Direction::Out);
@@ -42,14 +57,31 @@ fn a_step_in_load_scales_out_at_once_to_load_over_target() {
 #[test]
 fn one_second_of_high_load_is_not_a_breach_unless_it_is_a_surge() {
     let now = t0();
-    let d = decide_scaling(&target(100.0), &window(&[50.0, 50.0, 190.0], now), counts(1), BAND, LastActions::default(), now);
+    let d = decide_scaling(
+        &target(100.0),
+        &window(&[50.0, 50.0, 190.0], now),
+        counts(1),
+        BAND,
+        LastActions::default(),
+        now,
+    );
     assert_eq!(d, Decision { desired: 1, change: None });
     // Twice the capacity in one second acts at once.
-    let d = decide_scaling(&target(100.0), &window(&[50.0, 50.0, 450.0], now), counts(1), BAND, LastActions::default(), now);
+    let d = decide_scaling(
+        &target(100.0),
+        &window(&[50.0, 50.0, 450.0], now),
+        counts(1),
+        BAND,
+        LastActions::default(),
+        now,
+    );
     assert_eq!(d.desired, 5);
     assert!(d.change.unwrap().1.contains("450 requests/s in the last second"));
     let off = ScalingSettings { surge_factor: 0.0, ..target(100.0) };
-    assert_eq!(decide_scaling(&off, &window(&[50.0, 50.0, 450.0], now), counts(1), BAND, LastActions::default(), now).change, None);
+    assert_eq!(
+        decide_scaling(&off, &window(&[50.0, 50.0, 450.0], now), counts(1), BAND, LastActions::default(), now).change,
+        None
+    );
 }
 
 #[test]
@@ -64,14 +96,28 @@ fn starting_instances_count_as_capacity_to_come() {
 #[test]
 fn scale_out_is_clamped_to_max() {
     let now = t0();
-    let d = decide_scaling(&target(10.0), &window(&[1000.0, 1000.0], now), counts(2), Band { min: 1, max: 4 }, LastActions::default(), now);
+    let d = decide_scaling(
+        &target(10.0),
+        &window(&[1000.0, 1000.0], now),
+        counts(2),
+        Band { min: 1, max: 4 },
+        LastActions::default(),
+        now,
+    );
     assert_eq!(d.desired, 4);
 }
 
 #[test]
 fn desired_outside_the_band_is_brought_inside() {
     let now = t0();
-    let d = decide_scaling(&ScalingSettings::default(), &[], counts(1), Band { min: 3, max: 6 }, LastActions::default(), now);
+    let d = decide_scaling(
+        &ScalingSettings::default(),
+        &[],
+        counts(1),
+        Band { min: 3, max: 6 },
+        LastActions::default(),
+        now,
+    );
     assert_eq!(d.desired, 3);
     assert!(d.change.unwrap().1.contains("outside the band 3..6"));
 }
@@ -134,12 +180,26 @@ fn trigger_sum_over_periods_must_breach_every_period() {
     let now = t0();
     let s = trigger(Statistic::Sum, 2, 4);
     // Periods of 2 s: [1000+2200, 2100+2110] = [3200, 4210], both above 3,000.
-    let d = decide_scaling(&s, &window(&[1000.0, 2200.0, 2100.0, 2110.0], now), counts(2), BAND, LastActions::default(), now);
+    let d = decide_scaling(
+        &s,
+        &window(&[1000.0, 2200.0, 2100.0, 2110.0], now),
+        counts(2),
+        BAND,
+        LastActions::default(),
+        now,
+    );
     assert_eq!(d.desired, 5);
     let why = d.change.unwrap().1;
     assert_eq!(why, "RequestCount Sum 3,200, 4,210 Count over 4 s above 3,000 Count: desired 2 -> 5");
     // One period under the threshold: no breach.
-    let d = decide_scaling(&s, &window(&[1000.0, 1000.0, 2100.0, 2110.0], now), counts(2), BAND, LastActions::default(), now);
+    let d = decide_scaling(
+        &s,
+        &window(&[1000.0, 1000.0, 2100.0, 2110.0], now),
+        counts(2),
+        BAND,
+        LastActions::default(),
+        now,
+    );
     assert_eq!(d.change, None);
 }
 
@@ -159,7 +219,10 @@ fn trigger_without_data_for_its_measure_does_nothing() {
     let now = t0();
     let mut s = trigger(Statistic::Average, 1, 2);
     s.trigger.as_mut().unwrap().measure = Measure::Latency;
-    assert_eq!(decide_scaling(&s, &window(&[1e6, 1e6], now), counts(2), BAND, LastActions::default(), now).change, None);
+    assert_eq!(
+        decide_scaling(&s, &window(&[1e6, 1e6], now), counts(2), BAND, LastActions::default(), now).change,
+        None
+    );
 }
 
 #[test]
@@ -184,12 +247,23 @@ fn arb_case() -> impl Strategy<Value = (ScalingSettings, Vec<f64>, Counts, Band,
         0i64..60,
     )
         .prop_map(|(out_w, in_w, tgt, trig, rates, desired, starting, min, span, since)| {
-            let mut s = ScalingSettings { target_rps: tgt, scale_out_window_s: out_w, scale_in_window_s: in_w, ..Default::default() };
+            let mut s = ScalingSettings {
+                target_rps: tgt,
+                scale_out_window_s: out_w,
+                scale_in_window_s: in_w,
+                ..Default::default()
+            };
             if trig {
                 s.trigger = trigger(Statistic::Average, 1, 2).trigger;
             }
             let band = Band { min, max: min + span };
-            (s, rates, Counts { desired, in_service: desired.saturating_sub(starting), starting: starting.min(desired) }, band, since)
+            (
+                s,
+                rates,
+                Counts { desired, in_service: desired.saturating_sub(starting), starting: starting.min(desired) },
+                band,
+                since,
+            )
         })
 }
 
@@ -266,14 +340,19 @@ fn the_open_second_never_scales_below_a_surge_nor_past_the_band() {
     // 39 requests is not yet twice the capacity: wait.
     assert_eq!(decide_surge(&target(20.0), open(39.0, 0.9), counts(1), BAND, LastActions::default(), now).change, None);
     // No target, surge turned off, or a cooldown: nothing.
-    assert_eq!(decide_surge(&ScalingSettings::default(), open(400.0, 0.5), counts(1), BAND, LastActions::default(), now).change, None);
+    assert_eq!(
+        decide_surge(&ScalingSettings::default(), open(400.0, 0.5), counts(1), BAND, LastActions::default(), now)
+            .change,
+        None
+    );
     let off = ScalingSettings { surge_factor: 0.0, ..target(20.0) };
     assert_eq!(decide_surge(&off, open(400.0, 0.5), counts(1), BAND, LastActions::default(), now).change, None);
     let cool = ScalingSettings { scale_out_cooldown_s: 10, ..target(20.0) };
     let recent = LastActions { scale_out: Some(now - Duration::seconds(3)), scale_in: None };
     assert_eq!(decide_surge(&cool, open(400.0, 0.5), counts(1), BAND, recent, now).change, None);
     // Clamped to the band's max.
-    let d = decide_surge(&target(20.0), open(1000.0, 0.5), counts(1), Band { min: 1, max: 6 }, LastActions::default(), now);
+    let d =
+        decide_surge(&target(20.0), open(1000.0, 0.5), counts(1), Band { min: 1, max: 6 }, LastActions::default(), now);
     assert_eq!(d.desired, 6);
     // Starting instances are capacity to come: 5 desired already hold 100/s.
     let c = Counts { desired: 5, in_service: 1, starting: 4 };

@@ -78,7 +78,10 @@ fn berlin_gap_and_repeat_each_fire_once() {
     assert_eq!(spring, vec![utc(2026, 3, 29, 1, 0)]);
     let autumn = fires(&every_quarter, utc(2026, 10, 24, 23, 0), utc(2026, 10, 25, 3, 0));
     // 02:00-02:45 happen twice; each fires only on its first (CEST) occurrence: 00:00Z-00:45Z.
-    assert_eq!(autumn, vec![utc(2026, 10, 25, 0, 0), utc(2026, 10, 25, 0, 15), utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 0, 45)]);
+    assert_eq!(
+        autumn,
+        vec![utc(2026, 10, 25, 0, 0), utc(2026, 10, 25, 0, 15), utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 0, 45)]
+    );
 }
 
 #[test]
@@ -87,7 +90,10 @@ fn six_fields_mean_seconds_first() {
     assert_eq!(next_fire(&a, utc(2026, 1, 1, 0, 0)), Some(utc(2026, 1, 1, 9, 0) + Duration::seconds(30)));
     // A clock read with a fraction of a second still gives the whole-second instant, so the
     // same firing is recognised from one tick to the next.
-    assert_eq!(next_fire(&a, utc(2026, 1, 1, 0, 0) + Duration::milliseconds(404)), Some(utc(2026, 1, 1, 9, 0) + Duration::seconds(30)));
+    assert_eq!(
+        next_fire(&a, utc(2026, 1, 1, 0, 0) + Duration::milliseconds(404)),
+        Some(utc(2026, 1, 1, 9, 0) + Duration::seconds(30))
+    );
 }
 
 #[test]
@@ -95,7 +101,10 @@ fn start_and_end_bound_a_recurrence_and_a_one_off_fires_once() {
     let mut a = action("h", "0 * * * *", "UTC");
     a.start = Some(utc(2026, 1, 1, 5, 30));
     a.end = Some(utc(2026, 1, 1, 8, 0));
-    assert_eq!(fires(&a, utc(2026, 1, 1, 0, 0), utc(2026, 1, 2, 0, 0)), vec![utc(2026, 1, 1, 6, 0), utc(2026, 1, 1, 7, 0), utc(2026, 1, 1, 8, 0)]);
+    assert_eq!(
+        fires(&a, utc(2026, 1, 1, 0, 0), utc(2026, 1, 2, 0, 0)),
+        vec![utc(2026, 1, 1, 6, 0), utc(2026, 1, 1, 7, 0), utc(2026, 1, 1, 8, 0)]
+    );
     let once = ScheduledAction { recurrence: None, start: Some(utc(2026, 2, 1, 9, 0)), end: None, ..a };
     assert_eq!(fires(&once, utc(2026, 1, 1, 0, 0), utc(2027, 1, 1, 0, 0)), vec![utc(2026, 2, 1, 9, 0)]);
 }
@@ -134,25 +143,65 @@ fn adding_capacity_fires_early_by_the_lead_removing_waits_and_nothing_fires_twic
     let mut fired = BTreeSet::new();
     let at = utc(2026, 1, 1, 8, 0);
     // 4 s before: not yet. 3 s before: due.
-    assert!(due_actions(std::slice::from_ref(&up), band, 1, &fired, at - Duration::seconds(5), at - Duration::seconds(4), lead).is_empty());
-    let due = due_actions(std::slice::from_ref(&up), band, 1, &fired, at - Duration::seconds(4), at - Duration::seconds(3), lead);
+    assert!(
+        due_actions(
+            std::slice::from_ref(&up),
+            band,
+            1,
+            &fired,
+            at - Duration::seconds(5),
+            at - Duration::seconds(4),
+            lead
+        )
+        .is_empty()
+    );
+    let due = due_actions(
+        std::slice::from_ref(&up),
+        band,
+        1,
+        &fired,
+        at - Duration::seconds(4),
+        at - Duration::seconds(3),
+        lead,
+    );
     assert_eq!(due.len(), 1);
     assert_eq!((due[0].at, due[0].desired), (at, 3));
     assert!(due[0].reason.contains("desired 1 -> 3"), "{}", due[0].reason);
     fired.insert((due[0].action.clone(), due[0].at));
     // At the instant itself it does not fire again.
-    assert!(due_actions(std::slice::from_ref(&up), due[0].band, 3, &fired, at - Duration::seconds(1), at, lead).is_empty());
+    assert!(
+        due_actions(std::slice::from_ref(&up), due[0].band, 3, &fired, at - Duration::seconds(1), at, lead).is_empty()
+    );
 
     let down = ScheduledAction { min: Some(1), max: Some(1), desired: Some(1), ..action("down", "0 20 * * *", "UTC") };
     let at = utc(2026, 1, 1, 20, 0);
-    assert!(due_actions(std::slice::from_ref(&down), Band { min: 2, max: 6 }, 3, &fired, at - Duration::seconds(4), at - Duration::seconds(1), lead).is_empty());
-    assert_eq!(due_actions(&[down], Band { min: 2, max: 6 }, 3, &fired, at - Duration::seconds(1), at, lead)[0].desired, 1);
+    assert!(
+        due_actions(
+            std::slice::from_ref(&down),
+            Band { min: 2, max: 6 },
+            3,
+            &fired,
+            at - Duration::seconds(4),
+            at - Duration::seconds(1),
+            lead
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        due_actions(&[down], Band { min: 2, max: 6 }, 3, &fired, at - Duration::seconds(1), at, lead)[0].desired,
+        1
+    );
 }
 
 #[test]
 fn suspended_actions_do_not_fire_and_preview_shows_the_band_over_days() {
     let mut up = action("up", "0 8 * * 1-5", "Europe/Berlin");
-    let down = ScheduledAction { min: Some(1), max: Some(2), desired: None, ..action("down", "0 20 * * 1-5", "Europe/Berlin") };
+    let down = ScheduledAction {
+        min: Some(1),
+        max: Some(2),
+        desired: None,
+        ..action("down", "0 20 * * 1-5", "Europe/Berlin")
+    };
     // Monday 2026-01-05 00:00Z, 7 days: 5 weekdays x 2 actions.
     let p = preview(&[up.clone(), down.clone()], Band { min: 1, max: 1 }, 1, utc(2026, 1, 5, 0, 0), 7);
     assert_eq!(p.len(), 10);

@@ -22,14 +22,23 @@ pub fn new_token() -> String {
 
 /// On first start (no token in the store), create an admin token, store its hash and write it
 /// to `path` readable by the owner only. Later starts leave both alone.
-pub async fn ensure_admin_token(store: &dyn Store, path: &std::path::Path, now: chrono::DateTime<chrono::Utc>) -> Result<Option<String>, String> {
+pub async fn ensure_admin_token(
+    store: &dyn Store,
+    path: &std::path::Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<String>, String> {
     if store.count_tokens().await.map_err(|e| e.to_string())? > 0 {
         return Ok(None);
     }
     let token = new_token();
     write_secret(path, &token).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     store
-        .insert_token(&TokenRecord { name: "admin".into(), hash: hash_token(&token), scope: Scope::Admin, created_at: now })
+        .insert_token(&TokenRecord {
+            name: "admin".into(),
+            hash: hash_token(&token),
+            scope: Scope::Admin,
+            created_at: now,
+        })
         .await
         .map_err(|e| e.to_string())?;
     Ok(Some(token))

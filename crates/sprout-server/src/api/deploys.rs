@@ -5,13 +5,13 @@
 //! Not here: carrying a deploy out (the environment's controller does, see
 //! `controller::deploy`).
 
-use axum::extract::{Path, State};
 use axum::Json;
+use axum::extract::{Path, State};
 use serde::Deserialize;
-use sprout_store::options::{BatchSizeType, DeployOptions, DeploymentPolicy};
 use sprout_store::EnvStatus;
+use sprout_store::options::{BatchSizeType, DeployOptions, DeploymentPolicy};
 
-use super::error::{bad, ApiError};
+use super::error::{ApiError, bad};
 use crate::context::Ctx;
 use crate::events::Event;
 
@@ -76,7 +76,10 @@ pub async fn set_options(
 
 /// `POST /apps/{app}/environments/{env}/abort`: stop the deploy in progress and roll back to the
 /// last good version. The rollback is a deploy itself: health-gated, under the same policy.
-pub async fn abort(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<Json<super::environments::EnvView>, ApiError> {
+pub async fn abort(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+) -> Result<Json<super::environments::EnvView>, ApiError> {
     super::fresh::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
         if !matches!(e.status, EnvStatus::Launching | EnvStatus::Updating) {
@@ -87,7 +90,8 @@ pub async fn abort(State(ctx): State<Ctx>, Path((app, env)): Path<(String, Strin
         }
         let now = ctx.clock.now();
         let aborted = e.version_label.clone();
-        let rollback_to = crate::controller::progress::roll_back(&mut e, format!("deploy of version {aborted} was aborted"), now);
+        let rollback_to =
+            crate::controller::progress::roll_back(&mut e, format!("deploy of version {aborted} was aborted"), now);
         e.updated_at = now;
         ctx.store.update_environment(&mut e).await?;
         ctx.emit(&app, Some(&env), Event::DeployAborted { version: aborted, rollback_to }).await;

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use sprout_model::Dockerrun;
 use sprout_store::{EnvStatus, EnvironmentRecord, VersionRecord};
 
-use super::error::{bad, ApiError};
+use super::error::{ApiError, bad};
 use crate::context::Ctx;
 use crate::controller::snapshot::{Colour, InstanceView};
 use crate::events::Event;
@@ -115,14 +115,21 @@ async fn check_deployable(ctx: &Ctx, v: &VersionRecord) -> Result<(), ApiError> 
     Ok(())
 }
 
-pub async fn create(State(ctx): State<Ctx>, Path(app): Path<String>, Json(req): Json<NewEnvironment>) -> Result<(StatusCode, Json<EnvView>), ApiError> {
+pub async fn create(
+    State(ctx): State<Ctx>,
+    Path(app): Path<String>,
+    Json(req): Json<NewEnvironment>,
+) -> Result<(StatusCode, Json<EnvView>), ApiError> {
     sprout_model::names::check_name("environment", &req.name).map_err(|m| bad(m, None))?;
     ctx.store.get_application(&app).await?;
     if req.instances > 100 {
         return Err(bad(format!("{} instances is more than this server allows (100)", req.instances), None));
     }
     if ctx.store.get_environment(&app, &req.name).await.is_ok() {
-        return Err(ApiError::Conflict(format!("environment {app}/{} already exists: use `sprout deploy` to change its version", req.name)));
+        return Err(ApiError::Conflict(format!(
+            "environment {app}/{} already exists: use `sprout deploy` to change its version",
+            req.name
+        )));
     }
     super::swap::check_host_free(&ctx, &app, &req.name).await?;
     let version = ctx.store.get_version(&app, &req.version).await?;
@@ -133,7 +140,8 @@ pub async fn create(State(ctx): State<Ctx>, Path(app): Path<String>, Json(req): 
         p.apply(&mut options.deploy)?;
     }
     let timeout = req.timeout_s.unwrap_or(options.deploy.timeout_s);
-    let record = launch_environment(&ctx, &app, &req.name, req.version, req.instances, req.variables, options, timeout).await?;
+    let record =
+        launch_environment(&ctx, &app, &req.name, req.version, req.instances, req.variables, options, timeout).await?;
     Ok((StatusCode::CREATED, Json(view(&ctx, &record))))
 }
 
@@ -190,7 +198,11 @@ pub async fn list_all(State(ctx): State<Ctx>) -> Result<Json<Vec<EnvView>>, ApiE
     Ok(Json(envs.iter().map(|e| view(&ctx, e)).collect()))
 }
 
-pub async fn deploy(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>, Json(req): Json<DeployRequest>) -> Result<Json<EnvView>, ApiError> {
+pub async fn deploy(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+    Json(req): Json<DeployRequest>,
+) -> Result<Json<EnvView>, ApiError> {
     super::fresh::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
         if e.status == EnvStatus::Terminating {
@@ -205,7 +217,8 @@ pub async fn deploy(State(ctx): State<Ctx>, Path((app, env)): Path<(String, Stri
         if let Some(p) = &req.deploy {
             p.apply(&mut e.options.deploy)?;
         }
-        e.deploy_deadline = Some(now + chrono::Duration::seconds(req.timeout_s.unwrap_or(e.options.deploy.timeout_s) as i64));
+        e.deploy_deadline =
+            Some(now + chrono::Duration::seconds(req.timeout_s.unwrap_or(e.options.deploy.timeout_s) as i64));
         e.updated_at = now;
         ctx.store.update_environment(&mut e).await?;
         ctx.emit(&app, Some(&env), Event::DeployStarted { from, to: req.version.clone() }).await;
@@ -215,7 +228,10 @@ pub async fn deploy(State(ctx): State<Ctx>, Path((app, env)): Path<(String, Stri
     .await
 }
 
-pub async fn terminate(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<(StatusCode, Json<EnvView>), ApiError> {
+pub async fn terminate(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<EnvView>), ApiError> {
     super::fresh::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
         if e.status != EnvStatus::Terminating {

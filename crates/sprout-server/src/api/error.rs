@@ -1,9 +1,9 @@
 //! API errors: one enum, one function mapping it to an HTTP status and a JSON body
 //! `{"error": ..., "hint": ..., "diagnostics": [...]}`.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Serialize;
 use sprout_engine::EngineError;
 use sprout_model::Diagnostic;

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 
-use sprout_store::{StoreError, STALE_ATTEMPTS};
+use sprout_store::{STALE_ATTEMPTS, StoreError};
 
 use super::ApiError;
 

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
 use axum::Json;
+use axum::extract::{Path, State};
 use serde::Serialize;
 use sprout_engine::ContainerUsage;
 
@@ -95,7 +95,10 @@ pub struct EnvHealthView {
     pub instances: Vec<InstanceHealthView>,
 }
 
-pub async fn show(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<Json<EnvHealthView>, ApiError> {
+pub async fn show(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+) -> Result<Json<EnvHealthView>, ApiError> {
     ctx.store.get_environment(&app, &env).await?;
     let snapshot = ctx.snapshots.lock().unwrap_or_else(|p| p.into_inner()).get(&(app.clone(), env.clone())).cloned();
     let metrics = ctx.lb.metrics();
@@ -143,7 +146,11 @@ pub async fn show(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String
                 containers: inst
                     .containers
                     .iter()
-                    .map(|c| ContainerHealth { name: c.name.clone(), state: c.state.clone(), usage: usages.next().flatten() })
+                    .map(|c| ContainerHealth {
+                        name: c.name.clone(),
+                        state: c.state.clone(),
+                        usage: usages.next().flatten(),
+                    })
                     .collect(),
             }
         })

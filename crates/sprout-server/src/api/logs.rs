@@ -5,15 +5,15 @@
 
 use std::collections::BTreeSet;
 
-use axum::extract::{Path, Query, State};
 use axum::Json;
+use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use sprout_engine::LabelFilter;
 use sprout_model::names::{LABEL_APP, LABEL_CONTAINER, LABEL_ENV, LABEL_INSTANCE, LABEL_SERVER};
 
 use super::error::ApiError;
 use crate::context::Ctx;
-use crate::logs::{instance_dirs, read_instance_files, LogChunk, LogFilter};
+use crate::logs::{LogChunk, LogFilter, instance_dirs, read_instance_files};
 
 /// Lines per log unless asked otherwise, and the most a request may ask for.
 const DEFAULT_TAIL: usize = 100;
@@ -35,9 +35,14 @@ pub struct LogsView {
     pub logs: Vec<LogChunk>,
 }
 
-pub async fn show(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>, Query(q): Query<LogQuery>) -> Result<Json<LogsView>, ApiError> {
+pub async fn show(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+    Query(q): Query<LogQuery>,
+) -> Result<Json<LogsView>, ApiError> {
     ctx.store.get_application(&app).await?;
-    let filter = LogFilter { instance: q.instance, container: q.container, tail: q.tail.unwrap_or(DEFAULT_TAIL).min(MAX_TAIL) };
+    let filter =
+        LogFilter { instance: q.instance, container: q.container, tail: q.tail.unwrap_or(DEFAULT_TAIL).min(MAX_TAIL) };
 
     let labels = LabelFilter::from([
         (LABEL_SERVER.to_string(), ctx.settings.server_id.clone()),
@@ -49,7 +54,9 @@ pub async fn show(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String
     let mut live = BTreeSet::new();
     let mut logs = Vec::new();
     for c in &containers {
-        let (Some(instance), Some(container)) = (c.labels.get(LABEL_INSTANCE), c.labels.get(LABEL_CONTAINER)) else { continue };
+        let (Some(instance), Some(container)) = (c.labels.get(LABEL_INSTANCE), c.labels.get(LABEL_CONTAINER)) else {
+            continue;
+        };
         live.insert(instance.clone());
         if !filter.wants(instance, container) {
             continue;
@@ -60,7 +67,13 @@ pub async fn show(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String
             Err(e) if e.is_not_found() => continue,
             Err(e) => return Err(e.into()),
         };
-        logs.push(LogChunk { instance: instance.clone(), container: container.clone(), source: "docker".into(), live: true, text });
+        logs.push(LogChunk {
+            instance: instance.clone(),
+            container: container.clone(),
+            source: "docker".into(),
+            live: true,
+            text,
+        });
     }
 
     let env_dir = ctx.settings.data_dir.join("instances").join(&app).join(&env);

@@ -30,9 +30,8 @@ const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset
 
 /// Upper bounds (seconds) of the exported latency buckets: Prometheus' usual web set, finer at
 /// the low end where a proxy's answers sit.
-const LATENCY_BOUNDS_S: [f64; 14] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+const LATENCY_BOUNDS_S: [f64; 14] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 const CODE_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
@@ -89,7 +88,11 @@ fn instance_counts(ctx: &Ctx) -> Vec<InstanceCount> {
 }
 
 /// The whole exposition for these figures.
-pub fn render(totals: Vec<SeriesTotals>, instances: Vec<InstanceCount>, held: Vec<(String, String, i64)>) -> Result<String, fmt::Error> {
+pub fn render(
+    totals: Vec<SeriesTotals>,
+    instances: Vec<InstanceCount>,
+    held: Vec<(String, String, i64)>,
+) -> Result<String, fmt::Error> {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Scrape { totals, instances, held }));
     let mut out = String::new();
@@ -134,27 +137,37 @@ impl Collector for Scrape {
                     by_instances += n;
                     // 2xx and 5xx always, so rates and error ratios exist from the start.
                     if n > 0 || class == 1 || class == 4 {
-                        let labels = [("app", env.app.as_str()), ("env", &env.env), ("instance", instance), ("code_class", name)];
+                        let labels = [
+                            ("app", env.app.as_str()),
+                            ("env", &env.env),
+                            ("instance", instance),
+                            ("code_class", name),
+                        ];
                         ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
                     }
                 }
                 let own = env.totals.status[class].saturating_sub(by_instances);
                 if own > 0 {
-                    let labels = [("app", env.app.as_str()), ("env", &env.env), ("instance", NO_INSTANCE), ("code_class", name)];
+                    let labels =
+                        [("app", env.app.as_str()), ("env", &env.env), ("instance", NO_INSTANCE), ("code_class", name)];
                     ConstCounter::new(own).encode(family.encode_family(&labels)?)?;
                 }
             }
         }
 
         let help = "Time from receiving a request to sending its response head, per environment.";
-        let mut family = encoder.encode_descriptor("sprout_lb_request_duration_seconds", help, None, MetricType::Histogram)?;
+        let mut family =
+            encoder.encode_descriptor("sprout_lb_request_duration_seconds", help, None, MetricType::Histogram)?;
         for env in self.envs() {
             let latency = &env.totals.latency;
             let buckets = prometheus_buckets(latency.buckets());
             let labels = [("app", env.app.as_str()), ("env", &env.env)];
-            family
-                .encode_family(&labels)?
-                .encode_histogram::<NoLabelSet>(latency.sum().as_secs_f64(), latency.count(), &buckets, None)?;
+            family.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
+                latency.sum().as_secs_f64(),
+                latency.count(),
+                &buckets,
+                None,
+            )?;
         }
 
         let help = "Requests in flight now, per environment.";
@@ -172,7 +185,8 @@ impl Collector for Scrape {
         }
 
         let help = "Connections to an instance that could not be opened (refused or timed out), including those a retry on another instance then saved.";
-        let mut family = encoder.encode_descriptor("sprout_lb_upstream_connect_errors", help, None, MetricType::Counter)?;
+        let mut family =
+            encoder.encode_descriptor("sprout_lb_upstream_connect_errors", help, None, MetricType::Counter)?;
         for env in self.envs() {
             for (instance, series) in self.instances_of(env) {
                 let labels = [("app", env.app.as_str()), ("env", &env.env), ("instance", instance)];
@@ -199,10 +213,7 @@ fn prometheus_buckets(fine: impl Iterator<Item = (u64, u64)>) -> Vec<(f64, u64)>
     out.push((f64::MAX, 0));
     for (upper_micros, count) in fine {
         let upper_s = upper_micros as f64 / 1e6;
-        let slot = LATENCY_BOUNDS_S
-            .iter()
-            .position(|&bound| upper_s <= bound)
-            .unwrap_or(LATENCY_BOUNDS_S.len());
+        let slot = LATENCY_BOUNDS_S.iter().position(|&bound| upper_s <= bound).unwrap_or(LATENCY_BOUNDS_S.len());
         out[slot].1 += count;
     }
     out
@@ -221,15 +232,19 @@ mod tests {
             latency: sprout_lb::Histogram::from_latencies(latencies.iter().map(|&ms| Duration::from_millis(ms))),
             ..Default::default()
         };
-        SeriesTotals { app: "shop".into(), env: "prod".into(), instance: instance.map(str::to_owned), totals, in_flight: 2 }
+        SeriesTotals {
+            app: "shop".into(),
+            env: "prod".into(),
+            instance: instance.map(str::to_owned),
+            totals,
+            in_flight: 2,
+        }
     }
 
     #[test]
     fn renders_every_family_with_values() {
-        let totals = vec![
-            series(None, [0, 5, 0, 1, 3], 0, &[1, 1, 1, 3, 200]),
-            series(Some("i-1"), [0, 5, 0, 1, 1], 4, &[]),
-        ];
+        let totals =
+            vec![series(None, [0, 5, 0, 1, 3], 0, &[1, 1, 1, 3, 200]), series(Some("i-1"), [0, 5, 0, 1, 1], 4, &[])];
         let instances = vec![
             InstanceCount { app: "shop".into(), env: "prod".into(), health: "healthy", count: 1 },
             InstanceCount { app: "shop".into(), env: "prod".into(), health: "unhealthy", count: 0 },

@@ -54,7 +54,11 @@ pub fn router(ctx: Ctx) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(ctx.settings.bundle_limit_bytes as usize))
         .route_layer(axum::middleware::from_fn_with_state(ctx.clone(), auth::require_token));
     // `/metrics` is outside the token layer: Prometheus scrapes without a token (see metrics.rs).
-    Router::new().route("/healthz", get(|| async { "ok\n" })).route("/metrics", get(metrics::show)).nest("/api/v1", api).with_state(ctx)
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics::show))
+        .nest("/api/v1", api)
+        .with_state(ctx)
 }
 
 #[derive(Serialize)]
@@ -70,7 +74,12 @@ async fn info(State(ctx): State<Ctx>) -> Json<Info> {
         Ok(i) => (Some(i), None),
         Err(e) => (None, Some(e.to_string())),
     };
-    Json(Info { version: env!("CARGO_PKG_VERSION"), engine, engine_error, load_balancer: ctx.settings.http_addr.clone() })
+    Json(Info {
+        version: env!("CARGO_PKG_VERSION"),
+        engine,
+        engine_error,
+        load_balancer: ctx.settings.http_addr.clone(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -78,7 +87,10 @@ pub struct NewApp {
     pub name: String,
 }
 
-async fn create_app(State(ctx): State<Ctx>, Json(req): Json<NewApp>) -> Result<(axum::http::StatusCode, Json<Application>), ApiError> {
+async fn create_app(
+    State(ctx): State<Ctx>,
+    Json(req): Json<NewApp>,
+) -> Result<(axum::http::StatusCode, Json<Application>), ApiError> {
     sprout_model::names::check_name("application", &req.name).map_err(|m| error::bad(m, None))?;
     let app = Application { name: req.name, created_at: ctx.clock.now() };
     ctx.store.create_application(&app).await?;
@@ -97,7 +109,11 @@ pub struct EventQuery {
     pub limit: Option<u32>,
 }
 
-async fn events(State(ctx): State<Ctx>, Path(app): Path<String>, Query(q): Query<EventQuery>) -> Result<Json<Vec<EventRecord>>, ApiError> {
+async fn events(
+    State(ctx): State<Ctx>,
+    Path(app): Path<String>,
+    Query(q): Query<EventQuery>,
+) -> Result<Json<Vec<EventRecord>>, ApiError> {
     ctx.store.get_application(&app).await?;
     let limit = q.limit.unwrap_or(100).min(1000);
     let list = if q.after > 0 {

@@ -64,7 +64,11 @@ impl RoutingView {
                     .iter()
                     .map(|u| UpstreamView { instance: u.instance.clone(), addr: u.addr })
                     .collect(),
-                hold: route.hold.map(|h| HoldView { max_requests: h.max_requests, max_wait_ms: h.max_wait.as_millis() as u64, instance_limit: h.instance_limit }),
+                hold: route.hold.map(|h| HoldView {
+                    max_requests: h.max_requests,
+                    max_wait_ms: h.max_wait.as_millis() as u64,
+                    instance_limit: h.instance_limit,
+                }),
             })
             .collect();
         routes.sort_by(|a, b| a.host.cmp(&b.host));
@@ -74,12 +78,13 @@ impl RoutingView {
     pub fn to_table(&self) -> RoutingTable {
         let mut table = RoutingTable::empty();
         for route in &self.routes {
-            let upstreams = route
-                .upstreams
-                .iter()
-                .map(|u| Upstream { instance: u.instance.clone(), addr: u.addr })
-                .collect();
-            let hold = route.hold.map(|h| HoldConfig { max_requests: h.max_requests, max_wait: Duration::from_millis(h.max_wait_ms), instance_limit: h.instance_limit });
+            let upstreams =
+                route.upstreams.iter().map(|u| Upstream { instance: u.instance.clone(), addr: u.addr }).collect();
+            let hold = route.hold.map(|h| HoldConfig {
+                max_requests: h.max_requests,
+                max_wait: Duration::from_millis(h.max_wait_ms),
+                instance_limit: h.instance_limit,
+            });
             table.insert(&route.host, Route { app: route.app.clone(), env: route.env.clone(), upstreams, hold });
         }
         table
@@ -93,7 +98,11 @@ impl RoutingView {
 pub async fn show(State(ctx): State<Ctx>) -> Result<Json<RoutingView>, ApiError> {
     let envs = ctx.store.list_environments(None).await?;
     let judged = ctx.snapshots.lock().unwrap().keys().cloned().collect::<std::collections::HashSet<_>>();
-    let waiting: Vec<String> = envs.iter().filter(|e| !judged.contains(&(e.app.clone(), e.name.clone()))).map(|e| format!("{}/{}", e.app, e.name)).collect();
+    let waiting: Vec<String> = envs
+        .iter()
+        .filter(|e| !judged.contains(&(e.app.clone(), e.name.clone())))
+        .map(|e| format!("{}/{}", e.app, e.name))
+        .collect();
     if !waiting.is_empty() {
         return Err(ApiError::Unavailable(format!(
             "the routing table is not complete yet: {} not yet judged since the server started ({}); retry in a second",

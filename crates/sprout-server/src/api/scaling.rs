@@ -3,16 +3,16 @@
 //! (`sprout schedule`). Bad input is refused naming the field, with a correct example. The
 //! autoscale controller does the work; these handlers only change the store.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
-use sprout_model::scaling::{check_band, ScalingSettings, ScheduledAction, SettingError};
+use sprout_model::scaling::{ScalingSettings, ScheduledAction, SettingError, check_band};
 use sprout_plan::scaling::Band;
-use sprout_plan::schedule::{preview as plan_preview, validate_action, BandChange};
+use sprout_plan::schedule::{BandChange, preview as plan_preview, validate_action};
 use sprout_store::{CapacityOptions, EnvStatus, EnvironmentRecord};
 
-use super::error::{bad, ApiError};
+use super::error::{ApiError, bad};
 use crate::context::Ctx;
 
 /// Most instances one environment may ask for.
@@ -27,7 +27,10 @@ pub struct ScalingView {
 }
 
 fn band_of(e: &EnvironmentRecord) -> Band {
-    Band { min: e.options.capacity.min.unwrap_or(e.desired_instances), max: e.options.capacity.max.unwrap_or(e.desired_instances) }
+    Band {
+        min: e.options.capacity.min.unwrap_or(e.desired_instances),
+        max: e.options.capacity.max.unwrap_or(e.desired_instances),
+    }
 }
 
 fn view(e: &EnvironmentRecord) -> ScalingView {
@@ -56,11 +59,18 @@ pub struct ScaleRequest {
     pub instance_limit: Option<u32>,
 }
 
-pub async fn show(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<Json<ScalingView>, ApiError> {
+pub async fn show(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+) -> Result<Json<ScalingView>, ApiError> {
     Ok(Json(view(&ctx.store.get_environment(&app, &env).await?)))
 }
 
-pub async fn set(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>, Json(req): Json<ScaleRequest>) -> Result<Json<ScalingView>, ApiError> {
+pub async fn set(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+    Json(req): Json<ScaleRequest>,
+) -> Result<Json<ScalingView>, ApiError> {
     super::fresh::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
         if e.status != EnvStatus::Ready && req.desired.is_some() {
@@ -74,7 +84,10 @@ pub async fn set(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)
         // Only a new band moves the other bound along: `--max 1` on a 2..6 band is refused, not guessed.
         check_band(min, max, req.desired).map_err(refused)?;
         if max > MAX_INSTANCES {
-            return Err(bad(format!("max: {max} instances is more than this server allows ({MAX_INSTANCES})"), Some("for example --max 10".to_string())));
+            return Err(bad(
+                format!("max: {max} instances is more than this server allows ({MAX_INSTANCES})"),
+                Some("for example --max 10".to_string()),
+            ));
         }
         let mut scaling = e.options.scaling.clone();
         if let Some(t) = req.target_rps {
@@ -110,14 +123,24 @@ pub async fn set(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)
     .await
 }
 
-pub async fn list(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<Json<Vec<ScheduledAction>>, ApiError> {
+pub async fn list(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+) -> Result<Json<Vec<ScheduledAction>>, ApiError> {
     Ok(Json(ctx.store.get_environment(&app, &env).await?.options.scaling.scheduled_actions))
 }
 
-pub async fn add(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>, Json(a): Json<ScheduledAction>) -> Result<(StatusCode, Json<ScheduledAction>), ApiError> {
+pub async fn add(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+    Json(a): Json<ScheduledAction>,
+) -> Result<(StatusCode, Json<ScheduledAction>), ApiError> {
     validate_action(&a).map_err(refused)?;
     if a.max.is_some_and(|m| m > MAX_INSTANCES) {
-        return Err(bad(format!("max: more than this server allows ({MAX_INSTANCES})"), Some("for example --max 10".to_string())));
+        return Err(bad(
+            format!("max: more than this server allows ({MAX_INSTANCES})"),
+            Some("for example --max 10".to_string()),
+        ));
     }
     super::fresh::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
@@ -135,12 +158,20 @@ pub async fn add(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)
     .await
 }
 
-async fn change(ctx: &Ctx, app: &str, env: &str, name: &str, f: impl Fn(&mut Vec<ScheduledAction>, usize)) -> Result<Vec<ScheduledAction>, ApiError> {
+async fn change(
+    ctx: &Ctx,
+    app: &str,
+    env: &str,
+    name: &str,
+    f: impl Fn(&mut Vec<ScheduledAction>, usize),
+) -> Result<Vec<ScheduledAction>, ApiError> {
     super::fresh::retry(|| async {
         let mut e = ctx.store.get_environment(app, env).await?;
         let actions = &mut e.options.scaling.scheduled_actions;
         let Some(i) = actions.iter().position(|a| a.name == name) else {
-            return Err(ApiError::NotFound(format!("scheduled action {name} not found on {app}/{env}: `sprout schedule list {env}` shows them")));
+            return Err(ApiError::NotFound(format!(
+                "scheduled action {name} not found on {app}/{env}: `sprout schedule list {env}` shows them"
+            )));
         };
         f(actions, i);
         let out = actions.clone();
@@ -151,15 +182,24 @@ async fn change(ctx: &Ctx, app: &str, env: &str, name: &str, f: impl Fn(&mut Vec
     .await
 }
 
-pub async fn remove(State(ctx): State<Ctx>, Path((app, env, name)): Path<(String, String, String)>) -> Result<Json<Vec<ScheduledAction>>, ApiError> {
+pub async fn remove(
+    State(ctx): State<Ctx>,
+    Path((app, env, name)): Path<(String, String, String)>,
+) -> Result<Json<Vec<ScheduledAction>>, ApiError> {
     Ok(Json(change(&ctx, &app, &env, &name, |v, i| drop(v.remove(i))).await?))
 }
 
-pub async fn suspend(State(ctx): State<Ctx>, Path((app, env, name)): Path<(String, String, String)>) -> Result<Json<Vec<ScheduledAction>>, ApiError> {
+pub async fn suspend(
+    State(ctx): State<Ctx>,
+    Path((app, env, name)): Path<(String, String, String)>,
+) -> Result<Json<Vec<ScheduledAction>>, ApiError> {
     Ok(Json(change(&ctx, &app, &env, &name, |v, i| v[i].suspended = true).await?))
 }
 
-pub async fn resume(State(ctx): State<Ctx>, Path((app, env, name)): Path<(String, String, String)>) -> Result<Json<Vec<ScheduledAction>>, ApiError> {
+pub async fn resume(
+    State(ctx): State<Ctx>,
+    Path((app, env, name)): Path<(String, String, String)>,
+) -> Result<Json<Vec<ScheduledAction>>, ApiError> {
     Ok(Json(change(&ctx, &app, &env, &name, |v, i| v[i].suspended = false).await?))
 }
 
@@ -168,11 +208,21 @@ pub struct PreviewQuery {
     pub days: Option<u32>,
 }
 
-pub async fn preview(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>, Query(q): Query<PreviewQuery>) -> Result<Json<Vec<BandChange>>, ApiError> {
+pub async fn preview(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+    Query(q): Query<PreviewQuery>,
+) -> Result<Json<Vec<BandChange>>, ApiError> {
     let days = q.days.unwrap_or(7);
     if days == 0 || days > 366 {
         return Err(bad(format!("days: {days} is out of range 1..366"), Some("for example --days 7".to_string())));
     }
     let e = ctx.store.get_environment(&app, &env).await?;
-    Ok(Json(plan_preview(&e.options.scaling.scheduled_actions, band_of(&e), e.desired_instances, ctx.clock.now(), days)))
+    Ok(Json(plan_preview(
+        &e.options.scaling.scheduled_actions,
+        band_of(&e),
+        e.desired_instances,
+        ctx.clock.now(),
+        days,
+    )))
 }

@@ -2,14 +2,14 @@
 //! version, option settings, variables and instance count into a new environment; swap
 //! exchanges two environments' host names in one routing-table publish, so no request fails.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use sprout_store::{EnvStatus, EnvironmentRecord};
 
-use super::environments::{launch_environment, view, EnvView};
-use super::error::{bad, ApiError};
+use super::environments::{EnvView, launch_environment, view};
+use super::error::{ApiError, bad};
 use crate::context::Ctx;
 use crate::controller::routes;
 use crate::events::Event;
@@ -79,7 +79,11 @@ pub struct SwapView {
     pub destination: EnvView,
 }
 
-pub async fn swap(State(ctx): State<Ctx>, Path(app): Path<String>, Json(req): Json<SwapRequest>) -> Result<Json<SwapView>, ApiError> {
+pub async fn swap(
+    State(ctx): State<Ctx>,
+    Path(app): Path<String>,
+    Json(req): Json<SwapRequest>,
+) -> Result<Json<SwapView>, ApiError> {
     if req.source == req.destination {
         return Err(bad("swap needs two different environments", Some("e.g. `sprout swap staging production`".into())));
     }
@@ -97,7 +101,8 @@ pub async fn swap(State(ctx): State<Ctx>, Path(app): Path<String>, Json(req): Js
     // One publish moves both names: in-flight and new requests always find an environment.
     routes::swap_cnames(&ctx, &app, (&a.name, &b_prefix), (&b.name, &a_prefix));
     for (e, prefix) in [(&a, &b_prefix), (&b, &a_prefix)] {
-        ctx.emit(&app, Some(&e.name), Event::HostnameSwapped { host: ctx.settings.hostnames(&app, prefix).join(", ") }).await;
+        ctx.emit(&app, Some(&e.name), Event::HostnameSwapped { host: ctx.settings.hostnames(&app, prefix).join(", ") })
+            .await;
     }
     Ok(Json(SwapView { source: view(&ctx, &a), destination: view(&ctx, &b) }))
 }

@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
 use axum::Json;
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use sprout_store::EnvStatus;
 
-use super::environments::{view, EnvView};
-use super::error::{bad, ApiError};
+use super::environments::{EnvView, view};
+use super::error::{ApiError, bad};
 use crate::context::Ctx;
 use crate::events::Event;
 
@@ -29,10 +29,20 @@ fn check_variable_name(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
-    if ok { Ok(()) } else { Err(bad(format!("{name:?} is not a valid variable name"), Some("use letters, digits and '_', e.g. DATABASE_URL=postgres://db/app".into()))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            format!("{name:?} is not a valid variable name"),
+            Some("use letters, digits and '_', e.g. DATABASE_URL=postgres://db/app".into()),
+        ))
+    }
 }
 
-pub async fn show(State(ctx): State<Ctx>, Path((app, env)): Path<(String, String)>) -> Result<Json<BTreeMap<String, String>>, ApiError> {
+pub async fn show(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+) -> Result<Json<BTreeMap<String, String>>, ApiError> {
     Ok(Json(ctx.store.get_environment(&app, &env).await?.variables))
 }
 

@@ -1,16 +1,16 @@
 //! Uploading and listing application versions. A version is an immutable bundle: reusing a
 //! label with the same content returns the existing version; with other content it is refused.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
-use sprout_model::{load_dockerrun, Severity};
+use sprout_model::{Severity, load_dockerrun};
 use sprout_store::VersionRecord;
 
-use super::error::{bad, ApiError};
-use crate::bundle::{store_bundle, BundleError, DEFINITION_FILE};
+use super::error::{ApiError, bad};
+use crate::bundle::{BundleError, DEFINITION_FILE, store_bundle};
 use crate::context::Ctx;
 
 #[derive(Deserialize)]
@@ -54,7 +54,10 @@ impl VersionView {
             description: v.description.clone(),
             bundle_digest: v.bundle_digest.clone(),
             created_at: v.created_at,
-            containers: def.as_ref().map(|d| d.container_definitions.iter().map(|c| c.name.clone()).collect()).unwrap_or_default(),
+            containers: def
+                .as_ref()
+                .map(|d| d.container_definitions.iter().map(|c| c.name.clone()).collect())
+                .unwrap_or_default(),
             images: def.as_ref().map(|d| d.images().into_iter().map(String::from).collect()).unwrap_or_default(),
             reused,
             warnings,
@@ -88,16 +91,21 @@ pub async fn upload(
     let now = ctx.clock.now();
     let label = q.label.filter(|l| !l.is_empty()).unwrap_or_else(|| format!("v-{}", now.format("%y%m%d_%H%M%S%6f")));
     if label.len() > 100 || label.chars().any(|c| c.is_whitespace() || c == '/') {
-        return Err(bad(format!("version label {label:?} is not valid"), Some("use up to 100 characters without spaces or '/'".into())));
+        return Err(bad(
+            format!("version label {label:?} is not valid"),
+            Some("use up to 100 characters without spaces or '/'".into()),
+        ));
     }
     let bundles = ctx.settings.bundles_dir();
-    std::fs::create_dir_all(&bundles).map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", bundles.display())))?;
+    std::fs::create_dir_all(&bundles)
+        .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", bundles.display())))?;
     let stored = store_bundle(&bundles, &body, ctx.settings.bundle_limit_bytes).map_err(|e| match e {
         BundleError::Io { .. } => ApiError::Internal(e.to_string()),
         other => bad(other.to_string(), None),
     })?;
     let loaded = load_dockerrun(DEFINITION_FILE, &stored.definition).map_err(ApiError::InvalidDefinition)?;
-    let warnings: Vec<String> = loaded.warnings.iter().filter(|d| d.severity == Severity::Warning).map(|d| d.to_string()).collect();
+    let warnings: Vec<String> =
+        loaded.warnings.iter().filter(|d| d.severity == Severity::Warning).map(|d| d.to_string()).collect();
 
     match ctx.store.get_version(&app, &label).await {
         Ok(existing) if existing.bundle_digest == stored.digest => {

@@ -16,9 +16,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sprout_lb::LoadBalancer;
-use sprout_plan::scaling::{decide_scaling, decide_surge, Band, Counts, Direction, LastActions, MetricSample, OpenSecond};
-use sprout_plan::schedule::due_actions;
 use sprout_plan::InstanceHealth;
+use sprout_plan::scaling::{
+    Band, Counts, Direction, LastActions, MetricSample, OpenSecond, decide_scaling, decide_surge,
+};
+use sprout_plan::schedule::due_actions;
 use sprout_store::{CapacityOptions, EnvStatus, EnvironmentRecord};
 use tokio_util::sync::CancellationToken;
 
@@ -124,7 +126,12 @@ impl FixedMetrics {
 
 impl MetricSource for FixedMetrics {
     fn read(&self, now: DateTime<Utc>) -> HashMap<EnvKey, MetricSample> {
-        self.closed.lock().unwrap().iter().map(|(k, r)| (k.clone(), MetricSample { at: now, requests: *r, ..Default::default() })).collect()
+        self.closed
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, r)| (k.clone(), MetricSample { at: now, requests: *r, ..Default::default() }))
+            .collect()
     }
 
     fn peek(&self, now: DateTime<Utc>) -> HashMap<EnvKey, OpenSecond> {
@@ -160,7 +167,9 @@ impl EnvScaling {
 
     /// How early a schedule orders capacity: the slowest recent launch plus one tick.
     fn lead(&self) -> chrono::Duration {
-        chrono::Duration::seconds(self.launch_s.iter().copied().max().unwrap_or(DEFAULT_LAUNCH_S) + TICK.as_secs() as i64)
+        chrono::Duration::seconds(
+            self.launch_s.iter().copied().max().unwrap_or(DEFAULT_LAUNCH_S) + TICK.as_secs() as i64,
+        )
     }
 }
 
@@ -211,7 +220,9 @@ pub async fn run(ctx: Ctx, cancel: CancellationToken) {
 async fn tick_env(ctx: &Ctx, env: EnvironmentRecord, state: &mut EnvScaling, sample: MetricSample, now: DateTime<Utc>) {
     let s = &env.options.scaling;
     state.window.push_back(sample);
-    let keep = (s.scale_in_window_s.max(s.scale_out_window_s) as usize).max(s.trigger.as_ref().map(|t| t.breach_duration_s as usize).unwrap_or(0)) + 5;
+    let keep = (s.scale_in_window_s.max(s.scale_out_window_s) as usize)
+        .max(s.trigger.as_ref().map(|t| t.breach_duration_s as usize).unwrap_or(0))
+        + 5;
     while state.window.len() > keep.min(3600) {
         state.window.pop_front();
     }
@@ -223,7 +234,10 @@ async fn tick_env(ctx: &Ctx, env: EnvironmentRecord, state: &mut EnvScaling, sam
         EnvStatus::Launching | EnvStatus::Updating => {
             if !state.waiting && configured(&env) {
                 state.waiting = true;
-                let reason = format!("the environment is {} (a deploy is in progress); scaling resumes once it is Ready", env.status.as_str());
+                let reason = format!(
+                    "the environment is {} (a deploy is in progress); scaling resumes once it is Ready",
+                    env.status.as_str()
+                );
                 ctx.emit(&env.app, Some(&env.name), Event::ScalingWaits { reason }).await;
             }
             return;
@@ -232,7 +246,15 @@ async fn tick_env(ctx: &Ctx, env: EnvironmentRecord, state: &mut EnvScaling, sam
     }
 
     let band = band_of(&env);
-    let firings = due_actions(&s.scheduled_actions, band, env.desired_instances, &state.fired, state.last_checked, now, state.lead());
+    let firings = due_actions(
+        &s.scheduled_actions,
+        band,
+        env.desired_instances,
+        &state.fired,
+        state.last_checked,
+        now,
+        state.lead(),
+    );
     state.last_checked = now;
     if let Some(last) = firings.last() {
         let (min, max, desired) = (last.band.min, last.band.max, last.desired);
@@ -244,7 +266,12 @@ async fn tick_env(ctx: &Ctx, env: EnvironmentRecord, state: &mut EnvScaling, sam
         if ok {
             for f in &firings {
                 state.fired.insert((f.action.clone(), f.at));
-                ctx.emit(&env.app, Some(&env.name), Event::ScheduledActionFired { action: f.action.clone(), reason: f.reason.clone() }).await;
+                ctx.emit(
+                    &env.app,
+                    Some(&env.name),
+                    Event::ScheduledActionFired { action: f.action.clone(), reason: f.reason.clone() },
+                )
+                .await;
             }
             // A schedule's desired count is a fresh start: forget the load seen before it, so
             // metric scale-in waits a whole stabilisation window from here.
@@ -264,7 +291,8 @@ async fn tick_env(ctx: &Ctx, env: EnvironmentRecord, state: &mut EnvScaling, sam
                 Direction::Out => state.last.scale_out = Some(now),
                 Direction::In => state.last.scale_in = Some(now),
             }
-            ctx.emit(&env.app, Some(&env.name), Event::ScalingDecision { from: env.desired_instances, to, reason }).await;
+            ctx.emit(&env.app, Some(&env.name), Event::ScalingDecision { from: env.desired_instances, to, reason })
+                .await;
             ctx.kick.notify_waiters();
         }
     }
@@ -277,9 +305,15 @@ async fn peek(ctx: &Ctx, states: &mut HashMap<EnvKey, EnvScaling>, known: &[Envi
     let open = ctx.metrics.peek(now);
     for env in known {
         let key = (env.app.clone(), env.name.clone());
-        let (Some(o), Some(state), Some(target)) = (open.get(&key), states.get_mut(&key), env.options.scaling.target_rps) else { continue };
+        let (Some(o), Some(state), Some(target)) =
+            (open.get(&key), states.get_mut(&key), env.options.scaling.target_rps)
+        else {
+            continue;
+        };
         // Cheap test first, on what the last look read: most peeks end here.
-        if env.status != EnvStatus::Ready || o.requests < env.options.scaling.surge_factor * f64::from(env.desired_instances.max(1)) * target {
+        if env.status != EnvStatus::Ready
+            || o.requests < env.options.scaling.surge_factor * f64::from(env.desired_instances.max(1)) * target
+        {
             continue;
         }
         let Ok(fresh) = ctx.store.get_environment(&env.app, &env.name).await else { continue };
@@ -292,7 +326,12 @@ async fn peek(ctx: &Ctx, states: &mut HashMap<EnvKey, EnvScaling>, known: &[Envi
             && write(ctx, &fresh, |e| e.desired_instances = d.desired).await
         {
             state.last.scale_out = Some(now);
-            ctx.emit(&fresh.app, Some(&fresh.name), Event::ScalingDecision { from: fresh.desired_instances, to: d.desired, reason }).await;
+            ctx.emit(
+                &fresh.app,
+                Some(&fresh.name),
+                Event::ScalingDecision { from: fresh.desired_instances, to: d.desired, reason },
+            )
+            .await;
             ctx.kick.notify_waiters();
         }
     }
@@ -300,7 +339,10 @@ async fn peek(ctx: &Ctx, states: &mut HashMap<EnvKey, EnvScaling>, known: &[Envi
 
 /// The band metric scaling moves inside; without one, the desired count alone.
 fn band_of(env: &EnvironmentRecord) -> Band {
-    Band { min: env.options.capacity.min.unwrap_or(env.desired_instances), max: env.options.capacity.max.unwrap_or(env.desired_instances) }
+    Band {
+        min: env.options.capacity.min.unwrap_or(env.desired_instances),
+        max: env.options.capacity.max.unwrap_or(env.desired_instances),
+    }
 }
 
 /// Whether anything would move this environment's count: a band, a target, a trigger or a

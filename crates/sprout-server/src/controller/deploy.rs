@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sprout_plan::{plan_deploy, DeploySpec, DeployStatus, EnvironmentSpec, InstanceObservation, Plan, Policy};
+use sprout_plan::{DeploySpec, DeployStatus, EnvironmentSpec, InstanceObservation, Plan, Policy, plan_deploy};
 use sprout_store::options::{BatchSizeType, DeploymentPolicy};
 use sprout_store::{EnvironmentRecord, StoreError};
 
@@ -47,7 +47,8 @@ pub fn policy_of(p: DeploymentPolicy) -> Policy {
 pub fn deploy_spec(env: &EnvironmentRecord) -> DeploySpec {
     let o = &env.options.deploy;
     let policy = o.policy.map(policy_of).unwrap_or_else(|| Policy::default_for(env.desired_instances));
-    let batch = DeploySpec::batch_from(o.batch_size, o.batch_size_type == BatchSizeType::Percentage, env.desired_instances);
+    let batch =
+        DeploySpec::batch_from(o.batch_size, o.batch_size_type == BatchSizeType::Percentage, env.desired_instances);
     DeploySpec { policy, batch, ignore_health_check: o.ignore_health_check }
 }
 

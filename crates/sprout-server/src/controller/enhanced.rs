@@ -89,7 +89,11 @@ pub struct CheckFacts {
 }
 
 /// An instance's status and causes.
-pub fn judge_instance_status(health: &InstanceHealth, checks: &CheckFacts, traffic: Traffic) -> (HealthStatus, Vec<String>) {
+pub fn judge_instance_status(
+    health: &InstanceHealth,
+    checks: &CheckFacts,
+    traffic: Traffic,
+) -> (HealthStatus, Vec<String>) {
     let mut causes = Vec::new();
     let mut status = match health {
         InstanceHealth::Unhealthy(why) => {

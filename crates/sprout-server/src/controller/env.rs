@@ -9,8 +9,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sprout_lb::Upstream;
 use sprout_model::Dockerrun;
-use sprout_plan::{judge_instance, EnvironmentSpec, InstanceHealth, InstanceObservation, ProbeRecord, RetireReason, Step};
-use sprout_plan::rotation::{choose_rotation, Candidate};
+use sprout_plan::rotation::{Candidate, choose_rotation};
+use sprout_plan::{
+    EnvironmentSpec, InstanceHealth, InstanceObservation, ProbeRecord, RetireReason, Step, judge_instance,
+};
 use sprout_store::{EnvStatus, EnvironmentRecord, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -19,7 +21,7 @@ use super::snapshot::{ContainerView, EnvSnapshot, InstanceView};
 use crate::context::Ctx;
 use crate::events::Event;
 use crate::instance::spec::{config_hash, deploy_key, key_version};
-use crate::instance::{self, observe_environment, InstanceIdentity, ObservedInstance};
+use crate::instance::{self, InstanceIdentity, ObservedInstance, observe_environment};
 
 /// Memory of one environment's controller. All of it can be rebuilt by observing again: probe
 /// records restart empty (instances are probed again before taking traffic).
@@ -74,7 +76,7 @@ impl EnvController {
             let kicked = kicked.notified();
             tokio::pin!(kicked);
             kicked.as_mut().enable();
-            let began = std::time::Instant::now();
+            let began = tokio::time::Instant::now();
             let result = self.tick().await;
             // Slow passes delay everything (probes, routing): worth seeing when diagnosing.
             if began.elapsed() > Duration::from_millis(200) {
@@ -127,7 +129,9 @@ impl EnvController {
         // Launches in flight are read before the engine is: an instance whose launch ends
         // between the two looks is still treated as launching, never judged half created.
         let launching = self.launches.snapshot();
-        let observed = match observe_environment(&*self.ctx.engine, &self.ctx.settings.server_id, &self.app, &self.env).await {
+        let observed = match observe_environment(&*self.ctx.engine, &self.ctx.settings.server_id, &self.app, &self.env)
+            .await
+        {
             Ok(o) => {
                 self.engine_down = false;
                 o
@@ -175,7 +179,9 @@ impl EnvController {
             if health == InstanceHealth::Healthy && self.announced.insert(inst.id.clone()) {
                 self.failures = 0;
                 let address = address.map(|a| a.to_string()).unwrap_or_default();
-                self.ctx.emit(&self.app, Some(&self.env), Event::InstanceInService { instance: inst.id.clone(), address }).await;
+                self.ctx
+                    .emit(&self.app, Some(&self.env), Event::InstanceInService { instance: inst.id.clone(), address })
+                    .await;
             }
             views.push(InstanceView {
                 id: inst.id.clone(),
@@ -206,7 +212,12 @@ impl EnvController {
         // Launches whose instance the engine does not show yet still count as capacity to come.
         for (id, l) in &launching {
             if !live.iter().any(|i| &i.id == id) {
-                observations.push(InstanceObservation { id: id.clone(), version: l.key.clone(), health: InstanceHealth::Pending, launched_at: l.launched_at });
+                observations.push(InstanceObservation {
+                    id: id.clone(),
+                    version: l.key.clone(),
+                    health: InstanceHealth::Pending,
+                    launched_at: l.launched_at,
+                });
             }
         }
 
@@ -228,7 +239,14 @@ impl EnvController {
 
         // Route: healthy instances that are not leaving, before anything is stopped; with a
         // warm pool and no deploy running, only the desired count of them (the rest wait warm).
-        let routed_now: HashSet<String> = self.ctx.routes.lock().unwrap().get(&(self.app.clone(), self.env.clone())).map(|r| r.upstreams.iter().map(|u| u.instance.clone()).collect()).unwrap_or_default();
+        let routed_now: HashSet<String> = self
+            .ctx
+            .routes
+            .lock()
+            .unwrap()
+            .get(&(self.app.clone(), self.env.clone()))
+            .map(|r| r.upstreams.iter().map(|u| u.instance.clone()).collect())
+            .unwrap_or_default();
         let mut addrs = HashMap::new();
         let candidates: Vec<Candidate> = views
             .iter()
@@ -272,7 +290,14 @@ impl EnvController {
         }
 
         // Record.
-        let (status, colour, causes) = self.health.enhance(&self.ctx, (&self.app, &self.env), &self.probes, &mut views, env.desired_instances, &env.version_label);
+        let (status, colour, causes) = self.health.enhance(
+            &self.ctx,
+            (&self.app, &self.env),
+            &self.probes,
+            &mut views,
+            env.desired_instances,
+            &env.version_label,
+        );
         for v in views.iter_mut().filter(|v| warm.contains(&v.id)) {
             v.status = v.status.worst(super::enhanced::HealthStatus::Info);
             v.causes.push("warm pool: healthy and out of rotation until a scale-out needs it".into());
@@ -287,7 +312,8 @@ impl EnvController {
         // soon after it is ready. Launches still in flight need no pass: each one wakes the
         // controller when it ends, and listing the engine every 100 ms meanwhile would only
         // slow the engine that is creating their containers.
-        let awaiting_first_pass = observations.iter().any(|o| o.health == InstanceHealth::Pending && !launching.contains_key(&o.id));
+        let awaiting_first_pass =
+            observations.iter().any(|o| o.health == InstanceHealth::Pending && !launching.contains_key(&o.id));
         let busy = !launches.is_empty() || !launching.is_empty();
         Ok(Next::After(if awaiting_first_pass {
             super::health::STARTING_PROBE_EVERY
@@ -298,26 +324,38 @@ impl EnvController {
         }))
     }
 
-    async fn judge(&mut self, inst: &ObservedInstance, def: Option<&Dockerrun>, now: DateTime<Utc>) -> (InstanceHealth, Option<std::net::SocketAddr>) {
+    async fn judge(
+        &mut self,
+        inst: &ObservedInstance,
+        def: Option<&Dockerrun>,
+        now: DateTime<Utc>,
+    ) -> (InstanceHealth, Option<std::net::SocketAddr>) {
         let Some(def) = def else {
-            return (InstanceHealth::Unhealthy(format!("runs version {:?}, which this server does not know", inst.version)), None);
+            return (
+                InstanceHealth::Unhealthy(format!("runs version {:?}, which this server does not know", inst.version)),
+                None,
+            );
         };
         let containers = inst.container_observations(def);
         // Launches finish within a tick, so an essential container that was created but never
         // started belongs to a launch that was interrupted (the server was killed): replace it.
-        if let Some(c) = containers.iter().find(|c| c.essential && c.state == Some(sprout_plan::ObservedState::Created)) {
-            let why = format!("essential container {} was created but never started (its launch was interrupted)", c.name);
+        if let Some(c) = containers.iter().find(|c| c.essential && c.state == Some(sprout_plan::ObservedState::Created))
+        {
+            let why =
+                format!("essential container {} was created but never started (its launch was interrupted)", c.name);
             return (InstanceHealth::Unhealthy(why), None);
         }
         let address = inst.web_address(def);
         let s = &self.ctx.settings;
         let record = self.probes.entry(inst.id.clone()).or_default();
-        let all_running = containers.iter().filter(|c| c.essential).all(|c| c.state == Some(sprout_plan::ObservedState::Running));
+        let all_running =
+            containers.iter().filter(|c| c.essential).all(|c| c.state == Some(sprout_plan::ObservedState::Running));
         if let (Some(addr), true) = (address, all_running) {
             self.health.check(&self.ctx, (&self.app, &self.env, &inst.id), record, addr, now).await;
         }
         let age = (now.timestamp() - inst.launched_at).max(0) as u64;
-        let health = judge_instance(&containers, record, age, s.launch_timeout_s, self.health.options().unhealthy_threshold);
+        let health =
+            judge_instance(&containers, record, age, s.launch_timeout_s, self.health.options().unhealthy_threshold);
         (health, address)
     }
 
@@ -328,7 +366,13 @@ impl EnvController {
                 // Never passed a health check: a failed launch, so back off further launches.
                 self.note_failure(self.ctx.clock.now());
             }
-            self.ctx.emit(&self.app, Some(&self.env), Event::InstanceUnhealthy { instance: inst.id.clone(), reason: why.clone() }).await;
+            self.ctx
+                .emit(
+                    &self.app,
+                    Some(&self.env),
+                    Event::InstanceUnhealthy { instance: inst.id.clone(), reason: why.clone() },
+                )
+                .await;
         }
         self.retiring.lock().unwrap().insert(inst.id.clone());
         self.probes.remove(&inst.id);
@@ -346,22 +390,47 @@ impl EnvController {
                 super::health::drain(&ctx, (&app, &env, &inst.id), deregistration_delay).await;
             }
             let names = inst.container_names(def.as_deref());
-            let network = inst.network.clone().unwrap_or_else(|| sprout_model::names::network_name(&app, &env, &inst.id));
+            let network =
+                inst.network.clone().unwrap_or_else(|| sprout_model::names::network_name(&app, &env, &inst.id));
             let vol = ctx.settings.instance_dir(&app, &env, &inst.id).join("volumes");
             // An instance that will not stop or be removed stays in `retiring`: out of rotation
             // and out of the plan (so it is replaced), while cleanup is retried in the background.
             for attempt in 0u32.. {
-                match instance::retire_instance(&*ctx.engine, &names, &network, ctx.settings.stop_timeout, Some(&vol), vol.parent()).await {
+                match instance::retire_instance(
+                    &*ctx.engine,
+                    &names,
+                    &network,
+                    ctx.settings.stop_timeout,
+                    Some(&vol),
+                    vol.parent(),
+                )
+                .await
+                {
                     Ok(()) => {
-                        ctx.emit(&app, Some(&env), Event::InstanceRetired { instance: inst.id.clone(), reason: reason.describe() }).await;
+                        ctx.emit(
+                            &app,
+                            Some(&env),
+                            Event::InstanceRetired { instance: inst.id.clone(), reason: reason.describe() },
+                        )
+                        .await;
                         break;
                     }
                     Err(e) if attempt == 0 => {
-                        ctx.emit(&app, Some(&env), Event::InstanceQuarantined { instance: inst.id.clone(), error: e.to_string() }).await;
+                        ctx.emit(
+                            &app,
+                            Some(&env),
+                            Event::InstanceQuarantined { instance: inst.id.clone(), error: e.to_string() },
+                        )
+                        .await;
                     }
                     Err(e) if attempt >= 20 => {
                         // Give it back to the controller, which plans it again (and retries).
-                        ctx.emit(&app, Some(&env), Event::RetireFailed { instance: inst.id.clone(), error: e.to_string() }).await;
+                        ctx.emit(
+                            &app,
+                            Some(&env),
+                            Event::RetireFailed { instance: inst.id.clone(), error: e.to_string() },
+                        )
+                        .await;
                         break;
                     }
                     Err(_) => {}
@@ -399,10 +468,12 @@ impl EnvController {
                 volume_dir: dir.join("volumes"),
             };
             let pinned = crate::version_images::pinned(&self.ctx, &self.app, version).await;
-            let plan = crate::version_images::pin_images(instance::plan_instance(&def, &identity, &env.variables), &pinned);
+            let plan =
+                crate::version_images::pin_images(instance::plan_instance(&def, &identity, &env.variables), &pinned);
             let key = deploy_key(version, &identity.config);
             self.launches.begin(&id, super::launching::Launching { key, launched_at: identity.launched_at });
-            let (ctx, launches, app, env_name, version) = (self.ctx.clone(), self.launches.clone(), self.app.clone(), self.env.clone(), version.clone());
+            let (ctx, launches, app, env_name, version) =
+                (self.ctx.clone(), self.launches.clone(), self.app.clone(), self.env.clone(), version.clone());
             // In the background: the controller keeps ticking and probes each instance as soon
             // as its own launch is done.
             tokio::spawn(async move {
@@ -421,7 +492,13 @@ impl EnvController {
 
     /// Moves the environment's status on (`progress::advance`), writes it if it changed and
     /// then says what happened; a stale write says nothing (the next pass decides again).
-    async fn progress(&mut self, env: &mut EnvironmentRecord, ready: bool, causes: &[String], now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn progress(
+        &mut self,
+        env: &mut EnvironmentRecord,
+        ready: bool,
+        causes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let before = env.clone();
         let event = super::progress::advance(env, ready, causes, now);
         if *env != before {
@@ -441,8 +518,14 @@ impl EnvController {
             return Next::Done;
         }
         // Terminating: nothing will come into service, so nothing is held either.
-        let refuse = Some(sprout_lb::hold::HoldConfig { max_requests: 0, max_wait: Duration::ZERO, instance_limit: None });
-        routes::set_in_service(&self.ctx, &self.app, &self.env, routes::EnvRoute { upstreams: Vec::new(), hold: refuse });
+        let refuse =
+            Some(sprout_lb::hold::HoldConfig { max_requests: 0, max_wait: Duration::ZERO, instance_limit: None });
+        routes::set_in_service(
+            &self.ctx,
+            &self.app,
+            &self.env,
+            routes::EnvRoute { upstreams: Vec::new(), hold: refuse },
+        );
         for inst in live {
             self.spawn_retire(inst.clone(), RetireReason::Terminate).await;
         }

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use sprout_plan::ProbeRecord;
 use sprout_store::HealthOptions;
 
-use super::enhanced::{judge_environment_status, judge_instance_status, CheckFacts, HealthStatus, Traffic};
+use super::enhanced::{CheckFacts, HealthStatus, Traffic, judge_environment_status, judge_instance_status};
 use super::snapshot::{Colour, InstanceView};
 use crate::context::Ctx;
 
@@ -95,9 +95,12 @@ impl HealthChecker {
             let facts = CheckFacts {
                 failing,
                 last_failure: record.last_failure.clone(),
-                recovering: schedule.recovering.then_some((schedule.consecutive_passes, self.options.healthy_threshold)),
+                recovering: schedule
+                    .recovering
+                    .then_some((schedule.consecutive_passes, self.options.healthy_threshold)),
             };
-            view.failing_check = (failing > 0).then(|| record.last_failure.clone().unwrap_or_else(|| "no answer".into()));
+            view.failing_check =
+                (failing > 0).then(|| record.last_failure.clone().unwrap_or_else(|| "no answer".into()));
             let seen = traffic(metrics.instance_summary(app, env, &view.id, TRAFFIC_WINDOW_S));
             (view.status, view.causes) = judge_instance_status(&view.health, &facts, seen);
         }

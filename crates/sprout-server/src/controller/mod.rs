@@ -5,8 +5,8 @@ pub mod autoscale;
 pub mod deploy;
 pub mod enhanced;
 pub mod env;
-pub mod launching;
 pub mod health;
+pub mod launching;
 pub mod progress;
 pub mod routes;
 pub mod snapshot;
@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use sprout_model::names::*;
-use sprout_plan::{plan_orphans, FoundInstance};
+use sprout_plan::{FoundInstance, plan_orphans};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -64,13 +64,19 @@ pub async fn supervise(ctx: Ctx, cancel: CancellationToken) {
 /// Remove instances of this server that belong to no environment.
 pub async fn sweep_orphans(ctx: &Ctx, known: &BTreeSet<(String, String)>) {
     let filter = std::collections::BTreeMap::from([(LABEL_SERVER.to_string(), ctx.settings.server_id.clone())]);
-    let (Ok(containers), Ok(networks)) = (ctx.engine.list_containers(&filter).await, ctx.engine.list_networks(&filter).await) else {
+    let (Ok(containers), Ok(networks)) =
+        (ctx.engine.list_containers(&filter).await, ctx.engine.list_networks(&filter).await)
+    else {
         return;
     };
     let label = |l: &std::collections::BTreeMap<String, String>, k: &str| l.get(k).cloned().unwrap_or_default();
     let mut found: Vec<FoundInstance> = containers
         .iter()
-        .map(|c| FoundInstance { app: label(&c.labels, LABEL_APP), env: label(&c.labels, LABEL_ENV), instance: label(&c.labels, LABEL_INSTANCE) })
+        .map(|c| FoundInstance {
+            app: label(&c.labels, LABEL_APP),
+            env: label(&c.labels, LABEL_ENV),
+            instance: label(&c.labels, LABEL_INSTANCE),
+        })
         .collect();
     found.extend(networks.iter().map(|n| FoundInstance {
         app: label(&n.labels, LABEL_APP),
@@ -84,8 +90,16 @@ pub async fn sweep_orphans(ctx: &Ctx, known: &BTreeSet<(String, String)>) {
             .map(|c| c.name.clone())
             .collect();
         let net = network_name(&o.app, &o.env, &o.instance);
-        if crate::instance::retire::remove_instance_objects(&*ctx.engine, &names, &net, ctx.settings.stop_timeout).await.is_ok() {
-            ctx.emit(&o.app, Some(&o.env), Event::OrphanRemoved { app: o.app.clone(), env: o.env.clone(), instance: o.instance.clone() }).await;
+        if crate::instance::retire::remove_instance_objects(&*ctx.engine, &names, &net, ctx.settings.stop_timeout)
+            .await
+            .is_ok()
+        {
+            ctx.emit(
+                &o.app,
+                Some(&o.env),
+                Event::OrphanRemoved { app: o.app.clone(), env: o.env.clone(), instance: o.instance.clone() },
+            )
+            .await;
         }
     }
 }

@@ -27,7 +27,8 @@ pub fn advance(env: &mut EnvironmentRecord, ready: bool, causes: &[String], now:
     if env.deploy_deadline.is_none_or(|d| now <= d) {
         return None;
     }
-    let reason = if causes.is_empty() { "instances did not become healthy in time".to_string() } else { causes.join("; ") };
+    let reason =
+        if causes.is_empty() { "instances did not become healthy in time".to_string() } else { causes.join("; ") };
     let failed = env.version_label.clone();
     let rollback_to = roll_back(env, format!("deploy of version {failed} did not complete: {reason}"), now);
     Some(Event::DeployFailed { version: failed, reason, rollback_to })
@@ -113,7 +114,9 @@ mod tests {
     fn an_overrun_first_deploy_stops_being_waited_for() {
         let mut env = updating("v1", None, 600);
         let event = advance(&mut env, false, &[], at(601));
-        assert!(matches!(event, Some(Event::DeployFailed { rollback_to: None, ref reason, .. }) if reason.contains("did not become healthy")));
+        assert!(
+            matches!(event, Some(Event::DeployFailed { rollback_to: None, ref reason, .. }) if reason.contains("did not become healthy"))
+        );
         assert_eq!((env.version_label.as_str(), env.status, env.deploy_deadline), ("v1", EnvStatus::Ready, None));
     }
 

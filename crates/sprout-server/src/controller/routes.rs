@@ -93,7 +93,10 @@ fn build(ctx: &Ctx, routes: &std::collections::HashMap<crate::context::EnvKey, E
     for ((app, env), r) in routes {
         let prefix = cnames.get(&(app.clone(), env.clone())).map(String::as_str).unwrap_or(env);
         for host in ctx.settings.hostnames(app, prefix) {
-            table.insert(&host, Route { app: app.clone(), env: env.clone(), upstreams: r.upstreams.clone(), hold: r.hold });
+            table.insert(
+                &host,
+                Route { app: app.clone(), env: env.clone(), upstreams: r.upstreams.clone(), hold: r.hold },
+            );
         }
     }
     table

@@ -39,10 +39,8 @@ pub async fn launch_instance(engine: &dyn Engine, plan: &InstancePlan) -> Result
 
 async fn launch_inner(engine: &dyn Engine, plan: &InstancePlan) -> Result<(), LaunchError> {
     for dir in &plan.dirs {
-        std::fs::create_dir_all(dir).map_err(|e| LaunchError::Directory {
-            path: dir.display().to_string(),
-            message: e.to_string(),
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| LaunchError::Directory { path: dir.display().to_string(), message: e.to_string() })?;
         // Containers often run as non-root users; log and scratch directories must be
         // writable by them.
         #[cfg(unix)]
@@ -149,7 +147,7 @@ async fn wait_condition(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::instance::spec::{plan_instance, InstanceIdentity};
+    use crate::instance::spec::{InstanceIdentity, plan_instance};
     use sprout_engine::FakeEngine;
 
     const DEF: &str = r#"{
@@ -186,11 +184,16 @@ mod tests {
         }
         launch_instance(&fake, &plan).await.unwrap();
 
-        let calls: Vec<String> = fake.calls().into_iter().filter(|c| c.starts_with("create_container") || c.starts_with("start_container")).collect();
+        let calls: Vec<String> = fake
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("create_container") || c.starts_with("start_container"))
+            .collect();
         let first_start = calls.iter().position(|c| c.starts_with("start_container")).unwrap();
         assert!(calls[first_start..].iter().all(|c| c.starts_with("start_container")), "{calls:?}");
         assert_eq!(first_start, 3, "{calls:?}");
-        let created = |name: &str| calls.iter().position(|c| c.starts_with("create_container") && c.ends_with(name)).unwrap();
+        let created =
+            |name: &str| calls.iter().position(|c| c.starts_with("create_container") && c.ends_with(name)).unwrap();
         assert!(created("-data") < created("-web"), "volumesFrom source first: {calls:?}");
         assert_eq!(fake.running().len(), 3);
     }

@@ -11,6 +11,6 @@ pub mod retire;
 pub mod spec;
 
 pub use launch::launch_instance;
-pub use observe::{observe_environment, ObservedInstance};
+pub use observe::{ObservedInstance, observe_environment};
 pub use retire::retire_instance;
-pub use spec::{plan_instance, InstanceIdentity, InstancePlan};
+pub use spec::{InstanceIdentity, InstancePlan, plan_instance};

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use sprout_engine::{ContainerState, ContainerStatus, DockerHealth, Engine, EngineError, LabelFilter};
-use sprout_model::names::*;
 use sprout_model::Dockerrun;
+use sprout_model::names::*;
 use sprout_plan::{ContainerObservation, ObservedState};
 
 use super::spec::{LABEL_CONFIG, LABEL_LAUNCHED_AT};
@@ -64,9 +64,13 @@ impl ObservedInstance {
         let (web, mapping) = def.web_container()?;
         let c = self.container(&web.name)?;
         let p = c.ports.iter().find(|p| p.container_port == mapping.container_port && p.protocol == "tcp")?;
-        format!("{}:{}", if p.host_ip.is_empty() || p.host_ip == "0.0.0.0" { "127.0.0.1" } else { &p.host_ip }, p.host_port)
-            .parse()
-            .ok()
+        format!(
+            "{}:{}",
+            if p.host_ip.is_empty() || p.host_ip == "0.0.0.0" { "127.0.0.1" } else { &p.host_ip },
+            p.host_port
+        )
+        .parse()
+        .ok()
     }
 }
 

@@ -7,11 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use sprout_engine::{
-    Bind, ContainerSpec, HealthcheckSpec, LogConfigSpec, NetworkSpec, PortSpec, UlimitSpec,
-};
+use sprout_engine::{Bind, ContainerSpec, HealthcheckSpec, LogConfigSpec, NetworkSpec, PortSpec, UlimitSpec};
 use sprout_model::names::{self, *};
-use sprout_model::{ContainerDefinition, DependencyCondition, Dockerrun, BUNDLE_PREFIX, LOG_VOLUME_PREFIX};
+use sprout_model::{BUNDLE_PREFIX, ContainerDefinition, DependencyCondition, Dockerrun, LOG_VOLUME_PREFIX};
 
 /// Label holding the Unix second an instance was launched.
 pub const LABEL_LAUNCHED_AT: &str = "sprout.launched-at";
@@ -207,7 +205,9 @@ fn container_spec(
 
     let mut binds = Vec::new();
     for m in &c.mount_points {
-        let source = if let Some(owner) = m.source_volume.strip_prefix(LOG_VOLUME_PREFIX).filter(|_| def.volume(&m.source_volume).is_none()) {
+        let source = if let Some(owner) =
+            m.source_volume.strip_prefix(LOG_VOLUME_PREFIX).filter(|_| def.volume(&m.source_volume).is_none())
+        {
             let dir = id.log_dir.join(owner);
             dirs.push(dir.clone());
             dir

@@ -3,6 +3,7 @@
 //! Every wait is bounded; nothing asserts on durations.
 
 #![allow(dead_code)]
+#![allow(clippy::disallowed_methods)] // component tests still run on the system clock (see docs/architecture.md)
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -210,4 +211,3 @@ pub async fn ready(h: &Harness, version: &str, n: usize) -> bool {
         && instances(&h.fake, None).len() == n
         && h.ctx.lb.table().lookup("prod.shop.localhost").is_some_and(|r| r.upstreams.len() == n)
 }
-

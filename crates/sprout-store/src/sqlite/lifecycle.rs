@@ -7,18 +7,20 @@ use super::{not_found, rows};
 use crate::{LifecyclePolicy, Result, VersionImages};
 
 pub(super) async fn delete_version(pool: &SqlitePool, app: &str, label: &str) -> Result<()> {
-    let done = sqlx::query("DELETE FROM versions WHERE app = ? AND label = ?")
-        .bind(app)
-        .bind(label)
-        .execute(pool)
-        .await?;
+    let done =
+        sqlx::query("DELETE FROM versions WHERE app = ? AND label = ?").bind(app).bind(label).execute(pool).await?;
     if done.rows_affected() == 0 {
         return Err(not_found("version", format!("{app}/{label}")));
     }
     Ok(())
 }
 
-pub(super) async fn set_version_images(pool: &SqlitePool, app: &str, label: &str, images: &VersionImages) -> Result<()> {
+pub(super) async fn set_version_images(
+    pool: &SqlitePool,
+    app: &str,
+    label: &str,
+    images: &VersionImages,
+) -> Result<()> {
     let done = sqlx::query("UPDATE versions SET images = ? WHERE app = ? AND label = ?")
         .bind(rows::json(images))
         .bind(app)

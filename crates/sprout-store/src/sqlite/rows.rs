@@ -11,8 +11,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Decode, Row, Sqlite, Type};
 
 use crate::{
-    Application, EnvStatus, EnvironmentRecord, EventLevel, EventRecord, Result, Scope, StoreError,
-    TokenRecord, VersionRecord,
+    Application, EnvStatus, EnvironmentRecord, EventLevel, EventRecord, Result, Scope, StoreError, TokenRecord,
+    VersionRecord,
 };
 
 /// A timestamp as stored. Sub-microsecond precision is dropped (truncated toward the past).
@@ -36,10 +36,7 @@ pub(super) fn variables_json(variables: &BTreeMap<String, String>) -> String {
 }
 
 fn corrupt(what: &str, column: &str, message: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt {
-        what: format!("{what} ({column})"),
-        message: message.to_string(),
-    }
+    StoreError::Corrupt { what: format!("{what} ({column})"), message: message.to_string() }
 }
 
 /// Reads one column; a value of the wrong type is corruption of `what`, not a database failure.
@@ -55,13 +52,8 @@ where
 
 fn time(row: &SqliteRow, column: &str, what: &str) -> Result<DateTime<Utc>> {
     let value: i64 = get(row, column, what)?;
-    DateTime::from_timestamp_micros(value).ok_or_else(|| {
-        corrupt(
-            what,
-            column,
-            format!("timestamp {value} µs is out of range"),
-        )
-    })
+    DateTime::from_timestamp_micros(value)
+        .ok_or_else(|| corrupt(what, column, format!("timestamp {value} µs is out of range")))
 }
 
 fn optional_time(row: &SqliteRow, column: &str, what: &str) -> Result<Option<DateTime<Utc>>> {
@@ -75,12 +67,7 @@ fn optional_time(row: &SqliteRow, column: &str, what: &str) -> Result<Option<Dat
 }
 
 /// Reads an enumeration stored by name, using the type's own `parse`.
-fn named<T>(
-    row: &SqliteRow,
-    column: &str,
-    what: &str,
-    parse: impl FnOnce(&str) -> Option<T>,
-) -> Result<T> {
+fn named<T>(row: &SqliteRow, column: &str, what: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T> {
     let text: String = get(row, column, what)?;
     parse(&text).ok_or_else(|| corrupt(what, column, format!("unknown value {text:?}")))
 }
@@ -88,10 +75,7 @@ fn named<T>(
 pub(super) fn application(row: &SqliteRow) -> Result<Application> {
     let name: String = get(row, "name", "application")?;
     let what = format!("application {name}");
-    Ok(Application {
-        created_at: time(row, "created_at", &what)?,
-        name,
-    })
+    Ok(Application { created_at: time(row, "created_at", &what)?, name })
 }
 
 pub(super) fn version(row: &SqliteRow) -> Result<VersionRecord> {
@@ -114,21 +98,11 @@ pub(super) fn environment(row: &SqliteRow) -> Result<EnvironmentRecord> {
     let name: String = get(row, "name", "environment")?;
     let what = format!("environment {app}/{name}");
     let desired: i64 = get(row, "desired_instances", &what)?;
-    let desired_instances = u32::try_from(desired).map_err(|_| {
-        corrupt(
-            &what,
-            "desired_instances",
-            format!("{desired} is not a count"),
-        )
-    })?;
+    let desired_instances =
+        u32::try_from(desired).map_err(|_| corrupt(&what, "desired_instances", format!("{desired} is not a count")))?;
     let variables_text: String = get(row, "variables", &what)?;
-    let variables = serde_json::from_str(&variables_text).map_err(|err| {
-        corrupt(
-            &what,
-            "variables",
-            format!("not a JSON object of strings: {err}"),
-        )
-    })?;
+    let variables = serde_json::from_str(&variables_text)
+        .map_err(|err| corrupt(&what, "variables", format!("not a JSON object of strings: {err}")))?;
     let options_text: String = get(row, "options", &what)?;
     let options = from_json(&options_text, &what, "options")?;
     let state_text: Option<String> = get(row, "deploy_state", &what)?;

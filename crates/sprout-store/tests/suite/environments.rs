@@ -9,56 +9,27 @@ use super::{assert_conflict, assert_not_found, at, environment};
 pub(super) async fn environments(store: &dyn Store) {
     assert_eq!(store.list_environments(None).await.unwrap(), vec![]);
     let production = environment("adserver", "production");
-    let staging = EnvironmentRecord {
-        deploy_deadline: None,
-        variables: BTreeMap::new(),
-        ..environment("adserver", "staging")
-    };
+    let staging =
+        EnvironmentRecord { deploy_deadline: None, variables: BTreeMap::new(), ..environment("adserver", "staging") };
     let billing = environment("billing", "production");
     // Inserted out of order so that the ordering is the store's doing.
     for env in [&staging, &billing, &production] {
         store.create_environment(env).await.unwrap();
     }
 
-    assert_eq!(
-        store
-            .get_environment("adserver", "production")
-            .await
-            .unwrap(),
-        production
-    );
-    assert_eq!(
-        store.get_environment("adserver", "staging").await.unwrap(),
-        staging
-    );
+    assert_eq!(store.get_environment("adserver", "production").await.unwrap(), production);
+    assert_eq!(store.get_environment("adserver", "staging").await.unwrap(), staging);
     assert_eq!(
         store.list_environments(None).await.unwrap(),
         vec![production.clone(), staging.clone(), billing.clone()],
         "ordered by app, then name"
     );
-    assert_eq!(
-        store.list_environments(Some("adserver")).await.unwrap(),
-        vec![production.clone(), staging.clone()]
-    );
+    assert_eq!(store.list_environments(Some("adserver")).await.unwrap(), vec![production.clone(), staging.clone()]);
     assert_eq!(store.list_environments(Some("nope")).await.unwrap(), vec![]);
 
-    assert_conflict(
-        store.create_environment(&production).await,
-        "environment",
-        "adserver/production",
-    );
-    assert_not_found(
-        store
-            .create_environment(&environment("nope", "production"))
-            .await,
-        "application",
-        "nope",
-    );
-    assert_not_found(
-        store.get_environment("adserver", "nope").await,
-        "environment",
-        "adserver/nope",
-    );
+    assert_conflict(store.create_environment(&production).await, "environment", "adserver/production");
+    assert_not_found(store.create_environment(&environment("nope", "production")).await, "application", "nope");
+    assert_not_found(store.get_environment("adserver", "nope").await, "environment", "adserver/nope");
 
     // Every mutable field changes, including optional ones going both ways.
     let mut updated = EnvironmentRecord {
@@ -74,13 +45,7 @@ pub(super) async fn environments(store: &dyn Store) {
     };
     store.update_environment(&mut updated).await.unwrap();
     assert_eq!(updated.revision, 1, "the write raised the revision");
-    assert_eq!(
-        store
-            .get_environment("adserver", "production")
-            .await
-            .unwrap(),
-        updated
-    );
+    assert_eq!(store.get_environment("adserver", "production").await.unwrap(), updated);
     let mut back = EnvironmentRecord {
         status: EnvStatus::Ready,
         deploy_deadline: Some(at(900)),
@@ -92,57 +57,20 @@ pub(super) async fn environments(store: &dyn Store) {
     };
     store.update_environment(&mut back).await.unwrap();
     assert_eq!(back.revision, 2);
-    assert_eq!(
-        store
-            .get_environment("adserver", "production")
-            .await
-            .unwrap(),
-        back
-    );
-    assert_eq!(
-        store
-            .get_environment("billing", "production")
-            .await
-            .unwrap(),
-        billing,
-        "untouched"
-    );
+    assert_eq!(store.get_environment("adserver", "production").await.unwrap(), back);
+    assert_eq!(store.get_environment("billing", "production").await.unwrap(), billing, "untouched");
 
     assert_not_found(
-        store
-            .update_environment(&mut environment("adserver", "nope"))
-            .await,
+        store.update_environment(&mut environment("adserver", "nope")).await,
         "environment",
         "adserver/nope",
     );
-    assert_eq!(
-        store
-            .list_environments(Some("adserver"))
-            .await
-            .unwrap()
-            .len(),
-        2,
-        "update never inserts"
-    );
+    assert_eq!(store.list_environments(Some("adserver")).await.unwrap().len(), 2, "update never inserts");
 
-    store
-        .delete_environment("adserver", "staging")
-        .await
-        .unwrap();
-    assert_not_found(
-        store.get_environment("adserver", "staging").await,
-        "environment",
-        "adserver/staging",
-    );
-    assert_not_found(
-        store.delete_environment("adserver", "staging").await,
-        "environment",
-        "adserver/staging",
-    );
-    assert_eq!(
-        store.list_environments(Some("adserver")).await.unwrap(),
-        vec![back]
-    );
+    store.delete_environment("adserver", "staging").await.unwrap();
+    assert_not_found(store.get_environment("adserver", "staging").await, "environment", "adserver/staging");
+    assert_not_found(store.delete_environment("adserver", "staging").await, "environment", "adserver/staging");
+    assert_eq!(store.list_environments(Some("adserver")).await.unwrap(), vec![back]);
     a_write_from_a_stale_read_is_refused(store, "adserver", "production").await;
 }
 

@@ -28,11 +28,7 @@ async fn images(store: &dyn Store) {
         "same label in another application is another version"
     );
     assert_not_found(store.get_version_images("adserver", "v9").await, "version", "adserver/v9");
-    assert_not_found(
-        store.set_version_images("adserver", "v9", &images).await,
-        "version",
-        "adserver/v9",
-    );
+    assert_not_found(store.set_version_images("adserver", "v9", &images).await, "version", "adserver/v9");
     // The version record itself is unchanged by recording its images.
     assert_eq!(store.get_version("adserver", "v1").await.unwrap().label, "v1");
 }
@@ -58,7 +54,8 @@ async fn deletion(store: &dyn Store) {
     assert_not_found(store.delete_version("adserver", "v2").await, "version", "adserver/v2");
     assert_eq!(store.list_versions("billing").await.unwrap().len(), 1, "other applications untouched");
     // The label is free again once deleted.
-    let again = sprout_store::VersionRecord { label: "v2".to_string(), ..store.get_version("adserver", "v3").await.unwrap() };
+    let again =
+        sprout_store::VersionRecord { label: "v2".to_string(), ..store.get_version("adserver", "v3").await.unwrap() };
     store.create_version(&again).await.unwrap();
     assert_eq!(store.get_version_images("adserver", "v2").await.unwrap(), None, "a new version has no images");
     store.delete_version("adserver", "v2").await.unwrap();

@@ -10,9 +10,7 @@ mod lifecycle;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sprout_store::{
-    Application, EnvStatus, EnvironmentRecord, Scope, Store, StoreError, TokenRecord, VersionRecord,
-};
+use sprout_store::{Application, EnvStatus, EnvironmentRecord, Scope, Store, StoreError, TokenRecord, VersionRecord};
 
 /// A fixed instant with microsecond precision, which every backend keeps exactly.
 pub fn t0() -> DateTime<Utc> {
@@ -34,10 +32,7 @@ pub async fn run(store: &dyn Store) {
 }
 
 fn app(name: &str, seconds: i64) -> Application {
-    Application {
-        name: name.to_string(),
-        created_at: at(seconds),
-    }
+    Application { name: name.to_string(), created_at: at(seconds) }
 }
 
 fn version(app: &str, label: &str, seconds: i64) -> VersionRecord {
@@ -93,25 +88,14 @@ async fn applications(store: &dyn Store) {
     store.create_application(&app("billing", 1)).await.unwrap();
     store.create_application(&app("adserver", 0)).await.unwrap();
 
-    assert_eq!(
-        store.get_application("adserver").await.unwrap(),
-        app("adserver", 0)
-    );
+    assert_eq!(store.get_application("adserver").await.unwrap(), app("adserver", 0));
     assert_eq!(
         store.list_applications().await.unwrap(),
         vec![app("adserver", 0), app("billing", 1)],
         "ordered by name"
     );
-    assert_conflict(
-        store.create_application(&app("adserver", 5)).await,
-        "application",
-        "adserver",
-    );
-    assert_eq!(
-        store.get_application("adserver").await.unwrap(),
-        app("adserver", 0),
-        "unchanged"
-    );
+    assert_conflict(store.create_application(&app("adserver", 5)).await, "application", "adserver");
+    assert_eq!(store.get_application("adserver").await.unwrap(), app("adserver", 0), "unchanged");
     assert_not_found(store.get_application("nope").await, "application", "nope");
 }
 
@@ -119,54 +103,21 @@ async fn versions(store: &dyn Store) {
     assert_eq!(store.list_versions("adserver").await.unwrap(), vec![]);
     // Created out of label order so that "newest first" cannot pass by sorting labels.
     for (label, seconds) in [("v2", 20), ("v1", 10), ("v3", 30)] {
-        store
-            .create_version(&version("adserver", label, seconds))
-            .await
-            .unwrap();
+        store.create_version(&version("adserver", label, seconds)).await.unwrap();
     }
-    store
-        .create_version(&version("billing", "v1", 5))
-        .await
-        .unwrap();
+    store.create_version(&version("billing", "v1", 5)).await.unwrap();
 
-    assert_eq!(
-        store.get_version("adserver", "v2").await.unwrap(),
-        version("adserver", "v2", 20)
-    );
-    let labels: Vec<String> = store
-        .list_versions("adserver")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|v| v.label)
-        .collect();
+    assert_eq!(store.get_version("adserver", "v2").await.unwrap(), version("adserver", "v2", 20));
+    let labels: Vec<String> = store.list_versions("adserver").await.unwrap().into_iter().map(|v| v.label).collect();
     assert_eq!(labels, ["v3", "v2", "v1"], "newest first");
-    assert_eq!(
-        store.list_versions("billing").await.unwrap(),
-        vec![version("billing", "v1", 5)]
-    );
+    assert_eq!(store.list_versions("billing").await.unwrap(), vec![version("billing", "v1", 5)]);
     assert_eq!(store.list_versions("nope").await.unwrap(), vec![]);
 
-    assert_conflict(
-        store.create_version(&version("adserver", "v1", 99)).await,
-        "version",
-        "adserver/v1",
-    );
-    assert_eq!(
-        store.get_version("adserver", "v1").await.unwrap(),
-        version("adserver", "v1", 10)
-    );
-    assert_not_found(
-        store.get_version("adserver", "v9").await,
-        "version",
-        "adserver/v9",
-    );
+    assert_conflict(store.create_version(&version("adserver", "v1", 99)).await, "version", "adserver/v1");
+    assert_eq!(store.get_version("adserver", "v1").await.unwrap(), version("adserver", "v1", 10));
+    assert_not_found(store.get_version("adserver", "v9").await, "version", "adserver/v9");
     assert_not_found(store.get_version("nope", "v1").await, "version", "nope/v1");
-    assert_not_found(
-        store.create_version(&version("nope", "v1", 0)).await,
-        "application",
-        "nope",
-    );
+    assert_not_found(store.create_version(&version("nope", "v1", 0)).await, "application", "nope");
 }
 
 async fn tokens(store: &dyn Store) {
@@ -186,27 +137,14 @@ async fn tokens(store: &dyn Store) {
     }
 
     assert_eq!(store.find_token(&ci.hash).await.unwrap(), Some(ci.clone()));
-    assert_eq!(
-        store.find_token(&admin.hash).await.unwrap(),
-        Some(admin.clone())
-    );
-    assert_eq!(
-        store.find_token(&viewer.hash).await.unwrap(),
-        Some(viewer.clone())
-    );
+    assert_eq!(store.find_token(&admin.hash).await.unwrap(), Some(admin.clone()));
+    assert_eq!(store.find_token(&viewer.hash).await.unwrap(), Some(viewer.clone()));
     assert_eq!(store.find_token("sha256:unknown").await.unwrap(), None);
     assert_eq!(store.find_token("").await.unwrap(), None);
     assert_eq!(store.count_tokens().await.unwrap(), 3);
 
-    let same_hash = TokenRecord {
-        name: "impostor".to_string(),
-        ..ci.clone()
-    };
+    let same_hash = TokenRecord { name: "impostor".to_string(), ..ci.clone() };
     assert_conflict(store.insert_token(&same_hash).await, "token", "impostor");
-    assert_eq!(
-        store.find_token(&ci.hash).await.unwrap(),
-        Some(ci),
-        "the first one stays"
-    );
+    assert_eq!(store.find_token(&ci.hash).await.unwrap(), Some(ci), "the first one stays");
     assert_eq!(store.count_tokens().await.unwrap(), 3);
 }

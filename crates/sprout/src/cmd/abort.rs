@@ -1,11 +1,11 @@
 //! `abort` (stop the deploy in progress and roll back to the last good version) and the deploy
 //! option flags `create` and `deploy` share (`--policy`, `--batch-size`, `--ignore-health-check`).
 
-use anyhow::{bail, Result};
-use serde_json::{json, Map, Value};
+use anyhow::{Result, bail};
+use serde_json::{Map, Value, json};
 
-use super::wait::wait_ready;
 use super::Context;
+use super::wait::wait_ready;
 use crate::output::{self, Format};
 
 #[derive(clap::Args)]

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context as _, Result};
-use serde_json::{json, Value};
+use anyhow::{Context as _, Result, bail};
+use serde_json::{Value, json};
 
-use super::wait::{wait_gone, wait_ready};
 use super::Context;
+use super::wait::{wait_gone, wait_ready};
 use crate::output::{self, Format};
 use crate::pack;
 
@@ -76,7 +76,12 @@ fn parse_vars(vars: &[String]) -> Result<BTreeMap<String, String>> {
 
 /// Make sure the application exists (create it on first use, as `eb create` does after
 /// `eb init`), then upload the bundle as a version. Returns the version's label.
-async fn upload(c: &Context, bundle: &std::path::Path, label: Option<String>, message: Option<String>) -> Result<String> {
+async fn upload(
+    c: &Context,
+    bundle: &std::path::Path,
+    label: Option<String>,
+    message: Option<String>,
+) -> Result<String> {
     let app = c.app()?;
     let apps: Vec<Value> = c.client.get("/apps").await?;
     if !apps.iter().any(|a| a["name"] == app) {
@@ -86,7 +91,10 @@ async fn upload(c: &Context, bundle: &std::path::Path, label: Option<String>, me
     let label = label.unwrap_or_else(|| pack::default_label(bundle, chrono::Utc::now()));
     let desc = message.unwrap_or_default();
     let q = format!("label={}&description={}", urlencode(&label), urlencode(&desc));
-    let v: Value = c.client.upload(&format!("/apps/{app}/versions?{q}"), archive).await
+    let v: Value = c
+        .client
+        .upload(&format!("/apps/{app}/versions?{q}"), archive)
+        .await
         .with_context(|| format!("uploading {} as version {label}", bundle.display()))?;
     if c.fmt == Format::Text {
         let how = if v["reused"] == true { "reused (same content)" } else { "created" };

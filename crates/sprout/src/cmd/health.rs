@@ -122,7 +122,13 @@ pub fn render(v: &Value) -> String {
     let _ = writeln!(out, "{:<14} {:<9} {}", "Overall", text(&v["status"]), traffic_columns(&v["traffic"]));
     let instances = v["instances"].as_array().cloned().unwrap_or_default();
     for inst in &instances {
-        let _ = writeln!(out, "{:<14} {:<9} {}", text(&inst["id"]), text(&inst["status"]), traffic_columns(&inst["traffic"]));
+        let _ = writeln!(
+            out,
+            "{:<14} {:<9} {}",
+            text(&inst["id"]),
+            text(&inst["status"]),
+            traffic_columns(&inst["traffic"])
+        );
     }
     if !instances.is_empty() {
         let _ = writeln!(out, "\n{:<14} {:<12} {:<10} {:>7} {:>16}", "instance", "container", "state", "cpu", "memory");
@@ -136,7 +142,13 @@ pub fn render(v: &Value) -> String {
                 ),
                 None => ("-".into(), "-".into()),
             };
-            let _ = writeln!(out, "{:<14} {:<12} {:<10} {cpu:>7} {memory:>16}", text(&inst["id"]), text(&c["name"]), text(&c["state"]));
+            let _ = writeln!(
+                out,
+                "{:<14} {:<12} {:<10} {cpu:>7} {memory:>16}",
+                text(&inst["id"]),
+                text(&c["name"]),
+                text(&c["state"])
+            );
         }
         for cause in inst["causes"].as_array().into_iter().flatten() {
             let _ = writeln!(out, "{:<14} cause: {}", text(&inst["id"]), text(cause));
@@ -168,11 +180,17 @@ mod tests {
         let screen = render(&v);
         assert!(screen.starts_with("shop/prod  Degraded  Red   (last 10 s)\n  - 12% of requests"), "{screen}");
         let overall = screen.lines().find(|l| l.starts_with("Overall")).unwrap();
-        assert!(overall.contains("25.0") && overall.contains("220") && overall.contains("2.50") && overall.contains("120"), "{overall}");
+        assert!(
+            overall.contains("25.0") && overall.contains("220") && overall.contains("2.50") && overall.contains("120"),
+            "{overall}"
+        );
         let row = screen.lines().find(|l| l.starts_with("i-0123456789") && l.contains("Degraded")).unwrap();
         assert!(row.contains("     30") && row.ends_with("      -"), "{row}");
         assert!(screen.contains("1.5%") && screen.contains("16MiB/128MiB"), "{screen}");
-        assert!(screen.lines().any(|l| l.contains("app") && l.contains("exited") && l.trim_end().ends_with('-')), "{screen}");
+        assert!(
+            screen.lines().any(|l| l.contains("app") && l.contains("exited") && l.trim_end().ends_with('-')),
+            "{screen}"
+        );
         assert!(screen.contains("cause: 60% of requests failed"), "{screen}");
     }
 }

@@ -72,7 +72,10 @@ pub async fn run(c: &Context, args: LogsArgs) -> Result<u8> {
         return Ok(0);
     }
     if chunks.is_empty() {
-        eprintln!("No logs for {app}/{env}{}", if args.all { "" } else { " from running instances (--all includes instances that are gone)" });
+        eprintln!(
+            "No logs for {app}/{env}{}",
+            if args.all { "" } else { " from running instances (--all includes instances that are gone)" }
+        );
     }
     let mut seen: HashMap<Key, Vec<String>> = HashMap::new();
     for ch in &chunks {
@@ -123,9 +126,12 @@ fn write_bundle(file: &std::path::Path, env: &str, view: &Value) -> Result<usize
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
-        h.set_mtime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
+        h.set_mtime(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        );
         h.set_cksum();
-        tar.append_data(&mut h, format!("{env}/{instance}/{rel}"), data).with_context(|| format!("cannot write {}", file.display()))?;
+        tar.append_data(&mut h, format!("{env}/{instance}/{rel}"), data)
+            .with_context(|| format!("cannot write {}", file.display()))?;
         n += 1;
     }
     tar.finish().with_context(|| format!("cannot write {}", file.display()))?;

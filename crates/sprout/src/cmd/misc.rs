@@ -4,7 +4,7 @@ use anyhow::Result;
 use serde_json::Value;
 
 use super::Context;
-use crate::config::{write_project_config, ProjectConfig};
+use crate::config::{ProjectConfig, write_project_config};
 use crate::output::{self, Format};
 
 pub fn init(url: Option<String>, app: String, environment: Option<String>, fmt: Format) -> Result<u8> {
@@ -35,7 +35,11 @@ pub async fn events(c: &Context, env: Option<String>, follow: bool, limit: u32) 
     }
     let mut last = 0;
     for e in &list {
-        if c.fmt == Format::Json { println!("{e}") } else { print_event(e) }
+        if c.fmt == Format::Json {
+            println!("{e}")
+        } else {
+            print_event(e)
+        }
         last = e["id"].as_i64().unwrap_or(last);
     }
     if !follow {
@@ -46,7 +50,11 @@ pub async fn events(c: &Context, env: Option<String>, follow: bool, limit: u32) 
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         let more: Vec<Value> = c.client.get(&format!("/apps/{app}/events?after={last}&limit=500{q}")).await?;
         for e in &more {
-            if c.fmt == Format::Json { println!("{e}") } else { print_event(e) }
+            if c.fmt == Format::Json {
+                println!("{e}")
+            } else {
+                print_event(e)
+            }
             last = e["id"].as_i64().unwrap_or(last);
         }
     }

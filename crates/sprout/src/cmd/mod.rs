@@ -8,13 +8,13 @@ pub mod logs;
 pub mod misc;
 pub mod proxy;
 pub mod scale;
+pub mod schedule;
 pub mod setenv;
 pub mod swap;
-pub mod schedule;
 pub mod versions;
 pub mod wait;
 
-use anyhow::{anyhow, Result};
+use anyhow::{Result, anyhow};
 
 use crate::client::Client;
 use crate::config::Resolved;

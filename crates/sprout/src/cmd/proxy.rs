@@ -41,7 +41,12 @@ pub async fn run(c: &Context, a: ProxyArgs) -> Result<u8> {
     let mut follower = Follower::default();
     // Start with the server's table when it answers; otherwise serve 404s until it does.
     follower.apply(&lb, fetch(&c.client).await);
-    eprintln!("sprout proxy: serving on {} with {} route(s) from {}", a.listen, lb.table().routes.len(), c.resolved.url);
+    eprintln!(
+        "sprout proxy: serving on {} with {} route(s) from {}",
+        a.listen,
+        lb.table().routes.len(),
+        c.resolved.url
+    );
     let poll = Duration::from_millis(a.poll_ms.max(50));
     let (lb_poll, stop) = (lb.clone(), shutdown.clone());
     let client = crate::client::Client::new(&c.resolved.url, c.resolved.token.clone());
@@ -107,9 +112,20 @@ mod tests {
         let upstreams = instances
             .iter()
             .enumerate()
-            .map(|(i, id)| UpstreamView { instance: (*id).into(), addr: format!("127.0.0.1:{}", 40000 + i).parse().unwrap() })
+            .map(|(i, id)| UpstreamView {
+                instance: (*id).into(),
+                addr: format!("127.0.0.1:{}", 40000 + i).parse().unwrap(),
+            })
             .collect();
-        RoutingView { routes: vec![RouteView { host: "web.shop.localhost".into(), app: "shop".into(), env: "web".into(), upstreams, hold: None }] }
+        RoutingView {
+            routes: vec![RouteView {
+                host: "web.shop.localhost".into(),
+                app: "shop".into(),
+                env: "web".into(),
+                upstreams,
+                hold: None,
+            }],
+        }
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! [--target-rps R] [--queue N --queue-wait-ms MS] [--warm-pool N]`: set the band auto-scaling moves inside
 //! and the requests held while capacity starts. Without numbers, show it.
 
-use anyhow::{bail, Result};
-use serde_json::{json, Map, Value};
+use anyhow::{Result, bail};
+use serde_json::{Map, Value, json};
 
 use super::Context;
 use crate::output::{self, Format};
@@ -64,7 +64,9 @@ pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
     }
     if let Some(t) = a.target_rps {
         if !(t.is_finite() && t > 0.0) {
-            bail!("--target-rps: the target must be a positive number of requests per instance per second, not {t}\n  hint: for example --target-rps 50");
+            bail!(
+                "--target-rps: the target must be a positive number of requests per instance per second, not {t}\n  hint: for example --target-rps 50"
+            );
         }
         body.insert("target_rps".into(), json!(t));
     }
@@ -83,7 +85,8 @@ pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
     if let Some(n) = a.warm_pool {
         body.insert("warm_pool".into(), json!(n));
     }
-    let view: Value = if body.is_empty() { c.client.get(&path).await? } else { c.client.put(&path, &Value::Object(body)).await? };
+    let view: Value =
+        if body.is_empty() { c.client.get(&path).await? } else { c.client.put(&path, &Value::Object(body)).await? };
     if c.fmt == Format::Json {
         output::json(&view);
         return Ok(0);
@@ -91,7 +94,10 @@ pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
     let s = &view["settings"];
     println!("{}: desired {}, band {}..{}", a.env, view["desired"], view["min"], view["max"]);
     match s["target_rps"].as_f64() {
-        Some(t) => println!("  target tracking: {t} requests per instance per second; scale-in after {} s below", s["scale_in_window_s"]),
+        Some(t) => println!(
+            "  target tracking: {t} requests per instance per second; scale-in after {} s below",
+            s["scale_in_window_s"]
+        ),
         None => println!("  no target: set one with --target-rps R to scale on load"),
     }
     if s["warm_pool"].as_u64().unwrap_or(0) > 0 {
@@ -103,7 +109,10 @@ pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
             "  while no instance is in service or each has {n} requests in flight: hold up to {} requests for up to {} ms",
             q["max_requests"], q["max_wait_ms"]
         ),
-        None => println!("  while no instance is in service: hold up to {} requests for up to {} ms", q["max_requests"], q["max_wait_ms"]),
+        None => println!(
+            "  while no instance is in service: hold up to {} requests for up to {} ms",
+            q["max_requests"], q["max_wait_ms"]
+        ),
     }
     Ok(0)
 }

@@ -2,9 +2,9 @@
 //! its own IANA time zone. A scheduled action sets the band and the starting desired count;
 //! metric scaling moves inside the band until the next action.
 
-use anyhow::{anyhow, Result};
+use anyhow::{Result, anyhow};
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::Context;
 use crate::output::{self, Format};
@@ -108,7 +108,14 @@ pub async fn run(c: &Context, a: ScheduleArgs) -> Result<u8> {
                 println!("No scheduled action fires on {env} in the next {days} day(s)");
             }
             for b in &list {
-                println!("{:<28} {:<20} band {}..{}  desired {}", b["local"].as_str().unwrap_or(""), b["action"].as_str().unwrap_or(""), b["min"], b["max"], b["desired"]);
+                println!(
+                    "{:<28} {:<20} band {}..{}  desired {}",
+                    b["local"].as_str().unwrap_or(""),
+                    b["action"].as_str().unwrap_or(""),
+                    b["min"],
+                    b["max"],
+                    b["desired"]
+                );
             }
             return Ok(0);
         }
@@ -119,10 +126,15 @@ pub async fn run(c: &Context, a: ScheduleArgs) -> Result<u8> {
     }
     let list = out.as_array().cloned().unwrap_or_default();
     if list.is_empty() {
-        println!("{env} has no scheduled actions: `sprout schedule add {env} NAME --cron \"0 8 * * 1-5\" --tz Europe/Berlin --min 2 --max 6`");
+        println!(
+            "{env} has no scheduled actions: `sprout schedule add {env} NAME --cron \"0 8 * * 1-5\" --tz Europe/Berlin --min 2 --max 6`"
+        );
     }
     for a in &list {
-        let when = a["recurrence"].as_str().map(String::from).unwrap_or_else(|| format!("once at {}", a["start"].as_str().unwrap_or("?")));
+        let when = a["recurrence"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| format!("once at {}", a["start"].as_str().unwrap_or("?")));
         let n = |k: &str| a[k].as_u64().map(|v| v.to_string()).unwrap_or_else(|| "-".into());
         println!(
             "{:<20} {:<16} {:<18} min {} max {} desired {}{}",

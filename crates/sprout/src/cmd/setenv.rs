@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Result};
-use serde_json::{json, Value};
+use anyhow::{Result, bail};
+use serde_json::{Value, json};
 
-use super::env::finish;
 use super::Context;
+use super::env::finish;
 use crate::output::{self, Format};
 
 /// Split `KEY=VALUE` arguments into what to set and what to remove (`KEY=`).
@@ -37,7 +37,10 @@ pub async fn setenv(c: &Context, env: String, assignments: Vec<String>, timeout:
         bail!("give at least one KEY=VALUE (or KEY= to remove one)");
     }
     let (set, unset) = parse_assignments(&assignments)?;
-    let v: Value = c.client.patch(&format!("/apps/{app}/environments/{env}/variables"), &json!({"set": set, "unset": unset})).await?;
+    let v: Value = c
+        .client
+        .patch(&format!("/apps/{app}/environments/{env}/variables"), &json!({"set": set, "unset": unset}))
+        .await?;
     let label = v["version"].as_str().unwrap_or_default().to_string();
     if c.fmt == Format::Text {
         eprintln!("Updating the properties of {env}: its instances are replaced under its deployment policy");

@@ -2,7 +2,7 @@
 //! and show or set the lifecycle policy.
 
 use anyhow::Result;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::Context;
 use crate::output::{self, Format};
@@ -57,7 +57,8 @@ async fn list(c: &Context) -> Result<u8> {
         let label = v["label"].as_str().unwrap_or("");
         let digest = v["bundle_digest"].as_str().unwrap_or("");
         let size = v["image_size_bytes"].as_u64().map(mb).unwrap_or_else(|| "-".into());
-        let used: Vec<&str> = v["in_use_by"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let used: Vec<&str> =
+            v["in_use_by"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
         let used = if used.is_empty() { String::new() } else { format!("  [{}]", used.join(", ")) };
         println!(
             "{label:<40} {}  {}  {size:>8}  {}{used}",
@@ -86,8 +87,14 @@ async fn delete(c: &Context, label: &str) -> Result<u8> {
 }
 
 fn describe(policy: &Value) -> String {
-    let count = policy["max_count"].as_u64().map(|n| format!("keep at most {n} versions")).unwrap_or_else(|| "no max count".into());
-    let age = policy["max_age_days"].as_u64().map(|d| format!("delete versions older than {d} days")).unwrap_or_else(|| "no max age".into());
+    let count = policy["max_count"]
+        .as_u64()
+        .map(|n| format!("keep at most {n} versions"))
+        .unwrap_or_else(|| "no max count".into());
+    let age = policy["max_age_days"]
+        .as_u64()
+        .map(|d| format!("delete versions older than {d} days"))
+        .unwrap_or_else(|| "no max age".into());
     format!("{count}; {age} (versions in use are always kept)")
 }
 
@@ -104,7 +111,8 @@ async fn lifecycle(c: &Context, max_count: Option<u32>, max_age: Option<u32>) ->
         return Ok(0);
     }
     println!("Lifecycle policy of {app}: {}", describe(&view["policy"]));
-    let deleted: Vec<&str> = view["deleted"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let deleted: Vec<&str> =
+        view["deleted"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
     if !deleted.is_empty() {
         println!("Deleted {} version(s): {}", deleted.len(), deleted.join(", "));
     }

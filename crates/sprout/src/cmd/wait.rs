@@ -2,17 +2,23 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use serde_json::Value;
 
-use super::misc::print_event;
 use super::Context;
+use super::misc::print_event;
 use crate::output::Format;
 
 /// Poll until the environment runs `label` on all its instances and is Ready (Ok), or the
 /// deploy failed or the timeout passed (Err with the last view and why). A failed deploy that
 /// rolls back is followed until the rollback is Ready, so the error can say where it ended.
-pub async fn wait_ready(c: &Context, app: &str, env: &str, label: &str, timeout_s: u64) -> Result<Value, (Value, String)> {
+pub async fn wait_ready(
+    c: &Context,
+    app: &str,
+    env: &str,
+    label: &str,
+    timeout_s: u64,
+) -> Result<Value, (Value, String)> {
     let path = format!("/apps/{app}/environments/{env}");
     let mut deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s + 5);
     let mut rolling_back = false;
@@ -29,7 +35,9 @@ pub async fn wait_ready(c: &Context, app: &str, env: &str, label: &str, timeout_
                 if let Some(err) = v["last_error"].as_str() {
                     let now_on = v["version"].as_str().unwrap_or("?").to_string();
                     if v["status"] == "Ready" && now_on != label {
-                        let why = format!("{err}; rolled back to {now_on}\n  see `sprout events {env}` and `sprout status {env}`");
+                        let why = format!(
+                            "{err}; rolled back to {now_on}\n  see `sprout events {env}` and `sprout status {env}`"
+                        );
                         return Err((v, why));
                     }
                     if v["status"] == "Ready" && !ready {
@@ -51,7 +59,12 @@ pub async fn wait_ready(c: &Context, app: &str, env: &str, label: &str, timeout_
             Err(e) => return Err((last, e.to_string())),
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err((last, format!("timed out after {timeout_s}s waiting for {env} to be Ready; the server carries on: follow with `sprout events {env} --follow`")));
+            return Err((
+                last,
+                format!(
+                    "timed out after {timeout_s}s waiting for {env} to be Ready; the server carries on: follow with `sprout events {env} --follow`"
+                ),
+            ));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -84,7 +97,8 @@ async fn latest_event_id(c: &Context, app: &str, env: &str) -> i64 {
 }
 
 async fn print_new_events(c: &Context, app: &str, env: &str, last: &mut i64) {
-    let Ok(list) = c.client.get::<Vec<Value>>(&format!("/apps/{app}/events?env={env}&after={last}&limit=500")).await else {
+    let Ok(list) = c.client.get::<Vec<Value>>(&format!("/apps/{app}/events?env={env}&after={last}&limit=500")).await
+    else {
         return;
     };
     for e in &list {

@@ -3,6 +3,7 @@
 //! Docker inspected with the `docker` command. Everything is bounded in time.
 
 #![allow(dead_code)]
+#![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -32,8 +33,19 @@ pub fn unique_app(prefix: &str) -> String {
 
 /// The example's images must have been built (scripts/build-images; scripts/test does it).
 pub fn require_example_images() {
-    for img in ["sprout-example/adserver:latest", "sprout-example/nginx:latest", "sprout-example/logship:latest", "sprout-example/monitor:latest"] {
-        let ok = Command::new("docker").args(["image", "inspect", img]).stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
+    for img in [
+        "sprout-example/adserver:latest",
+        "sprout-example/nginx:latest",
+        "sprout-example/logship:latest",
+        "sprout-example/monitor:latest",
+    ] {
+        let ok = Command::new("docker")
+            .args(["image", "inspect", img])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
         assert!(ok, "image {img} is missing: run scripts/build-images first (scripts/test does)");
     }
 }
@@ -65,7 +77,8 @@ impl Server {
 
     /// Start the server process (again) on the same data directory and addresses.
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.data_dir.with_extension("log")).unwrap();
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.data_dir.with_extension("log")).unwrap();
         let child = Command::new(BIN)
             .args(["server", "--data-dir"])
             .arg(&self.data_dir)
@@ -124,7 +137,13 @@ impl Server {
 
     pub fn cli_ok(&self, args: &[&str]) -> String {
         let out = self.cli(args);
-        assert!(out.status.success(), "sprout {args:?} failed:\nstdout: {}\nstderr: {}\nserver log tail:\n{}", text(&out.stdout), text(&out.stderr), tail(&self.log(), 40));
+        assert!(
+            out.status.success(),
+            "sprout {args:?} failed:\nstdout: {}\nstderr: {}\nserver log tail:\n{}",
+            text(&out.stdout),
+            text(&out.stderr),
+            tail(&self.log(), 40)
+        );
         text(&out.stdout)
     }
 
@@ -208,7 +227,12 @@ pub fn eventually(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
 
 /// Instance ids of an environment from `sprout status --output json`.
 pub fn instance_ids(status: &serde_json::Value) -> Vec<String> {
-    let mut v: Vec<String> = status["instances"].as_array().into_iter().flatten().filter_map(|i| i["id"].as_str().map(String::from)).collect();
+    let mut v: Vec<String> = status["instances"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["id"].as_str().map(String::from))
+        .collect();
     v.sort();
     v
 }

@@ -100,9 +100,7 @@ impl Catalogue {
 
     /// The ad with `id` and the slot it belongs to.
     pub fn find(&self, id: &str) -> Option<(&str, &Ad)> {
-        self.slots
-            .iter()
-            .find_map(|(name, s)| s.ads.iter().find(|a| a.id == id).map(|a| (name.as_str(), a)))
+        self.slots.iter().find_map(|(name, s)| s.ads.iter().find(|a| a.id == id).map(|a| (name.as_str(), a)))
     }
 }
 

@@ -59,7 +59,8 @@ pub fn parse_head(head: &str) -> Result<Request, ParseError> {
     let mut lines = head.split("\r\n").flat_map(|l| l.split('\n'));
     let line = lines.next().ok_or(ParseError::Bad("empty request"))?;
     let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(ParseError::Bad("malformed request line"));
     };
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -85,7 +86,14 @@ pub fn parse_head(head: &str) -> Result<Request, ParseError> {
         }
         headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
     }
-    Ok(Request { method: method.to_string(), target: target.to_string(), path: percent_decode(path), query, minor_version, headers })
+    Ok(Request {
+        method: method.to_string(),
+        target: target.to_string(),
+        path: percent_decode(path),
+        query,
+        minor_version,
+        headers,
+    })
 }
 
 pub fn parse_query(q: &str) -> Vec<(String, String)> {
@@ -264,7 +272,10 @@ mod tests {
     #[test]
     fn response_framing() {
         let mut out = Vec::new();
-        Response::json(200, &serde_json::json!({"ok": true})).with_header("X-Instance", "i-1").write_to(&mut out, true, false).unwrap();
+        Response::json(200, &serde_json::json!({"ok": true}))
+            .with_header("X-Instance", "i-1")
+            .write_to(&mut out, true, false)
+            .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(text.contains("X-Instance: i-1\r\n"));

@@ -5,6 +5,7 @@
 //! Configuration is environment only (Dockerrun `environment`): `PORT` (8080), `CATALOGUE`
 //! (a JSON file; the bundle's copy is built in when unset), `LOG_DIR` (access.log goes there).
 //! `adserver --probe` is the health check.
+#![allow(clippy::disallowed_methods)] // a stand-alone program in a container: wall-clock time is its own
 
 mod access_log;
 mod catalogue;

@@ -47,9 +47,7 @@ impl Server {
                 }
             };
             let server = Arc::clone(&self);
-            let spawned = thread::Builder::new()
-                .stack_size(128 * 1024)
-                .spawn(move || server.serve(stream, peer));
+            let spawned = thread::Builder::new().stack_size(128 * 1024).spawn(move || server.serve(stream, peer));
             if let Err(e) = spawned {
                 eprintln!("adserver: cannot start a connection thread: {e}");
             }
@@ -79,7 +77,11 @@ impl Server {
             };
             // Chunked request bodies are never needed by this API; refuse rather than misframe.
             if req.header("transfer-encoding").is_some() {
-                let _ = Response::json(501, &json!({"error": "chunked bodies are not supported"})).write_to(&mut writer, false, false);
+                let _ = Response::json(501, &json!({"error": "chunked bodies are not supported"})).write_to(
+                    &mut writer,
+                    false,
+                    false,
+                );
                 return;
             }
             let body_ok = req.content_length().ok().map(|len| skip_body(&mut reader, len).is_ok());

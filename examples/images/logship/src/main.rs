@@ -4,6 +4,7 @@
 //! every `SUMMARY_SECS`. Sprout collects stdout like any container's.
 //!
 //! Configuration: `LOGS_ROOT` (/logs), `POLL_MS` (500), `SUMMARY_SECS` (60).
+#![allow(clippy::disallowed_methods)] // a stand-alone program in a container: wall-clock time is its own
 
 mod tail;
 
@@ -74,7 +75,10 @@ mod tests {
     #[test]
     fn summary_line() {
         let counts = BTreeMap::from([("app/access.log".to_string(), 3), ("nginx/access.log".to_string(), 2)]);
-        assert_eq!(summary(&counts, Duration::from_secs(60)), "logship: last 60s: app/access.log=3 nginx/access.log=2 total=5");
+        assert_eq!(
+            summary(&counts, Duration::from_secs(60)),
+            "logship: last 60s: app/access.log=3 nginx/access.log=2 total=5"
+        );
         assert_eq!(summary(&BTreeMap::new(), Duration::from_secs(60)), "logship: last 60s: total=0");
     }
 }

@@ -50,7 +50,11 @@ impl Tailer {
     fn read_new(&mut self, path: &Path) -> io::Result<Vec<String>> {
         let mut file = File::open(path)?;
         let meta = file.metadata()?;
-        let f = self.files.entry(path.to_path_buf()).or_insert(Followed { inode: meta.ino(), offset: 0, partial: Vec::new() });
+        let f = self.files.entry(path.to_path_buf()).or_insert(Followed {
+            inode: meta.ino(),
+            offset: 0,
+            partial: Vec::new(),
+        });
         if f.inode != meta.ino() || meta.len() < f.offset {
             *f = Followed { inode: meta.ino(), offset: 0, partial: Vec::new() };
         }

@@ -73,7 +73,10 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(parse_url("http://app:8080/stats").unwrap(), Url { host: "app".into(), port: 8080, path: "/stats".into() });
+        assert_eq!(
+            parse_url("http://app:8080/stats").unwrap(),
+            Url { host: "app".into(), port: 8080, path: "/stats".into() }
+        );
         assert_eq!(parse_url("http://app").unwrap(), Url { host: "app".into(), port: 80, path: "/".into() });
         assert!(parse_url("https://app/").is_err());
         assert!(parse_url("http://app:x/").is_err());

@@ -78,7 +78,15 @@ fn names_labels_and_network_are_deterministic() {
     let web = spec(&p, "web");
     assert_eq!(web.name, "sprout-shop-prod-i-1-web");
     assert_eq!(web.network, "sprout-shop-prod-i-1");
-    for (k, v) in [("sprout.app", "shop"), ("sprout.env", "prod"), ("sprout.instance", "i-1"), ("sprout.version", "v1"), ("sprout.container", "web"), ("sprout.server", "s1"), ("team", "ads")] {
+    for (k, v) in [
+        ("sprout.app", "shop"),
+        ("sprout.env", "prod"),
+        ("sprout.instance", "i-1"),
+        ("sprout.version", "v1"),
+        ("sprout.container", "web"),
+        ("sprout.server", "s1"),
+        ("team", "ads"),
+    ] {
         assert_eq!(web.labels.get(k).map(String::as_str), Some(v), "label {k}");
     }
 }
@@ -94,11 +102,23 @@ fn links_become_aliases_on_the_target() {
 fn volumes_resolve_to_bundle_host_log_and_instance_paths() {
     let p = plan();
     let web = spec(&p, "web");
-    assert!(web.binds.contains(&Bind { source: "/data/bundles/abc/conf/nginx.conf".into(), target: "/etc/nginx/nginx.conf".into(), read_only: true }));
-    assert!(web.binds.contains(&Bind { source: "/data/instances/i-1/logs/web".into(), target: "/var/log/nginx".into(), read_only: false }));
+    assert!(web.binds.contains(&Bind {
+        source: "/data/bundles/abc/conf/nginx.conf".into(),
+        target: "/etc/nginx/nginx.conf".into(),
+        read_only: true
+    }));
+    assert!(web.binds.contains(&Bind {
+        source: "/data/instances/i-1/logs/web".into(),
+        target: "/var/log/nginx".into(),
+        read_only: false
+    }));
     let app = spec(&p, "app");
     assert!(app.binds.contains(&Bind { source: "/tmp/shared".into(), target: "/shared".into(), read_only: false }));
-    assert!(app.binds.contains(&Bind { source: "/data/instances/i-1/volumes/scratch".into(), target: "/scratch".into(), read_only: false }));
+    assert!(app.binds.contains(&Bind {
+        source: "/data/instances/i-1/volumes/scratch".into(),
+        target: "/scratch".into(),
+        read_only: false
+    }));
     assert_eq!(web.volumes_from, vec!["sprout-shop-prod-i-1-data:ro".to_string()]);
     assert!(p.dirs.contains(&PathBuf::from("/data/instances/i-1/logs/web")));
 }
