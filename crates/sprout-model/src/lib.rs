@@ -1,12 +1,16 @@
-//! Sprout's domain model: the Dockerrun v2 definition file (types, loading, validation) and
-//! the names that every other crate shares (labels, instance and container names).
+//! Sprout's domain model: the Dockerrun v2 definition file (types, loading, validation), the
+//! environment with its options and events, and the names that every other crate shares
+//! (labels, instance and container names).
 //!
 //! Pure: no tokio, no I/O, no database, no Docker. Callers read files and pass text in.
 
 pub mod diagnostic;
 pub mod dockerrun;
+pub mod environment;
+pub mod event;
 pub mod load;
 pub mod names;
+pub mod options;
 pub mod scaling;
 
 pub use diagnostic::{Diagnostic, Severity};

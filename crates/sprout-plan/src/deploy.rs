@@ -17,32 +17,16 @@
 //! Not here: the deadline and rollback (the controller's business: a rollback is a deploy of
 //! the last good version through this same planner) and routing.
 
-use serde::{Deserialize, Serialize};
-
 use crate::health::InstanceHealth;
 use crate::reconcile::{EnvironmentSpec, InstanceObservation, Plan, RetireReason, Step, plan_environment};
 
-/// Deployment policies, as Elastic Beanstalk names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Policy {
-    AllAtOnce,
-    Rolling,
-    RollingWithAdditionalBatch,
-    Immutable,
-}
-
-impl Policy {
-    /// The policy an environment without an explicit one gets: RollingWithAdditionalBatch for
-    /// more than one instance, AllAtOnce (make-before-break for a single instance) otherwise.
-    pub fn default_for(desired: u32) -> Policy {
-        if desired > 1 { Policy::RollingWithAdditionalBatch } else { Policy::AllAtOnce }
-    }
-}
+/// Deployment policies, as Elastic Beanstalk names them: the model's one type.
+pub use sprout_model::options::DeploymentPolicy;
 
 /// How a deploy proceeds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploySpec {
-    pub policy: Policy,
+    pub policy: DeploymentPolicy,
     /// Instances per batch, already resolved from a percentage; clamped to 1..=desired.
     pub batch: u32,
     /// A batch is done once its instances run, without waiting for health checks.
@@ -64,33 +48,35 @@ impl DeploySpec {
     /// How many batches a deploy of `desired` instances takes under this policy.
     pub fn batches(&self, desired: u32) -> u32 {
         match self.policy {
-            Policy::AllAtOnce | Policy::Immutable => 1,
-            Policy::Rolling | Policy::RollingWithAdditionalBatch => desired.max(1).div_ceil(self.batch_for(desired)),
+            DeploymentPolicy::AllAtOnce | DeploymentPolicy::Immutable => 1,
+            DeploymentPolicy::Rolling | DeploymentPolicy::RollingWithAdditionalBatch => {
+                desired.max(1).div_ceil(self.batch_for(desired))
+            }
         }
     }
 
     /// The fewest healthy in-service instances the policy allows during a deploy.
     pub fn min_in_service(&self, desired: u32) -> u32 {
         match self.effective(desired) {
-            Policy::AllAtOnce => 0,
-            Policy::Rolling => desired.saturating_sub(self.batch_for(desired)),
-            Policy::RollingWithAdditionalBatch | Policy::Immutable => desired,
+            DeploymentPolicy::AllAtOnce => 0,
+            DeploymentPolicy::Rolling => desired.saturating_sub(self.batch_for(desired)),
+            DeploymentPolicy::RollingWithAdditionalBatch | DeploymentPolicy::Immutable => desired,
         }
     }
 
     /// The most instances the policy runs at once during a deploy.
     pub fn max_total(&self, desired: u32) -> u32 {
         match self.effective(desired) {
-            Policy::AllAtOnce | Policy::Rolling => desired,
-            Policy::RollingWithAdditionalBatch => desired + self.batch_for(desired),
-            Policy::Immutable => desired * 2,
+            DeploymentPolicy::AllAtOnce | DeploymentPolicy::Rolling => desired,
+            DeploymentPolicy::RollingWithAdditionalBatch => desired + self.batch_for(desired),
+            DeploymentPolicy::Immutable => desired * 2,
         }
     }
 
     /// AllAtOnce on a single instance would be an outage: replace it make-before-break.
-    fn effective(&self, desired: u32) -> Policy {
+    fn effective(&self, desired: u32) -> DeploymentPolicy {
         match self.policy {
-            Policy::AllAtOnce if desired <= 1 => Policy::RollingWithAdditionalBatch,
+            DeploymentPolicy::AllAtOnce if desired <= 1 => DeploymentPolicy::RollingWithAdditionalBatch,
             p => p,
         }
     }
@@ -155,19 +141,19 @@ pub fn plan_deploy(
     let idle = new_pending == 0 && spec.may_launch;
 
     let (retire, launch) = match deploy.effective(spec.desired) {
-        Policy::AllAtOnce => {
+        DeploymentPolicy::AllAtOnce => {
             if spec.may_launch {
                 (old.len(), desired - new.len())
             } else {
                 (0, 0)
             }
         }
-        Policy::Immutable => {
+        DeploymentPolicy::Immutable => {
             // Old instances beyond `desired` (a scale-in meanwhile) need not wait for the new set.
             let retire = if new_ready >= desired { old.len() } else { old.len().saturating_sub(desired) };
             (retire, if spec.may_launch { desired - new.len() } else { 0 })
         }
-        Policy::Rolling => {
+        DeploymentPolicy::Rolling => {
             let total = old.len() + new.len();
             if idle {
                 // Keep enough old instances that, with the ready new ones, `desired - batch` serve.
@@ -181,7 +167,7 @@ pub fn plan_deploy(
                 (0, 0)
             }
         }
-        Policy::RollingWithAdditionalBatch => {
+        DeploymentPolicy::RollingWithAdditionalBatch => {
             // Keep exactly as many old instances as the ready new ones leave wanting.
             let retire = old.len().min((new_ready + old.len()).saturating_sub(desired));
             let total = new.len() + old.len() - retire;

@@ -18,7 +18,7 @@ pub mod rotation;
 pub mod scaling;
 pub mod schedule;
 
-pub use deploy::{DeploySpec, DeployStatus, Policy, plan_deploy};
+pub use deploy::{DeploySpec, DeployStatus, DeploymentPolicy, plan_deploy};
 pub use health::{ContainerObservation, InstanceHealth, ObservedState, ProbeRecord, judge_instance};
 pub use lifecycle::{LifecycleLimits, VersionAge, decide_version_deletions};
 pub use orphans::{FoundInstance, plan_orphans};

@@ -128,7 +128,7 @@ impl Ctx {
     /// Record an event; a store failure is logged, never fatal to the controller.
     pub async fn emit(&self, app: &str, env: Option<&str>, event: crate::events::Event) {
         tracing::info!(app, env, kind = event.kind(), "{}", event.message());
-        if let Err(e) = self.store.append_event(&event.record(app, env, self.clock.now())).await {
+        if let Err(e) = self.store.append_event(&crate::events::record(&event, app, env, self.clock.now())).await {
             tracing::warn!("could not record event: {e}");
         }
     }

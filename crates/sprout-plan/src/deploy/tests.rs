@@ -10,7 +10,7 @@ use InstanceHealth::{Healthy, Pending};
 fn spec(desired: u32) -> EnvironmentSpec {
     EnvironmentSpec { version: "v2".into(), desired, terminating: false, may_launch: true }
 }
-fn deploy(policy: Policy, batch: u32) -> DeploySpec {
+fn deploy(policy: DeploymentPolicy, batch: u32) -> DeploySpec {
     DeploySpec { policy, batch, ignore_health_check: false }
 }
 fn inst(id: &str, version: &str, health: InstanceHealth, at: i64) -> InstanceObservation {
@@ -62,31 +62,31 @@ fn walk(d: &DeploySpec, desired: u32) -> (Vec<(usize, usize)>, usize, usize) {
 
 #[test]
 fn rolling_with_additional_batch_launches_first_and_never_drops_capacity() {
-    let (trace, low, high) = walk(&deploy(Policy::RollingWithAdditionalBatch, 1), 3);
+    let (trace, low, high) = walk(&deploy(DeploymentPolicy::RollingWithAdditionalBatch, 1), 3);
     assert_eq!(trace, vec![(1, 0), (1, 1), (1, 1), (0, 1)]);
     assert_eq!((low, high), (3, 4));
 }
 
 #[test]
 fn rolling_takes_a_batch_out_then_replaces_it() {
-    let (trace, low, high) = walk(&deploy(Policy::Rolling, 2), 3);
+    let (trace, low, high) = walk(&deploy(DeploymentPolicy::Rolling, 2), 3);
     assert_eq!(trace, vec![(2, 2), (1, 1)]);
     assert_eq!((low, high), (1, 3));
 }
 
 #[test]
 fn immutable_launches_a_full_set_then_retires_the_old_one() {
-    let (trace, low, high) = walk(&deploy(Policy::Immutable, 1), 3);
+    let (trace, low, high) = walk(&deploy(DeploymentPolicy::Immutable, 1), 3);
     assert_eq!(trace, vec![(3, 0), (0, 3)]);
     assert_eq!((low, high), (3, 6));
 }
 
 #[test]
 fn all_at_once_replaces_everything_but_a_single_instance_is_make_before_break() {
-    let (trace, low, _) = walk(&deploy(Policy::AllAtOnce, 1), 3);
+    let (trace, low, _) = walk(&deploy(DeploymentPolicy::AllAtOnce, 1), 3);
     assert_eq!(trace, vec![(3, 3)]);
     assert_eq!(low, 0);
-    let (trace, low, _) = walk(&deploy(Policy::AllAtOnce, 1), 1);
+    let (trace, low, _) = walk(&deploy(DeploymentPolicy::AllAtOnce, 1), 1);
     assert_eq!(trace, vec![(1, 0), (0, 1)]);
     assert_eq!(low, 1);
 }
@@ -94,10 +94,10 @@ fn all_at_once_replaces_everything_but_a_single_instance_is_make_before_break() 
 #[test]
 fn a_batch_waits_for_health_unless_health_checks_are_ignored() {
     let obs = [olds(3), vec![inst("n", "v2", Pending, 5)]].concat();
-    let (p, st) = plan_deploy(&spec(3), &deploy(Policy::RollingWithAdditionalBatch, 1), &obs);
+    let (p, st) = plan_deploy(&spec(3), &deploy(DeploymentPolicy::RollingWithAdditionalBatch, 1), &obs);
     assert!(p.steps.is_empty(), "{p:?}");
     assert_eq!((st.new_pending, st.starts_batch), (1, false));
-    let mut d = deploy(Policy::RollingWithAdditionalBatch, 1);
+    let mut d = deploy(DeploymentPolicy::RollingWithAdditionalBatch, 1);
     d.ignore_health_check = true;
     let (p, st) = plan_deploy(&spec(3), &d, &obs);
     assert_eq!((p.launches(), p.retirements().count()), (1, 1));
@@ -106,19 +106,19 @@ fn a_batch_waits_for_health_unless_health_checks_are_ignored() {
 
 #[test]
 fn defaults_and_batch_sizes() {
-    assert_eq!(Policy::default_for(1), Policy::AllAtOnce);
-    assert_eq!(Policy::default_for(3), Policy::RollingWithAdditionalBatch);
+    assert_eq!(DeploymentPolicy::default_for(1), DeploymentPolicy::AllAtOnce);
+    assert_eq!(DeploymentPolicy::default_for(3), DeploymentPolicy::RollingWithAdditionalBatch);
     assert_eq!(DeploySpec::batch_from(30, true, 3), 1);
     assert_eq!(DeploySpec::batch_from(50, true, 3), 2);
     assert_eq!(DeploySpec::batch_from(5, false, 3), 3);
     assert_eq!(DeploySpec::batch_from(0, false, 3), 1);
-    assert_eq!(deploy(Policy::Rolling, 2).batches(5), 3);
+    assert_eq!(deploy(DeploymentPolicy::Rolling, 2).batches(5), 3);
 }
 
 #[test]
 fn without_other_versions_it_is_the_reconcile_plan() {
     let obs = [inst("a", "v2", Healthy, 1)];
-    let (p, st) = plan_deploy(&spec(2), &deploy(Policy::Rolling, 1), &obs);
+    let (p, st) = plan_deploy(&spec(2), &deploy(DeploymentPolicy::Rolling, 1), &obs);
     assert_eq!(p, plan_environment(&spec(2), &obs));
     assert_eq!(st, DeployStatus::default());
 }
@@ -128,18 +128,18 @@ fn a_failed_new_instance_is_retired_and_old_ones_keep_serving() {
     let obs = [olds(2), vec![inst("n", "v2", InstanceHealth::Unhealthy("exited".into()), 5)]].concat();
     let mut s = spec(2);
     s.may_launch = false;
-    let (p, _) = plan_deploy(&s, &deploy(Policy::Rolling, 1), &obs);
+    let (p, _) = plan_deploy(&s, &deploy(DeploymentPolicy::Rolling, 1), &obs);
     let r: Vec<_> = p.retirements().map(|(id, _)| id).collect();
     assert_eq!(r, vec!["n"], "backing off: no old instance is taken out without a replacement");
     assert_eq!(p.launches(), 0);
 }
 
-fn policy() -> impl Strategy<Value = Policy> {
+fn policy() -> impl Strategy<Value = DeploymentPolicy> {
     prop_oneof![
-        Just(Policy::AllAtOnce),
-        Just(Policy::Rolling),
-        Just(Policy::RollingWithAdditionalBatch),
-        Just(Policy::Immutable)
+        Just(DeploymentPolicy::AllAtOnce),
+        Just(DeploymentPolicy::Rolling),
+        Just(DeploymentPolicy::RollingWithAdditionalBatch),
+        Just(DeploymentPolicy::Immutable)
     ]
 }
 fn health() -> impl Strategy<Value = InstanceHealth> {

@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sprout_plan::{DeploySpec, DeployStatus, EnvironmentSpec, InstanceObservation, Plan, Policy, plan_deploy};
-use sprout_store::options::{BatchSizeType, DeploymentPolicy};
+use sprout_model::options::{BatchSizeType, DeploymentPolicy};
+use sprout_plan::{DeploySpec, DeployStatus, EnvironmentSpec, InstanceObservation, Plan, plan_deploy};
 use sprout_store::{EnvironmentRecord, StoreError};
 
 use crate::context::Ctx;
@@ -20,7 +20,7 @@ use crate::events::Event;
 pub struct DeployState {
     pub from_version: Option<String>,
     pub to_version: String,
-    pub policy: Policy,
+    pub policy: DeploymentPolicy,
     /// The batch in flight (1-based); 0 before the first batch starts.
     pub batch: u32,
     pub batches: u32,
@@ -34,19 +34,10 @@ impl DeployState {
     }
 }
 
-pub fn policy_of(p: DeploymentPolicy) -> Policy {
-    match p {
-        DeploymentPolicy::AllAtOnce => Policy::AllAtOnce,
-        DeploymentPolicy::Rolling => Policy::Rolling,
-        DeploymentPolicy::RollingWithAdditionalBatch => Policy::RollingWithAdditionalBatch,
-        DeploymentPolicy::Immutable => Policy::Immutable,
-    }
-}
-
 /// The environment's deploy options as the planner takes them.
 pub fn deploy_spec(env: &EnvironmentRecord) -> DeploySpec {
     let o = &env.options.deploy;
-    let policy = o.policy.map(policy_of).unwrap_or_else(|| Policy::default_for(env.desired_instances));
+    let policy = o.policy.unwrap_or_else(|| DeploymentPolicy::default_for(env.desired_instances));
     let batch =
         DeploySpec::batch_from(o.batch_size, o.batch_size_type == BatchSizeType::Percentage, env.desired_instances);
     DeploySpec { policy, batch, ignore_health_check: o.ignore_health_check }

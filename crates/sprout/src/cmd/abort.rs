@@ -3,6 +3,7 @@
 
 use anyhow::{Result, bail};
 use serde_json::{Map, Value, json};
+use sprout_model::options::DeploymentPolicy;
 
 use super::Context;
 use super::wait::wait_ready;
@@ -19,20 +20,18 @@ pub struct AbortArgs {
     pub no_wait: bool,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum PolicyArg {
-    AllAtOnce,
-    Rolling,
-    RollingWithAdditionalBatch,
-    Immutable,
+/// `--policy`: the model's deployment policy by its flag name.
+fn parse_policy(s: &str) -> std::result::Result<DeploymentPolicy, String> {
+    s.parse()
 }
 
 /// Deploy options; given ones are stored on the environment and apply to later deploys too.
 #[derive(clap::Args, Default)]
 pub struct DeployPolicyArgs {
     /// Deployment policy [default: rolling-with-additional-batch for more than one instance]
-    #[arg(long, value_enum)]
-    pub policy: Option<PolicyArg>,
+    #[arg(long, value_parser = parse_policy,
+          value_name = "all-at-once|rolling|rolling-with-additional-batch|immutable")]
+    pub policy: Option<DeploymentPolicy>,
     /// Instances per batch: a count (2) or a percentage (30%)
     #[arg(long, value_name = "N[%]")]
     pub batch_size: Option<String>,
@@ -46,13 +45,7 @@ impl DeployPolicyArgs {
     pub fn to_json(&self) -> Result<Option<Value>> {
         let mut m = Map::new();
         if let Some(p) = self.policy {
-            let name = match p {
-                PolicyArg::AllAtOnce => "AllAtOnce",
-                PolicyArg::Rolling => "Rolling",
-                PolicyArg::RollingWithAdditionalBatch => "RollingWithAdditionalBatch",
-                PolicyArg::Immutable => "Immutable",
-            };
-            m.insert("policy".into(), json!(name));
+            m.insert("policy".into(), serde_json::to_value(p)?);
         }
         if let Some(b) = &self.batch_size {
             let (n, kind) = match b.strip_suffix('%') {

@@ -1,0 +1,68 @@
+//! An environment as Sprout keeps it: the desired state the controller converges on (version,
+//! instance count, variables, option settings) and the progress it records (status, deploy
+//! deadline and state, last good version). Plain data: the store persists it, the planners read
+//! it, the API shows it. Not here: how it is stored or changed.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where an environment is in its life, as Elastic Beanstalk names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnvStatus {
+    Launching,
+    Updating,
+    Ready,
+    Terminating,
+}
+
+impl EnvStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvStatus::Launching => "Launching",
+            EnvStatus::Updating => "Updating",
+            EnvStatus::Ready => "Ready",
+            EnvStatus::Terminating => "Terminating",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "Launching" => EnvStatus::Launching,
+            "Updating" => EnvStatus::Updating,
+            "Ready" => EnvStatus::Ready,
+            "Terminating" => EnvStatus::Terminating,
+            _ => return None,
+        })
+    }
+}
+
+/// An environment: the desired state the reconciler converges on, plus progress it records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentRecord {
+    pub app: String,
+    pub name: String,
+    /// The version the environment should run.
+    pub version_label: String,
+    /// The version that last became fully healthy here (None before the first success).
+    pub last_good_version: Option<String>,
+    pub desired_instances: u32,
+    pub status: EnvStatus,
+    /// Environment properties, added to every container.
+    pub variables: BTreeMap<String, String>,
+    /// When the deploy in progress must have finished, if one is in progress.
+    pub deploy_deadline: Option<DateTime<Utc>>,
+    /// Set when the last deploy failed: why.
+    pub last_error: Option<String>,
+    /// Option settings: deployment policy, health check, capacity, scaling.
+    pub options: crate::options::EnvOptions,
+    /// Progress of the deploy in flight (owned by the deploy controller), so a restarted
+    /// server resumes it; None when no deploy runs.
+    pub deploy_state: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Raised by one on every update; `Store::update_environment` applies a change only to the
+    /// revision it was read at (0 for a new environment).
+    #[serde(default)]
+    pub revision: i64,
+}

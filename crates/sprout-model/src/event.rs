@@ -1,0 +1,243 @@
+//! Typed events: everything that happens to an environment, with its level, kind and words, so
+//! the CLI, API and (later) alerts read the same words. Pure data: the planners return them,
+//! the server records them (`sprout_server::events`).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum EventLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+impl EventLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventLevel::Info => "INFO",
+            EventLevel::Warn => "WARN",
+            EventLevel::Error => "ERROR",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "INFO" => EventLevel::Info,
+            "WARN" => EventLevel::Warn,
+            "ERROR" => EventLevel::Error,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    EnvironmentCreated {
+        version: String,
+        instances: u32,
+    },
+    DeployStarted {
+        from: String,
+        to: String,
+    },
+    InstanceLaunched {
+        instance: String,
+        version: String,
+    },
+    LaunchFailed {
+        instance: String,
+        error: String,
+        retry_in_s: u64,
+    },
+    InstanceInService {
+        instance: String,
+        address: String,
+    },
+    InstanceRetired {
+        instance: String,
+        reason: String,
+    },
+    InstanceUnhealthy {
+        instance: String,
+        reason: String,
+    },
+    RetireFailed {
+        instance: String,
+        error: String,
+    },
+    EnvironmentReady {
+        version: String,
+        instances: u32,
+    },
+    DeployFailed {
+        version: String,
+        reason: String,
+        rollback_to: Option<String>,
+    },
+    TerminateStarted,
+    EnvironmentTerminated,
+    OrphanRemoved {
+        app: String,
+        env: String,
+        instance: String,
+    },
+    HostnameSwapped {
+        host: String,
+    },
+    VariablesChanged {
+        names: String,
+    },
+    EngineUnavailable {
+        error: String,
+    },
+    DeployBatchStarted {
+        batch: u32,
+        of: u32,
+        retiring: Vec<String>,
+        launching: usize,
+    },
+    DeployBatchHealthy {
+        batch: u32,
+        of: u32,
+    },
+    InstanceQuarantined {
+        instance: String,
+        error: String,
+    },
+    DeployAborted {
+        version: String,
+        rollback_to: Option<String>,
+    },
+    /// Auto-scaling changed the desired count; the reason says from what metrics.
+    ScalingDecision {
+        from: u32,
+        to: u32,
+        reason: String,
+    },
+    /// A scheduled action set the band and desired count.
+    ScheduledActionFired {
+        action: String,
+        reason: String,
+    },
+    /// Auto-scaling is holding off (a deploy in progress), and why.
+    ScalingWaits {
+        reason: String,
+    },
+    VersionDeleted {
+        label: String,
+        reason: String,
+    },
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::EnvironmentCreated { .. } => "EnvironmentCreated",
+            Event::DeployStarted { .. } => "DeployStarted",
+            Event::DeployBatchStarted { .. } => "DeployBatchStarted",
+            Event::DeployBatchHealthy { .. } => "DeployBatchHealthy",
+            Event::InstanceQuarantined { .. } => "InstanceQuarantined",
+            Event::DeployAborted { .. } => "DeployAborted",
+            Event::InstanceLaunched { .. } => "InstanceLaunched",
+            Event::LaunchFailed { .. } => "LaunchFailed",
+            Event::InstanceInService { .. } => "InstanceInService",
+            Event::InstanceRetired { .. } => "InstanceRetired",
+            Event::InstanceUnhealthy { .. } => "InstanceUnhealthy",
+            Event::RetireFailed { .. } => "RetireFailed",
+            Event::EnvironmentReady { .. } => "EnvironmentReady",
+            Event::DeployFailed { .. } => "DeployFailed",
+            Event::TerminateStarted => "TerminateStarted",
+            Event::EnvironmentTerminated => "EnvironmentTerminated",
+            Event::OrphanRemoved { .. } => "OrphanRemoved",
+            Event::HostnameSwapped { .. } => "HostnameSwapped",
+            Event::VariablesChanged { .. } => "VariablesChanged",
+            Event::EngineUnavailable { .. } => "EngineUnavailable",
+            Event::ScalingDecision { .. } => "ScalingDecision",
+            Event::ScheduledActionFired { .. } => "ScheduledActionFired",
+            Event::ScalingWaits { .. } => "ScalingWaits",
+            Event::VersionDeleted { .. } => "VersionDeleted",
+        }
+    }
+
+    pub fn level(&self) -> EventLevel {
+        match self {
+            Event::LaunchFailed { .. }
+            | Event::InstanceUnhealthy { .. }
+            | Event::RetireFailed { .. }
+            | Event::InstanceQuarantined { .. }
+            | Event::DeployAborted { .. }
+            | Event::OrphanRemoved { .. } => EventLevel::Warn,
+            Event::DeployFailed { .. } | Event::EngineUnavailable { .. } => EventLevel::Error,
+            _ => EventLevel::Info,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Event::EnvironmentCreated { version, instances } => {
+                format!("createEnvironment is starting: version {version}, {instances} instance(s)")
+            }
+            Event::DeployStarted { from, to } => format!("Deploying version {to} (replacing {from})"),
+            Event::DeployBatchStarted { batch, of, retiring, launching } => {
+                let out = if retiring.is_empty() { "none".to_string() } else { retiring.join(", ") };
+                format!(
+                    "Deploying batch {batch} of {of}: launching {launching} instance(s), taking out instances: {out}"
+                )
+            }
+            Event::DeployBatchHealthy { batch, of } => format!("Batch {batch} of {of} healthy"),
+            Event::InstanceQuarantined { instance, error } => format!(
+                "Instance {instance} will not stop or be removed ({error}): quarantined out of rotation and replaced; cleanup is retried every 30s"
+            ),
+            Event::DeployAborted { version, rollback_to: Some(to) } => {
+                format!("Deploy of version {version} aborted. Rolling back to {to}")
+            }
+            Event::DeployAborted { version, rollback_to: None } => {
+                format!(
+                    "Deploy of version {version} aborted. No earlier good version to roll back to: the environment keeps {version}"
+                )
+            }
+            Event::InstanceLaunched { instance, version } => {
+                format!("Instance {instance} launched with version {version}")
+            }
+            Event::LaunchFailed { instance, error, retry_in_s } => {
+                format!("Instance {instance} failed to launch: {error}; retrying in {retry_in_s}s")
+            }
+            Event::InstanceInService { instance, address } => {
+                format!("Instance {instance} passed its health check and is in service at {address}")
+            }
+            Event::InstanceRetired { instance, reason } => format!("Instance {instance} retired ({reason})"),
+            Event::InstanceUnhealthy { instance, reason } => {
+                format!("Instance {instance} is unhealthy and will be replaced: {reason}")
+            }
+            Event::RetireFailed { instance, error } => {
+                format!("Instance {instance} could not be cleaned up, will retry: {error}")
+            }
+            Event::EnvironmentReady { version, instances } => {
+                format!("Environment is Ready: {instances} healthy instance(s) of version {version}")
+            }
+            Event::DeployFailed { version, reason, rollback_to: Some(to) } => {
+                format!("Deploy of version {version} failed: {reason}. Rolling back to {to}")
+            }
+            Event::DeployFailed { version, reason, rollback_to: None } => {
+                format!("Deploy of version {version} failed: {reason}. No earlier good version to roll back to")
+            }
+            Event::TerminateStarted => "terminateEnvironment is starting".into(),
+            Event::EnvironmentTerminated => "terminateEnvironment completed: no instance left".into(),
+            Event::VariablesChanged { names } => {
+                format!("Environment properties changed ({names}): replacing instances under the deployment policy")
+            }
+            Event::HostnameSwapped { host } => format!("Environment now answers {host} (swapped)"),
+            Event::OrphanRemoved { app, env, instance } => {
+                format!("Removed instance {instance} of {app}/{env}: no such environment")
+            }
+            Event::EngineUnavailable { error } => format!("Container engine unavailable: {error}"),
+            Event::ScalingDecision { from, to, reason } => {
+                let verb = if to > from { "Scaling out" } else { "Scaling in" };
+                format!("{verb}: {reason}")
+            }
+            Event::ScheduledActionFired { action: _, reason } => format!("Scheduled: {reason}"),
+            Event::ScalingWaits { reason } => format!("Scaling waits: {reason}"),
+            Event::VersionDeleted { label, reason } => format!("Deleted application version {label} ({reason})"),
+        }
+    }
+}

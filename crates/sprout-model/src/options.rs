@@ -1,0 +1,146 @@
+//! An environment's option settings, Elastic Beanstalk style: deployment policy, health check,
+//! capacity and scaling. Stored as one JSON document so new options need no migration; every
+//! field has a default, so documents written by older versions still read. One type from the
+//! CLI's flag through the store to the deploy planner.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EnvOptions {
+    pub deploy: DeployOptions,
+    pub health: HealthOptions,
+    pub capacity: CapacityOptions,
+    pub scaling: ScalingOptions,
+    pub routing: RoutingOptions,
+}
+
+/// Which host name the environment answers to. `sprout swap` exchanges two environments'
+/// `cname`s, so traffic for `blue.APP.localhost` moves to the other environment at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct RoutingOptions {
+    /// Host prefix (`CNAME.APP.localhost`); None: the environment's own name.
+    pub cname: Option<String>,
+}
+
+impl RoutingOptions {
+    /// The host prefix of environment `env`.
+    pub fn prefix<'a>(&'a self, env: &'a str) -> &'a str {
+        self.cname.as_deref().unwrap_or(env)
+    }
+}
+
+/// `aws:elasticbeanstalk:command`: how a new version replaces the running one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum DeploymentPolicy {
+    AllAtOnce,
+    Rolling,
+    #[default]
+    RollingWithAdditionalBatch,
+    Immutable,
+}
+
+impl DeploymentPolicy {
+    /// The policy an environment without an explicit one gets: RollingWithAdditionalBatch for
+    /// more than one instance, AllAtOnce (make-before-break for a single instance) otherwise.
+    pub fn default_for(desired: u32) -> DeploymentPolicy {
+        if desired > 1 { DeploymentPolicy::RollingWithAdditionalBatch } else { DeploymentPolicy::AllAtOnce }
+    }
+
+    /// Every policy with its flag name (`--policy rolling-with-additional-batch`).
+    pub const FLAGS: [(&'static str, DeploymentPolicy); 4] = [
+        ("all-at-once", DeploymentPolicy::AllAtOnce),
+        ("rolling", DeploymentPolicy::Rolling),
+        ("rolling-with-additional-batch", DeploymentPolicy::RollingWithAdditionalBatch),
+        ("immutable", DeploymentPolicy::Immutable),
+    ];
+}
+
+impl std::str::FromStr for DeploymentPolicy {
+    type Err = String;
+
+    /// A flag name (`rolling`) or Elastic Beanstalk's name (`Rolling`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::FLAGS.iter().find(|(flag, p)| *flag == s || format!("{p:?}") == s).map(|(_, p)| *p).ok_or_else(|| {
+            let names: Vec<&str> = Self::FLAGS.iter().map(|(f, _)| *f).collect();
+            format!("unknown deployment policy {s:?}; expected one of {}", names.join(", "))
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum BatchSizeType {
+    #[default]
+    Percentage,
+    Fixed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeployOptions {
+    /// None: RollingWithAdditionalBatch for more than one instance, AllAtOnce for one.
+    pub policy: Option<DeploymentPolicy>,
+    pub batch_size_type: BatchSizeType,
+    /// Percent of instances (1-100) or a fixed count, per `batch_size_type`.
+    pub batch_size: u32,
+    /// Count a batch as done once its instances run, without waiting for health checks.
+    pub ignore_health_check: bool,
+    /// Seconds a deploy may take before it is rolled back.
+    pub timeout_s: u64,
+}
+
+impl Default for DeployOptions {
+    fn default() -> Self {
+        DeployOptions {
+            policy: None,
+            batch_size_type: BatchSizeType::Percentage,
+            batch_size: 30,
+            ignore_health_check: false,
+            timeout_s: 600,
+        }
+    }
+}
+
+/// `aws:elasticbeanstalk:environment:process:default`: the load balancer's health check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthOptions {
+    pub path: String,
+    /// Seconds between checks of an in-service instance (minimum 1).
+    pub interval_s: u64,
+    pub timeout_s: u64,
+    /// Consecutive passes that bring an instance back into service.
+    pub healthy_threshold: u32,
+    /// Consecutive failures that take an in-service instance out.
+    pub unhealthy_threshold: u32,
+    /// Seconds an instance leaving rotation keeps serving in-flight requests.
+    pub deregistration_delay_s: u64,
+}
+
+impl Default for HealthOptions {
+    fn default() -> Self {
+        HealthOptions {
+            path: "/".into(),
+            interval_s: 15,
+            timeout_s: 5,
+            healthy_threshold: 3,
+            unhealthy_threshold: 5,
+            deregistration_delay_s: 20,
+        }
+    }
+}
+
+/// `aws:autoscaling:asg`: the band the instance count stays in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct CapacityOptions {
+    /// None: the desired count is the floor.
+    pub min: Option<u32>,
+    /// None: the desired count is the ceiling.
+    pub max: Option<u32>,
+}
+
+/// Metric triggers, target tracking, cooldowns, the request queue and scheduled actions: the
+/// domain type, so the pure scaling planner reads the same settings the store keeps.
+pub use crate::scaling::ScalingSettings as ScalingOptions;
