@@ -6,10 +6,13 @@
 //! above the current capacity for `scale_out_window_s` (at once for a surge of `surge_factor`
 //! times capacity), and scales in only to the largest size
 //! the load needed over the whole stabilisation window, so it never flaps. Triggers act by
-//! increments and need a fresh breach after their last action. Not here: reading metrics or the
-//! clock, or applying the decision (the server's autoscale controller does).
+//! increments and need a fresh breach after their last action. What the autoscaler remembers
+//! between looks and which of these decisions a look asks for is in `autoscaler`. Not here:
+//! reading metrics or the clock, or applying the decision (the server's autoscale controller
+//! does).
 
 use chrono::{DateTime, Utc};
+use sprout_model::environment::EnvironmentRecord;
 use sprout_model::scaling::{Measure, ScalingSettings, Statistic, Trigger};
 
 /// One second of an environment's metrics. None: not measured.
@@ -65,6 +68,15 @@ pub struct Band {
 impl Band {
     pub fn clamp(&self, n: u32) -> u32 {
         n.clamp(self.min, self.max.max(self.min))
+    }
+}
+
+/// The band metric scaling moves inside for an environment; without one, the desired count
+/// alone. The one reading of `CapacityOptions`, for the autoscaler and the API alike.
+pub fn band_of(env: &EnvironmentRecord) -> Band {
+    Band {
+        min: env.options.capacity.min.unwrap_or(env.desired_instances),
+        max: env.options.capacity.max.unwrap_or(env.desired_instances),
     }
 }
 
@@ -283,6 +295,8 @@ pub fn thousands(v: f64) -> String {
     }
     if n < 0 { format!("-{out}") } else { out }
 }
+
+pub mod autoscaler;
 
 #[cfg(test)]
 #[path = "scaling/tests.rs"]

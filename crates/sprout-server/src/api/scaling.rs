@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sprout_model::scaling::{ScalingSettings, ScheduledAction, SettingError, check_band};
-use sprout_plan::scaling::Band;
+use sprout_plan::scaling::band_of;
 use sprout_plan::schedule::{BandChange, preview as plan_preview, validate_action};
 use sprout_store::{CapacityOptions, EnvStatus, EnvironmentRecord};
 
@@ -24,13 +24,6 @@ pub struct ScalingView {
     pub min: u32,
     pub max: u32,
     pub settings: ScalingSettings,
-}
-
-fn band_of(e: &EnvironmentRecord) -> Band {
-    Band {
-        min: e.options.capacity.min.unwrap_or(e.desired_instances),
-        max: e.options.capacity.max.unwrap_or(e.desired_instances),
-    }
 }
 
 fn view(e: &EnvironmentRecord) -> ScalingView {
@@ -117,7 +110,7 @@ pub async fn set(
         e.desired_instances = req.desired.unwrap_or(e.desired_instances).clamp(min, max);
         e.updated_at = ctx.clock.now();
         ctx.store.update_environment(&mut e).await?;
-        ctx.kick.notify_waiters();
+        ctx.wake(&app, &env);
         Ok(Json(view(&e)))
     })
     .await
