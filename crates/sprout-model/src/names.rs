@@ -12,6 +12,11 @@ pub const LABEL_MANAGED: &str = "sprout.managed";
 /// The id of the server (its data directory) that owns the object: two servers sharing one
 /// Docker engine never touch each other's instances.
 pub const LABEL_SERVER: &str = "sprout.server";
+/// Label holding the Unix second an instance was launched.
+pub const LABEL_LAUNCHED_AT: &str = "sprout.launched-at";
+/// Label holding the hash of the environment properties an instance was launched with, so a
+/// changed property (`sprout setenv`) replaces instances the way a new version does.
+pub const LABEL_CONFIG: &str = "sprout.config";
 
 /// The network of one instance.
 pub fn network_name(app: &str, env: &str, instance: &str) -> String {
@@ -38,4 +43,15 @@ pub fn check_name(kind: &str, name: &str) -> Result<(), String> {
             "{kind} name {name:?} is not valid: use 1-40 lowercase letters, digits and '-', starting with a letter (e.g. \"production\")"
         ))
     }
+}
+
+/// What the planner compares to decide an instance is current: version label and properties.
+/// `/` cannot appear in a label, so the key splits back unambiguously.
+pub fn deploy_key(version: &str, config: &str) -> String {
+    if config.is_empty() { version.to_string() } else { format!("{version}/{config}") }
+}
+
+/// The version label of a deploy key.
+pub fn key_version(key: &str) -> &str {
+    key.split_once('/').map_or(key, |(v, _)| v)
 }

@@ -9,14 +9,20 @@
 //! - `scaling`: the desired instance count from metrics, the band and the last actions.
 //! - `schedule`: when scheduled actions fire, across time zones and daylight-saving changes.
 
+pub mod batches;
+pub mod checks;
 pub mod deploy;
+pub mod enhanced;
 pub mod health;
 pub mod lifecycle;
 pub mod orphans;
+pub mod pass;
+pub mod progress;
 pub mod reconcile;
 pub mod rotation;
 pub mod scaling;
 pub mod schedule;
+pub mod snapshot;
 
 pub use deploy::{DeploySpec, DeployStatus, DeploymentPolicy, plan_deploy};
 pub use health::{ContainerObservation, InstanceHealth, ObservedState, ProbeRecord, judge_instance};

@@ -12,7 +12,7 @@ use sprout_store::Store;
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
-use crate::controller::snapshot::EnvSnapshot;
+use sprout_plan::snapshot::EnvSnapshot;
 
 /// Settings that shape the controllers.
 #[derive(Debug, Clone)]
@@ -92,8 +92,11 @@ pub struct Ctx {
     pub routes: Arc<Mutex<HashMap<EnvKey, crate::controller::routes::EnvRoute>>>,
     /// Host prefix per environment when it is not the environment's name (after a swap).
     pub cnames: Arc<Mutex<HashMap<EnvKey, String>>>,
-    /// Woken when a request changes desired state, so controllers act at once.
+    /// Woken when environments come or go (the supervisor) or everything should look again.
     pub kick: Arc<Notify>,
+    /// One wake-up per environment: a change to one environment (a request, a launch or probe
+    /// that ended) wakes that environment's controller only.
+    pub wakers: Arc<Mutex<HashMap<EnvKey, Arc<Notify>>>>,
     /// Per-environment request rates for the autoscaler (the load balancer's, or a fake).
     pub metrics: Arc<dyn crate::controller::autoscale::MetricSource>,
     /// Permits for instance launches (`Settings::launch_concurrency`).
@@ -119,10 +122,22 @@ impl Ctx {
             routes: Arc::default(),
             cnames: Arc::default(),
             kick: Arc::new(Notify::new()),
+            wakers: Arc::default(),
             launch_slots: Arc::new(tokio::sync::Semaphore::new(settings.launch_concurrency)),
             metrics,
             settings: Arc::new(settings),
         }
+    }
+
+    /// The wake-up of environment `env` of `app` (created on first use).
+    pub fn waker(&self, app: &str, env: &str) -> Arc<Notify> {
+        self.wakers.lock().unwrap().entry((app.to_string(), env.to_string())).or_default().clone()
+    }
+
+    /// Wake the controller of one environment: it passes at once (a permit is kept if it is
+    /// busy, so a change during its pass is never missed).
+    pub fn wake(&self, app: &str, env: &str) {
+        self.waker(app, env).notify_one();
     }
 
     /// Record an event; a store failure is logged, never fatal to the controller.

@@ -71,7 +71,7 @@ fn server_id(dir: &Path) -> Result<String, StartError> {
             return Ok(id);
         }
     }
-    let id = crate::controller::env::new_instance_id().replacen("i-", "s", 1);
+    let id = crate::controller::launching::new_instance_id().replacen("i-", "s", 1);
     std::fs::write(&path, &id)
         .map_err(|e| StartError::DataDir { path: path.display().to_string(), message: e.to_string() })?;
     Ok(id)

@@ -145,3 +145,34 @@ async fn terminate_removes_everything_and_orphans_are_swept() {
     sprout_server::controller::sweep_orphans(&h.ctx, &Default::default()).await;
     assert!(h.fake.containers().is_empty());
 }
+
+/// Health probes run on their own: one instance whose check hangs far past its timeout does not
+/// hold up the pass that takes another instance, whose essential container died, out of rotation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_health_check_does_not_delay_taking_a_dead_instance_out() {
+    let h = harness().await;
+    add_version(&h, "v1", "app:1").await;
+    create_env(&h, "v1", 2).await;
+    until("Ready with 2 in service", || ready(&h, "v1", 2)).await;
+    // Checks every second, each allowed a minute: a pass that waited on one would stall.
+    change_env(&h, |e| {
+        e.options.health.interval_s = 1;
+        e.options.health.timeout_s = 60;
+    })
+    .await;
+    let upstreams = h.ctx.lb.table().lookup("prod.shop.localhost").unwrap().upstreams.clone();
+    let (slow, dead) = (&upstreams[0], &upstreams[1]);
+    h.prober.hanging.lock().unwrap().insert(slow.addr);
+    // Let a probe of the slow instance start and hang.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    h.fake.exit_container(&format!("sprout-shop-prod-{}-app", dead.instance), 137);
+    until_within(5, "the dead instance out of the routing table", || async {
+        let table = h.ctx.lb.table();
+        let routed = table
+            .lookup("prod.shop.localhost")
+            .map(|r| r.upstreams.iter().map(|u| u.instance.clone()).collect::<Vec<_>>());
+        routed.is_some_and(|ids| !ids.contains(&dead.instance) && ids.contains(&slow.instance))
+    })
+    .await;
+}

@@ -91,11 +91,11 @@ pub async fn abort(
         let now = ctx.clock.now();
         let aborted = e.version_label.clone();
         let rollback_to =
-            crate::controller::progress::roll_back(&mut e, format!("deploy of version {aborted} was aborted"), now);
+            sprout_plan::progress::roll_back(&mut e, format!("deploy of version {aborted} was aborted"), now);
         e.updated_at = now;
         ctx.store.update_environment(&mut e).await?;
         ctx.emit(&app, Some(&env), Event::DeployAborted { version: aborted, rollback_to }).await;
-        ctx.kick.notify_waiters();
+        ctx.wake(&app, &env);
         super::environments::show(State(ctx.clone()), Path((app.clone(), env.clone()))).await
     })
     .await

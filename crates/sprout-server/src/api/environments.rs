@@ -12,8 +12,8 @@ use sprout_store::{EnvStatus, EnvironmentRecord, VersionRecord};
 
 use super::error::{ApiError, bad};
 use crate::context::Ctx;
-use crate::controller::snapshot::{Colour, InstanceView};
 use crate::events::Event;
+use sprout_plan::snapshot::{Colour, InstanceView};
 
 #[derive(Deserialize)]
 pub struct NewEnvironment {
@@ -222,7 +222,7 @@ pub async fn deploy(
         e.updated_at = now;
         ctx.store.update_environment(&mut e).await?;
         ctx.emit(&app, Some(&env), Event::DeployStarted { from, to: req.version.clone() }).await;
-        ctx.kick.notify_waiters();
+        ctx.wake(&app, &env);
         Ok(Json(view(&ctx, &e)))
     })
     .await
@@ -240,7 +240,7 @@ pub async fn terminate(
             e.updated_at = ctx.clock.now();
             ctx.store.update_environment(&mut e).await?;
             ctx.emit(&app, Some(&env), Event::TerminateStarted).await;
-            ctx.kick.notify_waiters();
+            ctx.wake(&app, &env);
         }
         Ok((StatusCode::ACCEPTED, Json(view(&ctx, &e))))
     })

@@ -14,9 +14,9 @@ use sprout_engine::ContainerUsage;
 
 use super::error::ApiError;
 use crate::context::Ctx;
-use crate::controller::enhanced::HealthStatus;
 use crate::controller::health::TRAFFIC_WINDOW_S;
-use crate::controller::snapshot::Colour;
+use sprout_plan::enhanced::HealthStatus;
+use sprout_plan::snapshot::Colour;
 
 /// The percentiles shown, as (label, quantile), slowest first like `eb health`.
 const PERCENTILES: [(&str, f64); 7] =

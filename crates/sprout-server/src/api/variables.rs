@@ -79,7 +79,7 @@ pub async fn change(
         ctx.store.update_environment(&mut e).await?;
         let names = changed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
         ctx.emit(&app, Some(&env), Event::VariablesChanged { names }).await;
-        ctx.kick.notify_waiters();
+        ctx.wake(&app, &env);
         Ok(Json(view(&ctx, &e)))
     })
     .await

@@ -1,174 +1,112 @@
-//! The health checker of one environment: when to probe each instance under the environment's
-//! health options, what live traffic says (refused connections), and how long to drain an
-//! instance leaving rotation.
+//! The health checker's effects for one environment: probes run in the background, each with
+//! its own timeout, so one slow `/health` never holds up a pass (nor the routing changes of the
+//! environment's other instances); live traffic read from the load balancer's metrics; and the
+//! drain of an instance leaving rotation.
 //!
-//! It feeds the pure judges (`sprout_plan::judge_instance` for in/out of service, `enhanced`
-//! for status and causes); it does not decide replacements itself. Its memory (next probe time,
-//! passes in a row) is rebuilt empty after a restart: every instance is then probed at once.
+//! What the outcomes mean is pure and lives in `sprout_plan::checks` (bookkeeping) and
+//! `sprout_plan::pass` (judging); this module only runs probes and reads metrics.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sprout_plan::ProbeRecord;
-use sprout_store::HealthOptions;
+use sprout_model::options::HealthOptions;
+use sprout_plan::checks::InstanceChecks;
+use sprout_plan::enhanced::Traffic;
+use tokio::sync::Notify;
 
-use super::enhanced::{CheckFacts, HealthStatus, Traffic, judge_environment_status, judge_instance_status};
-use super::snapshot::{Colour, InstanceView};
 use crate::context::Ctx;
 
 /// The window of live traffic that enhanced health judges, in seconds.
 pub const TRAFFIC_WINDOW_S: u32 = 10;
 
-/// A starting instance is probed this often until its first pass, whatever the interval, so it
-/// takes traffic within a fraction of a second of being ready. (The end of a launch wakes the
-/// controller too, so the first probe is not waiting on this; retries are.)
-pub const STARTING_PROBE_EVERY: Duration = Duration::from_millis(100);
-
 /// How often to look whether a draining instance still has requests in flight.
 const DRAIN_POLL: Duration = Duration::from_millis(50);
 
-/// Per-instance memory beyond the plan's `ProbeRecord`.
+/// A probe that came back: the instance, when it started, and what it saw.
+type Outcome = (String, DateTime<Utc>, Result<(), String>);
+
+/// Probes in flight and outcomes not yet folded into the controller's memory.
 #[derive(Debug, Clone, Default)]
-pub struct ProbeSchedule {
-    next_due: Option<DateTime<Utc>>,
-    /// Passing checks in a row (for the healthy threshold).
-    pub consecutive_passes: u32,
-    /// Failed a check since it was last fully healthy (for the healthy threshold).
-    recovering: bool,
-    /// The last closed metrics second already scanned for refused connections.
-    scanned_through: Option<i64>,
+pub struct Probes {
+    in_flight: Arc<Mutex<HashSet<String>>>,
+    done: Arc<Mutex<Vec<Outcome>>>,
 }
 
-/// One environment's probe schedule, and the options it last ran with.
-#[derive(Debug, Default)]
-pub struct HealthChecker {
-    schedules: HashMap<String, ProbeSchedule>,
-    options: HealthOptions,
-}
-
-impl HealthChecker {
-    /// The options in force, as last read from the environment.
-    pub fn options(&self) -> &HealthOptions {
-        &self.options
-    }
-
-    pub fn set_options(&mut self, options: &HealthOptions) {
-        if self.options != *options {
-            self.options = options.clone();
-        }
-    }
-
-    pub fn schedule(&self, instance: &str) -> Option<&ProbeSchedule> {
-        self.schedules.get(instance)
-    }
-
-    pub fn forget(&mut self, instance: &str) {
-        self.schedules.remove(instance);
-    }
-
-    /// Probes the instance if it is due (always while it has never passed; every
-    /// `interval_s` once in service) and counts refused connections seen by live traffic since
-    /// the last look as failed checks.
-    /// Fills each instance's enhanced status and causes and judges the environment's, from the
-    /// probe records, this checker's schedules and the last 10 s of live traffic.
-    pub fn enhance(
+impl Probes {
+    /// Starts a probe of `instance` at `addr` unless one is in flight; its end wakes the
+    /// controller (`wake`). The prober is given the health check's timeout, and the probe is
+    /// abandoned shortly after it in any case, so a prober that ignores it cannot hang one.
+    pub fn start(
         &self,
         ctx: &Ctx,
-        (app, env): (&str, &str),
-        probes: &HashMap<String, ProbeRecord>,
-        views: &mut [InstanceView],
-        desired: u32,
-        version: &str,
-    ) -> (HealthStatus, Colour, Vec<String>) {
-        let metrics = ctx.lb.metrics();
-        let traffic = |summary: sprout_lb::Second| Traffic {
-            requests: summary.requests,
-            status_5xx: summary.status_5xx(),
-            window_s: TRAFFIC_WINDOW_S,
-        };
-        for view in views.iter_mut() {
-            let record = probes.get(&view.id).cloned().unwrap_or_default();
-            let schedule = self.schedules.get(&view.id).cloned().unwrap_or_default();
-            let failing = if record.passed_once { record.consecutive_failures } else { 0 };
-            let facts = CheckFacts {
-                failing,
-                last_failure: record.last_failure.clone(),
-                recovering: schedule
-                    .recovering
-                    .then_some((schedule.consecutive_passes, self.options.healthy_threshold)),
-            };
-            view.failing_check =
-                (failing > 0).then(|| record.last_failure.clone().unwrap_or_else(|| "no answer".into()));
-            let seen = traffic(metrics.instance_summary(app, env, &view.id, TRAFFIC_WINDOW_S));
-            (view.status, view.causes) = judge_instance_status(&view.health, &facts, seen);
-        }
-        let seen = traffic(metrics.summary(app, env, TRAFFIC_WINDOW_S));
-        judge_environment_status(views, desired, version, seen)
-    }
-
-    pub async fn check(
-        &mut self,
-        ctx: &Ctx,
-        (app, env, instance): (&str, &str, &str),
-        record: &mut ProbeRecord,
+        instance: &str,
         addr: SocketAddr,
+        options: &HealthOptions,
         now: DateTime<Utc>,
+        wake: Arc<Notify>,
     ) {
-        let opts = &self.options;
-        let schedule = self.schedules.entry(instance.to_owned()).or_default();
-
-        // Passive: a connection the load balancer could not open counts against the instance,
-        // once per tick that saw any, so a dead instance leaves rotation without waiting for
-        // `interval_s` probes.
-        let metrics = ctx.lb.metrics();
-        if let Some(last) = metrics.last_closed() {
-            let since = schedule.scanned_through.unwrap_or(last - 1).clamp(last - i64::from(SECONDS_TO_SCAN), last);
-            let refused: u64 = metrics
-                .instance_series(app, env, instance, (last - since) as u32)
-                .iter()
-                .map(|second| second.connect_errors)
-                .sum();
-            schedule.scanned_through = Some(last);
-            if record.passed_once && refused > 0 {
-                schedule.recovering = true;
-                record.consecutive_failures += 1;
-                schedule.consecutive_passes = 0;
-                record.last_failure = Some(format!("the load balancer could not connect {refused} time(s)"));
-            }
-        }
-
-        if record.passed_once && schedule.next_due.is_some_and(|due| now < due) {
+        if !self.in_flight.lock().unwrap().insert(instance.to_string()) {
             return;
         }
-        let timeout = Duration::from_secs(opts.timeout_s.max(1));
-        match ctx.prober.probe(addr, &opts.path, timeout).await {
-            Ok(()) => {
-                record.passed_once = true;
-                record.consecutive_failures = 0;
-                schedule.consecutive_passes += 1;
-                if schedule.consecutive_passes >= opts.healthy_threshold {
-                    schedule.recovering = false;
+        let (prober, path, instance) = (ctx.prober.clone(), options.path.clone(), instance.to_string());
+        let timeout = Duration::from_secs(options.timeout_s.max(1));
+        let (in_flight, done) = (self.in_flight.clone(), self.done.clone());
+        tokio::spawn(async move {
+            let outcome =
+                match tokio::time::timeout(timeout + Duration::from_millis(500), prober.probe(addr, &path, timeout))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(format!("GET {path} did not answer within {} s", timeout.as_secs())),
+                };
+            done.lock().unwrap().push((instance.clone(), now, outcome));
+            in_flight.lock().unwrap().remove(&instance);
+            wake.notify_one();
+        });
+    }
+
+    /// Folds the probes that came back into `checks`, for instances still `live`; the others'
+    /// outcomes are dropped (the instance is gone or leaving).
+    pub fn fold(
+        &self,
+        checks: &mut std::collections::BTreeMap<String, InstanceChecks>,
+        live: &HashSet<&str>,
+        options: &HealthOptions,
+    ) {
+        for (instance, started, outcome) in std::mem::take(&mut *self.done.lock().unwrap()) {
+            if live.contains(instance.as_str()) {
+                if let Err(why) = &outcome {
+                    tracing::debug!(instance, "health check failed: {why}");
                 }
-            }
-            Err(why) => {
-                if !record.passed_once {
-                    tracing::debug!(app, env, instance, "starting instance not ready yet: {why}");
-                }
-                schedule.recovering |= record.passed_once;
-                record.consecutive_failures += 1;
-                record.last_failure = Some(why);
-                schedule.consecutive_passes = 0;
+                checks.entry(instance).or_default().note_probe(outcome, options, started);
             }
         }
-        let interval = chrono::Duration::seconds(opts.interval_s.max(1) as i64);
-        schedule.next_due = Some(now + interval);
     }
 }
 
-/// The most live traffic scanned for refused connections in one look, in seconds.
-const SECONDS_TO_SCAN: u32 = 10;
+/// Counts connections the load balancer could not open to `instance` since the last look.
+pub fn note_refused(ctx: &Ctx, (app, env, instance): (&str, &str, &str), checks: &mut InstanceChecks) {
+    let metrics = ctx.lb.metrics();
+    if let Some(last) = metrics.last_closed() {
+        let seconds = checks.scan_window(last);
+        let refused: u64 =
+            metrics.instance_series(app, env, instance, seconds).iter().map(|second| second.connect_errors).sum();
+        checks.note_refused(last, refused);
+    }
+}
+
+/// An instance's live traffic over the enhanced-health window (the environment's with None).
+pub fn traffic(ctx: &Ctx, (app, env): (&str, &str), instance: Option<&str>) -> Traffic {
+    let metrics = ctx.lb.metrics();
+    let summary = match instance {
+        Some(id) => metrics.instance_summary(app, env, id, TRAFFIC_WINDOW_S),
+        None => metrics.summary(app, env, TRAFFIC_WINDOW_S),
+    };
+    Traffic { requests: summary.requests, status_5xx: summary.status_5xx(), window_s: TRAFFIC_WINDOW_S }
+}
 
 /// Waits while an instance that left rotation finishes its in-flight requests: at least
 /// `settle` (requests that picked the instance just before the table changed), at most the

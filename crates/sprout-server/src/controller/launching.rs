@@ -8,13 +8,18 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// One launch in flight.
-#[derive(Debug, Clone)]
-pub struct Launching {
-    /// The planner's deploy key (version and properties) of the instance.
-    pub key: String,
-    pub launched_at: i64,
-}
+use chrono::{DateTime, Utc};
+use sprout_model::Dockerrun;
+use sprout_store::EnvironmentRecord;
+use tokio::sync::Notify;
+
+use crate::context::Ctx;
+use crate::events::Event;
+use crate::instance::spec::{config_hash, deploy_key};
+use crate::instance::{self, InstanceIdentity};
+
+/// One launch in flight: the planner's deploy key (version and properties) and its start.
+pub use sprout_plan::pass::LaunchInFlight as Launching;
 
 /// Launches in flight and launches that failed since the last look.
 #[derive(Debug, Clone, Default)]
@@ -44,10 +49,69 @@ impl Launches {
         self.inflight.lock().unwrap().is_empty()
     }
 
-    /// The launches that failed since the last call: (instance, error).
-    pub fn take_failures(&self) -> Vec<(String, String)> {
-        std::mem::take(&mut *self.failed.lock().unwrap())
+    /// The launches that failed and were not yet said: (instance, error).
+    pub fn failures(&self) -> Vec<(String, String)> {
+        self.failed.lock().unwrap().clone()
     }
+
+    /// The first `n` failures were said: forget them. (Read and forgotten apart, so a pass
+    /// whose write was refused says them on the next pass instead of losing them.)
+    pub fn forget_failures(&self, n: usize) {
+        let mut failed = self.failed.lock().unwrap();
+        let n = n.min(failed.len());
+        failed.drain(..n);
+    }
+}
+
+/// Launches one instance of `version` (its definition `def`) for `env`, in the background: a
+/// few launches at a time (`Settings::launch_concurrency`); its end wakes the controller.
+pub async fn start(
+    ctx: &Ctx,
+    launches: &Launches,
+    env: &EnvironmentRecord,
+    version: &str,
+    def: &Dockerrun,
+    now: DateTime<Utc>,
+    wake: Arc<Notify>,
+) {
+    let Ok(v) = ctx.store.get_version(&env.app, version).await else { return };
+    let id = new_instance_id();
+    let dir = ctx.settings.instance_dir(&env.app, &env.name, &id);
+    let identity = InstanceIdentity {
+        server: ctx.settings.server_id.clone(),
+        app: env.app.clone(),
+        env: env.name.clone(),
+        instance: id.clone(),
+        version: version.to_string(),
+        launched_at: now.timestamp(),
+        config: config_hash(&env.variables),
+        bundle_dir: v.bundle_path.clone().into(),
+        log_dir: dir.join("logs"),
+        volume_dir: dir.join("volumes"),
+    };
+    let pinned = crate::version_images::pinned(ctx, &env.app, version).await;
+    let plan = crate::version_images::pin_images(instance::plan_instance(def, &identity, &env.variables), &pinned);
+    launches.begin(&id, Launching { key: deploy_key(version, &identity.config), launched_at: identity.launched_at });
+    let (ctx, launches, app, env_name, version) =
+        (ctx.clone(), launches.clone(), env.app.clone(), env.name.clone(), version.to_string());
+    tokio::spawn(async move {
+        // The engine's work is CPU-bound, so more launches at once share the CPU and delay the
+        // first capacity.
+        let _slot = ctx.launch_slots.clone().acquire_owned().await;
+        let result = instance::launch_instance(&*ctx.engine, &plan).await;
+        if result.is_ok() {
+            ctx.emit(&app, Some(&env_name), Event::InstanceLaunched { instance: id.clone(), version }).await;
+        }
+        launches.end(&id, result.err().map(|e| e.to_string()));
+        wake.notify_one();
+    });
+}
+
+/// A new instance id: `i-` and 10 hex digits from the OS's random source.
+pub fn new_instance_id() -> String {
+    let mut b = [0u8; 5];
+    getrandom::fill(&mut b).expect("the OS random source is available");
+    format!("i-{}", hex::encode(b))
 }
 
 #[cfg(test)]
@@ -63,7 +127,8 @@ mod tests {
         l.end("i-1", None);
         l.end("i-2", Some("boom".into()));
         assert!(l.is_empty());
-        assert_eq!(l.take_failures(), vec![("i-2".to_string(), "boom".to_string())]);
-        assert!(l.take_failures().is_empty());
+        assert_eq!(l.failures(), vec![("i-2".to_string(), "boom".to_string())]);
+        l.forget_failures(1);
+        assert!(l.failures().is_empty());
     }
 }

@@ -2,14 +2,12 @@
 //! sweeps the engine for instances no environment wants.
 
 pub mod autoscale;
-pub mod deploy;
-pub mod enhanced;
+pub mod definitions;
 pub mod env;
 pub mod health;
 pub mod launching;
-pub mod progress;
+pub mod retiring;
 pub mod routes;
-pub mod snapshot;
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;

@@ -5,6 +5,8 @@ use sprout_lb::hold::HoldConfig;
 use sprout_lb::{Route, RoutingTable, Upstream};
 use sprout_model::scaling::QueueSettings;
 
+use sprout_plan::pass::RouteChange;
+
 use crate::context::Ctx;
 
 /// What the load balancer needs of one environment: its in-service instances, and how many
@@ -22,6 +24,39 @@ pub fn hold_config(queue: &QueueSettings) -> HoldConfig {
         max_wait: std::time::Duration::from_millis(queue.max_wait_ms),
         instance_limit: queue.max_in_flight_per_instance,
     }
+}
+
+/// Apply one pass's route change: host prefix, in-service instances and queue bounds together,
+/// in at most one publish (none when nothing changed).
+pub fn publish(ctx: &Ctx, app: &str, env: &str, change: RouteChange) {
+    let key = (app.to_string(), env.to_string());
+    let (cname, route) = match change {
+        RouteChange::Remove => return remove_environment(ctx, app, env),
+        RouteChange::Refuse => {
+            // Terminating: nothing will come into service, so nothing is held either.
+            let refuse = HoldConfig { max_requests: 0, max_wait: std::time::Duration::ZERO, instance_limit: None };
+            (ctx.cnames.lock().unwrap().get(&key).cloned(), EnvRoute { upstreams: Vec::new(), hold: Some(refuse) })
+        }
+        RouteChange::Set { upstreams, queue, cname } => {
+            let upstreams = upstreams.into_iter().map(|(instance, addr)| Upstream { instance, addr }).collect();
+            (cname, EnvRoute { upstreams, hold: Some(hold_config(&queue)) })
+        }
+    };
+    let table = {
+        let mut routes = ctx.routes.lock().unwrap();
+        let mut cnames = ctx.cnames.lock().unwrap();
+        let cname_changed = match &cname {
+            Some(c) => cnames.insert(key.clone(), c.clone()).as_ref() != Some(c),
+            None => cnames.remove(&key).is_some(),
+        };
+        if !cname_changed && routes.get(&key) == Some(&route) {
+            return;
+        }
+        routes.insert(key, route);
+        drop(cnames);
+        build(ctx, &routes)
+    };
+    ctx.lb.publish(table);
 }
 
 /// Set an environment's in-service instances (and queue bounds) and publish the new table.
@@ -45,25 +80,6 @@ pub fn remove_environment(ctx: &Ctx, app: &str, env: &str) {
         routes.remove(&(app.to_string(), env.to_string()));
         ctx.cnames.lock().unwrap().remove(&(app.to_string(), env.to_string()));
         build(ctx, &routes)
-    };
-    ctx.lb.publish(table);
-}
-
-/// Make an environment answer under host prefix `cname` (its own name when None); republish
-/// only when that changes.
-pub fn set_cname(ctx: &Ctx, app: &str, env: &str, cname: Option<&str>) {
-    let key = (app.to_string(), env.to_string());
-    let table = {
-        let mut cnames = ctx.cnames.lock().unwrap();
-        let changed = match cname {
-            Some(c) if c != env => cnames.insert(key, c.to_string()).as_deref() != Some(c),
-            _ => cnames.remove(&key).is_some(),
-        };
-        if !changed {
-            return;
-        }
-        drop(cnames);
-        build(ctx, &ctx.routes.lock().unwrap())
     };
     ctx.lb.publish(table);
 }

@@ -11,6 +11,6 @@ pub mod retire;
 pub mod spec;
 
 pub use launch::launch_instance;
-pub use observe::{ObservedInstance, observe_environment};
+pub use observe::{ObservedInstance, container_view, observe_environment};
 pub use retire::retire_instance;
 pub use spec::{InstanceIdentity, InstancePlan, plan_instance};

@@ -125,3 +125,19 @@ pub async fn observe_environment(
     }
     Ok(by_id.into_values().collect())
 }
+
+/// A container as `sprout status` shows it.
+pub fn container_view(c: &ContainerStatus) -> sprout_plan::snapshot::ContainerView {
+    sprout_plan::snapshot::ContainerView {
+        name: c.labels.get(LABEL_CONTAINER).cloned().unwrap_or_default(),
+        image: c.image.clone(),
+        state: serde_json::to_value(c.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        exit_code: c.exit_code,
+        oom_killed: c.oom_killed,
+        ports: c
+            .ports
+            .iter()
+            .map(|p| format!("{}:{}->{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol))
+            .collect(),
+    }
+}

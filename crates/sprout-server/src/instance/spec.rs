@@ -11,11 +11,7 @@ use sprout_engine::{Bind, ContainerSpec, HealthcheckSpec, LogConfigSpec, Network
 use sprout_model::names::{self, *};
 use sprout_model::{BUNDLE_PREFIX, ContainerDefinition, DependencyCondition, Dockerrun, LOG_VOLUME_PREFIX};
 
-/// Label holding the Unix second an instance was launched.
-pub const LABEL_LAUNCHED_AT: &str = "sprout.launched-at";
-/// Label holding the hash of the environment properties an instance was launched with, so a
-/// changed property (`sprout setenv`) replaces instances the way a new version does.
-pub const LABEL_CONFIG: &str = "sprout.config";
+pub use sprout_model::names::{LABEL_CONFIG, LABEL_LAUNCHED_AT, deploy_key, key_version};
 /// Label saying whether a container is essential.
 pub const LABEL_ESSENTIAL: &str = "sprout.essential";
 
@@ -125,17 +121,6 @@ pub fn config_hash(variables: &BTreeMap<String, String>) -> String {
         h.update(v.as_bytes());
     }
     hex::encode(&h.finalize()[..6])
-}
-
-/// What the planner compares to decide an instance is current: version label and properties.
-/// `/` cannot appear in a label, so the key splits back unambiguously.
-pub fn deploy_key(version: &str, config: &str) -> String {
-    if config.is_empty() { version.to_string() } else { format!("{version}/{config}") }
-}
-
-/// The version label of a deploy key.
-pub fn key_version(key: &str) -> &str {
-    key.split_once('/').map_or(key, |(v, _)| v)
 }
 
 /// Map a Dockerrun to the engine specs of one instance. `variables` (the environment's

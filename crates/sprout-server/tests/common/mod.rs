@@ -40,6 +40,8 @@ pub struct ScriptedProber {
     /// soon after their launch they are probed.
     pub fail_versions: Mutex<HashSet<String>>,
     pub engine: Mutex<Option<Arc<FakeEngine>>>,
+    /// Probes of these addresses hang (far past any timeout) instead of answering.
+    pub hanging: Mutex<HashSet<SocketAddr>>,
 }
 
 impl ScriptedProber {
@@ -56,6 +58,9 @@ impl ScriptedProber {
 #[async_trait::async_trait]
 impl Prober for ScriptedProber {
     async fn probe(&self, addr: SocketAddr, path: &str, _t: Duration) -> Result<(), String> {
+        if self.hanging.lock().unwrap().contains(&addr) {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
         let excluded = self.only.lock().unwrap().as_ref().is_some_and(|only| !only.contains(&addr))
             || self.version_of(addr).is_some_and(|v| self.fail_versions.lock().unwrap().contains(&v));
         if excluded || *self.fail_all.lock().unwrap() || self.failing.lock().unwrap().contains(&addr) {

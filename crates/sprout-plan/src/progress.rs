@@ -7,9 +7,8 @@
 //! the event once the write has landed.
 
 use chrono::{DateTime, Utc};
-use sprout_store::{EnvStatus, EnvironmentRecord};
-
-use crate::events::Event;
+use sprout_model::environment::{EnvStatus, EnvironmentRecord};
+use sprout_model::event::Event;
 
 /// Moves `env` on given whether the plan is done (`ready`) and why instances are not healthy
 /// (`causes`, for the deploy failure's reason). The event to say, if the status moved.

@@ -1,19 +1,19 @@
-//! The deploy side of an environment's controller: turns the environment's deploy options into
-//! a `DeploySpec`, plans through the pure deploy planner, and records batch progress in the
-//! environment's `deploy_state` (so events name batches across restarts) with an event per
-//! batch. Rollback and abort are deploys too: they change the environment's version and this
-//! module carries them out batch by batch.
+//! A deploy's batches as the environment records them: the environment's deploy options as the
+//! deploy planner takes them (`deploy_spec`), and the batch progress kept in the environment's
+//! `deploy_state` (so events name batches across restarts) with an event per batch.
 //!
-//! Not here: what to launch or retire (`sprout_plan::deploy`), acting on it (`env.rs`).
+//! Pure: it changes the record and names the events; the controller writes the record and says
+//! the events once the write has landed. Not here: what to launch or retire (`deploy`), the
+//! deadline and rollback (`progress`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sprout_model::environment::EnvironmentRecord;
+use sprout_model::event::Event;
 use sprout_model::options::{BatchSizeType, DeploymentPolicy};
-use sprout_plan::{DeploySpec, DeployStatus, EnvironmentSpec, InstanceObservation, Plan, plan_deploy};
-use sprout_store::{EnvironmentRecord, StoreError};
 
-use crate::context::Ctx;
-use crate::events::Event;
+use crate::deploy::{DeploySpec, DeployStatus};
+use crate::reconcile::Plan;
 
 /// What `deploy_state` holds while a deploy runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,22 +43,17 @@ pub fn deploy_spec(env: &EnvironmentRecord) -> DeploySpec {
     DeploySpec { policy, batch, ignore_health_check: o.ignore_health_check }
 }
 
-/// Plan the environment: the deploy planner while instances of other versions run.
-pub fn plan(env: &EnvironmentRecord, spec: &EnvironmentSpec, observed: &[InstanceObservation]) -> (Plan, DeployStatus) {
-    plan_deploy(spec, &deploy_spec(env), observed)
-}
-
-/// Record batch progress and emit batch events. Writes the environment only when progress
-/// changed (a batch started or became healthy), so a steady environment costs no write.
-pub async fn record_progress(
-    ctx: &Ctx,
+/// Moves the recorded batch progress on (a batch started or became healthy) and names the
+/// events. Changes `env.deploy_state` only when progress changed, so a steady environment costs
+/// no write.
+pub fn advance_batches(
     env: &mut EnvironmentRecord,
     plan: &Plan,
     status: &DeployStatus,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Vec<Event> {
     if status.old == 0 {
-        return Ok(());
+        return Vec::new();
     }
     let spec = deploy_spec(env);
     let mut state = match DeployState::read(env) {
@@ -74,9 +69,6 @@ pub async fn record_progress(
         },
     };
     let before = state.clone();
-    let (app, name) = (env.app.clone(), env.name.clone());
-    // Announced only once the progress is recorded: a write refused as stale (another writer
-    // came first) leaves nothing said, and the next pass decides again on a fresh read.
     let mut events = Vec::new();
     if state.batch > 0 && !state.batch_healthy && status.new_pending == 0 && status.new_ready > 0 {
         state.batch_healthy = true;
@@ -91,11 +83,6 @@ pub async fn record_progress(
     }
     if state != before || env.deploy_state.is_none() {
         env.deploy_state = Some(serde_json::to_value(&state).expect("deploy state serializes"));
-        env.updated_at = now;
-        ctx.store.update_environment(env).await?;
     }
-    for event in events {
-        ctx.emit(&app, Some(&name), event).await;
-    }
-    Ok(())
+    events
 }

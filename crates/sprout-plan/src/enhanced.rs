@@ -5,10 +5,9 @@
 //! nothing about replacement (`sprout_plan::judge_instance` does). A high 5xx rate makes an
 //! instance Degraded, a cause to look at, not a reason to replace it.
 
+use crate::health::InstanceHealth;
+use crate::snapshot::{Colour, InstanceView};
 use serde::{Deserialize, Serialize};
-use sprout_plan::InstanceHealth;
-
-use super::snapshot::{Colour, InstanceView};
 
 /// Elastic Beanstalk's enhanced health statuses, from best to worst where they compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -200,5 +199,4 @@ pub fn judge_environment_status(
 }
 
 #[cfg(test)]
-#[path = "enhanced_tests.rs"]
 mod tests;

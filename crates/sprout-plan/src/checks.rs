@@ -1,0 +1,140 @@
+//! What the controller remembers of one instance's health checks between passes: the probe
+//! record the judge reads (`ProbeRecord`), when the next probe is due, passes in a row and
+//! whether it is recovering, and how far live traffic has been scanned for refused connections.
+//!
+//! Pure bookkeeping: the controller runs the probes (in the background, each with its own
+//! timeout) and reads the load balancer's metrics, then folds what came back in here. Its memory
+//! restarts empty after a restart: every instance is then probed at once.
+
+use chrono::{DateTime, Utc};
+use sprout_model::options::HealthOptions;
+
+use crate::enhanced::CheckFacts;
+use crate::health::ProbeRecord;
+
+/// The most live traffic scanned for refused connections in one look, in seconds.
+pub const SECONDS_TO_SCAN: u32 = 10;
+
+/// One instance's check memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceChecks {
+    pub record: ProbeRecord,
+    next_due: Option<DateTime<Utc>>,
+    /// Passing checks in a row (for the healthy threshold).
+    pub consecutive_passes: u32,
+    /// Failed a check since it was last fully healthy (for the healthy threshold).
+    recovering: bool,
+    /// The last closed metrics second already scanned for refused connections.
+    scanned_through: Option<i64>,
+}
+
+impl InstanceChecks {
+    /// Is a probe due? Always while the instance has never passed (a starting instance is
+    /// probed on every pass); every `interval_s` once it has.
+    pub fn probe_due(&self, now: DateTime<Utc>) -> bool {
+        !self.record.passed_once || self.next_due.is_none_or(|due| now >= due)
+    }
+
+    /// The seconds of live traffic to scan for refused connections, given the load balancer's
+    /// last closed second: (first second, count), the seconds not scanned yet, at most
+    /// `SECONDS_TO_SCAN`.
+    pub fn scan_window(&self, last_closed: i64) -> u32 {
+        let since = self
+            .scanned_through
+            .unwrap_or(last_closed - 1)
+            .clamp(last_closed - i64::from(SECONDS_TO_SCAN), last_closed);
+        (last_closed - since) as u32
+    }
+
+    /// Passive checking: connections the load balancer could not open since the last look count
+    /// as one failed check, so a dead instance leaves rotation without waiting for `interval_s`.
+    pub fn note_refused(&mut self, last_closed: i64, refused: u64) {
+        self.scanned_through = Some(last_closed);
+        if self.record.passed_once && refused > 0 {
+            self.recovering = true;
+            self.record.consecutive_failures += 1;
+            self.consecutive_passes = 0;
+            self.record.last_failure = Some(format!("the load balancer could not connect {refused} time(s)"));
+        }
+    }
+
+    /// A probe came back (started at `started`): pass or failure with what it saw.
+    pub fn note_probe(&mut self, outcome: Result<(), String>, options: &HealthOptions, started: DateTime<Utc>) {
+        match outcome {
+            Ok(()) => {
+                self.record.passed_once = true;
+                self.record.consecutive_failures = 0;
+                self.consecutive_passes += 1;
+                if self.consecutive_passes >= options.healthy_threshold {
+                    self.recovering = false;
+                }
+            }
+            Err(why) => {
+                self.recovering |= self.record.passed_once;
+                self.record.consecutive_failures += 1;
+                self.record.last_failure = Some(why);
+                self.consecutive_passes = 0;
+            }
+        }
+        self.next_due = Some(started + chrono::Duration::seconds(options.interval_s.max(1) as i64));
+    }
+
+    /// What enhanced health reads of these checks.
+    pub fn facts(&self, healthy_threshold: u32) -> CheckFacts {
+        let failing = if self.record.passed_once { self.record.consecutive_failures } else { 0 };
+        CheckFacts {
+            failing,
+            last_failure: self.record.last_failure.clone(),
+            recovering: self.recovering.then_some((self.consecutive_passes, healthy_threshold)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn a_starting_instance_is_always_due_and_a_serving_one_every_interval() {
+        let opts = HealthOptions { interval_s: 15, ..Default::default() };
+        let mut c = InstanceChecks::default();
+        assert!(c.probe_due(at(0)));
+        c.note_probe(Err("connection refused".into()), &opts, at(0));
+        assert!(c.probe_due(at(0)), "never passed: probed again at once");
+        c.note_probe(Ok(()), &opts, at(1));
+        assert!(!c.probe_due(at(15)));
+        assert!(c.probe_due(at(16)));
+    }
+
+    #[test]
+    fn refused_connections_count_once_a_look_and_only_after_a_first_pass() {
+        let opts = HealthOptions::default();
+        let mut c = InstanceChecks::default();
+        c.note_refused(100, 3);
+        assert_eq!(c.record.consecutive_failures, 0);
+        c.note_probe(Ok(()), &opts, at(0));
+        assert_eq!(c.scan_window(105), 5);
+        c.note_refused(105, 3);
+        assert_eq!(c.record.consecutive_failures, 1);
+        assert_eq!(c.scan_window(105), 0);
+        assert_eq!(c.scan_window(200), SECONDS_TO_SCAN);
+        let facts = c.facts(opts.healthy_threshold);
+        assert_eq!((facts.failing, facts.recovering), (1, Some((0, opts.healthy_threshold))));
+    }
+
+    #[test]
+    fn recovery_ends_at_the_healthy_threshold() {
+        let opts = HealthOptions { healthy_threshold: 2, ..Default::default() };
+        let mut c = InstanceChecks::default();
+        c.note_probe(Ok(()), &opts, at(0));
+        c.note_probe(Err("GET / returned 500".into()), &opts, at(20));
+        c.note_probe(Ok(()), &opts, at(40));
+        assert_eq!(c.facts(2).recovering, Some((1, 2)));
+        c.note_probe(Ok(()), &opts, at(60));
+        assert_eq!(c.facts(2).recovering, None);
+    }
+}

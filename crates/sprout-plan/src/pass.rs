@@ -1,0 +1,427 @@
+//! One environment's pass, as one pure step: from the environment, what was observed (instances
+//! and their containers, live traffic, launches in flight and failed) and what the controller
+//! remembers (checks, announced instances, launch back-off), plus `now`, everything the pass
+//! should do: the routing entry, the environment's change (deploy progress, status), the events,
+//! launches and retirements, the snapshot `sprout status` shows, and when to look again.
+//!
+//! The controller (`sprout_server::controller::env`) only senses, calls `plan_pass`, and acts.
+//! Not here: running probes (the controller folds their outcomes into `Memory::checks` before
+//! the pass), the deploy policies (`deploy`), the status step (`progress`), enhanced health
+//! (`enhanced`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sprout_model::environment::{EnvStatus, EnvironmentRecord};
+use sprout_model::event::Event;
+use sprout_model::names::key_version;
+use sprout_model::scaling::QueueSettings;
+
+use crate::batches::{advance_batches, deploy_spec};
+use crate::checks::InstanceChecks;
+use crate::deploy::plan_deploy;
+use crate::enhanced::{HealthStatus, Traffic, judge_environment_status, judge_instance_status};
+use crate::health::{ContainerObservation, InstanceHealth, ObservedState, judge_instance};
+use crate::reconcile::{EnvironmentSpec, InstanceObservation, RetireReason, Step};
+use crate::rotation::{Candidate, choose_rotation};
+use crate::snapshot::{ContainerView, EnvSnapshot, InstanceView};
+
+#[cfg(test)]
+mod tests;
+
+/// A starting instance is looked at this often until its first pass, whatever the interval,
+/// so it takes traffic within a fraction of a second of being ready.
+pub const STARTING_PROBE_EVERY: Duration = Duration::from_millis(100);
+/// While launches are in flight, the most a pass waits (each launch's end wakes it anyway).
+pub const BUSY_EVERY: Duration = Duration::from_millis(500);
+/// While the engine does not answer, how often to look again.
+pub const ENGINE_DOWN_EVERY: Duration = Duration::from_secs(2);
+/// While instances of a terminated environment are being retired, how often to look again.
+pub const TERMINATING_EVERY: Duration = Duration::from_millis(500);
+/// The longest launch back-off after failures, in seconds.
+pub const MAX_BACKOFF_S: u64 = 30;
+
+/// Everything one pass observed.
+#[derive(Debug, Clone)]
+pub struct PassInput<'a> {
+    /// None: the environment is gone from the store (terminated).
+    pub env: Option<&'a EnvironmentRecord>,
+    /// The deploy key (version and properties) instances should run.
+    pub desired_key: String,
+    /// Instances the engine shows, less those being retired.
+    pub instances: Vec<SeenInstance>,
+    /// Launches in flight, by instance id.
+    pub launching: BTreeMap<String, LaunchInFlight>,
+    /// Launches that failed since the last pass: (instance, error).
+    pub launch_failures: Vec<(String, String)>,
+    /// Instances still being retired (draining, stopping, quarantined).
+    pub retiring: usize,
+    /// Instances in the load balancer's table now.
+    pub serving: BTreeSet<String>,
+    /// The environment's live traffic over the enhanced-health window.
+    pub traffic: Traffic,
+    /// Set when the engine could not be listed: nothing else was observed.
+    pub engine_error: Option<String>,
+    pub launch_timeout_s: u64,
+    /// The controller's ordinary pace.
+    pub tick: Duration,
+    pub now: DateTime<Utc>,
+}
+
+/// One instance as the engine shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeenInstance {
+    pub id: String,
+    /// Version label.
+    pub version: String,
+    /// Deploy key (version and properties).
+    pub key: String,
+    pub launched_at: i64,
+    /// Its containers judged against its version's definition; None when the version is unknown.
+    pub containers: Option<Vec<ContainerObservation>>,
+    /// Its containers as `sprout status` shows them.
+    pub views: Vec<ContainerView>,
+    /// Where the load balancer reaches it (its web container's published port).
+    pub address: Option<SocketAddr>,
+    /// Its own live traffic over the enhanced-health window.
+    pub traffic: Traffic,
+}
+
+/// A launch in flight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchInFlight {
+    pub key: String,
+    pub launched_at: i64,
+}
+
+/// What the controller remembers between passes. All of it can be lost: a restarted server
+/// probes every instance again before it takes traffic.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Memory {
+    pub checks: BTreeMap<String, InstanceChecks>,
+    /// Instances announced in service (their first passing check was said).
+    pub announced: BTreeSet<String>,
+    /// Launches that failed in a row (reset by an instance coming into service).
+    pub failures: u32,
+    pub backoff_until: Option<DateTime<Utc>>,
+    pub engine_down: bool,
+}
+
+impl Memory {
+    /// A launch failed: back off further launches, 2^n seconds up to `MAX_BACKOFF_S`.
+    fn note_failure(&mut self, now: DateTime<Utc>) -> u64 {
+        self.failures += 1;
+        let wait = 2u64.saturating_pow(self.failures.min(5)).min(MAX_BACKOFF_S);
+        self.backoff_until = Some(now + chrono::Duration::seconds(wait as i64));
+        wait
+    }
+
+    fn forget(&mut self, id: &str) {
+        self.checks.remove(id);
+        self.announced.remove(id);
+    }
+}
+
+/// What the load balancer should hold for the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RouteChange {
+    /// In-service instances, and the queue bounds for requests held while none has room.
+    Set { upstreams: Vec<(String, SocketAddr)>, queue: QueueSettings, cname: Option<String> },
+    /// Nothing will come into service (terminating): no instance, nothing held.
+    Refuse,
+    /// The environment is gone: its host names answer 404.
+    Remove,
+}
+
+/// The store write the pass asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Compare-and-set at the revision read.
+    Update(Box<EnvironmentRecord>),
+    /// The environment is terminated and nothing of it is left.
+    Delete,
+}
+
+/// An instance to take out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retirement {
+    pub id: String,
+    pub reason: RetireReason,
+    /// Let in-flight requests finish first (not for an unhealthy instance).
+    pub drain: bool,
+}
+
+/// When to look again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    After(Duration),
+    /// Nothing of the environment is left: the controller ends.
+    Done,
+}
+
+/// Everything one pass should do, in the order the controller does it: publish the route, write,
+/// say the events, retire and launch; then keep the snapshot and adopt the memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassPlan {
+    pub route: Option<RouteChange>,
+    pub write: Option<Write>,
+    pub events: Vec<Event>,
+    pub retire: Vec<Retirement>,
+    /// Version labels to launch one instance of, each.
+    pub launch: Vec<String>,
+    /// None: forget the snapshot (the environment is gone).
+    pub snapshot: Option<EnvSnapshot>,
+    pub memory: Memory,
+    pub next: Next,
+}
+
+/// The pass: see the module's documentation.
+pub fn plan_pass(input: &PassInput, memory: &Memory) -> PassPlan {
+    let mut memory = memory.clone();
+    let now = input.now;
+    let mut events = Vec::new();
+    if let Some(error) = &input.engine_error {
+        if !memory.engine_down {
+            events.push(Event::EngineUnavailable { error: error.clone() });
+        }
+        memory.engine_down = true;
+        return PassPlan::wait(events, memory, ENGINE_DOWN_EVERY);
+    }
+    memory.engine_down = false;
+    for (instance, error) in &input.launch_failures {
+        let retry_in_s = memory.note_failure(now);
+        events.push(Event::LaunchFailed { instance: instance.clone(), error: error.clone(), retry_in_s });
+    }
+    match input.env {
+        None => plan_gone(input, memory, events),
+        Some(env)
+            if env.status == EnvStatus::Terminating
+                && input.instances.is_empty()
+                && input.retiring == 0
+                && input.launching.is_empty() =>
+        {
+            events.push(Event::EnvironmentTerminated);
+            let mut plan = plan_gone(input, memory, events);
+            plan.write = Some(Write::Delete);
+            plan
+        }
+        Some(env) => plan_running(input, env, memory, events),
+    }
+}
+
+impl PassPlan {
+    fn wait(events: Vec<Event>, memory: Memory, after: Duration) -> PassPlan {
+        PassPlan {
+            route: None,
+            write: None,
+            events,
+            retire: Vec::new(),
+            launch: Vec::new(),
+            snapshot: None,
+            memory,
+            next: Next::After(after),
+        }
+    }
+}
+
+/// Deleted from the store (terminated): retire whatever is left, then stop.
+fn plan_gone(input: &PassInput, mut memory: Memory, events: Vec<Event>) -> PassPlan {
+    if input.instances.is_empty() && input.retiring == 0 {
+        let mut plan = PassPlan::wait(events, Memory::default(), Duration::ZERO);
+        plan.route = Some(RouteChange::Remove);
+        plan.next = Next::Done;
+        return plan;
+    }
+    let retire = input
+        .instances
+        .iter()
+        .map(|i| {
+            memory.forget(&i.id);
+            Retirement { id: i.id.clone(), reason: RetireReason::Terminate, drain: true }
+        })
+        .collect();
+    let mut plan = PassPlan::wait(events, memory, TERMINATING_EVERY);
+    plan.route = Some(RouteChange::Refuse);
+    plan.retire = retire;
+    plan
+}
+
+/// An instance judged: its health and where it is reached.
+fn judge(input: &PassInput, inst: &SeenInstance, checks: &InstanceChecks, unhealthy_threshold: u32) -> InstanceHealth {
+    if input.launching.contains_key(&inst.id) {
+        // Half created: not judged, counted as capacity to come.
+        return InstanceHealth::Pending;
+    }
+    let Some(containers) = &inst.containers else {
+        return InstanceHealth::Unhealthy(format!("runs version {:?}, which this server does not know", inst.version));
+    };
+    // Launches finish within a pass, so an essential container that was created but never
+    // started belongs to a launch that was interrupted (the server was killed): replace it.
+    if let Some(c) = containers.iter().find(|c| c.essential && c.state == Some(ObservedState::Created)) {
+        return InstanceHealth::Unhealthy(format!(
+            "essential container {} was created but never started (its launch was interrupted)",
+            c.name
+        ));
+    }
+    let age = (input.now.timestamp() - inst.launched_at).max(0) as u64;
+    judge_instance(containers, &checks.record, age, input.launch_timeout_s, unhealthy_threshold)
+}
+
+fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory, mut events: Vec<Event>) -> PassPlan {
+    let now = input.now;
+    let mut env = read.clone();
+    let health_options = read.options.health.clone();
+
+    // Judge every instance.
+    let mut views = Vec::new();
+    let mut observations = Vec::new();
+    for inst in &input.instances {
+        let checks = memory.checks.get(&inst.id).cloned().unwrap_or_default();
+        let health = judge(input, inst, &checks, health_options.unhealthy_threshold);
+        let address =
+            if input.launching.contains_key(&inst.id) || inst.containers.is_none() { None } else { inst.address };
+        if health == InstanceHealth::Healthy && memory.announced.insert(inst.id.clone()) {
+            memory.failures = 0;
+            let address = address.map(|a| a.to_string()).unwrap_or_default();
+            events.push(Event::InstanceInService { instance: inst.id.clone(), address });
+        }
+        observations.push(InstanceObservation {
+            id: inst.id.clone(),
+            version: inst.key.clone(),
+            health: health.clone(),
+            launched_at: inst.launched_at,
+        });
+        views.push(InstanceView {
+            id: inst.id.clone(),
+            version: inst.version.clone(),
+            health,
+            in_service: false,
+            address: address.map(|a| a.to_string()),
+            launched_at: inst.launched_at,
+            containers: inst.views.clone(),
+            status: Default::default(),
+            causes: Vec::new(),
+            failing_check: None,
+        });
+    }
+    // Launches whose instance the engine does not show yet still count as capacity to come.
+    for (id, l) in &input.launching {
+        if !input.instances.iter().any(|i| &i.id == id) {
+            observations.push(InstanceObservation {
+                id: id.clone(),
+                version: l.key.clone(),
+                health: InstanceHealth::Pending,
+                launched_at: l.launched_at,
+            });
+        }
+    }
+
+    // Plan: the warm pool is planned like capacity (launched, health-checked, replaced on a
+    // deploy) and kept out of rotation below.
+    let warm_pool = env.options.scaling.warm_pool;
+    let spec = EnvironmentSpec {
+        version: input.desired_key.clone(),
+        desired: env.desired_instances + warm_pool,
+        terminating: env.status == EnvStatus::Terminating,
+        may_launch: memory.backoff_until.is_none_or(|t| now >= t),
+    };
+    let (plan, deploy_status) = plan_deploy(&spec, &deploy_spec(&env), &observations);
+    events.extend(advance_batches(&mut env, &plan, &deploy_status, now));
+    let leaving: BTreeSet<&str> = plan.retirements().map(|(id, _)| id).collect();
+
+    // Route: healthy instances that are not leaving; with a warm pool and no deploy running,
+    // only the desired count of them (the rest wait warm).
+    let candidates: Vec<Candidate> = views
+        .iter()
+        .filter(|v| v.health == InstanceHealth::Healthy && !leaving.contains(v.id.as_str()) && v.address.is_some())
+        .map(|v| Candidate { id: v.id.clone(), launched_at: v.launched_at, serving: input.serving.contains(&v.id) })
+        .collect();
+    let cap = (warm_pool > 0 && env.status == EnvStatus::Ready).then_some(env.desired_instances as usize);
+    let (serve, warm) = choose_rotation(&candidates, cap);
+    let mut upstreams = Vec::new();
+    for v in views.iter_mut().filter(|v| serve.contains(&v.id)) {
+        v.in_service = true;
+        let addr = input.instances.iter().find(|i| i.id == v.id).and_then(|i| i.address).expect("candidates have one");
+        upstreams.push((v.id.clone(), addr));
+    }
+    let route = RouteChange::Set {
+        upstreams,
+        queue: env.options.scaling.queue.clone(),
+        cname: env.options.routing.cname.clone().filter(|c| *c != env.name),
+    };
+
+    // Retirements: an instance being launched is its launch task's until the launch ends.
+    let mut retire = Vec::new();
+    for (id, reason) in plan.retirements() {
+        if input.launching.contains_key(id) {
+            continue;
+        }
+        if let RetireReason::Unhealthy(why) = reason {
+            if !memory.announced.contains(id) {
+                // Never passed a health check: a failed launch, so back off further launches.
+                memory.note_failure(now);
+            }
+            events.push(Event::InstanceUnhealthy { instance: id.to_string(), reason: why.clone() });
+        }
+        memory.forget(id);
+        let drain = !matches!(reason, RetireReason::Unhealthy(_));
+        retire.push(Retirement { id: id.to_string(), reason: reason.clone(), drain });
+    }
+    let launch: Vec<String> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Launch { version } => Some(key_version(version).to_string()),
+            Step::Retire { .. } => None,
+        })
+        .collect();
+
+    // Enhanced health, for the snapshot and a failed deploy's reason.
+    for (view, inst) in views.iter_mut().zip(&input.instances) {
+        let checks = memory.checks.get(&view.id).cloned().unwrap_or_default();
+        let facts = checks.facts(health_options.healthy_threshold);
+        view.failing_check =
+            (facts.failing > 0).then(|| facts.last_failure.clone().unwrap_or_else(|| "no answer".into()));
+        (view.status, view.causes) = judge_instance_status(&view.health, &facts, inst.traffic);
+    }
+    let (status, colour, causes) =
+        judge_environment_status(&views, env.desired_instances, &env.version_label, input.traffic);
+    for v in views.iter_mut().filter(|v| warm.contains(&v.id)) {
+        v.status = v.status.worst(HealthStatus::Info);
+        v.causes.push("warm pool: healthy and out of rotation until a scale-out needs it".into());
+    }
+
+    // The status step: Ready, or the rollback of an overrun deploy.
+    if let Some(event) = crate::progress::advance(&mut env, plan.ready, &causes, now) {
+        events.push(event);
+    }
+    let write = (env != *read).then(|| {
+        env.updated_at = now;
+        Write::Update(Box::new(env))
+    });
+
+    // A launched instance waiting for its first check is looked at rapidly. Launches still in
+    // flight need no pass: each wakes the controller when it ends.
+    let awaiting_first_pass =
+        observations.iter().any(|o| o.health == InstanceHealth::Pending && !input.launching.contains_key(&o.id));
+    let busy = !launch.is_empty() || !input.launching.is_empty();
+    let next = if awaiting_first_pass {
+        STARTING_PROBE_EVERY
+    } else if busy {
+        input.tick.min(BUSY_EVERY)
+    } else {
+        input.tick
+    };
+    PassPlan {
+        route: Some(route),
+        write,
+        events,
+        retire,
+        launch,
+        snapshot: Some(EnvSnapshot { instances: views, status, colour, causes, observed_at: now }),
+        memory,
+        next: Next::After(next),
+    }
+}

@@ -1,0 +1,320 @@
+//! Table tests for one environment's pass: routing, retirement, back-off, deploy progress and
+//! rollback, warm pool, termination and when to look again, with no engine and no clock.
+
+use super::*;
+use crate::health::ProbeRecord;
+use proptest::prelude::*;
+use sprout_model::options::HealthOptions;
+
+fn at(s: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+}
+
+fn env(version: &str, desired: u32, status: EnvStatus) -> EnvironmentRecord {
+    EnvironmentRecord {
+        app: "shop".into(),
+        name: "prod".into(),
+        version_label: version.into(),
+        last_good_version: Some("v1".into()),
+        desired_instances: desired,
+        status,
+        variables: Default::default(),
+        deploy_deadline: None,
+        last_error: None,
+        options: Default::default(),
+        deploy_state: None,
+        created_at: at(0),
+        updated_at: at(0),
+        revision: 1,
+    }
+}
+
+fn running(name: &str) -> ContainerObservation {
+    ContainerObservation { name: name.into(), essential: true, state: Some(ObservedState::Running) }
+}
+
+fn inst(id: &str, version: &str, port: u16) -> SeenInstance {
+    SeenInstance {
+        id: id.into(),
+        version: version.into(),
+        key: version.into(),
+        launched_at: at(0).timestamp(),
+        containers: Some(vec![running("web")]),
+        views: Vec::new(),
+        address: Some(SocketAddr::from(([127, 0, 0, 1], port))),
+        traffic: Traffic::default(),
+    }
+}
+
+fn input<'a>(env: Option<&'a EnvironmentRecord>, instances: Vec<SeenInstance>) -> PassInput<'a> {
+    PassInput {
+        env,
+        desired_key: env.map(|e| e.version_label.clone()).unwrap_or_default(),
+        instances,
+        launching: BTreeMap::new(),
+        launch_failures: Vec::new(),
+        retiring: 0,
+        serving: BTreeSet::new(),
+        traffic: Traffic::default(),
+        engine_error: None,
+        launch_timeout_s: 300,
+        tick: Duration::from_secs(1),
+        now: at(100),
+    }
+}
+
+/// Memory in which these instances have passed their checks.
+fn passed(ids: &[&str]) -> Memory {
+    let mut m = Memory::default();
+    for id in ids {
+        let mut c = InstanceChecks::default();
+        c.note_probe(Ok(()), &HealthOptions::default(), at(99));
+        m.checks.insert(id.to_string(), c);
+        m.announced.insert(id.to_string());
+    }
+    m
+}
+
+fn routed(plan: &PassPlan) -> Vec<String> {
+    match &plan.route {
+        Some(RouteChange::Set { upstreams, .. }) => upstreams.iter().map(|(id, _)| id.clone()).collect(),
+        other => panic!("expected a route, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_steady_environment_routes_everyone_and_writes_nothing() {
+    let e = env("v1", 2, EnvStatus::Ready);
+    let plan = plan_pass(&input(Some(&e), vec![inst("i-a", "v1", 1), inst("i-b", "v1", 2)]), &passed(&["i-a", "i-b"]));
+    assert_eq!(routed(&plan), ["i-a", "i-b"]);
+    assert_eq!((plan.write, plan.events.len(), plan.retire.len(), plan.launch.len()), (None, 0, 0, 0));
+    assert_eq!(plan.next, Next::After(Duration::from_secs(1)));
+    let snapshot = plan.snapshot.unwrap();
+    assert_eq!(snapshot.status, HealthStatus::Ok);
+    assert!(snapshot.instances.iter().all(|i| i.in_service));
+}
+
+#[test]
+fn a_first_passing_check_puts_the_instance_in_service_once_and_resets_the_back_off() {
+    let e = env("v1", 1, EnvStatus::Launching);
+    let mut memory = passed(&["i-a"]);
+    memory.announced.clear();
+    memory.failures = 3;
+    let plan = plan_pass(&input(Some(&e), vec![inst("i-a", "v1", 1)]), &memory);
+    assert_eq!(routed(&plan), ["i-a"]);
+    assert!(
+        matches!(&plan.events[0], Event::InstanceInService { instance, address } if instance == "i-a" && address == "127.0.0.1:1")
+    );
+    assert!(matches!(plan.events.last(), Some(Event::EnvironmentReady { instances: 1, .. })));
+    assert_eq!(plan.memory.failures, 0);
+    let Some(Write::Update(written)) = &plan.write else { panic!("expected a write") };
+    assert_eq!((written.status, written.last_good_version.as_deref()), (EnvStatus::Ready, Some("v1")));
+    assert_eq!(written.updated_at, at(100));
+    // The next pass, from the adopted memory and the written record, says nothing again.
+    let again = plan_pass(&input(Some(written), vec![inst("i-a", "v1", 1)]), &plan.memory);
+    assert_eq!((again.events.len(), again.write), (0, None));
+}
+
+#[test]
+fn a_dead_essential_container_takes_the_instance_out_in_the_same_pass() {
+    let e = env("v1", 2, EnvStatus::Ready);
+    let mut dead = inst("i-b", "v1", 2);
+    dead.containers = Some(vec![ContainerObservation {
+        name: "web".into(),
+        essential: true,
+        state: Some(ObservedState::Exited { code: 137, oom: true }),
+    }]);
+    let mut i = input(Some(&e), vec![inst("i-a", "v1", 1), dead]);
+    i.serving = ["i-a".to_string(), "i-b".to_string()].into();
+    let plan = plan_pass(&i, &passed(&["i-a", "i-b"]));
+    assert_eq!(routed(&plan), ["i-a"]);
+    assert_eq!(plan.retire.len(), 1);
+    assert_eq!((plan.retire[0].id.as_str(), plan.retire[0].drain), ("i-b", false));
+    assert!(matches!(&plan.events[0], Event::InstanceUnhealthy { reason, .. } if reason.contains("OOM")));
+    assert_eq!(plan.launch, ["v1"], "replaced at once");
+    assert!(!plan.memory.checks.contains_key("i-b") && !plan.memory.announced.contains("i-b"));
+    assert_eq!(plan.memory.failures, 0, "it had served: not a failed launch");
+}
+
+#[test]
+fn an_instance_that_never_served_backs_off_launches() {
+    let e = env("v1", 1, EnvStatus::Launching);
+    let mut bad = inst("i-a", "v1", 1);
+    bad.containers = Some(vec![ContainerObservation {
+        name: "web".into(),
+        essential: true,
+        state: Some(ObservedState::Exited { code: 1, oom: false }),
+    }]);
+    let plan = plan_pass(&input(Some(&e), vec![bad]), &Memory::default());
+    assert_eq!(plan.memory.failures, 1);
+    assert_eq!(plan.memory.backoff_until, Some(at(102)));
+    // Its replacement was planned with it; launches after that wait out the back-off.
+    assert_eq!(plan.launch, ["v1"]);
+}
+
+#[test]
+fn launch_failures_are_said_with_their_back_off_and_nothing_launches_meanwhile() {
+    let e = env("v1", 1, EnvStatus::Launching);
+    let mut i = input(Some(&e), Vec::new());
+    i.launch_failures = vec![("i-x".into(), "no such image".into()), ("i-y".into(), "no such image".into())];
+    let plan = plan_pass(&i, &Memory::default());
+    let retries: Vec<u64> = plan
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::LaunchFailed { retry_in_s, .. } => Some(*retry_in_s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retries, [2, 4]);
+    assert!(plan.launch.is_empty());
+    let mut later = input(Some(&e), Vec::new());
+    later.now = at(105);
+    assert_eq!(plan_pass(&later, &plan.memory).launch, ["v1"]);
+}
+
+#[test]
+fn a_launching_instance_is_neither_judged_nor_retired_and_the_pass_waits_for_it() {
+    let e = env("v1", 1, EnvStatus::Launching);
+    let mut half = inst("i-a", "v1", 1);
+    half.containers = Some(vec![ContainerObservation { name: "web".into(), essential: true, state: None }]);
+    let mut i = input(Some(&e), vec![half]);
+    i.launching.insert("i-a".into(), LaunchInFlight { key: "v1".into(), launched_at: at(99).timestamp() });
+    let plan = plan_pass(&i, &Memory::default());
+    assert!(plan.retire.is_empty() && plan.launch.is_empty());
+    assert!(routed(&plan).is_empty());
+    assert_eq!(plan.next, Next::After(Duration::from_millis(500)));
+}
+
+#[test]
+fn a_started_instance_waiting_for_its_first_check_is_looked_at_rapidly() {
+    let e = env("v1", 1, EnvStatus::Launching);
+    let plan = plan_pass(&input(Some(&e), vec![inst("i-a", "v1", 1)]), &Memory::default());
+    assert!(routed(&plan).is_empty());
+    assert_eq!(plan.next, Next::After(STARTING_PROBE_EVERY));
+}
+
+#[test]
+fn a_deploy_starts_a_batch_and_records_it_in_one_write() {
+    let mut e = env("v2", 2, EnvStatus::Updating);
+    e.deploy_deadline = Some(at(600));
+    let mut i = input(Some(&e), vec![inst("i-a", "v1", 1), inst("i-b", "v1", 2)]);
+    i.serving = ["i-a".to_string(), "i-b".to_string()].into();
+    let plan = plan_pass(&i, &passed(&["i-a", "i-b"]));
+    assert_eq!(routed(&plan), ["i-a", "i-b"], "the old version serves until the new is healthy");
+    assert_eq!(plan.launch, ["v2"]);
+    assert!(matches!(&plan.events[..], [Event::DeployBatchStarted { batch: 1, .. }]));
+    let Some(Write::Update(written)) = &plan.write else { panic!("expected a write") };
+    let state = crate::batches::DeployState::read(written).unwrap();
+    assert_eq!((state.batch, state.to_version.as_str()), (1, "v2"));
+}
+
+#[test]
+fn an_overrun_deploy_rolls_back_and_says_why() {
+    let mut e = env("v2", 1, EnvStatus::Updating);
+    e.deploy_deadline = Some(at(50));
+    let mut failing = inst("i-new", "v2", 2);
+    failing.launched_at = at(90).timestamp();
+    let mut memory = passed(&["i-old"]);
+    let mut c = InstanceChecks::default();
+    c.note_probe(Err("GET / returned 500".into()), &HealthOptions::default(), at(99));
+    memory.checks.insert("i-new".into(), c);
+    let plan = plan_pass(&input(Some(&e), vec![inst("i-old", "v1", 1), failing]), &memory);
+    let Some(Write::Update(written)) = &plan.write else { panic!("expected a write") };
+    assert_eq!((written.version_label.as_str(), written.status), ("v1", EnvStatus::Updating));
+    assert!(plan.events.iter().any(|e| matches!(e, Event::DeployFailed { rollback_to: Some(v), .. } if v == "v1")));
+}
+
+#[test]
+fn a_warm_pool_waits_out_of_rotation() {
+    let mut e = env("v1", 1, EnvStatus::Ready);
+    e.options.scaling.warm_pool = 1;
+    let mut i = input(Some(&e), vec![inst("i-a", "v1", 1), inst("i-b", "v1", 2)]);
+    i.serving = ["i-b".to_string()].into();
+    let plan = plan_pass(&i, &passed(&["i-a", "i-b"]));
+    assert_eq!(routed(&plan), ["i-b"], "the one serving keeps serving");
+    let snapshot = plan.snapshot.unwrap();
+    let warm = snapshot.instances.iter().find(|v| v.id == "i-a").unwrap();
+    assert_eq!(warm.status, HealthStatus::Info);
+    assert!(warm.causes[0].starts_with("warm pool"));
+}
+
+#[test]
+fn a_terminated_environment_is_deleted_once_nothing_is_left_and_the_controller_ends() {
+    let e = env("v1", 0, EnvStatus::Terminating);
+    let plan = plan_pass(&input(Some(&e), Vec::new()), &Memory::default());
+    assert_eq!((plan.write, plan.route, plan.next), (Some(Write::Delete), Some(RouteChange::Remove), Next::Done));
+    assert_eq!(plan.events, [Event::EnvironmentTerminated]);
+    let mut still_retiring = input(Some(&e), Vec::new());
+    still_retiring.retiring = 1;
+    assert!(plan_pass(&still_retiring, &Memory::default()).write.is_none());
+}
+
+#[test]
+fn a_deleted_environment_retires_what_is_left_and_holds_nothing() {
+    let plan = plan_pass(&input(None, vec![inst("i-a", "v1", 1)]), &passed(&["i-a"]));
+    assert_eq!(plan.route, Some(RouteChange::Refuse));
+    assert_eq!(plan.retire, [Retirement { id: "i-a".into(), reason: RetireReason::Terminate, drain: true }]);
+    assert_eq!(plan.next, Next::After(TERMINATING_EVERY));
+}
+
+#[test]
+fn an_unreachable_engine_is_said_once() {
+    let e = env("v1", 1, EnvStatus::Ready);
+    let mut i = input(Some(&e), Vec::new());
+    i.engine_error = Some("connection refused".into());
+    let first = plan_pass(&i, &Memory::default());
+    assert_eq!(first.events.len(), 1);
+    assert_eq!((first.route.clone(), first.next), (None, Next::After(ENGINE_DOWN_EVERY)));
+    assert!(plan_pass(&i, &first.memory).events.is_empty());
+}
+
+#[test]
+fn an_unknown_version_is_replaced() {
+    let e = env("v1", 1, EnvStatus::Ready);
+    let mut stray = inst("i-a", "v0", 1);
+    stray.containers = None;
+    let plan = plan_pass(&input(Some(&e), vec![stray]), &Memory::default());
+    assert!(
+        matches!(&plan.retire[..], [Retirement { reason: RetireReason::Unhealthy(why), .. }] if why.contains("does not know"))
+    );
+}
+
+proptest! {
+    /// Planning again after applying a plan (its write, memory and route; launched instances
+    /// come up healthy, retired ones go) settles: within a few passes a pass writes nothing,
+    /// launches nothing and retires nothing.
+    #[test]
+    fn passes_settle(desired in 0u32..5, running in 0usize..6, warm in 0u32..3) {
+        let mut e = env("v1", desired, EnvStatus::Ready);
+        e.options.scaling.warm_pool = warm;
+        let mut instances: Vec<SeenInstance> = (0..running).map(|n| inst(&format!("i-{n}"), "v1", 1000 + n as u16)).collect();
+        let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
+        let mut memory = passed(&ids.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut serving = BTreeSet::new();
+        let mut next_id = 100;
+        for _ in 0..6 {
+            let mut i = input(Some(&e), instances.clone());
+            i.serving = serving.clone();
+            let plan = plan_pass(&i, &memory);
+            if let Some(Write::Update(w)) = &plan.write { e = (**w).clone(); }
+            memory = plan.memory.clone();
+            serving = routed(&plan).into_iter().collect();
+            instances.retain(|i| !plan.retire.iter().any(|r| r.id == i.id));
+            for _ in &plan.launch {
+                next_id += 1;
+                let id = format!("i-{next_id}");
+                instances.push(inst(&id, "v1", next_id));
+                let mut c = InstanceChecks::default();
+                c.record = ProbeRecord { passed_once: true, consecutive_failures: 0, last_failure: None };
+                memory.checks.insert(id, c);
+            }
+        }
+        let mut i = input(Some(&e), instances.clone());
+        i.serving = serving;
+        let last = plan_pass(&i, &memory);
+        prop_assert!(last.write.is_none() && last.launch.is_empty() && last.retire.is_empty());
+        prop_assert_eq!(instances.len() as u32, desired + warm);
+        prop_assert_eq!(routed(&last).len() as u32, desired);
+    }
+}
