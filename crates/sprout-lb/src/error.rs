@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 
-use crate::proxy::ProxyBody;
+use crate::body::ProxyBody;
 
 /// Longest host echoed back in a body; hosts come from the client and may be silly long.
 const MAX_ECHOED_HOST: usize = 200;

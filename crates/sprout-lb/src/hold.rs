@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::{LoadBalancer, Published, RouteState};
+use crate::LoadBalancer;
+use crate::published::{Published, RouteState};
 
 /// How many requests may wait, and how long each may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,24 +13,19 @@ use bytes::Bytes;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
 use http_body_util::BodyExt;
-use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::{Body, Incoming};
 use hyper_util::rt::TokioIo;
 
+use crate::LoadBalancer;
+use crate::body::{BoxError, ProxyBody};
 use crate::direct::{self, DirectBody, DirectConn};
 use crate::error::{ProxyError, error_response};
 use crate::flight::{Flight, MeteredBody};
 use crate::pool::{self, PooledBody};
+use crate::published::RouteState;
 use crate::routing::normalize_host;
-use crate::{LoadBalancer, RouteState};
 use crate::{balance, headers};
 use hyper::client::conn::http1::SendRequest;
-
-/// The body of every response the load balancer sends: streamed from an instance, or its own.
-pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
-
-/// Why a response body stopped early, from whichever path carried it.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A connection to an instance: hyper's client for requests with a body or an upgrade, the
 /// direct path (`direct.rs`) for the rest; `bool` says the direct one was reused.

@@ -1,0 +1,43 @@
+//! How the load balancer is set up: timeouts, balancing, worker threads, request holding, and
+//! the default drain deadline. Plain settings with their defaults. Not here: routing (published
+//! at run time through `LoadBalancer::publish`) or anything that reads the settings.
+
+use std::time::Duration;
+
+use crate::balance::Balance;
+use crate::hold;
+
+/// How long `serve` lets in-flight requests finish after shutdown is requested.
+pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The load balancer's settings, fixed for its lifetime.
+#[derive(Debug, Clone)]
+pub struct LbConfig {
+    /// Time to open a TCP connection to an instance; past it the attempt counts as refused.
+    pub connect_timeout: Duration,
+    /// Time from sending a request to receiving the instance's response head (504 past it).
+    pub response_timeout: Duration,
+    /// Time a client has to send a complete request head (HTTP/1).
+    pub client_header_timeout: Duration,
+    /// How requests are spread over an environment's instances.
+    pub balance: Balance,
+    /// Threads serving client connections, each with its own single-threaded runtime (see
+    /// `workers.rs` for why). 0 serves on the runtime that calls `serve`. Default: one per core.
+    pub workers: usize,
+    /// Requests for an environment without an in-service instance wait this long, this many
+    /// at most, for one to appear (see `hold.rs`).
+    pub hold: hold::HoldConfig,
+}
+
+impl Default for LbConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(60),
+            client_header_timeout: Duration::from_secs(10),
+            balance: Balance::default(),
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            hold: hold::HoldConfig::default(),
+        }
+    }
+}
