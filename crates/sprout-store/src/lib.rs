@@ -91,6 +91,25 @@ pub trait Store: Send + Sync + 'static {
 /// the environment is being changed continuously.
 pub const STALE_ATTEMPTS: u32 = 5;
 
+/// Runs `attempt` (read, check, change, write) again while its write is refused as stale
+/// (`is_stale`), at most `STALE_ATTEMPTS` times in all; the last refusal is returned. The one
+/// retry for every writer that works its change out on a fresh read (API requests, CLI-like
+/// helpers); its attempt says nothing until its write has landed, so running it again repeats
+/// nothing.
+pub async fn retry_stale<T, E, F, Fut>(is_stale: impl Fn(&E) -> bool, mut attempt: F) -> std::result::Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, E>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(e) if is_stale(&e) && tries < STALE_ATTEMPTS => tries += 1,
+            other => return other,
+        }
+    }
+}
+
 /// Reads an environment, applies `change` and writes it; when another writer came first
 /// (`Stale`), the same change goes onto a fresh read, up to `STALE_ATTEMPTS` times. For writers
 /// whose change does not depend on what else changed (a swap's new host name, tests acting as
@@ -101,14 +120,14 @@ pub async fn change_environment(
     name: &str,
     change: impl Fn(&mut EnvironmentRecord),
 ) -> Result<EnvironmentRecord> {
-    let mut tries = 1;
-    loop {
-        let mut env = store.get_environment(app, name).await?;
-        change(&mut env);
-        match store.update_environment(&mut env).await {
-            Err(StoreError::Stale { .. }) if tries < STALE_ATTEMPTS => tries += 1,
-            Err(e) => return Err(e),
-            Ok(()) => return Ok(env),
-        }
-    }
+    retry_stale(
+        |e| matches!(e, StoreError::Stale { .. }),
+        || async {
+            let mut env = store.get_environment(app, name).await?;
+            change(&mut env);
+            store.update_environment(&mut env).await?;
+            Ok(env)
+        },
+    )
+    .await
 }

@@ -64,7 +64,7 @@ pub async fn set_options(
     Path((app, env)): Path<(String, String)>,
     Json(patch): Json<DeployOptionsPatch>,
 ) -> Result<Json<DeployOptions>, ApiError> {
-    super::fresh::retry(|| async {
+    super::revision::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
         patch.apply(&mut e.options.deploy)?;
         e.updated_at = ctx.clock.now();
@@ -80,7 +80,7 @@ pub async fn abort(
     State(ctx): State<Ctx>,
     Path((app, env)): Path<(String, String)>,
 ) -> Result<Json<super::environments::EnvView>, ApiError> {
-    super::fresh::retry(|| async {
+    super::revision::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
         if !matches!(e.status, EnvStatus::Launching | EnvStatus::Updating) {
             return Err(ApiError::Conflict(format!(

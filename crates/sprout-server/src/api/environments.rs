@@ -203,7 +203,7 @@ pub async fn deploy(
     Path((app, env)): Path<(String, String)>,
     Json(req): Json<DeployRequest>,
 ) -> Result<Json<EnvView>, ApiError> {
-    super::fresh::retry(|| async {
+    super::revision::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
         if e.status == EnvStatus::Terminating {
             return Err(ApiError::Conflict(format!("environment {app}/{env} is terminating")));
@@ -232,7 +232,7 @@ pub async fn terminate(
     State(ctx): State<Ctx>,
     Path((app, env)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<EnvView>), ApiError> {
-    super::fresh::retry(|| async {
+    super::revision::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
         if e.status != EnvStatus::Terminating {
             e.status = EnvStatus::Terminating;

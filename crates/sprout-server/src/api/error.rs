@@ -62,7 +62,7 @@ fn status_of(e: &ApiError) -> StatusCode {
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::Engine(EngineError::Pull { .. } | EngineError::Auth { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
         ApiError::Engine(EngineError::Unavailable { .. }) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        // Only after `fresh::retry` gave up: the environment kept changing under the request.
+        // Only after `revision::retry` gave up: the environment kept changing under the request.
         ApiError::Store(StoreError::Stale { .. }) => StatusCode::CONFLICT,
         ApiError::Engine(_) | ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

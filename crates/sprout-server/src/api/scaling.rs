@@ -64,7 +64,7 @@ pub async fn set(
     Path((app, env)): Path<(String, String)>,
     Json(req): Json<ScaleRequest>,
 ) -> Result<Json<ScalingView>, ApiError> {
-    super::fresh::retry(|| async {
+    super::revision::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
         if e.status != EnvStatus::Ready && req.desired.is_some() {
             return Err(ApiError::Conflict(format!(
@@ -135,7 +135,7 @@ pub async fn add(
             Some("for example --max 10".to_string()),
         ));
     }
-    super::fresh::retry(|| async {
+    super::revision::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
         if e.options.scaling.scheduled_actions.iter().any(|x| x.name == a.name) {
             return Err(ApiError::Conflict(format!(
@@ -158,7 +158,7 @@ async fn change(
     name: &str,
     f: impl Fn(&mut Vec<ScheduledAction>, usize),
 ) -> Result<Vec<ScheduledAction>, ApiError> {
-    super::fresh::retry(|| async {
+    super::revision::retry(|| async {
         let mut e = ctx.store.get_environment(app, env).await?;
         let actions = &mut e.options.scaling.scheduled_actions;
         let Some(i) = actions.iter().position(|a| a.name == name) else {

@@ -54,7 +54,7 @@ pub async fn change(
     for name in req.set.keys().chain(req.unset.iter()) {
         check_variable_name(name)?;
     }
-    super::fresh::retry(|| async {
+    super::revision::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
         if e.status == EnvStatus::Terminating {
             return Err(ApiError::Conflict(format!("environment {app}/{env} is terminating")));

@@ -8,29 +8,24 @@
 
 use std::future::Future;
 
-use sprout_store::{STALE_ATTEMPTS, StoreError};
+use sprout_store::StoreError;
 
 use super::ApiError;
 
 /// Runs `attempt` (read, check, change, write) until its write is not stale, at most
-/// `STALE_ATTEMPTS` times (then the request fails with 409).
-pub(crate) async fn retry<T, F, Fut>(mut attempt: F) -> Result<T, ApiError>
+/// `STALE_ATTEMPTS` times (then the request fails with 409): `sprout_store::retry_stale`.
+pub(crate) async fn retry<T, F, Fut>(attempt: F) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
-    let mut tries = 1;
-    loop {
-        match attempt().await {
-            Err(ApiError::Store(StoreError::Stale { .. })) if tries < STALE_ATTEMPTS => tries += 1,
-            other => return other,
-        }
-    }
+    sprout_store::retry_stale(|e| matches!(e, ApiError::Store(StoreError::Stale { .. })), attempt).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sprout_store::STALE_ATTEMPTS;
 
     fn stale() -> ApiError {
         ApiError::Store(StoreError::Stale { kind: "environment", name: "a/b".into() })
