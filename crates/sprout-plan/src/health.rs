@@ -4,7 +4,7 @@
 //! killed or fails its Docker health check condemns the instance) with the load balancer's HTTP
 //! probe record. Non-essential containers may exit: run-once jobs and data containers do.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the engine shows of one container of an instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub struct ProbeRecord {
     pub last_failure: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", content = "reason")]
 pub enum InstanceHealth {
     /// Starting: containers up, no probe passed yet.

@@ -2,11 +2,11 @@
 //! their health, containers and published ports, and the environment's colour and causes.
 //! Enhanced-health statuses are judged in `enhanced`; the environment's pass (`pass`) builds it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::health::InstanceHealth;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContainerView {
     pub name: String,
     pub image: String,
@@ -17,7 +17,7 @@ pub struct ContainerView {
     pub ports: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceView {
     pub id: String,
     pub version: String,
@@ -37,7 +37,7 @@ pub struct InstanceView {
 }
 
 /// Elastic Beanstalk's colours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Colour {
     Green,
     Yellow,
@@ -45,7 +45,7 @@ pub enum Colour {
     Grey,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvSnapshot {
     pub instances: Vec<InstanceView>,
     /// Enhanced health of the environment as a whole.

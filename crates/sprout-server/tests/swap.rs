@@ -72,8 +72,7 @@ async fn clone_copies_the_environment_and_swap_exchanges_host_names() {
         Json(CloneRequest { name: "green".into(), timeout_s: None }),
     )
     .await
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     assert!(err.to_string().contains("already exists"), "{err}");
     let err = swap(
         State(h.ctx.clone()),
@@ -81,7 +80,6 @@ async fn clone_copies_the_environment_and_swap_exchanges_host_names() {
         Json(SwapRequest { source: "prod".into(), destination: "prod".into() }),
     )
     .await
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     assert!(err.to_string().contains("two different"), "{err}");
 }

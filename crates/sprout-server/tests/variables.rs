@@ -25,7 +25,7 @@ async fn changing_a_property_replaces_the_instances_with_containers_that_carry_i
     let Json(view) = change(State(h.ctx.clone()), Path(("shop".to_string(), "prod".to_string())), Json(req))
         .await
         .expect("accepted");
-    assert_eq!(view.status, "Updating");
+    assert_eq!(view.status, sprout_store::EnvStatus::Updating);
     until("every instance replaced and Ready", || async {
         let now = instances(&h.fake, None);
         now.is_disjoint(&before) && ready(&h, "v1", 2).await
@@ -40,7 +40,6 @@ async fn changing_a_property_replaces_the_instances_with_containers_that_carry_i
     let bad = VariablesChange { set: BTreeMap::from([("1BAD".to_string(), "x".to_string())]), unset: vec![] };
     let err = change(State(h.ctx.clone()), Path(("shop".to_string(), "prod".to_string())), Json(bad))
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(err.to_string().contains("not a valid variable name"), "{err}");
 }

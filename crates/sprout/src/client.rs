@@ -3,6 +3,7 @@
 
 use anyhow::{Result, anyhow, bail};
 use reqwest::{Method, StatusCode};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -23,16 +24,16 @@ impl Client {
         self.send(Method::GET, path, None, None).await
     }
 
-    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
-        self.send(Method::POST, path, Some(body), None).await
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
+        self.send(Method::POST, path, Some(serde_json::to_value(body)?), None).await
     }
 
-    pub async fn put<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
-        self.send(Method::PUT, path, Some(body), None).await
+    pub async fn put<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
+        self.send(Method::PUT, path, Some(serde_json::to_value(body)?), None).await
     }
 
-    pub async fn patch<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
-        self.send(Method::PATCH, path, Some(body), None).await
+    pub async fn patch<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
+        self.send(Method::PATCH, path, Some(serde_json::to_value(body)?), None).await
     }
 
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
@@ -47,7 +48,7 @@ impl Client {
         &self,
         method: Method,
         path: &str,
-        json: Option<&Value>,
+        json: Option<Value>,
         raw: Option<Vec<u8>>,
     ) -> Result<T> {
         let url = format!("{}/api/v1{path}", self.url);
@@ -56,7 +57,7 @@ impl Client {
             req = req.bearer_auth(t);
         }
         if let Some(j) = json {
-            req = req.json(j);
+            req = req.json(&j);
         }
         if let Some(r) = raw {
             req = req.header("content-type", "application/x-tar").body(r);

@@ -7,54 +7,43 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Deserialize;
+
 use sprout_store::EnvStatus;
-use sprout_store::options::{BatchSizeType, DeployOptions, DeploymentPolicy};
+use sprout_store::options::{BatchSizeType, DeployOptions};
 
 use super::error::{ApiError, bad};
 use crate::context::Ctx;
 use crate::events::Event;
 
-/// Deploy options to change; absent fields keep their value.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeployOptionsPatch {
-    pub policy: Option<DeploymentPolicy>,
-    pub batch_size: Option<u32>,
-    pub batch_size_type: Option<BatchSizeType>,
-    pub ignore_health_check: Option<bool>,
-    pub timeout_s: Option<u64>,
-}
+pub use sprout_api::DeployOptionsPatch;
 
-impl DeployOptionsPatch {
-    /// Apply to `o`, refusing values that make no sense, naming the field.
-    pub fn apply(&self, o: &mut DeployOptions) -> Result<(), ApiError> {
-        if let Some(p) = self.policy {
-            o.policy = Some(p);
-        }
-        if let Some(t) = self.batch_size_type {
-            o.batch_size_type = t;
-        }
-        if let Some(n) = self.batch_size {
-            o.batch_size = n;
-        }
-        if o.batch_size == 0 || (o.batch_size_type == BatchSizeType::Percentage && o.batch_size > 100) {
-            return Err(bad(
-                format!("deploy.batch_size {} is out of range for a {:?} batch size", o.batch_size, o.batch_size_type),
-                Some("give a percentage from 1 to 100 (e.g. `--batch-size 30%`) or a fixed count of at least 1 (`--batch-size 2`)".to_string()),
-            ));
-        }
-        if let Some(b) = self.ignore_health_check {
-            o.ignore_health_check = b;
-        }
-        if let Some(t) = self.timeout_s {
-            if t == 0 {
-                return Err(bad("deploy.timeout_s must be at least 1 second", None));
-            }
-            o.timeout_s = t;
-        }
-        Ok(())
+/// Apply `patch` to `o`, refusing values that make no sense, naming the field.
+pub fn apply_patch(patch: &DeployOptionsPatch, o: &mut DeployOptions) -> Result<(), ApiError> {
+    if let Some(p) = patch.policy {
+        o.policy = Some(p);
     }
+    if let Some(t) = patch.batch_size_type {
+        o.batch_size_type = t;
+    }
+    if let Some(n) = patch.batch_size {
+        o.batch_size = n;
+    }
+    if o.batch_size == 0 || (o.batch_size_type == BatchSizeType::Percentage && o.batch_size > 100) {
+        return Err(bad(
+            format!("deploy.batch_size {} is out of range for a {:?} batch size", o.batch_size, o.batch_size_type),
+            Some("give a percentage from 1 to 100 (e.g. `--batch-size 30%`) or a fixed count of at least 1 (`--batch-size 2`)".to_string()),
+        ));
+    }
+    if let Some(b) = patch.ignore_health_check {
+        o.ignore_health_check = b;
+    }
+    if let Some(t) = patch.timeout_s {
+        if t == 0 {
+            return Err(bad("deploy.timeout_s must be at least 1 second", None));
+        }
+        o.timeout_s = t;
+    }
+    Ok(())
 }
 
 /// `PUT /apps/{app}/environments/{env}/options/deploy`: change deploy options; they apply from
@@ -66,7 +55,7 @@ pub async fn set_options(
 ) -> Result<Json<DeployOptions>, ApiError> {
     super::revision::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
-        patch.apply(&mut e.options.deploy)?;
+        apply_patch(&patch, &mut e.options.deploy)?;
         e.updated_at = ctx.clock.now();
         ctx.store.update_environment(&mut e).await?;
         Ok(Json(e.options.deploy))

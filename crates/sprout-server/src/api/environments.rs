@@ -6,61 +6,15 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
 use sprout_model::Dockerrun;
 use sprout_store::{EnvStatus, EnvironmentRecord, VersionRecord};
 
 use super::error::{ApiError, bad};
 use crate::context::Ctx;
 use crate::events::Event;
-use sprout_plan::snapshot::{Colour, InstanceView};
+use sprout_plan::snapshot::Colour;
 
-#[derive(Deserialize)]
-pub struct NewEnvironment {
-    pub name: String,
-    pub version: String,
-    #[serde(default = "one")]
-    pub instances: u32,
-    #[serde(default)]
-    pub variables: BTreeMap<String, String>,
-    /// Seconds the launch may take before it counts as failed.
-    pub timeout_s: Option<u64>,
-    /// Deploy options (policy, batch size, ...); absent fields keep their defaults.
-    pub deploy: Option<super::deploys::DeployOptionsPatch>,
-}
-
-fn one() -> u32 {
-    1
-}
-
-#[derive(Deserialize)]
-pub struct DeployRequest {
-    pub version: String,
-    pub timeout_s: Option<u64>,
-    /// Deploy options to change before this deploy; they stay for later deploys.
-    pub deploy: Option<super::deploys::DeployOptionsPatch>,
-}
-
-#[derive(Serialize)]
-pub struct EnvView {
-    pub app: String,
-    pub name: String,
-    pub status: &'static str,
-    pub health: Colour,
-    pub causes: Vec<String>,
-    pub version: String,
-    pub last_good_version: Option<String>,
-    pub desired_instances: u32,
-    pub in_service: usize,
-    pub last_error: Option<String>,
-    pub url: String,
-    pub hostnames: Vec<String>,
-    pub variables: BTreeMap<String, String>,
-    pub deploy_deadline: Option<chrono::DateTime<chrono::Utc>>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-    pub instances: Vec<InstanceView>,
-}
+pub use sprout_api::{DeployRequest, EnvView, NewEnvironment};
 
 pub(crate) fn view(ctx: &Ctx, e: &EnvironmentRecord) -> EnvView {
     let snap = ctx.snapshots.lock().unwrap().get(&(e.app.clone(), e.name.clone())).cloned();
@@ -71,7 +25,7 @@ pub(crate) fn view(ctx: &Ctx, e: &EnvironmentRecord) -> EnvView {
     EnvView {
         app: e.app.clone(),
         name: e.name.clone(),
-        status: e.status.as_str(),
+        status: e.status,
         health,
         causes,
         version: e.version_label.clone(),
@@ -137,7 +91,7 @@ pub async fn create(
     let mut options = sprout_store::EnvOptions::default();
     options.deploy.timeout_s = ctx.settings.deploy_timeout_s;
     if let Some(p) = &req.deploy {
-        p.apply(&mut options.deploy)?;
+        super::deploys::apply_patch(p, &mut options.deploy)?;
     }
     let timeout = req.timeout_s.unwrap_or(options.deploy.timeout_s);
     let record =
@@ -215,7 +169,7 @@ pub async fn deploy(
         e.status = EnvStatus::Updating;
         e.last_error = None;
         if let Some(p) = &req.deploy {
-            p.apply(&mut e.options.deploy)?;
+            super::deploys::apply_patch(p, &mut e.options.deploy)?;
         }
         e.deploy_deadline =
             Some(now + chrono::Duration::seconds(req.timeout_s.unwrap_or(e.options.deploy.timeout_s) as i64));

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sprout_store::{EnvStatus, EnvironmentRecord};
 
 use super::environments::{EnvView, launch_environment, view};
@@ -73,11 +73,7 @@ pub struct SwapRequest {
     pub destination: String,
 }
 
-#[derive(Serialize)]
-pub struct SwapView {
-    pub source: EnvView,
-    pub destination: EnvView,
-}
+pub use sprout_api::SwapView;
 
 pub async fn swap(
     State(ctx): State<Ctx>,

@@ -2,8 +2,10 @@
 //! option flags `create` and `deploy` share (`--policy`, `--batch-size`, `--ignore-health-check`).
 
 use anyhow::{Result, bail};
-use serde_json::{Map, Value, json};
-use sprout_model::options::DeploymentPolicy;
+use serde_json::json;
+use sprout_api::{DeployOptionsPatch, EnvView};
+use sprout_model::environment::EnvStatus;
+use sprout_model::options::{BatchSizeType, DeploymentPolicy};
 
 use super::Context;
 use super::wait::wait_ready;
@@ -42,34 +44,30 @@ pub struct DeployPolicyArgs {
 
 impl DeployPolicyArgs {
     /// The API's `deploy` object, or None when no flag was given.
-    pub fn to_json(&self) -> Result<Option<Value>> {
-        let mut m = Map::new();
-        if let Some(p) = self.policy {
-            m.insert("policy".into(), serde_json::to_value(p)?);
-        }
+    pub fn to_patch(&self) -> Result<Option<DeployOptionsPatch>> {
+        let mut patch = DeployOptionsPatch { policy: self.policy, ..Default::default() };
         if let Some(b) = &self.batch_size {
             let (n, kind) = match b.strip_suffix('%') {
-                Some(n) => (n, "Percentage"),
-                None => (b.as_str(), "Fixed"),
+                Some(n) => (n, BatchSizeType::Percentage),
+                None => (b.as_str(), BatchSizeType::Fixed),
             };
             let Ok(n) = n.trim().parse::<u32>() else {
                 bail!("--batch-size {b:?} is not a count (2) or a percentage (30%)");
             };
-            m.insert("batch_size".into(), json!(n));
-            m.insert("batch_size_type".into(), json!(kind));
+            (patch.batch_size, patch.batch_size_type) = (Some(n), Some(kind));
         }
         if self.ignore_health_check {
-            m.insert("ignore_health_check".into(), json!(true));
+            patch.ignore_health_check = Some(true);
         }
-        Ok((!m.is_empty()).then_some(Value::Object(m)))
+        Ok((!patch.is_empty()).then_some(patch))
     }
 }
 
 pub async fn abort(c: &Context, a: AbortArgs) -> Result<u8> {
     let app = c.app()?.to_string();
     let env = c.env(a.env)?;
-    let v: Value = c.client.post(&format!("/apps/{app}/environments/{env}/abort"), &json!({})).await?;
-    let label = v["version"].as_str().unwrap_or("").to_string();
+    let v: EnvView = c.client.post(&format!("/apps/{app}/environments/{env}/abort"), &json!({})).await?;
+    let label = v.version.clone();
     if c.fmt == Format::Text {
         eprintln!("Deploy to {env} aborted; rolling back to version {label}");
     }
@@ -80,7 +78,7 @@ pub async fn abort(c: &Context, a: AbortArgs) -> Result<u8> {
         return Ok(0);
     }
     match wait_ready(c, &app, &env, &label, a.timeout).await {
-        Ok(v) | Err((v, _)) if v["status"] == "Ready" && v["version"] == label.as_str() => {
+        Ok(v) | Err((Some(v), _)) if v.status == EnvStatus::Ready && v.version == label => {
             match c.fmt {
                 Format::Json => output::json(&v),
                 Format::Text => println!("Environment {env} is back on version {label}"),

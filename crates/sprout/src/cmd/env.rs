@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
+use sprout_api::{DeployRequest, EnvView, NewEnvironment};
+use sprout_plan::InstanceHealth;
 
 use super::Context;
 use super::wait::{wait_gone, wait_ready};
@@ -120,8 +122,15 @@ pub async fn create(c: &Context, a: CreateArgs) -> Result<u8> {
     sprout_model::names::check_name("environment", &a.env).map_err(anyhow::Error::msg)?;
     let variables = parse_vars(&a.vars)?;
     let label = upload(c, &a.bundle, a.label, a.message).await?;
-    let body = json!({"name": a.env, "version": label, "instances": a.instances, "variables": variables, "timeout_s": a.timeout, "deploy": a.deploy.to_json()?});
-    let _: Value = c.client.post(&format!("/apps/{app}/environments"), &body).await?;
+    let body = NewEnvironment {
+        name: a.env.clone(),
+        version: label.clone(),
+        instances: a.instances,
+        variables,
+        timeout_s: Some(a.timeout),
+        deploy: a.deploy.to_patch()?,
+    };
+    let _: EnvView = c.client.post(&format!("/apps/{app}/environments"), &body).await?;
     if c.fmt == Format::Text {
         eprintln!("Creating environment {} of {app} with version {label}, {} instance(s)", a.env, a.instances);
     }
@@ -135,8 +144,8 @@ pub async fn deploy(c: &Context, a: DeployArgs) -> Result<u8> {
         Some(v) => v,
         None => upload(c, &a.bundle.unwrap_or_else(|| PathBuf::from(".")), a.label, a.message).await?,
     };
-    let body = json!({"version": label, "timeout_s": a.timeout, "deploy": a.deploy.to_json()?});
-    let _: Value = c.client.post(&format!("/apps/{app}/environments/{env}/deploy"), &body).await?;
+    let body = DeployRequest { version: label.clone(), timeout_s: a.timeout, deploy: a.deploy.to_patch()? };
+    let _: EnvView = c.client.post(&format!("/apps/{app}/environments/{env}/deploy"), &body).await?;
     if c.fmt == Format::Text {
         eprintln!("Deploying version {label} to {env}");
     }
@@ -153,7 +162,7 @@ pub(crate) async fn finish(c: &Context, app: &str, env: &str, label: &str, timeo
                 Format::Text => {
                     print_status(&v);
                     if !no_wait {
-                        println!("\nEnvironment {env} is Ready: {}", v["url"].as_str().unwrap_or(""));
+                        println!("\nEnvironment {env} is Ready: {}", v.url);
                     }
                 }
             }
@@ -169,43 +178,33 @@ pub(crate) async fn finish(c: &Context, app: &str, env: &str, label: &str, timeo
     }
 }
 
-pub fn print_status(v: &Value) {
-    let s = |k: &str| v[k].as_str().unwrap_or("-").to_string();
-    println!("Environment details for: {}", s("name"));
-    println!("  Application name: {}", s("app"));
-    println!("  Deployed Version: {}", s("version"));
-    println!("  Status: {}", s("status"));
-    println!("  Health: {}", s("health"));
-    for cause in v["causes"].as_array().into_iter().flatten() {
-        println!("    - {}", cause.as_str().unwrap_or(""));
+pub fn print_status(v: &EnvView) {
+    println!("Environment details for: {}", v.name);
+    println!("  Application name: {}", v.app);
+    println!("  Deployed Version: {}", v.version);
+    println!("  Status: {:?}", v.status);
+    println!("  Health: {:?}", v.health);
+    for cause in &v.causes {
+        println!("    - {cause}");
     }
-    println!("  URL: {}", s("url"));
-    println!("  Instances: {} desired, {} in service", v["desired_instances"], v["in_service"]);
-    if let Some(e) = v["last_error"].as_str() {
+    println!("  URL: {}", v.url);
+    println!("  Instances: {} desired, {} in service", v.desired_instances, v.in_service);
+    if let Some(e) = &v.last_error {
         println!("  Last error: {e}");
     }
-    for i in v["instances"].as_array().into_iter().flatten() {
-        let health = i["health"]["state"].as_str().unwrap_or("?");
-        let serving = if i["in_service"] == true { "in service" } else { "out of service" };
-        println!(
-            "  {}  {:<9} {:<14} {}  {}",
-            i["id"].as_str().unwrap_or(""),
-            health,
-            serving,
-            i["version"].as_str().unwrap_or(""),
-            i["address"].as_str().unwrap_or("-")
-        );
-        if let Some(r) = i["health"]["reason"].as_str() {
+    for i in &v.instances {
+        let (health, reason) = match &i.health {
+            InstanceHealth::Pending => ("Pending", None),
+            InstanceHealth::Healthy => ("Healthy", None),
+            InstanceHealth::Unhealthy(why) => ("Unhealthy", Some(why)),
+        };
+        let serving = if i.in_service { "in service" } else { "out of service" };
+        println!("  {}  {health:<9} {serving:<14} {}  {}", i.id, i.version, i.address.as_deref().unwrap_or("-"));
+        if let Some(r) = reason {
             println!("      {r}");
         }
-        for ct in i["containers"].as_array().into_iter().flatten() {
-            let ports: Vec<&str> = ct["ports"].as_array().into_iter().flatten().filter_map(|p| p.as_str()).collect();
-            println!(
-                "      {:<12} {:<8} {}",
-                ct["name"].as_str().unwrap_or(""),
-                ct["state"].as_str().unwrap_or(""),
-                ports.join(", ")
-            );
+        for ct in &i.containers {
+            println!("      {:<12} {:<8} {}", ct.name, ct.state, ct.ports.join(", "));
         }
     }
 }
@@ -213,7 +212,7 @@ pub fn print_status(v: &Value) {
 pub async fn status(c: &Context, env: Option<String>) -> Result<u8> {
     let app = c.app()?;
     let env = c.env(env)?;
-    let v: Value = c.client.get(&format!("/apps/{app}/environments/{env}")).await?;
+    let v: EnvView = c.client.get(&format!("/apps/{app}/environments/{env}")).await?;
     match c.fmt {
         Format::Json => output::json(&v),
         Format::Text => print_status(&v),
@@ -226,7 +225,7 @@ pub async fn list(c: &Context) -> Result<u8> {
         Some(app) => format!("/apps/{app}/environments"),
         None => "/environments".to_string(),
     };
-    let list: Vec<Value> = c.client.get(&path).await?;
+    let list: Vec<EnvView> = c.client.get(&path).await?;
     if c.fmt == Format::Json {
         output::json(&list);
         return Ok(0);
@@ -235,16 +234,10 @@ pub async fn list(c: &Context) -> Result<u8> {
         println!("No environments: `sprout create ENV --bundle DIR` makes one");
     }
     for e in &list {
+        let (status, health) = (format!("{:?}", e.status), format!("{:?}", e.health));
         println!(
-            "{:<16} {:<16} {:<11} {:<6} {}/{}  {}  {}",
-            e["app"].as_str().unwrap_or(""),
-            e["name"].as_str().unwrap_or(""),
-            e["status"].as_str().unwrap_or(""),
-            e["health"].as_str().unwrap_or(""),
-            e["in_service"],
-            e["desired_instances"],
-            e["version"].as_str().unwrap_or(""),
-            e["url"].as_str().unwrap_or("")
+            "{:<16} {:<16} {status:<11} {health:<6} {}/{}  {}  {}",
+            e.app, e.name, e.in_service, e.desired_instances, e.version, e.url
         );
     }
     Ok(0)

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
-use serde_json::{Value, json};
+use serde_json::json;
+use sprout_api::EnvView;
 
 use super::Context;
 use super::env::finish;
@@ -37,11 +38,11 @@ pub async fn setenv(c: &Context, env: String, assignments: Vec<String>, timeout:
         bail!("give at least one KEY=VALUE (or KEY= to remove one)");
     }
     let (set, unset) = parse_assignments(&assignments)?;
-    let v: Value = c
+    let v: EnvView = c
         .client
         .patch(&format!("/apps/{app}/environments/{env}/variables"), &json!({"set": set, "unset": unset}))
         .await?;
-    let label = v["version"].as_str().unwrap_or_default().to_string();
+    let label = v.version;
     if c.fmt == Format::Text {
         eprintln!("Updating the properties of {env}: its instances are replaced under its deployment policy");
     }

@@ -2,7 +2,8 @@
 //! environments' host names once the copy is proven.
 
 use anyhow::Result;
-use serde_json::{Value, json};
+use serde_json::json;
+use sprout_api::{EnvView, SwapView};
 
 use super::Context;
 use super::env::finish;
@@ -10,15 +11,15 @@ use crate::output::{self, Format};
 
 pub async fn clone(c: &Context, source: String, name: String, timeout: u64, no_wait: bool) -> Result<u8> {
     let app = c.app()?.to_string();
-    let v: Value = c
+    let v: EnvView = c
         .client
         .post(&format!("/apps/{app}/environments/{source}/clone"), &json!({"name": name, "timeout_s": timeout}))
         .await?;
-    let label = v["version"].as_str().unwrap_or_default().to_string();
+    let label = v.version.clone();
     if c.fmt == Format::Text {
         eprintln!(
             "Cloning {source} into {name}: version {label}, {} instance(s), same options and variables",
-            v["desired_instances"]
+            v.desired_instances
         );
     }
     finish(c, &app, &name, &label, timeout, no_wait).await
@@ -26,17 +27,13 @@ pub async fn clone(c: &Context, source: String, name: String, timeout: u64, no_w
 
 pub async fn swap(c: &Context, source: String, destination: String) -> Result<u8> {
     let app = c.app()?.to_string();
-    let v: Value =
+    let v: SwapView =
         c.client.post(&format!("/apps/{app}/swap"), &json!({"source": source, "destination": destination})).await?;
     match c.fmt {
         Format::Json => output::json(&v),
         Format::Text => {
-            for side in ["source", "destination"] {
-                println!(
-                    "{} now answers {}",
-                    v[side]["name"].as_str().unwrap_or(""),
-                    v[side]["url"].as_str().unwrap_or("")
-                );
+            for side in [&v.source, &v.destination] {
+                println!("{} now answers {}", side.name, side.url);
             }
         }
     }

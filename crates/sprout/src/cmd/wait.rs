@@ -5,6 +5,9 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use serde_json::Value;
 
+use sprout_api::EnvView;
+use sprout_model::environment::EnvStatus;
+
 use super::Context;
 use super::misc::print_event;
 use crate::output::Format;
@@ -18,43 +21,41 @@ pub async fn wait_ready(
     env: &str,
     label: &str,
     timeout_s: u64,
-) -> Result<Value, (Value, String)> {
+) -> Result<EnvView, (Option<EnvView>, String)> {
     let path = format!("/apps/{app}/environments/{env}");
     let mut deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s + 5);
     let mut rolling_back = false;
     let mut last_event = latest_event_id(c, app, env).await;
-    let mut last = Value::Null;
+    let mut last = None;
     loop {
         print_new_events(c, app, env, &mut last_event).await;
-        match c.client.get::<Value>(&path).await {
+        match c.client.get::<EnvView>(&path).await {
             Ok(v) => {
-                let ready = v["status"] == "Ready"
-                    && v["version"] == label
-                    && v["in_service"].as_u64() == v["desired_instances"].as_u64()
-                    && v["instances"].as_array().is_some_and(|is| is.iter().all(|i| i["version"] == label));
-                if let Some(err) = v["last_error"].as_str() {
-                    let now_on = v["version"].as_str().unwrap_or("?").to_string();
-                    if v["status"] == "Ready" && now_on != label {
+                let ready = v.is_ready_on(label);
+                if let Some(err) = v.last_error.clone() {
+                    let settled = v.status == EnvStatus::Ready;
+                    if settled && v.version != label {
                         let why = format!(
-                            "{err}; rolled back to {now_on}\n  see `sprout events {env}` and `sprout status {env}`"
+                            "{err}; rolled back to {}\n  see `sprout events {env}` and `sprout status {env}`",
+                            v.version
                         );
-                        return Err((v, why));
+                        return Err((Some(v), why));
                     }
-                    if v["status"] == "Ready" && !ready {
+                    if settled && !ready {
                         let why = format!("{err}\n  see `sprout events {env}` and `sprout status {env}`");
-                        return Err((v, why));
+                        return Err((Some(v), why));
                     }
-                    if !rolling_back && v["status"] != "Ready" && now_on != label {
+                    if !rolling_back && !settled && v.version != label {
                         // The rollback is a deploy too: give it its own time.
                         rolling_back = true;
                         deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s + 5);
-                        eprintln!("  deploy failed ({err}); rolling back to {now_on}");
+                        eprintln!("  deploy failed ({err}); rolling back to {}", v.version);
                     }
                 }
                 if ready {
                     return Ok(v);
                 }
-                last = v;
+                last = Some(v);
             }
             Err(e) => return Err((last, e.to_string())),
         }
