@@ -51,6 +51,9 @@ impl HealthStatus {
     }
 }
 
+/// The window of live traffic that enhanced health judges, in seconds.
+pub const TRAFFIC_WINDOW_S: u32 = 10;
+
 /// Live traffic over a window: what the status judges need of the load balancer's metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Traffic {

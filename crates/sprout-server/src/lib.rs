@@ -15,7 +15,10 @@ pub mod instance;
 pub mod lifecycle;
 pub mod logs;
 pub mod probe;
+pub mod request_rates;
+pub mod routing;
 pub mod server;
+pub mod settings;
 pub mod version_images;
 
 pub use context::{Ctx, Settings};

@@ -6,7 +6,8 @@ mod common;
 use axum::Json;
 use axum::extract::{Path, State};
 use common::*;
-use sprout_server::api::swap::{CloneRequest, SwapRequest, clone, swap};
+use sprout_server::api::clone::{CloneRequest, clone};
+use sprout_server::api::swap::{SwapRequest, swap};
 
 fn route_env(h: &Harness, host: &str) -> Option<String> {
     h.ctx.lb.table().lookup(host).map(|r| r.env.clone())

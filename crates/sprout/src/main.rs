@@ -174,7 +174,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Validate { path } => Ok(validate::run(&path, fmt == output::Format::Json)? as u8),
-        Command::Init { app, environment } => cmd::misc::init(cli.url, app, environment, fmt),
+        Command::Init { app, environment } => cmd::init::init(cli.url, app, environment, fmt),
         command => {
             let r = config::resolve(cli.url, cli.token, cli.app)?;
             let c = cmd::Context { client: client::Client::new(&r.url, r.token.clone()), resolved: r, fmt };
@@ -184,14 +184,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Command::Abort(a) => cmd::abort::abort(&c, a).await,
                 Command::Status { env } => cmd::env::status(&c, env).await,
                 Command::Health(a) => cmd::health::run(&c, a).await,
-                Command::Events { env, follow, limit } => cmd::misc::events(&c, env, follow, limit).await,
+                Command::Events { env, follow, limit } => cmd::events::events(&c, env, follow, limit).await,
                 Command::Logs(a) => cmd::logs::run(&c, a).await,
                 Command::List => cmd::env::list(&c).await,
                 Command::Versions(a) => cmd::versions::run(&c, a).await,
                 Command::Scale(a) => cmd::scale::run(&c, a).await,
                 Command::Schedule(a) => cmd::schedule::run(&c, a).await,
                 Command::Clone { source, name, timeout, no_wait } => {
-                    cmd::swap::clone(&c, source, name, timeout, no_wait).await
+                    cmd::clone::clone(&c, source, name, timeout, no_wait).await
                 }
                 Command::Setenv { env, assignments, timeout, no_wait } => {
                     cmd::setenv::setenv(&c, env, assignments, timeout, no_wait).await

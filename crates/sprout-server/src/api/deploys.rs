@@ -1,74 +1,23 @@
-//! Deploy controls: abort a deploy in progress (roll back to the last good version) and the
-//! deploy option settings (policy, batch size, health-check gating, timeout) that `create`,
-//! `deploy` and `PUT .../options/deploy` accept as a partial `deploy` object.
+//! Deploy controls: abort a deploy in progress (roll back to the last good version).
 //!
-//! Not here: carrying a deploy out (the environment's controller does, see
-//! `controller::deploy`).
+//! Not here: starting a deploy (`environments`), its options (`deploy_options`), carrying it out
+//! (the environment's controller and `sprout_plan::pass`).
 
 use axum::Json;
 use axum::extract::{Path, State};
 
 use sprout_store::EnvStatus;
-use sprout_store::options::{BatchSizeType, DeployOptions};
 
-use super::error::{ApiError, bad};
+use super::error::ApiError;
 use crate::context::Ctx;
 use crate::events::Event;
-
-pub use sprout_api::DeployOptionsPatch;
-
-/// Apply `patch` to `o`, refusing values that make no sense, naming the field.
-pub fn apply_patch(patch: &DeployOptionsPatch, o: &mut DeployOptions) -> Result<(), ApiError> {
-    if let Some(p) = patch.policy {
-        o.policy = Some(p);
-    }
-    if let Some(t) = patch.batch_size_type {
-        o.batch_size_type = t;
-    }
-    if let Some(n) = patch.batch_size {
-        o.batch_size = n;
-    }
-    if o.batch_size == 0 || (o.batch_size_type == BatchSizeType::Percentage && o.batch_size > 100) {
-        return Err(bad(
-            format!("deploy.batch_size {} is out of range for a {:?} batch size", o.batch_size, o.batch_size_type),
-            Some("give a percentage from 1 to 100 (e.g. `--batch-size 30%`) or a fixed count of at least 1 (`--batch-size 2`)".to_string()),
-        ));
-    }
-    if let Some(b) = patch.ignore_health_check {
-        o.ignore_health_check = b;
-    }
-    if let Some(t) = patch.timeout_s {
-        if t == 0 {
-            return Err(bad("deploy.timeout_s must be at least 1 second", None));
-        }
-        o.timeout_s = t;
-    }
-    Ok(())
-}
-
-/// `PUT /apps/{app}/environments/{env}/options/deploy`: change deploy options; they apply from
-/// the next deploy (and to a rollback).
-pub async fn set_options(
-    State(ctx): State<Ctx>,
-    Path((app, env)): Path<(String, String)>,
-    Json(patch): Json<DeployOptionsPatch>,
-) -> Result<Json<DeployOptions>, ApiError> {
-    super::revision::retry(|| async {
-        let mut e = ctx.store.get_environment(&app, &env).await?;
-        apply_patch(&patch, &mut e.options.deploy)?;
-        e.updated_at = ctx.clock.now();
-        ctx.store.update_environment(&mut e).await?;
-        Ok(Json(e.options.deploy))
-    })
-    .await
-}
 
 /// `POST /apps/{app}/environments/{env}/abort`: stop the deploy in progress and roll back to the
 /// last good version. The rollback is a deploy itself: health-gated, under the same policy.
 pub async fn abort(
     State(ctx): State<Ctx>,
     Path((app, env)): Path<(String, String)>,
-) -> Result<Json<super::environments::EnvView>, ApiError> {
+) -> Result<Json<sprout_api::EnvView>, ApiError> {
     super::revision::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
         if !matches!(e.status, EnvStatus::Launching | EnvStatus::Updating) {
@@ -85,7 +34,7 @@ pub async fn abort(
         ctx.store.update_environment(&mut e).await?;
         ctx.emit(&app, Some(&env), Event::DeployAborted { version: aborted, rollback_to }).await;
         ctx.wake(&app, &env);
-        super::environments::show(State(ctx.clone()), Path((app.clone(), env.clone()))).await
+        Ok(Json(super::view::view(&ctx, &e)))
     })
     .await
 }

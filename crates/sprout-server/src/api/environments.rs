@@ -10,38 +10,11 @@ use sprout_model::Dockerrun;
 use sprout_store::{EnvStatus, EnvironmentRecord, VersionRecord};
 
 use super::error::{ApiError, bad};
+use super::view::view;
 use crate::context::Ctx;
 use crate::events::Event;
-use sprout_plan::snapshot::Colour;
 
 pub use sprout_api::{DeployRequest, EnvView, NewEnvironment};
-
-pub(crate) fn view(ctx: &Ctx, e: &EnvironmentRecord) -> EnvView {
-    let snap = ctx.snapshots.lock().unwrap().get(&(e.app.clone(), e.name.clone())).cloned();
-    let (health, causes, instances) = match snap {
-        Some(s) => (s.colour, s.causes, s.instances),
-        None => (Colour::Grey, vec!["not observed yet".to_string()], Vec::new()),
-    };
-    EnvView {
-        app: e.app.clone(),
-        name: e.name.clone(),
-        status: e.status,
-        health,
-        causes,
-        version: e.version_label.clone(),
-        last_good_version: e.last_good_version.clone(),
-        desired_instances: e.desired_instances,
-        in_service: instances.iter().filter(|i| i.in_service).count(),
-        last_error: e.last_error.clone(),
-        url: ctx.settings.url(&e.app, e.options.routing.prefix(&e.name)),
-        hostnames: ctx.settings.hostnames(&e.app, e.options.routing.prefix(&e.name)),
-        variables: e.variables.clone(),
-        deploy_deadline: e.deploy_deadline,
-        created_at: e.created_at,
-        updated_at: e.updated_at,
-        instances,
-    }
-}
 
 /// A version is deployable when it has a web container and every image is present here or
 /// can be pulled. Checked before anything running is touched.
@@ -85,13 +58,13 @@ pub async fn create(
             req.name
         )));
     }
-    super::swap::check_host_free(&ctx, &app, &req.name).await?;
+    super::hostnames::check_host_free(&ctx, &app, &req.name).await?;
     let version = ctx.store.get_version(&app, &req.version).await?;
     check_deployable(&ctx, &version).await?;
     let mut options = sprout_store::EnvOptions::default();
     options.deploy.timeout_s = ctx.settings.deploy_timeout_s;
     if let Some(p) = &req.deploy {
-        super::deploys::apply_patch(p, &mut options.deploy)?;
+        super::deploy_options::apply_patch(p, &mut options.deploy)?;
     }
     let timeout = req.timeout_s.unwrap_or(options.deploy.timeout_s);
     let record =
@@ -169,7 +142,7 @@ pub async fn deploy(
         e.status = EnvStatus::Updating;
         e.last_error = None;
         if let Some(p) = &req.deploy {
-            super::deploys::apply_patch(p, &mut e.options.deploy)?;
+            super::deploy_options::apply_patch(p, &mut e.options.deploy)?;
         }
         e.deploy_deadline =
             Some(now + chrono::Duration::seconds(req.timeout_s.unwrap_or(e.options.deploy.timeout_s) as i64));

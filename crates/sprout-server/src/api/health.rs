@@ -3,7 +3,7 @@
 //! status class and latency percentiles over the last 10 s, and each container's CPU and memory.
 //!
 //! It reads the controller's last snapshot, the load balancer's metrics and the engine's stats;
-//! it judges nothing itself (see `controller::enhanced`).
+//! it judges nothing itself (see `sprout_plan::enhanced`).
 
 use std::collections::BTreeMap;
 
@@ -14,8 +14,8 @@ use sprout_engine::ContainerUsage;
 
 use super::error::ApiError;
 use crate::context::Ctx;
-use crate::controller::health::TRAFFIC_WINDOW_S;
 use sprout_plan::enhanced::HealthStatus;
+use sprout_plan::enhanced::TRAFFIC_WINDOW_S;
 use sprout_plan::snapshot::Colour;
 
 /// The percentiles shown, as (label, quantile), slowest first like `eb health`.

@@ -2,10 +2,13 @@
 //! `/healthz` and `/metrics` needs a bearer token.
 
 pub mod auth;
+pub mod clone;
+pub mod deploy_options;
 pub mod deploys;
 pub mod environments;
 pub mod error;
 pub mod health;
+pub mod hostnames;
 pub mod lifecycle;
 pub mod logs;
 pub mod metrics;
@@ -15,6 +18,7 @@ pub mod scaling;
 pub mod swap;
 pub mod variables;
 pub mod versions;
+pub mod view;
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{delete, get, post};
@@ -32,7 +36,7 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/versions", get(versions::list).post(versions::upload))
         .route("/apps/{app}/versions/{label}", delete(lifecycle::delete))
         .route("/apps/{app}/lifecycle", get(lifecycle::show).put(lifecycle::set))
-        .route("/apps/{app}/environments/{env}/clone", post(swap::clone))
+        .route("/apps/{app}/environments/{env}/clone", post(clone::clone))
         .route("/apps/{app}/swap", post(swap::swap))
         .route("/apps/{app}/environments/{env}/variables", get(variables::show).patch(variables::change))
         .route("/apps/{app}/environments", get(environments::list_of_app).post(environments::create))
@@ -41,7 +45,7 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/environments/{env}/deploy", post(environments::deploy))
         .route("/apps/{app}/environments/{env}/logs", get(logs::show))
         .route("/apps/{app}/environments/{env}/abort", post(deploys::abort))
-        .route("/apps/{app}/environments/{env}/options/deploy", axum::routing::put(deploys::set_options))
+        .route("/apps/{app}/environments/{env}/options/deploy", axum::routing::put(deploy_options::set_options))
         .route("/apps/{app}/environments/{env}/scaling", get(scaling::show).put(scaling::set))
         .route("/apps/{app}/environments/{env}/schedules", get(scaling::list).post(scaling::add))
         .route("/apps/{app}/environments/{env}/schedules/preview", get(scaling::preview))

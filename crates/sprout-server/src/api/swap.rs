@@ -1,71 +1,16 @@
-//! `clone` and `swap`: the production team's favourite pair. Clone copies an environment's
-//! version, option settings, variables and instance count into a new environment; swap
-//! exchanges two environments' host names in one routing-table publish, so no request fails.
+//! `swap`: exchanges two environments' host names in one routing-table publish, so no request
+//! fails (blue/green after a `clone`).
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+
 use serde::Deserialize;
 use sprout_store::{EnvStatus, EnvironmentRecord};
 
-use super::environments::{EnvView, launch_environment, view};
 use super::error::{ApiError, bad};
+use super::view::view;
 use crate::context::Ctx;
-use crate::controller::routes;
 use crate::events::Event;
-
-/// Refuse a new environment whose own host name another environment answers after a swap.
-pub async fn check_host_free(ctx: &Ctx, app: &str, name: &str) -> Result<(), ApiError> {
-    for e in ctx.store.list_environments(Some(app)).await? {
-        if e.options.routing.prefix(&e.name) == name && e.name != name {
-            return Err(ApiError::Conflict(format!(
-                "environment {} answers to {name}.{app} since a swap; swap it back (`sprout swap {} {name}`) or pick another name",
-                e.name, e.name
-            )));
-        }
-    }
-    Ok(())
-}
-
-#[derive(Deserialize)]
-pub struct CloneRequest {
-    pub name: String,
-    /// Seconds the launch may take before it counts as failed.
-    pub timeout_s: Option<u64>,
-}
-
-pub async fn clone(
-    State(ctx): State<Ctx>,
-    Path((app, src)): Path<(String, String)>,
-    Json(req): Json<CloneRequest>,
-) -> Result<(StatusCode, Json<EnvView>), ApiError> {
-    sprout_model::names::check_name("environment", &req.name).map_err(|m| bad(m, None))?;
-    let source = ctx.store.get_environment(&app, &src).await?;
-    if ctx.store.get_environment(&app, &req.name).await.is_ok() {
-        return Err(ApiError::Conflict(format!("environment {app}/{} already exists", req.name)));
-    }
-    check_host_free(&ctx, &app, &req.name).await?;
-    // The clone runs what the source runs now; mid-deploy, that is the last good version.
-    let version = match source.status {
-        EnvStatus::Updating => source.last_good_version.clone().unwrap_or(source.version_label.clone()),
-        _ => source.version_label.clone(),
-    };
-    let mut options = source.options.clone();
-    options.routing.cname = None;
-    let timeout = req.timeout_s.unwrap_or(options.deploy.timeout_s);
-    let record = launch_environment(
-        &ctx,
-        &app,
-        &req.name,
-        version,
-        source.desired_instances,
-        source.variables.clone(),
-        options,
-        timeout,
-    )
-    .await?;
-    Ok((StatusCode::CREATED, Json(view(&ctx, &record))))
-}
 
 #[derive(Deserialize)]
 pub struct SwapRequest {
@@ -95,7 +40,7 @@ pub async fn swap(
     let a = point_at(&ctx, &app, &a.name, &b_prefix).await?;
     let b = point_at(&ctx, &app, &b.name, &a_prefix).await?;
     // One publish moves both names: in-flight and new requests always find an environment.
-    routes::swap_cnames(&ctx, &app, (&a.name, &b_prefix), (&b.name, &a_prefix));
+    ctx.routing.swap_cnames(&app, (&a.name, &b_prefix), (&b.name, &a_prefix));
     for (e, prefix) in [(&a, &b_prefix), (&b, &a_prefix)] {
         ctx.emit(&app, Some(&e.name), Event::HostnameSwapped { host: ctx.settings.hostnames(&app, prefix).join(", ") })
             .await;

@@ -9,10 +9,11 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use sprout_store::EnvStatus;
 
-use super::environments::{EnvView, view};
 use super::error::{ApiError, bad};
+use super::view::view;
 use crate::context::Ctx;
 use crate::events::Event;
+use sprout_api::EnvView;
 
 #[derive(Deserialize)]
 pub struct VariablesChange {

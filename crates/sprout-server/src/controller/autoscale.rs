@@ -8,7 +8,7 @@
 //! before its first second ends.
 //!
 //! Not here: any decision (pure, in sprout-plan, with the memory it keeps between looks),
-//! reading metrics (`metrics`), launching (the environment controller).
+//! reading metrics (`crate::request_rates`), launching (the environment controller).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -23,9 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::context::{Ctx, EnvKey};
 use crate::events::Event;
 
-mod metrics;
-
-pub use metrics::{FixedMetrics, LbMetrics, MetricSource};
+pub use crate::request_rates::{FixedMetrics, LbMetrics, MetricSource};
 
 /// How often the autoscaler looks: the load balancer measures every second.
 pub const TICK: Duration = Duration::from_secs(LOOK_EVERY_S);

@@ -17,7 +17,6 @@ use super::definitions::Definitions;
 use super::health::{self, Probes};
 use super::launching::{self, Launches};
 use super::retiring::Retiring;
-use super::routes;
 use crate::context::Ctx;
 use crate::events::Event;
 use crate::instance::spec::{config_hash, deploy_key};
@@ -46,7 +45,7 @@ impl EnvController {
     }
 
     pub async fn run(mut self, cancel: CancellationToken) {
-        routes::set_in_service(&self.ctx, &self.app, &self.env, routes::EnvRoute::default());
+        self.ctx.routing.set_in_service(&self.app, &self.env, Default::default());
         loop {
             // Listen for the global kick before the pass (`notify_waiters` keeps no permit); the
             // environment's own wake-up keeps one.
@@ -125,13 +124,6 @@ impl EnvController {
                 traffic: health::traffic(&self.ctx, (&self.app, &self.env), Some(&inst.id)),
             });
         }
-        let serving = self
-            .ctx
-            .routes
-            .lock()
-            .unwrap()
-            .get(&(self.app.clone(), self.env.clone()))
-            .map(|r| r.upstreams.iter().map(|u| u.instance.clone()).collect());
         let input = PassInput {
             env: env.as_ref(),
             desired_key: env
@@ -142,7 +134,7 @@ impl EnvController {
             launching: launching.into_iter().collect(),
             launch_failures,
             retiring: retiring.len(),
-            serving: serving.unwrap_or_default(),
+            serving: self.ctx.routing.serving(&self.app, &self.env),
             traffic: health::traffic(&self.ctx, (&self.app, &self.env), None),
             engine_error,
             launch_timeout_s: self.ctx.settings.launch_timeout_s,
@@ -156,7 +148,7 @@ impl EnvController {
 
         // Act: route, write (nothing more if it was refused), events, retirements, launches.
         if let Some(change) = plan.route {
-            routes::publish(&self.ctx, &self.app, &self.env, change);
+            self.ctx.routing.publish(&self.app, &self.env, change);
         }
         match plan.write {
             Some(Write::Update(mut record)) => self.ctx.store.update_environment(&mut record).await?,

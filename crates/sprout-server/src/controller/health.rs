@@ -19,8 +19,7 @@ use tokio::sync::Notify;
 
 use crate::context::Ctx;
 
-/// The window of live traffic that enhanced health judges, in seconds.
-pub const TRAFFIC_WINDOW_S: u32 = 10;
+pub use sprout_plan::enhanced::TRAFFIC_WINDOW_S;
 
 /// How often to look whether a draining instance still has requests in flight.
 const DRAIN_POLL: Duration = Duration::from_millis(50);

@@ -7,7 +7,6 @@ pub mod env;
 pub mod health;
 pub mod launching;
 pub mod retiring;
-pub mod routes;
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;

@@ -2,10 +2,12 @@
 //! prints text or JSON; long operations show progress and wait with a timeout.
 
 pub mod abort;
+pub mod clone;
 pub mod env;
+pub mod events;
 pub mod health;
+pub mod init;
 pub mod logs;
-pub mod misc;
 pub mod proxy;
 pub mod scale;
 pub mod schedule;

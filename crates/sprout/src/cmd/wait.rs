@@ -9,7 +9,6 @@ use sprout_api::EnvView;
 use sprout_model::environment::EnvStatus;
 
 use super::Context;
-use super::misc::print_event;
 use crate::output::Format;
 
 /// Poll until the environment runs `label` on all its instances and is Ready (Ok), or the
@@ -109,7 +108,6 @@ async fn print_new_events(c: &Context, app: &str, env: &str, last: &mut i64) {
         }
         *last = e["id"].as_i64().unwrap_or(*last);
     }
-    let _ = print_event;
 }
 
 fn print_event_stderr(e: &Value) {

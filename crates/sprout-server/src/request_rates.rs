@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sprout_lb::LoadBalancer;
 use sprout_plan::scaling::{MetricSample, OpenSecond};
 
-use crate::context::EnvKey;
+use crate::routing::EnvKey;
 
 /// Where the autoscaler reads an environment's metrics, one sample per environment per call.
 pub trait MetricSource: Send + Sync + 'static {
