@@ -8,6 +8,26 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// An environment's identity: the application that owns it and its name. The key of every
+/// per-environment map (routes, snapshots, wake-ups, metrics, scaling memory).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EnvId {
+    pub app: String,
+    pub env: String,
+}
+
+impl EnvId {
+    pub fn new(app: impl Into<String>, env: impl Into<String>) -> Self {
+        EnvId { app: app.into(), env: env.into() }
+    }
+}
+
+impl std::fmt::Display for EnvId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.app, self.env)
+    }
+}
+
 /// Where an environment is in its life, as Elastic Beanstalk names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EnvStatus {
@@ -65,4 +85,10 @@ pub struct EnvironmentRecord {
     /// revision it was read at (0 for a new environment).
     #[serde(default)]
     pub revision: i64,
+}
+
+impl EnvironmentRecord {
+    pub fn id(&self) -> EnvId {
+        EnvId::new(&self.app, &self.name)
+    }
 }

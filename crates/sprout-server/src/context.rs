@@ -67,7 +67,7 @@ impl Ctx {
 
     /// The wake-up of environment `env` of `app` (created on first use).
     pub fn waker(&self, app: &str, env: &str) -> Arc<Notify> {
-        self.wakers.lock().unwrap().entry((app.to_string(), env.to_string())).or_default().clone()
+        self.wakers.lock().unwrap().entry(EnvKey::new(app, env)).or_default().clone()
     }
 
     /// Wake the controller of one environment: it passes at once (a permit is kept if it is

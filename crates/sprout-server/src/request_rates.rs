@@ -40,7 +40,7 @@ impl MetricSource for LbMetrics {
         let mut out = HashMap::new();
         for r in self.lb.stats().routes.values() {
             // An environment answers under several host names; its metrics are kept once.
-            let key = (r.app.clone(), r.env.clone());
+            let key = EnvKey::new(&r.app, &r.env);
             if out.contains_key(&key) {
                 continue;
             }
@@ -76,7 +76,11 @@ impl MetricSource for LbMetrics {
             return HashMap::new();
         }
         let elapsed_s = f64::from(now.timestamp_subsec_millis()) / 1000.0;
-        metrics.open_seconds().into_iter().map(|(key, n)| (key, OpenSecond { requests: n as f64, elapsed_s })).collect()
+        metrics
+            .open_seconds()
+            .into_iter()
+            .map(|((app, env), n)| (EnvKey::new(app, env), OpenSecond { requests: n as f64, elapsed_s }))
+            .collect()
     }
 }
 
@@ -90,12 +94,12 @@ pub struct FixedMetrics {
 impl FixedMetrics {
     /// Every closed second of the environment has this many requests.
     pub fn set_rps(&self, app: &str, env: &str, rps: f64) {
-        self.closed.lock().unwrap().insert((app.into(), env.into()), rps);
+        self.closed.lock().unwrap().insert(EnvKey::new(app, env), rps);
     }
 
     /// The open second, whenever peeked at, has had this many requests so far.
     pub fn set_open(&self, app: &str, env: &str, requests: f64) {
-        self.open.lock().unwrap().insert((app.into(), env.into()), requests);
+        self.open.lock().unwrap().insert(EnvKey::new(app, env), requests);
     }
 }
 

@@ -16,8 +16,8 @@ use sprout_plan::pass::RouteChange;
 
 use crate::settings::Settings;
 
-/// An environment: (application, environment).
-pub type EnvKey = (String, String);
+/// An environment's identity, the key of every per-environment map.
+pub use sprout_model::environment::EnvId as EnvKey;
 
 /// What the load balancer needs of one environment: its in-service instances, and how many
 /// requests it may hold, how long, while it has none.
@@ -51,7 +51,7 @@ pub struct Routing {
 }
 
 fn key(app: &str, env: &str) -> EnvKey {
-    (app.to_string(), env.to_string())
+    EnvKey::new(app, env)
 }
 
 impl Routing {
@@ -127,8 +127,9 @@ impl Routing {
 
     fn build(&self, state: &State) -> RoutingTable {
         let mut table = RoutingTable::empty();
-        for ((app, env), r) in &state.routes {
-            let prefix = state.cnames.get(&(app.clone(), env.clone())).map(String::as_str).unwrap_or(env);
+        for (id, r) in &state.routes {
+            let (app, env) = (&id.app, &id.env);
+            let prefix = state.cnames.get(id).map(String::as_str).unwrap_or(env);
             for host in self.settings.hostnames(app, prefix) {
                 table.insert(
                     &host,

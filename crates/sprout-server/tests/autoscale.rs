@@ -255,13 +255,13 @@ async fn a_warm_pool_waits_out_of_rotation_and_serves_first_on_scale_out() {
     .await;
     let warm: Vec<String> = {
         let snaps = h.ctx.snapshots.lock().unwrap();
-        let snap = &snaps[&("shop".to_string(), "prod".to_string())];
+        let snap = &snaps[&sprout_model::environment::EnvId::new("shop", "prod")];
         snap.instances.iter().filter(|i| !i.in_service).map(|i| i.id.clone()).collect()
     };
     assert_eq!(warm.len(), 1);
     {
         let snaps = h.ctx.snapshots.lock().unwrap();
-        let w = snaps[&("shop".to_string(), "prod".to_string())]
+        let w = snaps[&sprout_model::environment::EnvId::new("shop", "prod")]
             .instances
             .iter()
             .find(|i| i.id == warm[0])

@@ -14,6 +14,7 @@ use sprout_engine::ContainerUsage;
 
 use super::error::ApiError;
 use crate::context::Ctx;
+use crate::routing::EnvKey;
 use sprout_plan::enhanced::HealthStatus;
 use sprout_plan::enhanced::TRAFFIC_WINDOW_S;
 use sprout_plan::snapshot::Colour;
@@ -100,7 +101,7 @@ pub async fn show(
     Path((app, env)): Path<(String, String)>,
 ) -> Result<Json<EnvHealthView>, ApiError> {
     ctx.store.get_environment(&app, &env).await?;
-    let snapshot = ctx.snapshots.lock().unwrap_or_else(|p| p.into_inner()).get(&(app.clone(), env.clone())).cloned();
+    let snapshot = ctx.snapshots.lock().unwrap_or_else(|p| p.into_inner()).get(&EnvKey::new(&app, &env)).cloned();
     let metrics = ctx.lb.metrics();
     let summary = metrics.summary(&app, &env, TRAFFIC_WINDOW_S);
     let traffic = Traffic::from(&summary, metrics.in_flight(&app, &env));

@@ -66,7 +66,7 @@ pub async fn show(State(ctx): State<Ctx>) -> Response {
 fn instance_counts(ctx: &Ctx) -> Vec<InstanceCount> {
     let snapshots = ctx.snapshots.lock().unwrap_or_else(|p| p.into_inner());
     let mut counts = Vec::new();
-    for ((app, env), snapshot) in snapshots.iter() {
+    for (sprout_model::environment::EnvId { app, env }, snapshot) in snapshots.iter() {
         let mut by_health = [("healthy", 0), ("pending", 0), ("unhealthy", 0)];
         for instance in &snapshot.instances {
             let slot = match instance.health {

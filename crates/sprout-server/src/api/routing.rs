@@ -98,11 +98,8 @@ impl RoutingView {
 pub async fn show(State(ctx): State<Ctx>) -> Result<Json<RoutingView>, ApiError> {
     let envs = ctx.store.list_environments(None).await?;
     let judged = ctx.snapshots.lock().unwrap().keys().cloned().collect::<std::collections::HashSet<_>>();
-    let waiting: Vec<String> = envs
-        .iter()
-        .filter(|e| !judged.contains(&(e.app.clone(), e.name.clone())))
-        .map(|e| format!("{}/{}", e.app, e.name))
-        .collect();
+    let waiting: Vec<String> =
+        envs.iter().filter(|e| !judged.contains(&e.id())).map(|e| format!("{}/{}", e.app, e.name)).collect();
     if !waiting.is_empty() {
         return Err(ApiError::Unavailable(format!(
             "the routing table is not complete yet: {} not yet judged since the server started ({}); retry in a second",

@@ -8,7 +8,7 @@ use sprout_store::EnvironmentRecord;
 use crate::context::Ctx;
 
 pub fn view(ctx: &Ctx, e: &EnvironmentRecord) -> EnvView {
-    let snap = ctx.snapshots.lock().unwrap().get(&(e.app.clone(), e.name.clone())).cloned();
+    let snap = ctx.snapshots.lock().unwrap().get(&e.id()).cloned();
     let (health, causes, instances) = match snap {
         Some(s) => (s.colour, s.causes, s.instances),
         None => (Colour::Grey, vec!["not observed yet".to_string()], Vec::new()),

@@ -68,11 +68,11 @@ pub async fn run(ctx: Ctx, cancel: CancellationToken) {
                 continue;
             }
         };
-        let keys: HashSet<EnvKey> = envs.iter().map(|e| (e.app.clone(), e.name.clone())).collect();
+        let keys: HashSet<EnvKey> = envs.iter().map(|e| e.id()).collect();
         states.retain(|k, _| keys.contains(k));
         known = envs.clone();
         for env in envs {
-            let key = (env.app.clone(), env.name.clone());
+            let key = env.id();
             let state = states.entry(key.clone()).or_insert_with(|| ScalingMemory::new(now));
             let sample = samples.get(&key).cloned().unwrap_or(MetricSample { at: now, ..Default::default() });
             let seen = instances(&ctx, &env);
@@ -88,7 +88,7 @@ async fn peek(ctx: &Ctx, states: &mut HashMap<EnvKey, ScalingMemory>, known: &[E
     let now = ctx.clock.now();
     let open = ctx.metrics.peek(now);
     for env in known {
-        let key = (env.app.clone(), env.name.clone());
+        let key = env.id();
         let (Some(o), Some(state)) = (open.get(&key), states.get_mut(&key)) else { continue };
         // Cheap test first, on what the last look read: most peeks end here.
         if !surge_possible(env, *o) {
@@ -135,7 +135,7 @@ async fn apply(ctx: &Ctx, env: &EnvironmentRecord, state: &mut ScalingMemory, pl
 /// The environment's instances in the latest snapshot, None before the first.
 fn instances(ctx: &Ctx, env: &EnvironmentRecord) -> Option<Vec<InstanceSeen>> {
     let snaps = ctx.snapshots.lock().unwrap();
-    let snap = snaps.get(&(env.app.clone(), env.name.clone()))?;
+    let snap = snaps.get(&env.id())?;
     let seen = snap.instances.iter().map(|i| InstanceSeen {
         id: i.id.clone(),
         in_service: i.in_service,

@@ -17,7 +17,7 @@ use super::definitions::Definitions;
 use super::health::{self, Probes};
 use super::launching::{self, Launches};
 use super::retiring::Retiring;
-use crate::context::Ctx;
+use crate::context::{Ctx, EnvKey};
 use crate::events::Event;
 use crate::instance::spec::{config_hash, deploy_key};
 use crate::instance::{ObservedInstance, container_view, observe_environment};
@@ -173,7 +173,7 @@ impl EnvController {
                 launching::start(&self.ctx, &self.launches, env, version, &def, now, self.wake.clone()).await;
             }
         }
-        let key = (self.app.clone(), self.env.clone());
+        let key = EnvKey::new(&self.app, &self.env);
         match plan.snapshot {
             Some(snapshot) => self.ctx.snapshots.lock().unwrap().insert(key, snapshot),
             None if plan.next == Next::Done => self.ctx.snapshots.lock().unwrap().remove(&key),

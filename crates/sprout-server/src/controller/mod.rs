@@ -31,16 +31,16 @@ pub async fn supervise(ctx: Ctx, cancel: CancellationToken) {
         tasks.retain(|_, h| !h.is_finished());
         match ctx.store.list_environments(None).await {
             Ok(envs) => {
-                let known: BTreeSet<(String, String)> = envs.iter().map(|e| (e.app.clone(), e.name.clone())).collect();
+                let known: BTreeSet<EnvKey> = envs.iter().map(|e| e.id()).collect();
                 for key in &known {
                     if !tasks.contains_key(key) {
-                        let c = env::EnvController::new(ctx.clone(), key.0.clone(), key.1.clone());
+                        let c = env::EnvController::new(ctx.clone(), key.app.clone(), key.env.clone());
                         tasks.insert(key.clone(), tokio::spawn(c.run(cancel.child_token())));
                     }
                 }
                 if tokio::time::Instant::now() >= next_sweep {
                     next_sweep = tokio::time::Instant::now() + ORPHAN_SWEEP;
-                    let running: BTreeSet<(String, String)> = tasks.keys().cloned().collect();
+                    let running: BTreeSet<EnvKey> = tasks.keys().cloned().collect();
                     sweep_orphans(&ctx, &known.union(&running).cloned().collect()).await;
                 }
             }
@@ -59,7 +59,7 @@ pub async fn supervise(ctx: Ctx, cancel: CancellationToken) {
 }
 
 /// Remove instances of this server that belong to no environment.
-pub async fn sweep_orphans(ctx: &Ctx, known: &BTreeSet<(String, String)>) {
+pub async fn sweep_orphans(ctx: &Ctx, known: &BTreeSet<EnvKey>) {
     let filter = std::collections::BTreeMap::from([(LABEL_SERVER.to_string(), ctx.settings.server_id.clone())]);
     let (Ok(containers), Ok(networks)) =
         (ctx.engine.list_containers(&filter).await, ctx.engine.list_networks(&filter).await)
