@@ -15,6 +15,11 @@ use crate::health::ProbeRecord;
 /// The most live traffic scanned for refused connections in one look, in seconds.
 pub const SECONDS_TO_SCAN: u32 = 10;
 
+/// A starting instance (never passed) is probed this often, whatever the interval, so it takes
+/// traffic within a fraction of a second of being ready, and no faster: a probe's end wakes the
+/// controller, so probing again at once would spin.
+pub const STARTING_PROBE_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One instance's check memory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InstanceChecks {
@@ -29,15 +34,14 @@ pub struct InstanceChecks {
 }
 
 impl InstanceChecks {
-    /// Is a probe due? Always while the instance has never passed (a starting instance is
-    /// probed on every pass); every `interval_s` once it has.
+    /// Is a probe due? Every `STARTING_PROBE_EVERY` while the instance has never passed, every
+    /// `interval_s` once it has.
     pub fn probe_due(&self, now: DateTime<Utc>) -> bool {
-        !self.record.passed_once || self.next_due.is_none_or(|due| now >= due)
+        self.next_due.is_none_or(|due| now >= due)
     }
 
-    /// The seconds of live traffic to scan for refused connections, given the load balancer's
-    /// last closed second: (first second, count), the seconds not scanned yet, at most
-    /// `SECONDS_TO_SCAN`.
+    /// How many seconds of live traffic, up to the load balancer's last closed second, are not
+    /// scanned for refused connections yet (at most `SECONDS_TO_SCAN`).
     pub fn scan_window(&self, last_closed: i64) -> u32 {
         let since = self
             .scanned_through
@@ -76,7 +80,11 @@ impl InstanceChecks {
                 self.consecutive_passes = 0;
             }
         }
-        self.next_due = Some(started + chrono::Duration::seconds(options.interval_s.max(1) as i64));
+        let wait = match self.record.passed_once {
+            true => chrono::Duration::seconds(options.interval_s.max(1) as i64),
+            false => chrono::Duration::from_std(STARTING_PROBE_EVERY).expect("a small duration"),
+        };
+        self.next_due = Some(started + wait);
     }
 
     /// What enhanced health reads of these checks.
@@ -104,7 +112,8 @@ mod tests {
         let mut c = InstanceChecks::default();
         assert!(c.probe_due(at(0)));
         c.note_probe(Err("connection refused".into()), &opts, at(0));
-        assert!(c.probe_due(at(0)), "never passed: probed again at once");
+        assert!(!c.probe_due(at(0)), "never passed: probed again soon, not at once");
+        assert!(c.probe_due(at(0) + chrono::Duration::milliseconds(100)));
         c.note_probe(Ok(()), &opts, at(1));
         assert!(!c.probe_due(at(15)));
         assert!(c.probe_due(at(16)));

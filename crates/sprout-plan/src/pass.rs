@@ -31,9 +31,7 @@ use crate::snapshot::{ContainerView, EnvSnapshot, InstanceView};
 #[cfg(test)]
 mod tests;
 
-/// A starting instance is looked at this often until its first pass, whatever the interval,
-/// so it takes traffic within a fraction of a second of being ready.
-pub const STARTING_PROBE_EVERY: Duration = Duration::from_millis(100);
+pub use crate::checks::STARTING_PROBE_EVERY;
 /// While launches are in flight, the most a pass waits (each launch's end wakes it anyway).
 pub const BUSY_EVERY: Duration = Duration::from_millis(500);
 /// While the engine does not answer, how often to look again.

@@ -41,3 +41,26 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap()
     }
 }
+
+/// Wall time that follows tokio's clock from a fixed start: under `#[tokio::test(start_paused =
+/// true)]` it moves only as tokio's paused time does (every sleep and timeout of the server's
+/// tasks advances both together), so component tests run in milliseconds with no real sleep.
+/// Not for production: tokio's clock is monotonic and would drift from the wall clock.
+#[derive(Debug)]
+pub struct TokioClock {
+    start: DateTime<Utc>,
+    at: tokio::time::Instant,
+}
+
+impl TokioClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        TokioClock { start, at: tokio::time::Instant::now() }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        let elapsed = chrono::Duration::from_std(self.at.elapsed()).unwrap_or_default();
+        self.start + elapsed
+    }
+}

@@ -12,7 +12,7 @@ mod common;
 
 use common::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn launches_instances_with_labels_links_and_variables_and_routes_them() {
     let h = harness().await;
     add_version(&h, "v1", "app:1").await;
@@ -38,7 +38,7 @@ async fn launches_instances_with_labels_links_and_variables_and_routes_them() {
     assert!(pos("app") < pos("web"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_essential_container_that_exits_gets_its_instance_replaced_a_job_exit_does_not() {
     let h = harness().await;
     add_version(&h, "v1", "app:1").await;
@@ -64,7 +64,7 @@ async fn an_essential_container_that_exits_gets_its_instance_replaced_a_job_exit
     assert!(h.fake.networks().iter().all(|n| !n.name.contains(&first)), "the failed instance's network is removed");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn deploy_replaces_every_instance_and_keeps_serving_meanwhile() {
     let h = harness().await;
     add_version(&h, "v1", "app:1").await;
@@ -86,7 +86,7 @@ async fn deploy_replaces_every_instance_and_keeps_serving_meanwhile() {
     assert!(instances(&h.fake, Some("v1")).is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_version_that_never_passes_health_checks_is_rolled_back() {
     let h = harness().await;
     add_version(&h, "v1", "app:1").await;
@@ -111,7 +111,7 @@ async fn a_version_that_never_passes_health_checks_is_rolled_back() {
     assert!(err.contains("bad"), "{err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn terminate_removes_everything_and_orphans_are_swept() {
     let h = harness().await;
     add_version(&h, "v1", "app:1").await;
@@ -148,7 +148,7 @@ async fn terminate_removes_everything_and_orphans_are_swept() {
 
 /// Health probes run on their own: one instance whose check hangs far past its timeout does not
 /// hold up the pass that takes another instance, whose essential container died, out of rotation.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_hanging_health_check_does_not_delay_taking_a_dead_instance_out() {
     let h = harness().await;
     add_version(&h, "v1", "app:1").await;

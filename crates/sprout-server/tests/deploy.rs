@@ -58,7 +58,7 @@ async fn messages(h: &Harness, kind: &str) -> Vec<String> {
     ev.into_iter().map(|e| e.message).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn rolling_with_additional_batch_never_drops_capacity_and_names_its_batches() {
     let (h, low) = deploy_3(DeploymentPolicy::RollingWithAdditionalBatch, 1).await;
     assert_eq!(low, 3, "capacity never drops below desired");
@@ -69,14 +69,14 @@ async fn rolling_with_additional_batch_never_drops_capacity_and_names_its_batche
     assert!(healthy.iter().any(|m| m == "Batch 3 of 3 healthy"), "{healthy:#?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn rolling_drops_capacity_by_at_most_one_batch() {
     let (h, low) = deploy_3(DeploymentPolicy::Rolling, 1).await;
     assert!(low >= 2, "in service fell to {low}");
     assert_eq!(messages(&h, "DeployBatchStarted").await.len(), 3);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn immutable_keeps_the_old_set_until_the_new_set_is_healthy() {
     let (h, low) = deploy_3(DeploymentPolicy::Immutable, 1).await;
     assert_eq!(low, 3);
@@ -85,7 +85,7 @@ async fn immutable_keeps_the_old_set_until_the_new_set_is_healthy() {
     assert!(started[0].contains("launching 3 instance(s)"), "{started:#?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn all_at_once_replaces_every_instance_in_one_batch() {
     let (h, _) = deploy_3(DeploymentPolicy::AllAtOnce, 1).await;
     let started = messages(&h, "DeployBatchStarted").await;
@@ -98,7 +98,7 @@ fn fail_version(h: &Harness, version: &'static str) {
     h.prober.fail_versions.lock().unwrap().insert(version.to_string());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_batch_that_never_becomes_healthy_rolls_back_under_rolling() {
     let h = harness().await;
     add_version(&h, "v1", "app:1").await;
@@ -119,7 +119,7 @@ async fn a_batch_that_never_becomes_healthy_rolls_back_under_rolling() {
     assert!(failed.iter().any(|m| m.contains("Rolling back to v1")), "{failed:#?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn abort_rolls_back_to_the_last_good_version() {
     let h = harness().await;
     add_version(&h, "v1", "app:1").await;
@@ -146,7 +146,7 @@ async fn abort_rolls_back_to_the_last_good_version() {
     assert!(again.is_err());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_container_that_ignores_sigterm_is_killed_after_the_stop_timeout() {
     let h = harness().await;
     add_version(&h, "v1", "app:1").await;
@@ -165,7 +165,7 @@ async fn a_container_that_ignores_sigterm_is_killed_after_the_stop_timeout() {
     assert!(messages(&h, "InstanceQuarantined").await.is_empty(), "a kill after the timeout is a normal retirement");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_instance_that_cannot_be_stopped_is_quarantined_and_the_deploy_finishes() {
     let h = harness().await;
     add_version(&h, "v1", "app:1").await;

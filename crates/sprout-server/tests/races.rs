@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use sprout_store::{
-    Application, EnvStatus, EnvironmentRecord, EventRecord, LifecyclePolicy, NewEvent, Result, SqliteStore, Store,
+    Application, EnvStatus, EnvironmentRecord, EventRecord, LifecyclePolicy, MemoryStore, NewEvent, Result, Store,
     TokenRecord, VersionImages, VersionRecord,
 };
 
@@ -22,7 +22,7 @@ type Change = Box<dyn Fn(&mut EnvironmentRecord) + Send + Sync>;
 /// SQLite, except that the next `update_environment` after `arm` first lets another writer
 /// change the environment (a fresh read, its change, its write).
 struct RacingStore {
-    inner: SqliteStore,
+    inner: MemoryStore,
     armed: Mutex<Option<Change>>,
     refused: Mutex<u32>,
 }
@@ -112,23 +112,20 @@ impl Store for RacingStore {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_deploy_written_during_a_controller_pass_is_not_undone() {
-    let store = Arc::new(RacingStore {
-        inner: SqliteStore::open_in_memory().await.unwrap(),
-        armed: Mutex::new(None),
-        refused: Mutex::new(0),
-    });
+    let store = Arc::new(RacingStore { inner: MemoryStore::new(), armed: Mutex::new(None), refused: Mutex::new(0) });
     let h = common::harness_with(store.clone()).await;
 
     common::add_version(&h, "v1", "app:1").await;
     common::add_version(&h, "v2", "app:2").await;
     // The controller's first write is its "v1 is Ready" once both instances pass. Just before
     // it lands, the user deploys v2.
-    store.arm(Box::new(|e| {
+    let deadline = h.ctx.clock.now() + chrono::Duration::seconds(60);
+    store.arm(Box::new(move |e| {
         e.version_label = "v2".into();
         e.status = EnvStatus::Updating;
-        e.deploy_deadline = Some(chrono::Utc::now() + chrono::Duration::seconds(60));
+        e.deploy_deadline = Some(deadline);
     }));
     common::create_env(&h, "v1", 2).await;
 

@@ -13,7 +13,7 @@ fn route_env(h: &Harness, host: &str) -> Option<String> {
     h.ctx.lb.table().lookup(host).map(|r| r.env.clone())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn clone_copies_the_environment_and_swap_exchanges_host_names() {
     let h = harness().await;
     add_version(&h, "v1", "app:1").await;

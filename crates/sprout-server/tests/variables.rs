@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use common::*;
 use sprout_server::api::variables::{VariablesChange, change};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn changing_a_property_replaces_the_instances_with_containers_that_carry_it() {
     let h = harness().await;
     add_version(&h, "v1", "app:1").await;

@@ -4,6 +4,7 @@
 //! Not here: what the records mean (the server's controllers decide that).
 
 pub mod lifecycle;
+pub mod memory;
 pub mod model;
 pub mod options;
 pub mod sqlite;
@@ -11,6 +12,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 
 pub use lifecycle::*;
+pub use memory::MemoryStore;
 pub use model::*;
 pub use options::*;
 pub use sqlite::SqliteStore;

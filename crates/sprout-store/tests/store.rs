@@ -16,6 +16,11 @@ async fn raw(path: &Path) -> SqliteConnection {
 }
 
 #[tokio::test]
+async fn suite_on_the_memory_store() {
+    suite::run(&sprout_store::MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn suite_in_memory() {
     let store = SqliteStore::open_in_memory().await.unwrap();
     suite::run(&store).await;

@@ -110,7 +110,8 @@ impl EnvController {
                 let checks = self.memory.checks.entry(inst.id.clone()).or_default();
                 health::note_refused(&self.ctx, (&self.app, &self.env, &inst.id), checks);
                 if checks.probe_due(now) {
-                    self.probes.start(&self.ctx, &inst.id, addr, &options, now, self.wake.clone());
+                    let who = (inst.id.as_str(), checks.record.passed_once);
+                    self.probes.start(&self.ctx, who, addr, &options, now, self.wake.clone());
                 }
             }
             instances.push(SeenInstance {

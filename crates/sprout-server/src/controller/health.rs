@@ -35,13 +35,15 @@ pub struct Probes {
 }
 
 impl Probes {
-    /// Starts a probe of `instance` at `addr` unless one is in flight; its end wakes the
-    /// controller (`wake`). The prober is given the health check's timeout, and the probe is
-    /// abandoned shortly after it in any case, so a prober that ignores it cannot hang one.
+    /// Starts a probe of `instance` at `addr` unless one is in flight. Its end wakes the
+    /// controller (`wake`) when it can change routing: a pass, or a failure of an instance that
+    /// has served (a starting instance's failure waits for the next pass, 100 ms on). The prober
+    /// is given the health check's timeout, and the probe is abandoned shortly after it in any
+    /// case, so a prober that ignores it cannot hang one.
     pub fn start(
         &self,
         ctx: &Ctx,
-        instance: &str,
+        (instance, has_served): (&str, bool),
         addr: SocketAddr,
         options: &HealthOptions,
         now: DateTime<Utc>,
@@ -61,9 +63,12 @@ impl Probes {
                     Ok(outcome) => outcome,
                     Err(_) => Err(format!("GET {path} did not answer within {} s", timeout.as_secs())),
                 };
+            let worth_a_pass = outcome.is_ok() || has_served;
             done.lock().unwrap().push((instance.clone(), now, outcome));
             in_flight.lock().unwrap().remove(&instance);
-            wake.notify_one();
+            if worth_a_pass {
+                wake.notify_one();
+            }
         });
     }
 

@@ -1,6 +1,7 @@
 //! The component-test harness shared by the controller and deploy tests: the supervisor running
-//! on FakeEngine, an in-memory store and a scripted prober, with real time and short ticks.
-//! Every wait is bounded; nothing asserts on durations.
+//! on FakeEngine, an in-memory store and a scripted prober, with short ticks and a clock that
+//! follows tokio's (`TokioClock`), so tests may run on paused time. Every wait is bounded;
+//! nothing asserts on durations.
 
 #![allow(dead_code)]
 #![allow(clippy::disallowed_methods)] // component tests still run on the system clock (see docs/architecture.md)
@@ -12,10 +13,10 @@ use std::time::Duration;
 
 use sprout_engine::{Engine, FakeEngine};
 use sprout_lb::{LbConfig, LoadBalancer};
-use sprout_server::clock::SystemClock;
+use sprout_server::clock::TokioClock;
 use sprout_server::probe::Prober;
 use sprout_server::{Ctx, Settings};
-use sprout_store::{Application, EnvStatus, EnvironmentRecord, SqliteStore, Store, VersionRecord};
+use sprout_store::{Application, EnvStatus, EnvironmentRecord, MemoryStore, Store, VersionRecord};
 use tokio_util::sync::CancellationToken;
 
 pub const DEF: &str = r#"{
@@ -86,7 +87,7 @@ impl Drop for Harness {
 }
 
 pub async fn harness() -> Harness {
-    harness_with(Arc::new(SqliteStore::open_in_memory().await.unwrap())).await
+    harness_with(Arc::new(MemoryStore::new())).await
 }
 
 /// The harness over a store of the test's own (one that interferes, for instance).
@@ -101,7 +102,13 @@ pub async fn harness_with(store: Arc<dyn Store>) -> Harness {
     settings.drain = Duration::from_millis(10);
     settings.stop_timeout = Duration::from_millis(100);
     let engine: Arc<dyn Engine> = fake.clone();
-    let mut ctx = Ctx::new(store, engine, Arc::new(SystemClock), LoadBalancer::new(LbConfig::default()), settings);
+    let mut ctx = Ctx::new(
+        store,
+        engine,
+        Arc::new(TokioClock::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap())),
+        LoadBalancer::new(LbConfig::default()),
+        settings,
+    );
     let prober = Arc::new(ScriptedProber::default());
     *prober.engine.lock().unwrap() = Some(fake.clone());
     ctx.prober = prober.clone();
@@ -111,7 +118,7 @@ pub async fn harness_with(store: Arc<dyn Store>) -> Harness {
 }
 
 pub async fn add_version(h: &Harness, label: &str, image: &str) {
-    let now = chrono::Utc::now();
+    let now = h.ctx.clock.now();
     let _ = h.ctx.store.create_application(&Application { name: "shop".into(), created_at: now }).await;
     let def = sprout_model::load_dockerrun("Dockerrun.aws.json", &DEF.replace("IMAGE", image)).unwrap().dockerrun;
     let bundle = h.ctx.settings.data_dir.join("bundle");
@@ -132,7 +139,7 @@ pub async fn add_version(h: &Harness, label: &str, image: &str) {
 }
 
 pub async fn create_env(h: &Harness, version: &str, n: u32) {
-    let now = chrono::Utc::now();
+    let now = h.ctx.clock.now();
     h.ctx
         .store
         .create_environment(&EnvironmentRecord {
@@ -168,7 +175,7 @@ pub async fn change_env(h: &Harness, change: impl Fn(&mut EnvironmentRecord)) ->
 
 /// Deploys `version` to shop/prod as `sprout deploy` does, with a deadline `deadline_ms` away.
 pub async fn start_deploy(h: &Harness, version: &str, deadline_ms: i64) {
-    let deadline = chrono::Utc::now() + chrono::Duration::milliseconds(deadline_ms);
+    let deadline = h.ctx.clock.now() + chrono::Duration::milliseconds(deadline_ms);
     change_env(h, |e| {
         e.version_label = version.into();
         e.status = EnvStatus::Updating;

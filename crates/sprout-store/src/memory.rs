@@ -1,0 +1,262 @@
+//! `MemoryStore`: the `Store` kept in process memory, for component tests that run on tokio's
+//! paused time (SQLite's pool has timers of its own, which paused time fires at once). It passes
+//! the same suite as SQLite (`tests/store.rs`), so it behaves as the real store does: names
+//! conflict, versions and environments need their application, environment writes are
+//! compare-and-set on the revision, events are numbered and outlive their environment.
+//!
+//! Not for `sprout server`: nothing is persisted.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::{
+    Application, EnvironmentRecord, EventRecord, LifecyclePolicy, NewEvent, Result, Store, StoreError, TokenRecord,
+    VersionImages, VersionRecord,
+};
+
+#[derive(Default)]
+struct Data {
+    applications: BTreeMap<String, (Application, Option<LifecyclePolicy>)>,
+    /// By (app, label), with the order of insertion to break ties in `created_at`.
+    versions: BTreeMap<(String, String), (VersionRecord, Option<VersionImages>, u64)>,
+    environments: BTreeMap<(String, String), EnvironmentRecord>,
+    events: Vec<EventRecord>,
+    tokens: BTreeMap<String, TokenRecord>,
+    inserted: u64,
+}
+
+/// The in-memory store.
+#[derive(Default)]
+pub struct MemoryStore(Mutex<Data>);
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Data) -> Result<T>) -> Result<T> {
+        f(&mut self.0.lock().unwrap())
+    }
+}
+
+fn key(a: &str, b: &str) -> (String, String) {
+    (a.to_string(), b.to_string())
+}
+
+fn not_found(kind: &'static str, name: String) -> StoreError {
+    StoreError::NotFound { kind, name }
+}
+
+impl Data {
+    fn need_app(&self, app: &str) -> Result<()> {
+        match self.applications.contains_key(app) {
+            true => Ok(()),
+            false => Err(not_found("application", app.to_string())),
+        }
+    }
+
+    fn events_of<'a>(&'a self, app: &'a str, env: Option<&'a str>) -> impl Iterator<Item = &'a EventRecord> + 'a {
+        self.events.iter().filter(move |e| e.app == app && env.is_none_or(|env| e.env.as_deref() == Some(env)))
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn create_application(&self, app: &Application) -> Result<()> {
+        self.with(|d| {
+            if d.applications.contains_key(&app.name) {
+                return Err(StoreError::Conflict { kind: "application", name: app.name.clone() });
+            }
+            d.applications.insert(app.name.clone(), (app.clone(), None));
+            Ok(())
+        })
+    }
+
+    async fn get_application(&self, name: &str) -> Result<Application> {
+        self.with(|d| {
+            d.applications.get(name).map(|(a, _)| a.clone()).ok_or_else(|| not_found("application", name.into()))
+        })
+    }
+
+    async fn list_applications(&self) -> Result<Vec<Application>> {
+        self.with(|d| Ok(d.applications.values().map(|(a, _)| a.clone()).collect()))
+    }
+
+    async fn create_version(&self, version: &VersionRecord) -> Result<()> {
+        self.with(|d| {
+            let k = key(&version.app, &version.label);
+            if d.versions.contains_key(&k) {
+                return Err(StoreError::Conflict {
+                    kind: "version",
+                    name: format!("{}/{}", version.app, version.label),
+                });
+            }
+            d.need_app(&version.app)?;
+            d.inserted += 1;
+            d.versions.insert(k, (version.clone(), None, d.inserted));
+            Ok(())
+        })
+    }
+
+    async fn get_version(&self, app: &str, label: &str) -> Result<VersionRecord> {
+        self.with(|d| {
+            d.versions
+                .get(&key(app, label))
+                .map(|v| v.0.clone())
+                .ok_or_else(|| not_found("version", format!("{app}/{label}")))
+        })
+    }
+
+    async fn list_versions(&self, app: &str) -> Result<Vec<VersionRecord>> {
+        self.with(|d| {
+            let mut list: Vec<_> = d.versions.values().filter(|v| v.0.app == app).collect();
+            // Newest first, later insertions first among equal times (as SQLite's rowid).
+            list.sort_by_key(|v| std::cmp::Reverse((v.0.created_at, v.2)));
+            Ok(list.into_iter().map(|v| v.0.clone()).collect())
+        })
+    }
+
+    async fn delete_version(&self, app: &str, label: &str) -> Result<()> {
+        self.with(|d| {
+            d.versions
+                .remove(&key(app, label))
+                .map(|_| ())
+                .ok_or_else(|| not_found("version", format!("{app}/{label}")))
+        })
+    }
+
+    async fn set_version_images(&self, app: &str, label: &str, images: &VersionImages) -> Result<()> {
+        self.with(|d| {
+            let v =
+                d.versions.get_mut(&key(app, label)).ok_or_else(|| not_found("version", format!("{app}/{label}")))?;
+            v.1 = Some(images.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_version_images(&self, app: &str, label: &str) -> Result<Option<VersionImages>> {
+        self.with(|d| {
+            d.versions
+                .get(&key(app, label))
+                .map(|v| v.1.clone())
+                .ok_or_else(|| not_found("version", format!("{app}/{label}")))
+        })
+    }
+
+    async fn get_lifecycle(&self, app: &str) -> Result<LifecyclePolicy> {
+        self.with(|d| {
+            d.applications
+                .get(app)
+                .map(|(_, p)| p.unwrap_or_default())
+                .ok_or_else(|| not_found("application", app.into()))
+        })
+    }
+
+    async fn set_lifecycle(&self, app: &str, policy: &LifecyclePolicy) -> Result<()> {
+        self.with(|d| {
+            let a = d.applications.get_mut(app).ok_or_else(|| not_found("application", app.into()))?;
+            a.1 = Some(*policy);
+            Ok(())
+        })
+    }
+
+    async fn create_environment(&self, env: &EnvironmentRecord) -> Result<()> {
+        self.with(|d| {
+            let k = key(&env.app, &env.name);
+            if d.environments.contains_key(&k) {
+                return Err(StoreError::Conflict { kind: "environment", name: format!("{}/{}", env.app, env.name) });
+            }
+            d.need_app(&env.app)?;
+            d.environments.insert(k, EnvironmentRecord { revision: 0, ..env.clone() });
+            Ok(())
+        })
+    }
+
+    async fn get_environment(&self, app: &str, name: &str) -> Result<EnvironmentRecord> {
+        self.with(|d| {
+            d.environments
+                .get(&key(app, name))
+                .cloned()
+                .ok_or_else(|| not_found("environment", format!("{app}/{name}")))
+        })
+    }
+
+    async fn list_environments(&self, app: Option<&str>) -> Result<Vec<EnvironmentRecord>> {
+        self.with(|d| Ok(d.environments.values().filter(|e| app.is_none_or(|a| e.app == a)).cloned().collect()))
+    }
+
+    async fn update_environment(&self, env: &mut EnvironmentRecord) -> Result<()> {
+        self.with(|d| {
+            let name = format!("{}/{}", env.app, env.name);
+            let stored = d
+                .environments
+                .get_mut(&key(&env.app, &env.name))
+                .ok_or_else(|| not_found("environment", name.clone()))?;
+            if stored.revision != env.revision {
+                return Err(StoreError::Stale { kind: "environment", name });
+            }
+            env.revision += 1;
+            // What a row keeps: everything but the creation time, which no update changes.
+            *stored = EnvironmentRecord { created_at: stored.created_at, ..env.clone() };
+            Ok(())
+        })
+    }
+
+    async fn delete_environment(&self, app: &str, name: &str) -> Result<()> {
+        // Its events stay: they are the environment's history.
+        self.with(|d| {
+            d.environments
+                .remove(&key(app, name))
+                .map(|_| ())
+                .ok_or_else(|| not_found("environment", format!("{app}/{name}")))
+        })
+    }
+
+    async fn append_event(&self, event: &NewEvent) -> Result<i64> {
+        self.with(|d| {
+            let id = d.events.len() as i64 + 1;
+            d.events.push(EventRecord {
+                id,
+                app: event.app.clone(),
+                env: event.env.clone(),
+                at: event.at,
+                level: event.level,
+                kind: event.kind.clone(),
+                message: event.message.clone(),
+            });
+            Ok(id)
+        })
+    }
+
+    async fn list_events(&self, app: &str, env: Option<&str>, after_id: i64, limit: u32) -> Result<Vec<EventRecord>> {
+        self.with(|d| Ok(d.events_of(app, env).filter(|e| e.id > after_id).take(limit as usize).cloned().collect()))
+    }
+
+    async fn recent_events(&self, app: &str, env: Option<&str>, limit: u32) -> Result<Vec<EventRecord>> {
+        self.with(|d| {
+            let all: Vec<&EventRecord> = d.events_of(app, env).collect();
+            Ok(all[all.len().saturating_sub(limit as usize)..].iter().map(|e| (*e).clone()).collect())
+        })
+    }
+
+    async fn insert_token(&self, token: &TokenRecord) -> Result<()> {
+        self.with(|d| {
+            if d.tokens.contains_key(&token.hash) {
+                // Named by its name: the hash identifies a credential and should not reach logs.
+                return Err(StoreError::Conflict { kind: "token", name: token.name.clone() });
+            }
+            d.tokens.insert(token.hash.clone(), token.clone());
+            Ok(())
+        })
+    }
+
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>> {
+        self.with(|d| Ok(d.tokens.get(hash).cloned()))
+    }
+
+    async fn count_tokens(&self) -> Result<u64> {
+        self.with(|d| Ok(d.tokens.len() as u64))
+    }
+}
