@@ -45,6 +45,40 @@ pub fn check_name(kind: &str, name: &str) -> Result<(), String> {
     }
 }
 
+/// Checks a version label: 1-100 characters, none of them whitespace, a control character, '/'
+/// or '\\', and not `.` or `..` (labels name files and appear in paths, logs and URLs).
+pub fn check_label(label: &str) -> Result<(), String> {
+    let ok = !label.is_empty()
+        && label.chars().count() <= 100
+        && !label.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '\\')
+        && label != "."
+        && label != "..";
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "version label {label:?} is not valid: use 1-100 characters without spaces, control characters, '/' or '\\' (e.g. \"v1.4.2-20261130\")"
+        ))
+    }
+}
+
+/// Checks an environment variable: a POSIX-ish name (letters, digits, `_`, `.`, `-`, not
+/// starting with a digit; at most 256 characters) and a value without NUL (the kernel cannot
+/// pass one), at most 32 KiB.
+pub fn check_variable(name: &str, value: &str) -> Result<(), String> {
+    let name_ok = !name.is_empty()
+        && name.len() <= 256
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
+    if !name_ok {
+        return Err(format!("{name:?} is not a valid variable name"));
+    }
+    if value.contains('\0') || value.len() > 32 * 1024 {
+        return Err(format!("the value of {name} holds a NUL character or is longer than 32 KiB"));
+    }
+    Ok(())
+}
+
 /// What the planner compares to decide an instance is current: version label and properties.
 /// `/` cannot appear in a label, so the key splits back unambiguously.
 pub fn deploy_key(version: &str, config: &str) -> String {

@@ -90,6 +90,18 @@ pub struct DeployOptions {
     pub timeout_s: u64,
 }
 
+/// The longest a deploy may take before it is rolled back, in seconds (a day).
+pub const MAX_DEPLOY_TIMEOUT_S: u64 = 86_400;
+
+/// Checks a deploy timeout given by a user: 1 s to `MAX_DEPLOY_TIMEOUT_S`.
+pub fn check_deploy_timeout(seconds: u64) -> Result<(), String> {
+    if (1..=MAX_DEPLOY_TIMEOUT_S).contains(&seconds) {
+        Ok(())
+    } else {
+        Err(format!("deploy timeout {seconds} s is out of range: give 1 to {MAX_DEPLOY_TIMEOUT_S} seconds (e.g. 600)"))
+    }
+}
+
 impl Default for DeployOptions {
     fn default() -> Self {
         DeployOptions {

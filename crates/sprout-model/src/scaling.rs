@@ -83,6 +83,11 @@ pub struct QueueSettings {
 
 /// Most instances a warm pool may keep.
 pub const MAX_WARM_POOL: u32 = 20;
+/// The longest scale-in window or cooldown, in seconds (a day): longer ones are typos, and every
+/// window is arithmetic on timestamps.
+pub const MAX_WINDOW_S: u32 = 86_400;
+/// The most requests one environment's queue may hold while no instance has room.
+pub const MAX_QUEUE_REQUESTS: u32 = 100_000;
 
 /// Longest a request may be held: clients and proxies in front commonly give up at 30 s.
 pub const MAX_QUEUE_WAIT_MS: u64 = 30_000;
@@ -234,6 +239,27 @@ impl ScalingSettings {
                 "queue.max_in_flight_per_instance",
                 "an instance must be allowed at least 1 request in flight",
                 "--instance-limit 50",
+            ));
+        }
+        for (field, value) in
+            [("scale_in_window_s", self.scale_in_window_s), ("scale_in_cooldown_s", self.scale_in_cooldown_s)]
+        {
+            if value > MAX_WINDOW_S {
+                return Err(setting_error(
+                    field,
+                    format!("{value} s is longer than a day ({MAX_WINDOW_S} s), the longest window Sprout accepts"),
+                    "--scale-in-window 300",
+                ));
+            }
+        }
+        if self.queue.max_requests > MAX_QUEUE_REQUESTS {
+            return Err(setting_error(
+                "queue.max_requests",
+                format!(
+                    "{} held requests is more than an environment may hold ({MAX_QUEUE_REQUESTS}; each holds a connection)",
+                    self.queue.max_requests
+                ),
+                "--queue 1000",
             ));
         }
         if self.scale_out_window_s == 0 {

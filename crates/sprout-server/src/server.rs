@@ -62,6 +62,25 @@ pub fn prepare_data_dir(dir: &Path) -> Result<PathBuf, StartError> {
     Ok(dir)
 }
 
+/// Only the server's user may read the data directory, the database (variables, token hashes)
+/// and the admin token, whatever modes they were created with or had before: the directory
+/// 0700, the files 0600.
+pub fn restrict_data_dir(dir: &Path) -> Result<(), StartError> {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |path: &Path, mode: u32| match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StartError::DataDir {
+            path: path.display().to_string(),
+            message: format!("cannot restrict its mode ({e})"),
+        }),
+        _ => Ok(()),
+    };
+    set(dir, 0o700)?;
+    for file in ["sprout.db", "sprout.db-wal", "sprout.db-shm", "admin.token", "server.id"] {
+        set(&dir.join(file), 0o600)?;
+    }
+    Ok(())
+}
+
 /// The server id, kept in the data directory so a restarted server adopts its own instances.
 fn server_id(dir: &Path) -> Result<String, StartError> {
     let path = dir.join("server.id");
@@ -95,6 +114,7 @@ pub async fn start(
     let admin_token = crate::api::auth::ensure_admin_token(&*store, &dir.join("admin.token"), clock.now())
         .await
         .map_err(StartError::Token)?;
+    restrict_data_dir(&dir)?;
     let api = bind(&opts.api_addr, "API", "--api").await?;
     let http = bind(&opts.http_addr, "load balancer", "--http").await?;
     let mut settings = Settings::new(dir, id);
@@ -159,4 +179,27 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn the_data_directory_and_its_secrets_are_restricted_whatever_their_modes_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        for file in ["sprout.db", "sprout.db-wal", "admin.token"] {
+            std::fs::write(dir.path().join(file), "x").unwrap();
+            std::fs::set_permissions(dir.path().join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        restrict_data_dir(dir.path()).unwrap();
+        assert_eq!(mode(dir.path()), 0o700);
+        for file in ["sprout.db", "sprout.db-wal", "admin.token"] {
+            assert_eq!(mode(&dir.path().join(file)), 0o600, "{file}");
+        }
+    }
 }

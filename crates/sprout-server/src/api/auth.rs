@@ -53,6 +53,9 @@ fn write_secret(path: &std::path::Path, content: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     opts.mode(0o600);
     let mut f = opts.open(path)?;
+    // `mode` applies only to a new file: an existing one keeps its mode unless set here.
+    #[cfg(unix)]
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     f.write_all(content.as_bytes())?;
     f.write_all(b"\n")
 }

@@ -41,6 +41,7 @@ pub async fn clone(
     let mut options = source.options.clone();
     options.routing.cname = None;
     let timeout = req.timeout_s.unwrap_or(options.deploy.timeout_s);
+    sprout_model::options::check_deploy_timeout(timeout).map_err(|m| bad(m, None))?;
     let record = launch_environment(
         &ctx,
         &app,

@@ -32,9 +32,7 @@ pub fn apply_patch(patch: &DeployOptionsPatch, o: &mut DeployOptions) -> Result<
         o.ignore_health_check = b;
     }
     if let Some(t) = patch.timeout_s {
-        if t == 0 {
-            return Err(bad("deploy.timeout_s must be at least 1 second", None));
-        }
+        sprout_model::options::check_deploy_timeout(t).map_err(|m| bad(format!("deploy.timeout_s: {m}"), None))?;
         o.timeout_s = t;
     }
     Ok(())

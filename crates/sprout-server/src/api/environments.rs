@@ -48,6 +48,9 @@ pub async fn create(
     Json(req): Json<NewEnvironment>,
 ) -> Result<(StatusCode, Json<EnvView>), ApiError> {
     sprout_model::names::check_name("environment", &req.name).map_err(|m| bad(m, None))?;
+    for (name, value) in &req.variables {
+        super::variables::check_variable(name, value)?;
+    }
     ctx.store.get_application(&app).await?;
     if req.instances > 100 {
         return Err(bad(format!("{} instances is more than this server allows (100)", req.instances), None));
@@ -67,6 +70,7 @@ pub async fn create(
         super::deploy_options::apply_patch(p, &mut options.deploy)?;
     }
     let timeout = req.timeout_s.unwrap_or(options.deploy.timeout_s);
+    sprout_model::options::check_deploy_timeout(timeout).map_err(|m| bad(m, None))?;
     let record =
         launch_environment(&ctx, &app, &req.name, req.version, req.instances, req.variables, options, timeout).await?;
     Ok((StatusCode::CREATED, Json(view(&ctx, &record))))
@@ -144,8 +148,9 @@ pub async fn deploy(
         if let Some(p) = &req.deploy {
             super::deploy_options::apply_patch(p, &mut e.options.deploy)?;
         }
-        e.deploy_deadline =
-            Some(now + chrono::Duration::seconds(req.timeout_s.unwrap_or(e.options.deploy.timeout_s) as i64));
+        let timeout = req.timeout_s.unwrap_or(e.options.deploy.timeout_s);
+        sprout_model::options::check_deploy_timeout(timeout).map_err(|m| bad(m, None))?;
+        e.deploy_deadline = Some(now + chrono::Duration::seconds(timeout as i64));
         e.updated_at = now;
         ctx.store.update_environment(&mut e).await?;
         ctx.emit(&app, Some(&env), Event::DeployStarted { from, to: req.version.clone() }).await;

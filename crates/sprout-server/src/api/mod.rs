@@ -12,6 +12,7 @@ pub mod hostnames;
 pub mod lifecycle;
 pub mod logs;
 pub mod metrics;
+mod names;
 mod revision;
 pub mod routing;
 pub mod scaling;
@@ -56,6 +57,8 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/environments", get(environments::list_all))
         .route("/routing", get(routing::show))
         .layer(axum::extract::DefaultBodyLimit::max(ctx.settings.bundle_limit_bytes as usize))
+        // Outermost: the token is checked first, then the names in the path.
+        .route_layer(axum::middleware::from_fn(names::check_path_names))
         .route_layer(axum::middleware::from_fn_with_state(ctx.clone(), auth::require_token));
     // `/metrics` is outside the token layer: Prometheus scrapes without a token (see metrics.rs).
     Router::new()

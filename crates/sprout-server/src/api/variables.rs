@@ -25,19 +25,10 @@ pub struct VariablesChange {
     pub unset: Vec<String>,
 }
 
-/// A POSIX-ish variable name: letters, digits and `_`, not starting with a digit.
-fn check_variable_name(name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(bad(
-            format!("{name:?} is not a valid variable name"),
-            Some("use letters, digits and '_', e.g. DATABASE_URL=postgres://db/app".into()),
-        ))
-    }
+/// A variable name as `sprout_model::names::check_variable` accepts it, as an API error.
+pub(crate) fn check_variable(name: &str, value: &str) -> Result<(), ApiError> {
+    sprout_model::names::check_variable(name, value)
+        .map_err(|m| bad(m, Some("use letters, digits and '_', e.g. DATABASE_URL=postgres://db/app".into())))
 }
 
 pub async fn show(
@@ -52,8 +43,9 @@ pub async fn change(
     Path((app, env)): Path<(String, String)>,
     Json(req): Json<VariablesChange>,
 ) -> Result<Json<EnvView>, ApiError> {
-    for name in req.set.keys().chain(req.unset.iter()) {
-        check_variable_name(name)?;
+    let unset = req.unset.iter().map(|n| (n.as_str(), ""));
+    for (name, value) in req.set.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(unset) {
+        check_variable(name, value)?;
     }
     super::revision::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;

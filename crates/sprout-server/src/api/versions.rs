@@ -90,12 +90,7 @@ pub async fn upload(
     ctx.store.get_application(&app).await?;
     let now = ctx.clock.now();
     let label = q.label.filter(|l| !l.is_empty()).unwrap_or_else(|| format!("v-{}", now.format("%y%m%d_%H%M%S%6f")));
-    if label.len() > 100 || label.chars().any(|c| c.is_whitespace() || c == '/') {
-        return Err(bad(
-            format!("version label {label:?} is not valid"),
-            Some("use up to 100 characters without spaces or '/'".into()),
-        ));
-    }
+    sprout_model::names::check_label(&label).map_err(|m| bad(m, None))?;
     let bundles = ctx.settings.bundles_dir();
     std::fs::create_dir_all(&bundles)
         .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", bundles.display())))?;

@@ -1,0 +1,137 @@
+//! Hostile requests from a holder of a valid token (issue 11): names that would build paths
+//! outside the data directory, numbers that would overflow, variables and labels no container
+//! or file can carry. Each is refused with a 422 that says why, and the server keeps answering.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use sprout_engine::{Engine, FakeEngine};
+use sprout_lb::{LbConfig, LoadBalancer};
+use sprout_server::clock::SystemClock;
+use sprout_server::{Ctx, Settings};
+use sprout_store::{Application, EnvStatus, EnvironmentRecord, MemoryStore, Store};
+use tokio::net::TcpListener;
+
+struct Api {
+    addr: SocketAddr,
+    token: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Api {
+    async fn send(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.addr))
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap();
+        let response = self.client.request(request).await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+async fn api() -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    store.create_application(&Application { name: "shop".into(), created_at: now }).await.unwrap();
+    let env = EnvironmentRecord {
+        app: "shop".into(),
+        name: "prod".into(),
+        version_label: "v1".into(),
+        last_good_version: Some("v1".into()),
+        desired_instances: 1,
+        status: EnvStatus::Ready,
+        variables: Default::default(),
+        deploy_deadline: None,
+        last_error: None,
+        options: Default::default(),
+        deploy_state: None,
+        created_at: now,
+        updated_at: now,
+        revision: 0,
+    };
+    store.create_environment(&env).await.unwrap();
+    let token = sprout_server::api::auth::ensure_admin_token(&*store, &dir.path().join("admin.token"), now)
+        .await
+        .unwrap()
+        .unwrap();
+    let engine: Arc<dyn Engine> = Arc::new(FakeEngine::new());
+    let settings = Settings::new(dir.path().to_path_buf(), "stest".into());
+    let ctx = Ctx::new(store, engine, Arc::new(SystemClock), LoadBalancer::new(LbConfig::default()), settings);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, sprout_server::api::router(ctx)).await });
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    Api { addr, token, client, _dir: dir }
+}
+
+#[tokio::test]
+async fn names_that_would_leave_the_data_directory_are_refused() {
+    let api = api().await;
+    for path in [
+        "/api/v1/apps/shop/environments/%2Ftmp%2Fx/logs?all=true",
+        "/api/v1/apps/shop/environments/..%2F..%2F..%2Fetc/logs?all=true",
+        "/api/v1/apps/..%2F..%2Fetc/environments/prod/logs",
+        "/api/v1/apps/shop/environments/..",
+    ] {
+        let (status, body) = api.send("GET", path, "").await;
+        assert_eq!(status, 422, "{path}: {body}");
+        assert!(body.contains("is not valid"), "{path}: {body}");
+    }
+    let (status, body) = api.send("DELETE", "/api/v1/apps/shop/versions/a%00b", "").await;
+    assert_eq!(status, 422, "a label with NUL: {body}");
+    // The well-formed request still works.
+    assert_eq!(api.send("GET", "/api/v1/apps/shop/environments/prod", "").await.0, 200);
+}
+
+#[tokio::test]
+async fn numbers_out_of_range_are_refused_with_the_range() {
+    let api = api().await;
+    let path = "/api/v1/apps/shop/environments/prod/options/deploy";
+    for body in [r#"{"timeout_s": 18446744073709551615}"#, r#"{"timeout_s": 10000000000000000}"#, r#"{"timeout_s": 0}"#]
+    {
+        let (status, text) = api.send("PUT", path, body).await;
+        assert_eq!(status, 422, "{body}: {text}");
+        assert!(text.contains("1 to 86400"), "{body}: {text}");
+    }
+    let (status, text) =
+        api.send("PUT", "/api/v1/apps/shop/environments/prod/scaling", r#"{"queue_max_requests": 4000000000}"#).await;
+    assert_eq!(status, 422, "{text}");
+    let (status, text) =
+        api.send("PUT", "/api/v1/apps/shop/environments/prod/scaling", r#"{"scale_in_window_s": 4000000000}"#).await;
+    assert_eq!(status, 422, "{text}");
+    let (status, _) = api
+        .send(
+            "POST",
+            "/api/v1/apps/shop/environments/prod/deploy",
+            r#"{"version": "v1", "timeout_s": 18446744073709551615}"#,
+        )
+        .await;
+    assert!(status >= 400, "a deploy with an overflowing timeout is refused, got {status}");
+    assert_eq!(api.send("GET", "/api/v1/apps/shop/environments/prod", "").await.0, 200, "still answering");
+}
+
+#[tokio::test]
+async fn variables_no_container_can_carry_are_refused_at_create() {
+    let api = api().await;
+    for vars in [r#"{"": "x"}"#, r#"{"A=B": "1"}"#, r#"{"OK": "a\u0000b"}"#] {
+        let body = format!(r#"{{"name": "staging", "version": "v1", "variables": {vars}}}"#);
+        let (status, text) = api.send("POST", "/api/v1/apps/shop/environments", &body).await;
+        assert_eq!(status, 422, "{vars}: {text}");
+    }
+    let (status, text) =
+        api.send("PATCH", "/api/v1/apps/shop/environments/prod/variables", r#"{"set": {"OK": "a\u0000b"}}"#).await;
+    assert_eq!(status, 422, "{text}");
+}
