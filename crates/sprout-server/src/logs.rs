@@ -17,6 +17,10 @@ pub const FILE_LOGS_DIR: &str = "logs";
 /// The most of any one file read for a request: a tail never needs more, and a runaway log
 /// must not become a runaway response.
 const MAX_READ_BYTES: u64 = 8 * 1024 * 1024;
+/// How deep log directories are walked below `logs/<container>/`.
+const MAX_DEPTH: usize = 8;
+/// The most files read for one instance per request (containers write what they like there).
+const MAX_FILES: usize = 200;
 
 /// Some lines of one log of one container of one instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,7 +68,7 @@ pub fn instance_dirs(env_dir: &Path) -> Vec<String> {
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.path().is_dir())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     ids.sort();
@@ -84,8 +88,12 @@ pub fn read_instance_files(
     let mut files = Vec::new();
     for container_dir in sorted_children(&instance_dir.join(FILE_LOGS_DIR)) {
         let Some(container) = file_name(&container_dir) else { continue };
-        if filter.wants(instance, &container) {
-            walk(&container_dir, &mut |p| files.push((container.clone(), p)));
+        if filter.wants(instance, &container) && is_real_dir(&container_dir) {
+            walk(&container_dir, 0, &mut |p| {
+                if files.len() < MAX_FILES {
+                    files.push((container.clone(), p));
+                }
+            });
         }
     }
     for (container, path) in files {
@@ -126,21 +134,46 @@ fn sorted_children(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn walk(dir: &Path, f: &mut dyn FnMut(PathBuf)) {
+/// A directory itself, not a link to one.
+fn is_real_dir(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
+}
+
+/// Every regular file below `dir`, never following a symbolic link (a container could point
+/// one at a host file, or at a parent to loop), at most `MAX_DEPTH` levels down.
+fn walk(dir: &Path, depth: usize, f: &mut dyn FnMut(PathBuf)) {
     for p in sorted_children(dir) {
-        if p.is_dir() {
-            walk(&p, f);
-        } else if p.is_file() {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        if meta.is_dir() && depth < MAX_DEPTH {
+            walk(&p, depth + 1, f);
+        } else if meta.is_file() {
             f(p);
         }
     }
+}
+
+/// Opens `path` only if it is a regular file and still the one looked at (a link swapped in
+/// between the look and the open is refused).
+fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::MetadataExt;
+    let seen = std::fs::symlink_metadata(path)?;
+    let refuse = || std::io::Error::other("not a regular file");
+    if !seen.is_file() {
+        return Err(refuse());
+    }
+    let f = std::fs::File::open(path)?;
+    let opened = f.metadata()?;
+    if (opened.dev(), opened.ino()) != (seen.dev(), seen.ino()) {
+        return Err(refuse());
+    }
+    Ok(f)
 }
 
 /// The last `n` lines of a file, reading at most `MAX_READ_BYTES` from its end. An unreadable
 /// file reads as a line saying why, so one bad file does not hide the others.
 fn read_tail(path: &Path, n: usize) -> String {
     let read = || -> std::io::Result<String> {
-        let mut f = std::fs::File::open(path)?;
+        let mut f = open_regular(path)?;
         let len = f.metadata()?.len();
         let start = len.saturating_sub(MAX_READ_BYTES);
         f.seek(SeekFrom::Start(start))?;
@@ -200,5 +233,27 @@ mod tests {
         let other = LogFilter { instance: Some("i-2".into()), tail: 10, ..Default::default() };
         assert!(read_instance_files(&inst, "i-1", false, true, &other).is_empty());
         assert_eq!(instance_dirs(d.path()), ["i-1"]);
+    }
+
+    #[test]
+    fn links_are_never_followed_and_loops_end() {
+        let d = tempfile::tempdir().unwrap();
+        let secret = d.path().join("host-secret");
+        std::fs::write(&secret, "root:x:0:0\n").unwrap();
+        let inst = d.path().join("i-1");
+        let web = inst.join("logs/web");
+        std::fs::create_dir_all(&web).unwrap();
+        std::fs::write(web.join("access.log"), "GET /\n").unwrap();
+        std::os::unix::fs::symlink(&secret, web.join("passwd.log")).unwrap();
+        std::os::unix::fs::symlink(&web, web.join("loop")).unwrap();
+        std::os::unix::fs::symlink(d.path(), web.join("up")).unwrap();
+        // A link in place of a whole container directory.
+        std::os::unix::fs::symlink(d.path(), inst.join("logs/evil")).unwrap();
+
+        let got = read_instance_files(&inst, "i-1", false, true, &LogFilter { tail: 10, ..Default::default() });
+        let sources: Vec<&str> = got.iter().map(|c| c.source.as_str()).collect();
+        assert_eq!(sources, ["logs/web/access.log"]);
+        assert!(got.iter().all(|c| !c.text.contains("root:x")));
+        assert!(read_tail(&web.join("passwd.log"), 10).starts_with("(cannot read"), "a link is not opened");
     }
 }
