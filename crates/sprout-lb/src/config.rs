@@ -27,6 +27,10 @@ pub struct LbConfig {
     /// Requests for an environment without an in-service instance wait this long, this many
     /// at most, for one to appear (see `hold.rs`).
     pub hold: hold::HoldConfig,
+    /// Proxies in front of this load balancer whose `X-Forwarded-For` is believed and extended;
+    /// from any other client that header is replaced by the client's own address, so an
+    /// application never reads an address the client made up.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for LbConfig {
@@ -38,6 +42,7 @@ impl Default for LbConfig {
             balance: Balance::default(),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             hold: hold::HoldConfig::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

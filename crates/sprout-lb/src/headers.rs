@@ -81,25 +81,38 @@ pub(crate) fn restore_upgrade(headers: &mut HeaderMap, protocol: HeaderValue) {
 
 /// Adds the headers an instance needs to know who asked and how.
 ///
-/// `X-Forwarded-For` gets the client address appended to any list the client sent (one header,
-/// comma separated, as most frameworks parse only the first). `X-Request-Id` is kept if the client
-/// sent one so a request can be traced across hops.
+/// `X-Forwarded-For` gets the client address: appended to the list a trusted proxy sent (one
+/// header, comma separated, as most frameworks parse only the first), in place of whatever any
+/// other client sent. `X-Request-Id` is kept if the client sent one so a request can be traced
+/// across hops.
 #[cfg(test)]
-pub(crate) fn add_forwarding(headers: &mut HeaderMap, client: IpAddr, host: Option<&HeaderValue>) {
-    add_forwarding_value(headers, &client_ip_value(client), host);
+pub(crate) fn add_forwarding(headers: &mut HeaderMap, client: IpAddr, trusted: bool, host: Option<&HeaderValue>) {
+    add_forwarding_value(headers, &ClientAddr::new(client, trusted), host);
 }
 
-/// The client address as an `X-Forwarded-For` entry; made once per connection, not per request.
-pub(crate) fn client_ip_value(client: IpAddr) -> HeaderValue {
-    HeaderValue::try_from(client.to_string()).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+/// The client of one connection: its address as an `X-Forwarded-For` entry, and whether it is a
+/// trusted proxy. Made once per connection, not per request.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientAddr {
+    pub value: HeaderValue,
+    pub trusted: bool,
 }
 
-/// [`add_forwarding`] with the client address already rendered by [`client_ip_value`].
-pub(crate) fn add_forwarding_value(headers: &mut HeaderMap, client: &HeaderValue, host: Option<&HeaderValue>) {
+impl ClientAddr {
+    pub fn new(client: IpAddr, trusted: bool) -> Self {
+        let value = HeaderValue::try_from(client.to_string()).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        ClientAddr { value, trusted }
+    }
+}
+
+/// [`add_forwarding`] with the client already rendered by [`ClientAddr::new`].
+pub(crate) fn add_forwarding_value(headers: &mut HeaderMap, client: &ClientAddr, host: Option<&HeaderValue>) {
+    let (trusted, client) = (client.trusted, &client.value);
     let mut earlier = headers.get_all(&X_FORWARDED_FOR).iter();
     // The usual case, no proxy before us: the client address as is, without formatting.
     let forwarded_for = match earlier.next() {
         None => Some(client.clone()),
+        Some(_) if !trusted => Some(client.clone()),
         Some(first) => {
             let mut list = first.as_bytes().to_vec();
             for value in earlier {
@@ -244,11 +257,11 @@ mod tests {
     }
 
     #[test]
-    fn appends_forwarded_for_and_keeps_request_id() {
+    fn a_trusted_proxy_s_forwarded_for_is_extended_and_the_request_id_kept() {
         let mut headers =
             map(&[("x-forwarded-for", "10.0.0.1"), ("x-forwarded-for", "10.0.0.2"), ("x-request-id", "abc")]);
         let host = HeaderValue::from_static("app.example:8080");
-        add_forwarding(&mut headers, "192.0.2.7".parse().unwrap(), Some(&host));
+        add_forwarding(&mut headers, "192.0.2.7".parse().unwrap(), true, Some(&host));
         assert_eq!(headers["x-forwarded-for"], "10.0.0.1, 10.0.0.2, 192.0.2.7");
         assert_eq!(headers.get_all("x-forwarded-for").iter().count(), 1);
         assert_eq!(headers["x-forwarded-proto"], "http");
@@ -257,9 +270,17 @@ mod tests {
     }
 
     #[test]
+    fn any_other_client_s_forwarded_for_is_replaced_by_its_own_address() {
+        let mut headers = map(&[("x-forwarded-for", "203.0.113.66"), ("x-forwarded-for", "10.0.0.2")]);
+        add_forwarding(&mut headers, "192.0.2.7".parse().unwrap(), false, None);
+        assert_eq!(headers["x-forwarded-for"], "192.0.2.7");
+        assert_eq!(headers.get_all("x-forwarded-for").iter().count(), 1);
+    }
+
+    #[test]
     fn request_ids_differ() {
         let mut headers = HeaderMap::new();
-        add_forwarding(&mut headers, "::1".parse().unwrap(), None);
+        add_forwarding(&mut headers, "::1".parse().unwrap(), false, None);
         assert_eq!(headers["x-forwarded-for"], "::1");
         assert_ne!(new_request_id(), new_request_id());
     }

@@ -55,7 +55,11 @@ const MAX_ATTEMPTS: usize = 2;
 /// Handles one client request end to end; never fails, errors become responses.
 ///
 /// `client_ip` is the client's address already rendered as a header value, once per connection.
-pub(crate) async fn handle(lb: &LoadBalancer, req: Request<Incoming>, client_ip: &HeaderValue) -> Response<ProxyBody> {
+pub(crate) async fn handle(
+    lb: &LoadBalancer,
+    req: Request<Incoming>,
+    client_ip: &crate::headers::ClientAddr,
+) -> Response<ProxyBody> {
     let published = lb.published.load();
     let held;
     let mut state = match request_host(&req) {
@@ -142,7 +146,7 @@ async fn forward(
     lb: &LoadBalancer,
     state: &RouteState,
     mut req: Request<Incoming>,
-    client_ip: &HeaderValue,
+    client_ip: &crate::headers::ClientAddr,
     started: tokio::time::Instant,
     flight: &mut Option<Flight>,
 ) -> Result<Response<ProxyBody>, ProxyError> {

@@ -113,7 +113,9 @@ impl Connections {
         let header_timeout = lb.config.client_header_timeout;
         // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`; instances expect
         // `a.b.c.d`. Rendered once here rather than on every request of the connection.
-        let client_ip = crate::headers::client_ip_value(peer.ip().to_canonical());
+        let ip = peer.ip().to_canonical();
+        let trusted = lb.config.trusted_proxies.iter().any(|net| net.contains(&ip));
+        let client_ip = crate::headers::ClientAddr::new(ip, trusted);
         let service = service_fn(move |req| {
             let (lb, client_ip) = (lb.clone(), client_ip.clone());
             async move { Ok::<_, Infallible>(proxy::handle(&lb, req, &client_ip).await) }

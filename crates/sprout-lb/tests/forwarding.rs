@@ -19,15 +19,21 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn one_backend_lb(host: &str) -> (Backend, Lb) {
+    one_backend_lb_with(host, LbConfig::default()).await
+}
+
+async fn one_backend_lb_with(host: &str, config: LbConfig) -> (Backend, Lb) {
     let backend = Backend::start("echo").await;
     let mut table = RoutingTable::empty();
     table.insert(host, route("app", "prod", vec![backend.upstream()]));
-    (backend, Lb::start(LbConfig::default(), table).await)
+    (backend, Lb::start(config, table).await)
 }
 
 #[tokio::test]
 async fn forwarding_headers_added_and_hop_by_hop_stripped() {
-    let (_backend, lb) = one_backend_lb("hdr.example").await;
+    // The test's client (127.0.0.1) is a trusted proxy here: what it forwards is extended.
+    let trusted = LbConfig { trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()], ..LbConfig::default() };
+    let (_backend, lb) = one_backend_lb_with("hdr.example", trusted).await;
 
     // Raw bytes so the client library cannot tidy the headers up for us.
     let mut stream = TcpStream::connect(lb.addr).await.unwrap();
@@ -64,6 +70,25 @@ async fn forwarding_headers_added_and_hop_by_hop_stripped() {
     }
     // hyper adds its own `connection` header only when it means it; ours must not pass through.
     assert!(!answer.body.contains("X-Hop"), "{}", answer.body);
+}
+
+/// A client that is not a trusted proxy cannot make the application believe another address:
+/// its `X-Forwarded-For` is replaced by its own.
+#[tokio::test]
+async fn an_untrusted_client_s_forwarded_for_is_replaced() {
+    let (_backend, lb) = one_backend_lb("xff.example").await;
+    let mut stream = TcpStream::connect(lb.addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: xff.example\r\nConnection: close\r\nX-Forwarded-For: 203.0.113.66\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw);
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let answer = Answer { status: http::StatusCode::OK, headers: Default::default(), body: body.into() };
+    assert_eq!(answer.seen("x-forwarded-for"), Some("127.0.0.1"));
 }
 
 #[tokio::test]

@@ -25,6 +25,8 @@ pub struct ServerOptions {
     pub max_bundle_mb: Option<u64>,
     /// Instance launches at once (`--launch-concurrency`); None: one per two cores.
     pub launch_concurrency: Option<usize>,
+    /// Proxies whose `X-Forwarded-For` the load balancer believes (`--trusted-proxy`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Why the server could not start, each with what to do.
@@ -126,7 +128,7 @@ pub async fn start(
         settings.launch_concurrency = n.max(1);
     }
     settings.http_addr = http.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| opts.http_addr.clone());
-    let lb = LoadBalancer::new(LbConfig::default());
+    let lb = LoadBalancer::new(LbConfig { trusted_proxies: opts.trusted_proxies.clone(), ..LbConfig::default() });
     Ok(Started { ctx: Ctx::new(store, engine, clock, lb, settings), api, http, admin_token })
 }
 

@@ -57,6 +57,10 @@ enum Command {
         /// [default: one per two cores, at least one]
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         launch_concurrency: Option<u64>,
+        /// A proxy in front of the load balancer (address or CIDR, repeatable) whose
+        /// X-Forwarded-For is kept and extended; from any other client it is replaced
+        #[arg(long = "trusted-proxy", value_name = "CIDR")]
+        trusted_proxies: Vec<ipnet::IpNet>,
     },
     /// Check a Dockerrun.aws.json (a file or a bundle directory)
     Validate { path: PathBuf },
@@ -161,7 +165,7 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     let fmt = cli.output;
     match cli.command {
-        Command::Server { data_dir, api, http, domain, max_bundle_mb, launch_concurrency } => {
+        Command::Server { data_dir, api, http, domain, max_bundle_mb, launch_concurrency, trusted_proxies } => {
             let opts = sprout_server::ServerOptions {
                 data_dir: data_dir.unwrap_or_else(config::default_data_dir),
                 api_addr: api,
@@ -169,6 +173,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 domain,
                 max_bundle_mb: Some(max_bundle_mb),
                 launch_concurrency: launch_concurrency.map(|n| n as usize),
+                trusted_proxies,
             };
             sprout_server::run(opts).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(0)

@@ -25,13 +25,17 @@ pub struct ProxyArgs {
     /// How often to ask the server for its routing table, in milliseconds
     #[arg(long, default_value_t = 1000)]
     pub poll_ms: u64,
+    /// A proxy in front of this one (address or CIDR, repeatable) whose X-Forwarded-For is kept
+    /// and extended; from any other client it is replaced
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 pub async fn run(c: &Context, a: ProxyArgs) -> Result<u8> {
     let listener = TcpListener::bind(&a.listen)
         .await
         .with_context(|| format!("cannot listen on {}: is another process using it? pass --listen ADDR", a.listen))?;
-    let lb = LoadBalancer::new(LbConfig::default());
+    let lb = LoadBalancer::new(LbConfig { trusted_proxies: a.trusted_proxies.clone(), ..LbConfig::default() });
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
