@@ -116,6 +116,7 @@ mod tests {
                 })
                 .collect(),
             dirs: Vec::new(),
+            copies: Vec::new(),
         }
     }
 

@@ -37,6 +37,25 @@ pub async fn launch_instance(engine: &dyn Engine, plan: &InstancePlan) -> Result
     result
 }
 
+/// Copies a file or a directory tree of the bundle for one instance. Links are not copied
+/// (a bundle is checked not to point outside itself, and a copy must not either).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(from)?;
+    if meta.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+    } else if meta.is_file() {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(from, to)?;
+    }
+    Ok(())
+}
+
 async fn launch_inner(engine: &dyn Engine, plan: &InstancePlan) -> Result<(), LaunchError> {
     for dir in &plan.dirs {
         std::fs::create_dir_all(dir)
@@ -48,6 +67,10 @@ async fn launch_inner(engine: &dyn Engine, plan: &InstancePlan) -> Result<(), La
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777));
         }
+    }
+    for copy in &plan.copies {
+        copy_tree(&copy.from, &copy.to)
+            .map_err(|e| LaunchError::Directory { path: copy.to.display().to_string(), message: e.to_string() })?;
     }
     match engine.create_network(&plan.network).await {
         Ok(()) | Err(EngineError::Conflict { .. }) => {}
@@ -196,5 +219,23 @@ mod tests {
             |name: &str| calls.iter().position(|c| c.starts_with("create_container") && c.ends_with(name)).unwrap();
         assert!(created("-data") < created("-web"), "volumesFrom source first: {calls:?}");
         assert_eq!(fake.running().len(), 3);
+    }
+
+    #[test]
+    fn a_bundle_copy_holds_the_files_and_no_links() {
+        let d = tempfile::tempdir().unwrap();
+        let from = d.path().join("bundle/conf");
+        std::fs::create_dir_all(from.join("sites")).unwrap();
+        std::fs::write(from.join("nginx.conf"), "worker_processes 1;").unwrap();
+        std::fs::write(from.join("sites/ads.conf"), "server {}").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", from.join("passwd")).unwrap();
+        let to = d.path().join("i-1/volumes/.bundle/conf");
+        copy_tree(&from, &to).unwrap();
+        assert_eq!(std::fs::read_to_string(to.join("nginx.conf")).unwrap(), "worker_processes 1;");
+        assert_eq!(std::fs::read_to_string(to.join("sites/ads.conf")).unwrap(), "server {}");
+        assert!(std::fs::symlink_metadata(to.join("passwd")).is_err());
+        // Writing the copy leaves the stored version as it was.
+        std::fs::write(to.join("nginx.conf"), "changed").unwrap();
+        assert_eq!(std::fs::read_to_string(from.join("nginx.conf")).unwrap(), "worker_processes 1;");
     }
 }

@@ -91,7 +91,21 @@ pub struct InstancePlan {
     pub containers: Vec<PlannedContainer>,
     /// Host directories to create before the containers (log and empty volumes).
     pub dirs: Vec<PathBuf>,
+    /// Bundle paths a container mounts read-write: each instance gets its own copy (made before
+    /// the containers), so no container can change the stored, immutable version.
+    pub copies: Vec<BundleCopy>,
 }
+
+/// A part of the version's bundle copied for one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleCopy {
+    pub from: PathBuf,
+    pub to: PathBuf,
+}
+
+/// Where an instance's copies of read-write bundle paths live: under its volumes directory (so
+/// they go with the instance), in a name no Dockerrun volume can take (volume names have no dot).
+const BUNDLE_COPIES: &str = ".bundle";
 
 pub fn instance_labels(id: &InstanceIdentity) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -128,7 +142,7 @@ pub fn config_hash(variables: &BTreeMap<String, String>) -> String {
 pub fn plan_instance(def: &Dockerrun, id: &InstanceIdentity, variables: &BTreeMap<String, String>) -> InstancePlan {
     let net = names::network_name(&id.app, &id.env, &id.instance);
     let labels = instance_labels(id);
-    let mut dirs = Vec::new();
+    let mut host = HostPaths::default();
 
     // Links give the target an extra alias on the instance network (a user-defined network
     // resolves names, so links need no legacy `--link`).
@@ -142,7 +156,7 @@ pub fn plan_instance(def: &Dockerrun, id: &InstanceIdentity, variables: &BTreeMa
 
     let mut containers = Vec::new();
     for c in start_order(def) {
-        let spec = container_spec(def, c, id, &net, &labels, variables, &aliases, &mut dirs);
+        let spec = container_spec(def, c, id, &net, &labels, variables, &aliases, &mut host);
         let wait_for = c.depends_on.iter().map(|d| (d.container_name.clone(), d.condition)).collect();
         let volumes_from: Vec<String> = c.volumes_from.iter().map(|v| v.source_container.clone()).collect();
         let mut after: Vec<String> = c.links.iter().map(|l| l.name.clone()).collect();
@@ -152,7 +166,14 @@ pub fn plan_instance(def: &Dockerrun, id: &InstanceIdentity, variables: &BTreeMa
         after.dedup();
         containers.push(PlannedContainer { name: c.name.clone(), spec, wait_for, after, volumes_from });
     }
-    InstancePlan { network: NetworkSpec { name: net, labels }, containers, dirs }
+    InstancePlan { network: NetworkSpec { name: net, labels }, containers, dirs: host.dirs, copies: host.copies }
+}
+
+/// Host paths an instance needs prepared before its containers start.
+#[derive(Default)]
+struct HostPaths {
+    dirs: Vec<PathBuf>,
+    copies: Vec<BundleCopy>,
 }
 
 /// The bundle path or host path a volume's `sourcePath` names.
@@ -172,8 +193,9 @@ fn container_spec(
     labels: &BTreeMap<String, String>,
     variables: &BTreeMap<String, String>,
     aliases: &BTreeMap<&str, BTreeSet<String>>,
-    dirs: &mut Vec<PathBuf>,
+    host: &mut HostPaths,
 ) -> ContainerSpec {
+    let dirs = &mut host.dirs;
     let mut all_labels: BTreeMap<String, String> = c.docker_labels.clone();
     // Sprout's own labels win: adoption after a restart depends on them.
     all_labels.extend(labels.clone());
@@ -198,6 +220,13 @@ fn container_spec(
             dir
         } else {
             match def.volume(&m.source_volume).and_then(|v| v.source_path.as_deref()) {
+                // A stored version never changes: read-only mounts of the bundle bind it as is,
+                // read-write ones bind this instance's own copy.
+                Some(src) if src.starts_with(BUNDLE_PREFIX) && !m.read_only => {
+                    let copy = resolve_source(src, &id.volume_dir.join(BUNDLE_COPIES));
+                    host.copies.push(BundleCopy { from: resolve_source(src, &id.bundle_dir), to: copy.clone() });
+                    copy
+                }
                 Some(src) => resolve_source(src, &id.bundle_dir),
                 None => {
                     let dir = id.volume_dir.join(&m.source_volume);

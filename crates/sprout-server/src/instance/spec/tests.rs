@@ -166,3 +166,22 @@ fn config_hash_is_empty_without_properties_and_changes_with_any_value() {
     assert_eq!(key_version(&deploy_key("v1", &config_hash(&a))), "v1");
     assert_eq!(plan().network.labels.get(LABEL_CONFIG).map(String::as_str), Some("c0ffee"));
 }
+
+#[test]
+fn a_read_write_bundle_mount_binds_the_instance_s_own_copy() {
+    let def = DEF.replace(
+        r#"{"sourceVolume": "conf", "containerPath": "/etc/nginx/nginx.conf", "readOnly": true}"#,
+        r#"{"sourceVolume": "conf", "containerPath": "/etc/nginx/nginx.conf"}"#,
+    );
+    let def = sprout_model::load_dockerrun("Dockerrun.aws.json", &def).unwrap().dockerrun;
+    let p = plan_instance(&def, &identity(), &BTreeMap::new());
+    let copy = PathBuf::from("/data/instances/i-1/volumes/.bundle/conf/nginx.conf");
+    assert!(spec(&p, "web").binds.contains(&Bind {
+        source: copy.display().to_string(),
+        target: "/etc/nginx/nginx.conf".into(),
+        read_only: false
+    }));
+    assert_eq!(p.copies, vec![BundleCopy { from: "/data/bundles/abc/conf/nginx.conf".into(), to: copy }]);
+    // Read-only, the stored bundle itself is bound and nothing is copied.
+    assert!(plan().copies.is_empty());
+}
