@@ -11,6 +11,7 @@ pub mod event;
 pub mod load;
 pub mod names;
 pub mod options;
+pub mod policy;
 pub mod scaling;
 
 pub use diagnostic::{Diagnostic, Severity};

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod context;
 pub mod controller;
 pub mod events;
+pub mod host_access;
 pub mod instance;
 pub mod lifecycle;
 pub mod logs;

@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 
 struct Api {
     addr: SocketAddr,
+    store: Arc<dyn Store>,
     token: String,
     client: Client<HttpConnector, Full<Bytes>>,
     _dir: tempfile::TempDir,
@@ -69,12 +70,12 @@ async fn api() -> Api {
         .unwrap();
     let engine: Arc<dyn Engine> = Arc::new(FakeEngine::new());
     let settings = Settings::new(dir.path().to_path_buf(), "stest".into());
-    let ctx = Ctx::new(store, engine, Arc::new(SystemClock), LoadBalancer::new(LbConfig::default()), settings);
+    let ctx = Ctx::new(store.clone(), engine, Arc::new(SystemClock), LoadBalancer::new(LbConfig::default()), settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, sprout_server::api::router(ctx)).await });
     let client = Client::builder(TokioExecutor::new()).build_http();
-    Api { addr, token, client, _dir: dir }
+    Api { addr, store, token, client, _dir: dir }
 }
 
 #[tokio::test]
@@ -134,4 +135,61 @@ async fn variables_no_container_can_carry_are_refused_at_create() {
     let (status, text) =
         api.send("PATCH", "/api/v1/apps/shop/environments/prod/variables", r#"{"set": {"OK": "a\u0000b"}}"#).await;
     assert_eq!(status, 422, "{text}");
+}
+
+/// A version that mounts the Docker socket, and one whose bundle path climbs out of the bundle.
+async fn add_version(store: &dyn Store, label: &str, source_path: &str, privileged: bool) {
+    let text = format!(
+        r#"{{"AWSEBDockerrunVersion": 2, "volumes": [{{"name": "v", "host": {{"sourcePath": "{source_path}"}}}}],
+            "containerDefinitions": [{{"name": "agent", "image": "agent:1", "memory": 32, "privileged": {privileged},
+              "portMappings": [{{"hostPort": 80, "containerPort": 80}}],
+              "mountPoints": [{{"sourceVolume": "v", "containerPath": "/mnt"}}]}}]}}"#
+    );
+    let def = sprout_model::load_dockerrun("Dockerrun.aws.json", &text).unwrap().dockerrun;
+    let version = sprout_store::VersionRecord {
+        app: "shop".into(),
+        label: label.into(),
+        description: String::new(),
+        bundle_digest: format!("sha256:{label}"),
+        bundle_path: "/nonexistent".into(),
+        definition: serde_json::to_string(&def).unwrap(),
+        created_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+    };
+    store.create_version(&version).await.unwrap();
+}
+
+#[tokio::test]
+async fn host_access_is_refused_unless_the_policy_allows_exactly_it() {
+    let api = api().await;
+    let deploy = |label: &str| format!(r#"{{"version": "{label}"}}"#);
+    let path = "/api/v1/apps/shop/environments/prod/deploy";
+    add_version(&*api.store, "sock", "/var/run/docker.sock", false).await;
+    add_version(&*api.store, "climb", "/var/app/current/../../../etc", false).await;
+    add_version(&*api.store, "root", "/", false).await;
+    add_version(&*api.store, "priv", "/var/app/current/conf", true).await;
+
+    for label in ["sock", "climb", "root", "priv"] {
+        let (status, text) = api.send("POST", path, &deploy(label)).await;
+        assert_eq!(status, 422, "{label}: {text}");
+        assert!(text.contains("host access") && text.contains("containerDefinitions[0]"), "{label}: {text}");
+    }
+    let (_, text) = api.send("POST", path, &deploy("sock")).await;
+    assert!(text.contains("sprout policy set shop --allow-host-path /var/run/docker.sock"), "{text}");
+
+    // The seed's monitoring agent: exactly the socket and /proc.
+    let policy = r#"{"allow_host_paths": ["/var/run/docker.sock", "/proc"], "allow_privileged": false}"#;
+    let (status, text) = api.send("PUT", "/api/v1/apps/shop/policy", policy).await;
+    assert_eq!(status, 200, "{text}");
+    let (_, text) = api.send("POST", path, &deploy("sock")).await;
+    assert!(!text.contains("host access"), "allowed now (what stops it is the missing image): {text}");
+    for label in ["climb", "root", "priv"] {
+        let (status, text) = api.send("POST", path, &deploy(label)).await;
+        assert_eq!(status, 422, "{label}: {text}");
+        assert!(text.contains("host access"), "{label} still refused: {text}");
+    }
+    let (status, _) = api.send("PUT", "/api/v1/apps/shop/policy", r#"{"allow_host_paths": ["/var/../etc"]}"#).await;
+    assert_eq!(status, 422, "an allowance with .. is refused");
+    assert_eq!(api.send("DELETE", "/api/v1/apps/shop/policy", "").await.0, 200);
+    let (status, _) = api.send("POST", path, &deploy("sock")).await;
+    assert_eq!(status, 422, "refused again after the reset");
 }

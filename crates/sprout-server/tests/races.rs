@@ -80,6 +80,12 @@ impl Store for RacingStore {
     async fn set_lifecycle(&self, app: &str, policy: &LifecyclePolicy) -> Result<()> {
         self.inner.set_lifecycle(app, policy).await
     }
+    async fn get_host_access(&self, app: &str) -> Result<sprout_store::HostAccessPolicy> {
+        self.inner.get_host_access(app).await
+    }
+    async fn set_host_access(&self, app: &str, policy: &sprout_store::HostAccessPolicy) -> Result<()> {
+        self.inner.set_host_access(app, policy).await
+    }
     async fn create_environment(&self, env: &EnvironmentRecord) -> Result<()> {
         self.inner.create_environment(env).await
     }

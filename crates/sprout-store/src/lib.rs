@@ -15,6 +15,7 @@ pub use lifecycle::*;
 pub use memory::MemoryStore;
 pub use model::*;
 pub use options::*;
+pub use sprout_model::policy::HostAccessPolicy;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +63,9 @@ pub trait Store: Send + Sync + 'static {
     /// The application's lifecycle policy (empty when never set; `NotFound` without the app).
     async fn get_lifecycle(&self, app: &str) -> Result<LifecyclePolicy>;
     async fn set_lifecycle(&self, app: &str, policy: &LifecyclePolicy) -> Result<()>;
+    /// The application's host access policy (the default when none was set).
+    async fn get_host_access(&self, app: &str) -> Result<HostAccessPolicy>;
+    async fn set_host_access(&self, app: &str, policy: &HostAccessPolicy) -> Result<()>;
 
     /// `Conflict` when (app, name) exists.
     async fn create_environment(&self, env: &EnvironmentRecord) -> Result<()>;

@@ -12,13 +12,13 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::{
-    Application, EnvironmentRecord, EventRecord, LifecyclePolicy, NewEvent, Result, Store, StoreError, TokenRecord,
-    VersionImages, VersionRecord,
+    Application, EnvironmentRecord, EventRecord, HostAccessPolicy, LifecyclePolicy, NewEvent, Result, Store,
+    StoreError, TokenRecord, VersionImages, VersionRecord,
 };
 
 #[derive(Default)]
 struct Data {
-    applications: BTreeMap<String, (Application, Option<LifecyclePolicy>)>,
+    applications: BTreeMap<String, (Application, Option<LifecyclePolicy>, HostAccessPolicy)>,
     /// By (app, label), with the order of insertion to break ties in `created_at`.
     versions: BTreeMap<(String, String), (VersionRecord, Option<VersionImages>, u64)>,
     environments: BTreeMap<(String, String), EnvironmentRecord>,
@@ -69,19 +69,19 @@ impl Store for MemoryStore {
             if d.applications.contains_key(&app.name) {
                 return Err(StoreError::Conflict { kind: "application", name: app.name.clone() });
             }
-            d.applications.insert(app.name.clone(), (app.clone(), None));
+            d.applications.insert(app.name.clone(), (app.clone(), None, HostAccessPolicy::default()));
             Ok(())
         })
     }
 
     async fn get_application(&self, name: &str) -> Result<Application> {
         self.with(|d| {
-            d.applications.get(name).map(|(a, _)| a.clone()).ok_or_else(|| not_found("application", name.into()))
+            d.applications.get(name).map(|(a, ..)| a.clone()).ok_or_else(|| not_found("application", name.into()))
         })
     }
 
     async fn list_applications(&self) -> Result<Vec<Application>> {
-        self.with(|d| Ok(d.applications.values().map(|(a, _)| a.clone()).collect()))
+        self.with(|d| Ok(d.applications.values().map(|(a, ..)| a.clone()).collect()))
     }
 
     async fn create_version(&self, version: &VersionRecord) -> Result<()> {
@@ -149,7 +149,7 @@ impl Store for MemoryStore {
         self.with(|d| {
             d.applications
                 .get(app)
-                .map(|(_, p)| p.unwrap_or_default())
+                .map(|(_, p, _)| p.unwrap_or_default())
                 .ok_or_else(|| not_found("application", app.into()))
         })
     }
@@ -158,6 +158,18 @@ impl Store for MemoryStore {
         self.with(|d| {
             let a = d.applications.get_mut(app).ok_or_else(|| not_found("application", app.into()))?;
             a.1 = Some(*policy);
+            Ok(())
+        })
+    }
+
+    async fn get_host_access(&self, app: &str) -> Result<HostAccessPolicy> {
+        self.with(|d| d.applications.get(app).map(|a| a.2.clone()).ok_or_else(|| not_found("application", app.into())))
+    }
+
+    async fn set_host_access(&self, app: &str, policy: &HostAccessPolicy) -> Result<()> {
+        self.with(|d| {
+            let a = d.applications.get_mut(app).ok_or_else(|| not_found("application", app.into()))?;
+            a.2 = policy.clone();
             Ok(())
         })
     }

@@ -195,6 +195,14 @@ impl Store for SqliteStore {
         lifecycle::set_lifecycle(&self.pool, app, policy).await
     }
 
+    async fn get_host_access(&self, app: &str) -> Result<crate::HostAccessPolicy> {
+        lifecycle::get_host_access(&self.pool, app).await
+    }
+
+    async fn set_host_access(&self, app: &str, policy: &crate::HostAccessPolicy) -> Result<()> {
+        lifecycle::set_host_access(&self.pool, app, policy).await
+    }
+
     async fn create_environment(&self, env: &EnvironmentRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO environments

@@ -100,6 +100,8 @@ enum Command {
     Scale(cmd::scale::ScaleArgs),
     /// Scheduled actions: set the band at times, in your time zone
     Schedule(cmd::schedule::ScheduleArgs),
+    /// What an application's containers may reach on the host (administrators)
+    Policy(cmd::policy::PolicyArgs),
     /// Create a new environment with the same version, options, variables and instance count
     Clone {
         source: String,
@@ -195,6 +197,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Command::Versions(a) => cmd::versions::run(&c, a).await,
                 Command::Scale(a) => cmd::scale::run(&c, a).await,
                 Command::Schedule(a) => cmd::schedule::run(&c, a).await,
+                Command::Policy(a) => cmd::policy::run(&c, a).await,
                 Command::Clone { source, name, timeout, no_wait } => {
                     cmd::clone::clone(&c, source, name, timeout, no_wait).await
                 }

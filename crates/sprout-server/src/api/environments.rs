@@ -21,6 +21,7 @@ pub use sprout_api::{DeployRequest, EnvView, NewEnvironment};
 async fn check_deployable(ctx: &Ctx, v: &VersionRecord) -> Result<(), ApiError> {
     let def: Dockerrun = serde_json::from_str(&v.definition)
         .map_err(|e| ApiError::Internal(format!("stored definition of version {} is unreadable: {e}", v.label)))?;
+    super::host_access::refuse_violations(ctx, &v.app, &def).await?;
     if def.web_container().is_none() {
         return Err(bad(
             format!("version {} has no container mapping host port 80, so the load balancer would have nothing to send traffic to", v.label),

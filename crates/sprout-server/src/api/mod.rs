@@ -8,6 +8,7 @@ pub mod deploys;
 pub mod environments;
 pub mod error;
 pub mod health;
+pub mod host_access;
 pub mod hostnames;
 pub mod lifecycle;
 pub mod logs;
@@ -37,6 +38,7 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/versions", get(versions::list).post(versions::upload))
         .route("/apps/{app}/versions/{label}", delete(lifecycle::delete))
         .route("/apps/{app}/lifecycle", get(lifecycle::show).put(lifecycle::set))
+        .route("/apps/{app}/policy", get(host_access::show).put(host_access::set).delete(host_access::reset))
         .route("/apps/{app}/environments/{env}/clone", post(clone::clone))
         .route("/apps/{app}/swap", post(swap::swap))
         .route("/apps/{app}/environments/{env}/variables", get(variables::show).patch(variables::change))

@@ -101,6 +101,7 @@ pub async fn upload(
     let loaded = load_dockerrun(DEFINITION_FILE, &stored.definition).map_err(ApiError::InvalidDefinition)?;
     let warnings: Vec<String> =
         loaded.warnings.iter().filter(|d| d.severity == Severity::Warning).map(|d| d.to_string()).collect();
+    super::host_access::refuse_violations(&ctx, &app, &loaded.dockerrun).await?;
 
     match ctx.store.get_version(&app, &label).await {
         Ok(existing) if existing.bundle_digest == stored.digest => {

@@ -76,6 +76,21 @@ pub async fn start(
 ) {
     let Ok(v) = ctx.store.get_version(&env.app, version).await else { return };
     let id = new_instance_id();
+    // The policy may have changed since the version was deployed: checked at every launch.
+    let refused = match crate::host_access::violations(&*ctx.store, &env.app, def).await {
+        Ok(found) if found.is_empty() => None,
+        Ok(found) => Some(format!("host access not allowed: {}", crate::host_access::describe(&found))),
+        Err(e) => Some(format!("cannot read the host access policy: {e}")),
+    };
+    if let Some(error) = refused {
+        launches.begin(
+            &id,
+            Launching { key: deploy_key(version, &config_hash(&env.variables)), launched_at: now.timestamp() },
+        );
+        launches.end(&id, Some(error));
+        wake.notify_one();
+        return;
+    }
     let dir = ctx.settings.instance_dir(&env.app, &env.name, &id);
     let identity = InstanceIdentity {
         server: ctx.settings.server_id.clone(),

@@ -1,5 +1,5 @@
-//! SQLite statements for version images, version deletion and lifecycle policies (migration
-//! 0003). Kept apart from the parent module so that its trait impl only delegates here.
+//! SQLite statements for version images, version deletion, lifecycle policies (migration
+//! 0003) and host access policies (0005). Kept apart from the parent module so that its trait impl only delegates here.
 
 use sqlx::{Row, SqlitePool};
 
@@ -59,6 +59,31 @@ pub(super) async fn get_lifecycle(pool: &SqlitePool, app: &str) -> Result<Lifecy
 
 pub(super) async fn set_lifecycle(pool: &SqlitePool, app: &str, policy: &LifecyclePolicy) -> Result<()> {
     let done = sqlx::query("UPDATE applications SET lifecycle = ? WHERE name = ?")
+        .bind(rows::json(policy))
+        .bind(app)
+        .execute(pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(not_found("application", app.to_string()));
+    }
+    Ok(())
+}
+
+pub(super) async fn get_host_access(pool: &SqlitePool, app: &str) -> Result<crate::HostAccessPolicy> {
+    let row = sqlx::query("SELECT host_access FROM applications WHERE name = ?")
+        .bind(app)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| not_found("application", app.to_string()))?;
+    let text: Option<String> = row.try_get("host_access")?;
+    match text {
+        Some(t) => rows::from_json(&t, &format!("application {app}"), "host_access"),
+        None => Ok(crate::HostAccessPolicy::default()),
+    }
+}
+
+pub(super) async fn set_host_access(pool: &SqlitePool, app: &str, policy: &crate::HostAccessPolicy) -> Result<()> {
+    let done = sqlx::query("UPDATE applications SET host_access = ? WHERE name = ?")
         .bind(rows::json(policy))
         .bind(app)
         .execute(pool)

@@ -44,6 +44,21 @@ async fn policies(store: &dyn Store) {
     assert_eq!(store.get_lifecycle("adserver").await.unwrap(), both, "overwritten");
     assert_not_found(store.get_lifecycle("nope").await, "application", "nope");
     assert_not_found(store.set_lifecycle("nope", &both).await, "application", "nope");
+
+    // Host access policies live beside lifecycle policies, one per application.
+    assert_eq!(store.get_host_access("adserver").await.unwrap(), sprout_store::HostAccessPolicy::default());
+    let monitor = sprout_store::HostAccessPolicy {
+        allow_host_paths: vec!["/var/run/docker.sock".into(), "/proc".into()],
+        allow_privileged: false,
+    };
+    store.set_host_access("adserver", &monitor).await.unwrap();
+    assert_eq!(store.get_host_access("adserver").await.unwrap(), monitor);
+    assert_eq!(store.get_lifecycle("adserver").await.unwrap(), both, "the lifecycle policy is untouched");
+    assert_eq!(store.get_host_access("billing").await.unwrap(), sprout_store::HostAccessPolicy::default());
+    store.set_host_access("adserver", &sprout_store::HostAccessPolicy::default()).await.unwrap();
+    assert_eq!(store.get_host_access("adserver").await.unwrap(), sprout_store::HostAccessPolicy::default(), "reset");
+    assert_not_found(store.get_host_access("nope").await, "application", "nope");
+    assert_not_found(store.set_host_access("nope", &monitor).await, "application", "nope");
 }
 
 async fn deletion(store: &dyn Store) {

@@ -8,6 +8,7 @@ pub mod events;
 pub mod health;
 pub mod init;
 pub mod logs;
+pub mod policy;
 pub mod proxy;
 pub mod scale;
 pub mod schedule;
