@@ -9,12 +9,14 @@ mod checks;
 mod container;
 mod ctx;
 mod hints;
+mod limits;
 pub mod locate;
 mod runtime;
 mod walk;
 mod wiring;
 
 pub use container::MIN_MEMORY_MIB;
+pub use limits::{MAX_CANDIDATES, MAX_CONTAINERS, MAX_DIAGNOSTICS, MAX_TEXT_CHARS, clip};
 
 use crate::{Diagnostic, Dockerrun, Severity};
 
@@ -26,8 +28,10 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Parse and validate `source` (the text of `file`). On failure, every error and warning,
-/// in file order (diagnostics without a position last).
+/// Parse and validate `source` (the text of `file`). On failure, the errors and warnings in file
+/// order (diagnostics without a position last): at most `MAX_DIAGNOSTICS`, then one that counts
+/// the rest. Every message, hint and path is at most `MAX_TEXT_CHARS` long, so the whole answer
+/// stays small whatever the file holds.
 ///
 /// A file that loads may still not be deployable: the server also requires a web container
 /// (`Dockerrun::web_container()`), which `load` only warns about, since a definition without
@@ -42,10 +46,9 @@ pub fn load_dockerrun(file: &str, source: &str) -> Result<Loaded, Vec<Diagnostic
     if let Some((dockerrun, shared)) = &walked {
         checks::check_file(&mut ctx, &root, dockerrun, shared);
     }
-    let mut diags = ctx.diags;
-    // Stable: diagnostics at one spot keep the order the walk found them in.
-    diags.sort_by_key(|d| (d.line.is_none(), d.line, d.column));
-    let failed = diags.iter().any(|d| d.severity == Severity::Error);
+    // In file order; diagnostics at one spot keep the order the walk found them in.
+    let failed = ctx.failed();
+    let diags = ctx.finish();
     match walked {
         Some((dockerrun, _)) if !failed => Ok(Loaded { dockerrun, warnings: diags }),
         _ => Err(diags),
@@ -71,7 +74,7 @@ fn syntax_error(file: &str, source: &str, e: &serde_json::Error) -> Diagnostic {
         path: None,
         line: Some(line),
         column: Some(column),
-        message: format!("invalid JSON: {message}"),
+        message: clip(&format!("invalid JSON: {message}"), limits::MAX_TEXT_CHARS),
         hint: Some(hint.to_string()),
     }
 }

@@ -37,18 +37,26 @@ pub fn render(diags: &[Diagnostic], source: &str, color: bool) -> String {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
-        let span = match (d.line, d.column) {
-            (Some(line), Some(column)) => span(source, line, column),
+        let placed = match (d.line, d.column) {
+            (Some(line), Some(column)) => span(source, line, column).map(|range| (line, column, range)),
             _ => None,
         };
-        let group = match span {
-            Some(range) => {
+        let group = match placed {
+            Some((line, column, range)) => {
+                let (text, range, cut) = excerpt(source, range);
                 let mut annotation = AnnotationKind::Primary.span(range);
                 if let Some(path) = &d.path {
                     annotation = annotation.label(path.as_str());
                 }
-                let snippet = Snippet::source(source).path(d.file.as_str()).annotation(annotation);
-                level.primary_title(d.message.as_str()).element(snippet)
+                let snippet = Snippet::source(text).line_start(line).annotation(annotation);
+                let title = level.primary_title(d.message.as_str());
+                if cut {
+                    // The renderer would count the column in the cut text; give the real one.
+                    let origin = Origin::path(d.file.as_str()).line(line).char_column(column);
+                    title.element(origin).element(snippet)
+                } else {
+                    title.element(snippet.path(d.file.as_str()))
+                }
             }
             None => {
                 // No position: the field path carries the "where".
@@ -75,6 +83,39 @@ pub fn render(diags: &[Diagnostic], source: &str, color: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Characters of a source line shown under a diagnostic: a minified file is a single line of
+/// megabytes, and each diagnostic would print all of it.
+const MAX_SHOWN_LINE_CHARS: usize = 200;
+
+/// The line holding `range` (a span of `source`), cut to at most `MAX_SHOWN_LINE_CHARS`
+/// characters around the span with `…` where it was cut, the span within that text, and
+/// whether it was cut.
+fn excerpt(source: &str, range: std::ops::Range<usize>) -> (String, std::ops::Range<usize>, bool) {
+    let line_start = source[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = source[range.start..].find('\n').map_or(source.len(), |i| range.start + i);
+    let line = source[line_start..line_end].trim_end_matches('\r');
+    let (start, end) = (range.start - line_start, (range.end - line_start).min(line.len()));
+    if line.chars().count() <= MAX_SHOWN_LINE_CHARS {
+        return (line.to_string(), start..end, false);
+    }
+    // Some context before the span, the rest after it; counted in bytes, so at most as many
+    // characters, and moved onto character boundaries.
+    let budget = MAX_SHOWN_LINE_CHARS - 2;
+    let mut from = start.saturating_sub(budget / 3);
+    while !line.is_char_boundary(from) {
+        from += 1;
+    }
+    let mut to = (from + budget).min(line.len());
+    while !line.is_char_boundary(to) {
+        to -= 1;
+    }
+    let cut_before = if from > 0 { "…" } else { "" };
+    let cut_after = if to < line.len() { "…" } else { "" };
+    let text = format!("{cut_before}{}{cut_after}", &line[from..to]);
+    let shift = |at: usize| (at.clamp(from, to) - from) + cut_before.len();
+    (text, shift(start)..shift(end), true)
 }
 
 /// The byte range to underline for a 1-based line and character column: the JSON token that
@@ -250,6 +291,27 @@ mod tests {
         assert_eq!(&src[span(src, 3, 7).unwrap()], "128");
         assert_eq!(span(src, 9, 1), None);
         assert_eq!(span(src, 4, 40), Some(src.len()..src.len()));
+    }
+
+    /// Issue 11: a minified file is one long line; each report shows a clip of it, not all.
+    #[test]
+    fn long_source_lines_are_cut_around_the_span() {
+        let filler = format!("\"{}\"", "é".repeat(50_000));
+        let src = format!(
+            "{{\"AWSEBDockerrunVersion\": 2, \"containerDefinitions\": [{{\"name\": \"web\", \"image\": \"nginx\", \
+             \"dockerLabels\": {{\"a\": {filler}}}, \"memory\": \"128\"}}]}}"
+        );
+        let diags = load_dockerrun("f.json", &src).unwrap_err();
+        let text = render(&diags, &src, false);
+        assert!(text.len() < 4_000, "{} bytes:\n{text:.2000}", text.len());
+        let column = src[..src.find("\"128\"").unwrap()].chars().count() + 1;
+        assert!(text.contains(&format!("f.json:1:{column}")), "{text}");
+        assert!(text.contains("…éé"), "{text}");
+        assert!(text.contains("\"memory\": \"128\"}]}"), "{text}");
+        assert!(text.contains("^^^^^ containerDefinitions[0].memory"), "{text}");
+        let (cut, range, was_cut) = excerpt(&src, 10..20);
+        assert!(was_cut && cut.chars().count() <= MAX_SHOWN_LINE_CHARS && cut.ends_with('…'), "{cut}");
+        assert_eq!(&cut[range], &src[10..20]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! Not per-field checks: those run while walking, where the field's path is at hand.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ pub(crate) fn check_file(ctx: &mut Ctx, root: &Value, dockerrun: &Dockerrun, sha
     cycles(ctx, shared);
     // With errors the file is not usable yet, and the missing web container is often one of
     // them (a compose `ports` key); the warning would only repeat it.
-    let failed = ctx.diags.iter().any(|d| d.severity == crate::Severity::Error);
+    let failed = ctx.failed();
     if !failed && !dockerrun.container_definitions.is_empty() && dockerrun.web_container().is_none() {
         ctx.warn(
             "containerDefinitions",
@@ -48,51 +48,96 @@ fn essential(ctx: &mut Ctx, root: &Value) {
 /// Docker starts a container after the ones it links to, takes volumes from or depends on; a
 /// cycle can never start. Each cycle is reported once, at the reference that closes it.
 fn cycles(ctx: &mut Ctx, shared: &Shared) {
+    // Starting from containers in file order makes the reported cycle read from the first one.
+    for (cycle, path) in find_cycles(&shared.edges) {
+        let mut names: Vec<String> = cycle.iter().map(|n| format!("`{n}`")).collect();
+        names.push(format!("`{}`", cycle[0]));
+        ctx.error_hint(
+            path,
+            format!("start-order cycle: {}", names.join(" -> ")),
+            "links, volumesFrom and dependsOn decide start order; remove one of these references",
+        );
+    }
+}
+
+/// Every distinct cycle among `edges` (from, to, path), each with the path of the edge that
+/// closes it. A depth-first search with an explicit stack: the chain of references is the
+/// user's to make as long as they like, and a recursive walk would overflow the thread's stack.
+fn find_cycles(edges: &[(String, String, String)]) -> Vec<(Vec<&str>, &str)> {
     let mut graph: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
-    for (from, to, path) in &shared.edges {
+    for (from, to, path) in edges {
         graph.entry(from).or_default().push((to, path));
     }
     let mut done: BTreeSet<&str> = BTreeSet::new();
     let mut reported: BTreeSet<Vec<&str>> = BTreeSet::new();
     let mut found: Vec<(Vec<&str>, &str)> = Vec::new();
-    // Starting from containers in file order makes the reported cycle read from the first one.
-    for (start, _, _) in &shared.edges {
-        let mut stack: Vec<&str> = Vec::new();
-        visit(start.as_str(), &graph, &mut stack, &mut done, &mut found);
-    }
-    for (cycle, path) in found {
-        let mut key = cycle.clone();
-        key.sort_unstable();
-        if reported.insert(key) {
-            let mut names: Vec<String> = cycle.iter().map(|n| format!("`{n}`")).collect();
-            names.push(format!("`{}`", cycle[0]));
-            ctx.error_hint(
-                path,
-                format!("start-order cycle: {}", names.join(" -> ")),
-                "links, volumesFrom and dependsOn decide start order; remove one of these references",
-            );
+    // The current path from the start: each node with the index of its next edge to follow,
+    // and where each node sits on it.
+    let mut stack: Vec<(&str, usize)> = Vec::new();
+    let mut on_stack: HashMap<&str, usize> = HashMap::new();
+    for (start, _, _) in edges {
+        if done.contains(start.as_str()) {
+            continue;
+        }
+        stack.push((start, 0));
+        on_stack.insert(start, 0);
+        while let Some((node, next_edge)) = stack.last_mut() {
+            let node = *node;
+            let Some(&(next, path)) = graph.get(node).and_then(|out| out.get(*next_edge)) else {
+                stack.pop();
+                on_stack.remove(node);
+                done.insert(node);
+                continue;
+            };
+            *next_edge += 1;
+            if let Some(&at) = on_stack.get(next) {
+                let cycle: Vec<&str> = stack[at..].iter().map(|(n, _)| *n).collect();
+                let mut key = cycle.clone();
+                key.sort_unstable();
+                if reported.insert(key) {
+                    found.push((cycle, path));
+                }
+            } else if !done.contains(next) {
+                on_stack.insert(next, stack.len());
+                stack.push((next, 0));
+            }
         }
     }
+    found
 }
 
-fn visit<'g>(
-    node: &'g str,
-    graph: &BTreeMap<&'g str, Vec<(&'g str, &'g str)>>,
-    stack: &mut Vec<&'g str>,
-    done: &mut BTreeSet<&'g str>,
-    found: &mut Vec<(Vec<&'g str>, &'g str)>,
-) {
-    if done.contains(node) {
-        return;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(from: usize, to: usize) -> (String, String, String) {
+        (format!("c{from}"), format!("c{to}"), format!("containerDefinitions[{from}].dependsOn[0]"))
     }
-    stack.push(node);
-    for &(next, path) in graph.get(node).into_iter().flatten() {
-        if let Some(at) = stack.iter().position(|n| *n == next) {
-            found.push((stack[at..].to_vec(), path));
-        } else {
-            visit(next, graph, stack, done, found);
-        }
+
+    #[test]
+    fn finds_each_cycle_once_from_the_first_container() {
+        let edges = vec![edge(0, 1), edge(1, 2), edge(2, 0), edge(2, 3), edge(3, 3), edge(1, 0)];
+        let found = find_cycles(&edges);
+        let names: Vec<Vec<&str>> = found.iter().map(|(c, _)| c.clone()).collect();
+        assert_eq!(names, vec![vec!["c0", "c1", "c2"], vec!["c3"], vec!["c0", "c1"]]);
+        assert_eq!(found[0].1, "containerDefinitions[2].dependsOn[0]");
     }
-    stack.pop();
-    done.insert(node);
+
+    /// Issue 11: a recursive search overflowed the stack on a chain this long. Test threads run
+    /// on a 2 MiB stack unless `RUST_MIN_STACK` says otherwise; this one always does.
+    #[test]
+    fn a_30000_long_chain_is_searched_without_recursion() {
+        let n = 30_000;
+        let found = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let mut edges: Vec<_> = (0..n - 1).map(|i| edge(i, i + 1)).collect();
+                edges.push(edge(n - 1, 0));
+                find_cycles(&edges).into_iter().map(|(c, p)| (c.len(), p.to_string())).collect::<Vec<_>>()
+            })
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(found, vec![(n, format!("containerDefinitions[{}].dependsOn[0]", n - 1))]);
+    }
 }

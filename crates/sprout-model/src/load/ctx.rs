@@ -4,9 +4,12 @@
 //!
 //! It is not where rules live: what each field means is in `walk`, `container` and `parts`.
 
+use std::collections::BinaryHeap;
+
 use serde_json::{Map, Value};
 
 use super::hints::near_miss;
+use super::limits::{MAX_DIAGNOSTICS, MAX_TEXT_CHARS, clip};
 use super::locate::{Locator, child_key};
 use crate::{Diagnostic, Severity};
 
@@ -19,36 +22,152 @@ pub(crate) enum At {
     Value,
 }
 
+/// Where a diagnostic sorts: its byte offset in the source (unpositioned ones last), then the
+/// order the walk found it in.
+type Order = (usize, u64);
+
+/// A diagnostic kept so far, with the byte offset its line and column are computed from at the end.
+struct Kept {
+    order: Order,
+    offset: Option<usize>,
+    diag: Diagnostic,
+}
+
+impl PartialEq for Kept {
+    fn eq(&self, other: &Self) -> bool {
+        self.order == other.order
+    }
+}
+impl Eq for Kept {}
+impl PartialOrd for Kept {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Kept {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.order.cmp(&other.order)
+    }
+}
+
+/// The walk's state. Diagnostics are kept bounded as they come: the `MAX_DIAGNOSTICS` first in
+/// file order (a heap whose top is the last kept one) and a count of the others, so that a file
+/// with a million mistakes costs neither a million diagnostics in memory nor a huge answer.
 pub(crate) struct Ctx<'a> {
     file: &'a str,
     source: &'a str,
     locator: Locator,
-    pub diags: Vec<Diagnostic>,
+    kept: BinaryHeap<Kept>,
+    seen: u64,
+    errors: usize,
+    dropped: usize,
+    dropped_errors: usize,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(file: &'a str, source: &'a str) -> Ctx<'a> {
-        Ctx { file, source, locator: Locator::new(source), diags: Vec::new() }
+        Ctx {
+            file,
+            source,
+            locator: Locator::new(source),
+            kept: BinaryHeap::new(),
+            seen: 0,
+            errors: 0,
+            dropped: 0,
+            dropped_errors: 0,
+        }
+    }
+
+    /// Whether any error was found so far (kept or not).
+    pub fn failed(&self) -> bool {
+        self.errors > 0
+    }
+
+    /// Records a diagnostic; `hint` is only called when the diagnostic is kept, because hints
+    /// that compare names cost more than the rest.
+    pub fn push_with(
+        &mut self,
+        severity: Severity,
+        path: &str,
+        at: At,
+        message: String,
+        hint: impl FnOnce() -> Option<String>,
+    ) {
+        let offset = self.locator.spot(path).map(|s| match at {
+            At::Key => s.key,
+            At::Value => s.value,
+        });
+        self.seen += 1;
+        let order = (offset.unwrap_or(usize::MAX), self.seen);
+        if severity == Severity::Error {
+            self.errors += 1;
+        }
+        if self.kept.len() >= MAX_DIAGNOSTICS {
+            let last = self.kept.peek().map(|k| k.order);
+            if last.is_some_and(|last| order > last) {
+                self.count_dropped(severity);
+                return;
+            }
+            if let Some(evicted) = self.kept.pop() {
+                self.count_dropped(evicted.diag.severity);
+            }
+        }
+        let diag = Diagnostic {
+            severity,
+            file: self.file.to_string(),
+            path: (!path.is_empty()).then(|| clip(path, MAX_TEXT_CHARS)),
+            line: None,
+            column: None,
+            message: clip(&message, MAX_TEXT_CHARS),
+            hint: hint().map(|h| clip(&h, MAX_TEXT_CHARS)),
+        };
+        self.kept.push(Kept { order, offset, diag });
+    }
+
+    fn count_dropped(&mut self, severity: Severity) {
+        self.dropped += 1;
+        if severity == Severity::Error {
+            self.dropped_errors += 1;
+        }
+    }
+
+    /// The kept diagnostics in file order (unpositioned last), positioned, then one that counts
+    /// the ones not shown.
+    pub fn finish(self) -> Vec<Diagnostic> {
+        let mut out: Vec<Diagnostic> = self
+            .kept
+            .into_sorted_vec()
+            .into_iter()
+            .map(|k| {
+                let position = k.offset.map(|o| self.locator.line_column(self.source, o));
+                Diagnostic { line: position.map(|p| p.0), column: position.map(|p| p.1), ..k.diag }
+            })
+            .collect();
+        if self.dropped > 0 {
+            out.push(Diagnostic {
+                severity: if self.dropped_errors > 0 { Severity::Error } else { Severity::Warning },
+                file: self.file.to_string(),
+                path: None,
+                line: None,
+                column: None,
+                message: format!("... and {} more problems not shown", self.dropped),
+                hint: Some(format!("Sprout shows the first {MAX_DIAGNOSTICS}; fix these and validate again")),
+            });
+        }
+        out
     }
 
     pub fn push(&mut self, severity: Severity, path: &str, at: At, message: String, hint: Option<String>) {
-        let position = match at {
-            At::Key => self.locator.key_position(self.source, path),
-            At::Value => self.locator.value_position(self.source, path),
-        };
-        self.diags.push(Diagnostic {
-            severity,
-            file: self.file.to_string(),
-            path: (!path.is_empty()).then(|| path.to_string()),
-            line: position.map(|p| p.0),
-            column: position.map(|p| p.1),
-            message,
-            hint,
-        });
+        self.push_with(severity, path, at, message, || hint);
     }
 
     pub fn error_hint(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
         self.push(Severity::Error, path, At::Key, message.into(), Some(hint.into()));
+    }
+
+    /// An error whose hint is worked out only if the diagnostic is kept.
+    pub fn error_with(&mut self, path: &str, message: impl Into<String>, hint: impl FnOnce() -> String) {
+        self.push_with(Severity::Error, path, At::Key, message.into(), || Some(hint()));
     }
 
     pub fn warn(&mut self, path: &str, message: impl Into<String>, hint: Option<String>) {
@@ -76,10 +195,13 @@ impl<'a> Ctx<'a> {
     pub fn unknown_keys(&mut self, obj: &Object, path: &str, what: &str, allowed: &[&str]) {
         for key in obj.keys().filter(|k| !allowed.contains(&k.as_str())) {
             let child = child_key(path, key);
-            let hint = near_miss(key, allowed).map(|k| format!("did you mean `{k}`?"));
-            let known = allowed.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-            let hint = hint.unwrap_or_else(|| format!("{what} takes {known}"));
-            self.error_hint(&child, format!("unknown key `{key}` in {what}"), hint);
+            self.error_with(&child, format!("unknown key `{key}` in {what}"), || match near_miss(key, allowed) {
+                Some(k) => format!("did you mean `{k}`?"),
+                None => {
+                    let known = allowed.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                    format!("{what} takes {known}")
+                }
+            });
         }
     }
 

@@ -5,21 +5,57 @@
 
 use serde_json::Value;
 
+use super::limits::{MAX_CANDIDATES, MAX_COMPARED_CHARS, clip};
+
 /// The closest allowed key to `key`: the same word in another case or with `_`/`-`, or within a
 /// small edit distance. `None` when nothing is close enough to be a useful guess.
+/// Keys and names longer than `MAX_COMPARED_CHARS` are never guessed at: the edit distance of
+/// two megabyte-long names would take hours.
 pub(crate) fn near_miss<'k>(key: &str, allowed: &[&'k str]) -> Option<&'k str> {
-    let norm = |s: &str| s.chars().filter(|c| *c != '_' && *c != '-').collect::<String>().to_lowercase();
+    if key.len() > MAX_COMPARED_CHARS * 4 || key.chars().count() > MAX_COMPARED_CHARS {
+        return None;
+    }
     let wanted = norm(key);
-    if let Some(k) = allowed.iter().find(|k| norm(k) == wanted) {
+    let allowed = allowed.iter().filter(|k| k.chars().count() <= MAX_COMPARED_CHARS);
+    let allowed: Vec<(&'k str, String)> = allowed.map(|k| (*k, norm(k))).collect();
+    if let Some((k, _)) = allowed.iter().find(|(_, n)| *n == wanted) {
         return Some(k);
     }
-    let limit = if wanted.chars().count() >= 6 { 2 } else { 1 };
+    let wanted_chars = wanted.chars().count();
+    let limit = if wanted_chars >= 6 { 2 } else { 1 };
     allowed
         .iter()
-        .map(|k| (edit_distance(&wanted, &norm(k)), *k))
+        // The distance is at least the difference in length; skip the ones that cannot be close.
+        .filter(|(_, n)| n.chars().count().abs_diff(wanted_chars) <= limit)
+        .map(|(k, n)| (edit_distance(&wanted, n), *k))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
+}
+
+fn norm(s: &str) -> String {
+    s.chars().filter(|c| *c != '_' && *c != '-').collect::<String>().to_lowercase()
+}
+
+/// Names for a hint: all of them, quoted, when there are at most `MAX_CANDIDATES`; otherwise
+/// the ones closest to `wanted` and how many more ("`web`, `db`, `app` and 29 more"), so that
+/// a hint never grows with the file.
+pub(crate) fn candidates(wanted: &str, names: &[&str]) -> String {
+    if names.is_empty() {
+        return "(none)".to_string();
+    }
+    let quote = |n: &str| format!("`{}`", clip(n, 40));
+    if names.len() <= MAX_CANDIDATES {
+        return names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ");
+    }
+    // Compared on their starts: enough to rank, and bounded whatever the names' length.
+    let head = |s: &str| norm(&s.chars().take(64).collect::<String>());
+    let wanted = head(wanted);
+    let mut ranked: Vec<(usize, usize, &str)> =
+        names.iter().enumerate().map(|(i, n)| (edit_distance(&wanted, &head(n)), i, *n)).collect();
+    ranked.sort_unstable();
+    let shown: Vec<String> = ranked.iter().take(MAX_CANDIDATES).map(|(_, _, n)| quote(n)).collect();
+    format!("{} and {} more", shown.join(", "), names.len() - MAX_CANDIDATES)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -85,9 +121,13 @@ fn depends_on_hint(value: &Value) -> String {
         _ => Vec::new(),
     };
     let names = if names.is_empty() { vec!["db"] } else { names };
-    let items: Vec<String> =
-        names.iter().map(|n| format!("{{\"containerName\": {}, \"condition\": \"START\"}}", Value::from(*n))).collect();
-    format!("use `dependsOn`: [{}]", items.join(", "))
+    let items: Vec<String> = names
+        .iter()
+        .take(MAX_CANDIDATES)
+        .map(|n| format!("{{\"containerName\": {}, \"condition\": \"START\"}}", Value::from(clip(n, 40))))
+        .collect();
+    let more = if names.len() > MAX_CANDIDATES { ", ..." } else { "" };
+    format!("use `dependsOn`: [{}{more}]", items.join(", "))
 }
 
 /// `"ports": ["80:8080"]` becomes the `portMappings` that says the same thing.
@@ -97,7 +137,9 @@ fn ports_hint(value: &Value) -> String {
     if mappings.is_empty() {
         "Dockerrun uses `portMappings`: [{\"hostPort\": 80, \"containerPort\": 8080}]".to_string()
     } else {
-        format!("Dockerrun uses `portMappings`: [{}]", mappings.join(", "))
+        let more = if mappings.len() > MAX_CANDIDATES { ", ..." } else { "" };
+        let shown = &mappings[..mappings.len().min(MAX_CANDIDATES)];
+        format!("Dockerrun uses `portMappings`: [{}{more}]", shown.join(", "))
     }
 }
 
@@ -133,7 +175,7 @@ pub(crate) fn environment_hint(pairs: &[(String, String)]) -> String {
     let items: Vec<String> = pairs
         .iter()
         .take(3)
-        .map(|(k, v)| format!("{{\"name\": {}, \"value\": {}}}", Value::from(k.as_str()), Value::from(v.as_str())))
+        .map(|(k, v)| format!("{{\"name\": {}, \"value\": {}}}", Value::from(clip(k, 40)), Value::from(clip(v, 40))))
         .collect();
     let more = if pairs.len() > 3 { ", ..." } else { "" };
     format!("use [{}{more}]", items.join(", "))
@@ -153,6 +195,18 @@ mod tests {
         assert_eq!(near_miss("lnks", &allowed), Some("links"));
         assert_eq!(near_miss("restart", &allowed), None);
         assert_eq!(near_miss("nam", &allowed), Some("name"));
+    }
+
+    #[test]
+    fn candidates_are_few_and_closest_first() {
+        assert_eq!(candidates("x", &[]), "(none)");
+        assert_eq!(candidates("x", &["web", "db"]), "`web`, `db`");
+        let names = ["nginx", "app", "worker", "db", "cache"];
+        assert_eq!(candidates("wroker", &names), "`worker`, `cache`, `nginx` and 2 more");
+        let long = "y".repeat(100_000);
+        let hint = candidates(&long, &[&long, &long, &long, &long]);
+        assert!(hint.len() < 200 && hint.ends_with("and 1 more"), "{hint}");
+        assert_eq!(near_miss(&long, &[&long]), None);
     }
 
     #[test]

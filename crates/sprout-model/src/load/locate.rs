@@ -6,9 +6,10 @@
 //! follows tokens well enough to name positions, and on text it does not understand it stops
 //! and keeps what it found (it never panics, whatever the input).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-/// Nesting deeper than this stops the scan; `serde_json` refuses such documents anyway (128).
+/// Nesting deeper than this stops the scan, which recurses once per level (a few hundred bytes
+/// of stack each); `serde_json` refuses documents nested deeper than 128 before the scan runs.
 const MAX_DEPTH: usize = 256;
 
 /// The path of member `key` inside the object at `parent`. Keys that are not plain identifiers
@@ -148,7 +149,8 @@ impl Scanner<'_> {
         if self.eat(b'}').is_some() {
             return Some(());
         }
-        let mut seen: Vec<String> = Vec::new();
+        // A set, not a list: an object with 100,000 keys is scanned in linear time.
+        let mut seen: HashSet<String> = HashSet::new();
         loop {
             self.ws();
             let key_at = self.pos;
@@ -156,10 +158,8 @@ impl Scanner<'_> {
             self.eat(b':')?;
             self.ws();
             let child = child_key(path, &key);
-            if seen.contains(&key) {
+            if !seen.insert(key) {
                 self.out.duplicates.push(child.clone());
-            } else {
-                seen.push(key);
             }
             self.out.spots.insert(child.clone(), Spot { key: key_at, value: self.pos });
             self.value(&child, depth + 1)?;
@@ -286,6 +286,20 @@ mod tests {
         assert_eq!(char_column("{\"é\": x}", 1, 8), 7);
         assert_eq!(char_column("ab", 1, 0), 1);
         assert_eq!(char_column("ab", 9, 4), 4);
+    }
+
+    /// Issue 11: text nested far deeper than `serde_json` accepts (`Locator` is public, so it may
+    /// see such text first) stops the scan instead of overflowing a 2 MiB stack.
+    #[test]
+    fn deep_nesting_stops_the_scan() {
+        let src = format!("{{\"a\": {}{}}}", "[{\"b\": ".repeat(200_000), "1}]".repeat(200_000));
+        let found = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || Locator::new(&src).key_position(&src, "a"))
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(found, Some((1, 2)));
     }
 
     proptest! {

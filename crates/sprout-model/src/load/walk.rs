@@ -4,13 +4,14 @@
 //!
 //! Not the cross-container rules that need the whole file at once: those are in `checks`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
 use super::container::walk_container;
 use super::ctx::{Ctx, field};
 use super::hints::near_miss;
+use super::limits::MAX_CONTAINERS;
 use super::locate::{child_index, child_key};
 use crate::{Authentication, Dockerrun, Protocol, Volume};
 
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     /// container defined further down resolves.
     pub containers: Vec<String>,
     pub volumes: Vec<String>,
+    /// The same names, for lookups: a file may mount thousands of times.
+    pub volume_names: HashSet<String>,
     /// Containers that define a `healthCheck` (a `HEALTHY` dependency needs one).
     pub with_health_check: Vec<String>,
     /// Containers that say `"essential": false`.
@@ -55,6 +58,7 @@ impl Shared {
         for v in volumes.into_iter().flatten() {
             if let Some(name) = v.get("name").and_then(Value::as_str) {
                 shared.volumes.push(name.to_string());
+                shared.volume_names.insert(name.to_string());
             }
         }
         shared
@@ -62,7 +66,7 @@ impl Shared {
 }
 
 /// Walks the whole document. Returns what could be read along with the facts the
-/// cross-container checks need; the caller decides from `ctx.diags` whether it is usable.
+/// cross-container checks need; the caller decides from `ctx.failed()` whether it is usable.
 pub(crate) fn walk(ctx: &mut Ctx, root: &Value) -> Option<(Dockerrun, Shared)> {
     let Value::Object(obj) = root else {
         let message = format!("the file must be a JSON object, found {}", super::ctx::describe(root));
@@ -100,6 +104,18 @@ pub(crate) fn walk(ctx: &mut Ctx, root: &Value) -> Option<(Dockerrun, Shared)> {
             if let Some(items) = ctx.array(v, path, path, "an array of container definitions") {
                 if items.is_empty() {
                     ctx.error_hint(path, "`containerDefinitions` is empty", "define at least one container");
+                }
+                // Before any per-container check: a 30,000-container file is refused at once.
+                if items.len() > MAX_CONTAINERS {
+                    ctx.error_hint(
+                        path,
+                        format!(
+                            "{} container definitions; Sprout allows at most {MAX_CONTAINERS} per definition",
+                            items.len()
+                        ),
+                        "run the containers as several environments, each with its own Dockerrun file",
+                    );
+                    return None;
                 }
                 for (i, item) in items.iter().enumerate() {
                     if let Some(c) = walk_container(ctx, &mut shared, item, &child_index(path, i)) {

@@ -8,7 +8,8 @@
 use serde_json::Value;
 
 use super::ctx::{Ctx, Object};
-use super::hints::{compose_port, near_miss};
+use super::hints::{candidates, compose_port, near_miss};
+use super::limits::MAX_CANDIDATES;
 use super::locate::child_key;
 use super::walk::Shared;
 use crate::{
@@ -124,23 +125,23 @@ pub(crate) fn mount_points(ctx: &mut Ctx, shared: &Shared, obj: &Object, path: &
         let vp = child_key(&p, "sourceVolume");
         if let Some(container) = volume.strip_prefix(LOG_VOLUME_PREFIX) {
             if !shared.containers.iter().any(|c| c == container) {
-                ctx.error_hint(
-                    &vp,
-                    format!("log volume `{volume}` names no container of this file"),
-                    format!("`{LOG_VOLUME_PREFIX}<name>` must name a container: one of {}", list(&shared.containers)),
-                );
+                ctx.error_with(&vp, format!("log volume `{volume}` names no container of this file"), || {
+                    let names = candidates(container, &names(&shared.containers));
+                    format!("`{LOG_VOLUME_PREFIX}<name>` must name a container: one of {names}")
+                });
             }
-        } else if !shared.volumes.contains(&volume) {
-            let hint = match near_miss(&volume, &shared.volumes.iter().map(String::as_str).collect::<Vec<_>>()) {
-                Some(v) => format!("did you mean `{v}`?"),
-                None if shared.volumes.is_empty() => {
-                    format!(
-                        "define it in the top-level \"volumes\": [{{\"name\": \"{volume}\", \"host\": {{\"sourcePath\": \"/data\"}}}}]"
-                    )
+        } else if !shared.volume_names.contains(&volume) {
+            ctx.error_with(&vp, format!("mount of unknown volume `{volume}`"), || {
+                let volumes = names(&shared.volumes);
+                match near_miss(&volume, &volumes) {
+                    Some(v) => format!("did you mean `{v}`?"),
+                    None if volumes.is_empty() => format!(
+                        "define it in the top-level \"volumes\": [{{\"name\": {}, \"host\": {{\"sourcePath\": \"/data\"}}}}]",
+                        Value::from(volume.as_str())
+                    ),
+                    None => format!("define it in the top-level `volumes` or use one of {}", candidates(&volume, &volumes)),
                 }
-                None => format!("define it in the top-level `volumes` or use one of {}", list(&shared.volumes)),
-            };
-            ctx.error_hint(&vp, format!("mount of unknown volume `{volume}`"), hint);
+            });
         }
         if let Some(container_path) = container_path {
             out.push(MountPoint { source_volume: volume, container_path, read_only });
@@ -219,12 +220,17 @@ fn reference(ctx: &mut Ctx, shared: &mut Shared, path: &str, verb: &str, name: &
         return false;
     }
     if !shared.containers.iter().any(|c| c == name) {
-        let names: Vec<&str> = shared.containers.iter().map(String::as_str).collect();
-        let hint = match near_miss(name, &names) {
-            Some(n) => format!("did you mean `{n}`?"),
-            None => format!("the containers are {}", list(&shared.containers)),
-        };
-        ctx.error_hint(path, format!("`{}` {verb} `{name}`, which is not a container of this file", display(me)), hint);
+        let message = format!("`{}` {verb} `{name}`, which is not a container of this file", display(me));
+        ctx.error_with(path, message, || {
+            let names = names(&shared.containers);
+            match near_miss(name, &names) {
+                Some(n) => format!("did you mean `{n}`?"),
+                None if names.len() > MAX_CANDIDATES => {
+                    format!("the closest containers are {}", candidates(name, &names))
+                }
+                None => format!("the containers are {}", candidates(name, &names)),
+            }
+        });
         return false;
     }
     shared.edges.push((me.to_string(), name.to_string(), path.to_string()));
@@ -235,9 +241,6 @@ fn display(me: &str) -> &str {
     if me.is_empty() { "this container" } else { me }
 }
 
-fn list(names: &[String]) -> String {
-    if names.is_empty() {
-        return "(none)".to_string();
-    }
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+fn names(names: &[String]) -> Vec<&str> {
+    names.iter().map(String::as_str).collect()
 }
