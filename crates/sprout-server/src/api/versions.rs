@@ -2,7 +2,6 @@
 //! label with the same content returns the existing version; with other content it is refused.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -10,7 +9,7 @@ use sprout_model::{Severity, load_dockerrun};
 use sprout_store::VersionRecord;
 
 use super::error::{ApiError, bad};
-use crate::bundle::{BundleError, DEFINITION_FILE, store_bundle};
+use crate::bundle::{BundleError, DEFINITION_FILE, unique_name, unpack};
 use crate::context::Ctx;
 
 #[derive(Deserialize)]
@@ -81,11 +80,42 @@ impl VersionView {
     }
 }
 
+/// An uploaded archive on disk, removed when dropped.
+struct ArchiveFile(std::path::PathBuf);
+
+impl Drop for ArchiveFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Writes the request body to a file of its own under `dir` as it arrives, refusing it once it
+/// passes `limit` bytes.
+async fn receive_archive(dir: &std::path::Path, body: axum::body::Body, limit: u64) -> Result<ArchiveFile, ApiError> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let file = ArchiveFile(dir.join(unique_name(".archive")));
+    let io = |e: std::io::Error| ApiError::Internal(format!("cannot write the upload: {e}"));
+    let mut out = tokio::fs::File::create(&file.0).await.map_err(io)?;
+    let mut stream = body.into_data_stream();
+    let mut total = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| bad(format!("the upload did not arrive whole: {e}"), None))?;
+        total += chunk.len() as u64;
+        if total > limit {
+            return Err(bad(BundleError::TooLarge { limit_mb: limit / (1024 * 1024) }.to_string(), None));
+        }
+        out.write_all(&chunk).await.map_err(io)?;
+    }
+    out.flush().await.map_err(io)?;
+    Ok(file)
+}
+
 pub async fn upload(
     State(ctx): State<Ctx>,
     Path(app): Path<String>,
     Query(q): Query<UploadQuery>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, Json<VersionView>), ApiError> {
     ctx.store.get_application(&app).await?;
     let now = ctx.clock.now();
@@ -94,28 +124,49 @@ pub async fn upload(
     let bundles = ctx.settings.bundles_dir();
     std::fs::create_dir_all(&bundles)
         .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", bundles.display())))?;
-    let stored = store_bundle(&bundles, &body, ctx.settings.bundle_limit_bytes).map_err(|e| match e {
+    // The upload goes to a file of its own as it arrives, and is unpacked and checked off the
+    // async workers: however large or well compressed, it never sits in memory whole, and the
+    // API keeps answering meanwhile.
+    let limit = ctx.settings.bundle_limit_bytes;
+    let archive = receive_archive(&bundles, body, limit).await?;
+    let unpack_in = bundles.clone();
+    let unpacked = tokio::task::spawn_blocking(move || {
+        let result = unpack(&unpack_in, &archive.0, limit).map(|u| {
+            let loaded = load_dockerrun(DEFINITION_FILE, &u.definition);
+            (u, loaded)
+        });
+        drop(archive);
+        result
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("unpacking the bundle failed: {e}")))?;
+    let (unpacked, loaded) = unpacked.map_err(|e| match e {
         BundleError::Io { .. } => ApiError::Internal(e.to_string()),
         other => bad(other.to_string(), None),
     })?;
-    let loaded = load_dockerrun(DEFINITION_FILE, &stored.definition).map_err(ApiError::InvalidDefinition)?;
+    let loaded = loaded.map_err(ApiError::InvalidDefinition)?;
     let warnings: Vec<String> =
         loaded.warnings.iter().filter(|d| d.severity == Severity::Warning).map(|d| d.to_string()).collect();
     super::host_access::refuse_violations(&ctx, &app, &loaded.dockerrun).await?;
+    let digest = unpacked.digest();
 
     match ctx.store.get_version(&app, &label).await {
-        Ok(existing) if existing.bundle_digest == stored.digest => {
+        Ok(existing) if existing.bundle_digest == digest => {
             return Ok((StatusCode::OK, Json(VersionView::of(&existing, true, warnings))));
         }
         Ok(existing) => {
             return Err(ApiError::Conflict(format!(
                 "version {label} already exists with bundle {}, and this bundle is {}: versions are immutable",
-                existing.bundle_digest, stored.digest
+                existing.bundle_digest, digest
             )));
         }
         Err(sprout_store::StoreError::NotFound { .. }) => {}
         Err(e) => return Err(e.into()),
     }
+    let stored = tokio::task::spawn_blocking(move || unpacked.commit())
+        .await
+        .map_err(|e| ApiError::Internal(format!("storing the bundle failed: {e}")))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let record = VersionRecord {
         app,
         label,
