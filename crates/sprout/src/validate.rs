@@ -171,6 +171,13 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<i32> {
     match result {
         Ok(loaded) => {
             eprint!("{}", render(&loaded.warnings, &source, color));
+            // No policy is known here: host access is said, not refused (real files that mount
+            // the Docker socket or /proc must still validate).
+            let default = sprout_model::policy::HostAccessPolicy::default();
+            let normalize = |p: &str| sprout_model::policy::normalize(p);
+            for v in sprout_model::policy::check_host_access(&loaded.dockerrun, &default, "APP", &normalize) {
+                eprintln!("warning: {}: {} (a server refuses it unless its policy allows it)", v.field, v.message);
+            }
             println!("valid: {name}: {}", summary(&loaded.dockerrun, loaded.warnings.len()));
             Ok(0)
         }

@@ -95,3 +95,41 @@ fn server_start_problems_are_explained() {
     let err = text(&out.stderr);
     assert!(err.contains("not reachable") && err.contains("dockerd"), "{err}");
 }
+
+/// Host access end to end: `validate` (which knows no policy) warns about the Docker socket and
+/// passes; the server refuses the same bundle until `sprout policy set` allows exactly that path.
+#[test]
+fn host_access_needs_the_policy_and_validate_only_warns() {
+    let app = unique_app("pol");
+    let server = Server::start(&app);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerrun.aws.json"),
+        r#"{"AWSEBDockerrunVersion": 2, "volumes": [{"name": "sock", "host": {"sourcePath": "/var/run/docker.sock"}}],
+            "containerDefinitions": [{"name": "web", "image": "sprout-test/none:1", "memory": 32,
+              "portMappings": [{"hostPort": 80, "containerPort": 80}],
+              "mountPoints": [{"sourceVolume": "sock", "containerPath": "/var/run/docker.sock"}]}]}"#,
+    )
+    .unwrap();
+    let bundle = dir.path().to_str().unwrap();
+
+    let out = server.cli(&["validate", bundle]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--allow-host-path /var/run/docker.sock"), "{}", text(&out.stderr));
+
+    let out = server.cli(&["create", "prod", "--bundle", bundle]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("containerDefinitions[0].mountPoints[0]") && err.contains("policy set"), "{err}");
+
+    let out = server.cli(&["policy", "set", &app, "--allow-host-path", "/var/run/docker.sock"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = server.cli(&["policy", "show", &app]);
+    assert!(text(&out.stdout).contains("Host path allowed: /var/run/docker.sock"), "{}", text(&out.stdout));
+    // Allowed now: what stops it is the image that is not on this machine.
+    let out = server.cli(&["create", "prod", "--bundle", bundle, "--no-wait"]);
+    let err = text(&out.stderr);
+    assert!(!err.contains("host access"), "{err}");
+    let out = server.cli(&["policy", "reset", &app]);
+    assert!(text(&out.stdout).contains("none outside the bundle"), "{}", text(&out.stdout));
+}
