@@ -29,6 +29,19 @@ async fn one_backend_lb_with(host: &str, config: LbConfig) -> (Backend, Lb) {
     (backend, Lb::start(config, table).await)
 }
 
+/// Sends raw request bytes (so no client library tidies the headers) and reads the one answer,
+/// which must be a 200 from the echo backend.
+async fn raw_exchange(lb: std::net::SocketAddr, request: &[u8]) -> Answer {
+    let mut stream = TcpStream::connect(lb).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw);
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    Answer { status: http::StatusCode::OK, headers: Default::default(), body: body.into() }
+}
+
 #[tokio::test]
 async fn forwarding_headers_added_and_hop_by_hop_stripped() {
     // The test's client (127.0.0.1) is a trusted proxy here: what it forwards is extended.
@@ -36,28 +49,20 @@ async fn forwarding_headers_added_and_hop_by_hop_stripped() {
     let (_backend, lb) = one_backend_lb_with("hdr.example", trusted).await;
 
     // Raw bytes so the client library cannot tidy the headers up for us.
-    let mut stream = TcpStream::connect(lb.addr).await.unwrap();
-    stream
-        .write_all(
-            b"GET /path?q=1 HTTP/1.1\r\n\
-              Host: hdr.example:8080\r\n\
-              Connection: close, X-Hop\r\n\
-              X-Hop: secret\r\n\
-              Keep-Alive: timeout=5\r\n\
-              TE: trailers\r\n\
-              Proxy-Authorization: Basic Zm9vOmJhcg==\r\n\
-              X-Forwarded-For: 203.0.113.9\r\n\
-              X-Custom: kept\r\n\
-              \r\n",
-        )
-        .await
-        .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let raw = String::from_utf8_lossy(&raw);
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let answer = Answer { status: http::StatusCode::OK, headers: Default::default(), body: body.into() };
+    let answer = raw_exchange(
+        lb.addr,
+        b"GET /path?q=1 HTTP/1.1\r\n\
+          Host: hdr.example:8080\r\n\
+          Connection: close, X-Hop\r\n\
+          X-Hop: secret\r\n\
+          Keep-Alive: timeout=5\r\n\
+          TE: trailers\r\n\
+          Proxy-Authorization: Basic Zm9vOmJhcg==\r\n\
+          X-Forwarded-For: 203.0.113.9\r\n\
+          X-Custom: kept\r\n\
+          \r\n",
+    )
+    .await;
 
     assert_eq!(answer.seen("x-forwarded-for"), Some("203.0.113.9, 127.0.0.1"));
     assert_eq!(answer.seen("x-forwarded-proto"), Some("http"));
@@ -77,17 +82,8 @@ async fn forwarding_headers_added_and_hop_by_hop_stripped() {
 #[tokio::test]
 async fn an_untrusted_client_s_forwarded_for_is_replaced() {
     let (_backend, lb) = one_backend_lb("xff.example").await;
-    let mut stream = TcpStream::connect(lb.addr).await.unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: xff.example\r\nConnection: close\r\nX-Forwarded-For: 203.0.113.66\r\n\r\n")
-        .await
-        .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let raw = String::from_utf8_lossy(&raw);
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let answer = Answer { status: http::StatusCode::OK, headers: Default::default(), body: body.into() };
+    let request = b"GET / HTTP/1.1\r\nHost: xff.example\r\nConnection: close\r\nX-Forwarded-For: 203.0.113.66\r\n\r\n";
+    let answer = raw_exchange(lb.addr, request).await;
     assert_eq!(answer.seen("x-forwarded-for"), Some("127.0.0.1"));
 }
 

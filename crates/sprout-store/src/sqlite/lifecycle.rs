@@ -44,52 +44,77 @@ pub(super) async fn get_version_images(pool: &SqlitePool, app: &str, label: &str
     text.map(|t| rows::from_json(&t, &format!("version {app}/{label}"), "images")).transpose()
 }
 
-pub(super) async fn get_lifecycle(pool: &SqlitePool, app: &str) -> Result<LifecyclePolicy> {
-    let row = sqlx::query("SELECT lifecycle FROM applications WHERE name = ?")
+/// An application's JSON policy columns; each statement is written out (sqlx takes static SQL).
+#[derive(Clone, Copy)]
+enum PolicyColumn {
+    Lifecycle,
+    HostAccess,
+}
+
+impl PolicyColumn {
+    fn name(self) -> &'static str {
+        match self {
+            PolicyColumn::Lifecycle => "lifecycle",
+            PolicyColumn::HostAccess => "host_access",
+        }
+    }
+    fn select(self) -> &'static str {
+        match self {
+            PolicyColumn::Lifecycle => "SELECT lifecycle FROM applications WHERE name = ?",
+            PolicyColumn::HostAccess => "SELECT host_access FROM applications WHERE name = ?",
+        }
+    }
+    fn update(self) -> &'static str {
+        match self {
+            PolicyColumn::Lifecycle => "UPDATE applications SET lifecycle = ? WHERE name = ?",
+            PolicyColumn::HostAccess => "UPDATE applications SET host_access = ? WHERE name = ?",
+        }
+    }
+}
+
+/// One of an application's JSON policy columns: the default when none was set.
+async fn get_app_policy<T: serde::de::DeserializeOwned + Default>(
+    pool: &SqlitePool,
+    app: &str,
+    column: PolicyColumn,
+) -> Result<T> {
+    let row = sqlx::query(column.select())
         .bind(app)
         .fetch_optional(pool)
         .await?
         .ok_or_else(|| not_found("application", app.to_string()))?;
-    let text: Option<String> = row.try_get("lifecycle")?;
+    let text: Option<String> = row.try_get(column.name())?;
     match text {
-        Some(t) => rows::from_json(&t, &format!("application {app}"), "lifecycle"),
-        None => Ok(LifecyclePolicy::default()),
+        Some(t) => rows::from_json(&t, &format!("application {app}"), column.name()),
+        None => Ok(T::default()),
     }
+}
+
+async fn set_app_policy<T: serde::Serialize>(
+    pool: &SqlitePool,
+    app: &str,
+    column: PolicyColumn,
+    policy: &T,
+) -> Result<()> {
+    let done = sqlx::query(column.update()).bind(rows::json(policy)).bind(app).execute(pool).await?;
+    if done.rows_affected() == 0 {
+        return Err(not_found("application", app.to_string()));
+    }
+    Ok(())
+}
+
+pub(super) async fn get_lifecycle(pool: &SqlitePool, app: &str) -> Result<LifecyclePolicy> {
+    get_app_policy(pool, app, PolicyColumn::Lifecycle).await
 }
 
 pub(super) async fn set_lifecycle(pool: &SqlitePool, app: &str, policy: &LifecyclePolicy) -> Result<()> {
-    let done = sqlx::query("UPDATE applications SET lifecycle = ? WHERE name = ?")
-        .bind(rows::json(policy))
-        .bind(app)
-        .execute(pool)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(not_found("application", app.to_string()));
-    }
-    Ok(())
+    set_app_policy(pool, app, PolicyColumn::Lifecycle, policy).await
 }
 
 pub(super) async fn get_host_access(pool: &SqlitePool, app: &str) -> Result<crate::HostAccessPolicy> {
-    let row = sqlx::query("SELECT host_access FROM applications WHERE name = ?")
-        .bind(app)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| not_found("application", app.to_string()))?;
-    let text: Option<String> = row.try_get("host_access")?;
-    match text {
-        Some(t) => rows::from_json(&t, &format!("application {app}"), "host_access"),
-        None => Ok(crate::HostAccessPolicy::default()),
-    }
+    get_app_policy(pool, app, PolicyColumn::HostAccess).await
 }
 
 pub(super) async fn set_host_access(pool: &SqlitePool, app: &str, policy: &crate::HostAccessPolicy) -> Result<()> {
-    let done = sqlx::query("UPDATE applications SET host_access = ? WHERE name = ?")
-        .bind(rows::json(policy))
-        .bind(app)
-        .execute(pool)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(not_found("application", app.to_string()));
-    }
-    Ok(())
+    set_app_policy(pool, app, PolicyColumn::HostAccess, policy).await
 }
