@@ -160,10 +160,19 @@ async fn forward(
 
     // The client's head becomes the instance's head, rewritten in place rather than copied.
     let (mut parts, body) = req.into_parts();
-    let original_host = parts.headers.get(header::HOST).cloned().or_else(|| {
-        let authority = parts.uri.authority()?;
-        HeaderValue::from_str(authority.as_str()).ok()
-    });
+    // The host the instance sees is the one the request was routed on: the URI's authority
+    // when there is one (HTTP/2, or an absolute-form target, which wins over `Host`), else
+    // `Host`. Userinfo in an authority is never passed on.
+    let original_host = match parts.uri.authority() {
+        Some(authority) => {
+            let host = match authority.port() {
+                Some(port) => format!("{}:{port}", authority.host()),
+                None => authority.host().to_string(),
+            };
+            HeaderValue::from_str(&host).ok()
+        }
+        None => parts.headers.get(header::HOST).cloned(),
+    };
     headers::strip_hop_by_hop(&mut parts.headers);
     headers::add_forwarding_value(&mut parts.headers, client_ip, original_host.as_ref());
     if let Some(host) = original_host {

@@ -87,6 +87,17 @@ async fn an_untrusted_client_s_forwarded_for_is_replaced() {
     assert_eq!(answer.seen("x-forwarded-for"), Some("127.0.0.1"));
 }
 
+/// An absolute-form target names the host the request is routed on (RFC 9112 section 3.2.2); the
+/// instance must see that host, not the `Host` header of another environment.
+#[tokio::test]
+async fn the_host_the_instance_sees_is_the_one_routed_on() {
+    let (_backend, lb) = one_backend_lb("b.example").await;
+    let request = b"GET http://user@b.example/x HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n";
+    let answer = raw_exchange(lb.addr, request).await;
+    assert_eq!(answer.seen("host"), Some("b.example"));
+    assert_eq!(answer.seen("x-forwarded-host"), Some("b.example"));
+}
+
 #[tokio::test]
 async fn request_ids_are_kept_or_generated_uniquely() {
     let (_backend, lb) = one_backend_lb("id.example").await;
