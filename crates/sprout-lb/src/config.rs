@@ -10,6 +10,10 @@ use crate::hold;
 /// How long `serve` lets in-flight requests finish after shutdown is requested.
 pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
+/// Client connections served at once by default: well under the usual 1 048 576 file
+/// descriptors a service gets, and each keeps an upstream connection too.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+
 /// The load balancer's settings, fixed for its lifetime.
 #[derive(Debug, Clone)]
 pub struct LbConfig {
@@ -31,6 +35,10 @@ pub struct LbConfig {
     /// from any other client that header is replaced by the client's own address, so an
     /// application never reads an address the client made up.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Client connections served at once, across all workers. At the cap no more are accepted
+    /// (new clients wait in the kernel's backlog) until one closes, so a flood of idle
+    /// connections cannot exhaust the process's file descriptors.
+    pub max_connections: usize,
 }
 
 impl Default for LbConfig {
@@ -43,6 +51,7 @@ impl Default for LbConfig {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             hold: hold::HoldConfig::default(),
             trusted_proxies: Vec::new(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

@@ -31,7 +31,7 @@ mod workers;
 pub use balance::Balance;
 pub use balancer::LoadBalancer;
 pub use body::ProxyBody;
-pub use config::{DEFAULT_DRAIN_DEADLINE, LbConfig};
+pub use config::{DEFAULT_DRAIN_DEADLINE, DEFAULT_MAX_CONNECTIONS, LbConfig};
 pub use error::{ProxyError, error_response};
 pub use metrics::{Histogram, MINUTES_KEPT, Metrics, SECONDS_KEPT, Second, SeriesTotals};
 pub use pool::UpstreamError;

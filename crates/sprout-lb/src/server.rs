@@ -13,6 +13,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::{LoadBalancer, proxy};
@@ -36,9 +37,10 @@ pub(crate) async fn serve(
         let (lb, shutdown) = (lb.clone(), shutdown.clone());
         tokio::spawn(async move { crate::metrics::run_clock(lb.metrics(), shutdown).await })
     };
+    let slots = Arc::new(Semaphore::new(lb.config.max_connections.max(1)));
     let served = match lb.config.workers {
-        0 => serve_here(lb, listener, shutdown, drain_deadline).await,
-        n => crate::workers::serve_on_workers(lb, listener, shutdown, drain_deadline, n).await,
+        0 => serve_here(lb, listener, &slots, shutdown, drain_deadline).await,
+        n => crate::workers::serve_on_workers(lb, listener, &slots, shutdown, drain_deadline, n).await,
     };
     clock.abort();
     served
@@ -48,30 +50,40 @@ pub(crate) async fn serve(
 async fn serve_here(
     lb: Arc<LoadBalancer>,
     listener: TcpListener,
+    slots: &Arc<Semaphore>,
     shutdown: CancellationToken,
     drain_deadline: Duration,
 ) -> std::io::Result<()> {
     let connections = Connections::new(&lb);
     loop {
-        let Some((stream, peer)) = accept(&listener, &shutdown).await else {
+        let Some((stream, peer, slot)) = accept(&listener, slots, &shutdown).await else {
             break;
         };
-        connections.serve(stream, peer);
+        connections.serve(stream, peer, slot);
     }
     drop(listener);
     connections.drain(drain_deadline).await;
     Ok(())
 }
 
-/// The next client connection, or None once shutdown is requested.
-pub(crate) async fn accept(listener: &TcpListener, shutdown: &CancellationToken) -> Option<(TcpStream, SocketAddr)> {
+/// The next client connection with the slot it holds while served, or None once shutdown is
+/// requested. With every slot taken it waits for one before accepting.
+pub(crate) async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+    shutdown: &CancellationToken,
+) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+    let slot = tokio::select! {
+        () = shutdown.cancelled() => return None,
+        slot = slots.clone().acquire_owned() => slot.ok()?,
+    };
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => return None,
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok(pair) => return Some(pair),
+            Ok((stream, peer)) => return Some((stream, peer, slot)),
             Err(err) => {
                 tracing::warn!(error = %err, "accept failed");
                 tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
@@ -106,7 +118,7 @@ impl Connections {
     }
 
     /// Serves one client connection in its own task on the current runtime.
-    pub(crate) fn serve(&self, stream: TcpStream, peer: SocketAddr) {
+    pub(crate) fn serve(&self, stream: TcpStream, peer: SocketAddr, slot: OwnedSemaphorePermit) {
         // Small responses (errors, redirects) should not wait on Nagle.
         let _ = stream.set_nodelay(true);
         let lb = self.lb.clone();
@@ -123,6 +135,8 @@ impl Connections {
         let builder = self.builder.clone();
         let watcher = self.graceful.watcher();
         tokio::spawn(async move {
+            // Held for as long as the connection is served.
+            let _slot = slot;
             if !protocol_known_in_time(&stream, header_timeout).await {
                 tracing::debug!(%peer, "client sent no usable request head in time");
                 return;

@@ -24,13 +24,14 @@ use tokio_util::sync::CancellationToken;
 use crate::LoadBalancer;
 use crate::server::{Connections, accept};
 
-type Handoff = (std::net::TcpStream, SocketAddr);
+type Handoff = (std::net::TcpStream, SocketAddr, tokio::sync::OwnedSemaphorePermit);
 
 /// Accepts on `listener` and serves every connection on one of `count` worker threads; returns
 /// once shutdown is requested and every worker has drained (or hit `drain_deadline`).
 pub(crate) async fn serve_on_workers(
     lb: Arc<LoadBalancer>,
     listener: TcpListener,
+    slots: &Arc<tokio::sync::Semaphore>,
     shutdown: CancellationToken,
     drain_deadline: Duration,
     count: usize,
@@ -58,7 +59,7 @@ pub(crate) async fn serve_on_workers(
     }
 
     let mut turn = 0;
-    while let Some((stream, peer)) = accept(&listener, &shutdown).await {
+    while let Some((stream, peer, slot)) = accept(&listener, slots, &shutdown).await {
         // Leaves the socket non-blocking, as the worker's runtime needs it.
         let stream = match stream.into_std() {
             Ok(stream) => stream,
@@ -67,7 +68,7 @@ pub(crate) async fn serve_on_workers(
                 continue;
             }
         };
-        if workers[turn].send((stream, peer)).is_err() {
+        if workers[turn].send((stream, peer, slot)).is_err() {
             tracing::warn!(worker = turn, "load balancer worker stopped; connection dropped");
         }
         turn = (turn + 1) % count;
@@ -96,9 +97,9 @@ fn run_worker(
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
         let connections = Connections::new(lb);
-        while let Some((stream, peer)) = incoming.recv().await {
+        while let Some((stream, peer, slot)) = incoming.recv().await {
             match TcpStream::from_std(stream) {
-                Ok(stream) => connections.serve(stream, peer),
+                Ok(stream) => connections.serve(stream, peer, slot),
                 Err(err) => tracing::warn!(%peer, error = %err, "cannot serve a client connection"),
             }
         }

@@ -206,3 +206,22 @@ async fn upgraded_connection_is_tunnelled() {
     tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed)).await.expect("echo arrives").unwrap();
     assert_eq!(&echoed, b"ping over the tunnel");
 }
+
+/// At `max_connections` no further connection is served until one closes: a flood of idle
+/// connections cannot exhaust the process, and a waiting client is served once there is room.
+#[tokio::test]
+async fn connections_past_the_cap_wait_for_one_to_close() {
+    let config = LbConfig { max_connections: 2, workers: 0, ..LbConfig::default() };
+    let (_backend, lb) = one_backend_lb_with("cap.example", config).await;
+    let idle_a = TcpStream::connect(lb.addr).await.unwrap();
+    let _idle_b = TcpStream::connect(lb.addr).await.unwrap();
+    let mut third = TcpStream::connect(lb.addr).await.unwrap();
+    third.write_all(b"GET / HTTP/1.1\r\nHost: cap.example\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut first_byte = [0u8; 1];
+    let early = tokio::time::timeout(std::time::Duration::from_millis(300), third.read(&mut first_byte)).await;
+    assert!(early.is_err(), "served past the cap of 2 connections");
+    drop(idle_a);
+    let mut raw = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(20), third.read_to_end(&mut raw)).await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&raw));
+}

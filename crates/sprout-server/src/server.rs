@@ -27,6 +27,8 @@ pub struct ServerOptions {
     pub launch_concurrency: Option<usize>,
     /// Proxies whose `X-Forwarded-For` the load balancer believes (`--trusted-proxy`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Client connections the load balancer serves at once (`--max-connections`).
+    pub max_connections: usize,
 }
 
 /// Why the server could not start, each with what to do.
@@ -128,7 +130,11 @@ pub async fn start(
         settings.launch_concurrency = n.max(1);
     }
     settings.http_addr = http.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| opts.http_addr.clone());
-    let lb = LoadBalancer::new(LbConfig { trusted_proxies: opts.trusted_proxies.clone(), ..LbConfig::default() });
+    let lb = LoadBalancer::new(LbConfig {
+        trusted_proxies: opts.trusted_proxies.clone(),
+        max_connections: opts.max_connections,
+        ..LbConfig::default()
+    });
     Ok(Started { ctx: Ctx::new(store, engine, clock, lb, settings), api, http, admin_token })
 }
 

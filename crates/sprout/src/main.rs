@@ -61,6 +61,9 @@ enum Command {
         /// X-Forwarded-For is kept and extended; from any other client it is replaced
         #[arg(long = "trusted-proxy", value_name = "CIDR")]
         trusted_proxies: Vec<ipnet::IpNet>,
+        /// Client connections the load balancer serves at once; more wait until one closes
+        #[arg(long, default_value_t = sprout_lb::DEFAULT_MAX_CONNECTIONS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+        max_connections: u64,
     },
     /// Check a Dockerrun.aws.json (a file or a bundle directory)
     Validate { path: PathBuf },
@@ -167,7 +170,16 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     let fmt = cli.output;
     match cli.command {
-        Command::Server { data_dir, api, http, domain, max_bundle_mb, launch_concurrency, trusted_proxies } => {
+        Command::Server {
+            data_dir,
+            api,
+            http,
+            domain,
+            max_bundle_mb,
+            launch_concurrency,
+            trusted_proxies,
+            max_connections,
+        } => {
             let opts = sprout_server::ServerOptions {
                 data_dir: data_dir.unwrap_or_else(config::default_data_dir),
                 api_addr: api,
@@ -176,6 +188,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 max_bundle_mb: Some(max_bundle_mb),
                 launch_concurrency: launch_concurrency.map(|n| n as usize),
                 trusted_proxies,
+                max_connections: max_connections as usize,
             };
             sprout_server::run(opts).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(0)

@@ -29,13 +29,20 @@ pub struct ProxyArgs {
     /// and extended; from any other client it is replaced
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Client connections served at once; more wait until one closes
+    #[arg(long, default_value_t = sprout_lb::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(usize))]
+    pub max_connections: usize,
 }
 
 pub async fn run(c: &Context, a: ProxyArgs) -> Result<u8> {
     let listener = TcpListener::bind(&a.listen)
         .await
         .with_context(|| format!("cannot listen on {}: is another process using it? pass --listen ADDR", a.listen))?;
-    let lb = LoadBalancer::new(LbConfig { trusted_proxies: a.trusted_proxies.clone(), ..LbConfig::default() });
+    let lb = LoadBalancer::new(LbConfig {
+        trusted_proxies: a.trusted_proxies.clone(),
+        max_connections: a.max_connections.max(1),
+        ..LbConfig::default()
+    });
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
