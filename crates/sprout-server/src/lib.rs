@@ -6,6 +6,7 @@
 //! (`sprout-docker`), proxying (`sprout-lb`), the CLI (`sprout`).
 
 pub mod api;
+pub mod api_listener;
 pub mod bundle;
 pub mod clock;
 pub mod context;

@@ -144,8 +144,7 @@ pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Re
     let lb = tokio::spawn(ctx.lb.clone().serve(http, shutdown.child_token()));
     let sup = tokio::spawn(crate::controller::supervise(ctx.clone(), shutdown.child_token()));
     let app = crate::api::router(ctx);
-    let token = shutdown.clone();
-    axum::serve(api, app).with_graceful_shutdown(async move { token.cancelled().await }).await?;
+    crate::api_listener::serve_api(api, app, shutdown.clone(), crate::api_listener::HEADER_TIMEOUT).await;
     let _ = sup.await;
     let _ = lb.await;
     Ok(())
