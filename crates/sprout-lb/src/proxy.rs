@@ -165,11 +165,8 @@ async fn forward(
     // `Host`. Userinfo in an authority is never passed on.
     let original_host = match parts.uri.authority() {
         Some(authority) => {
-            let host = match authority.port() {
-                Some(port) => format!("{}:{port}", authority.host()),
-                None => authority.host().to_string(),
-            };
-            HeaderValue::from_str(&host).ok()
+            let text = authority.as_str();
+            HeaderValue::from_str(text.rsplit_once('@').map_or(text, |(_, host)| host)).ok()
         }
         None => parts.headers.get(header::HOST).cloned(),
     };

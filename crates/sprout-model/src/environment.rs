@@ -88,6 +88,27 @@ pub struct EnvironmentRecord {
 }
 
 impl EnvironmentRecord {
+    /// A new environment of `app` named `name`, launching `desired` instances of `version` with
+    /// default options, no variables and no deadline, created at `now`.
+    pub fn launching(app: &str, name: &str, version: &str, desired: u32, now: DateTime<Utc>) -> Self {
+        EnvironmentRecord {
+            app: app.to_string(),
+            name: name.to_string(),
+            version_label: version.to_string(),
+            last_good_version: None,
+            desired_instances: desired,
+            status: EnvStatus::Launching,
+            variables: BTreeMap::new(),
+            deploy_deadline: None,
+            last_error: None,
+            options: Default::default(),
+            deploy_state: None,
+            created_at: now,
+            updated_at: now,
+            revision: 0,
+        }
+    }
+
     pub fn id(&self) -> EnvId {
         EnvId::new(&self.app, &self.name)
     }

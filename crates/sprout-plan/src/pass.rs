@@ -246,7 +246,7 @@ fn plan_gone(input: &PassInput, mut memory: Memory, events: Vec<Event>) -> PassP
     plan
 }
 
-/// An instance judged: its health and where it is reached.
+/// An instance's health: Pending while its launch runs, else judged from its containers and checks.
 fn judge(input: &PassInput, inst: &SeenInstance, checks: &InstanceChecks, unhealthy_threshold: u32) -> InstanceHealth {
     if input.launching.contains_key(&inst.id) {
         // Half created: not judged, counted as capacity to come.

@@ -65,20 +65,12 @@ mod tests {
 
     fn updating(version: &str, good: Option<&str>, deadline: i64) -> EnvironmentRecord {
         EnvironmentRecord {
-            app: "shop".into(),
-            name: "prod".into(),
-            version_label: version.into(),
             last_good_version: good.map(String::from),
-            desired_instances: 2,
             status: EnvStatus::Updating,
-            variables: Default::default(),
             deploy_deadline: Some(at(deadline)),
-            last_error: None,
-            options: Default::default(),
             deploy_state: Some(serde_json::json!({"batch": 1})),
-            created_at: at(0),
-            updated_at: at(0),
             revision: 3,
+            ..EnvironmentRecord::launching("shop", "prod", version, 2, at(0))
         }
     }
 

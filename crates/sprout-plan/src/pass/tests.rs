@@ -12,20 +12,10 @@ fn at(s: i64) -> DateTime<Utc> {
 
 fn env(version: &str, desired: u32, status: EnvStatus) -> EnvironmentRecord {
     EnvironmentRecord {
-        app: "shop".into(),
-        name: "prod".into(),
-        version_label: version.into(),
         last_good_version: Some("v1".into()),
-        desired_instances: desired,
         status,
-        variables: Default::default(),
-        deploy_deadline: None,
-        last_error: None,
-        options: Default::default(),
-        deploy_state: None,
-        created_at: at(0),
-        updated_at: at(0),
         revision: 1,
+        ..EnvironmentRecord::launching("shop", "prod", version, desired, at(0))
     }
 }
 

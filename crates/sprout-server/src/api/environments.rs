@@ -92,20 +92,10 @@ pub(crate) async fn launch_environment(
 ) -> Result<EnvironmentRecord, ApiError> {
     let now = ctx.clock.now();
     let record = EnvironmentRecord {
-        app: app.to_string(),
-        name: name.to_string(),
-        version_label: version.clone(),
-        last_good_version: None,
-        desired_instances: instances,
-        status: EnvStatus::Launching,
         variables,
-        deploy_deadline: Some(now + chrono::Duration::seconds(timeout_s as i64)),
-        last_error: None,
         options,
-        deploy_state: None,
-        created_at: now,
-        updated_at: now,
-        revision: 0,
+        deploy_deadline: Some(now + chrono::Duration::seconds(timeout_s as i64)),
+        ..EnvironmentRecord::launching(app, name, &version, instances, now)
     };
     ctx.store.create_environment(&record).await?;
     ctx.emit(app, Some(name), Event::EnvironmentCreated { version, instances }).await;
@@ -135,6 +125,10 @@ pub async fn deploy(
     Path((app, env)): Path<(String, String)>,
     Json(req): Json<DeployRequest>,
 ) -> Result<Json<EnvView>, ApiError> {
+    // Checked before anything is looked up: a bad number is the request's fault, whatever else.
+    if let Some(t) = req.timeout_s {
+        sprout_model::options::check_deploy_timeout(t).map_err(|m| bad(m, None))?;
+    }
     super::revision::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
         if e.status == EnvStatus::Terminating {
@@ -150,6 +144,7 @@ pub async fn deploy(
             super::deploy_options::apply_patch(p, &mut e.options.deploy)?;
         }
         let timeout = req.timeout_s.unwrap_or(e.options.deploy.timeout_s);
+        // Again for the stored option: one written before ranges were checked may be anything.
         sprout_model::options::check_deploy_timeout(timeout).map_err(|m| bad(m, None))?;
         e.deploy_deadline = Some(now + chrono::Duration::seconds(timeout as i64));
         e.updated_at = now;

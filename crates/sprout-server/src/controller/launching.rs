@@ -45,10 +45,6 @@ impl Launches {
         self.inflight.lock().unwrap().clone()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.inflight.lock().unwrap().is_empty()
-    }
-
     /// The launches that failed and were not yet said: (instance, error).
     pub fn failures(&self) -> Vec<(String, String)> {
         self.failed.lock().unwrap().clone()
@@ -83,10 +79,7 @@ pub async fn start(
         Err(e) => Some(format!("cannot read the host access policy: {e}")),
     };
     if let Some(error) = refused {
-        launches.begin(
-            &id,
-            Launching { key: deploy_key(version, &config_hash(&env.variables)), launched_at: now.timestamp() },
-        );
+        // A launch that failed before it began: said and backed off like any failed launch.
         launches.end(&id, Some(error));
         wake.notify_one();
         return;
@@ -141,7 +134,7 @@ mod tests {
         assert_eq!(l.snapshot().len(), 2);
         l.end("i-1", None);
         l.end("i-2", Some("boom".into()));
-        assert!(l.is_empty());
+        assert!(l.snapshot().is_empty());
         assert_eq!(l.failures(), vec![("i-2".to_string(), "boom".to_string())]);
         l.forget_failures(1);
         assert!(l.failures().is_empty());

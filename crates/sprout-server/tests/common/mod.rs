@@ -143,20 +143,9 @@ pub async fn create_env(h: &Harness, version: &str, n: u32) {
     h.ctx
         .store
         .create_environment(&EnvironmentRecord {
-            app: "shop".into(),
-            name: "prod".into(),
-            version_label: version.into(),
-            last_good_version: None,
-            desired_instances: n,
-            status: EnvStatus::Launching,
             variables: [("STAGE".to_string(), "prod".to_string())].into(),
             deploy_deadline: Some(now + chrono::Duration::seconds(60)),
-            last_error: None,
-            options: Default::default(),
-            deploy_state: None,
-            created_at: now,
-            updated_at: now,
-            revision: 0,
+            ..EnvironmentRecord::launching("shop", "prod", version, n, now)
         })
         .await
         .unwrap();
