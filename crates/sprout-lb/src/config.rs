@@ -10,6 +10,10 @@ use crate::hold;
 /// How long `serve` lets in-flight requests finish after shutdown is requested.
 pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
+/// How long a client connection may go without a request by default: nginx's `keepalive_timeout`
+/// default (75 s), which HTTP clients' pools are used to.
+pub const DEFAULT_CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+
 /// Client connections served at once by default: well under the usual 1 048 576 file
 /// descriptors a service gets, and each keeps an upstream connection too.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
@@ -35,6 +39,9 @@ pub struct LbConfig {
     /// from any other client that header is replaced by the client's own address, so an
     /// application never reads an address the client made up.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A client connection on which no request has started for this long is closed gracefully
+    /// (HTTP/2: GOAWAY after its open streams; HTTP/1: after the response in progress).
+    pub client_idle_timeout: Duration,
     /// Client connections served at once, across all workers. At the cap no more are accepted
     /// (new clients wait in the kernel's backlog) until one closes, so a flood of idle
     /// connections cannot exhaust the process's file descriptors.
@@ -47,6 +54,7 @@ impl Default for LbConfig {
             connect_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(60),
             client_header_timeout: Duration::from_secs(10),
+            client_idle_timeout: DEFAULT_CLIENT_IDLE_TIMEOUT,
             balance: Balance::default(),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             hold: hold::HoldConfig::default(),

@@ -1,5 +1,6 @@
 //! Accepting client connections: HTTP/1.1 and HTTP/2 (prior knowledge) on one port, with a
-//! header read timeout, and a graceful drain when shutdown is requested.
+//! header read timeout, an idle timeout (`idle.rs`), and a graceful drain when shutdown is
+//! requested.
 //!
 //! Each request is handed to `proxy`; this module knows nothing about routes.
 
@@ -11,11 +12,12 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use crate::idle::Activity;
 use crate::{LoadBalancer, proxy};
 
 /// Pause after a failed accept: errors like EMFILE repeat at once if retried in a tight loop.
@@ -96,7 +98,9 @@ pub(crate) async fn accept(
 pub(crate) struct Connections {
     lb: Arc<LoadBalancer>,
     builder: auto::Builder<TokioExecutor>,
-    graceful: GracefulShutdown,
+    /// Cancelled when the load balancer drains: every connection then closes gracefully.
+    closing: CancellationToken,
+    tasks: TaskTracker,
 }
 
 impl Connections {
@@ -114,7 +118,7 @@ impl Connections {
             .writev(false)
             .keep_alive(true);
         builder.http2().timer(TokioTimer::new());
-        Self { lb: lb.clone(), builder, graceful: GracefulShutdown::new() }
+        Self { lb: lb.clone(), builder, closing: CancellationToken::new(), tasks: TaskTracker::new() }
     }
 
     /// Serves one client connection in its own task on the current runtime.
@@ -128,13 +132,19 @@ impl Connections {
         let ip = peer.ip().to_canonical();
         let trusted = lb.config.trusted_proxies.iter().any(|net| net.contains(&ip));
         let client_ip = crate::headers::ClientAddr::new(ip, trusted);
-        let service = service_fn(move |req| {
-            let (lb, client_ip) = (lb.clone(), client_ip.clone());
-            async move { Ok::<_, Infallible>(proxy::handle(&lb, req, &client_ip).await) }
-        });
+        let idle_timeout = lb.config.client_idle_timeout;
+        let activity = Activity::new();
+        let service = {
+            let activity = activity.clone();
+            service_fn(move |req| {
+                activity.request_started();
+                let (lb, client_ip) = (lb.clone(), client_ip.clone());
+                async move { Ok::<_, Infallible>(proxy::handle(&lb, req, &client_ip).await) }
+            })
+        };
         let builder = self.builder.clone();
-        let watcher = self.graceful.watcher();
-        tokio::spawn(async move {
+        let closing = self.closing.clone();
+        self.tasks.spawn(async move {
             // Held for as long as the connection is served.
             let _slot = slot;
             if !protocol_known_in_time(&stream, header_timeout).await {
@@ -142,8 +152,22 @@ impl Connections {
                 return;
             }
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            let mut asked_to_close = false;
+            let ended = loop {
+                tokio::select! {
+                    ended = connection.as_mut() => break ended,
+                    () = closing.cancelled(), if !asked_to_close => {}
+                    () = activity.idle(idle_timeout), if !asked_to_close => {
+                        tracing::debug!(%peer, "closing an idle client connection");
+                    }
+                }
+                // Graceful either way: in-flight requests finish, then the connection closes.
+                connection.as_mut().graceful_shutdown();
+                asked_to_close = true;
+            };
             // Clients that send garbage or vanish end up here; that is their problem, not ours.
-            if let Err(err) = watcher.watch(connection).await {
+            if let Err(err) = ended {
                 tracing::debug!(%peer, error = %err, "client connection ended with an error");
             }
         });
@@ -151,8 +175,10 @@ impl Connections {
 
     /// Lets in-flight requests finish, for at most `drain_deadline`.
     pub(crate) async fn drain(self, drain_deadline: Duration) {
+        self.closing.cancel();
+        self.tasks.close();
         tokio::select! {
-            () = self.graceful.shutdown() => tracing::debug!("all client connections drained"),
+            () = self.tasks.wait() => tracing::debug!("all client connections drained"),
             () = tokio::time::sleep(drain_deadline) => {
                 tracing::warn!(?drain_deadline, "drain deadline passed with requests still in flight");
             }

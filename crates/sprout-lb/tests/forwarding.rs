@@ -225,3 +225,37 @@ async fn connections_past_the_cap_wait_for_one_to_close() {
     tokio::time::timeout(std::time::Duration::from_secs(20), third.read_to_end(&mut raw)).await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&raw));
 }
+
+/// An HTTP/2 connection with no request for the idle timeout is closed (it would otherwise hold a
+/// connection slot for ever with pings alone); one in use is not.
+#[tokio::test]
+async fn idle_http2_connections_are_closed_busy_ones_are_not() {
+    let config = LbConfig { client_idle_timeout: Duration::from_millis(800), ..LbConfig::default() };
+    let (_backend, lb) = one_backend_lb_with("idle.example", config).await;
+    let open = |addr| async move {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
+        (sender, tokio::spawn(connection))
+    };
+    let get = |mut sender: hyper::client::conn::http2::SendRequest<Empty<Bytes>>| async move {
+        let request = Request::get("http://idle.example/").body(Empty::new()).unwrap();
+        let status = sender.send_request(request).await.map(|r| r.status().as_u16());
+        (sender, status)
+    };
+
+    let (idle, idle_conn) = open(lb.addr).await;
+    let (_idle, status) = get(idle).await;
+    assert_eq!(status.unwrap(), 200);
+    let (mut busy, busy_conn) = open(lb.addr).await;
+    // Ten requests 200 ms apart: 2 s of use, more than twice the idle timeout.
+    for _ in 0..10 {
+        let status;
+        (busy, status) = get(busy).await;
+        assert_eq!(status.expect("a busy connection stays open"), 200);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!busy_conn.is_finished(), "the busy connection was closed");
+    let ended = tokio::time::timeout(Duration::from_secs(20), idle_conn).await;
+    assert!(ended.is_ok(), "the idle HTTP/2 connection is still open 20 s later");
+}

@@ -29,6 +29,8 @@ pub struct ServerOptions {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Client connections the load balancer serves at once (`--max-connections`).
     pub max_connections: usize,
+    /// Seconds a client connection may go without a request (`--client-idle-timeout`).
+    pub client_idle_timeout_s: u64,
 }
 
 /// Why the server could not start, each with what to do.
@@ -133,6 +135,7 @@ pub async fn start(
     let lb = LoadBalancer::new(LbConfig {
         trusted_proxies: opts.trusted_proxies.clone(),
         max_connections: opts.max_connections,
+        client_idle_timeout: std::time::Duration::from_secs(opts.client_idle_timeout_s),
         ..LbConfig::default()
     });
     Ok(Started { ctx: Ctx::new(store, engine, clock, lb, settings), api, http, admin_token })

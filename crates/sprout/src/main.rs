@@ -64,6 +64,10 @@ enum Command {
         /// Client connections the load balancer serves at once; more wait until one closes
         #[arg(long, default_value_t = sprout_lb::DEFAULT_MAX_CONNECTIONS as u64, value_parser = clap::value_parser!(u64).range(1..))]
         max_connections: u64,
+        /// Seconds a client connection may stay open without a request (HTTP/1 keep-alive and
+        /// HTTP/2 alike); it is then closed gracefully
+        #[arg(long, value_name = "SECONDS", default_value_t = sprout_lb::DEFAULT_CLIENT_IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+        client_idle_timeout: u64,
     },
     /// Check a Dockerrun.aws.json (a file or a bundle directory)
     Validate { path: PathBuf },
@@ -179,6 +183,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             launch_concurrency,
             trusted_proxies,
             max_connections,
+            client_idle_timeout,
         } => {
             let opts = sprout_server::ServerOptions {
                 data_dir: data_dir.unwrap_or_else(config::default_data_dir),
@@ -189,6 +194,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 launch_concurrency: launch_concurrency.map(|n| n as usize),
                 trusted_proxies,
                 max_connections: max_connections as usize,
+                client_idle_timeout_s: client_idle_timeout,
             };
             sprout_server::run(opts).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(0)

@@ -32,6 +32,9 @@ pub struct ProxyArgs {
     /// Client connections served at once; more wait until one closes
     #[arg(long, default_value_t = sprout_lb::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(usize))]
     pub max_connections: usize,
+    /// Seconds a client connection may stay open without a request; it is then closed gracefully
+    #[arg(long, value_name = "SECONDS", default_value_t = sprout_lb::DEFAULT_CLIENT_IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub client_idle_timeout: u64,
 }
 
 pub async fn run(c: &Context, a: ProxyArgs) -> Result<u8> {
@@ -41,6 +44,7 @@ pub async fn run(c: &Context, a: ProxyArgs) -> Result<u8> {
     let lb = LoadBalancer::new(LbConfig {
         trusted_proxies: a.trusted_proxies.clone(),
         max_connections: a.max_connections.max(1),
+        client_idle_timeout: Duration::from_secs(a.client_idle_timeout),
         ..LbConfig::default()
     });
     let shutdown = CancellationToken::new();
