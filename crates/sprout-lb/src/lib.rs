@@ -17,6 +17,9 @@ mod config;
 mod direct;
 mod error;
 mod flight;
+/// Only for `crates/sprout-fuzz`.
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 pub mod hold;
 mod idle;
