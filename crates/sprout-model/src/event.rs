@@ -127,6 +127,20 @@ pub enum Event {
         label: String,
         reason: String,
     },
+    /// Instances keep being replaced for the same cause: said when the loop is first seen and
+    /// whenever its health level changes, with the count so far, not once per replacement.
+    CrashLoop {
+        cause: String,
+        replacements: u32,
+        within_s: u64,
+        retry_in_s: u64,
+        level: String,
+    },
+    /// The cause of a crash loop has not recurred for the quiet period, or its version left.
+    CrashLoopEnded {
+        cause: String,
+        replacements: u32,
+    },
 }
 
 impl Event {
@@ -143,6 +157,8 @@ impl Event {
             Event::InstanceInService { .. } => "InstanceInService",
             Event::InstanceRetired { .. } => "InstanceRetired",
             Event::InstanceUnhealthy { .. } => "InstanceUnhealthy",
+            Event::CrashLoop { .. } => "CrashLoop",
+            Event::CrashLoopEnded { .. } => "CrashLoopEnded",
             Event::RetireFailed { .. } => "RetireFailed",
             Event::EnvironmentReady { .. } => "EnvironmentReady",
             Event::DeployFailed { .. } => "DeployFailed",
@@ -163,6 +179,7 @@ impl Event {
         match self {
             Event::LaunchFailed { .. }
             | Event::InstanceUnhealthy { .. }
+            | Event::CrashLoop { .. }
             | Event::RetireFailed { .. }
             | Event::InstanceQuarantined { .. }
             | Event::DeployAborted { .. }
@@ -231,6 +248,12 @@ impl Event {
                 format!("Removed instance {instance} of {app}/{env}: no such environment")
             }
             Event::EngineUnavailable { error } => format!("Container engine unavailable: {error}"),
+            Event::CrashLoop { cause, replacements, within_s, retry_in_s, level } => format!(
+                "Crash loop ({level}): instances replaced {replacements} times in {within_s} s: {cause}; the next replacement waits {retry_in_s} s"
+            ),
+            Event::CrashLoopEnded { cause, replacements } => {
+                format!("Crash loop over after {replacements} replacement(s): {cause}")
+            }
             Event::ScalingDecision { from, to, reason } => {
                 let verb = if to > from { "Scaling out" } else { "Scaling in" };
                 format!("{verb}: {reason}")

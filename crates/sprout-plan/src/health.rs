@@ -14,6 +14,8 @@ pub struct ContainerObservation {
     pub essential: bool,
     /// None when the container does not exist at all.
     pub state: Option<ObservedState>,
+    /// Its memory limit in MiB (`memory` in the definition), to say what an OOM kill hit.
+    pub memory_mib: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,9 +73,12 @@ pub fn judge_instance(
     for c in containers.iter().filter(|c| c.essential) {
         let why = match c.state {
             None => Some(format!("essential container {} is missing", c.name)),
-            Some(ObservedState::Exited { oom: true, .. }) => {
-                Some(format!("essential container {} was killed for lack of memory (OOM)", c.name))
-            }
+            Some(ObservedState::Exited { oom: true, .. }) => Some(match c.memory_mib {
+                Some(limit) => {
+                    format!("essential container {} was killed for lack of memory (OOM, limit {limit} MiB)", c.name)
+                }
+                None => format!("essential container {} was killed for lack of memory (OOM)", c.name),
+            }),
             Some(ObservedState::Exited { code, .. }) => {
                 Some(format!("essential container {} exited with code {code}", c.name))
             }
@@ -114,7 +119,7 @@ mod tests {
     use super::*;
 
     fn c(name: &str, essential: bool, state: Option<ObservedState>) -> ContainerObservation {
-        ContainerObservation { name: name.into(), essential, state }
+        ContainerObservation { name: name.into(), essential, state, memory_mib: None }
     }
     fn passed() -> ProbeRecord {
         ProbeRecord { passed_once: true, ..Default::default() }

@@ -1,6 +1,7 @@
 //! Sprout's pure planners: given what an environment should be, what the engine shows and the
 //! time, say what to do. No I/O, no clock reads, no async: every input is an argument.
 //!
+//! - `crashloop`: instances replaced again and again for one cause: back-off and health.
 //! - `health`: an instance's health from its containers and its HTTP probe record.
 //! - `reconcile`: the steps that move an environment's instances towards its spec.
 //! - `lifecycle`: which application versions a lifecycle policy deletes.
@@ -11,6 +12,7 @@
 
 pub mod batches;
 pub mod checks;
+pub mod crashloop;
 pub mod deploy;
 pub mod enhanced;
 pub mod health;

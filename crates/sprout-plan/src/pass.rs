@@ -21,10 +21,11 @@ use sprout_model::scaling::QueueSettings;
 
 use crate::batches::{advance_batches, deploy_spec};
 use crate::checks::InstanceChecks;
+use crate::crashloop::{Cause, CrashLoops};
 use crate::deploy::plan_deploy;
 use crate::enhanced::{HealthStatus, Traffic, judge_environment_status, judge_instance_status};
 use crate::health::{ContainerObservation, InstanceHealth, ObservedState, judge_instance};
-use crate::reconcile::{EnvironmentSpec, InstanceObservation, RetireReason, Step};
+use crate::reconcile::{EnvironmentSpec, InstanceObservation, Plan, RetireReason, Step};
 use crate::rotation::{Candidate, choose_rotation};
 use crate::snapshot::{ContainerView, EnvSnapshot, InstanceView};
 
@@ -105,6 +106,8 @@ pub struct Memory {
     pub failures: u32,
     pub backoff_until: Option<DateTime<Utc>>,
     pub engine_down: bool,
+    /// Causes that keep replacing instances, with their back-off (`crashloop`).
+    pub crash_loops: CrashLoops,
 }
 
 impl Memory {
@@ -319,13 +322,23 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     // Plan: the warm pool is planned like capacity (launched, health-checked, replaced on a
     // deploy) and kept out of rotation below.
     let warm_pool = env.options.scaling.warm_pool;
-    let spec = EnvironmentSpec {
+    let running: Vec<&str> = input.instances.iter().map(|i| i.key.as_str()).collect();
+    events.extend(memory.crash_loops.expire(&input.desired_key, &running, now));
+    let mut spec = EnvironmentSpec {
         version: input.desired_key.clone(),
         desired: env.desired_instances + warm_pool,
         terminating: env.status == EnvStatus::Terminating,
-        may_launch: memory.backoff_until.is_none_or(|t| now >= t),
+        may_launch: memory.backoff_until.is_none_or(|t| now >= t)
+            && memory.crash_loops.held_until(&input.desired_key, now).is_none(),
     };
-    let (plan, deploy_status) = plan_deploy(&spec, &deploy_spec(&env), &observations);
+    let (mut plan, mut deploy_status) = plan_deploy(&spec, &deploy_spec(&env), &observations);
+    let (loop_events, in_a_loop) = note_replacements(input, &plan, &mut memory.crash_loops);
+    events.extend(loop_events);
+    if spec.may_launch && memory.crash_loops.held_until(&spec.version, now).is_some() {
+        // A replacement this pass made a loop of its cause: its launch waits out the back-off.
+        spec.may_launch = false;
+        (plan, deploy_status) = plan_deploy(&spec, &deploy_spec(&env), &observations);
+    }
     events.extend(advance_batches(&mut env, &plan, &deploy_status, now));
     let leaving: BTreeSet<&str> = plan.retirements().map(|(id, _)| id).collect();
 
@@ -361,7 +374,9 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
                 // Never passed a health check: a failed launch, so back off further launches.
                 memory.note_failure(now);
             }
-            events.push(Event::InstanceUnhealthy { instance: id.to_string(), reason: why.clone() });
+            if !in_a_loop.contains(id) {
+                events.push(Event::InstanceUnhealthy { instance: id.to_string(), reason: why.clone() });
+            }
         }
         memory.forget(id);
         let drain = !matches!(reason, RetireReason::Unhealthy(_));
@@ -384,8 +399,12 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
             (facts.failing > 0).then(|| facts.last_failure.clone().unwrap_or_else(|| "no answer".into()));
         (view.status, view.causes) = judge_instance_status(&view.health, &facts, inst.traffic);
     }
-    let (status, colour, causes) =
+    let (mut status, _, mut causes) =
         judge_environment_status(&views, env.desired_instances, &env.version_label, input.traffic);
+    let (looping, loop_causes) = memory.crash_loops.judge(now);
+    status = status.worst(looping);
+    causes.extend(loop_causes);
+    let colour = status.colour();
     for v in views.iter_mut().filter(|v| warm.contains(&v.id)) {
         v.status = v.status.worst(HealthStatus::Info);
         v.causes.push("warm pool: healthy and out of rotation until a scale-out needs it".into());
@@ -422,4 +441,26 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         memory,
         next: Next::After(next),
     }
+}
+
+/// Notes each replacement of an unhealthy instance with its cause. Returns the crash-loop events
+/// to say and the instances whose replacement belongs to a loop already (the loop's event stands
+/// for theirs, so they get no event of their own).
+fn note_replacements(input: &PassInput, plan: &Plan, loops: &mut CrashLoops) -> (Vec<Event>, BTreeSet<String>) {
+    let mut events = Vec::new();
+    let mut in_a_loop = BTreeSet::new();
+    for (id, reason) in plan.retirements() {
+        let RetireReason::Unhealthy(why) = reason else { continue };
+        // An instance being launched is retired once its launch ends, and noted then.
+        let Some(inst) = input.instances.iter().find(|i| i.id == id).filter(|_| !input.launching.contains_key(id))
+        else {
+            continue;
+        };
+        let cause = Cause::of(inst.containers.as_deref(), why);
+        if loops.is_looping(&cause.key, input.now) {
+            in_a_loop.insert(id.to_string());
+        }
+        events.extend(loops.note(&inst.key, cause, input.now));
+    }
+    (events, in_a_loop)
 }

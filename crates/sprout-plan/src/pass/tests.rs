@@ -20,7 +20,7 @@ fn env(version: &str, desired: u32, status: EnvStatus) -> EnvironmentRecord {
 }
 
 fn running(name: &str) -> ContainerObservation {
-    ContainerObservation { name: name.into(), essential: true, state: Some(ObservedState::Running) }
+    ContainerObservation { name: name.into(), essential: true, state: Some(ObservedState::Running), memory_mib: None }
 }
 
 fn inst(id: &str, version: &str, port: u16) -> SeenInstance {
@@ -113,6 +113,7 @@ fn a_dead_essential_container_takes_the_instance_out_in_the_same_pass() {
         name: "web".into(),
         essential: true,
         state: Some(ObservedState::Exited { code: 137, oom: true }),
+        memory_mib: None,
     }]);
     let mut i = input(Some(&e), vec![inst("i-a", "v1", 1), dead]);
     i.serving = ["i-a".to_string(), "i-b".to_string()].into();
@@ -134,6 +135,7 @@ fn an_instance_that_never_served_backs_off_launches() {
         name: "web".into(),
         essential: true,
         state: Some(ObservedState::Exited { code: 1, oom: false }),
+        memory_mib: None,
     }]);
     let plan = plan_pass(&input(Some(&e), vec![bad]), &Memory::default());
     assert_eq!(plan.memory.failures, 1);
@@ -167,7 +169,8 @@ fn launch_failures_are_said_with_their_back_off_and_nothing_launches_meanwhile()
 fn a_launching_instance_is_neither_judged_nor_retired_and_the_pass_waits_for_it() {
     let e = env("v1", 1, EnvStatus::Launching);
     let mut half = inst("i-a", "v1", 1);
-    half.containers = Some(vec![ContainerObservation { name: "web".into(), essential: true, state: None }]);
+    half.containers =
+        Some(vec![ContainerObservation { name: "web".into(), essential: true, state: None, memory_mib: None }]);
     let mut i = input(Some(&e), vec![half]);
     i.launching.insert("i-a".into(), LaunchInFlight { key: "v1".into(), launched_at: at(99).timestamp() });
     let plan = plan_pass(&i, &Memory::default());
@@ -307,4 +310,75 @@ proptest! {
         prop_assert_eq!(instances.len() as u32, desired + warm);
         prop_assert_eq!(routed(&last).len() as u32, desired);
     }
+}
+
+#[test]
+fn a_crash_loop_holds_its_replacements_reads_degraded_and_ends_with_a_fixed_version() {
+    let e = env("v1", 2, EnvStatus::Ready);
+    let oom = |id: &str| {
+        let mut dead = inst(id, "v1", 2);
+        dead.containers = Some(vec![ContainerObservation {
+            name: "hog".into(),
+            essential: true,
+            state: Some(ObservedState::Exited { code: 137, oom: true }),
+            memory_mib: Some(16),
+        }]);
+        dead
+    };
+    let mut memory = passed(&["i-a"]);
+    let mut launches = Vec::new();
+    let mut unhealthy_events = 0;
+    let mut loop_events = Vec::new();
+    let mut plan = None;
+    // Three instances die of the same cause 10 s apart, one instance keeps serving.
+    for (n, id) in ["i-b", "i-c", "i-d"].into_iter().enumerate() {
+        memory.announced.insert(id.to_string());
+        let mut i = input(Some(&e), vec![inst("i-a", "v1", 1), oom(id)]);
+        i.now = at(100 + 10 * n as i64);
+        let p = plan_pass(&i, &memory);
+        launches.push(p.launch.len());
+        for event in &p.events {
+            match event {
+                Event::InstanceUnhealthy { .. } => unhealthy_events += 1,
+                Event::CrashLoop { level, replacements, .. } => loop_events.push(format!("{level} {replacements}")),
+                _ => {}
+            }
+        }
+        assert_eq!(routed(&p), ["i-a"], "the healthy instance keeps serving");
+        memory = p.memory.clone();
+        plan = Some(p);
+    }
+    assert_eq!(launches, [1, 0, 0], "the first replacement is at once, the next ones wait");
+    assert_eq!(unhealthy_events, 1, "one event per change of state, not one per replacement");
+    assert_eq!(loop_events, ["Warning 2", "Degraded 3"]);
+    let snapshot = plan.unwrap().snapshot.unwrap();
+    assert_eq!(snapshot.status, HealthStatus::Degraded);
+    assert!(
+        snapshot
+            .causes
+            .iter()
+            .any(|c| c.starts_with("instances replaced 3 times in 20 s: essential container hog killed")
+                && c.contains("raise `memory` of container hog (now 16 MiB)")),
+        "{:?}",
+        snapshot.causes
+    );
+
+    // Still held 10 s later (20 s from the third); the fixed version v2 is not held.
+    let mut i = input(Some(&e), vec![inst("i-a", "v1", 1)]);
+    i.now = at(130);
+    assert!(plan_pass(&i, &memory).launch.is_empty());
+    let fixed = env("v2", 2, EnvStatus::Updating);
+    let mut i = input(Some(&fixed), vec![inst("i-a", "v1", 1)]);
+    i.now = at(130);
+    let p = plan_pass(&i, &memory);
+    assert!(!p.launch.is_empty(), "a deploy of another version launches at once");
+    let mut i = input(Some(&fixed), vec![inst("i-a2", "v2", 3), inst("i-b2", "v2", 4)]);
+    i.now = at(140);
+    let p = plan_pass(&i, &passed(&["i-a2", "i-b2"]));
+    assert!(p.events.iter().all(|e| !matches!(e, Event::CrashLoopEnded { .. })), "fresh memory: nothing to end");
+    let mut remembered = passed(&["i-a2", "i-b2"]);
+    remembered.crash_loops = memory.crash_loops.clone();
+    let p = plan_pass(&i, &remembered);
+    assert!(p.events.iter().any(|e| matches!(e, Event::CrashLoopEnded { replacements: 3, .. })), "{:?}", p.events);
+    assert_eq!(p.snapshot.unwrap().status, HealthStatus::Ok);
 }

@@ -55,6 +55,7 @@ impl ObservedInstance {
                 name: c.name.clone(),
                 essential: c.essential,
                 state: self.container(&c.name).map(observed_state),
+                memory_mib: c.memory,
             })
             .collect()
     }

@@ -4,7 +4,9 @@
 //!
 //! Configuration is environment only (Dockerrun `environment`): `PORT` (8080), `CATALOGUE`
 //! (a JSON file; the bundle's copy is built in when unset), `LOG_DIR` (access.log goes there).
-//! `adserver --probe` is the health check.
+//! `adserver --probe` is the health check. `HOG_AFTER_S` is for fault tests: that many seconds
+//! after start the server allocates memory until the kernel kills it (a container with a
+//! `memory` limit is then OOM-killed, again after every start).
 #![allow(clippy::disallowed_methods)] // a stand-alone program in a container: wall-clock time is its own
 
 mod access_log;
@@ -51,6 +53,9 @@ fn main() -> ExitCode {
 }
 
 fn run(port: u16) -> Result<(), String> {
+    if let Some(after) = env::var("HOG_AFTER_S").ok().and_then(|s| s.parse::<u64>().ok()) {
+        thread::spawn(move || hog(Duration::from_secs(after)));
+    }
     let catalogue = load_catalogue()?;
     let lifecycle = Arc::new(Lifecycle::default());
     let drain = Arc::clone(&lifecycle);
@@ -96,4 +101,16 @@ fn load_catalogue() -> Result<Catalogue, String> {
 fn fail(msg: &str) -> ExitCode {
     eprintln!("adserver: error: {msg}");
     ExitCode::FAILURE
+}
+
+/// Allocates and touches 1 MiB every 10 ms after `after`, for ever: only the kernel stops it.
+fn hog(after: Duration) {
+    thread::sleep(after);
+    eprintln!("adserver: HOG_AFTER_S reached, allocating memory until killed");
+    let mut held: Vec<Vec<u8>> = Vec::new();
+    loop {
+        // Filled, not just reserved: untouched pages would never count against the limit.
+        held.push(vec![1u8; 1 << 20]);
+        thread::sleep(Duration::from_millis(10));
+    }
 }

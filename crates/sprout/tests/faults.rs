@@ -1,0 +1,68 @@
+//! Faults end to end (issue 19): an essential container killed for lack of memory a few seconds
+//! after every start. Health turns from Ok to Degraded with the cause and the advice, the
+//! replacements back off with one event per change of level, and a fixed version brings it back
+//! to Ok.
+
+#![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
+
+mod common;
+
+use common::*;
+
+/// A one-container bundle of the example's ad server; `hog_after_s` makes it eat memory past
+/// its 16 MiB limit that many seconds after every start.
+fn bundle(hog_after_s: Option<u64>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let hog = hog_after_s.map(|s| format!(r#",{{"name":"HOG_AFTER_S","value":"{s}"}}"#)).unwrap_or_default();
+    std::fs::write(
+        dir.path().join("Dockerrun.aws.json"),
+        format!(
+            r#"{{"AWSEBDockerrunVersion":2,"containerDefinitions":[{{"name":"hog","image":"sprout-example/adserver:latest",
+                "essential":true,"memory":16,"portMappings":[{{"hostPort":80,"containerPort":8080}}],
+                "environment":[{{"name":"PORT","value":"8080"}}{hog}]}}]}}"#
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+fn health(server: &Server, env: &str) -> serde_json::Value {
+    serde_json::from_str(&server.cli_ok(&["health", env, "--output", "json"])).unwrap()
+}
+
+fn events(server: &Server, env: &str) -> String {
+    server.cli_ok(&["events", env, "--limit", "200"])
+}
+
+#[test]
+fn an_oom_crash_loop_reads_degraded_backs_off_and_ends_with_a_fixed_version() {
+    require_example_images();
+    let app = unique_app("oom");
+    let server = Server::start(&app);
+    let hog = bundle(Some(4));
+    server.cli_ok(&["create", "loop", "--bundle", hog.path().to_str().unwrap(), "--label", "hog", "--instances", "2"]);
+
+    let mut last = serde_json::Value::Null;
+    eventually("health Degraded with the OOM cause", 180, || {
+        last = health(&server, "loop");
+        last["status"] == "Degraded"
+    });
+    let causes = last["causes"].to_string();
+    assert!(causes.contains("killed for lack of memory (OOM, limit 16 MiB)"), "{causes}");
+    assert!(causes.contains("raise `memory` of container hog (now 16 MiB)"), "{causes}");
+    let said = events(&server, "loop");
+    assert!(said.contains("Crash loop (Warning)") && said.contains("Crash loop (Degraded)"), "{said}");
+    assert_eq!(said.matches("Crash loop (Degraded)").count(), 1, "one event per change of level: {said}");
+    assert!(said.contains("the next replacement waits"), "{said}");
+
+    let fixed = bundle(None);
+    server.cli_ok(&["deploy", "loop", "--bundle", fixed.path().to_str().unwrap(), "--label", "fixed"]);
+    eventually("health Ok once the fixed version runs", 120, || {
+        last = health(&server, "loop");
+        last["status"] == "Ok"
+    });
+    let said = events(&server, "loop");
+    println!("{said}");
+    assert!(said.contains("Crash loop over"), "the loop's end is said");
+    assert_eq!(server.get("loop", "/health").map(|r| r.0).unwrap_or(0), 200);
+}
