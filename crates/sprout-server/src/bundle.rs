@@ -27,6 +27,15 @@ pub enum BundleError {
     NoDefinition,
     #[error("cannot write bundle to {path}: {message}")]
     Io { path: String, message: String },
+    #[error("the disk holding {path} is full: the bundle was not stored; free space in the data directory and retry")]
+    Full { path: String },
+}
+
+/// Whether an I/O error means the disk (or the user's quota) is full.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    matches!(e.raw_os_error(), Some(ENOSPC | EDQUOT)) || e.kind() == std::io::ErrorKind::StorageFull
 }
 
 /// An unpacked, content-addressed bundle.
@@ -67,7 +76,7 @@ impl Unpacked {
             if let Err(e) = std::fs::rename(&self.tmp, &dir) {
                 // Another upload of the same content may have won the race: that is success.
                 if !dir.join(DEFINITION_FILE).exists() {
-                    return Err(BundleError::Io { path: dir.display().to_string(), message: e.to_string() });
+                    return Err(io_error(&dir, e));
                 }
             }
         }
@@ -110,6 +119,9 @@ pub fn store_bundle(bundles_dir: &Path, archive: &[u8], limit_bytes: u64) -> Res
 }
 
 fn io_error(p: &Path, e: std::io::Error) -> BundleError {
+    if is_disk_full(&e) {
+        return BundleError::Full { path: p.display().to_string() };
+    }
     BundleError::Io { path: p.display().to_string(), message: e.to_string() }
 }
 
@@ -212,8 +224,9 @@ impl Writer<'_> {
         // The declared size can lie; `take` bounds what is actually read (a zip bomb stops at
         // the limit instead of filling the disk).
         let room = self.limit_bytes.saturating_sub(self.total);
-        let written =
-            std::io::copy(&mut data.take(room + 1), &mut out).map_err(|e| BundleError::Archive(e.to_string()))?;
+        // A failed copy is the archive's fault unless the disk filled up.
+        let written = std::io::copy(&mut data.take(room + 1), &mut out)
+            .map_err(|e| if is_disk_full(&e) { io_error(&p, e) } else { BundleError::Archive(e.to_string()) })?;
         self.total += written;
         if self.total > self.limit_bytes {
             return Err(BundleError::TooLarge { limit_mb: self.limit_bytes / (1024 * 1024) });

@@ -37,8 +37,43 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored {what} is corrupt: {message}")]
     Corrupt { what: String, message: String },
+    /// The database stayed locked (or too slow to hand out a connection) past the bound; the
+    /// operation changed nothing.
+    #[error(
+        "the database is busy (locked by another process, or too slow) and did not answer within {waited_s} s; nothing was changed, retry shortly"
+    )]
+    Busy { waited_s: u64 },
+    /// The disk holding the database is full; the operation changed nothing.
+    #[error("the disk holding the database is full; nothing was changed: free space in the data directory and retry")]
+    Full,
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Tells the failures a caller can act on (locked, full) from the rest.
+    fn from(err: sqlx::Error) -> Self {
+        classify(err)
+    }
+}
+
+/// SQLite's primary result codes that mean "try again later" or "no space"
+/// (<https://www.sqlite.org/rescode.html>): BUSY 5, LOCKED 6, FULL 13.
+fn classify(err: sqlx::Error) -> StoreError {
+    const ENOSPC: i32 = 28;
+    match &err {
+        sqlx::Error::PoolTimedOut => StoreError::Busy { waited_s: sqlite::BUSY_TIMEOUT.as_secs() },
+        sqlx::Error::Io(io) if io.raw_os_error() == Some(ENOSPC) => StoreError::Full,
+        sqlx::Error::Database(db) => {
+            let primary = db.code().and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff);
+            match primary {
+                Some(5 | 6) => StoreError::Busy { waited_s: sqlite::BUSY_TIMEOUT.as_secs() },
+                Some(13) => StoreError::Full,
+                _ => StoreError::Database(err),
+            }
+        }
+        _ => StoreError::Database(err),
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// How long a statement waits for another connection's write lock before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The store over a pool of SQLite connections.
 #[derive(Debug, Clone)]
@@ -41,7 +41,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
+        // A connection not handed out within the busy bound fails like a lock would: the API
+        // answers 503 instead of holding the request for sqlx's default 30 s.
         let pool = SqlitePoolOptions::new()
+            .acquire_timeout(BUSY_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open { location: path.display().to_string(), source })?;
@@ -88,7 +91,7 @@ fn insert_error(err: sqlx::Error, kind: &'static str, name: String, app: Option<
             return StoreError::NotFound { kind: "application", name: app.to_string() };
         }
     }
-    StoreError::Database(err)
+    StoreError::from(err)
 }
 
 fn not_found(kind: &'static str, name: String) -> StoreError {

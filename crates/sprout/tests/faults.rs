@@ -66,3 +66,89 @@ fn an_oom_crash_loop_reads_degraded_backs_off_and_ends_with_a_fixed_version() {
     assert!(said.contains("Crash loop over"), "the loop's end is said");
     assert_eq!(server.get("loop", "/health").map(|r| r.0).unwrap_or(0), 200);
 }
+
+/// A tmpfs of `mib` MiB mounted for the test, unmounted when dropped (lazily: containers may
+/// still hold bind mounts into it for a moment).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    /// None when this process may not mount (not root, outside CI): the test then says so.
+    fn mount(at: std::path::PathBuf, mib: u32) -> Option<SmallDisk> {
+        std::fs::create_dir_all(&at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m,mode=0700"), "tmpfs"])
+            .arg(&at)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        ok.then_some(SmallDisk(at))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Writes zeros to `path` until the disk refuses; returns the bytes written.
+fn fill(path: &std::path::Path) -> u64 {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![0u8; 1 << 16];
+    let mut written = 0u64;
+    while f.write_all(&chunk).is_ok() {
+        written += chunk.len() as u64;
+    }
+    let _ = f.sync_all();
+    written
+}
+
+#[test]
+fn a_full_data_disk_refuses_a_deploy_clearly_serves_on_and_recovers() {
+    require_example_images();
+    let outer = tempfile::tempdir().unwrap();
+    let data = outer.path().join("data");
+    let Some(_disk) = SmallDisk::mount(data.clone(), 32) else {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root and must be able to mount a tmpfs");
+        eprintln!("skipped: cannot mount a tmpfs here (not root)");
+        return;
+    };
+    let app = unique_app("full");
+    let server = Server::start_in(&app, data.clone());
+    let bundle = example_bundle();
+    server.cli_ok(&["create", "web", "--bundle", bundle.to_str().unwrap(), "--label", "one", "--instances", "1"]);
+    assert_eq!(server.get("web", "/ad?slot=banner").unwrap().0, 200);
+
+    let filler = data.join("filler");
+    let written = fill(&filler);
+    println!("filled the data disk with {} MiB", written >> 20);
+    // A new version: the example with one more file, so its digest is new.
+    let v2 = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&bundle).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), v2.path().join(entry.file_name())).unwrap();
+    }
+    std::fs::write(v2.path().join("release.txt"), "two").unwrap();
+    let out = server.cli(&["deploy", "web", "--bundle", v2.path().to_str().unwrap(), "--label", "two"]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "a deploy onto a full disk succeeded: {}", text(&out.stdout));
+    assert!(err.contains("is full") && err.contains("free space"), "{err}");
+    for _ in 0..20 {
+        assert_eq!(server.get("web", "/ad?slot=banner").unwrap().0, 200, "traffic is served while the disk is full");
+    }
+    let listed = server.cli_ok(&["versions", "--output", "json"]);
+    assert!(!listed.contains("\"two\""), "no half-written version: {listed}");
+    let leftovers: Vec<String> = std::fs::read_dir(data.join("bundles"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+
+    // Space returns: the same deploy goes through, nothing to restart.
+    std::fs::remove_file(&filler).unwrap();
+    server.cli_ok(&["deploy", "web", "--bundle", v2.path().to_str().unwrap(), "--label", "two"]);
+    assert_eq!(server.status("web")["version"], "two");
+    assert_eq!(server.get("web", "/ad?slot=banner").unwrap().0, 200);
+}

@@ -32,6 +32,9 @@ pub enum ApiError {
     /// Not ready to answer yet (the server is starting); try again shortly.
     #[error("{0}")]
     Unavailable(String),
+    /// The data directory's disk is full; nothing was stored.
+    #[error("{0}")]
+    InsufficientStorage(String),
 }
 
 impl From<StoreError> for ApiError {
@@ -62,6 +65,8 @@ fn status_of(e: &ApiError) -> StatusCode {
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::Engine(EngineError::Pull { .. } | EngineError::Auth { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
         ApiError::Engine(EngineError::Unavailable { .. }) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::Store(StoreError::Busy { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::Store(StoreError::Full) | ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
         // Only after `revision::retry` gave up: the environment kept changing under the request.
         ApiError::Store(StoreError::Stale { .. }) => StatusCode::CONFLICT,
         ApiError::Engine(_) | ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -83,4 +88,20 @@ impl IntoResponse for ApiError {
 
 pub fn bad(message: impl Into<String>, hint: impl Into<Option<String>>) -> ApiError {
     ApiError::BadRequest { message: message.into(), hint: hint.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_database_is_503_and_a_full_disk_507_each_saying_nothing_changed() {
+        let busy = ApiError::from(StoreError::Busy { waited_s: 5 });
+        assert_eq!(status_of(&busy), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(busy.to_string().contains("nothing was changed"));
+        let full = ApiError::from(StoreError::Full);
+        assert_eq!(status_of(&full), StatusCode::INSUFFICIENT_STORAGE);
+        assert!(full.to_string().contains("free space"));
+        assert_eq!(status_of(&ApiError::InsufficientStorage("x".into())), StatusCode::INSUFFICIENT_STORAGE);
+    }
 }

@@ -95,7 +95,16 @@ async fn receive_archive(dir: &std::path::Path, body: axum::body::Body, limit: u
     use futures_util::StreamExt;
     use tokio::io::AsyncWriteExt;
     let file = ArchiveFile(dir.join(unique_name(".archive")));
-    let io = |e: std::io::Error| ApiError::Internal(format!("cannot write the upload: {e}"));
+    let io = |e: std::io::Error| {
+        if crate::bundle::is_disk_full(&e) {
+            ApiError::InsufficientStorage(format!(
+                "the disk holding {} is full: the upload was not stored; free space in the data directory and retry",
+                dir.display()
+            ))
+        } else {
+            ApiError::Internal(format!("cannot write the upload: {e}"))
+        }
+    };
     let mut out = tokio::fs::File::create(&file.0).await.map_err(io)?;
     let mut stream = body.into_data_stream();
     let mut total = 0u64;
@@ -142,6 +151,7 @@ pub async fn upload(
     .map_err(|e| ApiError::Internal(format!("unpacking the bundle failed: {e}")))?;
     let (unpacked, loaded) = unpacked.map_err(|e| match e {
         BundleError::Io { .. } => ApiError::Internal(e.to_string()),
+        BundleError::Full { .. } => ApiError::InsufficientStorage(e.to_string()),
         other => bad(other.to_string(), None),
     })?;
     let loaded = loaded.map_err(ApiError::InvalidDefinition)?;
@@ -166,7 +176,10 @@ pub async fn upload(
     let stored = tokio::task::spawn_blocking(move || unpacked.commit())
         .await
         .map_err(|e| ApiError::Internal(format!("storing the bundle failed: {e}")))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| match e {
+            BundleError::Full { .. } => ApiError::InsufficientStorage(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        })?;
     let record = VersionRecord {
         app,
         label,

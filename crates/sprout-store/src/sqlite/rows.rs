@@ -46,7 +46,7 @@ where
 {
     row.try_get(column).map_err(|err| match err {
         sqlx::Error::ColumnDecode { source, .. } => corrupt(what, column, source),
-        other => StoreError::Database(other),
+        other => StoreError::from(other),
     })
 }
 

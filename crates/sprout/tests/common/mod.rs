@@ -75,6 +75,20 @@ impl Server {
         s
     }
 
+    /// A server whose data directory is `data_dir` (a small disk of the test's own, say).
+    pub fn start_in(app: &str, data_dir: PathBuf) -> Server {
+        let mut s = Server {
+            child: None,
+            data_dir,
+            api: format!("127.0.0.1:{}", free_port()),
+            http: format!("127.0.0.1:{}", free_port()),
+            app: app.to_string(),
+            _tmp: None,
+        };
+        s.spawn();
+        s
+    }
+
     /// Start the server process (again) on the same data directory and addresses.
     pub fn spawn(&mut self) {
         let log =
