@@ -182,6 +182,7 @@ pub(crate) fn created_container_status(summary: &ContainerSummary) -> Option<Con
         oom_killed: false,
         health: None,
         ports: Vec::new(),
+        ip: None,
         started_at: String::new(),
         finished_at: String::new(),
     })
@@ -204,10 +205,25 @@ pub(crate) fn container_status(inspect: ContainerInspectResponse) -> ContainerSt
         exit_code: if exited { st.exit_code } else { None },
         oom_killed: st.oom_killed.unwrap_or(false),
         health: health(st.health.and_then(|h| h.status)),
+        ip: if state == ContainerState::Running { network_address(inspect.network_settings.as_ref()) } else { None },
         ports: published_ports(inspect.network_settings.and_then(|n| n.ports)),
         started_at: time(st.started_at),
         finished_at: time(st.finished_at),
     }
+}
+
+/// The container's IPv4 address on its network (the first that has one, by network name so the
+/// choice is stable), or its IPv6 one.
+fn network_address(settings: Option<&bollard::models::NetworkSettings>) -> Option<std::net::IpAddr> {
+    let networks = settings?.networks.as_ref()?;
+    let mut names: Vec<&String> = networks.keys().collect();
+    names.sort();
+    names.into_iter().find_map(|name| {
+        let endpoint = &networks[name];
+        let v4 = endpoint.ip_address.as_deref().filter(|a| !a.is_empty());
+        let v6 = endpoint.global_ipv6_address.as_deref().filter(|a| !a.is_empty());
+        v4.or(v6)?.parse().ok()
+    })
 }
 
 /// Split `repo[:tag]` or `repo@digest` for Docker's pull API, which pulls *every* tag when the

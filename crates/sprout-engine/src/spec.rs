@@ -145,6 +145,10 @@ pub struct ContainerStatus {
     pub oom_killed: bool,
     pub health: Option<DockerHealth>,
     pub ports: Vec<PublishedPort>,
+    /// Its address on its network while it runs (an instance's containers have one network).
+    /// The load balancer reaches instances there rather than through a published port: the
+    /// engine's port proxy dies when the engine restarts, the container does not.
+    pub ip: Option<std::net::IpAddr>,
     /// RFC 3339, as the engine reports it; empty if never started.
     pub started_at: String,
     pub finished_at: String,

@@ -65,6 +65,8 @@ impl FakeContainer {
             oom_killed: self.oom_killed,
             health: self.health,
             ports: self.ports.clone(),
+            // Fake instances are reached at their published ports, where tests serve them.
+            ip: None,
             started_at: self.started_at.clone(),
             finished_at: self.finished_at.clone(),
         }

@@ -60,10 +60,17 @@ impl ObservedInstance {
             .collect()
     }
 
-    /// The loopback address the web container (host port 80 in the file) is published on.
+    /// Where the web container (host port 80 in the file) is reached: its own address on the
+    /// instance network and its container port, when the engine reports one; else the loopback
+    /// port it is published on. The container's address keeps answering while the engine
+    /// restarts (with live-restore), where the engine's port proxy does not, and spares every
+    /// request a copy through that proxy.
     pub fn web_address(&self, def: &Dockerrun) -> Option<std::net::SocketAddr> {
         let (web, mapping) = def.web_container()?;
         let c = self.container(&web.name)?;
+        if let Some(ip) = c.ip {
+            return Some(std::net::SocketAddr::new(ip, mapping.container_port));
+        }
         let p = c.ports.iter().find(|p| p.container_port == mapping.container_port && p.protocol == "tcp")?;
         format!(
             "{}:{}",
