@@ -35,8 +35,11 @@ mod tests;
 pub use crate::checks::STARTING_PROBE_EVERY;
 /// While launches are in flight, the most a pass waits (each launch's end wakes it anyway).
 pub const BUSY_EVERY: Duration = Duration::from_millis(500);
-/// While the engine does not answer, how often to look again.
-pub const ENGINE_DOWN_EVERY: Duration = Duration::from_secs(2);
+/// While the engine does not answer, the first wait before looking again; it doubles with each
+/// look that fails, up to `ENGINE_DOWN_MAX`.
+pub const ENGINE_DOWN_EVERY: Duration = Duration::from_secs(1);
+/// The longest wait between looks at an engine that does not answer.
+pub const ENGINE_DOWN_MAX: Duration = Duration::from_secs(8);
 /// While instances of a terminated environment are being retired, how often to look again.
 pub const TERMINATING_EVERY: Duration = Duration::from_millis(500);
 /// The longest launch back-off after failures, in seconds.
@@ -63,6 +66,9 @@ pub struct PassInput<'a> {
     pub traffic: Traffic,
     /// Set when the engine could not be listed: nothing else was observed.
     pub engine_error: Option<String>,
+    /// What `sprout status` showed after the last pass, kept (with the engine's absence said)
+    /// while the engine does not answer.
+    pub previous: Option<&'a EnvSnapshot>,
     pub launch_timeout_s: u64,
     /// The controller's ordinary pace.
     pub tick: Duration,
@@ -106,6 +112,8 @@ pub struct Memory {
     pub failures: u32,
     pub backoff_until: Option<DateTime<Utc>>,
     pub engine_down: bool,
+    /// Looks at the engine that failed in a row.
+    pub engine_retries: u32,
     /// Causes that keep replacing instances, with their back-off (`crashloop`).
     pub crash_loops: CrashLoops,
 }
@@ -184,13 +192,20 @@ pub fn plan_pass(input: &PassInput, memory: &Memory) -> PassPlan {
     let now = input.now;
     let mut events = Vec::new();
     if let Some(error) = &input.engine_error {
+        // Said once. Nothing is judged: the instances may well be serving (the load balancer
+        // reaches them at their own addresses, and keeps the last routing table).
         if !memory.engine_down {
             events.push(Event::EngineUnavailable { error: error.clone() });
         }
         memory.engine_down = true;
-        return PassPlan::wait(events, memory, ENGINE_DOWN_EVERY);
+        let wait = ENGINE_DOWN_EVERY.saturating_mul(1 << memory.engine_retries.min(8)).min(ENGINE_DOWN_MAX);
+        memory.engine_retries = memory.engine_retries.saturating_add(1);
+        let mut plan = PassPlan::wait(events, memory, wait);
+        plan.snapshot = input.previous.map(|s| s.engine_unavailable(error));
+        return plan;
     }
     memory.engine_down = false;
+    memory.engine_retries = 0;
     for (instance, error) in &input.launch_failures {
         let retry_in_s = memory.note_failure(now);
         events.push(Event::LaunchFailed { instance: instance.clone(), error: error.clone(), retry_in_s });

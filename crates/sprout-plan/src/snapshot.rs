@@ -54,3 +54,24 @@ pub struct EnvSnapshot {
     pub causes: Vec<String>,
     pub observed_at: chrono::DateTime<chrono::Utc>,
 }
+
+/// The cause said while the engine does not answer; replaced, not repeated, on each look.
+const ENGINE_CAUSE: &str = "container engine unavailable";
+
+impl EnvSnapshot {
+    /// The last snapshot, with the engine's absence said: Warning at least, one cause naming
+    /// the error. Instances keep their last verdicts; they are not judged until it returns.
+    pub fn engine_unavailable(&self, error: &str) -> EnvSnapshot {
+        let mut s = self.clone();
+        s.causes.retain(|c| !c.starts_with(ENGINE_CAUSE));
+        s.causes.insert(
+            0,
+            format!(
+                "{ENGINE_CAUSE} ({error}); instances keep serving at their addresses and are not judged until it returns"
+            ),
+        );
+        s.status = s.status.worst(crate::enhanced::HealthStatus::Warning);
+        s.colour = s.status.colour();
+        s
+    }
+}

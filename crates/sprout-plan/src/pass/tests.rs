@@ -47,6 +47,7 @@ fn input<'a>(env: Option<&'a EnvironmentRecord>, instances: Vec<SeenInstance>) -
         serving: BTreeSet::new(),
         traffic: Traffic::default(),
         engine_error: None,
+        previous: None,
         launch_timeout_s: 300,
         tick: Duration::from_secs(1),
         now: at(100),
@@ -252,14 +253,41 @@ fn a_deleted_environment_retires_what_is_left_and_holds_nothing() {
 }
 
 #[test]
-fn an_unreachable_engine_is_said_once() {
+fn an_unreachable_engine_is_said_once_looked_at_less_often_and_judges_nothing() {
     let e = env("v1", 1, EnvStatus::Ready);
+    let healthy = input(Some(&e), vec![inst("i-a", "v1", 1)]);
+    let before = plan_pass(&healthy, &passed(&["i-a"]));
+    let previous = before.snapshot.clone().unwrap();
     let mut i = input(Some(&e), Vec::new());
     i.engine_error = Some("connection refused".into());
-    let first = plan_pass(&i, &Memory::default());
-    assert_eq!(first.events.len(), 1);
-    assert_eq!((first.route.clone(), first.next), (None, Next::After(ENGINE_DOWN_EVERY)));
-    assert!(plan_pass(&i, &first.memory).events.is_empty());
+    i.previous = Some(&previous);
+    let mut memory = before.memory.clone();
+    let mut waits = Vec::new();
+    let mut said = 0;
+    let mut last = None;
+    for _ in 0..6 {
+        let plan = plan_pass(&i, &memory);
+        said += plan.events.len();
+        assert!(plan.route.is_none() && plan.retire.is_empty() && plan.launch.is_empty() && plan.write.is_none());
+        waits.push(match plan.next {
+            Next::After(d) => d.as_secs(),
+            Next::Done => panic!("done"),
+        });
+        memory = plan.memory.clone();
+        last = plan.snapshot;
+    }
+    assert_eq!(said, 1, "said once");
+    assert_eq!(waits, [1, 2, 4, 8, 8, 8]);
+    let shown = last.unwrap();
+    assert_eq!(shown.status, HealthStatus::Warning);
+    assert_eq!(shown.causes.iter().filter(|c| c.starts_with("container engine unavailable")).count(), 1);
+    assert_eq!(shown.instances, previous.instances, "instances keep their last verdicts");
+    assert!(memory.checks.contains_key("i-a") && memory.announced.contains("i-a"), "nothing forgotten");
+    // Back: the instance is adopted as it was, still in service.
+    let back = plan_pass(&healthy, &memory);
+    assert_eq!(routed(&back), ["i-a"]);
+    assert!(back.retire.is_empty() && back.launch.is_empty());
+    assert_eq!(back.memory.engine_retries, 0);
 }
 
 #[test]

@@ -125,6 +125,7 @@ impl EnvController {
                 traffic: health::traffic(&self.ctx, (&self.app, &self.env), Some(&inst.id)),
             });
         }
+        let previous = self.ctx.snapshots.lock().unwrap().get(&EnvKey::new(&self.app, &self.env)).cloned();
         let input = PassInput {
             env: env.as_ref(),
             desired_key: env
@@ -138,6 +139,7 @@ impl EnvController {
             serving: self.ctx.routing.serving(&self.app, &self.env),
             traffic: health::traffic(&self.ctx, (&self.app, &self.env), None),
             engine_error,
+            previous: previous.as_ref(),
             launch_timeout_s: self.ctx.settings.launch_timeout_s,
             tick: self.ctx.settings.tick,
             now,
