@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 #![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
 
+pub mod netns;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -4,9 +4,11 @@
 //!
 //! Configuration is environment only (Dockerrun `environment`): `PORT` (8080), `CATALOGUE`
 //! (a JSON file; the bundle's copy is built in when unset), `LOG_DIR` (access.log goes there).
-//! `adserver --probe` is the health check. `HOG_AFTER_S` is for fault tests: that many seconds
-//! after start the server allocates memory until the kernel kills it (a container with a
-//! `memory` limit is then OOM-killed, again after every start).
+//! `adserver --probe` is the health check. `HOG_AFTER_S` and `IGNORE_SIGTERM` are for fault
+//! tests: that many seconds after start the server allocates memory until the kernel kills it (a
+//! container with a `memory` limit is then OOM-killed, again after every start); with
+//! `IGNORE_SIGTERM=1` it installs no handler, so as PID 1 it ignores SIGTERM and `docker stop`
+//! has to wait out its timeout and SIGKILL it.
 #![allow(clippy::disallowed_methods)] // a stand-alone program in a container: wall-clock time is its own
 
 mod access_log;
@@ -59,17 +61,20 @@ fn run(port: u16) -> Result<(), String> {
     let catalogue = load_catalogue()?;
     let lifecycle = Arc::new(Lifecycle::default());
     let drain = Arc::clone(&lifecycle);
-    stopsignal::on_termination(move |sig| {
-        drain.shutting_down.store(true, Ordering::SeqCst);
-        let deadline = Instant::now() + DRAIN;
-        while drain.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(5));
-        }
-        eprintln!("adserver: signal {sig}, exiting");
-        let _ = std::io::stdout().flush();
-        std::process::exit(0);
-    })
-    .map_err(|e| format!("signal setup: {e}"))?;
+    let ignore_sigterm = env::var("IGNORE_SIGTERM").is_ok_and(|v| !v.is_empty() && v != "0");
+    if !ignore_sigterm {
+        stopsignal::on_termination(move |sig| {
+            drain.shutting_down.store(true, Ordering::SeqCst);
+            let deadline = Instant::now() + DRAIN;
+            while drain.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(5));
+            }
+            eprintln!("adserver: signal {sig}, exiting");
+            let _ = std::io::stdout().flush();
+            std::process::exit(0);
+        })
+        .map_err(|e| format!("signal setup: {e}"))?;
+    }
 
     let instance = env::var("HOSTNAME")
         .ok()
