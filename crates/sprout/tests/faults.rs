@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::disk::{SmallDisk, fill};
 use common::*;
 
 /// A one-container bundle of the example's ad server; `hog_after_s` makes it eat memory past
@@ -65,43 +66,6 @@ fn an_oom_crash_loop_reads_degraded_backs_off_and_ends_with_a_fixed_version() {
     println!("{said}");
     assert!(said.contains("Crash loop over"), "the loop's end is said");
     assert_eq!(server.get("loop", "/health").map(|r| r.0).unwrap_or(0), 200);
-}
-
-/// A tmpfs of `mib` MiB mounted for the test, unmounted when dropped (lazily: containers may
-/// still hold bind mounts into it for a moment).
-struct SmallDisk(std::path::PathBuf);
-
-impl SmallDisk {
-    /// None when this process may not mount (not root, outside CI): the test then says so.
-    fn mount(at: std::path::PathBuf, mib: u32) -> Option<SmallDisk> {
-        std::fs::create_dir_all(&at).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}m,mode=0700"), "tmpfs"])
-            .arg(&at)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        ok.then_some(SmallDisk(at))
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// Writes zeros to `path` until the disk refuses; returns the bytes written.
-fn fill(path: &std::path::Path) -> u64 {
-    use std::io::Write;
-    let mut f = std::fs::File::create(path).unwrap();
-    let chunk = vec![0u8; 1 << 16];
-    let mut written = 0u64;
-    while f.write_all(&chunk).is_ok() {
-        written += chunk.len() as u64;
-    }
-    let _ = f.sync_all();
-    written
 }
 
 #[test]

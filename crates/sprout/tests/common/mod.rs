@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 #![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
 
+pub mod disk;
 pub mod netns;
 
 use std::io::{Read, Write};
