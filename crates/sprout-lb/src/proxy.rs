@@ -1,6 +1,7 @@
 //! Forwarding one request: pick an instance, rewrite headers in place, send it over a pooled
 //! connection (the direct path of `direct.rs` for requests without a body, hyper's client for the
-//! rest), retry once on a connect failure, stream the answer back, and record it in the metrics.
+//! rest), retry once on a connect failure (and, for a safe request without a body, on a 502, 503
+//! or 504 from the instance), stream the answer back, and record it in the metrics.
 //!
 //! Bodies are never buffered. A connection to the instance is obtained before the request is
 //! built, so when connecting fails nothing of the request has been touched and it can go to
@@ -227,8 +228,6 @@ async fn forward(
     };
 
     let upstream = &route.upstreams[index];
-    let counters = &state.upstreams[index];
-    let series = &state.upstream_series[index];
     let pool = &state.pools[index];
     let connect_timeout = lb.config.connect_timeout;
     let sent = async move {
@@ -236,7 +235,7 @@ async fn forward(
             Conn::Hyper(sender) => {
                 let request = Request::from_parts(parts, body);
                 let response = pool::send(pool, sender, request, connect_timeout).await?;
-                Ok(Answer::Hyper(response))
+                Ok((index, Answer::Hyper(response)))
             }
             Conn::Direct(conn, reused) => {
                 let answer = match direct::exchange(conn, pool, &parts).await {
@@ -249,29 +248,70 @@ async fn forward(
                     }
                     answer => answer?,
                 };
-                Ok::<_, pool::UpstreamError>(Answer::Direct(answer))
+                if tried.is_none()
+                    && count > 1
+                    && parts.method.is_safe()
+                    && bad_gateway(answer.status())
+                    && let Some(second) = elsewhere(lb, state, &parts, (index, answer.status(), started), turn).await
+                {
+                    return Ok(second);
+                }
+                Ok::<_, pool::UpstreamError>((index, Answer::Direct(answer)))
             }
         }
     };
     let result = match tokio::time::timeout(lb.config.response_timeout, sent).await {
-        Ok(Ok(response)) => Ok(response),
+        Ok(Ok((index, response))) => Ok((index, response)),
         Ok(Err(source)) => Err(ProxyError::Upstream { instance: upstream.instance.clone(), source }),
         Err(_elapsed) => {
             Err(ProxyError::Timeout { instance: upstream.instance.clone(), after: lb.config.response_timeout })
         }
     };
     match result {
-        Ok(response) => {
-            counters.record(response.status());
-            series.record(response.status(), started.elapsed());
+        Ok((index, response)) => {
+            state.upstreams[index].record(response.status());
+            state.upstream_series[index].record(response.status(), started.elapsed());
             Ok(client_response(response, upgrade.map(|(_, on_upgrade)| on_upgrade), flight.take()))
         }
         Err(err) => {
-            counters.record(err.status());
-            series.record(err.status(), started.elapsed());
+            state.upstreams[index].record(err.status());
+            state.upstream_series[index].record(err.status(), started.elapsed());
             Err(err)
         }
     }
+}
+
+/// Statuses an instance's own front proxy answers when what stands behind it is gone or
+/// overwhelmed: typically in the moment between an instance's app dying and the controller
+/// taking the instance out. A safe request without a body is worth one more try elsewhere
+/// (nginx's `proxy_next_upstream http_502 http_503 http_504`).
+fn bad_gateway(status: StatusCode) -> bool {
+    matches!(status, StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT)
+}
+
+/// Sends a safe request once more, to another instance than `first`, after `first` answered it
+/// with `bad_gateway`. Counts the first answer against `first`. None when no other instance
+/// could be reached or answered: the caller then gives the client the first answer.
+async fn elsewhere(
+    lb: &LoadBalancer,
+    state: &RouteState,
+    parts: &http::request::Parts,
+    (first, first_status, started): (usize, StatusCode, tokio::time::Instant),
+    turn: usize,
+) -> Option<(usize, Answer)> {
+    let first_latency = started.elapsed();
+    let count = state.route.upstreams.len();
+    let other = balance::pick(lb.config.balance, count, turn, Some(first), |i| state.upstream_series[i].in_flight());
+    if other == first {
+        return None;
+    }
+    let pool = &state.pools[other];
+    let (conn, _) = pool.checkout_direct(lb.config.connect_timeout, UPSTREAM_IDLE_TIMEOUT, true).await.ok()?;
+    let answer = direct::exchange(conn, pool, parts).await.ok()?;
+    tracing::debug!(instance = %state.route.upstreams[first].instance, "answered a gateway error; the request went to another instance");
+    state.upstreams[first].record(first_status);
+    state.upstream_series[first].record(first_status, first_latency);
+    Some((other, Answer::Direct(answer)))
 }
 
 /// Idle connections to an instance are closed after this; below nginx's 75 s keep-alive so the

@@ -1,5 +1,6 @@
 //! Instance failures as clients see them: 502 for a dead instance, a retry that hides one dead
-//! instance behind a live one, 504 for an instance that never answers.
+//! instance behind a live one (a refused connection, or a gateway error for a safe request),
+//! 504 for an instance that never answers.
 
 mod common;
 
@@ -10,7 +11,7 @@ use bytes::Bytes;
 use common::{Backend, Lb, client, get, route, send};
 use http::Request;
 use http_body_util::{BodyExt, Full};
-use sprout_lb::{LbConfig, RoutingTable, Upstream};
+use sprout_lb::{Balance, LbConfig, RoutingTable, Upstream};
 
 /// A loopback address nothing listens on: bound, then released.
 async fn closed_port() -> SocketAddr {
@@ -80,4 +81,39 @@ async fn hanging_instance_is_504() {
     assert!(answer.body.contains("sloth"), "{}", answer.body);
     // A fast request on the same instance still works.
     assert_eq!(get(lb.addr, "slow.example", "/").await.status, 200);
+}
+
+/// An instance whose app just died answers 502 from its own front proxy until the controller
+/// takes it out: a safe request goes once more to another instance; one with a body does not
+/// (it may have had effects), and with no other instance the 502 stands.
+#[tokio::test]
+async fn a_gateway_error_sends_a_safe_request_elsewhere_once() {
+    let (dying, live) = (Backend::start("dying").await, Backend::start("live").await);
+    let mut table = RoutingTable::empty();
+    table.insert("mixed.example", route("app", "prod", vec![dying.upstream(), live.upstream()]));
+    table.insert("alone.example", route("app", "alone", vec![Backend::start("dying-alone").await.upstream()]));
+    let config = LbConfig { balance: Balance::RoundRobin, ..LbConfig::default() };
+    let lb = Lb::start(config, table).await;
+
+    let client = client();
+    for _ in 0..10 {
+        let answer = send(&client, lb.addr, "mixed.example", "/").await.unwrap();
+        assert_eq!((answer.status.as_u16(), answer.backend()), (200, "live"), "{}", answer.body);
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let request = Request::post(format!("http://{}/body", lb.addr))
+            .header("host", "mixed.example")
+            .body(Full::new(Bytes::from_static(b"once")))
+            .unwrap();
+        statuses.push(client.request(request).await.unwrap().status().as_u16());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 200, 502, 502], "a request with a body is never sent twice");
+    assert_eq!(send(&client, lb.addr, "alone.example", "/").await.unwrap().status, 502);
+
+    let stats = lb.lb.stats();
+    let route = &stats.routes["mixed.example"];
+    assert_eq!(route.upstreams["dying"].status_5xx, 7, "the dying instance's answers are counted against it");
+    assert_eq!(route.totals.status_5xx, 2, "clients saw only the two POSTs' 502s");
 }

@@ -69,12 +69,18 @@ impl Backend {
 
 /// `/body` streams the request body back; `/hang` never answers; `/slow` answers after 500 ms;
 /// `/ws` accepts an upgrade and echoes bytes; anything else returns the backend's name and the
-/// request headers, one `name: value` per line.
+/// request headers, one `name: value` per line. A backend named `dying...` answers every request
+/// 502, as an instance's nginx does once the app behind it has died.
 async fn backend_service(
     name: String,
     mut req: Request<Incoming>,
 ) -> Result<Response<BoxBody<Bytes, hyper::Error>>, Infallible> {
     let response = match req.uri().path() {
+        _ if name.starts_with("dying") => {
+            let mut r = text(format!("{name}\nbad gateway\n"));
+            *r.status_mut() = StatusCode::BAD_GATEWAY;
+            r
+        }
         "/body" => Response::new(req.into_body().boxed()),
         "/hang" => std::future::pending().await,
         "/slow" => {
