@@ -9,6 +9,7 @@
 //! - `orphans`: what Sprout finds on the engine that no environment wants.
 //! - `scaling`: the desired instance count from metrics, the band and the last actions.
 //! - `schedule`: when scheduled actions fire, across time zones and daylight-saving changes.
+//! - `subnets`: which subnet of the instance network pool an instance's network gets.
 
 pub mod batches;
 pub mod checks;
@@ -25,6 +26,7 @@ pub mod rotation;
 pub mod scaling;
 pub mod schedule;
 pub mod snapshot;
+pub mod subnets;
 
 pub use deploy::{DeploySpec, DeployStatus, DeploymentPolicy, plan_deploy};
 pub use health::{ContainerObservation, InstanceHealth, ObservedState, ProbeRecord, judge_instance};
