@@ -1,4 +1,5 @@
-//! Sprout's durable state: applications, versions, environments, events and API tokens.
+//! Sprout's durable state: applications, versions, environments, events, API tokens and
+//! registry credentials (sealed by the server; the store never holds one in the clear).
 //!
 //! `Store` is the trait the control plane uses; `SqliteStore` is the embedded default.
 //! Not here: what the records mean (the server's controllers decide that).
@@ -7,6 +8,7 @@ pub mod lifecycle;
 pub mod memory;
 pub mod model;
 pub mod options;
+pub mod registry;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -15,6 +17,7 @@ pub use lifecycle::*;
 pub use memory::MemoryStore;
 pub use model::*;
 pub use options::*;
+pub use registry::*;
 pub use sprout_model::policy::HostAccessPolicy;
 pub use sqlite::SqliteStore;
 
@@ -125,6 +128,32 @@ pub trait Store: Send + Sync + 'static {
     /// The token whose hash matches, if any.
     async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>>;
     async fn count_tokens(&self) -> Result<u64>;
+
+    /// Stores a credential, replacing the one with the same key (its outcomes are forgotten:
+    /// a new secret has not been tried yet).
+    async fn set_registry_credential(&self, credential: &RegistryCredentialRecord) -> Result<()>;
+    /// Every credential, ordered by host, then application (every application first), then
+    /// source (logins first).
+    async fn list_registry_credentials(&self) -> Result<Vec<RegistryCredentialRecord>>;
+    /// Removes every credential for `host` in exactly this scope (`app` None: the server-wide
+    /// ones), whatever its source; returns how many went.
+    async fn delete_registry_credentials(&self, host: &str, app: Option<&str>) -> Result<u64>;
+    /// Replaces the imported config `source` of this scope by `credentials` (each must carry
+    /// that source and scope), in one transaction.
+    async fn replace_registry_config(
+        &self,
+        source: &str,
+        app: Option<&str>,
+        credentials: &[RegistryCredentialRecord],
+    ) -> Result<()>;
+    /// Records that a registry accepted or refused the credential at `at`; a credential removed
+    /// meanwhile is no error.
+    async fn note_registry_outcome(
+        &self,
+        key: &CredentialKey,
+        at: chrono::DateTime<chrono::Utc>,
+        outcome: &RegistryOutcome,
+    ) -> Result<()>;
 }
 
 /// How many times a writer refused as `Stale` works its change out again on a fresh read

@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::{
-    Application, EnvironmentRecord, EventRecord, HostAccessPolicy, LifecyclePolicy, NewEvent, Result, Store,
-    StoreError, TokenRecord, VersionImages, VersionRecord,
+    Application, CredentialKey, EnvironmentRecord, EventRecord, HostAccessPolicy, LifecyclePolicy, NewEvent,
+    RegistryCredentialRecord, RegistryOutcome, Result, Store, StoreError, TokenRecord, VersionImages, VersionRecord,
 };
 
 #[derive(Default)]
@@ -24,6 +24,8 @@ struct Data {
     environments: BTreeMap<(String, String), EnvironmentRecord>,
     events: Vec<EventRecord>,
     tokens: BTreeMap<String, TokenRecord>,
+    /// Ordered as SQLite lists them: host, scope (none first), source (none first).
+    credentials: BTreeMap<CredentialKey, RegistryCredentialRecord>,
     inserted: u64,
 }
 
@@ -271,4 +273,71 @@ impl Store for MemoryStore {
     async fn count_tokens(&self) -> Result<u64> {
         self.with(|d| Ok(d.tokens.len() as u64))
     }
+
+    async fn set_registry_credential(&self, credential: &RegistryCredentialRecord) -> Result<()> {
+        self.with(|d| {
+            d.credentials.insert(credential.key.clone(), fresh(credential));
+            Ok(())
+        })
+    }
+
+    async fn list_registry_credentials(&self) -> Result<Vec<RegistryCredentialRecord>> {
+        self.with(|d| Ok(d.credentials.values().cloned().collect()))
+    }
+
+    async fn delete_registry_credentials(&self, host: &str, app: Option<&str>) -> Result<u64> {
+        self.with(|d| {
+            let before = d.credentials.len();
+            d.credentials.retain(|k, _| !(k.host == host && k.app.as_deref() == app));
+            Ok((before - d.credentials.len()) as u64)
+        })
+    }
+
+    async fn replace_registry_config(
+        &self,
+        source: &str,
+        app: Option<&str>,
+        credentials: &[RegistryCredentialRecord],
+    ) -> Result<()> {
+        self.with(|d| {
+            if let Some(c) =
+                credentials.iter().find(|c| c.key.source.as_deref() != Some(source) || c.key.app.as_deref() != app)
+            {
+                return Err(StoreError::Corrupt {
+                    what: format!("imported registry config {source}"),
+                    message: format!("its entry for {} names another source or scope", c.key.host),
+                });
+            }
+            d.credentials.retain(|k, _| !(k.source.as_deref() == Some(source) && k.app.as_deref() == app));
+            for c in credentials {
+                d.credentials.insert(c.key.clone(), fresh(c));
+            }
+            Ok(())
+        })
+    }
+
+    async fn note_registry_outcome(
+        &self,
+        key: &CredentialKey,
+        at: chrono::DateTime<chrono::Utc>,
+        outcome: &RegistryOutcome,
+    ) -> Result<()> {
+        self.with(|d| {
+            if let Some(c) = d.credentials.get_mut(key) {
+                match outcome {
+                    RegistryOutcome::Accepted => c.last_success = Some(at),
+                    RegistryOutcome::Refused(message) => {
+                        c.last_failure = Some(at);
+                        c.last_failure_message = Some(message.clone());
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A credential as stored anew: a new secret has no outcomes yet.
+fn fresh(c: &RegistryCredentialRecord) -> RegistryCredentialRecord {
+    RegistryCredentialRecord { last_success: None, last_failure: None, last_failure_message: None, ..c.clone() }
 }

@@ -4,6 +4,7 @@
 //! and row decoding (see `rows`).
 
 mod lifecycle;
+mod registry;
 mod rows;
 
 use std::path::Path;
@@ -14,8 +15,8 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::{
-    Application, EnvironmentRecord, EventRecord, LifecyclePolicy, NewEvent, Result, Store, StoreError, TokenRecord,
-    VersionImages, VersionRecord,
+    Application, CredentialKey, EnvironmentRecord, EventRecord, LifecyclePolicy, NewEvent, RegistryCredentialRecord,
+    RegistryOutcome, Result, Store, StoreError, TokenRecord, VersionImages, VersionRecord,
 };
 
 /// How long a statement waits for another connection's write lock before failing.
@@ -379,5 +380,35 @@ impl Store for SqliteStore {
         let count: i64 = row.try_get("count")?;
         // COUNT(*) is never negative.
         Ok(count.unsigned_abs())
+    }
+
+    async fn set_registry_credential(&self, credential: &RegistryCredentialRecord) -> Result<()> {
+        registry::set(&self.pool, credential).await
+    }
+
+    async fn list_registry_credentials(&self) -> Result<Vec<RegistryCredentialRecord>> {
+        registry::list(&self.pool).await
+    }
+
+    async fn delete_registry_credentials(&self, host: &str, app: Option<&str>) -> Result<u64> {
+        registry::delete(&self.pool, host, app).await
+    }
+
+    async fn replace_registry_config(
+        &self,
+        source: &str,
+        app: Option<&str>,
+        credentials: &[RegistryCredentialRecord],
+    ) -> Result<()> {
+        registry::replace_config(&self.pool, source, app, credentials).await
+    }
+
+    async fn note_registry_outcome(
+        &self,
+        key: &CredentialKey,
+        at: chrono::DateTime<chrono::Utc>,
+        outcome: &RegistryOutcome,
+    ) -> Result<()> {
+        registry::note_outcome(&self.pool, key, at, outcome).await
     }
 }

@@ -153,3 +153,27 @@ pub(super) fn token(row: &SqliteRow) -> Result<TokenRecord> {
         name,
     })
 }
+
+/// A stored scope or source: the empty string stands for none (see migration 0006).
+pub(super) fn none_if_empty(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+pub(super) fn registry_credential(row: &SqliteRow) -> Result<crate::RegistryCredentialRecord> {
+    let host: String = get(row, "host", "registry credential")?;
+    let what = format!("registry credential for {host}");
+    let key = crate::CredentialKey {
+        app: none_if_empty(get(row, "app", &what)?),
+        source: none_if_empty(get(row, "source", &what)?),
+        host,
+    };
+    Ok(crate::RegistryCredentialRecord {
+        key,
+        username: get(row, "username", &what)?,
+        sealed_secret: get(row, "sealed_secret", &what)?,
+        updated_at: time(row, "updated_at", &what)?,
+        last_success: optional_time(row, "last_success", &what)?,
+        last_failure: optional_time(row, "last_failure", &what)?,
+        last_failure_message: get(row, "last_failure_message", &what)?,
+    })
+}

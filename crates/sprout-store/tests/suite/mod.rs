@@ -6,6 +6,7 @@
 mod environments;
 mod events;
 mod lifecycle;
+mod registry;
 
 use std::collections::BTreeMap;
 
@@ -29,6 +30,7 @@ pub async fn run(store: &dyn Store) {
     environments::environments(store).await;
     events::events(store).await;
     tokens(store).await;
+    registry::registry(store).await;
 }
 
 fn app(name: &str, seconds: i64) -> Application {
