@@ -33,6 +33,10 @@ pub struct LoadBalancer {
     pub(crate) generation: tokio::sync::watch::Sender<u64>,
     /// Requests waiting in `hold`, per environment. Locked only by `publish`.
     queues: Mutex<HashMap<(String, String), Arc<Queue>>>,
+    /// Signalled when a request starts waiting for an environment with no instance in service
+    /// (scaled to zero, or its last instance being replaced): the control plane orders one at
+    /// once rather than at its next look (`LoadBalancer::demand`).
+    pub(crate) demand: tokio::sync::Notify,
 }
 
 impl LoadBalancer {
@@ -46,6 +50,7 @@ impl LoadBalancer {
             pools: Mutex::new(HashMap::new()),
             generation: tokio::sync::watch::Sender::new(0),
             queues: Mutex::new(HashMap::new()),
+            demand: tokio::sync::Notify::new(),
         })
     }
 
@@ -104,6 +109,13 @@ impl LoadBalancer {
         let mut out: Vec<_> = queues.iter().map(|(k, queue)| (k.clone(), queue.len())).collect();
         out.sort();
         out
+    }
+
+    /// Resolves when a request has started waiting for an environment with no instance in
+    /// service since the last call; `held_requests` then says which. A signal given while
+    /// nobody waits is kept for the next call, so none is lost.
+    pub async fn demand(&self) {
+        self.demand.notified().await;
     }
 
     /// Counters so far, per route and per instance.

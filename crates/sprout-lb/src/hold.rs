@@ -96,6 +96,10 @@ pub(crate) async fn wait_for_instance(lb: &LoadBalancer, host: &str, state: &Rou
         return None;
     }
     let _held = Held(held);
+    if state.route.upstreams.is_empty() {
+        // Nothing in service: held requests are demand the control plane must hear now.
+        lb.demand.notify_one();
+    }
     // Subscribe before looking, so a publish between the look and the wait is not missed.
     let mut changes = lb.generation.subscribe();
     let deadline = tokio::time::Instant::now() + config.max_wait;

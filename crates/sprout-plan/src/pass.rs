@@ -21,16 +21,19 @@ use sprout_model::scaling::QueueSettings;
 
 use crate::batches::{advance_batches, deploy_spec};
 use crate::checks::InstanceChecks;
-use crate::crashloop::{Cause, CrashLoops};
+use crate::crashloop::CrashLoops;
 use crate::deploy::plan_deploy;
 use crate::enhanced::{HealthStatus, Traffic, judge_environment_status, judge_instance_status};
-use crate::health::{ContainerObservation, InstanceHealth, ObservedState, judge_instance};
-use crate::reconcile::{EnvironmentSpec, InstanceObservation, Plan, RetireReason, Step};
+use crate::health::{ContainerObservation, InstanceHealth};
+use crate::reconcile::{EnvironmentSpec, InstanceObservation, RetireReason, Step};
 use crate::rotation::{Candidate, choose_rotation};
 use crate::snapshot::{ContainerView, EnvSnapshot, InstanceView};
 
+mod judging;
 #[cfg(test)]
 mod tests;
+
+use judging::{judge, note_replacements};
 
 pub use crate::checks::STARTING_PROBE_EVERY;
 /// While launches are in flight, the most a pass waits (each launch's end wakes it anyway).
@@ -264,27 +267,6 @@ fn plan_gone(input: &PassInput, mut memory: Memory, events: Vec<Event>) -> PassP
     plan
 }
 
-/// An instance's health: Pending while its launch runs, else judged from its containers and checks.
-fn judge(input: &PassInput, inst: &SeenInstance, checks: &InstanceChecks, unhealthy_threshold: u32) -> InstanceHealth {
-    if input.launching.contains_key(&inst.id) {
-        // Half created: not judged, counted as capacity to come.
-        return InstanceHealth::Pending;
-    }
-    let Some(containers) = &inst.containers else {
-        return InstanceHealth::Unhealthy(format!("runs version {:?}, which this server does not know", inst.version));
-    };
-    // Launches finish within a pass, so an essential container that was created but never
-    // started belongs to a launch that was interrupted (the server was killed): replace it.
-    if let Some(c) = containers.iter().find(|c| c.essential && c.state == Some(ObservedState::Created)) {
-        return InstanceHealth::Unhealthy(format!(
-            "essential container {} was created but never started (its launch was interrupted)",
-            c.name
-        ));
-    }
-    let age = (input.now.timestamp() - inst.launched_at).max(0) as u64;
-    judge_instance(containers, &checks.record, age, input.launch_timeout_s, unhealthy_threshold)
-}
-
 fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory, mut events: Vec<Event>) -> PassPlan {
     let now = input.now;
     let mut env = read.clone();
@@ -419,6 +401,10 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     let (looping, loop_causes) = memory.crash_loops.judge(now);
     status = status.worst(looping);
     causes.extend(loop_causes);
+    if env.desired_instances == 0 && views.is_empty() && crate::scaling::band_of(&env).max > 0 {
+        // Scaled to zero by the autoscaler, which a held request wakes: planned, nothing to fix.
+        (status, causes) = (HealthStatus::Info, vec!["scaled to zero, wakes on the next request".into()]);
+    }
     let colour = status.colour();
     for v in views.iter_mut().filter(|v| warm.contains(&v.id)) {
         v.status = v.status.worst(HealthStatus::Info);
@@ -456,26 +442,4 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         memory,
         next: Next::After(next),
     }
-}
-
-/// Notes each replacement of an unhealthy instance with its cause. Returns the crash-loop events
-/// to say and the instances whose replacement belongs to a loop already (the loop's event stands
-/// for theirs, so they get no event of their own).
-fn note_replacements(input: &PassInput, plan: &Plan, loops: &mut CrashLoops) -> (Vec<Event>, BTreeSet<String>) {
-    let mut events = Vec::new();
-    let mut in_a_loop = BTreeSet::new();
-    for (id, reason) in plan.retirements() {
-        let RetireReason::Unhealthy(why) = reason else { continue };
-        // An instance being launched is retired once its launch ends, and noted then.
-        let Some(inst) = input.instances.iter().find(|i| i.id == id).filter(|_| !input.launching.contains_key(id))
-        else {
-            continue;
-        };
-        let cause = Cause::of(inst.containers.as_deref(), why);
-        if loops.is_looping(&cause.key, input.now) {
-            in_a_loop.insert(id.to_string());
-        }
-        events.extend(loops.note(&inst.key, cause, input.now));
-    }
-    (events, in_a_loop)
 }

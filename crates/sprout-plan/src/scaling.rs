@@ -297,6 +297,7 @@ pub fn thousands(v: f64) -> String {
 }
 
 pub mod autoscaler;
+pub mod wake;
 
 #[cfg(test)]
 #[path = "scaling/tests.rs"]

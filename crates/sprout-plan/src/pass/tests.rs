@@ -2,7 +2,7 @@
 //! rollback, warm pool, termination and when to look again, with no engine and no clock.
 
 use super::*;
-use crate::health::ProbeRecord;
+use crate::health::{ObservedState, ProbeRecord};
 use proptest::prelude::*;
 use sprout_model::options::HealthOptions;
 

@@ -5,7 +5,9 @@
 //! records an event saying why, and wakes the reconcilers, which launch or retire (scale-in
 //! drains first and retires with reason ScaleIn, which raises no alert). Between those looks it
 //! peeks every 100 ms at the second still open, for a surge only, so a step in load is acted on
-//! before its first second ends.
+//! before its first second ends. And when the load balancer signals that requests wait for an
+//! environment with no instance in service (scaled to zero), it wakes that environment at once
+//! (`sprout_plan::scaling::wake`).
 //!
 //! Not here: any decision (pure, in sprout-plan, with the memory it keeps between looks),
 //! reading metrics (`crate::request_rates`), launching (the environment controller).
@@ -15,8 +17,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sprout_plan::InstanceHealth;
-use sprout_plan::scaling::MetricSample;
 use sprout_plan::scaling::autoscaler::{InstanceSeen, LOOK_EVERY_S, ScalingMemory, ScalingPlan, surge_possible};
+use sprout_plan::scaling::wake::decide_wake;
+use sprout_plan::scaling::{Direction, MetricSample};
 use sprout_store::{CapacityOptions, EnvStatus, EnvironmentRecord};
 use tokio_util::sync::CancellationToken;
 
@@ -53,6 +56,10 @@ pub async fn run(ctx: Ctx, cancel: CancellationToken) {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(slice) => {}
+                () = ctx.lb.demand() => {
+                    wake(&ctx, &mut states).await;
+                    continue;
+                }
             }
             if tokio::time::Instant::now() >= look_at {
                 break;
@@ -101,6 +108,28 @@ async fn peek(ctx: &Ctx, states: &mut HashMap<EnvKey, ScalingMemory>, known: &[E
     }
 }
 
+/// Requests wait for environments with no instance in service: order what they need now, and
+/// note it as a scale-out so the scale-in cooldown keeps the woken instance for a while.
+async fn wake(ctx: &Ctx, states: &mut HashMap<EnvKey, ScalingMemory>) {
+    let now = ctx.clock.now();
+    for ((app, name), held) in ctx.lb.held_requests() {
+        if held == 0 {
+            continue;
+        }
+        let in_service = ctx.routing.serving(&app, &name).len();
+        let Ok(env) = ctx.store.get_environment(&app, &name).await else { continue };
+        let Some((to, reason)) = decide_wake(&env, held, in_service) else { continue };
+        // A deploy in progress is woken too: it then launches the new version.
+        let written = write(ctx, &env, true, |e| e.desired_instances = e.desired_instances.max(to)).await;
+        if written {
+            states.entry(env.id()).or_insert_with(|| ScalingMemory::new(now)).scaled(Direction::Out, now);
+            let event = Event::ScalingDecision { from: env.desired_instances, to, reason };
+            ctx.emit(&app, Some(&name), event).await;
+            ctx.wake(&app, &name);
+        }
+    }
+}
+
 /// Write what the plan says, and only once written, tell the memory, record events and wake
 /// the reconcilers.
 async fn apply(ctx: &Ctx, env: &EnvironmentRecord, state: &mut ScalingMemory, plan: ScalingPlan, now: DateTime<Utc>) {
@@ -109,7 +138,7 @@ async fn apply(ctx: &Ctx, env: &EnvironmentRecord, state: &mut ScalingMemory, pl
         ScalingPlan::Hold => {}
         ScalingPlan::Wait { reason } => ctx.emit(app, name, Event::ScalingWaits { reason }).await,
         ScalingPlan::Schedule { band, desired, firings } => {
-            let written = write(ctx, env, |e| {
+            let written = write(ctx, env, false, |e| {
                 e.options.capacity = CapacityOptions { min: Some(band.min), max: Some(band.max) };
                 e.desired_instances = desired;
             })
@@ -123,7 +152,7 @@ async fn apply(ctx: &Ctx, env: &EnvironmentRecord, state: &mut ScalingMemory, pl
             }
         }
         ScalingPlan::Scale { direction, to, reason } => {
-            if write(ctx, env, |e| e.desired_instances = to).await {
+            if write(ctx, env, false, |e| e.desired_instances = to).await {
                 state.scaled(direction, now);
                 ctx.emit(app, name, Event::ScalingDecision { from: env.desired_instances, to, reason }).await;
                 ctx.kick.notify_waiters();
@@ -146,10 +175,17 @@ fn instances(ctx: &Ctx, env: &EnvironmentRecord) -> Option<Vec<InstanceSeen>> {
 }
 
 /// Re-read the environment and change it, so a write by another controller since the pass
-/// began is not undone. False (logged) when the environment is gone or the store fails.
-async fn write(ctx: &Ctx, env: &EnvironmentRecord, change: impl FnOnce(&mut EnvironmentRecord)) -> bool {
+/// began is not undone. Only a Ready environment is changed, unless `deploying_too` (a wake).
+/// False (logged) when the environment is gone or the store fails.
+async fn write(
+    ctx: &Ctx,
+    env: &EnvironmentRecord,
+    deploying_too: bool,
+    change: impl FnOnce(&mut EnvironmentRecord),
+) -> bool {
     let mut fresh = match ctx.store.get_environment(&env.app, &env.name).await {
         Ok(e) if e.status == EnvStatus::Ready => e,
+        Ok(e) if deploying_too && e.status != EnvStatus::Terminating => e,
         Ok(_) => return false,
         Err(e) => {
             tracing::warn!(app = %env.app, env = %env.name, "autoscaler cannot read the environment: {e}");

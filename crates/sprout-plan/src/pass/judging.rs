@@ -1,0 +1,64 @@
+//! The parts of a pass that judge: an instance's health from what was observed, and the cause
+//! each replacement is noted under for crash loops. Split from `pass` to keep it readable.
+
+use std::collections::BTreeSet;
+
+use sprout_model::event::Event;
+
+use super::{PassInput, SeenInstance};
+use crate::checks::InstanceChecks;
+use crate::crashloop::{Cause, CrashLoops};
+use crate::health::{InstanceHealth, ObservedState, judge_instance};
+use crate::reconcile::{Plan, RetireReason};
+
+/// An instance's health: Pending while its launch runs, else judged from its containers and checks.
+pub(super) fn judge(
+    input: &PassInput,
+    inst: &SeenInstance,
+    checks: &InstanceChecks,
+    unhealthy_threshold: u32,
+) -> InstanceHealth {
+    if input.launching.contains_key(&inst.id) {
+        // Half created: not judged, counted as capacity to come.
+        return InstanceHealth::Pending;
+    }
+    let Some(containers) = &inst.containers else {
+        return InstanceHealth::Unhealthy(format!("runs version {:?}, which this server does not know", inst.version));
+    };
+    // Launches finish within a pass, so an essential container that was created but never
+    // started belongs to a launch that was interrupted (the server was killed): replace it.
+    if let Some(c) = containers.iter().find(|c| c.essential && c.state == Some(ObservedState::Created)) {
+        return InstanceHealth::Unhealthy(format!(
+            "essential container {} was created but never started (its launch was interrupted)",
+            c.name
+        ));
+    }
+    let age = (input.now.timestamp() - inst.launched_at).max(0) as u64;
+    judge_instance(containers, &checks.record, age, input.launch_timeout_s, unhealthy_threshold)
+}
+
+/// Notes each replacement of an unhealthy instance with its cause. Returns the crash-loop events
+/// to say and the instances whose replacement belongs to a loop already (the loop's event stands
+/// for theirs, so they get no event of their own).
+pub(super) fn note_replacements(
+    input: &PassInput,
+    plan: &Plan,
+    loops: &mut CrashLoops,
+) -> (Vec<Event>, BTreeSet<String>) {
+    let mut events = Vec::new();
+    let mut in_a_loop = BTreeSet::new();
+    for (id, reason) in plan.retirements() {
+        let RetireReason::Unhealthy(why) = reason else { continue };
+        // An instance being launched is retired once its launch ends, and noted then.
+        let Some(inst) = input.instances.iter().find(|i| i.id == id).filter(|_| !input.launching.contains_key(id))
+        else {
+            continue;
+        };
+        let cause = Cause::of(inst.containers.as_deref(), why);
+        if loops.is_looping(&cause.key, input.now) {
+            in_a_loop.insert(id.to_string());
+        }
+        events.extend(loops.note(&inst.key, cause, input.now));
+    }
+    (events, in_a_loop)
+}

@@ -1,0 +1,77 @@
+//! Waking an environment that has no instance in service: requests held by the load balancer
+//! are demand the moment they arrive, not at the next closed second. Without this an
+//! environment scaled to zero stays there for good: held requests end as 503s, and a closed
+//! second with a request or two never reaches a target's threshold.
+//!
+//! Pure: the autoscale controller calls it when the load balancer signals demand, with how many
+//! requests wait and how many instances serve, and writes what it says.
+
+use sprout_model::environment::{EnvStatus, EnvironmentRecord};
+
+use super::band_of;
+
+/// The desired count that serves `held` waiting requests when `in_service` instances serve
+/// (none, or the waiting requests will find one): one instance per target's worth of them
+/// (all of them counted as one second's load), at least one, within the band. None when
+/// nothing should change: an instance serves, enough are ordered already, the band's maximum
+/// is 0 (turned off on purpose), or the environment is terminating.
+pub fn decide_wake(env: &EnvironmentRecord, held: usize, in_service: usize) -> Option<(u32, String)> {
+    if held == 0 || in_service > 0 || env.status == EnvStatus::Terminating {
+        return None;
+    }
+    let band = band_of(env);
+    if band.max == 0 {
+        return None;
+    }
+    let per_instance = env.options.scaling.target_rps.filter(|t| *t > 0.0);
+    let wanted = per_instance.map_or(1, |t| ((held as f64 / t) - 1e-9).ceil().max(1.0) as u32);
+    let to = band.clamp(wanted.max(1)).max(1);
+    (to > env.desired_instances).then(|| {
+        let why = format!(
+            "{held} request(s) waiting with no instance in service: woken from {} to {to}",
+            env.desired_instances
+        );
+        (to, why)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sprout_model::options::CapacityOptions;
+
+    fn env(desired: u32, min: u32, max: u32, target: Option<f64>) -> EnvironmentRecord {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut e = EnvironmentRecord::launching("shop", "preview", "v1", desired, now);
+        e.status = EnvStatus::Ready;
+        e.options.capacity = CapacityOptions { min: Some(min), max: Some(max) };
+        e.options.scaling.target_rps = target;
+        e
+    }
+
+    #[test]
+    fn one_held_request_wakes_one_instance() {
+        let (to, why) = decide_wake(&env(0, 0, 4, Some(5.0)), 1, 0).unwrap();
+        assert_eq!(to, 1);
+        assert_eq!(why, "1 request(s) waiting with no instance in service: woken from 0 to 1");
+    }
+
+    #[test]
+    fn many_held_requests_wake_what_the_target_asks_for_within_the_band() {
+        assert_eq!(decide_wake(&env(0, 0, 20, Some(25.0)), 50, 0).map(|w| w.0), Some(2));
+        assert_eq!(decide_wake(&env(0, 0, 3, Some(1.0)), 50, 0).map(|w| w.0), Some(3), "capped at the band");
+        assert_eq!(decide_wake(&env(0, 0, 20, None), 50, 0).map(|w| w.0), Some(1), "without a target, one");
+        assert_eq!(decide_wake(&env(1, 0, 20, Some(25.0)), 50, 0).map(|w| w.0), Some(2), "raised as more wait");
+    }
+
+    #[test]
+    fn nothing_changes_when_an_instance_serves_or_enough_are_ordered_or_the_band_is_zero() {
+        assert_eq!(decide_wake(&env(1, 0, 4, Some(5.0)), 3, 1), None);
+        assert_eq!(decide_wake(&env(1, 0, 4, Some(5.0)), 3, 0), None);
+        assert_eq!(decide_wake(&env(0, 0, 0, Some(5.0)), 3, 0), None);
+        assert_eq!(decide_wake(&env(0, 0, 4, Some(5.0)), 0, 0), None);
+        let mut gone = env(0, 0, 4, None);
+        gone.status = EnvStatus::Terminating;
+        assert_eq!(decide_wake(&gone, 3, 0), None);
+    }
+}
