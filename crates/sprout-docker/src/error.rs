@@ -78,6 +78,21 @@ pub(crate) fn classify(err: BollardError, target: Target<'_>) -> EngineError {
     }
 }
 
+/// Classify a failed network creation. Docker 20.10 answers 404 when its default address pools
+/// have no subnet left ("could not find an available, non-overlapping IPv4 address pool"):
+/// that is the engine refusing the step, not a missing network, and saying "network ... not
+/// found" sent users looking for the wrong thing.
+pub(crate) fn classify_create_network(err: BollardError, target: Target<'_>) -> EngineError {
+    match status_code(&err) {
+        Some(404) => EngineError::Permanent {
+            operation: target.operation,
+            name: target.name.to_string(),
+            message: message(&err),
+        },
+        _ => classify(err, target),
+    }
+}
+
 /// Does Docker's message say the registry refused our credentials (or lack of them)?
 pub(crate) fn is_auth_message(message: &str) -> bool {
     let lower = message.to_ascii_lowercase();
@@ -127,6 +142,18 @@ mod tests {
         assert!(matches!(classify(server(400, "bad"), T), EngineError::Permanent { .. }));
         assert!(matches!(classify(server(403, "endpoints"), T), EngineError::Permanent { .. }));
         assert!(matches!(classify(BollardError::RequestTimeoutError, T), EngineError::Transient { .. }));
+    }
+
+    #[test]
+    fn an_exhausted_address_pool_is_the_network_creation_refused_not_a_missing_network() {
+        let target = Target { operation: "create_network", kind: "network", name: "sprout-a-b-i-1", endpoint: "e" };
+        let pool = "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network";
+        let err = classify_create_network(server(404, pool), target);
+        assert_eq!(err.to_string(), format!("container engine refused create_network on sprout-a-b-i-1: {pool}"));
+        let overlap =
+            classify_create_network(server(403, "Pool overlaps with other one on this address space"), target);
+        assert!(matches!(overlap, EngineError::Permanent { .. }), "{overlap}");
+        assert!(matches!(classify_create_network(server(409, "exists"), target), EngineError::Conflict { .. }));
     }
 
     #[test]

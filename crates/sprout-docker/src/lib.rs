@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
-use bollard::models::NetworkCreateRequest;
+use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListNetworksOptions, LogsOptions,
     RemoveContainerOptions, StatsOptions, StopContainerOptions,
@@ -25,7 +25,7 @@ use sprout_engine::{
     NetworkSpec, NetworkStatus, RegistryAuth, Result,
 };
 
-use error::{Target, classify, classify_pull};
+use error::{Target, classify, classify_create_network, classify_pull};
 
 /// The socket Docker listens on unless `DOCKER_HOST` says otherwise.
 pub const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";
@@ -93,6 +93,11 @@ fn network_in(message: &str) -> String {
         Some(i) if i + 1 < words.len() => words[i + 1].to_string(),
         _ => message.to_string(),
     }
+}
+
+/// The first IPv4 subnet of a network's address configuration.
+fn ipv4_subnet(ipam: Option<&Ipam>) -> Option<ipnet::Ipv4Net> {
+    ipam?.config.as_ref()?.iter().find_map(|c| c.subnet.as_deref()?.parse().ok())
 }
 
 /// Docker's `label` filter: each `k=v` must match.
@@ -170,9 +175,13 @@ impl Engine for DockerEngine {
             name: spec.name.clone(),
             driver: Some("bridge".to_string()),
             labels: Some(spec.labels.clone().into_iter().collect()),
+            ipam: spec.subnet.map(|s| Ipam {
+                config: Some(vec![IpamConfig { subnet: Some(s.to_string()), ..Default::default() }]),
+                ..Default::default()
+            }),
             ..Default::default()
         };
-        self.docker.create_network(request).await.map_err(|e| classify(e, target))?;
+        self.docker.create_network(request).await.map_err(|e| classify_create_network(e, target))?;
         Ok(())
     }
 
@@ -196,6 +205,7 @@ impl Engine for DockerEngine {
             .map(|n| NetworkStatus {
                 id: n.id.unwrap_or_default(),
                 name: n.name.unwrap_or_default(),
+                subnet: ipv4_subnet(n.ipam.as_ref()),
                 labels: n.labels.unwrap_or_default().into_iter().collect(),
             })
             .collect();

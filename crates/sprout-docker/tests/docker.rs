@@ -83,7 +83,7 @@ impl Scope {
     }
 
     fn network(&self) -> NetworkSpec {
-        NetworkSpec { name: self.name("net"), labels: self.labels() }
+        NetworkSpec { name: self.name("net"), labels: self.labels(), subnet: None }
     }
 
     fn container(&self, suffix: &str, command: &[&str]) -> ContainerSpec {
@@ -312,6 +312,37 @@ async fn create_refuses_duplicates_and_missing_things() {
     engine.remove_network(&scope.name("net")).await.unwrap();
     let err = engine.start_container(&spec.name).await.unwrap_err();
     assert_eq!(err, EngineError::NotFound { kind: "network", name: scope.name("net") });
+}
+
+#[tokio::test]
+async fn a_network_gets_the_subnet_asked_for_and_no_other_may_overlap_it() {
+    let Some(engine) = engine().await else { return };
+    let scope = Scope::new("subnet");
+    // A block of its own per process, away from Sprout's default pool (100.80.0.0/16).
+    let block = std::process::id() % 256;
+    let subnet: ipnet::Ipv4Net = format!("100.127.{block}.16/28").parse().unwrap();
+    let mut net = scope.network();
+    net.subnet = Some(subnet);
+    engine.create_network(&net).await.unwrap();
+    let listed = engine.list_networks(&scope.labels()).await.unwrap();
+    assert_eq!(listed[0].subnet, Some(subnet));
+
+    let web = scope.container("web", &["sleep", "1000"]);
+    engine.create_container(&web).await.unwrap();
+    engine.start_container(&web.name).await.unwrap();
+    let ip = engine.inspect_container(&web.name).await.unwrap().ip.expect("an address on its network");
+    assert!(matches!(ip, std::net::IpAddr::V4(v4) if subnet.contains(&v4)), "{ip} not in {subnet}");
+
+    let wider = NetworkSpec {
+        name: scope.name("wider"),
+        labels: scope.labels(),
+        subnet: Some(format!("100.127.{block}.0/24").parse().unwrap()),
+    };
+    let err = engine.create_network(&wider).await.unwrap_err();
+    assert!(
+        matches!(&err, EngineError::Permanent { operation: "create_network", message, .. } if message.contains("overlaps")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -68,7 +68,9 @@ pub trait Engine: Send + Sync + 'static {
     /// The local image's id (`sha256:...`) and size in bytes.
     async fn inspect_image(&self, image: &str) -> Result<ImageStatus>;
 
-    /// Create a bridge network; `Conflict` if the name exists.
+    /// Create a bridge network; `Conflict` if the name exists. With a subnet that overlaps
+    /// another network's, Docker's refusal ("Pool overlaps with other one on this address
+    /// space") is `Permanent`; so is running out of the engine's own address pools.
     async fn create_network(&self, spec: &NetworkSpec) -> Result<()>;
     /// Remove a network; a missing one is success.
     async fn remove_network(&self, name: &str) -> Result<()>;

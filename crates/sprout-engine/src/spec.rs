@@ -11,17 +11,21 @@ pub struct RegistryAuth {
     pub server: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NetworkSpec {
     pub name: String,
     pub labels: BTreeMap<String, String>,
+    /// The IPv4 subnet to give it; None lets the engine choose from its own address pools.
+    pub subnet: Option<ipnet::Ipv4Net>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct NetworkStatus {
     pub id: String,
     pub name: String,
     pub labels: BTreeMap<String, String>,
+    /// Its IPv4 subnet, when it has one.
+    pub subnet: Option<ipnet::Ipv4Net>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -103,7 +103,7 @@ mod tests {
 
     fn plan(images: &[&str]) -> InstancePlan {
         InstancePlan {
-            network: NetworkSpec { name: "n".into(), labels: BTreeMap::new() },
+            network: NetworkSpec { name: "n".into(), ..NetworkSpec::default() },
             containers: images
                 .iter()
                 .enumerate()

@@ -137,10 +137,7 @@ async fn terminate_removes_everything_and_orphans_are_swept() {
     {
         spec.labels.insert(k.into(), v.into());
     }
-    h.fake
-        .create_network(&sprout_engine::NetworkSpec { name: "n-orphan".into(), labels: Default::default() })
-        .await
-        .unwrap();
+    h.fake.create_network(&sprout_engine::NetworkSpec { name: "n-orphan".into(), ..Default::default() }).await.unwrap();
     h.fake.create_container(&spec).await.unwrap();
     sprout_server::controller::sweep_orphans(&h.ctx, &Default::default()).await;
     assert!(h.fake.containers().is_empty());

@@ -89,7 +89,7 @@ impl Engine for FakeEngine {
     }
 
     async fn create_network(&self, spec: &NetworkSpec) -> Result<()> {
-        self.begin("create_network", &spec.name)?.create_network(&spec.name, &spec.labels)
+        self.begin("create_network", &spec.name)?.create_network(spec)
     }
 
     async fn remove_network(&self, name: &str) -> Result<()> {

@@ -6,8 +6,10 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use ipnet::Ipv4Net;
+
 use crate::{
-    ContainerSpec, ContainerState, ContainerStatus, DockerHealth, EngineError, LabelFilter, NetworkStatus,
+    ContainerSpec, ContainerState, ContainerStatus, DockerHealth, EngineError, LabelFilter, NetworkSpec, NetworkStatus,
     PublishedPort, Result,
 };
 
@@ -88,6 +90,21 @@ impl FakeContainer {
 pub(crate) struct FakeNetwork {
     pub id: String,
     pub labels: BTreeMap<String, String>,
+    pub subnet: Option<Ipv4Net>,
+}
+
+/// Docker's message when a network is asked for a subnet another network has.
+pub(crate) const POOL_OVERLAPS: &str = "Pool overlaps with other one on this address space";
+/// Docker's message when its own address pools have no subnet left.
+pub(crate) const NO_DEFAULT_POOL: &str =
+    "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network";
+
+/// The subnets Docker 20.10's default address pools hand bridge networks: 172.18.0.0/16 to
+/// 172.31.0.0/16, then 192.168.0.0/16 in /20s (172.17.0.0/16 is the default bridge's): 30.
+fn default_pool_subnets() -> impl Iterator<Item = Ipv4Net> {
+    let wide = (18..=31).map(|b| Ipv4Net::new(std::net::Ipv4Addr::new(172, b, 0, 0), 16).expect("valid"));
+    let narrow = (0..16).map(|i| Ipv4Net::new(std::net::Ipv4Addr::new(192, 168, i * 16, 0), 20).expect("valid"));
+    wide.chain(narrow)
 }
 
 #[derive(Debug, Default)]
@@ -167,12 +184,28 @@ impl State {
         self.containers.get_mut(name).ok_or_else(|| EngineError::NotFound { kind: "container", name: name.to_string() })
     }
 
-    pub fn create_network(&mut self, name: &str, labels: &BTreeMap<String, String>) -> Result<()> {
+    /// Like Docker: a subnet asked for must overlap no other network's; without one, the next
+    /// free subnet of the default pools is taken, and when they are used up creation fails.
+    pub fn create_network(&mut self, spec: &NetworkSpec) -> Result<()> {
+        let name = spec.name.as_str();
         if self.networks.contains_key(name) || builtin_network(name) {
             return Err(EngineError::Conflict { kind: "network", name: name.to_string() });
         }
+        let free =
+            |s: &Ipv4Net| self.networks.values().filter_map(|n| n.subnet).all(|t| !t.contains(s) && !s.contains(&t));
+        let refuse = |message: &str| EngineError::Permanent {
+            operation: "create_network",
+            name: name.to_string(),
+            message: message.to_string(),
+        };
+        let subnet = match spec.subnet {
+            Some(s) if free(&s) => s,
+            Some(_) => return Err(refuse(POOL_OVERLAPS)),
+            None => default_pool_subnets().find(|s| free(s)).ok_or_else(|| refuse(NO_DEFAULT_POOL))?,
+        };
         let id = self.fresh_id("network");
-        self.networks.insert(name.to_string(), FakeNetwork { id, labels: labels.clone() });
+        let network = FakeNetwork { id, labels: spec.labels.clone(), subnet: Some(subnet) };
+        self.networks.insert(name.to_string(), network);
         Ok(())
     }
 
@@ -206,7 +239,12 @@ impl State {
         self.networks
             .iter()
             .filter(|(_, n)| labels_match(&n.labels, filter))
-            .map(|(name, n)| NetworkStatus { id: n.id.clone(), name: name.clone(), labels: n.labels.clone() })
+            .map(|(name, n)| NetworkStatus {
+                id: n.id.clone(),
+                name: name.clone(),
+                labels: n.labels.clone(),
+                subnet: n.subnet,
+            })
             .collect()
     }
 

@@ -36,7 +36,7 @@ fn spec(name: &str) -> ContainerSpec {
 async fn ready() -> FakeEngine {
     let engine = FakeEngine::new();
     engine.add_image(IMAGE);
-    let net = NetworkSpec { name: NET.to_string(), labels: labels(&[("sprout.env", "b")]) };
+    let net = NetworkSpec { name: NET.to_string(), labels: labels(&[("sprout.env", "b")]), subnet: None };
     engine.create_network(&net).await.unwrap();
     engine
 }
@@ -187,7 +187,7 @@ async fn remove_is_idempotent_and_frees_the_name() {
 #[tokio::test]
 async fn network_lifecycle() {
     let engine = ready().await;
-    let dup = NetworkSpec { name: NET.to_string(), labels: BTreeMap::new() };
+    let dup = NetworkSpec { name: NET.to_string(), ..NetworkSpec::default() };
     let err = engine.create_network(&dup).await.unwrap_err();
     assert_eq!(err, EngineError::Conflict { kind: "network", name: NET.into() });
 
@@ -204,9 +204,33 @@ async fn network_lifecycle() {
 }
 
 #[tokio::test]
+async fn networks_get_subnets_asked_for_or_from_default_pools_that_run_out_as_dockers_do() {
+    let engine = FakeEngine::new();
+    let net = |name: &str, subnet: Option<&str>| NetworkSpec {
+        name: name.into(),
+        subnet: subnet.map(|s| s.parse().unwrap()),
+        ..NetworkSpec::default()
+    };
+    engine.create_network(&net("a", Some("100.80.0.0/28"))).await.unwrap();
+    let err = engine.create_network(&net("b", Some("100.80.0.0/24"))).await.unwrap_err();
+    assert!(err.to_string().contains("Pool overlaps with other one"), "{err}");
+    engine.create_network(&net("b", Some("100.80.0.16/28"))).await.unwrap();
+    let listed = engine.list_networks(&LabelFilter::new()).await.unwrap();
+    let subnets: Vec<String> = listed.iter().map(|n| n.subnet.unwrap().to_string()).collect();
+    assert_eq!(subnets, ["100.80.0.0/28", "100.80.0.16/28"]);
+    // Without a subnet, Docker's default pools hold 30 networks.
+    for i in 0..30 {
+        engine.create_network(&net(&format!("d{i}"), None)).await.unwrap();
+    }
+    let err = engine.create_network(&net("d30", None)).await.unwrap_err();
+    assert!(matches!(&err, EngineError::Permanent { operation: "create_network", .. }), "{err}");
+    assert!(err.to_string().contains("non-overlapping IPv4 address pool"), "{err}");
+}
+
+#[tokio::test]
 async fn list_filters_by_every_label() {
     let engine = ready().await;
-    let other = NetworkSpec { name: "n2".into(), labels: labels(&[("sprout.env", "c")]) };
+    let other = NetworkSpec { name: "n2".into(), labels: labels(&[("sprout.env", "c")]), subnet: None };
     engine.create_network(&other).await.unwrap();
     engine.create_container(&spec("a")).await.unwrap();
     let mut b = spec("b");

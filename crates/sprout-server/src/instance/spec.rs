@@ -166,7 +166,12 @@ pub fn plan_instance(def: &Dockerrun, id: &InstanceIdentity, variables: &BTreeMa
         after.dedup();
         containers.push(PlannedContainer { name: c.name.clone(), spec, wait_for, after, volumes_from });
     }
-    InstancePlan { network: NetworkSpec { name: net, labels }, containers, dirs: host.dirs, copies: host.copies }
+    InstancePlan {
+        network: NetworkSpec { name: net, labels, subnet: None },
+        containers,
+        dirs: host.dirs,
+        copies: host.copies,
+    }
 }
 
 /// Host paths an instance needs prepared before its containers start.
