@@ -8,6 +8,7 @@
 //! - `deploy`: how a new version replaces the running one under a deployment policy.
 //! - `orphans`: what Sprout finds on the engine that no environment wants.
 //! - `scaling`: the desired instance count from metrics, the band and the last actions.
+//! - `registry`: the registry circuit: when a registry may be asked again after a refusal.
 //! - `schedule`: when scheduled actions fire, across time zones and daylight-saving changes.
 //! - `subnets`: which subnet of the instance network pool an instance's network gets.
 
@@ -22,6 +23,7 @@ pub mod orphans;
 pub mod pass;
 pub mod progress;
 pub mod reconcile;
+pub mod registry;
 pub mod rotation;
 pub mod scaling;
 pub mod schedule;
