@@ -19,6 +19,7 @@ pub mod logs;
 pub mod probe;
 pub mod request_rates;
 pub mod routing;
+pub mod secrets;
 pub mod server;
 pub mod settings;
 pub mod version_images;
