@@ -141,6 +141,42 @@ pub enum Event {
         cause: String,
         replacements: u32,
     },
+    /// A pull this environment waits for began (one pull per image across the server).
+    ImagePullStarted {
+        image: String,
+        /// Where from: the image's registry, or its mirror.
+        source: String,
+    },
+    /// How far a pull is, said every few seconds while it runs.
+    ImagePullProgress {
+        image: String,
+        layers_done: u32,
+        layers: u32,
+        bytes_done: u64,
+        bytes: u64,
+    },
+    ImagePulled {
+        image: String,
+        digest: String,
+        size_bytes: u64,
+        /// How long the pull took, in milliseconds.
+        millis: u64,
+    },
+    /// A pull failed for a reason that may pass; the next attempt's time is said.
+    ImagePullFailed {
+        image: String,
+        error: String,
+        retry_at: String,
+    },
+    /// A registry refused a credential: said once when its circuit opens, not per instance.
+    RegistryRefused {
+        registry: String,
+        /// The user whose credential was refused; empty when there was none.
+        user: String,
+        at: String,
+        next_try: String,
+        message: String,
+    },
 }
 
 impl Event {
@@ -172,6 +208,11 @@ impl Event {
             Event::ScheduledActionFired { .. } => "ScheduledActionFired",
             Event::ScalingWaits { .. } => "ScalingWaits",
             Event::VersionDeleted { .. } => "VersionDeleted",
+            Event::ImagePullStarted { .. } => "ImagePullStarted",
+            Event::ImagePullProgress { .. } => "ImagePullProgress",
+            Event::ImagePulled { .. } => "ImagePulled",
+            Event::ImagePullFailed { .. } => "ImagePullFailed",
+            Event::RegistryRefused { .. } => "RegistryRefused",
         }
     }
 
@@ -183,8 +224,11 @@ impl Event {
             | Event::RetireFailed { .. }
             | Event::InstanceQuarantined { .. }
             | Event::DeployAborted { .. }
+            | Event::ImagePullFailed { .. }
             | Event::OrphanRemoved { .. } => EventLevel::Warn,
-            Event::DeployFailed { .. } | Event::EngineUnavailable { .. } => EventLevel::Error,
+            Event::DeployFailed { .. } | Event::EngineUnavailable { .. } | Event::RegistryRefused { .. } => {
+                EventLevel::Error
+            }
             _ => EventLevel::Info,
         }
     }
@@ -261,6 +305,35 @@ impl Event {
             Event::ScheduledActionFired { action: _, reason } => format!("Scheduled: {reason}"),
             Event::ScalingWaits { reason } => format!("Scaling waits: {reason}"),
             Event::VersionDeleted { label, reason } => format!("Deleted application version {label} ({reason})"),
+            Event::ImagePullStarted { image, source } => format!("Pulling image {image} from {source}"),
+            Event::ImagePullProgress { image, layers_done, layers, bytes_done, bytes } => format!(
+                "Pulling image {image}: {layers_done} of {layers} layers, {} of {} MB",
+                megabytes(*bytes_done),
+                megabytes(*bytes)
+            ),
+            Event::ImagePulled { image, digest, size_bytes, millis } => format!(
+                "Pulled image {image} ({digest}, {} MB) in {:.1} s",
+                megabytes(*size_bytes),
+                *millis as f64 / 1000.0
+            ),
+            Event::ImagePullFailed { image, error, retry_at } => {
+                format!("Pull of image {image} failed: {error}; next attempt at {retry_at}")
+            }
+            Event::RegistryRefused { registry, user, at, next_try, message } => {
+                let whose = if user.is_empty() {
+                    "access without a credential".to_string()
+                } else {
+                    format!("the credential of user {user}")
+                };
+                format!(
+                    "Registry {registry} refused {whose} at {at} ({message}); next try {next_try}; launches that need its images wait and running instances are untouched; `sprout registry login {registry} --username USER --password-stdin` to fix"
+                )
+            }
         }
     }
+}
+
+/// Bytes as megabytes with one decimal, as pull progress shows them.
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1_000_000.0)
 }

@@ -8,6 +8,7 @@ pub mod diagnostic;
 pub mod dockerrun;
 pub mod environment;
 pub mod event;
+pub mod image;
 pub mod load;
 pub mod names;
 pub mod options;
