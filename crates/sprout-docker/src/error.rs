@@ -101,8 +101,31 @@ pub(crate) fn is_auth_message(message: &str) -> bool {
         .any(|needle| lower.contains(needle))
 }
 
-/// Classify a pull failure: Auth when the registry refused, Pull otherwise (with Docker's
-/// message), Unavailable when the daemon itself is unreachable.
+/// Does Docker's message say the registry did not answer, or failed in a way that may pass?
+pub(crate) fn is_transient_registry_message(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    [
+        "connection refused",
+        "connection reset",
+        "i/o timeout",
+        "timeout exceeded",
+        "tls handshake timeout",
+        "no route to host",
+        "server misbehaving",
+        "500 internal server error",
+        "502 bad gateway",
+        "503 service unavailable",
+        "504 gateway timeout",
+        "toomanyrequests",
+        "unexpected eof",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+}
+
+/// Classify a pull failure: Auth when the registry refused, Transient when it did not answer or
+/// failed in a way that may pass, Pull otherwise (with Docker's message), Unavailable when the
+/// daemon itself is unreachable.
 pub(crate) fn classify_pull(err: BollardError, image: &str, endpoint: &str) -> EngineError {
     if is_connection_error(&err) {
         return unavailable(endpoint, &err);
@@ -111,6 +134,8 @@ pub(crate) fn classify_pull(err: BollardError, image: &str, endpoint: &str) -> E
     let auth_status = matches!(status_code(&err), Some(401 | 403));
     if auth_status || is_auth_message(&text) {
         EngineError::Auth { image: image.to_string(), message: text }
+    } else if matches!(status_code(&err), Some(502..=504)) || is_transient_registry_message(&text) {
+        EngineError::Transient { operation: "pull_image", name: image.to_string(), message: text }
     } else {
         EngineError::Pull { image: image.to_string(), message: text }
     }
@@ -173,6 +198,9 @@ mod tests {
         assert!(matches!(classify_pull(denied, "nope", "e"), EngineError::Auth { .. }));
         assert!(matches!(classify_pull(server(401, "x"), "nope", "e"), EngineError::Auth { .. }));
         let dns = BollardError::DockerStreamError { error: "dial tcp: lookup registry: no such host".into() };
+        let refused =
+            server(500, "Get \"http://127.0.0.1:5000/v2/\": dial tcp 127.0.0.1:5000: connect: connection refused");
+        assert!(matches!(classify_pull(refused, "nope", "e"), EngineError::Transient { .. }));
         let err = classify_pull(dns, "nope", "e");
         assert_eq!(
             err,

@@ -7,6 +7,7 @@
 
 mod convert;
 mod error;
+mod pull;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,12 +18,12 @@ use bollard::auth::DockerCredentials;
 use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListNetworksOptions, LogsOptions,
-    RemoveContainerOptions, StatsOptions, StopContainerOptions,
+    RemoveContainerOptions, StatsOptions, StopContainerOptions, TagImageOptions,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use sprout_engine::{
     ContainerSpec, ContainerStatus, ContainerUsage, Engine, EngineError, EngineInfo, ImageStatus, LabelFilter,
-    NetworkSpec, NetworkStatus, RegistryAuth, Result,
+    NetworkSpec, NetworkStatus, PullProgress, RegistryAuth, Result,
 };
 
 use error::{Target, classify, classify_create_network, classify_pull};
@@ -86,6 +87,16 @@ impl DockerEngine {
     }
 }
 
+/// Docker's form of a registry credential.
+fn credentials(auth: Option<&RegistryAuth>) -> Option<DockerCredentials> {
+    auth.map(|a| DockerCredentials {
+        username: Some(a.username.clone()),
+        password: Some(a.password.clone()),
+        serveraddress: Some(a.server.clone()),
+        ..Default::default()
+    })
+}
+
 /// The network name in Docker's "network NAME not found", else the whole message.
 fn network_in(message: &str) -> String {
     let words: Vec<&str> = message.split_whitespace().collect();
@@ -129,24 +140,52 @@ impl Engine for DockerEngine {
     }
 
     async fn pull_image(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<()> {
+        self.pull_image_reporting(image, auth, &|_| {}).await
+    }
+
+    async fn pull_image_reporting(
+        &self,
+        image: &str,
+        auth: Option<&RegistryAuth>,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<()> {
         let (repo, tag) = convert::split_reference(image);
         let options = CreateImageOptions { from_image: Some(repo), tag: Some(tag), ..Default::default() };
-        let credentials = auth.map(|a| DockerCredentials {
-            username: Some(a.username.clone()),
-            password: Some(a.password.clone()),
-            serveraddress: Some(a.server.clone()),
-            ..Default::default()
-        });
-        let mut progress = self.docker.create_image(Some(options), None, credentials);
+        let mut stream = self.docker.create_image(Some(options), None, credentials(auth));
+        let mut tally = pull::Tally::default();
         // Failures can arrive as the HTTP status or mid-stream; both end the pull.
-        while let Some(info) = progress.try_next().await.map_err(|e| classify_pull(e, image, &self.endpoint))? {
+        while let Some(info) = stream.try_next().await.map_err(|e| classify_pull(e, image, &self.endpoint))? {
             if let Some(detail) = info.error_detail {
                 let message = detail.message.unwrap_or_else(|| "pull failed".to_string());
                 let err = bollard::errors::Error::DockerStreamError { error: message };
                 return Err(classify_pull(err, image, &self.endpoint));
             }
+            let detail = info.progress_detail.unwrap_or_default();
+            let status = info.status.unwrap_or_default();
+            if tally.note(info.id.as_deref(), &status, detail.current, detail.total) {
+                progress(tally.progress());
+            }
         }
         Ok(())
+    }
+
+    async fn registry_digest(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<String> {
+        let inspect = self
+            .docker
+            .inspect_registry_image(image, credentials(auth))
+            .await
+            .map_err(|e| classify_pull(e, image, &self.endpoint))?;
+        Ok(inspect.descriptor.digest.unwrap_or_default())
+    }
+
+    async fn tag_image(&self, image: &str, target: &str) -> Result<()> {
+        let (repo, tag) = convert::split_reference(target);
+        let options = TagImageOptions { repo: Some(repo), tag: Some(tag) };
+        let name = format!("{image} as {target}");
+        self.docker
+            .tag_image(image, Some(options))
+            .await
+            .map_err(|e| classify(e, self.target("tag_image", "image", &name)))
     }
 
     async fn inspect_image(&self, image: &str) -> Result<ImageStatus> {
@@ -155,7 +194,11 @@ impl Engine for DockerEngine {
             .inspect_image(image)
             .await
             .map_err(|e| classify(e, self.target("inspect_image", "image", image)))?;
-        Ok(ImageStatus { id: inspect.id.unwrap_or_default(), size_bytes: inspect.size.unwrap_or(0).max(0) as u64 })
+        Ok(ImageStatus {
+            id: inspect.id.unwrap_or_default(),
+            size_bytes: inspect.size.unwrap_or(0).max(0) as u64,
+            repo_digests: inspect.repo_digests.unwrap_or_default(),
+        })
     }
 
     async fn create_network(&self, spec: &NetworkSpec) -> Result<()> {

@@ -67,9 +67,30 @@ impl FakeEngine {
         self.lock().add_image(image, size_bytes);
     }
 
-    /// Let `pull_image` succeed for this image (the registry has it).
+    /// Let `pull_image` succeed for this image (the registry has it, with a digest).
     pub fn make_pullable(&self, image: &str) {
-        self.lock().pullable.insert(state::normalize_image(image), DEFAULT_IMAGE_SIZE);
+        self.lock().add_pullable(image, DEFAULT_IMAGE_SIZE);
+    }
+
+    /// The registry at `host` wants this user and password for every pull and look-up; any
+    /// other credential, or none, is refused (`Auth`), as a registry after a password change.
+    pub fn require_registry_login(&self, host: &str, user: &str, password: &str) {
+        self.lock().registry_logins.insert(host.to_string(), (user.to_string(), password.to_string()));
+    }
+
+    /// While set, the registry at `host` does not answer: pulls and look-ups fail `Transient`.
+    pub fn set_registry_down(&self, host: &str, down: bool) {
+        let mut state = self.lock();
+        if down {
+            state.registries_down.insert(host.to_string());
+        } else {
+            state.registries_down.remove(host);
+        }
+    }
+
+    /// The repository digests of a local image (`NAME@sha256:...`), empty for a local build.
+    pub fn repo_digests(&self, image: &str) -> Vec<String> {
+        self.lock().find_image(image).map(|i| i.repo_digests.clone()).unwrap_or_default()
     }
 
     /// Every pull of `image` fails with `Pull` carrying `message`, until `clear_pull_failure`.

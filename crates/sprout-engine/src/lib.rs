@@ -63,9 +63,41 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Is the image present locally (by reference: `name:tag` or `name@digest`)?
     async fn image_present(&self, image: &str) -> Result<bool>;
-    /// Pull an image; `Pull` or `Auth` errors carry the registry's message.
+    /// Pull an image; `Pull` or `Auth` errors carry the registry's message, `Transient` a
+    /// registry that did not answer or failed (timeouts, 5xx).
     async fn pull_image(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<()>;
-    /// The local image's id (`sha256:...`) and size in bytes.
+    /// Pull an image, calling `progress` as its layers download. Engines that cannot report
+    /// (the default) pull without a word.
+    async fn pull_image_reporting(
+        &self,
+        image: &str,
+        auth: Option<&RegistryAuth>,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<()> {
+        let _ = progress;
+        self.pull_image(image, auth).await
+    }
+    /// Ask the image's registry for its manifest digest (`sha256:...`) without pulling it: an
+    /// existence check with the registry's answer. Errors as `pull_image`'s; engines that cannot
+    /// ask (the default) answer `Permanent`.
+    async fn registry_digest(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<String> {
+        let _ = auth;
+        Err(EngineError::Permanent {
+            operation: "registry_digest",
+            name: image.to_string(),
+            message: "this engine cannot ask a registry about an image".to_string(),
+        })
+    }
+    /// Give a local image another reference (`docker tag`), e.g. the original name of an image
+    /// pulled from a mirror.
+    async fn tag_image(&self, image: &str, target: &str) -> Result<()> {
+        Err(EngineError::Permanent {
+            operation: "tag_image",
+            name: format!("{image} as {target}"),
+            message: "this engine cannot tag images".to_string(),
+        })
+    }
+    /// The local image's id (`sha256:...`), size in bytes and repository digests.
     async fn inspect_image(&self, image: &str) -> Result<ImageStatus>;
 
     /// Create a bridge network; `Conflict` if the name exists. With a subnet that overlaps

@@ -28,10 +28,24 @@ pub struct NetworkStatus {
     pub subnet: Option<ipnet::Ipv4Net>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct ImageStatus {
     pub id: String,
     pub size_bytes: u64,
+    /// `NAME@sha256:...` for each registry the image was pulled from (none for a local build):
+    /// what names it by content, so it can be pulled again exactly.
+    pub repo_digests: Vec<String>,
+}
+
+/// How far a pull is: layers and bytes, as the engine reports them while it downloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct PullProgress {
+    pub layers: u32,
+    /// Layers downloaded (or already present).
+    pub layers_done: u32,
+    /// Bytes of the layers whose size is known yet.
+    pub bytes: u64,
+    pub bytes_done: u64,
 }
 
 /// A host path (or Docker named volume when `source` does not start with `/`) mounted into a

@@ -12,7 +12,7 @@ use super::FakeEngine;
 use super::state::{self, PullFailure, State, StopBehaviour};
 use crate::{
     ContainerSpec, ContainerState, ContainerStatus, ContainerUsage, Engine, EngineError, EngineInfo, ImageStatus,
-    LabelFilter, NetworkSpec, NetworkStatus, RegistryAuth, Result,
+    LabelFilter, NetworkSpec, NetworkStatus, PullProgress, RegistryAuth, Result,
 };
 
 impl FakeEngine {
@@ -31,6 +31,47 @@ impl FakeEngine {
         }
         Ok(state)
     }
+}
+
+/// The registry host of an image reference, as Docker reads it.
+fn registry_host(image: &str) -> &str {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
+        _ => "docker.io",
+    }
+}
+
+/// What the image's registry answers to a pull or look-up with `auth`: the image it holds, or
+/// the failure a registry gives (down, credential refused, injected, unknown image).
+fn registry_answer(state: &State, image: &str, auth: Option<&RegistryAuth>) -> Result<state::FakeImage> {
+    let host = registry_host(image);
+    if state.registries_down.contains(host) {
+        return Err(EngineError::Transient {
+            operation: "pull_image",
+            name: image.to_string(),
+            message: format!("Get \"http://{host}/v2/\": dial tcp {host}: connect: connection refused"),
+        });
+    }
+    if let Some((user, password)) = state.registry_logins.get(host)
+        && !auth.is_some_and(|a| &a.username == user && &a.password == password)
+    {
+        let message = "unauthorized: authentication required".to_string();
+        return Err(EngineError::Auth { image: image.to_string(), message });
+    }
+    let key = state::normalize_image(image);
+    match state.pull_failures.get(&key) {
+        Some(PullFailure::Auth(message)) => {
+            return Err(EngineError::Auth { image: image.to_string(), message: message.clone() });
+        }
+        Some(PullFailure::Other(message)) => {
+            return Err(EngineError::Pull { image: image.to_string(), message: message.clone() });
+        }
+        None => {}
+    }
+    state.find_pullable(image).cloned().ok_or_else(|| EngineError::Pull {
+        image: image.to_string(),
+        message: format!("manifest for {key} not found: manifest unknown"),
+    })
 }
 
 fn filter_text(filter: &LabelFilter) -> String {
@@ -53,37 +94,55 @@ impl Engine for FakeEngine {
         Ok(state.find_image(image).is_some())
     }
 
-    async fn pull_image(&self, image: &str, _auth: Option<&RegistryAuth>) -> Result<()> {
-        let mut state = self.begin("pull_image", image)?;
-        let key = state::normalize_image(image);
-        match state.pull_failures.get(&key) {
-            Some(PullFailure::Auth(message)) => {
-                return Err(EngineError::Auth { image: image.to_string(), message: message.clone() });
+    async fn pull_image(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<()> {
+        self.pull_image_reporting(image, auth, &|_| {}).await
+    }
+
+    /// A pull reports two steps: the manifest read (layers known) and every layer done.
+    async fn pull_image_reporting(
+        &self,
+        image: &str,
+        auth: Option<&RegistryAuth>,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<()> {
+        let found = {
+            let mut state = self.begin("pull_image", image)?;
+            let found = registry_answer(&state, image, auth)?;
+            // Pulling an image already present is a no-op in Docker, and keeps its id.
+            if state.find_image(image).is_none() {
+                state.images.insert(state::normalize_image(image), found.clone());
             }
-            Some(PullFailure::Other(message)) => {
-                return Err(EngineError::Pull { image: image.to_string(), message: message.clone() });
-            }
-            None => {}
-        }
-        match state.pullable.get(&key).copied() {
-            Some(size) => {
-                // Pulling an image already present is a no-op in Docker, and keeps its id.
-                if !state.images.contains_key(&key) {
-                    state.add_image(image, size);
-                }
-                Ok(())
-            }
-            None => Err(EngineError::Pull {
-                image: image.to_string(),
-                message: format!("manifest for {key} not found: manifest unknown"),
-            }),
-        }
+            found
+        };
+        let size = found.size_bytes;
+        progress(PullProgress { layers: 2, layers_done: 0, bytes: size, bytes_done: 0 });
+        progress(PullProgress { layers: 2, layers_done: 2, bytes: size, bytes_done: size });
+        Ok(())
+    }
+
+    async fn registry_digest(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<String> {
+        let state = self.begin("registry_digest", image)?;
+        let found = registry_answer(&state, image, auth)?;
+        let digest = found.repo_digests.first().and_then(|d| d.split_once('@')).map(|(_, d)| d.to_string());
+        Ok(digest.unwrap_or_default())
+    }
+
+    async fn tag_image(&self, image: &str, target: &str) -> Result<()> {
+        let mut state = self.begin("tag_image", &format!("{image} {target}"))?;
+        let found = state.find_image(image).cloned();
+        let found = found.ok_or_else(|| EngineError::NotFound { kind: "image", name: image.to_string() })?;
+        state.images.insert(state::normalize_image(target), found);
+        Ok(())
     }
 
     async fn inspect_image(&self, image: &str) -> Result<ImageStatus> {
         let state = self.begin("inspect_image", image)?;
         match state.find_image(image) {
-            Some(img) => Ok(ImageStatus { id: img.id.clone(), size_bytes: img.size_bytes }),
+            Some(img) => Ok(ImageStatus {
+                id: img.id.clone(),
+                size_bytes: img.size_bytes,
+                repo_digests: img.repo_digests.clone(),
+            }),
             None => Err(EngineError::NotFound { kind: "image", name: image.to_string() }),
         }
     }

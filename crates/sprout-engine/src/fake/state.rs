@@ -24,6 +24,8 @@ pub(crate) const DEFAULT_IMAGE_SIZE: u64 = 10 * 1024 * 1024;
 pub(crate) struct FakeImage {
     pub id: String,
     pub size_bytes: u64,
+    /// `NAME@sha256:...`: set for images that come from a registry.
+    pub repo_digests: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,7 +112,12 @@ fn default_pool_subnets() -> impl Iterator<Item = Ipv4Net> {
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub images: BTreeMap<String, FakeImage>,
-    pub pullable: BTreeMap<String, u64>,
+    /// What the registries hold, by normalized reference: the image a pull brings.
+    pub pullable: BTreeMap<String, FakeImage>,
+    /// Registries that want a credential: host -> (user, password).
+    pub registry_logins: HashMap<String, (String, String)>,
+    /// Registries that do not answer.
+    pub registries_down: std::collections::HashSet<String>,
     pub pull_failures: HashMap<String, PullFailure>,
     pub networks: BTreeMap<String, FakeNetwork>,
     pub containers: BTreeMap<String, FakeContainer>,
@@ -162,12 +169,31 @@ impl State {
     /// A local image by reference (`name`, `name:tag`) or by id (`sha256:...`), as Docker
     /// resolves either.
     pub fn find_image(&self, image: &str) -> Option<&FakeImage> {
-        self.images.get(&normalize_image(image)).or_else(|| self.images.values().find(|i| i.id == image))
+        self.images
+            .get(&normalize_image(image))
+            .or_else(|| self.images.values().find(|i| i.id == image || i.repo_digests.iter().any(|d| d == image)))
     }
 
     pub fn add_image(&mut self, image: &str, size_bytes: u64) {
         let id = format!("sha256:{}", self.fresh_id("image"));
-        self.images.insert(normalize_image(image), FakeImage { id, size_bytes });
+        self.images.insert(normalize_image(image), FakeImage { id, size_bytes, repo_digests: Vec::new() });
+    }
+
+    /// The registry holds `image`: a pull brings it with a fixed id and digest.
+    pub fn add_pullable(&mut self, image: &str, size_bytes: u64) {
+        let id = format!("sha256:{}", self.fresh_id("image"));
+        let digest = format!("sha256:{}", self.fresh_id("digest"));
+        let name = normalize_image(image);
+        let repo = name.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')).map_or(name.as_str(), |(r, _)| r);
+        let repo_digests = vec![format!("{repo}@{digest}")];
+        self.pullable.insert(name, FakeImage { id, size_bytes, repo_digests });
+    }
+
+    /// What the registry holds under `image` (a tag or `NAME@digest`).
+    pub fn find_pullable(&self, image: &str) -> Option<&FakeImage> {
+        self.pullable
+            .get(&normalize_image(image))
+            .or_else(|| self.pullable.values().find(|i| i.repo_digests.iter().any(|d| d == image)))
     }
 
     pub fn take_injected(&mut self, operation: &str, name: &str) -> Option<EngineError> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::FakeEngine;
 use crate::{
     ContainerSpec, ContainerState, DockerHealth, Engine, EngineError, HealthcheckSpec, LabelFilter, NetworkSpec,
-    PortSpec,
+    PortSpec, RegistryAuth,
 };
 
 const IMAGE: &str = "registry.example/app:1";
@@ -271,6 +271,44 @@ async fn pulls_succeed_fail_and_fail_auth_on_demand() {
     engine.clear_pull_failure("app:1");
     engine.pull_image("app:1", None).await.unwrap();
     assert_eq!(engine.calls_matching("pull_image app:1").len(), 4);
+}
+
+#[tokio::test]
+async fn registries_want_their_login_answer_digests_and_may_be_down() {
+    let engine = FakeEngine::new();
+    let image = "127.0.0.1:5000/shop/app:2";
+    engine.make_pullable(image);
+    engine.require_registry_login("127.0.0.1:5000", "ci", "s3cret");
+    let auth = |password: &str| RegistryAuth {
+        username: "ci".into(),
+        password: password.into(),
+        server: "127.0.0.1:5000".into(),
+    };
+    for wrong in [None, Some(auth("old"))] {
+        let err = engine.registry_digest(image, wrong.as_ref()).await.unwrap_err();
+        assert!(matches!(err, EngineError::Auth { .. }), "{err}");
+        assert!(matches!(engine.pull_image(image, wrong.as_ref()).await, Err(EngineError::Auth { .. })));
+    }
+    let digest = engine.registry_digest(image, Some(&auth("s3cret"))).await.unwrap();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    let seen = std::sync::Mutex::new(Vec::new());
+    engine.pull_image_reporting(image, Some(&auth("s3cret")), &|p| seen.lock().unwrap().push(p)).await.unwrap();
+    assert_eq!(seen.lock().unwrap().last().map(|p| (p.layers, p.layers_done)), Some((2, 2)));
+    let status = engine.inspect_image(image).await.unwrap();
+    let by_digest = format!("127.0.0.1:5000/shop/app@{digest}");
+    assert_eq!(status.repo_digests, std::slice::from_ref(&by_digest));
+
+    // Gone from the engine: pulled again by digest, it is the very same image.
+    engine.remove_image(image);
+    assert!(!engine.image_present(&by_digest).await.unwrap());
+    engine.pull_image(&by_digest, Some(&auth("s3cret"))).await.unwrap();
+    assert_eq!(engine.inspect_image(&by_digest).await.unwrap().id, status.id);
+    engine.tag_image(&by_digest, image).await.unwrap();
+    assert_eq!(engine.inspect_image(image).await.unwrap().id, status.id);
+
+    engine.set_registry_down("127.0.0.1:5000", true);
+    let err = engine.pull_image(image, Some(&auth("s3cret"))).await.unwrap_err();
+    assert!(matches!(err, EngineError::Transient { .. }), "{err}");
 }
 
 #[tokio::test]
