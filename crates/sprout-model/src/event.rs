@@ -49,6 +49,13 @@ pub enum Event {
         error: String,
         retry_in_s: u64,
     },
+    /// Launches that failed again and again with one error (said once, as `LaunchFailed`)
+    /// stopped doing so: they work again, fail otherwise, or none is wanted.
+    LaunchFailuresEnded {
+        error: String,
+        failures: u32,
+        over_s: u64,
+    },
     InstanceInService {
         instance: String,
         address: String,
@@ -190,6 +197,7 @@ impl Event {
             Event::DeployAborted { .. } => "DeployAborted",
             Event::InstanceLaunched { .. } => "InstanceLaunched",
             Event::LaunchFailed { .. } => "LaunchFailed",
+            Event::LaunchFailuresEnded { .. } => "LaunchFailuresEnded",
             Event::InstanceInService { .. } => "InstanceInService",
             Event::InstanceRetired { .. } => "InstanceRetired",
             Event::InstanceUnhealthy { .. } => "InstanceUnhealthy",
@@ -262,6 +270,9 @@ impl Event {
             }
             Event::LaunchFailed { instance, error, retry_in_s } => {
                 format!("Instance {instance} failed to launch: {error}; retrying in {retry_in_s}s")
+            }
+            Event::LaunchFailuresEnded { error, failures, over_s } => {
+                format!("Launch failure over after {failures} failed launches in {over_s} s: {error}")
             }
             Event::InstanceInService { instance, address } => {
                 format!("Instance {instance} passed its health check and is in service at {address}")

@@ -3,6 +3,7 @@
 //!
 //! - `crashloop`: instances replaced again and again for one cause: back-off and health.
 //! - `health`: an instance's health from its containers and its HTTP probe record.
+//! - `launch_failures`: launches failing again and again the same way: said once, counted.
 //! - `reconcile`: the steps that move an environment's instances towards its spec.
 //! - `lifecycle`: which application versions a lifecycle policy deletes.
 //! - `deploy`: how a new version replaces the running one under a deployment policy.
@@ -18,6 +19,7 @@ pub mod crashloop;
 pub mod deploy;
 pub mod enhanced;
 pub mod health;
+pub mod launch_failures;
 pub mod lifecycle;
 pub mod orphans;
 pub mod pass;

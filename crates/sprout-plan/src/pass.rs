@@ -25,6 +25,7 @@ use crate::crashloop::CrashLoops;
 use crate::deploy::plan_deploy;
 use crate::enhanced::{HealthStatus, Traffic, judge_environment_status, judge_instance_status};
 use crate::health::{ContainerObservation, InstanceHealth};
+use crate::launch_failures::LaunchFailures;
 use crate::reconcile::{EnvironmentSpec, InstanceObservation, RetireReason, Step};
 use crate::rotation::{Candidate, choose_rotation};
 use crate::snapshot::{ContainerView, EnvSnapshot, InstanceView};
@@ -119,6 +120,8 @@ pub struct Memory {
     pub engine_retries: u32,
     /// Causes that keep replacing instances, with their back-off (`crashloop`).
     pub crash_loops: CrashLoops,
+    /// Launches failing again and again with one error: said once, counted (`launch_failures`).
+    pub launch_failures: LaunchFailures,
 }
 
 impl Memory {
@@ -187,6 +190,9 @@ pub struct PassPlan {
     pub snapshot: Option<EnvSnapshot>,
     pub memory: Memory,
     pub next: Next,
+    /// How many of the input's launch failures were noted (said or counted): the controller
+    /// forgets that many. None while the engine does not answer.
+    pub launch_failures_noted: usize,
 }
 
 /// The pass: see the module's documentation.
@@ -211,9 +217,9 @@ pub fn plan_pass(input: &PassInput, memory: &Memory) -> PassPlan {
     memory.engine_retries = 0;
     for (instance, error) in &input.launch_failures {
         let retry_in_s = memory.note_failure(now);
-        events.push(Event::LaunchFailed { instance: instance.clone(), error: error.clone(), retry_in_s });
+        events.extend(memory.launch_failures.note(instance, error, retry_in_s, now));
     }
-    match input.env {
+    let mut plan = match input.env {
         None => plan_gone(input, memory, events),
         Some(env)
             if env.status == EnvStatus::Terminating
@@ -227,7 +233,9 @@ pub fn plan_pass(input: &PassInput, memory: &Memory) -> PassPlan {
             plan
         }
         Some(env) => plan_running(input, env, memory, events),
-    }
+    };
+    plan.launch_failures_noted = input.launch_failures.len();
+    plan
 }
 
 impl PassPlan {
@@ -241,6 +249,7 @@ impl PassPlan {
             snapshot: None,
             memory,
             next: Next::After(after),
+            launch_failures_noted: 0,
         }
     }
 }
@@ -282,6 +291,7 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
             if input.launching.contains_key(&inst.id) || inst.containers.is_none() { None } else { inst.address };
         if health == InstanceHealth::Healthy && memory.announced.insert(inst.id.clone()) {
             memory.failures = 0;
+            events.extend(memory.launch_failures.served(inst.launched_at));
             let address = address.map(|a| a.to_string()).unwrap_or_default();
             events.push(Event::InstanceInService { instance: inst.id.clone(), address });
         }
@@ -387,6 +397,10 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
             Step::Retire { .. } => None,
         })
         .collect();
+    if spec.may_launch && launch.is_empty() && input.launching.is_empty() {
+        // Free to launch and wanting none: failures of launches nobody wants are over.
+        events.extend(memory.launch_failures.end());
+    }
 
     // Enhanced health, for the snapshot and a failed deploy's reason.
     for (view, inst) in views.iter_mut().zip(&input.instances) {
@@ -401,6 +415,10 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     let (looping, loop_causes) = memory.crash_loops.judge(now);
     status = status.worst(looping);
     causes.extend(loop_causes);
+    if let Some((level, cause)) = memory.launch_failures.judge(memory.backoff_until, now) {
+        status = status.worst(level);
+        causes.push(cause);
+    }
     if env.desired_instances == 0 && views.is_empty() && crate::scaling::band_of(&env).max > 0 {
         // Scaled to zero by the autoscaler, which a held request wakes: planned, nothing to fix.
         (status, causes) = (HealthStatus::Info, vec!["scaled to zero, wakes on the next request".into()]);
@@ -441,5 +459,6 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         snapshot: Some(EnvSnapshot { instances: views, status, colour, causes, observed_at: now }),
         memory,
         next: Next::After(next),
+        launch_failures_noted: 0,
     }
 }

@@ -36,6 +36,8 @@ pub struct Ctx {
     pub metrics: Arc<dyn crate::request_rates::MetricSource>,
     /// Permits for instance launches (`Settings::launch_concurrency`).
     pub launch_slots: Arc<tokio::sync::Semaphore>,
+    /// Subnets of the instance network pool in use (`Settings::instance_pool`).
+    pub networks: Arc<crate::network_pool::NetworkPool>,
 }
 
 impl Ctx {
@@ -60,6 +62,7 @@ impl Ctx {
             kick: Arc::new(Notify::new()),
             wakers: Arc::default(),
             launch_slots: Arc::new(tokio::sync::Semaphore::new(settings.launch_concurrency)),
+            networks: Arc::new(crate::network_pool::NetworkPool::new(settings.instance_pool)),
             metrics,
             settings,
         }

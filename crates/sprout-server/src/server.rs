@@ -14,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, SystemClock};
 use crate::context::{Ctx, Settings};
+use crate::network_pool::NetworkPool;
+use sprout_plan::subnets::{self, SubnetPool};
 
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
@@ -31,6 +33,10 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// Seconds a client connection may go without a request (`--client-idle-timeout`).
     pub client_idle_timeout_s: u64,
+    /// Where instance networks get their subnets (`--instance-network-pool`); None: the default.
+    pub instance_network_pool: Option<ipnet::Ipv4Net>,
+    /// Prefix length of an instance's subnet (`--instance-subnet-size`); None: the default.
+    pub instance_subnet_size: Option<u8>,
 }
 
 /// Why the server could not start, each with what to do.
@@ -48,6 +54,10 @@ pub enum StartError {
     Engine(#[from] sprout_engine::EngineError),
     #[error("{0}")]
     Token(String),
+    #[error("{0}")]
+    PoolSize(#[from] sprout_plan::subnets::PoolError),
+    #[error("{0}")]
+    Pool(#[from] crate::network_pool::PoolCheckError),
 }
 
 /// Everything `run` opened, before serving: lets tests start a server on a FakeEngine.
@@ -121,6 +131,7 @@ pub async fn start(
         .await
         .map_err(StartError::Token)?;
     restrict_data_dir(&dir)?;
+    let networks = instance_networks(opts, &*engine).await?;
     let api = bind(&opts.api_addr, "API", "--api").await?;
     let http = bind(&opts.http_addr, "load balancer", "--http").await?;
     let mut settings = Settings::new(dir, id);
@@ -138,7 +149,26 @@ pub async fn start(
         client_idle_timeout: std::time::Duration::from_secs(opts.client_idle_timeout_s),
         ..LbConfig::default()
     });
-    Ok(Started { ctx: Ctx::new(store, engine, clock, lb, settings), api, http, admin_token })
+    settings.instance_pool = networks.pool();
+    let mut ctx = Ctx::new(store, engine, clock, lb, settings);
+    ctx.networks = Arc::new(networks);
+    Ok(Started { ctx, api, http, admin_token })
+}
+
+/// The instance network pool, checked against the host's routes and the engine's networks, with
+/// the subnets of Sprout's networks in it adopted (a restarted server keeps its instances').
+async fn instance_networks(opts: &ServerOptions, engine: &dyn Engine) -> Result<NetworkPool, StartError> {
+    let pool = SubnetPool::new(
+        opts.instance_network_pool.unwrap_or(subnets::DEFAULT_POOL),
+        opts.instance_subnet_size.unwrap_or(subnets::DEFAULT_SUBNET_PREFIX),
+    )?;
+    let routes = crate::network_pool::routes::read().await.unwrap_or_else(|e| {
+        tracing::warn!("the instance network pool {} is not checked against the host's routes: {e}", pool.net);
+        Vec::new()
+    });
+    let networks = NetworkPool::new(pool);
+    networks.check_and_adopt(engine, &routes).await?;
+    Ok(networks)
 }
 
 /// Serve the API and load balancer and run the controllers until `shutdown` is cancelled.
@@ -163,6 +193,9 @@ pub async fn run(opts: ServerOptions) -> Result<(), Box<dyn std::error::Error>> 
     eprintln!("sprout server: data in {}", dir.display());
     eprintln!("  API            http://{}", started.api.local_addr()?);
     eprintln!("  load balancer  http://{}", started.http.local_addr()?);
+    let (in_use, capacity) = started.ctx.networks.usage();
+    let pool = started.ctx.networks.pool();
+    eprintln!("  subnet pool    {} (/{} per instance): {in_use} of {capacity} in use", pool.net, pool.prefix);
     if started.admin_token.is_some() {
         eprintln!("  admin token    written to {}", dir.join("admin.token").display());
     }

@@ -29,6 +29,9 @@ pub struct Settings {
     /// (docs/scaling.md): one launch at a time brings the first added instance into service
     /// 0.9 s sooner than two at a time, for the same instance-seconds of capacity over four.
     pub launch_concurrency: usize,
+    /// Where instance networks get their subnets (`--instance-network-pool`,
+    /// `--instance-subnet-size`).
+    pub instance_pool: sprout_plan::subnets::SubnetPool,
 }
 
 impl Settings {
@@ -45,6 +48,7 @@ impl Settings {
             tick: Duration::from_secs(1),
             bundle_limit_bytes: 512 * 1024 * 1024,
             launch_concurrency: (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).max(1),
+            instance_pool: Default::default(),
         }
     }
     pub fn bundles_dir(&self) -> PathBuf {

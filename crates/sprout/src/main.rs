@@ -68,6 +68,14 @@ enum Command {
         /// HTTP/2 alike); it is then closed gracefully
         #[arg(long, value_name = "SECONDS", default_value_t = sprout_lb::DEFAULT_CLIENT_IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
         client_idle_timeout: u64,
+        /// IPv4 range Sprout cuts instance networks' subnets from (must overlap no route of the
+        /// host and no Docker network; see docs/networks.md)
+        #[arg(long, value_name = "CIDR", default_value_t = sprout_plan::subnets::DEFAULT_POOL)]
+        instance_network_pool: ipnet::Ipv4Net,
+        /// Prefix length of an instance network's subnet (28: 13 containers); instances with
+        /// more containers get a larger one
+        #[arg(long, value_name = "BITS", default_value_t = sprout_plan::subnets::DEFAULT_SUBNET_PREFIX, value_parser = clap::value_parser!(u8).range(8..=29))]
+        instance_subnet_size: u8,
     },
     /// Check a Dockerrun.aws.json (a file or a bundle directory)
     Validate { path: PathBuf },
@@ -184,6 +192,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             trusted_proxies,
             max_connections,
             client_idle_timeout,
+            instance_network_pool,
+            instance_subnet_size,
         } => {
             let opts = sprout_server::ServerOptions {
                 data_dir: data_dir.unwrap_or_else(config::default_data_dir),
@@ -195,6 +205,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 trusted_proxies,
                 max_connections: max_connections as usize,
                 client_idle_timeout_s: client_idle_timeout,
+                instance_network_pool: Some(instance_network_pool),
+                instance_subnet_size: Some(instance_subnet_size),
             };
             sprout_server::run(opts).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(0)

@@ -205,21 +205,6 @@ fn bundle_copy(tag: &str) -> tempfile::TempDir {
     dir
 }
 
-fn hog_bundle(hog: bool) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let env = if hog { r#",{"name":"HOG_AFTER_S","value":"3"}"# } else { "" };
-    std::fs::write(
-        dir.path().join("Dockerrun.aws.json"),
-        format!(
-            r#"{{"AWSEBDockerrunVersion":2,"containerDefinitions":[{{"name":"hog","image":"sprout-example/adserver:latest",
-                "essential":true,"memory":16,"portMappings":[{{"hostPort":80,"containerPort":8080}}],
-                "environment":[{{"name":"PORT","value":"8080"}}{env}]}}]}}"#
-        ),
-    )
-    .unwrap();
-    dir
-}
-
 #[test]
 #[ignore = "the fault suite: run it with scripts/faults"]
 fn fault_suite() {
@@ -367,8 +352,8 @@ fn fault_suite() {
         },
     ));
 
-    let hog = hog_bundle(true);
-    let fixed = hog_bundle(false);
+    let hog = hog_bundle(Some(3));
+    let fixed = hog_bundle(None);
     rig.cli.ok(&["create", "hog", "--bundle", hog.path().to_str().unwrap(), "--label", "hog", "--instances", "1"]);
     rows.push(measure(
         &mut rig,

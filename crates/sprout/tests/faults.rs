@@ -10,23 +10,6 @@ mod common;
 use common::disk::{SmallDisk, fill};
 use common::*;
 
-/// A one-container bundle of the example's ad server; `hog_after_s` makes it eat memory past
-/// its 16 MiB limit that many seconds after every start.
-fn bundle(hog_after_s: Option<u64>) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let hog = hog_after_s.map(|s| format!(r#",{{"name":"HOG_AFTER_S","value":"{s}"}}"#)).unwrap_or_default();
-    std::fs::write(
-        dir.path().join("Dockerrun.aws.json"),
-        format!(
-            r#"{{"AWSEBDockerrunVersion":2,"containerDefinitions":[{{"name":"hog","image":"sprout-example/adserver:latest",
-                "essential":true,"memory":16,"portMappings":[{{"hostPort":80,"containerPort":8080}}],
-                "environment":[{{"name":"PORT","value":"8080"}}{hog}]}}]}}"#
-        ),
-    )
-    .unwrap();
-    dir
-}
-
 fn health(server: &Server, env: &str) -> serde_json::Value {
     serde_json::from_str(&server.cli_ok(&["health", env, "--output", "json"])).unwrap()
 }
@@ -40,7 +23,7 @@ fn an_oom_crash_loop_reads_degraded_backs_off_and_ends_with_a_fixed_version() {
     require_example_images();
     let app = unique_app("oom");
     let server = Server::start(&app);
-    let hog = bundle(Some(4));
+    let hog = hog_bundle(Some(4));
     server.cli_ok(&["create", "loop", "--bundle", hog.path().to_str().unwrap(), "--label", "hog", "--instances", "2"]);
 
     let mut last = serde_json::Value::Null;
@@ -56,7 +39,7 @@ fn an_oom_crash_loop_reads_degraded_backs_off_and_ends_with_a_fixed_version() {
     assert_eq!(said.matches("Crash loop (Degraded)").count(), 1, "one event per change of level: {said}");
     assert!(said.contains("the next replacement waits"), "{said}");
 
-    let fixed = bundle(None);
+    let fixed = hog_bundle(None);
     server.cli_ok(&["deploy", "loop", "--bundle", fixed.path().to_str().unwrap(), "--label", "fixed"]);
     eventually("health Ok once the fixed version runs", 120, || {
         last = health(&server, "loop");

@@ -145,25 +145,67 @@ fn an_instance_that_never_served_backs_off_launches() {
     assert_eq!(plan.launch, ["v1"]);
 }
 
+fn launch_failed(events: &[Event]) -> Vec<(String, u64)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::LaunchFailed { error, retry_in_s, .. } => Some((error.clone(), *retry_in_s)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn launch_failures_are_said_with_their_back_off_and_nothing_launches_meanwhile() {
     let e = env("v1", 1, EnvStatus::Launching);
     let mut i = input(Some(&e), Vec::new());
     i.launch_failures = vec![("i-x".into(), "no such image".into()), ("i-y".into(), "no such image".into())];
     let plan = plan_pass(&i, &Memory::default());
-    let retries: Vec<u64> = plan
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::LaunchFailed { retry_in_s, .. } => Some(*retry_in_s),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(retries, [2, 4]);
+    // Both back off; the second, the same failure again, is counted rather than said.
+    assert_eq!(launch_failed(&plan.events), [("no such image".to_string(), 2)]);
+    assert_eq!(plan.memory.backoff_until, Some(at(104)));
+    assert_eq!(plan.launch_failures_noted, 2);
     assert!(plan.launch.is_empty());
     let mut later = input(Some(&e), Vec::new());
     later.now = at(105);
     assert_eq!(plan_pass(&later, &plan.memory).launch, ["v1"]);
+}
+
+#[test]
+fn a_launch_failing_again_and_again_is_one_event_and_a_cause_until_an_instance_serves() {
+    const FULL: &str = "the instance network pool 100.80.0.0/27 is full: all 2 subnets of /28 are in use";
+    let e = env("v1", 2, EnvStatus::Ready);
+    let mut memory = passed(&["i-a"]);
+    let mut said = Vec::new();
+    for (n, t) in [(1, 100), (2, 103), (3, 108)] {
+        let mut i = input(Some(&e), vec![inst("i-a", "v1", 1)]);
+        i.now = at(t);
+        i.launch_failures = vec![(format!("i-{n}"), FULL.to_string())];
+        let plan = plan_pass(&i, &memory);
+        said.extend(launch_failed(&plan.events));
+        memory = plan.memory;
+        let snapshot = plan.snapshot.unwrap();
+        let cause = snapshot.causes.iter().find(|c| c.starts_with("instances fail to launch")).unwrap();
+        assert!(cause.contains(FULL), "{cause}");
+        if n == 3 {
+            assert!(cause.starts_with("instances fail to launch (3 times since"), "{cause}");
+            assert_eq!(snapshot.status.worst(HealthStatus::Degraded), snapshot.status);
+        }
+    }
+    assert_eq!(said, [(FULL.to_string(), 2)]);
+    // A subnet came free: the next launch serves, and the run is said with its count.
+    let mut fresh = inst("i-4", "v1", 2);
+    fresh.launched_at = at(120).timestamp();
+    let mut i = input(Some(&e), vec![inst("i-a", "v1", 1), fresh]);
+    i.now = at(130);
+    memory.checks.insert("i-4".into(), passed(&["i-4"]).checks["i-4"].clone());
+    let plan = plan_pass(&i, &memory);
+    assert!(
+        plan.events.contains(&Event::LaunchFailuresEnded { error: FULL.into(), failures: 3, over_s: 8 }),
+        "{:?}",
+        plan.events
+    );
+    assert!(!plan.snapshot.unwrap().causes.iter().any(|c| c.contains("fail to launch")));
 }
 
 #[test]
@@ -409,4 +451,26 @@ fn a_crash_loop_holds_its_replacements_reads_degraded_and_ends_with_a_fixed_vers
     let p = plan_pass(&i, &remembered);
     assert!(p.events.iter().any(|e| matches!(e, Event::CrashLoopEnded { replacements: 3, .. })), "{:?}", p.events);
     assert_eq!(p.snapshot.unwrap().status, HealthStatus::Ok);
+}
+
+#[test]
+fn launches_wait_for_images_and_running_instances_stay() {
+    // A deploy of v2 whose images are held back (the registry refused the credential): no old
+    // instance is taken out, nothing is launched, and health says why until the images come.
+    let e = env("v2", 3, EnvStatus::Updating);
+    let old = vec![inst("a", "v1", 1), inst("b", "v1", 2), inst("c", "v1", 3)];
+    let mut i = input(Some(&e), old.clone());
+    let why = "registry 127.0.0.1:5000 refused the credential of user ci at 12:03:00 UTC; next try 12:04:00 UTC";
+    i.images_waiting = Some(why.into());
+    let plan = plan_pass(&i, &passed(&["a", "b", "c"]));
+    assert!(plan.launch.is_empty(), "{:?}", plan.launch);
+    assert!(plan.retire.is_empty(), "{:?}", plan.retire);
+    let snapshot = plan.snapshot.unwrap();
+    assert!(snapshot.causes.iter().any(|c| c.contains("refused the credential of user ci")), "{:?}", snapshot.causes);
+    assert_eq!(snapshot.status, HealthStatus::Warning);
+    assert_eq!(snapshot.instances.iter().filter(|v| v.in_service).count(), 3);
+
+    // The images came: the deploy proceeds.
+    let plan = plan_pass(&input(Some(&e), old), &passed(&["a", "b", "c"]));
+    assert!(!plan.launch.is_empty());
 }

@@ -18,7 +18,6 @@ use super::health::{self, Probes};
 use super::launching::{self, Launches};
 use super::retiring::Retiring;
 use crate::context::{Ctx, EnvKey};
-use crate::events::Event;
 use crate::instance::spec::{config_hash, deploy_key};
 use crate::instance::{ObservedInstance, container_view, observe_environment};
 
@@ -158,7 +157,7 @@ impl EnvController {
             Some(Write::Delete) => self.ctx.store.delete_environment(&self.app, &self.env).await?,
             None => {}
         }
-        self.launches.forget_failures(plan.events.iter().filter(|e| matches!(e, Event::LaunchFailed { .. })).count());
+        self.launches.forget_failures(plan.launch_failures_noted);
         self.memory = plan.memory;
         for event in plan.events {
             self.ctx.emit(&self.app, Some(&self.env), event).await;

@@ -106,7 +106,7 @@ pub async fn start(
         // The engine's work is CPU-bound, so more launches at once share the CPU and delay the
         // first capacity.
         let _slot = ctx.launch_slots.clone().acquire_owned().await;
-        let result = instance::launch_instance(&*ctx.engine, &plan).await;
+        let result = instance::launch_instance(&*ctx.engine, &ctx.networks, &plan).await;
         if result.is_ok() {
             ctx.emit(&app, Some(&env_name), Event::InstanceLaunched { instance: id.clone(), version }).await;
         }

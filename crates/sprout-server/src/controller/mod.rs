@@ -87,7 +87,8 @@ pub async fn sweep_orphans(ctx: &Ctx, known: &BTreeSet<EnvKey>) {
             .map(|c| c.name.clone())
             .collect();
         let net = network_name(&o.app, &o.env, &o.instance);
-        if crate::instance::retire::remove_instance_objects(&*ctx.engine, &names, &net, ctx.settings.stop_timeout)
+        let stop = ctx.settings.stop_timeout;
+        if crate::instance::retire::remove_instance_objects(&*ctx.engine, &ctx.networks, &names, &net, stop)
             .await
             .is_ok()
         {

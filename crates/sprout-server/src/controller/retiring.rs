@@ -63,7 +63,17 @@ impl Retiring {
             let reason = retirement.reason.describe();
             for attempt in 0u32.. {
                 let stop = ctx.settings.stop_timeout;
-                match instance::retire_instance(&*ctx.engine, &names, &network, stop, Some(&vol), vol.parent()).await {
+                match instance::retire_instance(
+                    &*ctx.engine,
+                    &ctx.networks,
+                    &names,
+                    &network,
+                    stop,
+                    Some(&vol),
+                    vol.parent(),
+                )
+                .await
+                {
                     Ok(()) => {
                         ctx.emit(&app, Some(&env), Event::InstanceRetired { instance: inst.id.clone(), reason }).await;
                         break;

@@ -12,6 +12,7 @@ use sprout_model::DependencyCondition;
 
 use super::retire::remove_instance_objects;
 use super::spec::InstancePlan;
+use crate::network_pool::{NetworkError, NetworkPool};
 
 /// How long a container may take to reach the condition another one waits for.
 pub const DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -22,17 +23,21 @@ pub enum LaunchError {
     Directory { path: String, message: String },
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The instance network could not be created: the pool is full, or the engine refused.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
     #[error("container {waiting} waited for {dependency} to {condition}, but {what}")]
     Dependency { waiting: String, dependency: String, condition: &'static str, what: String },
 }
 
-/// Create and start every container of the instance. On error, everything created is removed.
-pub async fn launch_instance(engine: &dyn Engine, plan: &InstancePlan) -> Result<(), LaunchError> {
-    let result = launch_inner(engine, plan).await;
+/// Create and start every container of the instance, on a network with a subnet of `pool`. On
+/// error, everything created is removed.
+pub async fn launch_instance(engine: &dyn Engine, pool: &NetworkPool, plan: &InstancePlan) -> Result<(), LaunchError> {
+    let result = launch_inner(engine, pool, plan).await;
     if result.is_err() {
         let names: Vec<String> = plan.containers.iter().map(|c| c.spec.name.clone()).collect();
         // Best effort: the reconciler removes leftovers by label if this fails too.
-        let _ = remove_instance_objects(engine, &names, &plan.network.name, Duration::from_secs(1)).await;
+        let _ = remove_instance_objects(engine, pool, &names, &plan.network.name, Duration::from_secs(1)).await;
     }
     result
 }
@@ -56,7 +61,7 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()
     Ok(())
 }
 
-async fn launch_inner(engine: &dyn Engine, plan: &InstancePlan) -> Result<(), LaunchError> {
+async fn launch_inner(engine: &dyn Engine, pool: &NetworkPool, plan: &InstancePlan) -> Result<(), LaunchError> {
     for dir in &plan.dirs {
         std::fs::create_dir_all(dir)
             .map_err(|e| LaunchError::Directory { path: dir.display().to_string(), message: e.to_string() })?;
@@ -72,10 +77,7 @@ async fn launch_inner(engine: &dyn Engine, plan: &InstancePlan) -> Result<(), La
         copy_tree(&copy.from, &copy.to)
             .map_err(|e| LaunchError::Directory { path: copy.to.display().to_string(), message: e.to_string() })?;
     }
-    match engine.create_network(&plan.network).await {
-        Ok(()) | Err(EngineError::Conflict { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
+    pool.create_network(engine, &plan.network, plan.containers.len()).await?;
     create_all(engine, plan).await?;
     // Wave by wave, every container of a wave concurrently: an instance of four containers
     // starts in two rounds of Docker calls instead of four, which is most of scale-out time.
@@ -205,7 +207,8 @@ mod tests {
         for image in ["web:1", "app:1", "data:1"] {
             fake.add_image(image);
         }
-        launch_instance(&fake, &plan).await.unwrap();
+        let pool = NetworkPool::new(Default::default());
+        launch_instance(&fake, &pool, &plan).await.unwrap();
 
         let calls: Vec<String> = fake
             .calls()

@@ -7,21 +7,26 @@ use std::time::Duration;
 
 use sprout_engine::{Engine, EngineError};
 
+use crate::network_pool::NetworkPool;
+
 /// Stop and remove the given containers (dependents first, so reverse start order) and the
-/// network. Every step is tried even if an earlier one failed; the first error is returned.
+/// network, whose subnet goes back to `pool`. Every step is tried even if an earlier one failed;
+/// the first error is returned.
 pub async fn remove_instance_objects(
     engine: &dyn Engine,
+    pool: &NetworkPool,
     containers_in_start_order: &[String],
     network: &str,
     stop_timeout: Duration,
 ) -> Result<(), EngineError> {
-    remove_objects(engine, containers_in_start_order, network, stop_timeout, None).await
+    remove_objects(engine, pool, containers_in_start_order, network, stop_timeout, None).await
 }
 
 /// `remove_instance_objects`, saving each container's logs between its stop and its removal
 /// when `save_logs_to` is given, so its last words (during SIGTERM) are kept too.
 async fn remove_objects(
     engine: &dyn Engine,
+    pool: &NetworkPool,
     containers_in_start_order: &[String],
     network: &str,
     stop_timeout: Duration,
@@ -43,8 +48,11 @@ async fn remove_objects(
             first_err.get_or_insert(e);
         }
     }
-    if let Err(e) = engine.remove_network(network).await {
-        first_err.get_or_insert(e);
+    match engine.remove_network(network).await {
+        Ok(()) => pool.release(network),
+        Err(e) => {
+            first_err.get_or_insert(e);
+        }
     }
     match first_err {
         None => Ok(()),
@@ -61,13 +69,14 @@ pub const SAVED_LOG_LINES: usize = 1000;
 /// stopped, so `sprout logs --all` can still show them after the containers are gone.
 pub async fn retire_instance(
     engine: &dyn Engine,
+    pool: &NetworkPool,
     containers: &[String],
     network: &str,
     stop_timeout: Duration,
     volume_dir: Option<&std::path::Path>,
     save_logs_to: Option<&std::path::Path>,
 ) -> Result<(), EngineError> {
-    let r = remove_objects(engine, containers, network, stop_timeout, save_logs_to).await;
+    let r = remove_objects(engine, pool, containers, network, stop_timeout, save_logs_to).await;
     if r.is_ok()
         && let Some(dir) = volume_dir
     {

@@ -92,6 +92,11 @@ pub async fn harness() -> Harness {
 
 /// The harness over a store of the test's own (one that interferes, for instance).
 pub async fn harness_with(store: Arc<dyn Store>) -> Harness {
+    harness_configured(store, |_| {}).await
+}
+
+/// The harness with settings of the test's own (a tiny instance network pool, say).
+pub async fn harness_configured(store: Arc<dyn Store>, configure: impl FnOnce(&mut Settings)) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let fake = Arc::new(FakeEngine::new());
     for i in ["app:1", "app:2", "web:1"] {
@@ -101,6 +106,7 @@ pub async fn harness_with(store: Arc<dyn Store>) -> Harness {
     settings.tick = Duration::from_millis(50);
     settings.drain = Duration::from_millis(10);
     settings.stop_timeout = Duration::from_millis(100);
+    configure(&mut settings);
     let engine: Arc<dyn Engine> = fake.clone();
     let mut ctx = Ctx::new(
         store,

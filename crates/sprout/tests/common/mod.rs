@@ -65,16 +65,8 @@ pub struct Server {
 impl Server {
     pub fn start(app: &str) -> Server {
         let tmp = tempfile::tempdir().unwrap();
-        let data_dir = tmp.path().join("data");
-        let mut s = Server {
-            child: None,
-            data_dir,
-            api: format!("127.0.0.1:{}", free_port()),
-            http: format!("127.0.0.1:{}", free_port()),
-            app: app.to_string(),
-            _tmp: Some(tmp),
-        };
-        s.spawn();
+        let mut s = Server::start_in(app, tmp.path().join("data"));
+        s._tmp = Some(tmp);
         s
     }
 
@@ -252,4 +244,22 @@ pub fn instance_ids(status: &serde_json::Value) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// A one-container bundle of the example's ad server behind host port 80, under a 16 MiB memory
+/// limit; with `hog_after_s` it eats memory past that limit that many seconds after every start
+/// (an OOM kill, again and again: a crash loop).
+pub fn hog_bundle(hog_after_s: Option<u64>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let hog = hog_after_s.map(|s| format!(r#",{{"name":"HOG_AFTER_S","value":"{s}"}}"#)).unwrap_or_default();
+    std::fs::write(
+        dir.path().join("Dockerrun.aws.json"),
+        format!(
+            r#"{{"AWSEBDockerrunVersion":2,"containerDefinitions":[{{"name":"hog","image":"sprout-example/adserver:latest",
+                "essential":true,"memory":16,"portMappings":[{{"hostPort":80,"containerPort":8080}}],
+                "environment":[{{"name":"PORT","value":"8080"}}{hog}]}}]}}"#
+        ),
+    )
+    .unwrap();
+    dir
 }
