@@ -7,5 +7,7 @@
 //! server logic (validating and applying a request is the server's business).
 
 pub mod environment;
+pub mod registry;
 
 pub use environment::{DeployOptionsPatch, DeployRequest, EnvView, NewEnvironment, SwapView};
+pub use registry::{CredentialView, ImportRequest, LoginRequest, LogoutRequest, RegistryChange};

@@ -70,6 +70,9 @@ pub struct PassInput<'a> {
     pub traffic: Traffic,
     /// Set when the engine could not be listed: nothing else was observed.
     pub engine_error: Option<String>,
+    /// Set while the desired version's images are not on the engine (pulls running, a registry
+    /// holding calls back): why, in words. Its launches wait; running instances are untouched.
+    pub images_waiting: Option<String>,
     /// What `sprout status` showed after the last pass, kept (with the engine's absence said)
     /// while the engine does not answer.
     pub previous: Option<&'a EnvSnapshot>,
@@ -336,7 +339,8 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         desired: env.desired_instances + warm_pool,
         terminating: env.status == EnvStatus::Terminating,
         may_launch: memory.backoff_until.is_none_or(|t| now >= t)
-            && memory.crash_loops.held_until(&input.desired_key, now).is_none(),
+            && memory.crash_loops.held_until(&input.desired_key, now).is_none()
+            && input.images_waiting.is_none(),
     };
     let (mut plan, mut deploy_status) = plan_deploy(&spec, &deploy_spec(&env), &observations);
     let (loop_events, in_a_loop) = note_replacements(input, &plan, &mut memory.crash_loops);
@@ -415,6 +419,12 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     let (looping, loop_causes) = memory.crash_loops.judge(now);
     status = status.worst(looping);
     causes.extend(loop_causes);
+    if let Some(why) = &input.images_waiting {
+        // Said as events once (pull started, registry refused); here for as long as it lasts.
+        let held = why.contains("refused") || why.contains("did not answer") || why.contains("failed");
+        status = status.worst(if held { HealthStatus::Warning } else { HealthStatus::Info });
+        causes.push(format!("launches wait for images: {why}"));
+    }
     if let Some((level, cause)) = memory.launch_failures.judge(memory.backoff_until, now) {
         status = status.worst(level);
         causes.push(cause);

@@ -36,6 +36,9 @@ pub struct Ctx {
     pub metrics: Arc<dyn crate::request_rates::MetricSource>,
     /// Permits for instance launches (`Settings::launch_concurrency`).
     pub launch_slots: Arc<tokio::sync::Semaphore>,
+    /// Registry credentials' key, circuits, pulls in flight and mirrors. `Ctx::new` gives a
+    /// key that lives as long as the process; `server::start` puts the data directory's.
+    pub registries: Arc<crate::registry::Registries>,
     /// Subnets of the instance network pool in use (`Settings::instance_pool`).
     pub networks: Arc<crate::network_pool::NetworkPool>,
 }
@@ -62,6 +65,10 @@ impl Ctx {
             kick: Arc::new(Notify::new()),
             wakers: Arc::default(),
             launch_slots: Arc::new(tokio::sync::Semaphore::new(settings.launch_concurrency)),
+            registries: Arc::new(crate::registry::Registries::new(
+                crate::secrets::SecretKey::ephemeral(),
+                Default::default(),
+            )),
             networks: Arc::new(crate::network_pool::NetworkPool::new(settings.instance_pool)),
             metrics,
             settings,

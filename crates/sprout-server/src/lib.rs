@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod network_pool;
 pub mod probe;
+pub mod registry;
 pub mod request_rates;
 pub mod routing;
 pub mod secrets;

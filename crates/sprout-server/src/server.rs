@@ -33,6 +33,9 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// Seconds a client connection may go without a request (`--client-idle-timeout`).
     pub client_idle_timeout_s: u64,
+    /// Registry mirrors and the registry circuit's back-off (`--registry-mirror`,
+    /// `--registry-mirror-order`, `--registry-backoff`, `--registry-backoff-max`).
+    pub registries: crate::registry::RegistrySettings,
     /// Where instance networks get their subnets (`--instance-network-pool`); None: the default.
     pub instance_network_pool: Option<ipnet::Ipv4Net>,
     /// Prefix length of an instance's subnet (`--instance-subnet-size`); None: the default.
@@ -54,6 +57,8 @@ pub enum StartError {
     Engine(#[from] sprout_engine::EngineError),
     #[error("{0}")]
     Token(String),
+    #[error("{0}")]
+    Secrets(#[from] crate::secrets::SecretsError),
     #[error("{0}")]
     PoolSize(#[from] sprout_plan::subnets::PoolError),
     #[error("{0}")]
@@ -91,7 +96,7 @@ pub fn restrict_data_dir(dir: &Path) -> Result<(), StartError> {
         _ => Ok(()),
     };
     set(dir, 0o700)?;
-    for file in ["sprout.db", "sprout.db-wal", "sprout.db-shm", "admin.token", "server.id"] {
+    for file in ["sprout.db", "sprout.db-wal", "sprout.db-shm", "admin.token", "server.id", crate::secrets::KEY_FILE] {
         set(&dir.join(file), 0o600)?;
     }
     Ok(())
@@ -131,6 +136,7 @@ pub async fn start(
         .await
         .map_err(StartError::Token)?;
     restrict_data_dir(&dir)?;
+    let secret_key = crate::secrets::SecretKey::load(&dir)?;
     let networks = instance_networks(opts, &*engine).await?;
     let api = bind(&opts.api_addr, "API", "--api").await?;
     let http = bind(&opts.http_addr, "load balancer", "--http").await?;
@@ -152,6 +158,7 @@ pub async fn start(
     settings.instance_pool = networks.pool();
     let mut ctx = Ctx::new(store, engine, clock, lb, settings);
     ctx.networks = Arc::new(networks);
+    ctx.registries = Arc::new(crate::registry::Registries::new(secret_key, opts.registries.clone()));
     Ok(Started { ctx, api, http, admin_token })
 }
 

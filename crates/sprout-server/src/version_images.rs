@@ -2,56 +2,18 @@
 //! and recorded, so that deploying it again (a rollback) runs exactly what ran before, even if
 //! a tag has moved since. Also the per-version image size report and its budget.
 //!
-//! Not here: pulling (the deploy checks do that before resolving) nor launching.
+//! Not here: pulling and recording (`registry::images`) nor launching.
 
 use std::collections::BTreeMap;
 
-use sprout_model::Dockerrun;
-use sprout_store::{ImageRecord, VersionImages, VersionRecord};
+use sprout_store::VersionImages;
 
-use crate::api::error::{ApiError, bad};
 use crate::context::Ctx;
 use crate::instance::InstancePlan;
 
 /// Total image size per version above which `sprout versions` warns: DESIGN.md's team ran
 /// 400-900 MB images per container and paid for it in pull and start times.
 pub const IMAGE_BUDGET_BYTES: u64 = 500 * 1024 * 1024;
-
-/// If the version's images were recorded earlier, check every recorded id is still on the
-/// engine and return true (nothing to pull: the ids are what will run). False when nothing is
-/// recorded yet. A recorded id that is gone is refused rather than replaced by whatever the tag
-/// names now.
-pub async fn recorded_present(ctx: &Ctx, v: &VersionRecord) -> Result<bool, ApiError> {
-    let Some(images) = ctx.store.get_version_images(&v.app, &v.label).await? else {
-        return Ok(false);
-    };
-    for (image, rec) in &images {
-        if !ctx.engine.image_present(&rec.id).await? {
-            return Err(bad(
-                format!("version {} ran image {image} as {}, which is no longer on this engine", v.label, rec.id),
-                Some(format!(
-                    "restore that image (e.g. rebuild it with the same content, or `docker load` it), or upload a new version to run what {image} names now"
-                )),
-            ));
-        }
-    }
-    Ok(true)
-}
-
-/// Resolve every image of the definition to its id and size and record them on the version,
-/// unless already recorded. Images must be present (the caller pulled them).
-pub async fn record(ctx: &Ctx, v: &VersionRecord, def: &Dockerrun) -> Result<(), ApiError> {
-    if ctx.store.get_version_images(&v.app, &v.label).await?.is_some() {
-        return Ok(());
-    }
-    let mut images = VersionImages::new();
-    for image in def.images() {
-        let status = ctx.engine.inspect_image(image).await?;
-        images.insert(image.to_string(), ImageRecord { id: status.id, size_bytes: status.size_bytes });
-    }
-    ctx.store.set_version_images(&v.app, &v.label, &images).await?;
-    Ok(())
-}
 
 /// The recorded image ids of a version, by reference; empty when none are recorded (or the
 /// store cannot say: launching by tag is what Sprout did before images were recorded).
@@ -98,6 +60,7 @@ pub fn size_report(images: &VersionImages) -> (u64, Option<String>) {
 mod tests {
     use super::*;
     use sprout_engine::{ContainerSpec, NetworkSpec};
+    use sprout_store::ImageRecord;
 
     use crate::instance::spec::PlannedContainer;
 
@@ -133,7 +96,7 @@ mod tests {
 
     #[test]
     fn size_report_warns_over_budget_only() {
-        let rec = |mb: u64| ImageRecord { id: "sha256:x".into(), size_bytes: mb * 1024 * 1024 };
+        let rec = |mb: u64| ImageRecord { id: "sha256:x".into(), size_bytes: mb * 1024 * 1024, digest: None };
         let small = VersionImages::from([("a".to_string(), rec(100)), ("b".to_string(), rec(300))]);
         assert_eq!(size_report(&small), (400 * 1024 * 1024, None));
         let big = VersionImages::from([("a".to_string(), rec(100)), ("ruby:big".to_string(), rec(450))]);

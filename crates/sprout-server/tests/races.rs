@@ -116,6 +116,31 @@ impl Store for RacingStore {
     async fn count_tokens(&self) -> Result<u64> {
         self.inner.count_tokens().await
     }
+    async fn set_registry_credential(&self, c: &sprout_store::RegistryCredentialRecord) -> Result<()> {
+        self.inner.set_registry_credential(c).await
+    }
+    async fn list_registry_credentials(&self) -> Result<Vec<sprout_store::RegistryCredentialRecord>> {
+        self.inner.list_registry_credentials().await
+    }
+    async fn delete_registry_credentials(&self, host: &str, app: Option<&str>) -> Result<u64> {
+        self.inner.delete_registry_credentials(host, app).await
+    }
+    async fn replace_registry_config(
+        &self,
+        source: &str,
+        app: Option<&str>,
+        credentials: &[sprout_store::RegistryCredentialRecord],
+    ) -> Result<()> {
+        self.inner.replace_registry_config(source, app, credentials).await
+    }
+    async fn note_registry_outcome(
+        &self,
+        key: &sprout_store::CredentialKey,
+        at: chrono::DateTime<chrono::Utc>,
+        outcome: &sprout_store::RegistryOutcome,
+    ) -> Result<()> {
+        self.inner.note_registry_outcome(key, at, outcome).await
+    }
 }
 
 #[tokio::test(start_paused = true)]

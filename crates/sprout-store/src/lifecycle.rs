@@ -13,6 +13,11 @@ pub struct ImageRecord {
     /// The engine's image id (`sha256:...`): what a container runs, whatever the tag says later.
     pub id: String,
     pub size_bytes: u64,
+    /// The registry's digest (`sha256:...`) when the image came from a registry: it names the
+    /// same content there, so the image can be pulled again exactly if it leaves the engine.
+    /// None for a local build, and for versions recorded before digests were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// Image reference in the definition (e.g. `adserver/app:1.4`) -> what it resolved to.

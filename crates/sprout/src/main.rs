@@ -68,6 +68,8 @@ enum Command {
         /// HTTP/2 alike); it is then closed gracefully
         #[arg(long, value_name = "SECONDS", default_value_t = sprout_lb::DEFAULT_CLIENT_IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
         client_idle_timeout: u64,
+        #[command(flatten)]
+        registry: cmd::registry::ServerRegistryArgs,
         /// IPv4 range Sprout cuts instance networks' subnets from (must overlap no route of the
         /// host and no Docker network; see docs/networks.md)
         #[arg(long, value_name = "CIDR", default_value_t = sprout_plan::subnets::DEFAULT_POOL)]
@@ -148,6 +150,8 @@ enum Command {
     /// Run the load balancer as its own process, fed by the server's routing table; it keeps
     /// serving while the server restarts
     Proxy(cmd::proxy::ProxyArgs),
+    /// Registry credentials: login, list, logout, import a Docker config.json
+    Registry(cmd::registry::RegistryArgs),
     /// Terminate an environment: stop and remove its instances
     Terminate {
         env: String,
@@ -192,6 +196,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             trusted_proxies,
             max_connections,
             client_idle_timeout,
+            registry,
             instance_network_pool,
             instance_subnet_size,
         } => {
@@ -205,6 +210,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 trusted_proxies,
                 max_connections: max_connections as usize,
                 client_idle_timeout_s: client_idle_timeout,
+                registries: registry.settings()?,
                 instance_network_pool: Some(instance_network_pool),
                 instance_subnet_size: Some(instance_subnet_size),
             };
@@ -229,6 +235,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Command::Scale(a) => cmd::scale::run(&c, a).await,
                 Command::Schedule(a) => cmd::schedule::run(&c, a).await,
                 Command::Policy(a) => cmd::policy::run(&c, a).await,
+                Command::Registry(a) => cmd::registry::run(&c, a).await,
                 Command::Clone { source, name, timeout, no_wait } => {
                     cmd::clone::clone(&c, source, name, timeout, no_wait).await
                 }

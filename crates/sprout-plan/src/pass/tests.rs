@@ -47,6 +47,7 @@ fn input<'a>(env: Option<&'a EnvironmentRecord>, instances: Vec<SeenInstance>) -
         serving: BTreeSet::new(),
         traffic: Traffic::default(),
         engine_error: None,
+        images_waiting: None,
         previous: None,
         launch_timeout_s: 300,
         tick: Duration::from_secs(1),

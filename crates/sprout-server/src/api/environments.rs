@@ -6,42 +6,15 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use sprout_model::Dockerrun;
-use sprout_store::{EnvStatus, EnvironmentRecord, VersionRecord};
+use sprout_store::{EnvStatus, EnvironmentRecord};
 
+use super::deployable::check_deployable;
 use super::error::{ApiError, bad};
 use super::view::view;
 use crate::context::Ctx;
 use crate::events::Event;
 
 pub use sprout_api::{DeployRequest, EnvView, NewEnvironment};
-
-/// A version is deployable when it has a web container and every image is present here or
-/// can be pulled. Checked before anything running is touched.
-async fn check_deployable(ctx: &Ctx, v: &VersionRecord) -> Result<(), ApiError> {
-    let def: Dockerrun = serde_json::from_str(&v.definition)
-        .map_err(|e| ApiError::Internal(format!("stored definition of version {} is unreadable: {e}", v.label)))?;
-    super::host_access::refuse_violations(ctx, &v.app, &def).await?;
-    if def.web_container().is_none() {
-        return Err(bad(
-            format!("version {} has no container mapping host port 80, so the load balancer would have nothing to send traffic to", v.label),
-            Some("add \"portMappings\": [{\"hostPort\": 80, \"containerPort\": <port>}] to the container that serves HTTP".to_string()),
-        ));
-    }
-    // A version deployed before runs the image ids recorded then, whatever its tags say now.
-    if crate::version_images::recorded_present(ctx, v).await? {
-        return Ok(());
-    }
-    for image in def.images() {
-        if !ctx.engine.image_present(image).await? {
-            ctx.engine.pull_image(image, None).await.map_err(|e| {
-                bad(e.to_string(), Some(format!("build or load {image} on this machine (e.g. scripts/build-images), or make its registry reachable")))
-            })?;
-        }
-    }
-    crate::version_images::record(ctx, v, &def).await?;
-    Ok(())
-}
 
 pub async fn create(
     State(ctx): State<Ctx>,
@@ -64,7 +37,7 @@ pub async fn create(
     }
     super::hostnames::check_host_free(&ctx, &app, &req.name).await?;
     let version = ctx.store.get_version(&app, &req.version).await?;
-    check_deployable(&ctx, &version).await?;
+    check_deployable(&ctx, &version, &req.name).await?;
     let mut options = sprout_store::EnvOptions::default();
     options.deploy.timeout_s = ctx.settings.deploy_timeout_s;
     if let Some(p) = &req.deploy {
@@ -135,7 +108,7 @@ pub async fn deploy(
             return Err(ApiError::Conflict(format!("environment {app}/{env} is terminating")));
         }
         let version = ctx.store.get_version(&app, &req.version).await?;
-        check_deployable(&ctx, &version).await?;
+        check_deployable(&ctx, &version, &env).await?;
         let now = ctx.clock.now();
         let from = std::mem::replace(&mut e.version_label, req.version.clone());
         e.status = EnvStatus::Updating;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod clone;
 pub mod deploy_options;
+pub mod deployable;
 pub mod deploys;
 pub mod environments;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod metrics;
 mod names;
+pub mod registries;
 mod revision;
 pub mod routing;
 pub mod scaling;
@@ -58,6 +60,10 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/events", get(events))
         .route("/environments", get(environments::list_all))
         .route("/routing", get(routing::show))
+        .route("/registries", get(registries::list))
+        .route("/registries/login", post(registries::login))
+        .route("/registries/logout", post(registries::logout))
+        .route("/registries/import", post(registries::import))
         .layer(axum::extract::DefaultBodyLimit::max(ctx.settings.bundle_limit_bytes as usize))
         // Outermost: the token is checked first, then the names in the path.
         .route_layer(axum::middleware::from_fn(names::check_path_names))

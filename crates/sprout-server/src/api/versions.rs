@@ -158,6 +158,7 @@ pub async fn upload(
     let warnings: Vec<String> =
         loaded.warnings.iter().filter(|d| d.severity == Severity::Warning).map(|d| d.to_string()).collect();
     super::host_access::refuse_violations(&ctx, &app, &loaded.dockerrun).await?;
+    super::registries::check_authentication(&ctx, &app, &loaded.dockerrun).await?;
     let digest = unpacked.digest();
 
     match ctx.store.get_version(&app, &label).await {

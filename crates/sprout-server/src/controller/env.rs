@@ -75,6 +75,20 @@ impl EnvController {
         }
     }
 
+    /// Why the desired version's images are not on the engine yet (pulls running, a registry
+    /// holding calls back); None when they are, or the version is unknown (judged elsewhere).
+    async fn images_waiting(&mut self, env: &sprout_store::EnvironmentRecord) -> Option<String> {
+        if env.status == sprout_store::EnvStatus::Terminating {
+            return None;
+        }
+        let def = self.definitions.get(&*self.ctx.store, &self.app, &env.version_label).await?;
+        let label = &env.version_label;
+        match crate::registry::images::readiness(&self.ctx, &self.app, &self.env, label, &def).await {
+            crate::registry::images::Readiness::Ready => None,
+            crate::registry::images::Readiness::Waiting(why) => Some(why),
+        }
+    }
+
     async fn pass(&mut self) -> Result<Next, StoreError> {
         // Sense.
         let now = self.ctx.clock.now();
@@ -125,6 +139,10 @@ impl EnvController {
             });
         }
         let previous = self.ctx.snapshots.lock().unwrap().get(&EnvKey::new(&self.app, &self.env)).cloned();
+        let images_waiting = match &env {
+            Some(e) if engine_error.is_none() => self.images_waiting(e).await,
+            _ => None,
+        };
         let input = PassInput {
             env: env.as_ref(),
             desired_key: env
@@ -138,6 +156,7 @@ impl EnvController {
             serving: self.ctx.routing.serving(&self.app, &self.env),
             traffic: health::traffic(&self.ctx, (&self.app, &self.env), None),
             engine_error,
+            images_waiting,
             previous: previous.as_ref(),
             launch_timeout_s: self.ctx.settings.launch_timeout_s,
             tick: self.ctx.settings.tick,

@@ -16,8 +16,14 @@ pub(super) async fn lifecycle(store: &dyn Store) {
 async fn images(store: &dyn Store) {
     assert_eq!(store.get_version_images("adserver", "v1").await.unwrap(), None, "none until deployed");
     let images = BTreeMap::from([
-        ("adserver/app:latest".to_string(), ImageRecord { id: "sha256:aaa".to_string(), size_bytes: 400 << 20 }),
-        ("nginx:1.27".to_string(), ImageRecord { id: "sha256:bbb".to_string(), size_bytes: u64::from(u32::MAX) + 7 }),
+        (
+            "adserver/app:latest".to_string(),
+            ImageRecord { id: "sha256:aaa".to_string(), size_bytes: 400 << 20, digest: Some("sha256:d1".into()) },
+        ),
+        (
+            "nginx:1.27".to_string(),
+            ImageRecord { id: "sha256:bbb".to_string(), size_bytes: u64::from(u32::MAX) + 7, digest: None },
+        ),
     ]);
     store.set_version_images("adserver", "v1", &images).await.unwrap();
     assert_eq!(store.get_version_images("adserver", "v1").await.unwrap(), Some(images.clone()));

@@ -10,6 +10,7 @@ pub mod init;
 pub mod logs;
 pub mod policy;
 pub mod proxy;
+pub mod registry;
 pub mod scale;
 pub mod schedule;
 pub mod setenv;

@@ -1,0 +1,89 @@
+//! Whether a version may be deployed, checked before anything running is touched: it has a web
+//! container, the host access policy allows it, the imported config its `authentication` names
+//! exists, and each image is here or its registry knows it.
+//!
+//! An image not on the engine is looked up at its registry (through the circuit, with the
+//! credential that matches): one the registry does not have, or that it refuses to show without
+//! a credential Sprout does not hold, is refused at once, naming the registry and the command to
+//! fix it. One whose stored credential is refused, or whose registry is held back or down, is
+//! accepted: its launches wait (running instances are untouched) until the circuit lets a pull
+//! go, and health says why. Images are pulled by the controller, not here.
+
+use std::collections::BTreeSet;
+
+use sprout_model::Dockerrun;
+use sprout_model::image::registry_of;
+use sprout_store::VersionRecord;
+
+use super::error::{ApiError, bad};
+use crate::context::Ctx;
+use crate::registry::pulls::{LookUp, look_up};
+
+/// The hint for a registry that wants a credential.
+fn login_hint(image: &str, app: &str) -> String {
+    format!(
+        "run `sprout registry login {} --username USER --password-stdin` (add `--limit-app {app}` to limit it to this application), then retry",
+        registry_of(image)
+    )
+}
+
+/// Checks `v` for deployment to environment `env` of its application. Returns notes for the
+/// caller (a registry holding back, so launches will wait).
+pub async fn check_deployable(ctx: &Ctx, v: &VersionRecord, env: &str) -> Result<Vec<String>, ApiError> {
+    let def: Dockerrun = serde_json::from_str(&v.definition)
+        .map_err(|e| ApiError::Internal(format!("stored definition of version {} is unreadable: {e}", v.label)))?;
+    super::host_access::refuse_violations(ctx, &v.app, &def).await?;
+    if def.web_container().is_none() {
+        return Err(bad(
+            format!("version {} has no container mapping host port 80, so the load balancer would have nothing to send traffic to", v.label),
+            Some("add \"portMappings\": [{\"hostPort\": 80, \"containerPort\": <port>}] to the container that serves HTTP".to_string()),
+        ));
+    }
+    super::registries::check_authentication(ctx, &v.app, &def).await?;
+    let config = def.authentication.as_ref().map(|a| a.key.as_str());
+    let recorded = ctx.store.get_version_images(&v.app, &v.label).await?;
+    let waiters = BTreeSet::from([(v.app.clone(), env.to_string())]);
+    let mut notes = Vec::new();
+    let mut all_present = true;
+    for image in def.images() {
+        // A version deployed before runs the image ids recorded then, whatever its tags say now.
+        if let Some(rec) = recorded.as_ref().and_then(|r| r.get(image)) {
+            if ctx.engine.image_present(&rec.id).await? {
+                continue;
+            }
+            if rec.digest.is_none() {
+                return Err(bad(
+                    format!("version {} ran image {image} as {}, which is no longer on this engine", v.label, rec.id),
+                    Some(format!(
+                        "restore that image (e.g. rebuild it with the same content, or `docker load` it), or upload a new version to run what {image} names now"
+                    )),
+                ));
+            }
+            // Pulled again by its recorded digest before the version's instances launch.
+            all_present = false;
+            continue;
+        }
+        if ctx.engine.image_present(image).await? {
+            continue;
+        }
+        all_present = false;
+        match look_up(ctx, &v.app, config, image, &waiters).await {
+            LookUp::Found(_) => {}
+            LookUp::NoCredential(cause) => return Err(bad(cause, Some(login_hint(image, &v.app)))),
+            LookUp::Held(cause) => notes.push(format!("image {image}: {cause}; its launches wait")),
+            LookUp::Failed(message) => {
+                return Err(bad(
+                    format!("image {image} is not on this engine and its registry cannot give it: {message}"),
+                    Some(format!(
+                        "check the name and tag; build or load {image} on this machine (e.g. scripts/build-images), or push it to {}",
+                        registry_of(image)
+                    )),
+                ));
+            }
+        }
+    }
+    if all_present && recorded.is_none() {
+        crate::registry::images::record(ctx, &v.app, &v.label, &def).await.map_err(ApiError::Internal)?;
+    }
+    Ok(notes)
+}
