@@ -178,6 +178,12 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<i32> {
             for v in sprout_model::policy::check_host_access(&loaded.dockerrun, &default, "APP", &normalize) {
                 eprintln!("warning: {}: {} (a server refuses it unless its policy allows it)", v.field, v.message);
             }
+            if let Some(auth) = &loaded.dockerrun.authentication {
+                eprintln!(
+                    "note: authentication: the bucket {:?} is ignored; the key {:?} must name a Docker config imported on the server with `sprout registry import {} --file config.json`",
+                    auth.bucket, auth.key, auth.key
+                );
+            }
             println!("valid: {name}: {}", summary(&loaded.dockerrun, loaded.warnings.len()));
             Ok(0)
         }

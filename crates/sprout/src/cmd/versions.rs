@@ -1,5 +1,5 @@
-//! `versions`: list an application's versions (with image sizes and who uses each), delete one,
-//! and show or set the lifecycle policy.
+//! `versions`: list an application's versions (with each image's size and registry digest, and
+//! who uses each version), delete one, and show or set the lifecycle policy.
 
 use anyhow::Result;
 use serde_json::{Value, json};
@@ -66,6 +66,13 @@ async fn list(c: &Context) -> Result<u8> {
             digest.get(..19).unwrap_or(digest),
             v["description"].as_str().unwrap_or(""),
         );
+        if let Some(images) = v["resolved_images"].as_object() {
+            for (image, r) in images {
+                let digest = r["digest"].as_str().unwrap_or("no registry digest (local build)");
+                let size = r["size_bytes"].as_u64().map(mb).unwrap_or_else(|| "-".into());
+                println!("    {image:<50} {size:>8}  {digest}");
+            }
+        }
         if let Some(w) = v["image_warning"].as_str() {
             warnings.push(format!("warning: version {label}: {w}"));
         }
