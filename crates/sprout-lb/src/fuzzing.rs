@@ -13,8 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::headers::ClientAddr;
@@ -41,7 +40,7 @@ pub async fn serve_bytes(lb: &Arc<LoadBalancer>, client: IpAddr, input: &[u8]) -
             async move { Ok::<_, Infallible>(proxy::handle(&lb, req, &client_ip).await) }
         })
     };
-    let builder = builder(lb);
+    let builder = crate::server::client_builder(lb);
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(server_end), service);
     let (mut from_lb, mut to_lb) = tokio::io::split(client_end);
     // Write and read at once: the load balancer may answer more than the pipe holds before it
@@ -59,18 +58,4 @@ pub async fn serve_bytes(lb: &Arc<LoadBalancer>, client: IpAddr, input: &[u8]) -
     // A connection that ends with an error is the client's problem (garbage, early close).
     let (_ended, (), out) = tokio::join!(connection, send, receive);
     out
-}
-
-/// The builder `server::Connections::new` makes; keep the two alike.
-fn builder(lb: &LoadBalancer) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(lb.config.client_header_timeout)
-        .half_close(true)
-        .writev(false)
-        .keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
-    builder
 }

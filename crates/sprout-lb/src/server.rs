@@ -105,22 +105,30 @@ pub(crate) struct Connections {
 
 impl Connections {
     pub(crate) fn new(lb: &Arc<LoadBalancer>) -> Self {
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(lb.config.client_header_timeout)
-            // A client may send its request and close its writing side at once (`curl -T`,
-            // scripts, `nc -N`); it still expects the answer. Without this hyper takes the early
-            // EOF for an abandoned request whenever it arrives before the answer is ready, which
-            // on worker threads (connections handed over after their bytes arrived) is always.
-            .half_close(true)
-            .writev(false)
-            .keep_alive(true);
-        builder.http2().timer(TokioTimer::new());
+        let builder = client_builder(lb);
         Self { lb: lb.clone(), builder, closing: CancellationToken::new(), tasks: TaskTracker::new() }
     }
+}
 
+/// How client connections are served: HTTP/1.1 with a header read timeout, and HTTP/2.
+pub(crate) fn client_builder(lb: &LoadBalancer) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(lb.config.client_header_timeout)
+        // A client may send its request and close its writing side at once (`curl -T`,
+        // scripts, `nc -N`); it still expects the answer. Without this hyper takes the early
+        // EOF for an abandoned request whenever it arrives before the answer is ready, which
+        // on worker threads (connections handed over after their bytes arrived) is always.
+        .half_close(true)
+        .writev(false)
+        .keep_alive(true);
+    builder.http2().timer(TokioTimer::new());
+    builder
+}
+
+impl Connections {
     /// Serves one client connection in its own task on the current runtime.
     pub(crate) fn serve(&self, stream: TcpStream, peer: SocketAddr, slot: OwnedSemaphorePermit) {
         // Small responses (errors, redirects) should not wait on Nagle.
