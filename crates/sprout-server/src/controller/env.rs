@@ -78,7 +78,8 @@ impl EnvController {
     /// Why the desired version's images are not on the engine yet (pulls running, a registry
     /// holding calls back); None when they are, or the version is unknown (judged elsewhere).
     async fn images_waiting(&mut self, env: &sprout_store::EnvironmentRecord) -> Option<String> {
-        if env.status == sprout_store::EnvStatus::Terminating {
+        // Nothing to launch, nothing to pull: an environment at zero pulls when it scales out.
+        if env.status == sprout_store::EnvStatus::Terminating || env.desired_instances == 0 {
             return None;
         }
         let def = self.definitions.get(&*self.ctx.store, &self.app, &env.version_label).await?;

@@ -59,6 +59,8 @@ pub struct Server {
     pub api: String,
     pub http: String,
     pub app: String,
+    /// More `sprout server` flags, for the next `spawn` (registry mirrors or back-off, say).
+    pub extra_args: Vec<String>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -78,6 +80,7 @@ impl Server {
             api: format!("127.0.0.1:{}", free_port()),
             http: format!("127.0.0.1:{}", free_port()),
             app: app.to_string(),
+            extra_args: Vec::new(),
             _tmp: None,
         };
         s.spawn();
@@ -92,6 +95,7 @@ impl Server {
             .args(["server", "--data-dir"])
             .arg(&self.data_dir)
             .args(["--api", &self.api, "--http", &self.http])
+            .args(&self.extra_args)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
