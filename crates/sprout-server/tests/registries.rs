@@ -168,3 +168,93 @@ async fn a_registry_outage_does_not_stop_a_scale_out_of_a_deployed_version() {
     until("6 instances of v2 in service", || async { in_service(&h, "v2").await == 6 }).await;
     assert_eq!(registry_calls(&h, PRIVATE), calls, "pinned and present: the registry is not asked");
 }
+
+/// A context with a mirror for the private registry, and no controllers: readiness is asked
+/// directly, as each pass asks it.
+fn mirrored(
+    order: sprout_server::registry::MirrorOrder,
+) -> (sprout_server::Ctx, std::sync::Arc<sprout_engine::FakeEngine>) {
+    use std::sync::Arc;
+    let fake = Arc::new(sprout_engine::FakeEngine::new());
+    let settings = sprout_server::Settings::new(std::env::temp_dir(), "mtest".into());
+    let mut ctx = sprout_server::Ctx::new(
+        Arc::new(sprout_store::MemoryStore::new()),
+        fake.clone(),
+        Arc::new(sprout_server::clock::TokioClock::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap())),
+        sprout_lb::LoadBalancer::new(sprout_lb::LbConfig::default()),
+        settings,
+    );
+    let registry = sprout_server::registry::RegistrySettings {
+        mirrors: [(REGISTRY.to_string(), "127.0.0.1:5001".to_string())].into(),
+        order,
+        policy: Default::default(),
+    };
+    ctx.registries =
+        Arc::new(sprout_server::registry::Registries::new(sprout_server::secrets::SecretKey::ephemeral(), registry));
+    (ctx, fake)
+}
+
+async fn ready_from_mirror(ctx: &sprout_server::Ctx) -> String {
+    use sprout_server::registry::images::{Readiness, readiness};
+    let def =
+        sprout_model::load_dockerrun("D", &DEF.replace("IMAGE", PRIVATE).replace("web:1", PRIVATE)).unwrap().dockerrun;
+    let mut last = String::new();
+    for _ in 0..200 {
+        match readiness(ctx, "shop", "prod", "v2", &def).await {
+            Readiness::Ready => return String::new(),
+            Readiness::Waiting(why) => last = why,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    last
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_mirror_stands_in_for_its_registry_and_the_registry_for_its_mirror() {
+    use sprout_engine::Engine;
+    use sprout_server::registry::MirrorOrder;
+    // The registry is down; its mirror has the image: pulled from the mirror, named as defined.
+    let (ctx, fake) = mirrored(MirrorOrder::OriginFirst);
+    let _ = ctx
+        .store
+        .create_application(&sprout_store::Application { name: "shop".into(), created_at: ctx.clock.now() })
+        .await;
+    fake.make_pullable(PRIVATE);
+    fake.make_pullable("127.0.0.1:5001/shop/app:2");
+    fake.set_registry_down(REGISTRY, true);
+    add_version_to(&ctx, "v2").await;
+    assert_eq!(ready_from_mirror(&ctx).await, "");
+    assert!(fake.image_present(PRIVATE).await.unwrap(), "tagged with the name the definition gives");
+    assert_eq!(fake.calls_matching("pull_image 127.0.0.1:5001/shop/app:2").len(), 1);
+
+    // Mirror first, and the mirror lacks the image: the registry gives it.
+    let (ctx, fake) = mirrored(MirrorOrder::MirrorFirst);
+    let _ = ctx
+        .store
+        .create_application(&sprout_store::Application { name: "shop".into(), created_at: ctx.clock.now() })
+        .await;
+    fake.make_pullable(PRIVATE);
+    add_version_to(&ctx, "v2").await;
+    assert_eq!(ready_from_mirror(&ctx).await, "");
+    let pulls = fake.calls_matching("pull_image");
+    assert_eq!(pulls, ["pull_image 127.0.0.1:5001/shop/app:2", &format!("pull_image {PRIVATE}")], "{pulls:?}");
+    let images = ctx.store.get_version_images("shop", "v2").await.unwrap().unwrap();
+    assert!(images[PRIVATE].digest.is_some());
+}
+
+async fn add_version_to(ctx: &sprout_server::Ctx, label: &str) {
+    let def =
+        sprout_model::load_dockerrun("D", &DEF.replace("IMAGE", PRIVATE).replace("web:1", PRIVATE)).unwrap().dockerrun;
+    ctx.store
+        .create_version(&sprout_store::VersionRecord {
+            app: "shop".into(),
+            label: label.into(),
+            description: String::new(),
+            bundle_digest: "sha256:x".into(),
+            bundle_path: "/nonexistent".into(),
+            definition: serde_json::to_string(&def).unwrap(),
+            created_at: ctx.clock.now(),
+        })
+        .await
+        .unwrap();
+}
