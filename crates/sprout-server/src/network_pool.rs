@@ -142,8 +142,8 @@ impl NetworkPool {
     }
 
     /// Create an instance network with a subnet of the pool. A subnet the engine refuses as
-    /// overlapping one of its networks is noted as taken and the next one tried; a full pool
-    /// is looked at once more on the engine before it is reported.
+    /// overlapping one of its networks is noted as taken and the next one tried; the first
+    /// refusal, or a full pool, has the engine's networks looked at again (once per launch).
     pub async fn create_network(
         &self,
         engine: &dyn Engine,
@@ -170,10 +170,18 @@ impl NetworkPool {
                     return Ok(subnet);
                 }
                 Err(e) if is_overlap(&e) => {
-                    let mut state = self.lock();
-                    state.taken.remove(&spec.name);
-                    state.note(&format!("(refused by the engine) {subnet}"), subnet, false);
+                    {
+                        let mut state = self.lock();
+                        state.taken.remove(&spec.name);
+                        state.note(&format!("(refused by the engine) {subnet}"), subnet, false);
+                    }
                     refusal = Some(e);
+                    // Another server sharing the pool creates networks too: one look at the
+                    // engine learns all of them, instead of one refusal each.
+                    if !looked_again {
+                        looked_again = true;
+                        self.resync(engine).await?;
+                    }
                 }
                 Err(e) => {
                     self.release(&spec.name);

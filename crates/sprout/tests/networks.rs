@@ -48,6 +48,23 @@ fn in_service(server: &Server, env: &str) -> Vec<String> {
         .collect()
 }
 
+/// Wait until `n` instances of `env` are in service; on giving up, say what the server saw.
+fn wait_in_service(server: &Server, env: &str, n: usize, secs: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if in_service(server, env).len() == n {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    panic!(
+        "gave up after {secs}s waiting for {n} instances of {env} in service:\n{}\n{}\nserver log tail:\n{}",
+        server.cli_ok(&["status", env]),
+        server.cli_ok(&["events", env, "--limit", "40"]),
+        tail(&server.log(), 40)
+    );
+}
+
 fn health_causes(server: &Server, env: &str) -> String {
     let health: serde_json::Value = serde_json::from_str(&server.cli_ok(&["health", env, "--output", "json"])).unwrap();
     health["causes"].to_string()
@@ -117,7 +134,7 @@ fn a_tiny_pool_is_refused_once_with_the_flag_shown_in_health_and_recovers_when_i
     assert!(!events.contains("not found"), "{events}");
 
     server.cli_ok(&["terminate", "a", "--force"]);
-    eventually("b in service on a freed subnet", 60, || in_service(&server, "b").len() == 1);
+    wait_in_service(&server, "b", 1, 60);
     assert_eq!(server.get("b", "/health").unwrap().0, 200);
     let events = server.cli_ok(&["events", "b", "--limit", "100"]);
     assert!(events.contains("Launch failure over after"), "{events}");
@@ -140,11 +157,11 @@ fn a_restarted_server_keeps_its_instances_subnets_and_hands_out_no_overlapping_o
 
     server.stop(false);
     server.spawn();
-    assert!(server.log().contains("in use"), "the start says the pool's use: {}", server.log());
+    assert_eq!(server.log().matches("of 4096 in use").count(), 2, "each start says the pool's use: {}", server.log());
     server.cli_ok(&["scale", "r", "4"]);
-    eventually("4 instances in service", 90, || in_service(&server, "r").len() == 4);
+    wait_in_service(&server, "r", 4, 90);
     let after = subnets(&app);
-    assert_eq!(after.len(), 4);
+    assert_eq!(after.len(), 4, "{after:?}");
     for (name, subnet) in &before {
         assert_eq!(after.get(name), Some(subnet), "{name} kept its subnet");
     }

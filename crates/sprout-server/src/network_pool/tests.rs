@@ -57,6 +57,16 @@ async fn a_subnet_another_server_took_meanwhile_is_stepped_over() {
     engine.create_network(&other).await.unwrap();
     assert_eq!(p.create_network(&engine, &spec("a"), 4).await.unwrap(), net("100.80.0.16/28"));
     assert_eq!(p.create_network(&engine, &spec("b"), 4).await.unwrap(), net("100.80.0.32/28"));
+    // Another server made many since: one refusal, then one look at the engine learns them all.
+    let from = u32::from(std::net::Ipv4Addr::new(100, 80, 0, 48));
+    for i in 0..20 {
+        let mut theirs = spec(&format!("theirs-{i}"));
+        theirs.subnet = Some(Ipv4Net::new((from + i * 16).into(), 28).unwrap());
+        engine.create_network(&theirs).await.unwrap();
+    }
+    engine.clear_calls();
+    assert_eq!(p.create_network(&engine, &spec("c"), 4).await.unwrap(), net("100.80.1.112/28"));
+    assert_eq!(engine.calls_matching("create_network").len(), 2, "{:?}", engine.calls());
 }
 
 #[tokio::test]
