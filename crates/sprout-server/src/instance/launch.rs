@@ -62,6 +62,8 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()
 }
 
 async fn launch_inner(engine: &dyn Engine, pool: &NetworkPool, plan: &InstancePlan) -> Result<(), LaunchError> {
+    // Where a launch's time goes, for `scripts/bench density` (SPROUT_LOG=...instance::launch=debug).
+    let began = tokio::time::Instant::now();
     for dir in &plan.dirs {
         std::fs::create_dir_all(dir)
             .map_err(|e| LaunchError::Directory { path: dir.display().to_string(), message: e.to_string() })?;
@@ -77,8 +79,11 @@ async fn launch_inner(engine: &dyn Engine, pool: &NetworkPool, plan: &InstancePl
         copy_tree(&copy.from, &copy.to)
             .map_err(|e| LaunchError::Directory { path: copy.to.display().to_string(), message: e.to_string() })?;
     }
-    pool.create_network(engine, &plan.network, plan.containers.len()).await?;
+    let prepared = began.elapsed();
+    let subnet = pool.create_network(engine, &plan.network, plan.containers.len()).await?;
+    let networked = began.elapsed();
     create_all(engine, plan).await?;
+    let created = began.elapsed();
     // Wave by wave, every container of a wave concurrently: an instance of four containers
     // starts in two rounds of Docker calls instead of four, which is most of scale-out time.
     for wave in plan.waves() {
@@ -99,6 +104,16 @@ async fn launch_inner(engine: &dyn Engine, pool: &NetworkPool, plan: &InstancePl
             r?;
         }
     }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    tracing::debug!(
+        network = %plan.network.name,
+        %subnet,
+        prepare_ms = ms(prepared),
+        network_ms = ms(networked - prepared),
+        create_ms = ms(created - networked),
+        start_ms = ms(began.elapsed() - created),
+        "instance launched"
+    );
     Ok(())
 }
 
