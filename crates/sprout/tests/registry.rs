@@ -196,7 +196,7 @@ fn private_images_fail_clearly_without_login_pull_once_and_outlive_their_registr
     let registry = Registry::start("first-pw");
     registry.push_example("t1", "first-pw");
     let app = unique_app("rpriv");
-    let server = Server::start(&app);
+    let server = Server::start_with(&app, &["--instance-network-pool", "100.96.0.0/16"]);
     let bundle = bundle_in(&registry, "t1");
 
     // Without a login: refused at once, naming the registry and the command that fixes it.
@@ -243,10 +243,12 @@ fn the_seeds_outage_replayed_one_refusal_per_window_and_login_completes_the_depl
         registry.push_example(tag, "old-pw");
     }
     let app = unique_app("rout");
-    let mut server = Server::start(&app);
-    server.stop(false);
-    server.extra_args = ["--registry-backoff", "4", "--registry-backoff-max", "8"].map(String::from).to_vec();
-    server.spawn();
+    // Each test's server has a pool of its own: the two run side by side, and a server refuses a
+    // pool the other's instance networks are routed in.
+    let server = Server::start_with(
+        &app,
+        &["--registry-backoff", "4", "--registry-backoff-max", "8", "--instance-network-pool", "100.97.0.0/16"],
+    );
     login(&server, &registry.host(), "old-pw");
     let (b1, b2) = (bundle_in(&registry, "t1"), bundle_in(&registry, "t2"));
     server.cli_ok(&["create", "web", "--bundle", path(b1.path()), "--instances", "3", "--label", "v1"]);

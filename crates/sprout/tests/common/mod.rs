@@ -74,13 +74,25 @@ impl Server {
 
     /// A server whose data directory is `data_dir` (a small disk of the test's own, say).
     pub fn start_in(app: &str, data_dir: PathBuf) -> Server {
+        Server::start_in_with(app, data_dir, &[])
+    }
+
+    /// A server started with more `sprout server` flags (registry back-off, say).
+    pub fn start_with(app: &str, extra_args: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = Server::start_in_with(app, tmp.path().join("data"), extra_args);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    fn start_in_with(app: &str, data_dir: PathBuf, extra_args: &[&str]) -> Server {
         let mut s = Server {
             child: None,
             data_dir,
             api: format!("127.0.0.1:{}", free_port()),
             http: format!("127.0.0.1:{}", free_port()),
             app: app.to_string(),
-            extra_args: Vec::new(),
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
             _tmp: None,
         };
         s.spawn();
