@@ -7,6 +7,7 @@
 
 mod convert;
 mod error;
+mod inspected;
 mod pull;
 
 use std::collections::HashMap;
@@ -43,6 +44,8 @@ const INSPECT_AT_ONCE: usize = 8;
 pub struct DockerEngine {
     docker: Docker,
     endpoint: String,
+    /// Running containers' inspections, kept while the list shows them unchanged.
+    inspected: std::sync::Arc<inspected::Inspected>,
 }
 
 impl DockerEngine {
@@ -70,7 +73,7 @@ impl DockerEngine {
         docker.ping().await.map_err(|e| {
             classify(e, Target { operation: "ping", kind: "engine", name: &endpoint, endpoint: &endpoint })
         })?;
-        Ok(DockerEngine { docker, endpoint })
+        Ok(DockerEngine { docker, endpoint, inspected: Default::default() })
     }
 
     /// The bollard client, for what the `Engine` trait does not cover (tests, image builds).
@@ -361,15 +364,18 @@ impl Engine for DockerEngine {
             .await
             .map_err(|e| classify(e, self.target("list_containers", "container", "")))?;
         // The summary lacks exit codes, OOM kills and Docker health, so each container that ever
-        // started is inspected, several at a time. Containers still "created" are taken from
-        // the list: inspecting one that is being started waits out its start, which made a
-        // controller pass take a second while the engine was busy launching.
+        // started is inspected, several at a time, unless it runs as it did at its last
+        // inspection (`inspected`). Containers still "created" are taken from the list:
+        // inspecting one that is being started waits out its start, which made a controller
+        // pass take a second while the engine was busy launching.
         let inspected: Vec<Result<ContainerStatus>> = futures_util::stream::iter(summaries)
             .map(|s| async move {
-                match convert::created_container_status(&s) {
-                    Some(status) => Ok(status),
-                    None => self.inspect_container(s.id.as_deref().unwrap_or_default()).await,
+                if let Some(status) = convert::created_container_status(&s).or_else(|| self.inspected.get(&s)) {
+                    return Ok(status);
                 }
+                let status = self.inspect_container(s.id.as_deref().unwrap_or_default()).await?;
+                self.inspected.keep(&s, &status);
+                Ok(status)
             })
             .buffered(INSPECT_AT_ONCE)
             .collect()
