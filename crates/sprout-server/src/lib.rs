@@ -16,6 +16,7 @@ pub mod host_access;
 pub mod instance;
 pub mod lifecycle;
 pub mod logs;
+pub mod memory;
 pub mod network_pool;
 pub mod probe;
 pub mod registry;

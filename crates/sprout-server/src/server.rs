@@ -183,9 +183,11 @@ pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Re
     let Started { ctx, api, http, .. } = started;
     let lb = tokio::spawn(ctx.lb.clone().serve(http, shutdown.child_token()));
     let sup = tokio::spawn(crate::controller::supervise(ctx.clone(), shutdown.child_token()));
+    let trim = tokio::spawn(crate::memory::run(shutdown.child_token()));
     let app = crate::api::router(ctx);
     crate::api_listener::serve_api(api, app, shutdown.clone(), crate::api_listener::HEADER_TIMEOUT).await;
     let _ = sup.await;
+    let _ = trim.await;
     let _ = lb.await;
     Ok(())
 }
