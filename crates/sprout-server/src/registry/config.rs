@@ -98,9 +98,11 @@ mod tests {
             "127.0.0.1:5000": {"username": "ci", "password": "pw:with:colons"},
         }});
         let entries = parse_docker_config(&config).unwrap();
-        let got: Vec<(&str, &str, &str)> =
+        let mut got: Vec<(&str, &str, &str)> =
             entries.iter().map(|e| (e.host.as_str(), e.username.as_str(), e.password.expose_secret())).collect();
-        // serde_json's map is ordered by key.
+        // serde_json's map is ordered by key, or by insertion when another crate of the
+        // workspace turns on its `preserve_order` feature (as the whole workspace's build does).
+        got.sort();
         assert_eq!(got, [("127.0.0.1:5000", "ci", "pw:with:colons"), ("docker.io", "robot", "hub-secret")]);
         let old = json!({"quay.io": {"auth": b64("team+bot:tok"), "email": "x@y"}});
         let entries = parse_docker_config(&old).unwrap();
