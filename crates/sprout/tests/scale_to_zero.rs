@@ -44,8 +44,8 @@ fn an_environment_at_zero_wakes_on_its_first_request() {
     assert!(s["causes"].to_string().contains("scaled to zero, wakes on the next request"), "{s}");
     assert_eq!(s["health"], "Green", "planned: no alert");
 
-    let (code, body) = server.get("web", "/ad?slot=banner").unwrap();
-    assert_eq!(code, 200, "the first request is held and served, not refused: {body}");
+    let code = held_get(&server.http, &format!("web.{app}.localhost")).unwrap_or(0);
+    assert_eq!(code, 200, "the first request is held and served, not refused");
     let s = server.status("web");
     assert_eq!(instance_ids(&s).len(), 1, "exactly one instance woke: {s}");
     let events = server.cli_ok(&["events", "web", "--limit", "100"]);
