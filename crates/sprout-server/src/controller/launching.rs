@@ -85,7 +85,7 @@ pub async fn start(
         return;
     }
     let dir = ctx.settings.instance_dir(&env.app, &env.name, &id);
-    let identity = InstanceIdentity {
+    let mut identity = InstanceIdentity {
         server: ctx.settings.server_id.clone(),
         app: env.app.clone(),
         env: env.name.clone(),
@@ -98,14 +98,20 @@ pub async fn start(
         volume_dir: dir.join("volumes"),
     };
     let pinned = crate::version_images::pinned(ctx, &env.app, version).await;
-    let plan = crate::version_images::pin_images(instance::plan_instance(def, &identity, &env.variables), &pinned);
     launches.begin(&id, Launching { key: deploy_key(version, &identity.config), launched_at: identity.launched_at });
     let (ctx, launches, app, env_name, version) =
         (ctx.clone(), launches.clone(), env.app.clone(), env.name.clone(), version.to_string());
+    let (def, variables) = (def.clone(), env.variables.clone());
     tokio::spawn(async move {
         // The engine's work is CPU-bound, so more launches at once share the CPU and delay the
         // first capacity.
         let _slot = ctx.launch_slots.clone().acquire_owned().await;
+        // Launched now, not when it was planned: with hundreds of launches queued for a slot,
+        // the wait counted against the instance's time to pass its first health check, and
+        // instances were replaced as soon as they started (issue 18).
+        identity.launched_at = ctx.clock.now().timestamp();
+        let plan = instance::plan_instance(&def, &identity, &variables);
+        let plan = crate::version_images::pin_images(plan, &pinned);
         let result = instance::launch_instance(&*ctx.engine, &ctx.networks, &plan).await;
         if result.is_ok() {
             ctx.emit(&app, Some(&env_name), Event::InstanceLaunched { instance: id.clone(), version }).await;
