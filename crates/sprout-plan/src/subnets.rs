@@ -189,11 +189,16 @@ pub const WIDEST_CHECKED_ROUTE: u8 = 8;
 /// is judged by its subnet, nor near-default ones) and Docker networks Sprout did not create.
 /// Sprout's own networks in the pool are subnets in use, adopted by `plan_subnet`'s caller.
 pub fn plan_pool_overlaps(pool: &SubnetPool, routes: &[Route], networks: &[EngineNetwork]) -> Vec<Overlap> {
+    // Docker names a bridge network's interface br-<first 12 hex digits of its id>. Such a route
+    // is Docker's: the network's subnet, if it still exists, is among `networks` and judged
+    // there. Matching it to a listed network instead raced with other servers on the host that
+    // create and remove networks between the route read and the list (a server then refused to
+    // start because another one's instance network had just gone).
     let bridge = |iface: &str| {
         iface == "docker0"
-            || iface.strip_prefix("br-").is_some_and(|short| {
-                short.len() == 12 && networks.iter().any(|n| n.id.starts_with(short) && n.subnet.is_some())
-            })
+            || iface
+                .strip_prefix("br-")
+                .is_some_and(|short| short.len() == 12 && short.bytes().all(|b| b.is_ascii_hexdigit()))
     };
     let mut out: Vec<Overlap> = routes
         .iter()

@@ -86,21 +86,35 @@ impl Server {
     }
 
     fn start_in_with(app: &str, data_dir: PathBuf, extra_args: &[&str]) -> Server {
-        let mut s = Server {
-            child: None,
-            data_dir,
-            api: format!("127.0.0.1:{}", free_port()),
-            http: format!("127.0.0.1:{}", free_port()),
-            app: app.to_string(),
-            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
-            _tmp: None,
-        };
-        s.spawn();
-        s
+        // A free port is free when looked at; another test's server may take it before this one
+        // binds it. Then this server exits at once saying so, and gets other ports.
+        for _ in 0..3 {
+            let mut s = Server {
+                child: None,
+                data_dir: data_dir.clone(),
+                api: format!("127.0.0.1:{}", free_port()),
+                http: format!("127.0.0.1:{}", free_port()),
+                app: app.to_string(),
+                extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+                _tmp: None,
+            };
+            if s.try_spawn() {
+                return s;
+            }
+            if !s.log().contains("Address already in use") {
+                panic!("server did not answer /healthz; log:\n{}", s.log());
+            }
+        }
+        panic!("no free ports for the server after 3 tries");
     }
 
     /// Start the server process (again) on the same data directory and addresses.
     pub fn spawn(&mut self) {
+        assert!(self.try_spawn(), "server did not answer /healthz; log:\n{}", self.log());
+    }
+
+    /// Starts the server process; false when it exited or did not answer within 30 s.
+    fn try_spawn(&mut self) -> bool {
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(self.data_dir.with_extension("log")).unwrap();
         let child = Command::new(BIN)
@@ -116,11 +130,15 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if http_get(&self.api, "localhost", "/healthz").map(|r| r.0 == 200).unwrap_or(false) {
-                return;
+                return true;
+            }
+            if self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_some()) {
+                self.child = None;
+                return false;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("server did not answer /healthz; log:\n{}", self.log());
+        false
     }
 
     pub fn log(&self) -> String {
