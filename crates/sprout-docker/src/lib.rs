@@ -7,6 +7,7 @@
 
 mod convert;
 mod error;
+mod events;
 mod inspected;
 mod pull;
 
@@ -391,6 +392,10 @@ impl Engine for DockerEngine {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    async fn events(&self, filter: &LabelFilter) -> Result<sprout_engine::EventStream> {
+        Ok(events::stream(&self.docker, &self.endpoint, filter))
     }
 
     async fn container_logs(&self, name: &str, tail: usize) -> Result<String> {

@@ -346,6 +346,33 @@ async fn a_network_gets_the_subnet_asked_for_and_no_other_may_overlap_it() {
 }
 
 #[tokio::test]
+async fn container_events_arrive_with_the_containers_labels() {
+    use futures_util::StreamExt;
+    let Some(engine) = engine().await else { return };
+    let scope = Scope::new("events");
+    engine.create_network(&scope.network()).await.unwrap();
+    let mut events = engine.events(&scope.labels()).await.unwrap();
+    // The stream connects when first polled: poll it in a task, then make something happen.
+    let seen = tokio::spawn(async move {
+        let mut actions = Vec::new();
+        while let Some(Ok(event)) = events.next().await {
+            actions.push(event.action.clone());
+            if event.action == "die" {
+                return (actions, event.labels);
+            }
+        }
+        panic!("the stream ended: {actions:?}");
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let short = scope.container("short", &["true"]);
+    engine.create_container(&short).await.unwrap();
+    engine.start_container(&short.name).await.unwrap();
+    let (actions, labels) = tokio::time::timeout(Duration::from_secs(20), seen).await.unwrap().unwrap();
+    assert!(actions.contains(&"start".to_string()), "{actions:?}");
+    assert_eq!(labels.get(TEST_LABEL), Some(&scope.id));
+}
+
+#[tokio::test]
 async fn pull_of_a_missing_image_says_why() {
     let Some(engine) = engine().await else { return };
     let err = engine.pull_image("sprout-test/does-not-exist:nope", None).await.unwrap_err();

@@ -120,6 +120,15 @@ pub trait Engine: Send + Sync + 'static {
     async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerStatus>>;
     /// The last `tail` lines of a container's stdout and stderr, interleaved as Docker keeps them.
     async fn container_logs(&self, name: &str, tail: usize) -> Result<String>;
+    /// Container events of containers whose labels match, from now on. Engines that cannot tell
+    /// (the default, FakeEngine) answer `Permanent`, and callers look again on a timer only.
+    async fn events(&self, filter: &LabelFilter) -> Result<EventStream> {
+        Err(EngineError::Permanent {
+            operation: "events",
+            name: format!("{filter:?}"),
+            message: "this engine reports no events".to_string(),
+        })
+    }
     /// One sample of a running container's CPU and memory use. Engines that cannot tell (the
     /// default) answer `Permanent`, and callers show the figures as unknown.
     async fn container_stats(&self, name: &str) -> Result<ContainerUsage> {
@@ -130,6 +139,17 @@ pub trait Engine: Send + Sync + 'static {
         })
     }
 }
+
+/// Something that happened to a container (`die`, `oom`, `start`, `destroy`,
+/// `health_status: unhealthy`, ...), with the container's labels: which instance it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineEvent {
+    pub action: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Container events as they happen; an `Err` item (or the end) means the stream broke.
+pub type EventStream = futures_util::stream::BoxStream<'static, Result<EngineEvent>>;
 
 /// A container's resource use, as `docker stats` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]

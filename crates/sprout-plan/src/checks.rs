@@ -40,6 +40,11 @@ impl InstanceChecks {
         self.next_due.is_none_or(|due| now >= due)
     }
 
+    /// When the next probe is due (None: at once).
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.next_due
+    }
+
     /// How many seconds of live traffic, up to the load balancer's last closed second, are not
     /// scanned for refused connections yet (at most `SECONDS_TO_SCAN`).
     pub fn scan_window(&self, last_closed: i64) -> u32 {

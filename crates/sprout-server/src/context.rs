@@ -41,6 +41,8 @@ pub struct Ctx {
     pub registries: Arc<crate::registry::Registries>,
     /// Subnets of the instance network pool in use (`Settings::instance_pool`).
     pub networks: Arc<crate::network_pool::NetworkPool>,
+    /// Whether the engine's event stream is live (`controller::watch`).
+    pub events_live: crate::controller::watch::EventsLive,
 }
 
 impl Ctx {
@@ -70,6 +72,7 @@ impl Ctx {
                 Default::default(),
             )),
             networks: Arc::new(crate::network_pool::NetworkPool::new(settings.instance_pool)),
+            events_live: Default::default(),
             metrics,
             settings,
         }

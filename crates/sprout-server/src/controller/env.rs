@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sprout_plan::ObservedState;
+use sprout_plan::enhanced::HealthStatus;
 use sprout_plan::pass::{Memory, Next, PassInput, SeenInstance, Write, plan_pass};
 use sprout_store::StoreError;
 use tokio::sync::Notify;
@@ -166,6 +167,16 @@ impl EnvController {
 
         // Plan.
         let plan = plan_pass(&input, &self.memory);
+        // Quiet: nothing moves and nobody is served, so only the engine's events or the next
+        // health check need bring the next pass (`watch`).
+        let quiet = input.launching.is_empty()
+            && input.retiring == 0
+            && input.traffic.requests == 0
+            && input.env.is_some_and(|e| e.status == sprout_store::EnvStatus::Ready)
+            && plan.events.is_empty()
+            && plan.launch.is_empty()
+            && plan.retire.is_empty()
+            && plan.snapshot.as_ref().is_some_and(|s| matches!(s.status, HealthStatus::Ok | HealthStatus::Info));
         drop(input);
 
         // Act: route, write (nothing more if it was refused), events, retirements, launches.
@@ -195,12 +206,14 @@ impl EnvController {
                 launching::start(&self.ctx, &self.launches, env, version, &def, now, self.wake.clone()).await;
             }
         }
+        let next_probe = self.memory.checks.values().map(|c| c.next_due().unwrap_or(now)).min();
+        let next = super::watch::pace(plan.next, quiet, self.ctx.events_live.get(), next_probe, now);
         let key = EnvKey::new(&self.app, &self.env);
         match plan.snapshot {
             Some(snapshot) => self.ctx.snapshots.lock().unwrap().insert(key, snapshot),
             None if plan.next == Next::Done => self.ctx.snapshots.lock().unwrap().remove(&key),
             None => None,
         };
-        Ok(plan.next)
+        Ok(next)
     }
 }

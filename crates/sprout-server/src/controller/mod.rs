@@ -7,6 +7,7 @@ pub mod env;
 pub mod health;
 pub mod launching;
 pub mod retiring;
+pub mod watch;
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub async fn supervise(ctx: Ctx, cancel: CancellationToken) {
     let mut tasks: HashMap<EnvKey, JoinHandle<()>> = HashMap::new();
     let mut next_sweep = tokio::time::Instant::now();
     let autoscaler = tokio::spawn(autoscale::run(ctx.clone(), cancel.child_token()));
+    let watcher = tokio::spawn(watch::run(ctx.clone(), cancel.child_token()));
     loop {
         tasks.retain(|_, h| !h.is_finished());
         match ctx.store.list_environments(None).await {
@@ -56,6 +58,7 @@ pub async fn supervise(ctx: Ctx, cancel: CancellationToken) {
         let _ = h.await;
     }
     let _ = autoscaler.await;
+    let _ = watcher.await;
 }
 
 /// Remove instances of this server that belong to no environment.
