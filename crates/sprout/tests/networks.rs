@@ -103,6 +103,12 @@ fn more_instances_than_dockers_own_pools_hold_launch_and_serve_on_subnets_of_the
     let pool: Ipv4Net = "100.80.0.0/16".parse().unwrap();
     assert!(subnets.values().all(|s| pool.contains(s) && s.prefix_len() == 28), "{subnets:?}");
     assert_apart(&subnets);
+    // Each network holds its own instance's container and nothing else.
+    let mut args = vec!["network", "inspect", "-f", "{{len .Containers}}"];
+    let ids = networks_of(&app);
+    args.extend(ids.iter().map(String::as_str));
+    let members: Vec<String> = docker(&args).lines().map(String::from).collect();
+    assert_eq!(members, vec!["1".to_string(); 40]);
     assert!(!server.cli_ok(&["events", "many", "--limit", "500"]).contains("failed to launch"));
 }
 
