@@ -34,14 +34,20 @@ pub struct EnvController {
     retiring: Retiring,
     launches: Launches,
     definitions: Definitions,
+    /// When the environment's networks were last listed (`NETWORKS_EVERY`).
+    networks_at: Option<tokio::time::Instant>,
 }
+
+/// How often a Ready environment's networks are listed beside its containers: only an instance
+/// whose containers are all gone (a launch cut short) is found by its network alone.
+const NETWORKS_EVERY: Duration = Duration::from_secs(30);
 
 impl EnvController {
     pub fn new(ctx: Ctx, app: String, env: String) -> Self {
         let wake = ctx.waker(&app, &env);
         let retiring = Retiring::new(wake.clone());
         let (memory, probes, launches, definitions) = Default::default();
-        EnvController { ctx, app, env, wake, memory, probes, retiring, launches, definitions }
+        EnvController { ctx, app, env, wake, memory, probes, retiring, launches, definitions, networks_at: None }
     }
 
     pub async fn run(mut self, cancel: CancellationToken) {
@@ -103,8 +109,14 @@ impl EnvController {
         // between the two looks is still treated as launching, never judged half created.
         let launching = self.launches.snapshot();
         let launch_failures = self.launches.failures();
+        let who = (self.app.as_str(), self.env.as_str());
+        let with_networks = env.as_ref().is_none_or(|e| e.status != sprout_store::EnvStatus::Ready)
+            || self.networks_at.is_none_or(|at| at.elapsed() >= NETWORKS_EVERY);
+        if with_networks {
+            self.networks_at = Some(tokio::time::Instant::now());
+        }
         let (observed, engine_error) =
-            match observe_environment(&*self.ctx.engine, &self.ctx.settings.server_id, &self.app, &self.env).await {
+            match observe_environment(&*self.ctx.engine, &self.ctx.settings.server_id, who, with_networks).await {
                 Ok(o) => (o, None),
                 Err(e) => (Vec::new(), Some(e.to_string())),
             };

@@ -63,7 +63,10 @@ impl Probes {
                     Ok(outcome) => outcome,
                     Err(_) => Err(format!("GET {path} did not answer within {} s", timeout.as_secs())),
                 };
-            let worth_a_pass = outcome.is_ok() || has_served;
+            // A new instance's first pass puts it in service, and a failure takes a serving one
+            // out; a serving instance passing again changes nothing that cannot wait for the
+            // next pass (with hundreds of instances, a pass per check was most of the passes).
+            let worth_a_pass = if has_served { outcome.is_err() } else { outcome.is_ok() };
             done.lock().unwrap().push((instance.clone(), now, outcome));
             in_flight.lock().unwrap().remove(&instance);
             if worth_a_pass {

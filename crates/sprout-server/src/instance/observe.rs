@@ -100,16 +100,19 @@ pub fn env_filter(server: &str, app: &str, env: &str) -> LabelFilter {
     ])
 }
 
-/// Every instance of an environment found on the engine (containers and networks).
+/// Every instance of an environment found on the engine: by its containers, and with
+/// `with_networks` by its networks too (an instance whose containers are all gone is found only
+/// so; the controller looks at networks now and then, since each list costs the engine work in
+/// proportion to everything it has).
 pub async fn observe_environment(
     engine: &dyn Engine,
     server: &str,
-    app: &str,
-    env: &str,
+    (app, env): (&str, &str),
+    with_networks: bool,
 ) -> Result<Vec<ObservedInstance>, EngineError> {
     let filter = env_filter(server, app, env);
     let containers = engine.list_containers(&filter).await?;
-    let networks = engine.list_networks(&filter).await?;
+    let networks = if with_networks { engine.list_networks(&filter).await? } else { Vec::new() };
     let mut by_id: BTreeMap<String, ObservedInstance> = BTreeMap::new();
     for c in containers {
         let Some(id) = c.labels.get(LABEL_INSTANCE).cloned() else { continue };
