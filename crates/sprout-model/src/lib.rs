@@ -14,6 +14,7 @@ pub mod names;
 pub mod options;
 pub mod policy;
 pub mod scaling;
+pub mod sprout_yaml;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use dockerrun::*;

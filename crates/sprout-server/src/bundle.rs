@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 /// The definition file a bundle must hold at its root.
 pub const DEFINITION_FILE: &str = "Dockerrun.aws.json";
+pub use sprout_model::sprout_yaml::SPROUT_YAML;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -60,6 +61,8 @@ pub struct Unpacked {
     hex: String,
     /// Text of `Dockerrun.aws.json`.
     pub definition: String,
+    /// Text of `sprout.yaml`, when the bundle has one at its root.
+    pub sprout_yaml: Option<String>,
 }
 
 impl Unpacked {
@@ -170,8 +173,15 @@ pub fn unpack(bundles_dir: &Path, archive: &Path, limit_bytes: u64) -> Result<Un
     let definition =
         String::from_utf8_lossy(&std::fs::read(&definition_path).map_err(|e| io_error(&definition_path, e))?)
             .into_owned();
+    let sprout_yaml = match paths.iter().any(|p| p == SPROUT_YAML) {
+        true => {
+            let path = tmp.join(SPROUT_YAML);
+            Some(String::from_utf8_lossy(&std::fs::read(&path).map_err(|e| io_error(&path, e))?).into_owned())
+        }
+        false => None,
+    };
     guard.0 = None;
-    Ok(Unpacked { tmp, bundles_dir: bundles_dir.to_path_buf(), hex: hex::encode(h.finalize()), definition })
+    Ok(Unpacked { tmp, bundles_dir: bundles_dir.to_path_buf(), hex: hex::encode(h.finalize()), definition, sprout_yaml })
 }
 
 struct HashWriter<'a>(&'a mut Sha256);
@@ -421,4 +431,22 @@ mod tests {
         assert_eq!(count, 301, "every file once, no mixture of uploads");
         assert!(leftovers(d.path()).is_empty(), "{:?}", leftovers(d.path()));
     }
+}
+
+/// The `sprout.yaml` of a stored bundle, loaded against its definition; the default when the
+/// bundle has none. The file was checked at upload, so an error here means the rules changed
+/// since: it is reported, not ignored.
+pub fn read_sprout_yaml(
+    bundle_dir: &Path,
+    dockerrun: &sprout_model::Dockerrun,
+) -> Result<sprout_model::sprout_yaml::SproutYaml, String> {
+    let path = bundle_dir.join(SPROUT_YAML);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    sprout_model::sprout_yaml::load_sprout_yaml(SPROUT_YAML, &text, dockerrun).map(|(y, _)| y).map_err(|diags| {
+        diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
+    })
 }

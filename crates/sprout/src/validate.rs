@@ -163,11 +163,30 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<i32> {
     let source = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let name = file.display().to_string();
     let result = load_dockerrun(&name, &source);
+    let yaml = match &result {
+        Ok(loaded) => check_sprout_yaml(&file, &loaded.dockerrun)?,
+        Err(_) => None,
+    };
     if json {
-        println!("{}", serde_json::to_string_pretty(&json_report(&name, &result))?);
-        return Ok(if result.is_ok() { 0 } else { 1 });
+        let mut report = json_report(&name, &result);
+        if let Some((yaml_name, _, diags)) = &yaml {
+            let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.severity == Severity::Error).collect();
+            report["valid"] = serde_json::json!(result.is_ok() && errors.is_empty());
+            report["sproutYaml"] = serde_json::json!({"file": yaml_name, "valid": errors.is_empty(), "diagnostics": diags});
+        }
+        let valid = report["valid"].as_bool() == Some(true);
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(if valid { 0 } else { 1 });
     }
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    if let Some((yaml_name, yaml_source, diags)) = &yaml {
+        eprint!("{}", render(diags, yaml_source, color));
+        let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+        if errors > 0 {
+            eprintln!("invalid: {yaml_name}: {}", plural(errors, "error"));
+            return Ok(1);
+        }
+    }
     match result {
         Ok(loaded) => {
             eprint!("{}", render(&loaded.warnings, &source, color));
@@ -195,6 +214,26 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<i32> {
             Ok(1)
         }
     }
+}
+
+/// The `sprout.yaml` beside the definition, when there is one: its name, text and what loading
+/// it against `dockerrun` found.
+fn check_sprout_yaml(
+    definition: &Path,
+    dockerrun: &Dockerrun,
+) -> anyhow::Result<Option<(String, String, Vec<Diagnostic>)>> {
+    use sprout_model::sprout_yaml::{SPROUT_YAML, load_sprout_yaml};
+    let path = definition.parent().unwrap_or(Path::new(".")).join(SPROUT_YAML);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = path.display().to_string();
+    let diags = match load_sprout_yaml(&name, &text, dockerrun) {
+        Ok((_, warnings)) => warnings,
+        Err(diags) => diags,
+    };
+    Ok(Some((name, text, diags)))
 }
 
 /// `4 containers (nginx, app, ...), web container nginx (host port 80 -> container port 8080), 2 warnings`.

@@ -5,11 +5,12 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use sprout_model::sprout_yaml::load_sprout_yaml;
 use sprout_model::{Severity, load_dockerrun};
 use sprout_store::VersionRecord;
 
 use super::error::{ApiError, bad};
-use crate::bundle::{BundleError, DEFINITION_FILE, unique_name, unpack};
+use crate::bundle::{BundleError, DEFINITION_FILE, SPROUT_YAML, unique_name, unpack};
 use crate::context::Ctx;
 
 #[derive(Deserialize)]
@@ -141,7 +142,13 @@ pub async fn upload(
     let unpack_in = bundles.clone();
     let unpacked = tokio::task::spawn_blocking(move || {
         let result = unpack(&unpack_in, &archive.0, limit).map(|u| {
-            let loaded = load_dockerrun(DEFINITION_FILE, &u.definition);
+            let loaded = load_dockerrun(DEFINITION_FILE, &u.definition).and_then(|l| {
+                let Some(text) = &u.sprout_yaml else { return Ok((l, Vec::new())) };
+                match load_sprout_yaml(SPROUT_YAML, text, &l.dockerrun) {
+                    Ok((_, warnings)) => Ok((l, warnings)),
+                    Err(diags) => Err(diags),
+                }
+            });
             (u, loaded)
         });
         drop(archive);
@@ -154,9 +161,14 @@ pub async fn upload(
         BundleError::Full { .. } => ApiError::InsufficientStorage(e.to_string()),
         other => bad(other.to_string(), None),
     })?;
-    let loaded = loaded.map_err(ApiError::InvalidDefinition)?;
-    let warnings: Vec<String> =
-        loaded.warnings.iter().filter(|d| d.severity == Severity::Warning).map(|d| d.to_string()).collect();
+    let (loaded, yaml_warnings) = loaded.map_err(ApiError::InvalidDefinition)?;
+    let warnings: Vec<String> = loaded
+        .warnings
+        .iter()
+        .chain(&yaml_warnings)
+        .filter(|d| d.severity == Severity::Warning)
+        .map(|d| d.to_string())
+        .collect();
     super::host_access::refuse_violations(&ctx, &app, &loaded.dockerrun).await?;
     super::registries::check_authentication(&ctx, &app, &loaded.dockerrun).await?;
     let digest = unpacked.digest();
