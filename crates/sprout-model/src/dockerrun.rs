@@ -85,6 +85,17 @@ pub struct ContainerDefinition {
     pub log_configuration: Option<LogConfiguration>,
     pub health_check: Option<HealthCheck>,
     pub depends_on: Vec<ContainerDependency>,
+    /// Variables whose values are the environment's secrets (`secrets`, the ECS form).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretRef>,
+}
+
+/// One entry of a container's `secrets`: the variable `name` gets the value of the
+/// environment's Sprout secret `secret` (from `valueFrom`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretRef {
+    pub name: String,
+    pub secret: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,6 +240,15 @@ impl Dockerrun {
 
     pub fn volume(&self, name: &str) -> Option<&Volume> {
         self.volumes.iter().find(|v| v.name == name)
+    }
+
+    /// Every Sprout secret the containers name, sorted, once each.
+    pub fn secret_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> =
+            self.container_definitions.iter().flat_map(|c| c.secrets.iter().map(|s| s.secret.as_str())).collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// Every image the version runs, once each, in file order.

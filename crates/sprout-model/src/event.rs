@@ -94,6 +94,11 @@ pub enum Event {
     VariablesChanged {
         names: String,
     },
+    /// A secret was set or removed (never its value).
+    SecretChanged {
+        name: String,
+        removed: bool,
+    },
     EngineUnavailable {
         error: String,
     },
@@ -211,6 +216,7 @@ impl Event {
             Event::OrphanRemoved { .. } => "OrphanRemoved",
             Event::HostnameSwapped { .. } => "HostnameSwapped",
             Event::VariablesChanged { .. } => "VariablesChanged",
+            Event::SecretChanged { .. } => "SecretChanged",
             Event::EngineUnavailable { .. } => "EngineUnavailable",
             Event::ScalingDecision { .. } => "ScalingDecision",
             Event::ScheduledActionFired { .. } => "ScheduledActionFired",
@@ -295,6 +301,12 @@ impl Event {
             }
             Event::TerminateStarted => "terminateEnvironment is starting".into(),
             Event::EnvironmentTerminated => "terminateEnvironment completed: no instance left".into(),
+            Event::SecretChanged { name, removed: false } => {
+                format!("secret {name} changed: replacing instances under the deployment policy")
+            }
+            Event::SecretChanged { name, removed: true } => {
+                format!("secret {name} removed: replacing instances under the deployment policy")
+            }
             Event::VariablesChanged { names } => {
                 format!("Environment properties changed ({names}): replacing instances under the deployment policy")
             }

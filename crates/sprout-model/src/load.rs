@@ -12,6 +12,7 @@ mod hints;
 mod limits;
 pub mod locate;
 mod runtime;
+mod secrets;
 mod walk;
 mod wiring;
 

@@ -181,7 +181,13 @@ pub fn unpack(bundles_dir: &Path, archive: &Path, limit_bytes: u64) -> Result<Un
         false => None,
     };
     guard.0 = None;
-    Ok(Unpacked { tmp, bundles_dir: bundles_dir.to_path_buf(), hex: hex::encode(h.finalize()), definition, sprout_yaml })
+    Ok(Unpacked {
+        tmp,
+        bundles_dir: bundles_dir.to_path_buf(),
+        hex: hex::encode(h.finalize()),
+        definition,
+        sprout_yaml,
+    })
 }
 
 struct HashWriter<'a>(&'a mut Sha256);
@@ -292,6 +298,24 @@ fn safe_relative(p: &Path) -> Option<String> {
         }
     }
     if parts.is_empty() { None } else { Some(parts.join("/")) }
+}
+
+/// The `sprout.yaml` of a stored bundle, loaded against its definition; the default when the
+/// bundle has none. The file was checked at upload, so an error here means the rules changed
+/// since: it is reported, not ignored.
+pub fn read_sprout_yaml(
+    bundle_dir: &Path,
+    dockerrun: &sprout_model::Dockerrun,
+) -> Result<sprout_model::sprout_yaml::SproutYaml, String> {
+    let path = bundle_dir.join(SPROUT_YAML);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    sprout_model::sprout_yaml::load_sprout_yaml(SPROUT_YAML, &text, dockerrun)
+        .map(|(y, _)| y)
+        .map_err(|diags| diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; "))
 }
 
 #[cfg(test)]
@@ -431,22 +455,4 @@ mod tests {
         assert_eq!(count, 301, "every file once, no mixture of uploads");
         assert!(leftovers(d.path()).is_empty(), "{:?}", leftovers(d.path()));
     }
-}
-
-/// The `sprout.yaml` of a stored bundle, loaded against its definition; the default when the
-/// bundle has none. The file was checked at upload, so an error here means the rules changed
-/// since: it is reported, not ignored.
-pub fn read_sprout_yaml(
-    bundle_dir: &Path,
-    dockerrun: &sprout_model::Dockerrun,
-) -> Result<sprout_model::sprout_yaml::SproutYaml, String> {
-    let path = bundle_dir.join(SPROUT_YAML);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
-    sprout_model::sprout_yaml::load_sprout_yaml(SPROUT_YAML, &text, dockerrun).map(|(y, _)| y).map_err(|diags| {
-        diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
-    })
 }

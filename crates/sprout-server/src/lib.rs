@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod clock;
 pub mod context;
 pub mod controller;
+pub mod env_secrets;
 pub mod events;
 pub mod host_access;
 pub mod instance;

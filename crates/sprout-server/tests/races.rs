@@ -47,6 +47,45 @@ impl Store for RacingStore {
         result
     }
 
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+        self.inner.list_tokens().await
+    }
+    async fn delete_token(&self, name: &str) -> Result<bool> {
+        self.inner.delete_token(name).await
+    }
+    async fn touch_token(&self, name: &str, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        self.inner.touch_token(name, at).await
+    }
+    async fn append_audit(&self, call: &sprout_store::NewAudit) -> Result<i64> {
+        self.inner.append_audit(call).await
+    }
+    async fn list_audit(
+        &self,
+        app: Option<&str>,
+        env: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<sprout_store::AuditRecord>> {
+        self.inner.list_audit(app, env, limit).await
+    }
+    async fn put_secret(
+        &self,
+        app: &str,
+        env: &str,
+        name: &str,
+        sealed: &[u8],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<i64> {
+        self.inner.put_secret(app, env, name, sealed, at).await
+    }
+    async fn list_secrets(&self, app: &str, env: &str) -> Result<Vec<sprout_store::SecretRecord>> {
+        self.inner.list_secrets(app, env).await
+    }
+    async fn delete_secret(&self, app: &str, env: &str, name: &str) -> Result<bool> {
+        self.inner.delete_secret(app, env, name).await
+    }
+    async fn backup(&self, path: &std::path::Path) -> Result<()> {
+        self.inner.backup(path).await
+    }
     async fn create_application(&self, app: &Application) -> Result<()> {
         self.inner.create_application(app).await
     }

@@ -4,6 +4,7 @@
 //! `Store` is the trait the control plane uses; `SqliteStore` is the embedded default.
 //! Not here: what the records mean (the server's controllers decide that).
 
+pub mod access;
 pub mod lifecycle;
 pub mod memory;
 pub mod model;
@@ -13,6 +14,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
+pub use access::*;
 pub use lifecycle::*;
 pub use memory::MemoryStore;
 pub use model::*;
@@ -128,6 +130,36 @@ pub trait Store: Send + Sync + 'static {
     /// The token whose hash matches, if any.
     async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>>;
     async fn count_tokens(&self) -> Result<u64>;
+    /// Every token, by name (hashes included: callers show names only).
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>>;
+    /// Removes the token `name`; false when there was none.
+    async fn delete_token(&self, name: &str) -> Result<bool>;
+    /// Notes that the token `name` was accepted at `at`.
+    async fn touch_token(&self, name: &str, at: chrono::DateTime<chrono::Utc>) -> Result<()>;
+
+    /// Records one mutating API call; returns its number.
+    async fn append_audit(&self, call: &NewAudit) -> Result<i64>;
+    /// The newest `limit` recorded calls (of `app`, of its environment `env`), oldest first.
+    async fn list_audit(&self, app: Option<&str>, env: Option<&str>, limit: u32) -> Result<Vec<AuditRecord>>;
+
+    /// Sets the environment secret `name` to `sealed` (sealed by the server); returns how many
+    /// times it has been set, this time included.
+    async fn put_secret(
+        &self,
+        app: &str,
+        env: &str,
+        name: &str,
+        sealed: &[u8],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<i64>;
+    /// The environment's secrets, by name.
+    async fn list_secrets(&self, app: &str, env: &str) -> Result<Vec<SecretRecord>>;
+    /// Removes one secret; false when there was none.
+    async fn delete_secret(&self, app: &str, env: &str, name: &str) -> Result<bool>;
+
+    /// Writes a consistent copy of the whole store to `path` (a new file), while it keeps
+    /// serving. Sealed values stay sealed in the copy.
+    async fn backup(&self, path: &std::path::Path) -> Result<()>;
 
     /// Stores a credential, replacing the one with the same key (its outcomes are forgotten:
     /// a new secret has not been tried yet).

@@ -12,8 +12,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::{
-    Application, CredentialKey, EnvironmentRecord, EventRecord, HostAccessPolicy, LifecyclePolicy, NewEvent,
-    RegistryCredentialRecord, RegistryOutcome, Result, Store, StoreError, TokenRecord, VersionImages, VersionRecord,
+    Application, AuditRecord, CredentialKey, EnvironmentRecord, EventRecord, HostAccessPolicy, LifecyclePolicy,
+    NewAudit, NewEvent, RegistryCredentialRecord, RegistryOutcome, Result, SecretRecord, Store, StoreError,
+    TokenRecord, VersionImages, VersionRecord,
 };
 
 #[derive(Default)]
@@ -27,7 +28,12 @@ struct Data {
     /// Ordered as SQLite lists them: host, scope (none first), source (none first).
     credentials: BTreeMap<CredentialKey, RegistryCredentialRecord>,
     inserted: u64,
+    audit: Vec<AuditRecord>,
+    /// By (app, env, name).
+    secrets: BTreeMap<(String, String, String), SecretRecord>,
 }
+
+mod access;
 
 /// The in-memory store.
 #[derive(Default)]
@@ -221,6 +227,7 @@ impl Store for MemoryStore {
     async fn delete_environment(&self, app: &str, name: &str) -> Result<()> {
         // Its events stay: they are the environment's history.
         self.with(|d| {
+            d.secrets.retain(|(a, e, _), _| !(a == app && e == name));
             d.environments
                 .remove(&key(app, name))
                 .map(|_| ())
@@ -257,7 +264,7 @@ impl Store for MemoryStore {
 
     async fn insert_token(&self, token: &TokenRecord) -> Result<()> {
         self.with(|d| {
-            if d.tokens.contains_key(&token.hash) {
+            if d.tokens.contains_key(&token.hash) || d.tokens.values().any(|t| t.name == token.name) {
                 // Named by its name: the hash identifies a credential and should not reach logs.
                 return Err(StoreError::Conflict { kind: "token", name: token.name.clone() });
             }
@@ -272,6 +279,55 @@ impl Store for MemoryStore {
 
     async fn count_tokens(&self) -> Result<u64> {
         self.with(|d| Ok(d.tokens.len() as u64))
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+        self.with(|d| Ok(d.list_tokens()))
+    }
+
+    async fn delete_token(&self, name: &str) -> Result<bool> {
+        self.with(|d| Ok(d.delete_token(name)))
+    }
+
+    async fn touch_token(&self, name: &str, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        self.with(|d| {
+            d.touch_token(name, at);
+            Ok(())
+        })
+    }
+
+    async fn append_audit(&self, call: &NewAudit) -> Result<i64> {
+        self.with(|d| Ok(d.append_audit(call)))
+    }
+
+    async fn list_audit(&self, app: Option<&str>, env: Option<&str>, limit: u32) -> Result<Vec<AuditRecord>> {
+        self.with(|d| Ok(d.list_audit(app, env, limit)))
+    }
+
+    async fn put_secret(
+        &self,
+        app: &str,
+        env: &str,
+        name: &str,
+        sealed: &[u8],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<i64> {
+        self.with(|d| Ok(d.put_secret((app, env, name), sealed, at)))
+    }
+
+    async fn backup(&self, path: &std::path::Path) -> Result<()> {
+        Err(StoreError::Corrupt {
+            what: format!("a backup to {}", path.display()),
+            message: "the in-memory store keeps nothing to back up".into(),
+        })
+    }
+
+    async fn list_secrets(&self, app: &str, env: &str) -> Result<Vec<SecretRecord>> {
+        self.with(|d| Ok(d.list_secrets(app, env)))
+    }
+
+    async fn delete_secret(&self, app: &str, env: &str, name: &str) -> Result<bool> {
+        self.with(|d| Ok(d.secrets.remove(&(app.to_string(), env.to_string(), name.to_string())).is_some()))
     }
 
     async fn set_registry_credential(&self, credential: &RegistryCredentialRecord) -> Result<()> {

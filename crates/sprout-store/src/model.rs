@@ -91,4 +91,32 @@ pub struct TokenRecord {
     pub hash: String,
     pub scope: Scope,
     pub created_at: DateTime<Utc>,
+    /// The one application it may reach (None: every application).
+    #[serde(default)]
+    pub limit_app: Option<String>,
+    /// The one environment name it may change (None: every environment of its applications).
+    #[serde(default)]
+    pub limit_env: Option<String>,
+    /// After this it is refused (None: never).
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was last accepted, to the minute.
+    #[serde(default)]
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl TokenRecord {
+    /// A token of `scope` with no limits and no expiry.
+    pub fn unlimited(name: &str, hash: String, scope: Scope, created_at: DateTime<Utc>) -> Self {
+        TokenRecord {
+            name: name.to_string(),
+            hash,
+            scope,
+            created_at,
+            limit_app: None,
+            limit_env: None,
+            expires_at: None,
+            last_used_at: None,
+        }
+    }
 }

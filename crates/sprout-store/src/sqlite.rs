@@ -3,6 +3,7 @@
 //! Opening runs the migrations embedded from `migrations/`. Not here: what the records mean,
 //! and row decoding (see `rows`).
 
+mod access;
 mod lifecycle;
 mod registry;
 mod rows;
@@ -15,8 +16,9 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::{
-    Application, CredentialKey, EnvironmentRecord, EventRecord, LifecyclePolicy, NewEvent, RegistryCredentialRecord,
-    RegistryOutcome, Result, Store, StoreError, TokenRecord, VersionImages, VersionRecord,
+    Application, AuditRecord, CredentialKey, EnvironmentRecord, EventRecord, LifecyclePolicy, NewAudit, NewEvent,
+    RegistryCredentialRecord, RegistryOutcome, Result, SecretRecord, Store, StoreError, TokenRecord, VersionImages,
+    VersionRecord,
 };
 
 /// How long a statement waits for another connection's write lock before failing.
@@ -296,12 +298,15 @@ impl Store for SqliteStore {
     }
 
     async fn delete_environment(&self, app: &str, name: &str) -> Result<()> {
-        // Its events stay: they are the environment's history.
+        // Its events stay: they are the environment's history. Its secrets go with it.
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM environments WHERE app = ? AND name = ?")
             .bind(app)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM secrets WHERE app = ? AND env = ?").bind(app).bind(name).execute(&mut *tx).await?;
+        tx.commit().await?;
         if done.rows_affected() == 0 {
             return Err(not_found("environment", format!("{app}/{name}")));
         }
@@ -353,26 +358,56 @@ impl Store for SqliteStore {
     }
 
     async fn insert_token(&self, token: &TokenRecord) -> Result<()> {
-        sqlx::query("INSERT INTO tokens (hash, name, scope, created_at) VALUES (?, ?, ?, ?)")
-            .bind(&token.hash)
-            .bind(&token.name)
-            .bind(token.scope.as_str())
-            .bind(rows::micros(token.created_at))
-            .execute(&self.pool)
-            .await
-            // Named by its name: the hash identifies a credential and should not reach logs.
-            .map_err(|err| insert_error(err, "token", token.name.clone(), None))?;
-        Ok(())
+        access::insert_token(&self.pool, token).await
     }
 
     async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>> {
-        sqlx::query("SELECT hash, name, scope, created_at FROM tokens WHERE hash = ?")
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(rows::token)
-            .transpose()
+        access::find_token(&self.pool, hash).await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+        access::list_tokens(&self.pool).await
+    }
+
+    async fn delete_token(&self, name: &str) -> Result<bool> {
+        access::delete_token(&self.pool, name).await
+    }
+
+    async fn touch_token(&self, name: &str, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        access::touch_token(&self.pool, name, at).await
+    }
+
+    async fn append_audit(&self, call: &NewAudit) -> Result<i64> {
+        access::append_audit(&self.pool, call).await
+    }
+
+    async fn list_audit(&self, app: Option<&str>, env: Option<&str>, limit: u32) -> Result<Vec<AuditRecord>> {
+        access::list_audit(&self.pool, app, env, limit).await
+    }
+
+    async fn put_secret(
+        &self,
+        app: &str,
+        env: &str,
+        name: &str,
+        sealed: &[u8],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<i64> {
+        access::put_secret(&self.pool, (app, env, name), sealed, at).await
+    }
+
+    async fn backup(&self, path: &std::path::Path) -> Result<()> {
+        // VACUUM INTO reads one snapshot of the database and writes it compacted to a new file.
+        sqlx::query("VACUUM INTO ?").bind(path.to_string_lossy().into_owned()).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn list_secrets(&self, app: &str, env: &str) -> Result<Vec<SecretRecord>> {
+        access::list_secrets(&self.pool, app, env).await
+    }
+
+    async fn delete_secret(&self, app: &str, env: &str, name: &str) -> Result<bool> {
+        access::delete_secret(&self.pool, app, env, name).await
     }
 
     async fn count_tokens(&self) -> Result<u64> {

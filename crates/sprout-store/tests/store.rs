@@ -30,12 +30,12 @@ async fn suite_in_memory() {
 async fn in_memory_stores_are_separate() {
     let one = SqliteStore::open_in_memory().await.unwrap();
     let two = SqliteStore::open_in_memory().await.unwrap();
-    one.insert_token(&sprout_store::TokenRecord {
-        name: "ci".to_string(),
-        hash: "sha256:ci".to_string(),
-        scope: sprout_store::Scope::Deploy,
-        created_at: suite::t0(),
-    })
+    one.insert_token(&sprout_store::TokenRecord::unlimited(
+        "ci",
+        "sha256:ci".to_string(),
+        sprout_store::Scope::Deploy,
+        suite::t0(),
+    ))
     .await
     .unwrap();
     assert_eq!(one.count_tokens().await.unwrap(), 1);

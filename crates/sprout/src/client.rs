@@ -44,6 +44,24 @@ impl Client {
         self.send(Method::POST, path, None, Some(archive)).await
     }
 
+    /// POSTs to `path` and returns the answer's bytes and the header `note` (if any).
+    pub async fn download(&self, path: &str, note: &str) -> Result<(Vec<u8>, Option<String>)> {
+        let url = format!("{}/api/v1{path}", self.url);
+        let mut req = self.http.post(&url);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.map_err(|e| anyhow!("request POST {url} failed: {e}"))?;
+        let status = resp.status();
+        let header = resp.headers().get(note).and_then(|v| v.to_str().ok()).map(String::from);
+        let bytes = resp.bytes().await.map_err(|e| anyhow!("the answer from {url} did not arrive whole: {e}"))?;
+        if status.is_success() {
+            return Ok((bytes.to_vec(), header));
+        }
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        bail!("{}", body["error"].as_str().map(String::from).unwrap_or_else(|| format!("{status}")))
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         method: Method,

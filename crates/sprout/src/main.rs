@@ -152,6 +152,21 @@ enum Command {
     Proxy(cmd::proxy::ProxyArgs),
     /// Registry credentials: login, list, logout, import a Docker config.json
     Registry(cmd::registry::RegistryArgs),
+    /// API tokens scoped for CI and people: create, list, revoke
+    Tokens(cmd::tokens::TokensArgs),
+    /// Environment secrets, stored encrypted and never shown: set, list, unset
+    Secrets(cmd::secrets::SecretsArgs),
+    /// Every change made through the API: who (which token), what, when, how it ended
+    Audit {
+        /// Only this environment's
+        #[arg(long)]
+        env: Option<String>,
+        /// How many of the newest to show
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Server administration: backups
+    Admin(cmd::admin::AdminArgs),
     /// Terminate an environment: stop and remove its instances
     Terminate {
         env: String,
@@ -236,6 +251,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Command::Schedule(a) => cmd::schedule::run(&c, a).await,
                 Command::Policy(a) => cmd::policy::run(&c, a).await,
                 Command::Registry(a) => cmd::registry::run(&c, a).await,
+                Command::Tokens(a) => cmd::tokens::run(&c, a).await,
+                Command::Secrets(a) => cmd::secrets::run(&c, a).await,
+                Command::Audit { env, limit } => cmd::tokens::audit(&c, env, limit).await,
+                Command::Admin(a) => cmd::admin::run(&c, a).await,
                 Command::Clone { source, name, timeout, no_wait } => {
                     cmd::clone::clone(&c, source, name, timeout, no_wait).await
                 }

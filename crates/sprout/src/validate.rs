@@ -172,7 +172,8 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<i32> {
         if let Some((yaml_name, _, diags)) = &yaml {
             let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.severity == Severity::Error).collect();
             report["valid"] = serde_json::json!(result.is_ok() && errors.is_empty());
-            report["sproutYaml"] = serde_json::json!({"file": yaml_name, "valid": errors.is_empty(), "diagnostics": diags});
+            report["sproutYaml"] =
+                serde_json::json!({"file": yaml_name, "valid": errors.is_empty(), "diagnostics": diags});
         }
         let valid = report["valid"].as_bool() == Some(true);
         println!("{}", serde_json::to_string_pretty(&report)?);

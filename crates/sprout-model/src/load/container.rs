@@ -42,6 +42,7 @@ pub(crate) const CONTAINER_KEYS: &[&str] = &[
     "logConfiguration",
     "healthCheck",
     "dependsOn",
+    "secrets",
 ];
 
 pub(crate) fn walk_container(ctx: &mut Ctx, shared: &mut Shared, v: &Value, path: &str) -> Option<ContainerDefinition> {
@@ -102,6 +103,7 @@ pub(crate) fn walk_container(ctx: &mut Ctx, shared: &mut Shared, v: &Value, path
         ulimits: runtime::ulimits(ctx, obj, path),
         log_configuration: runtime::log_configuration(ctx, obj, path),
         health_check: runtime::health_check(ctx, obj, path),
+        secrets: super::secrets::secrets(ctx, obj, path),
         name: name?,
         image: image?,
     };

@@ -1,12 +1,17 @@
-//! Bearer tokens: stored as SHA-256 hashes with a scope; GET needs `read`, every other method
-//! `deploy`. The first start creates an admin token and writes it to `admin.token` (0600).
+//! Bearer tokens: stored as SHA-256 hashes with a scope, optional limits and an expiry; what
+//! each call needs is `access`'s table. Every call that changes something is recorded in the
+//! audit trail. The first start creates an admin token and writes it to `admin.token` (0600).
 
-use axum::extract::{Request, State};
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
-use sprout_store::{Scope, Store, TokenRecord};
+use sprout_store::{NewAudit, Scope, Store, TokenRecord};
 
+use super::access;
 use super::error::ApiError;
 use crate::context::Ctx;
 
@@ -33,12 +38,7 @@ pub async fn ensure_admin_token(
     let token = new_token();
     write_secret(path, &token).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     store
-        .insert_token(&TokenRecord {
-            name: "admin".into(),
-            hash: hash_token(&token),
-            scope: Scope::Admin,
-            created_at: now,
-        })
+        .insert_token(&TokenRecord::unlimited("admin", hash_token(&token), Scope::Admin, now))
         .await
         .map_err(|e| e.to_string())?;
     Ok(Some(token))
@@ -60,18 +60,86 @@ fn write_secret(path: &std::path::Path, content: &str) -> std::io::Result<()> {
     f.write_all(b"\n")
 }
 
-pub async fn require_token(State(ctx): State<Ctx>, req: Request, next: Next) -> Result<Response, ApiError> {
+/// Who made the call: the token's record, put in the request's extensions for the handlers
+/// that filter server-wide lists.
+#[derive(Clone)]
+pub struct Caller(pub Arc<TokenRecord>);
+
+/// How often a token's last use is written: once a minute is enough to tell a live CI token
+/// from a forgotten one, and keeps a write off most requests.
+const TOUCH_EVERY_S: i64 = 60;
+
+/// Checks the bearer token against the route's scope and the token's limits (`access`), then
+/// records every call that is not a GET in the audit trail, with how it ended.
+pub async fn require_token(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Result<Response, ApiError> {
     let token = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .ok_or(ApiError::Unauthorized)?;
-    let record = ctx.store.find_token(&hash_token(token)).await?.ok_or(ApiError::Unauthorized)?;
-    let needed = if req.method() == axum::http::Method::GET { Scope::Read } else { Scope::Deploy };
-    if !record.scope.allows(needed) {
-        return Err(ApiError::Forbidden(if needed == Scope::Read { "reading" } else { "changes" }));
+        .ok_or_else(|| {
+            ApiError::Unauthorized("no API token: the request has no `Authorization: Bearer` header".into())
+        })?;
+    let record = ctx
+        .store
+        .find_token(&hash_token(token))
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API token".into()))?;
+    let now = ctx.clock.now();
+    if let Some(at) = record.expires_at
+        && at <= now
+    {
+        return Err(ApiError::Unauthorized(format!(
+            "token '{}' expired at {}",
+            record.name,
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )));
     }
-    Ok(next.run(req).await)
+    let full = req.uri().path().to_string();
+    let path = full.strip_prefix("/api/v1").unwrap_or(&full).to_string();
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| path.clone());
+    let route = route.strip_prefix("/api/v1").unwrap_or(&route).to_string();
+    let (app, env) = access::names_in(&route, &path);
+    let method = req.method().clone();
+    let call = access::Call { method: &method, route: &route, app, env };
+    let decision = access::allow(&record, &call);
+    let note = |status: u16| NewAudit {
+        at: now,
+        token: record.name.clone(),
+        scope: record.scope.as_str().to_string(),
+        method: method.to_string(),
+        path: path.clone(),
+        app: app.map(String::from),
+        env: env.map(String::from),
+        status,
+    };
+    if let Err(why) = decision {
+        // A refused change by a known token is worth knowing about too.
+        if method != Method::GET {
+            audit(&ctx, &note(403)).await;
+        }
+        return Err(ApiError::Forbidden(why));
+    }
+    if record.last_used_at.is_none_or(|at| (now - at).num_seconds() >= TOUCH_EVERY_S) {
+        // A failed note of use must not fail the call.
+        if let Err(e) = ctx.store.touch_token(&record.name, now).await {
+            tracing::warn!("cannot note the use of token '{}': {e}", record.name);
+        }
+    }
+    let pending = (method != Method::GET).then(|| note(0));
+    req.extensions_mut().insert(Caller(Arc::new(record)));
+    let response = next.run(req).await;
+    if let Some(mut call) = pending {
+        call.status = response.status().as_u16();
+        audit(&ctx, &call).await;
+    }
+    Ok(response)
+}
+
+/// Records a call; a failure to record is logged, never the call's failure.
+async fn audit(ctx: &Ctx, call: &NewAudit) {
+    if let Err(e) = ctx.store.append_audit(call).await {
+        tracing::warn!("cannot record {} {} by token '{}' in the audit trail: {e}", call.method, call.path, call.token);
+    }
 }

@@ -27,6 +27,27 @@ fn login_hint(image: &str, app: &str) -> String {
     )
 }
 
+/// The secrets `def` names must be set before a deploy replaces anything. A new environment
+/// has none yet: its launches wait, saying which are missing, until they are set.
+async fn check_secrets(ctx: &Ctx, v: &VersionRecord, env: &str, def: &Dockerrun) -> Result<(), ApiError> {
+    match ctx.store.get_environment(&v.app, env).await {
+        Ok(_) => {}
+        Err(sprout_store::StoreError::NotFound { .. }) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    let have = crate::env_secrets::versions(&*ctx.store, &v.app, env).await?;
+    let missing = crate::env_secrets::missing(def, &have);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(bad(
+        format!("version {} names secrets that environment {env} does not have: {}", v.label, missing.join(", ")),
+        Some(format!(
+            "set each with `sprout secrets set {env} NAME --value-stdin`, then deploy again; nothing was replaced"
+        )),
+    ))
+}
+
 /// Checks `v` for deployment to environment `env` of its application. Returns notes for the
 /// caller (a registry holding back, so launches will wait).
 pub async fn check_deployable(ctx: &Ctx, v: &VersionRecord, env: &str) -> Result<Vec<String>, ApiError> {
@@ -40,6 +61,7 @@ pub async fn check_deployable(ctx: &Ctx, v: &VersionRecord, env: &str) -> Result
         ));
     }
     super::registries::check_authentication(ctx, &v.app, &def).await?;
+    check_secrets(ctx, v, env, &def).await?;
     let config = def.authentication.as_ref().map(|a| a.key.as_str());
     let recorded = ctx.store.get_version_images(&v.app, &v.label).await?;
     let waiters = BTreeSet::from([(v.app.clone(), env.to_string())]);

@@ -88,9 +88,13 @@ pub async fn list_of_app(State(ctx): State<Ctx>, Path(app): Path<String>) -> Res
     Ok(Json(envs.iter().map(|e| view(&ctx, e)).collect()))
 }
 
-pub async fn list_all(State(ctx): State<Ctx>) -> Result<Json<Vec<EnvView>>, ApiError> {
+pub async fn list_all(
+    State(ctx): State<Ctx>,
+    caller: Option<axum::Extension<super::auth::Caller>>,
+) -> Result<Json<Vec<EnvView>>, ApiError> {
     let envs = ctx.store.list_environments(None).await?;
-    Ok(Json(envs.iter().map(|e| view(&ctx, e)).collect()))
+    let shown = |app: &str| caller.as_ref().is_none_or(|c| super::access::shows(&c.0.0, app));
+    Ok(Json(envs.iter().filter(|e| shown(&e.app)).map(|e| view(&ctx, e)).collect()))
 }
 
 pub async fn deploy(

@@ -19,10 +19,12 @@ pub enum ApiError {
     BadRequest { message: String, hint: Option<String> },
     #[error("the definition file is not valid ({} error(s))", .0.iter().filter(|d| d.severity == sprout_model::Severity::Error).count())]
     InvalidDefinition(Vec<Diagnostic>),
-    #[error("missing or unknown API token")]
-    Unauthorized,
-    #[error("this token's scope does not allow {0}")]
-    Forbidden(&'static str),
+    /// No token, an unknown or revoked one, or an expired one: why.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A known token whose scope or limits do not allow the call: what it needed.
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
@@ -61,7 +63,7 @@ fn status_of(e: &ApiError) -> StatusCode {
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::Conflict(_) => StatusCode::CONFLICT,
         ApiError::BadRequest { .. } | ApiError::InvalidDefinition(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+        ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::Engine(EngineError::Pull { .. } | EngineError::Auth { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
         ApiError::Engine(EngineError::Unavailable { .. }) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -79,7 +81,7 @@ impl IntoResponse for ApiError {
         let (hint, diagnostics) = match &self {
             ApiError::BadRequest { hint, .. } => (hint.clone(), Vec::new()),
             ApiError::InvalidDefinition(d) => (Some("run `sprout validate PATH` to see each error with its source line".into()), d.clone()),
-            ApiError::Unauthorized => (Some("pass `Authorization: Bearer <token>`; the admin token is in the server's data directory, admin.token".into()), Vec::new()),
+            ApiError::Unauthorized(_) => (Some("pass `Authorization: Bearer <token>`; the admin token is in the server's data directory, admin.token".into()), Vec::new()),
             _ => (None, Vec::new()),
         };
         (status, Json(Body { error: self.to_string(), hint, diagnostics })).into_response()

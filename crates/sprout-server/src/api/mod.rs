@@ -1,6 +1,8 @@
 //! The REST API (`/api/v1`): applications, versions, environments, events. Every route but
 //! `/healthz` and `/metrics` needs a bearer token.
 
+pub mod access;
+pub mod admin;
 pub mod auth;
 pub mod clone;
 pub mod deploy_options;
@@ -19,7 +21,9 @@ pub mod registries;
 mod revision;
 pub mod routing;
 pub mod scaling;
+pub mod secrets;
 pub mod swap;
+pub mod tokens;
 pub mod variables;
 pub mod versions;
 pub mod view;
@@ -44,6 +48,8 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/environments/{env}/clone", post(clone::clone))
         .route("/apps/{app}/swap", post(swap::swap))
         .route("/apps/{app}/environments/{env}/variables", get(variables::show).patch(variables::change))
+        .route("/apps/{app}/environments/{env}/secrets", get(secrets::list))
+        .route("/apps/{app}/environments/{env}/secrets/{name}", axum::routing::put(secrets::set).delete(secrets::unset))
         .route("/apps/{app}/environments", get(environments::list_of_app).post(environments::create))
         .route("/apps/{app}/environments/{env}", get(environments::show).delete(environments::terminate))
         .route("/apps/{app}/environments/{env}/health", get(health::show))
@@ -64,6 +70,10 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/registries/login", post(registries::login))
         .route("/registries/logout", post(registries::logout))
         .route("/registries/import", post(registries::import))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{name}", delete(tokens::revoke))
+        .route("/audit", get(tokens::audit))
+        .route("/admin/backup", post(admin::backup))
         .layer(axum::extract::DefaultBodyLimit::max(ctx.settings.bundle_limit_bytes as usize))
         // Outermost: the token is checked first, then the names in the path.
         .route_layer(axum::middleware::from_fn(names::check_path_names))
@@ -112,8 +122,15 @@ async fn create_app(
     Ok((axum::http::StatusCode::CREATED, Json(app)))
 }
 
-async fn list_apps(State(ctx): State<Ctx>) -> Result<Json<Vec<Application>>, ApiError> {
-    Ok(Json(ctx.store.list_applications().await?))
+async fn list_apps(
+    State(ctx): State<Ctx>,
+    caller: Option<axum::Extension<auth::Caller>>,
+) -> Result<Json<Vec<Application>>, ApiError> {
+    let mut apps = ctx.store.list_applications().await?;
+    if let Some(c) = caller {
+        apps.retain(|a| access::shows(&c.0.0, &a.name));
+    }
+    Ok(Json(apps))
 }
 
 #[derive(Deserialize)]

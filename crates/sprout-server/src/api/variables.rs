@@ -35,8 +35,17 @@ pub async fn show(
     State(ctx): State<Ctx>,
     Path((app, env)): Path<(String, String)>,
 ) -> Result<Json<BTreeMap<String, String>>, ApiError> {
-    Ok(Json(ctx.store.get_environment(&app, &env).await?.variables))
+    let mut variables = ctx.store.get_environment(&app, &env).await?.variables;
+    // Secrets are listed beside the properties, masked: `printenv` shows every name a
+    // container gets, and never a secret's value.
+    for s in ctx.store.list_secrets(&app, &env).await? {
+        variables.insert(s.name, MASK.to_string());
+    }
+    Ok(Json(variables))
 }
+
+/// What `printenv` shows for a secret's value.
+pub const MASK: &str = "****";
 
 pub async fn change(
     State(ctx): State<Ctx>,
@@ -46,6 +55,13 @@ pub async fn change(
     let unset = req.unset.iter().map(|n| (n.as_str(), ""));
     for (name, value) in req.set.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(unset) {
         check_variable(name, value)?;
+    }
+    let secrets = ctx.store.list_secrets(&app, &env).await?;
+    if let Some(s) = secrets.iter().find(|s| req.set.contains_key(&s.name)) {
+        return Err(bad(
+            format!("{} is a secret of {app}/{env}: one name cannot be both a property and a secret", s.name),
+            Some(format!("change it with `sprout secrets set {env} {} --value-stdin`", s.name)),
+        ));
     }
     super::revision::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;

@@ -19,7 +19,7 @@ use super::health::{self, Probes};
 use super::launching::{self, Launches};
 use super::retiring::Retiring;
 use crate::context::{Ctx, EnvKey};
-use crate::instance::spec::{config_hash, deploy_key};
+use crate::instance::spec::{config_hash_with, deploy_key};
 use crate::instance::{ObservedInstance, container_view, observe_environment};
 
 /// What one environment's controller keeps between passes; all of it can be rebuilt by
@@ -105,6 +105,10 @@ impl EnvController {
             Err(StoreError::NotFound { .. }) => None,
             Err(e) => return Err(e),
         };
+        let secret_versions = match &env {
+            Some(e) => crate::env_secrets::versions(&*self.ctx.store, &e.app, &e.name).await?,
+            None => Default::default(),
+        };
         // Launches in flight are read before the engine is: an instance whose launch ends
         // between the two looks is still treated as launching, never judged half created.
         let launching = self.launches.snapshot();
@@ -161,7 +165,7 @@ impl EnvController {
             env: env.as_ref(),
             desired_key: env
                 .as_ref()
-                .map(|e| deploy_key(&e.version_label, &config_hash(&e.variables)))
+                .map(|e| deploy_key(&e.version_label, &config_hash_with(&e.variables, &secret_versions)))
                 .unwrap_or_default(),
             instances,
             launching: launching.into_iter().collect(),

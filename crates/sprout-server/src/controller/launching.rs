@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use crate::context::Ctx;
 use crate::events::Event;
-use crate::instance::spec::{config_hash, deploy_key};
+use crate::instance::spec::{config_hash_with, deploy_key};
 use crate::instance::{self, InstanceIdentity};
 
 /// One launch in flight: the planner's deploy key (version and properties) and its start.
@@ -72,18 +72,15 @@ pub async fn start(
 ) {
     let Ok(v) = ctx.store.get_version(&env.app, version).await else { return };
     let id = new_instance_id();
-    // The policy may have changed since the version was deployed: checked at every launch.
-    let refused = match crate::host_access::violations(&*ctx.store, &env.app, def).await {
-        Ok(found) if found.is_empty() => None,
-        Ok(found) => Some(format!("host access not allowed: {}", crate::host_access::describe(&found))),
-        Err(e) => Some(format!("cannot read the host access policy: {e}")),
+    let (secrets, versions) = match preflight(ctx, env, def).await {
+        Ok(found) => found,
+        Err(error) => {
+            // A launch that failed before it began: said and backed off like any failed launch.
+            launches.end(&id, Some(error));
+            wake.notify_one();
+            return;
+        }
     };
-    if let Some(error) = refused {
-        // A launch that failed before it began: said and backed off like any failed launch.
-        launches.end(&id, Some(error));
-        wake.notify_one();
-        return;
-    }
     let dir = ctx.settings.instance_dir(&env.app, &env.name, &id);
     let mut identity = InstanceIdentity {
         server: ctx.settings.server_id.clone(),
@@ -92,7 +89,7 @@ pub async fn start(
         instance: id.clone(),
         version: version.to_string(),
         launched_at: now.timestamp(),
-        config: config_hash(&env.variables),
+        config: config_hash_with(&env.variables, &versions),
         bundle_dir: v.bundle_path.clone().into(),
         log_dir: dir.join("logs"),
         volume_dir: dir.join("volumes"),
@@ -110,7 +107,8 @@ pub async fn start(
         // the wait counted against the instance's time to pass its first health check, and
         // instances were replaced as soon as they started (issue 18).
         identity.launched_at = ctx.clock.now().timestamp();
-        let plan = instance::plan_instance(&def, &identity, &variables);
+        let plan = instance::plan_instance_with_secrets(&def, &identity, &variables, &secrets);
+        drop(secrets);
         let plan = crate::version_images::pin_images(plan, &pinned);
         let result = instance::launch_instance(&*ctx.engine, &ctx.networks, &plan).await;
         if result.is_ok() {
@@ -119,6 +117,35 @@ pub async fn start(
         launches.end(&id, result.err().map(|e| e.to_string()));
         wake.notify_one();
     });
+}
+
+/// What must hold before a launch begins, checked at every launch: the host access policy
+/// (it may have changed since the version was deployed) and the secrets the definition names.
+/// Gives the environment's secrets, opened, and their versions: those versions make the
+/// instance's configuration, so a secret set again meanwhile makes it stale and the next pass
+/// replaces it.
+async fn preflight(
+    ctx: &Ctx,
+    env: &EnvironmentRecord,
+    def: &Dockerrun,
+) -> Result<(std::collections::BTreeMap<String, String>, std::collections::BTreeMap<String, i64>), String> {
+    match crate::host_access::violations(&*ctx.store, &env.app, def).await {
+        Ok(found) if found.is_empty() => {}
+        Ok(found) => return Err(format!("host access not allowed: {}", crate::host_access::describe(&found))),
+        Err(e) => return Err(format!("cannot read the host access policy: {e}")),
+    }
+    let versions = crate::env_secrets::versions(&*ctx.store, &env.app, &env.name)
+        .await
+        .map_err(|e| format!("cannot read the secrets: {e}"))?;
+    let missing = crate::env_secrets::missing(def, &versions);
+    if !missing.is_empty() {
+        return Err(format!(
+            "the definition names secrets this environment does not have: {}; set them with `sprout secrets set {} NAME --value-stdin`",
+            missing.join(", "),
+            env.name
+        ));
+    }
+    Ok((crate::env_secrets::open_all(ctx, &env.app, &env.name).await?, versions))
 }
 
 /// A new instance id: `i-` and 10 hex digits from the OS's random source.

@@ -13,4 +13,4 @@ pub mod spec;
 pub use launch::launch_instance;
 pub use observe::{ObservedInstance, container_view, observe_environment};
 pub use retire::retire_instance;
-pub use spec::{InstanceIdentity, InstancePlan, plan_instance};
+pub use spec::{InstanceIdentity, InstancePlan, plan_instance, plan_instance_with_secrets};

@@ -123,16 +123,31 @@ pub fn instance_labels(id: &InstanceIdentity) -> BTreeMap<String, String> {
 /// A short hash of the environment properties; empty when there are none, so instances
 /// launched without properties need no label to match.
 pub fn config_hash(variables: &BTreeMap<String, String>) -> String {
+    config_hash_with(variables, &BTreeMap::new())
+}
+
+/// `config_hash` over the properties and the secrets' versions (never their values, which
+/// would then be guessable from a label): setting a secret again changes the hash, so the
+/// instances are replaced to take it. Without secrets it is `config_hash`, so instances
+/// launched before secrets existed stay current.
+pub fn config_hash_with(variables: &BTreeMap<String, String>, secret_versions: &BTreeMap<String, i64>) -> String {
     use sha2::{Digest, Sha256};
-    if variables.is_empty() {
+    if variables.is_empty() && secret_versions.is_empty() {
         return String::new();
     }
     let mut h = Sha256::new();
+    let field = |h: &mut Sha256, b: &[u8]| {
+        h.update((b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
     for (k, v) in variables {
-        h.update((k.len() as u64).to_le_bytes());
-        h.update(k.as_bytes());
-        h.update((v.len() as u64).to_le_bytes());
-        h.update(v.as_bytes());
+        field(&mut h, k.as_bytes());
+        field(&mut h, v.as_bytes());
+    }
+    for (k, v) in secret_versions {
+        // A NUL cannot start a property name: these never collide with a property's fields.
+        field(&mut h, format!("\0secret {k}").as_bytes());
+        field(&mut h, &v.to_le_bytes());
     }
     hex::encode(&h.finalize()[..6])
 }
@@ -140,6 +155,21 @@ pub fn config_hash(variables: &BTreeMap<String, String>) -> String {
 /// Map a Dockerrun to the engine specs of one instance. `variables` (the environment's
 /// properties) are added to every container and win over the file's values.
 pub fn plan_instance(def: &Dockerrun, id: &InstanceIdentity, variables: &BTreeMap<String, String>) -> InstancePlan {
+    plan_instance_with_secrets(def, id, variables, &BTreeMap::new())
+}
+
+/// `plan_instance` with the environment's secrets, opened: each is added to every container
+/// like a property (and wins over one), and a container's `secrets` entries name theirs. A
+/// secret a container names that is missing here is left out (the deploy checked it was set).
+pub fn plan_instance_with_secrets(
+    def: &Dockerrun,
+    id: &InstanceIdentity,
+    variables: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, String>,
+) -> InstancePlan {
+    let mut merged = variables.clone();
+    merged.extend(secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let variables = &merged;
     let net = names::network_name(&id.app, &id.env, &id.instance);
     let labels = instance_labels(id);
     let mut host = HostPaths::default();
@@ -156,7 +186,13 @@ pub fn plan_instance(def: &Dockerrun, id: &InstanceIdentity, variables: &BTreeMa
 
     let mut containers = Vec::new();
     for c in start_order(def) {
-        let spec = container_spec(def, c, id, &net, &labels, variables, &aliases, &mut host);
+        let mut spec = container_spec(def, c, id, &net, &labels, variables, &aliases, &mut host);
+        for r in &c.secrets {
+            if let Some(value) = secrets.get(&r.secret) {
+                spec.env.retain(|(k, _)| k != &r.name);
+                spec.env.push((r.name.clone(), value.clone()));
+            }
+        }
         let wait_for = c.depends_on.iter().map(|d| (d.container_name.clone(), d.condition)).collect();
         let volumes_from: Vec<String> = c.volumes_from.iter().map(|v| v.source_container.clone()).collect();
         let mut after: Vec<String> = c.links.iter().map(|l| l.name.clone()).collect();

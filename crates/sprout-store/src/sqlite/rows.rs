@@ -150,6 +150,41 @@ pub(super) fn token(row: &SqliteRow) -> Result<TokenRecord> {
         hash: get(row, "hash", &what)?,
         scope: named(row, "scope", &what, Scope::parse)?,
         created_at: time(row, "created_at", &what)?,
+        limit_app: get(row, "limit_app", &what)?,
+        limit_env: get(row, "limit_env", &what)?,
+        expires_at: optional_time(row, "expires_at", &what)?,
+        last_used_at: optional_time(row, "last_used_at", &what)?,
+        name,
+    })
+}
+
+pub(super) fn audit(row: &SqliteRow) -> Result<crate::AuditRecord> {
+    let what = "audit record";
+    let status: i64 = get(row, "status", what)?;
+    Ok(crate::AuditRecord {
+        id: get(row, "id", what)?,
+        call: crate::NewAudit {
+            at: time(row, "at", what)?,
+            token: get(row, "token", what)?,
+            scope: get(row, "scope", what)?,
+            method: get(row, "method", what)?,
+            path: get(row, "path", what)?,
+            app: get(row, "app", what)?,
+            env: get(row, "env", what)?,
+            status: u16::try_from(status).map_err(|e| corrupt(what, "status", e))?,
+        },
+    })
+}
+
+pub(super) fn secret(row: &SqliteRow) -> Result<crate::SecretRecord> {
+    let name: String = get(row, "name", "secret")?;
+    let what = format!("secret {name}");
+    Ok(crate::SecretRecord {
+        app: get(row, "app", &what)?,
+        env: get(row, "env", &what)?,
+        version: get(row, "version", &what)?,
+        sealed: get(row, "sealed", &what)?,
+        set_at: time(row, "set_at", &what)?,
         name,
     })
 }

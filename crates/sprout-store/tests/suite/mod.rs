@@ -124,12 +124,7 @@ async fn versions(store: &dyn Store) {
 
 async fn tokens(store: &dyn Store) {
     assert_eq!(store.count_tokens().await.unwrap(), 0);
-    let token = |name: &str, scope: Scope| TokenRecord {
-        name: name.to_string(),
-        hash: format!("sha256:{name:0>64}"),
-        scope,
-        created_at: at(50),
-    };
+    let token = |name: &str, scope: Scope| TokenRecord::unlimited(name, format!("sha256:{name:0>64}"), scope, at(50));
     let admin = token("admin", Scope::Admin);
     let ci = token("ci", Scope::Deploy);
     let viewer = token("viewer", Scope::Read);
@@ -147,6 +142,60 @@ async fn tokens(store: &dyn Store) {
 
     let same_hash = TokenRecord { name: "impostor".to_string(), ..ci.clone() };
     assert_conflict(store.insert_token(&same_hash).await, "token", "impostor");
-    assert_eq!(store.find_token(&ci.hash).await.unwrap(), Some(ci), "the first one stays");
+    assert_eq!(store.find_token(&ci.hash).await.unwrap(), Some(ci.clone()), "the first one stays");
     assert_eq!(store.count_tokens().await.unwrap(), 3);
+    let same_name = TokenRecord { hash: "sha256:other".into(), ..ci.clone() };
+    assert_conflict(store.insert_token(&same_name).await, "token", "ci");
+
+    // Limits and expiry come back as stored; a use is noted; a revoked token is gone.
+    let mut limited = token("deployer", Scope::Deploy);
+    limited.limit_app = Some("adserver".into());
+    limited.limit_env = Some("staging".into());
+    limited.expires_at = Some(at(90));
+    store.insert_token(&limited).await.unwrap();
+    store.touch_token("deployer", at(60)).await.unwrap();
+    let found = store.find_token(&limited.hash).await.unwrap().unwrap();
+    assert_eq!(found, TokenRecord { last_used_at: Some(at(60)), ..limited });
+    let names: Vec<String> = store.list_tokens().await.unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["admin", "ci", "deployer", "viewer"]);
+    assert!(store.delete_token("ci").await.unwrap());
+    assert!(!store.delete_token("ci").await.unwrap());
+    assert_eq!(store.find_token(&ci.hash).await.unwrap(), None);
+    audit_and_secrets(store).await;
+}
+
+async fn audit_and_secrets(store: &dyn Store) {
+    use sprout_store::NewAudit;
+    let call = |n: i64, app: Option<&str>, env: Option<&str>| NewAudit {
+        at: at(n),
+        token: "ci".into(),
+        scope: "deploy".into(),
+        method: "POST".into(),
+        path: format!("/call/{n}"),
+        app: app.map(String::from),
+        env: env.map(String::from),
+        status: 200,
+    };
+    store.append_audit(&call(1, Some("ads"), Some("prod"))).await.unwrap();
+    store.append_audit(&call(2, Some("ads"), None)).await.unwrap();
+    store.append_audit(&call(3, None, None)).await.unwrap();
+    store.append_audit(&call(4, Some("ads"), Some("prod"))).await.unwrap();
+    let paths = |list: Vec<sprout_store::AuditRecord>| list.into_iter().map(|r| r.call.path).collect::<Vec<_>>();
+    assert_eq!(paths(store.list_audit(None, None, 10).await.unwrap()), ["/call/1", "/call/2", "/call/3", "/call/4"]);
+    assert_eq!(paths(store.list_audit(Some("ads"), Some("prod"), 10).await.unwrap()), ["/call/1", "/call/4"]);
+    assert_eq!(
+        paths(store.list_audit(Some("ads"), None, 2).await.unwrap()),
+        ["/call/2", "/call/4"],
+        "the newest, oldest first"
+    );
+
+    assert_eq!(store.put_secret("ads", "prod", "DB", b"sealed-1", at(5)).await.unwrap(), 1);
+    assert_eq!(store.put_secret("ads", "prod", "DB", b"sealed-2", at(6)).await.unwrap(), 2, "versions count the sets");
+    assert_eq!(store.put_secret("ads", "staging", "DB", b"other", at(6)).await.unwrap(), 1);
+    let prod = store.list_secrets("ads", "prod").await.unwrap();
+    assert_eq!(prod.len(), 1);
+    assert_eq!((prod[0].version, prod[0].sealed.as_slice(), prod[0].set_at), (2, &b"sealed-2"[..], at(6)));
+    assert!(store.delete_secret("ads", "prod", "DB").await.unwrap());
+    assert!(!store.delete_secret("ads", "prod", "DB").await.unwrap());
+    assert_eq!(store.list_secrets("ads", "staging").await.unwrap().len(), 1, "another environment's stay");
 }

@@ -2,6 +2,7 @@
 //! prints text or JSON; long operations show progress and wait with a timeout.
 
 pub mod abort;
+pub mod admin;
 pub mod clone;
 pub mod env;
 pub mod events;
@@ -13,8 +14,10 @@ pub mod proxy;
 pub mod registry;
 pub mod scale;
 pub mod schedule;
+pub mod secrets;
 pub mod setenv;
 pub mod swap;
+pub mod tokens;
 pub mod versions;
 pub mod wait;
 
