@@ -189,4 +189,12 @@ fn a_secret_reaches_the_container_and_nowhere_else() {
     let out = server.cli(&["deploy", "prod", "--bundle", named.path().to_str().unwrap(), "--label", "two"]);
     refused(&out, "names secrets that environment prod does not have: api-key");
     assert_eq!(instance_ids(&server.status("prod")), after, "nothing was replaced");
+
+    // A clone takes the secrets with it.
+    server.cli_ok(&["clone", "prod", "copy", "--timeout", "180"]);
+    let copy =
+        docker(&["ps", "-q", "--filter", &format!("label=sprout.app={app}"), "--filter", "label=sprout.env=copy"]);
+    let copy = copy.lines().next().expect("the clone's container");
+    let env = docker(&["inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", copy]);
+    assert!(env.lines().any(|l| l == format!("DB_PASSWORD={value}")), "the clone has the secret:\n{env}");
 }

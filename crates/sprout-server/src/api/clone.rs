@@ -1,5 +1,5 @@
 //! `clone`: a new environment with the source's version (its last good one mid-deploy), option
-//! settings, variables and instance count, but not its host name. The team's favourite feature
+//! settings, variables, secrets and instance count, but not its host name. The team's favourite feature
 //! on Elastic Beanstalk; `swap` (swap.rs) is its other half.
 
 use axum::Json;
@@ -42,7 +42,10 @@ pub async fn clone(
     options.routing.cname = None;
     let timeout = req.timeout_s.unwrap_or(options.deploy.timeout_s);
     sprout_model::options::check_deploy_timeout(timeout).map_err(|m| bad(m, None))?;
-    let record = launch_environment(
+    // Secrets go first, so the clone's first instances launch with them; sealed again for the
+    // clone's own record (a sealed value opens only for the record it was sealed for).
+    let copied = copy_secrets(&ctx, &app, (&src, &req.name)).await?;
+    let launched = launch_environment(
         &ctx,
         &app,
         &req.name,
@@ -52,6 +55,28 @@ pub async fn clone(
         options,
         timeout,
     )
-    .await?;
+    .await;
+    let record = match launched {
+        Ok(r) => r,
+        Err(e) => {
+            for name in copied {
+                let _ = ctx.store.delete_secret(&app, &req.name, &name).await;
+            }
+            return Err(e);
+        }
+    };
     Ok((StatusCode::CREATED, Json(view(&ctx, &record))))
+}
+
+/// Copies every secret of `from` to `to`; returns their names.
+async fn copy_secrets(ctx: &Ctx, app: &str, (from, to): (&str, &str)) -> Result<Vec<String>, ApiError> {
+    let opened = crate::env_secrets::open_all(ctx, app, from).await.map_err(ApiError::Internal)?;
+    let now = ctx.clock.now();
+    let mut names = Vec::new();
+    for (name, value) in opened {
+        let sealed = crate::env_secrets::seal(ctx, (app, to, &name), &secrecy::SecretString::from(value));
+        ctx.store.put_secret(app, to, &name, &sealed, now).await?;
+        names.push(name);
+    }
+    Ok(names)
 }
