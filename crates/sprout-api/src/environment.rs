@@ -35,6 +35,29 @@ pub struct DeployRequest {
     pub timeout_s: Option<u64>,
     /// Deploy options to change before this deploy; they stay for later deploys.
     pub deploy: Option<DeployOptionsPatch>,
+    /// A release task for this deploy, in place of the version's `sprout.yaml` one
+    /// (`sprout deploy --release "CONTAINER: COMMAND"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseRequest>,
+}
+
+/// A release task given with a deploy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    pub container: String,
+    pub command: Vec<String>,
+    /// Seconds; the version's `sprout.yaml` value, else 600, when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<u64>,
+}
+
+/// `GET /apps/{app}/environments/{env}/release`: the deploy's release task and its output so far
+/// (the engine's log while its instance exists, then the saved log).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseOutput {
+    pub run: Option<sprout_plan::release::ReleaseRun>,
+    pub output: String,
 }
 
 /// Deploy options to change; absent fields keep their value (and are not sent).
@@ -79,6 +102,9 @@ pub struct EnvView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub instances: Vec<InstanceView>,
+    /// The deploy's release task, while a deploy records one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<sprout_plan::release::ReleaseRun>,
 }
 
 impl EnvView {
@@ -122,6 +148,7 @@ mod tests {
             created_at: DateTime::UNIX_EPOCH,
             updated_at: DateTime::UNIX_EPOCH,
             instances: Vec::new(),
+            release: None,
         }
     }
 

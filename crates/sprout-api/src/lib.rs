@@ -9,5 +9,7 @@
 pub mod environment;
 pub mod registry;
 
-pub use environment::{DeployOptionsPatch, DeployRequest, EnvView, NewEnvironment, SwapView};
+pub use environment::{
+    DeployOptionsPatch, DeployRequest, EnvView, NewEnvironment, ReleaseOutput, ReleaseRequest, SwapView,
+};
 pub use registry::{CredentialView, ImportRequest, LoginRequest, LogoutRequest, RegistryChange};

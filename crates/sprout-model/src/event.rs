@@ -180,6 +180,26 @@ pub enum Event {
         error: String,
         retry_at: String,
     },
+    /// A deploy's release task began, in its own one-off instance of the new version.
+    ReleaseTaskStarted {
+        version: String,
+        instance: String,
+        container: String,
+        command: String,
+    },
+    ReleaseTaskSucceeded {
+        version: String,
+        instance: String,
+        seconds: i64,
+    },
+    /// The release task failed (non-zero exit, timeout, or it could not be launched): the deploy
+    /// stops before any instance is replaced. `tail` holds its last lines of output.
+    ReleaseTaskFailed {
+        version: String,
+        instance: String,
+        reason: String,
+        tail: String,
+    },
     /// A registry refused a credential: said once when its circuit opens, not per instance.
     RegistryRefused {
         registry: String,
@@ -227,6 +247,9 @@ impl Event {
             Event::ImagePulled { .. } => "ImagePulled",
             Event::ImagePullFailed { .. } => "ImagePullFailed",
             Event::RegistryRefused { .. } => "RegistryRefused",
+            Event::ReleaseTaskStarted { .. } => "ReleaseTaskStarted",
+            Event::ReleaseTaskSucceeded { .. } => "ReleaseTaskSucceeded",
+            Event::ReleaseTaskFailed { .. } => "ReleaseTaskFailed",
         }
     }
 
@@ -240,9 +263,10 @@ impl Event {
             | Event::DeployAborted { .. }
             | Event::ImagePullFailed { .. }
             | Event::OrphanRemoved { .. } => EventLevel::Warn,
-            Event::DeployFailed { .. } | Event::EngineUnavailable { .. } | Event::RegistryRefused { .. } => {
-                EventLevel::Error
-            }
+            Event::DeployFailed { .. }
+            | Event::EngineUnavailable { .. }
+            | Event::RegistryRefused { .. }
+            | Event::ReleaseTaskFailed { .. } => EventLevel::Error,
             _ => EventLevel::Info,
         }
     }
@@ -341,6 +365,22 @@ impl Event {
             ),
             Event::ImagePullFailed { image, error, retry_at } => {
                 format!("Pull of image {image} failed: {error}; next attempt at {retry_at}")
+            }
+            Event::ReleaseTaskStarted { version, instance, container, command } => {
+                format!("Release task of version {version} started in {instance} (container {container}): {command}")
+            }
+            Event::ReleaseTaskSucceeded { version, instance, seconds } => {
+                format!("Release task of version {version} succeeded in {seconds} s ({instance}, exit code 0)")
+            }
+            Event::ReleaseTaskFailed { version, instance, reason, tail } => {
+                let tail = if tail.trim().is_empty() {
+                    "no output".to_string()
+                } else {
+                    format!("last lines:\n{}", tail.trim_end())
+                };
+                format!(
+                    "Release task of version {version} failed ({instance}): {reason}; the deploy stops before any instance is replaced; its output is kept in the logs of instance {instance}; {tail}"
+                )
             }
             Event::RegistryRefused { registry, user, at, next_try, message } => {
                 let whose = if user.is_empty() {

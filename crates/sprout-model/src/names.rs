@@ -17,6 +17,14 @@ pub const LABEL_LAUNCHED_AT: &str = "sprout.launched-at";
 /// Label holding the hash of the environment properties an instance was launched with, so a
 /// changed property (`sprout setenv`) replaces instances the way a new version does.
 pub const LABEL_CONFIG: &str = "sprout.config";
+/// Set on the containers and network of a one-off instance (not part of the environment's
+/// capacity, never judged or routed): `release` for a deploy's release task, `run` for
+/// `sprout run`. Instances without it are the environment's own.
+pub const LABEL_ROLE: &str = "sprout.role";
+/// `LABEL_ROLE` of a release task's instance.
+pub const ROLE_RELEASE: &str = "release";
+/// `LABEL_ROLE` of a `sprout run` instance.
+pub const ROLE_RUN: &str = "run";
 
 /// The network of one instance.
 pub fn network_name(app: &str, env: &str, instance: &str) -> String {

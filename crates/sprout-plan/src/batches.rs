@@ -14,6 +14,7 @@ use sprout_model::options::{BatchSizeType, DeploymentPolicy};
 
 use crate::deploy::{DeploySpec, DeployStatus};
 use crate::reconcile::Plan;
+use crate::release::ReleaseRun;
 
 /// What `deploy_state` holds while a deploy runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,11 +27,29 @@ pub struct DeployState {
     pub batches: u32,
     pub batch_healthy: bool,
     pub started_at: DateTime<Utc>,
+    /// The deploy's release task, run before its first batch (`release`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseRun>,
 }
 
 impl DeployState {
     pub fn read(env: &EnvironmentRecord) -> Option<DeployState> {
         env.deploy_state.as_ref().and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    /// A deploy of `env`'s version starting at `now`, from `from_version`, before any batch.
+    pub fn begin(env: &EnvironmentRecord, from_version: Option<String>, now: DateTime<Utc>) -> DeployState {
+        let spec = deploy_spec(env);
+        DeployState {
+            from_version,
+            to_version: env.version_label.clone(),
+            policy: spec.policy,
+            batch: 0,
+            batches: spec.batches(env.desired_instances),
+            batch_healthy: false,
+            started_at: now,
+            release: None,
+        }
     }
 }
 
@@ -55,18 +74,11 @@ pub fn advance_batches(
     if status.old == 0 {
         return Vec::new();
     }
-    let spec = deploy_spec(env);
     let mut state = match DeployState::read(env) {
         Some(s) if s.to_version == env.version_label => s,
-        previous => DeployState {
-            from_version: previous.map(|p| p.to_version).or_else(|| env.last_good_version.clone()),
-            to_version: env.version_label.clone(),
-            policy: spec.policy,
-            batch: 0,
-            batches: spec.batches(env.desired_instances),
-            batch_healthy: false,
-            started_at: now,
-        },
+        previous => {
+            DeployState::begin(env, previous.map(|p| p.to_version).or_else(|| env.last_good_version.clone()), now)
+        }
     };
     let before = state.clone();
     let mut events = Vec::new();

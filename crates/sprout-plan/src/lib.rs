@@ -26,6 +26,7 @@ pub mod pass;
 pub mod progress;
 pub mod reconcile;
 pub mod registry;
+pub mod release;
 pub mod rotation;
 pub mod scaling;
 pub mod schedule;

@@ -73,6 +73,9 @@ pub struct PassInput<'a> {
     /// Set while the desired version's images are not on the engine (pulls running, a registry
     /// holding calls back): why, in words. Its launches wait; running instances are untouched.
     pub images_waiting: Option<String>,
+    /// Set while the deploy's release task has not succeeded (`release`): why, in words.
+    /// Launches wait and the deploy cannot finish; running instances are untouched.
+    pub release_waiting: Option<String>,
     /// What `sprout status` showed after the last pass, kept (with the engine's absence said)
     /// while the engine does not answer.
     pub previous: Option<&'a EnvSnapshot>,
@@ -340,7 +343,8 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         terminating: env.status == EnvStatus::Terminating,
         may_launch: memory.backoff_until.is_none_or(|t| now >= t)
             && memory.crash_loops.held_until(&input.desired_key, now).is_none()
-            && input.images_waiting.is_none(),
+            && input.images_waiting.is_none()
+            && input.release_waiting.is_none(),
     };
     let (mut plan, mut deploy_status) = plan_deploy(&spec, &deploy_spec(&env), &observations);
     let (loop_events, in_a_loop) = note_replacements(input, &plan, &mut memory.crash_loops);
@@ -425,6 +429,11 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         status = status.worst(if held { HealthStatus::Warning } else { HealthStatus::Info });
         causes.push(format!("launches wait for images: {why}"));
     }
+    if let Some(why) = &input.release_waiting {
+        let failed = why.contains("failed");
+        status = status.worst(if failed { HealthStatus::Severe } else { HealthStatus::Info });
+        causes.push(why.clone());
+    }
     if let Some((level, cause)) = memory.launch_failures.judge(memory.backoff_until, now) {
         status = status.worst(level);
         causes.push(cause);
@@ -440,7 +449,8 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     }
 
     // The status step: Ready, or the rollback of an overrun deploy.
-    if let Some(event) = crate::progress::advance(&mut env, plan.ready, &causes, now) {
+    let ready = plan.ready && input.release_waiting.is_none();
+    if let Some(event) = crate::progress::advance(&mut env, ready, &causes, now) {
         events.push(event);
     }
     let write = (env != *read).then(|| {

@@ -124,7 +124,7 @@ async fn a_changed_password_costs_one_refusal_per_window_and_login_lets_the_depl
     let deploy = sprout_server::api::environments::deploy(
         State(h.ctx.clone()),
         Path(("shop".into(), "prod".into())),
-        Json(sprout_api::DeployRequest { version: "v3".into(), timeout_s: Some(3600), deploy: None }),
+        Json(sprout_api::DeployRequest { version: "v3".into(), timeout_s: Some(3600), deploy: None, release: None }),
     )
     .await;
     assert!(deploy.is_ok(), "a refused stored credential holds launches back, it does not refuse the deploy");

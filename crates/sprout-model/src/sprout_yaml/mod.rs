@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Diagnostic, Dockerrun, Severity};
 
+pub mod release;
+
 /// The file's name at the bundle's root.
 pub const SPROUT_YAML: &str = "sprout.yaml";
 
@@ -20,11 +22,15 @@ pub const SPROUT_YAML: &str = "sprout.yaml";
 pub const MAX_BYTES: usize = 256 * 1024;
 
 /// Every section a `sprout.yaml` may hold (in the order the docs list them).
-pub const SECTIONS: &[&str] = &[];
+pub const SECTIONS: &[&str] = &[release::SECTION];
 
 /// A loaded `sprout.yaml`. A bundle without the file has the default (every section empty).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SproutYaml {}
+pub struct SproutYaml {
+    /// The release task each deploy of the version runs before its first batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<release::ReleaseTask>,
+}
 
 /// What the checks of one file found: diagnostics in the order found, errors fail the load.
 pub struct Found {
@@ -65,7 +71,6 @@ pub fn load_sprout_yaml(
     source: &str,
     dockerrun: &Dockerrun,
 ) -> Result<(SproutYaml, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let _ = dockerrun;
     let mut found = Found::new(file);
     if source.len() > MAX_BYTES {
         found.error("", format!("the file holds {} bytes, more than {MAX_BYTES}", source.len()), None);
@@ -83,7 +88,10 @@ pub fn load_sprout_yaml(
         found.error("", "the file must be a mapping of sections", Some("start with a section name such as `options:`"));
         return Err(found.diags);
     };
-    let loaded = SproutYaml::default();
+    let mut loaded = SproutYaml::default();
+    if let Some(v) = map.get(release::SECTION) {
+        loaded.release = release::check_release(v, dockerrun, &mut found);
+    }
     for key in map.keys() {
         if !SECTIONS.contains(&key.as_str()) {
             let known = if SECTIONS.is_empty() { "none yet".to_string() } else { SECTIONS.join(", ") };

@@ -48,6 +48,7 @@ fn input<'a>(env: Option<&'a EnvironmentRecord>, instances: Vec<SeenInstance>) -
         traffic: Traffic::default(),
         engine_error: None,
         images_waiting: None,
+        release_waiting: None,
         previous: None,
         launch_timeout_s: 300,
         tick: Duration::from_secs(1),

@@ -45,17 +45,9 @@ pub async fn clone(
     // Secrets go first, so the clone's first instances launch with them; sealed again for the
     // clone's own record (a sealed value opens only for the record it was sealed for).
     let copied = copy_secrets(&ctx, &app, (&src, &req.name)).await?;
-    let launched = launch_environment(
-        &ctx,
-        &app,
-        &req.name,
-        version,
-        source.desired_instances,
-        source.variables.clone(),
-        options,
-        timeout,
-    )
-    .await;
+    // A clone copies a running environment: its release task already ran where it runs.
+    let launch = (source.desired_instances, source.variables.clone(), options, timeout);
+    let launched = launch_environment(&ctx, &app, &req.name, version, launch, None).await;
     let record = match launched {
         Ok(r) => r,
         Err(e) => {

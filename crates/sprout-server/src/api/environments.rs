@@ -38,6 +38,7 @@ pub async fn create(
     super::hostnames::check_host_free(&ctx, &app, &req.name).await?;
     let version = ctx.store.get_version(&app, &req.version).await?;
     check_deployable(&ctx, &version, &req.name).await?;
+    let release = super::release::task_for(&version, None)?;
     let mut options = sprout_store::EnvOptions::default();
     options.deploy.timeout_s = ctx.settings.deploy_timeout_s;
     if let Some(p) = &req.deploy {
@@ -45,31 +46,34 @@ pub async fn create(
     }
     let timeout = req.timeout_s.unwrap_or(options.deploy.timeout_s);
     sprout_model::options::check_deploy_timeout(timeout).map_err(|m| bad(m, None))?;
-    let record =
-        launch_environment(&ctx, &app, &req.name, req.version, req.instances, req.variables, options, timeout).await?;
+    let launch = (req.instances, req.variables, options, timeout);
+    let record = launch_environment(&ctx, &app, &req.name, req.version, launch, release).await?;
     Ok((StatusCode::CREATED, Json(view(&ctx, &record))))
 }
 
-/// Store a new environment in `Launching`, record the event and wake the controllers: the
-/// shared end of `create` and `clone`.
-#[allow(clippy::too_many_arguments)]
+/// What a new environment launches with: instances, properties, options, launch timeout.
+pub(crate) type Launch = (u32, BTreeMap<String, String>, sprout_store::EnvOptions, u64);
+
+/// Store a new environment in `Launching` (its release task, if given, to run before the first
+/// instance), record the event and wake the controllers: the shared end of `create` and `clone`.
 pub(crate) async fn launch_environment(
     ctx: &Ctx,
     app: &str,
     name: &str,
     version: String,
-    instances: u32,
-    variables: BTreeMap<String, String>,
-    options: sprout_store::EnvOptions,
-    timeout_s: u64,
+    (instances, variables, options, timeout_s): Launch,
+    release: Option<sprout_model::sprout_yaml::release::ReleaseTask>,
 ) -> Result<EnvironmentRecord, ApiError> {
     let now = ctx.clock.now();
-    let record = EnvironmentRecord {
+    let mut record = EnvironmentRecord {
         variables,
         options,
         deploy_deadline: Some(now + chrono::Duration::seconds(timeout_s as i64)),
         ..EnvironmentRecord::launching(app, name, &version, instances, now)
     };
+    if let Some(task) = release {
+        super::release::begin(&mut record, None, task, now);
+    }
     ctx.store.create_environment(&record).await?;
     ctx.emit(app, Some(name), Event::EnvironmentCreated { version, instances }).await;
     ctx.kick.notify_waiters();
@@ -113,6 +117,7 @@ pub async fn deploy(
         }
         let version = ctx.store.get_version(&app, &req.version).await?;
         check_deployable(&ctx, &version, &env).await?;
+        let release = super::release::task_for(&version, req.release.as_ref())?;
         let now = ctx.clock.now();
         let from = std::mem::replace(&mut e.version_label, req.version.clone());
         e.status = EnvStatus::Updating;
@@ -125,6 +130,9 @@ pub async fn deploy(
         sprout_model::options::check_deploy_timeout(timeout).map_err(|m| bad(m, None))?;
         e.deploy_deadline = Some(now + chrono::Duration::seconds(timeout as i64));
         e.updated_at = now;
+        if let Some(task) = release {
+            super::release::begin(&mut e, Some(from.clone()), task, now);
+        }
         ctx.store.update_environment(&mut e).await?;
         ctx.emit(&app, Some(&env), Event::DeployStarted { from, to: req.version.clone() }).await;
         ctx.wake(&app, &env);

@@ -18,6 +18,7 @@ pub mod logs;
 pub mod metrics;
 mod names;
 pub mod registries;
+pub mod release;
 mod revision;
 pub mod routing;
 pub mod scaling;
@@ -56,6 +57,7 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/environments/{env}/deploy", post(environments::deploy))
         .route("/apps/{app}/environments/{env}/logs", get(logs::show))
         .route("/apps/{app}/environments/{env}/abort", post(deploys::abort))
+        .route("/apps/{app}/environments/{env}/release", get(release::show))
         .route("/apps/{app}/environments/{env}/options/deploy", axum::routing::put(deploy_options::set_options))
         .route("/apps/{app}/environments/{env}/scaling", get(scaling::show).put(scaling::set))
         .route("/apps/{app}/environments/{env}/schedules", get(scaling::list).post(scaling::add))

@@ -31,5 +31,6 @@ pub fn view(ctx: &Ctx, e: &EnvironmentRecord) -> EnvView {
         created_at: e.created_at,
         updated_at: e.updated_at,
         instances,
+        release: sprout_plan::release::ReleaseRun::read(e),
     }
 }

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::definitions::Definitions;
 use super::health::{self, Probes};
 use super::launching::{self, Launches};
+use super::release::Releases;
 use super::retiring::Retiring;
 use crate::context::{Ctx, EnvKey};
 use crate::instance::spec::{config_hash_with, deploy_key};
@@ -34,6 +35,7 @@ pub struct EnvController {
     retiring: Retiring,
     launches: Launches,
     definitions: Definitions,
+    releases: Releases,
     /// When the environment's networks were last listed (`NETWORKS_EVERY`).
     networks_at: Option<tokio::time::Instant>,
 }
@@ -46,8 +48,20 @@ impl EnvController {
     pub fn new(ctx: Ctx, app: String, env: String) -> Self {
         let wake = ctx.waker(&app, &env);
         let retiring = Retiring::new(wake.clone());
-        let (memory, probes, launches, definitions) = Default::default();
-        EnvController { ctx, app, env, wake, memory, probes, retiring, launches, definitions, networks_at: None }
+        let (memory, probes, launches, definitions, releases) = Default::default();
+        EnvController {
+            ctx,
+            app,
+            env,
+            wake,
+            memory,
+            probes,
+            retiring,
+            launches,
+            definitions,
+            releases,
+            networks_at: None,
+        }
     }
 
     pub async fn run(mut self, cancel: CancellationToken) {
@@ -100,7 +114,7 @@ impl EnvController {
     async fn pass(&mut self) -> Result<Next, StoreError> {
         // Sense.
         let now = self.ctx.clock.now();
-        let env = match self.ctx.store.get_environment(&self.app, &self.env).await {
+        let mut env = match self.ctx.store.get_environment(&self.app, &self.env).await {
             Ok(r) => Some(r),
             Err(StoreError::NotFound { .. }) => None,
             Err(e) => return Err(e),
@@ -124,6 +138,15 @@ impl EnvController {
                 Ok(o) => (o, None),
                 Err(e) => (Vec::new(), Some(e.to_string())),
             };
+        // One-off instances (release tasks, `sprout run`) are not the environment's capacity.
+        let (one_offs, observed): (Vec<ObservedInstance>, Vec<ObservedInstance>) =
+            observed.into_iter().partition(|i| i.role.is_some());
+        let release_waiting = match env.as_mut() {
+            Some(e) if engine_error.is_none() => {
+                self.releases.step(&self.ctx, e, &one_offs, &mut self.definitions, &self.wake).await?
+            }
+            _ => None,
+        };
         let retiring = self.retiring.snapshot();
         let live: Vec<ObservedInstance> = observed.into_iter().filter(|i| !retiring.contains(&i.id)).collect();
         let options = env.as_ref().map(|e| e.options.health.clone()).unwrap_or_default();
@@ -175,6 +198,7 @@ impl EnvController {
             traffic: health::traffic(&self.ctx, (&self.app, &self.env), None),
             engine_error,
             images_waiting,
+            release_waiting,
             previous: previous.as_ref(),
             launch_timeout_s: self.ctx.settings.launch_timeout_s,
             tick: self.ctx.settings.tick,

@@ -6,6 +6,7 @@ pub mod definitions;
 pub mod env;
 pub mod health;
 pub mod launching;
+pub mod release;
 pub mod retiring;
 pub mod watch;
 

@@ -4,9 +4,11 @@
 //! - `launch`: create and start an instance, honouring dependsOn conditions.
 //! - `retire`: stop and remove an instance (drained first by the caller).
 //! - `observe`: group what the engine lists by instance, for the planner.
+//! - `one_off`: a container definition run for a command (release tasks, `sprout run`).
 
 pub mod launch;
 pub mod observe;
+pub mod one_off;
 pub mod retire;
 pub mod spec;
 

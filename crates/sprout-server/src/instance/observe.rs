@@ -20,6 +20,9 @@ pub struct ObservedInstance {
     pub config: String,
     pub containers: Vec<ContainerStatus>,
     pub network: Option<String>,
+    /// `LABEL_ROLE` of a one-off instance (a release task, `sprout run`); None for the
+    /// environment's own instances.
+    pub role: Option<String>,
 }
 
 impl ObservedInstance {
@@ -100,7 +103,8 @@ pub fn env_filter(server: &str, app: &str, env: &str) -> LabelFilter {
     ])
 }
 
-/// Every instance of an environment found on the engine: by its containers, and with
+/// Every instance of an environment found on the engine (one-off instances too: see
+/// `ObservedInstance::role`): by its containers, and with
 /// `with_networks` by its networks too (an instance whose containers are all gone is found only
 /// so; the controller looks at networks now and then, since each list costs the engine work in
 /// proportion to everything it has).
@@ -121,6 +125,7 @@ pub async fn observe_environment(
             entry.version = c.labels.get(LABEL_VERSION).cloned().unwrap_or_default();
             entry.launched_at = c.labels.get(LABEL_LAUNCHED_AT).and_then(|s| s.parse().ok()).unwrap_or(0);
             entry.config = c.labels.get(LABEL_CONFIG).cloned().unwrap_or_default();
+            entry.role = c.labels.get(LABEL_ROLE).cloned();
         }
         entry.containers.push(c);
     }
@@ -131,6 +136,7 @@ pub async fn observe_environment(
             entry.version = n.labels.get(LABEL_VERSION).cloned().unwrap_or_default();
             entry.launched_at = n.labels.get(LABEL_LAUNCHED_AT).and_then(|s| s.parse().ok()).unwrap_or(0);
             entry.config = n.labels.get(LABEL_CONFIG).cloned().unwrap_or_default();
+            entry.role = n.labels.get(LABEL_ROLE).cloned();
         }
         entry.network = Some(n.name);
     }

@@ -58,6 +58,10 @@ pub struct DeployArgs {
     /// deploy timeout, 600]
     #[arg(long)]
     pub timeout: Option<u64>,
+    /// Release task to run once before the first batch, in place of the bundle's sprout.yaml
+    /// one: "CONTAINER: COMMAND" (e.g. "app: rake db:migrate")
+    #[arg(long, value_name = "CONTAINER: COMMAND")]
+    pub release: Option<String>,
     #[arg(long)]
     pub no_wait: bool,
     #[command(flatten)]
@@ -140,11 +144,19 @@ pub async fn create(c: &Context, a: CreateArgs) -> Result<u8> {
 pub async fn deploy(c: &Context, a: DeployArgs) -> Result<u8> {
     let app = c.app()?.to_string();
     let env = c.env(a.env)?;
+    let release = match &a.release {
+        Some(flag) => {
+            let (container, command) =
+                sprout_model::sprout_yaml::release::parse_release_flag(flag).map_err(anyhow::Error::msg)?;
+            Some(sprout_api::ReleaseRequest { container, command, timeout_s: None })
+        }
+        None => None,
+    };
     let label = match a.version {
         Some(v) => v,
         None => upload(c, &a.bundle.unwrap_or_else(|| PathBuf::from(".")), a.label, a.message).await?,
     };
-    let body = DeployRequest { version: label.clone(), timeout_s: a.timeout, deploy: a.deploy.to_patch()? };
+    let body = DeployRequest { version: label.clone(), timeout_s: a.timeout, deploy: a.deploy.to_patch()?, release };
     let _: EnvView = c.client.post(&format!("/apps/{app}/environments/{env}/deploy"), &body).await?;
     if c.fmt == Format::Text {
         eprintln!("Deploying version {label} to {env}");

@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use serde_json::Value;
 
-use sprout_api::EnvView;
+use sprout_api::{EnvView, ReleaseOutput};
 use sprout_model::environment::EnvStatus;
 
 use super::Context;
@@ -26,10 +26,14 @@ pub async fn wait_ready(
     let mut rolling_back = false;
     let mut last_event = latest_event_id(c, app, env).await;
     let mut last = None;
+    let mut release = ReleaseFollow::default();
     loop {
         print_new_events(c, app, env, &mut last_event).await;
         match c.client.get::<EnvView>(&path).await {
             Ok(v) => {
+                if c.fmt == Format::Text {
+                    release.follow(c, app, env, &v).await;
+                }
                 let ready = v.is_ready_on(label);
                 if let Some(err) = v.last_error.clone() {
                     let settled = v.status == EnvStatus::Ready;
@@ -67,6 +71,36 @@ pub async fn wait_ready(
             ));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A release task's output printed as it comes (`GET .../release`), each line once.
+#[derive(Default)]
+struct ReleaseFollow {
+    instance: String,
+    printed: usize,
+    finished: bool,
+}
+
+impl ReleaseFollow {
+    async fn follow(&mut self, c: &Context, app: &str, env: &str, v: &EnvView) {
+        let Some(run) = &v.release else { return };
+        if run.instance != self.instance {
+            *self = ReleaseFollow { instance: run.instance.clone(), ..Default::default() };
+        }
+        if self.finished {
+            return;
+        }
+        // Once finished, read one last time: the saved log holds its last words.
+        self.finished = run.is_done();
+        let Ok(out) = c.client.get::<ReleaseOutput>(&format!("/apps/{app}/environments/{env}/release")).await else {
+            return;
+        };
+        let lines: Vec<&str> = out.output.lines().collect();
+        for line in lines.iter().skip(self.printed) {
+            eprintln!("  release | {line}");
+        }
+        self.printed = self.printed.max(lines.len());
     }
 }
 

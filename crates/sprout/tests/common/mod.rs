@@ -297,3 +297,33 @@ pub fn hog_bundle(hog_after_s: Option<u64>) -> tempfile::TempDir {
     .unwrap();
     dir
 }
+
+/// The image of a shell and a web server, built offline from the host's static busybox (Debian's
+/// `busybox-static`, which scripts/ensure-deps installs): `sh`, `httpd` serving `/www` (an
+/// `index.html`), `echo`, `cat`, `sleep`. Built once per machine; serialized between tests.
+pub const BUSYBOX_IMAGE: &str = "sprout-test/busybox-shell:1";
+
+pub fn require_busybox_image() {
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if Command::new("docker").args(["image", "inspect", BUSYBOX_IMAGE]).output().is_ok_and(|o| o.status.success()) {
+        return;
+    }
+    let busybox = Path::new("/bin/busybox");
+    assert!(busybox.exists(), "/bin/busybox is missing: run scripts/ensure-deps (apt-get install busybox-static)");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+    std::fs::create_dir_all(dir.path().join("www")).unwrap();
+    std::fs::copy(busybox, dir.path().join("bin/busybox")).unwrap();
+    for applet in ["sh", "httpd", "echo", "cat", "sleep", "wc", "tr", "true", "false", "env"] {
+        std::os::unix::fs::symlink("busybox", dir.path().join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(dir.path().join("www/index.html"), "ok\n").unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY bin /bin\nCOPY www /www\nENV PATH=/bin\nCMD [\"sh\"]\n",
+    )
+    .unwrap();
+    let out = Command::new("docker").args(["build", "-q", "-t", BUSYBOX_IMAGE]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "docker build of {BUSYBOX_IMAGE} failed: {}", text(&out.stderr));
+}
