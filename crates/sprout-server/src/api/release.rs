@@ -58,25 +58,47 @@ fn new_release_id() -> String {
 /// Lines of output `GET .../release` answers with at most.
 const OUTPUT_LINES: usize = 1000;
 
-/// `GET /apps/{app}/environments/{env}/release`.
+/// Which release instance's output `GET .../release` answers with.
+#[derive(Debug, serde::Deserialize)]
+pub struct Which {
+    /// A release instance (`r-...`, as its events name it); default: the deploy's current one.
+    pub instance: Option<String>,
+}
+
+/// `GET /apps/{app}/environments/{env}/release[?instance=r-...]`: the deploy's release run, if
+/// one is recorded, and the output of the asked instance (or the run's): the engine's log while
+/// its task container exists, then the log saved when it was removed (saved before removal, so
+/// one of the two always holds it). Asking by instance works after the deploy is over too.
 pub async fn show(
     State(ctx): State<Ctx>,
     Path((app, env)): Path<(String, String)>,
+    axum::extract::Query(which): axum::extract::Query<Which>,
 ) -> Result<Json<ReleaseOutput>, ApiError> {
     let e = ctx.store.get_environment(&app, &env).await?;
-    let Some(run) = ReleaseRun::read(&e) else { return Ok(Json(ReleaseOutput { run: None, output: String::new() })) };
-    let live = container_name(&app, &env, &run.instance, &run.task.container);
+    let run = ReleaseRun::read(&e);
+    let asked = which.instance.or_else(|| run.as_ref().map(|r| r.instance.clone()));
+    let Some(instance) = asked else { return Ok(Json(ReleaseOutput { run, output: String::new() })) };
+    if !instance.starts_with("r-") || !instance[2..].chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(bad(format!("{instance:?} is not a release instance (r- and hex digits)"), None));
+    }
+    // The task's container: the run's, else whichever the saved logs or the engine show.
+    let container = run.as_ref().filter(|r| r.instance == instance).map(|r| r.task.container.clone());
+    let dir = ctx.settings.instance_dir(&app, &env, &instance).join(crate::logs::DOCKER_LOGS_DIR);
+    let container = container.or_else(|| {
+        let mut found: Vec<String> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|f| f.file_name().to_str()?.strip_suffix(".log").map(String::from))
+            .collect();
+        found.sort();
+        (found.len() == 1).then(|| found.remove(0))
+    });
+    let Some(container) = container else { return Ok(Json(ReleaseOutput { run, output: String::new() })) };
+    let live = container_name(&app, &env, &instance, &container);
     let output = match ctx.engine.container_logs(&live, OUTPUT_LINES).await {
         Ok(text) => text,
-        // Gone: the log saved when its instance was removed.
-        Err(_) => {
-            let saved = ctx
-                .settings
-                .instance_dir(&app, &env, &run.instance)
-                .join(crate::logs::DOCKER_LOGS_DIR)
-                .join(format!("{}.log", run.task.container));
-            std::fs::read_to_string(saved).unwrap_or_default()
-        }
+        Err(_) => std::fs::read_to_string(dir.join(format!("{container}.log"))).unwrap_or_default(),
     };
-    Ok(Json(ReleaseOutput { run: Some(run), output }))
+    Ok(Json(ReleaseOutput { run, output }))
 }

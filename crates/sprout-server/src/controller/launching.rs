@@ -124,7 +124,7 @@ pub async fn start(
 /// Gives the environment's secrets, opened, and their versions: those versions make the
 /// instance's configuration, so a secret set again meanwhile makes it stale and the next pass
 /// replaces it.
-async fn preflight(
+pub(crate) async fn preflight(
     ctx: &Ctx,
     env: &EnvironmentRecord,
     def: &Dockerrun,

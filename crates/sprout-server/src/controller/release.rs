@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use super::definitions::Definitions;
 use crate::context::Ctx;
 use crate::instance::one_off::{OneOff, plan_one_off};
-use crate::instance::spec::config_hash;
+use crate::instance::spec::config_hash_with;
 use crate::instance::{InstanceIdentity, ObservedInstance};
 
 /// Release instances being launched or removed by this server, and launches that failed.
@@ -156,11 +156,10 @@ impl Releases {
             Ok(v) => v,
             Err(e) => return fail(format!("cannot read version {}: {e}", run.version)),
         };
-        match crate::host_access::violations(&*ctx.store, &env.app, &def).await {
-            Ok(found) if found.is_empty() => {}
-            Ok(found) => return fail(format!("host access not allowed: {}", crate::host_access::describe(&found))),
-            Err(e) => return fail(format!("cannot read the host access policy: {e}")),
-        }
+        let (secrets, versions) = match super::launching::preflight(ctx, env, &def).await {
+            Ok(found) => found,
+            Err(error) => return fail(error),
+        };
         let dir = ctx.settings.instance_dir(&env.app, &env.name, &run.instance);
         let identity = InstanceIdentity {
             server: ctx.settings.server_id.clone(),
@@ -169,14 +168,14 @@ impl Releases {
             instance: run.instance.clone(),
             version: run.version.clone(),
             launched_at: ctx.clock.now().timestamp(),
-            config: config_hash(&env.variables),
+            config: config_hash_with(&env.variables, &versions),
             bundle_dir: version.bundle_path.clone().into(),
             log_dir: dir.join("logs"),
             volume_dir: dir.join("volumes"),
         };
         let one_off =
             OneOff { container: run.task.container.clone(), command: run.task.command.clone(), role: ROLE_RELEASE };
-        let Some(plan) = plan_one_off(&def, &one_off, &identity, &env.variables) else {
+        let Some(plan) = plan_one_off(&def, &one_off, &identity, &env.variables, &secrets) else {
             return fail(format!("version {} has no container definition {}", run.version, run.task.container));
         };
         let plan =

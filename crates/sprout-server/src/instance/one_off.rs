@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use sprout_model::Dockerrun;
 use sprout_model::names::LABEL_ROLE;
 
-use super::spec::{InstanceIdentity, InstancePlan, plan_instance};
+use super::spec::{InstanceIdentity, InstancePlan, plan_instance_with_secrets};
 
 /// What runs in the one-off instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,15 +27,17 @@ pub struct OneOff {
     pub role: &'static str,
 }
 
-/// The instance plan, or None when `def` has no such container.
+/// The instance plan, with the environment's properties and secrets (opened) as every instance
+/// has them; None when `def` has no such container.
 pub fn plan_one_off(
     def: &Dockerrun,
     one_off: &OneOff,
     id: &InstanceIdentity,
     variables: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, String>,
 ) -> Option<InstancePlan> {
     let reduced = reduce(def, one_off)?;
-    let mut plan = plan_instance(&reduced, id, variables);
+    let mut plan = plan_instance_with_secrets(&reduced, id, variables, secrets);
     plan.network.labels.insert(LABEL_ROLE.into(), one_off.role.into());
     for c in &mut plan.containers {
         c.spec.labels.insert(LABEL_ROLE.into(), one_off.role.into());
@@ -113,16 +115,19 @@ mod tests {
         let one_off =
             OneOff { container: "app".into(), command: vec!["rake".into(), "db:migrate".into()], role: "release" };
         let vars = BTreeMap::from([("RAILS_ENV".to_string(), "production".to_string())]);
-        let plan = plan_one_off(&def(), &one_off, &identity(), &vars).unwrap();
+        let secrets = BTreeMap::from([("DB_PASSWORD".to_string(), "hunter2".to_string())]);
+        let plan = plan_one_off(&def(), &one_off, &identity(), &vars, &secrets).unwrap();
         let names: Vec<&str> = plan.containers.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, vec!["cache", "app"]);
         let app = &plan.containers[1].spec;
         assert_eq!(app.command, Some(vec!["rake".to_string(), "db:migrate".to_string()]));
         assert!(app.ports.is_empty() && app.healthcheck.is_none());
         assert!(app.env.contains(&("RAILS_ENV".to_string(), "production".to_string())));
+        assert!(app.env.contains(&("DB_PASSWORD".to_string(), "hunter2".to_string())));
         assert_eq!(app.name, "sprout-shop-prod-r-1-app");
         assert!(plan.containers.iter().all(|c| c.spec.labels.get(LABEL_ROLE).map(String::as_str) == Some("release")));
         assert_eq!(plan.network.labels.get(LABEL_ROLE).map(String::as_str), Some("release"));
-        assert!(plan_one_off(&def(), &OneOff { container: "db".into(), ..one_off }, &identity(), &vars).is_none());
+        let other = OneOff { container: "db".into(), ..one_off };
+        assert!(plan_one_off(&def(), &other, &identity(), &vars, &secrets).is_none());
     }
 }

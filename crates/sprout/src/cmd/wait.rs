@@ -28,13 +28,15 @@ pub async fn wait_ready(
     let mut last = None;
     let mut release = ReleaseFollow::default();
     loop {
-        print_new_events(c, app, env, &mut last_event).await;
+        let events = print_new_events(c, app, env, &mut last_event).await;
+        release.note_events(&events);
         match c.client.get::<EnvView>(&path).await {
             Ok(v) => {
                 if c.fmt == Format::Text {
                     release.follow(c, app, env, &v).await;
                 }
                 let ready = v.is_ready_on(label);
+                let mut outcome = None;
                 if let Some(err) = v.last_error.clone() {
                     let settled = v.status == EnvStatus::Ready;
                     if settled && v.version != label {
@@ -42,13 +44,11 @@ pub async fn wait_ready(
                             "{err}; rolled back to {}\n  see `sprout events {env}` and `sprout status {env}`",
                             v.version
                         );
-                        return Err((Some(v), why));
-                    }
-                    if settled && !ready {
+                        outcome = Some(Err(why));
+                    } else if settled && !ready {
                         let why = format!("{err}\n  see `sprout events {env}` and `sprout status {env}`");
-                        return Err((Some(v), why));
-                    }
-                    if !rolling_back && !settled && v.version != label {
+                        outcome = Some(Err(why));
+                    } else if !rolling_back && !settled && v.version != label {
                         // The rollback is a deploy too: give it its own time.
                         rolling_back = true;
                         deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s + 5);
@@ -56,7 +56,18 @@ pub async fn wait_ready(
                     }
                 }
                 if ready {
-                    return Ok(v);
+                    outcome = Some(Ok(()));
+                }
+                if let Some(outcome) = outcome {
+                    // Events said meanwhile, and a release task's last lines, come before the end.
+                    release.note_events(&print_new_events(c, app, env, &mut last_event).await);
+                    if c.fmt == Format::Text {
+                        release.follow(c, app, env, &v).await;
+                    }
+                    return match outcome {
+                        Ok(()) => Ok(v),
+                        Err(why) => Err((Some(v), why)),
+                    };
                 }
                 last = Some(v);
             }
@@ -74,28 +85,50 @@ pub async fn wait_ready(
     }
 }
 
-/// A release task's output printed as it comes (`GET .../release`), each line once.
+/// A release task's output printed as it comes, each line once: the instance is learnt from
+/// the environment's view or from the task's start event, and read once more after its end
+/// event (by then its container has exited, so the output is whole).
 #[derive(Default)]
 struct ReleaseFollow {
     instance: String,
     printed: usize,
-    finished: bool,
+    ended: bool,
+    done: bool,
 }
 
 impl ReleaseFollow {
+    fn note_events(&mut self, events: &[Value]) {
+        for e in events {
+            let message = e["message"].as_str().unwrap_or("");
+            match e["kind"].as_str().unwrap_or("") {
+                "ReleaseTaskStarted" => {
+                    if let Some(id) = message.split_whitespace().find(|w| w.starts_with("r-")) {
+                        self.switch(id);
+                    }
+                }
+                "ReleaseTaskSucceeded" | "ReleaseTaskFailed" => self.ended = true,
+                _ => {}
+            }
+        }
+    }
+
+    fn switch(&mut self, instance: &str) {
+        if instance != self.instance {
+            *self = ReleaseFollow { instance: instance.to_string(), ..Default::default() };
+        }
+    }
+
     async fn follow(&mut self, c: &Context, app: &str, env: &str, v: &EnvView) {
-        let Some(run) = &v.release else { return };
-        if run.instance != self.instance {
-            *self = ReleaseFollow { instance: run.instance.clone(), ..Default::default() };
+        if let Some(run) = &v.release {
+            self.switch(&run.instance);
+            self.ended |= run.is_done();
         }
-        if self.finished {
+        if self.instance.is_empty() || self.done {
             return;
         }
-        // Once finished, read one last time: the saved log holds its last words.
-        self.finished = run.is_done();
-        let Ok(out) = c.client.get::<ReleaseOutput>(&format!("/apps/{app}/environments/{env}/release")).await else {
-            return;
-        };
+        self.done = self.ended;
+        let path = format!("/apps/{app}/environments/{env}/release?instance={}", self.instance);
+        let Ok(out) = c.client.get::<ReleaseOutput>(&path).await else { return };
         let lines: Vec<&str> = out.output.lines().collect();
         for line in lines.iter().skip(self.printed) {
             eprintln!("  release | {line}");
@@ -130,10 +163,11 @@ async fn latest_event_id(c: &Context, app: &str, env: &str) -> i64 {
     list.last().and_then(|e| e["id"].as_i64()).unwrap_or(0)
 }
 
-async fn print_new_events(c: &Context, app: &str, env: &str, last: &mut i64) {
+/// Prints the events after `last` and moves it on; the events printed.
+async fn print_new_events(c: &Context, app: &str, env: &str, last: &mut i64) -> Vec<Value> {
     let Ok(list) = c.client.get::<Vec<Value>>(&format!("/apps/{app}/events?env={env}&after={last}&limit=500")).await
     else {
-        return;
+        return Vec::new();
     };
     for e in &list {
         if c.fmt == Format::Text {
@@ -142,6 +176,7 @@ async fn print_new_events(c: &Context, app: &str, env: &str, last: &mut i64) {
         }
         *last = e["id"].as_i64().unwrap_or(*last);
     }
+    list
 }
 
 fn print_event_stderr(e: &Value) {
