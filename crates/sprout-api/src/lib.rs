@@ -7,9 +7,11 @@
 //! server logic (validating and applying a request is the server's business).
 
 pub mod environment;
+pub mod notify;
 pub mod registry;
 
 pub use environment::{
     DeployOptionsPatch, DeployRequest, EnvView, NewEnvironment, ReleaseOutput, ReleaseRequest, SwapView,
 };
+pub use notify::{DeliveryView, NewWebhook, TestQueued, WebhookView};
 pub use registry::{CredentialView, ImportRequest, LoginRequest, LogoutRequest, RegistryChange};

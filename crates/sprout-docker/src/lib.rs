@@ -8,6 +8,7 @@
 mod convert;
 mod error;
 mod events;
+mod exec;
 mod inspected;
 mod pull;
 
@@ -24,8 +25,8 @@ use bollard::query_parameters::{
 };
 use futures_util::{StreamExt, TryStreamExt};
 use sprout_engine::{
-    ContainerSpec, ContainerStatus, ContainerUsage, Engine, EngineError, EngineInfo, ImageStatus, LabelFilter,
-    NetworkSpec, NetworkStatus, PullProgress, RegistryAuth, Result,
+    ContainerSpec, ContainerStatus, ContainerUsage, Engine, EngineError, EngineInfo, ExecOutput, ImageStatus,
+    LabelFilter, NetworkSpec, NetworkStatus, PullProgress, RegistryAuth, Result,
 };
 
 use error::{Target, classify, classify_create_network, classify_pull};
@@ -396,6 +397,10 @@ impl Engine for DockerEngine {
 
     async fn events(&self, filter: &LabelFilter) -> Result<sprout_engine::EventStream> {
         Ok(events::stream(&self.docker, &self.endpoint, filter))
+    }
+
+    async fn exec(&self, name: &str, argv: &[String], timeout: Duration) -> Result<ExecOutput> {
+        self.exec_in(name, argv, timeout).await
     }
 
     async fn container_logs(&self, name: &str, tail: usize) -> Result<String> {

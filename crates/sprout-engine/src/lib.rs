@@ -129,6 +129,19 @@ pub trait Engine: Send + Sync + 'static {
             message: "this engine reports no events".to_string(),
         })
     }
+    /// Run `argv` inside a running container (`docker exec`) and wait for it at most `timeout`:
+    /// its output (stdout and stderr interleaved, at most `EXEC_OUTPUT_MAX` bytes kept) and exit
+    /// code, or `timed_out` when it was still running then (the process is left to the
+    /// container's stop). A container that is not running is `NotFound` or `Permanent`. Engines
+    /// that cannot exec (the default) answer `Permanent`.
+    async fn exec(&self, name: &str, argv: &[String], timeout: Duration) -> Result<ExecOutput> {
+        let _ = (argv, timeout);
+        Err(EngineError::Permanent {
+            operation: "exec",
+            name: name.to_string(),
+            message: "this engine cannot run commands in containers".to_string(),
+        })
+    }
     /// One sample of a running container's CPU and memory use. Engines that cannot tell (the
     /// default) answer `Permanent`, and callers show the figures as unknown.
     async fn container_stats(&self, name: &str) -> Result<ContainerUsage> {
@@ -150,6 +163,18 @@ pub struct EngineEvent {
 
 /// Container events as they happen; an `Err` item (or the end) means the stream broke.
 pub type EventStream = futures_util::stream::BoxStream<'static, Result<EngineEvent>>;
+
+/// The most output of one `exec` that is kept (the start is kept: that is where errors begin).
+pub const EXEC_OUTPUT_MAX: usize = 64 * 1024;
+
+/// How a command run in a container ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct ExecOutput {
+    pub output: String,
+    /// The command's exit code; `None` when it timed out or the engine could not tell.
+    pub exit_code: Option<i64>,
+    pub timed_out: bool,
+}
 
 /// A container's resource use, as `docker stats` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]

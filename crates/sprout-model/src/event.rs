@@ -64,6 +64,15 @@ pub enum Event {
         instance: String,
         reason: String,
     },
+    /// A lifecycle hook (`pre_stop`, `post_start`) of one container ran: `ok` when it exited 0
+    /// in time; `outcome` says how it ended, in words.
+    HookRan {
+        instance: String,
+        container: String,
+        hook: String,
+        ok: bool,
+        outcome: String,
+    },
     InstanceUnhealthy {
         instance: String,
         reason: String,
@@ -225,6 +234,8 @@ impl Event {
             Event::LaunchFailuresEnded { .. } => "LaunchFailuresEnded",
             Event::InstanceInService { .. } => "InstanceInService",
             Event::InstanceRetired { .. } => "InstanceRetired",
+            Event::HookRan { ok: true, .. } => "HookSucceeded",
+            Event::HookRan { ok: false, .. } => "HookFailed",
             Event::InstanceUnhealthy { .. } => "InstanceUnhealthy",
             Event::CrashLoop { .. } => "CrashLoop",
             Event::CrashLoopEnded { .. } => "CrashLoopEnded",
@@ -262,7 +273,8 @@ impl Event {
             | Event::InstanceQuarantined { .. }
             | Event::DeployAborted { .. }
             | Event::ImagePullFailed { .. }
-            | Event::OrphanRemoved { .. } => EventLevel::Warn,
+            | Event::OrphanRemoved { .. }
+            | Event::HookRan { ok: false, .. } => EventLevel::Warn,
             Event::DeployFailed { .. }
             | Event::EngineUnavailable { .. }
             | Event::RegistryRefused { .. }
@@ -308,6 +320,9 @@ impl Event {
                 format!("Instance {instance} passed its health check and is in service at {address}")
             }
             Event::InstanceRetired { instance, reason } => format!("Instance {instance} retired ({reason})"),
+            Event::HookRan { instance, container, hook, outcome, .. } => {
+                format!("Hook {hook} of container {container} on instance {instance} {outcome}")
+            }
             Event::InstanceUnhealthy { instance, reason } => {
                 format!("Instance {instance} is unhealthy and will be replaced: {reason}")
             }

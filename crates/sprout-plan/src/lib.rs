@@ -1,6 +1,7 @@
 //! Sprout's pure planners: given what an environment should be, what the engine shows and the
 //! time, say what to do. No I/O, no clock reads, no async: every input is an argument.
 //!
+//! - `alerts`: which events are incidents, folded into one alert and one `resolved` each.
 //! - `crashloop`: instances replaced again and again for one cause: back-off and health.
 //! - `health`: an instance's health from its containers and its HTTP probe record.
 //! - `launch_failures`: launches failing again and again the same way: said once, counted.
@@ -13,6 +14,7 @@
 //! - `schedule`: when scheduled actions fire, across time zones and daylight-saving changes.
 //! - `subnets`: which subnet of the instance network pool an instance's network gets.
 
+pub mod alerts;
 pub mod batches;
 pub mod checks;
 pub mod crashloop;

@@ -43,6 +43,8 @@ pub struct Ctx {
     pub networks: Arc<crate::network_pool::NetworkPool>,
     /// Whether the engine's event stream is live (`controller::watch`).
     pub events_live: crate::controller::watch::EventsLive,
+    /// Alert memories and the notification sender's wake-up (`notify`).
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 impl Ctx {
@@ -73,6 +75,7 @@ impl Ctx {
             )),
             networks: Arc::new(crate::network_pool::NetworkPool::new(settings.instance_pool)),
             events_live: Default::default(),
+            notifier: Arc::default(),
             metrics,
             settings,
         }
@@ -89,11 +92,15 @@ impl Ctx {
         self.waker(app, env).notify_one();
     }
 
-    /// Record an event; a store failure is logged, never fatal to the controller.
+    /// Record an event, and queue the notifications it makes (`notify`); a store failure is
+    /// logged, never fatal to the controller.
     pub async fn emit(&self, app: &str, env: Option<&str>, event: crate::events::Event) {
         tracing::info!(app, env, kind = event.kind(), "{}", event.message());
         if let Err(e) = self.store.append_event(&crate::events::record(&event, app, env, self.clock.now())).await {
             tracing::warn!("could not record event: {e}");
+        }
+        if let Some(env) = env {
+            crate::notify::on_event(self, app, env, &event).await;
         }
     }
 }

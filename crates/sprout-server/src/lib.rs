@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod memory;
 pub mod network_pool;
+pub mod notify;
 pub mod probe;
 pub mod registry;
 pub mod request_rates;

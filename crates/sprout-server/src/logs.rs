@@ -1,7 +1,8 @@
 //! An environment's logs as files in the data directory, per instance under
 //! `instances/APP/ENV/INSTANCE/`: `logs/<container>/...` (the `awseb-logs-<container>`
-//! volumes, written by the containers) and `docker-logs/<container>.log` (the engine's log,
-//! saved when the instance is retired). Both outlive the instance.
+//! volumes, written by the containers), `docker-logs/<container>.log` (the engine's log,
+//! saved when the instance is retired) and `hooks/<container>.log` (what its lifecycle hooks
+//! printed). All outlive the instance.
 //!
 //! Not here: the engine's live logs of running containers (the API asks the engine), HTTP.
 
@@ -105,6 +106,20 @@ pub fn read_instance_files(
             live,
             text: read_tail(&path, filter.tail),
         });
+    }
+    // What lifecycle hooks printed (`hooks/<container>.log`), while the instance runs and after.
+    for path in sorted_children(&instance_dir.join(crate::instance::hooks::HOOKS_LOGS_DIR)) {
+        let Some(name) = file_name(&path) else { continue };
+        let Some(container) = name.strip_suffix(".log") else { continue };
+        if filter.wants(instance, container) {
+            out.push(LogChunk {
+                instance: instance.to_string(),
+                container: container.to_string(),
+                source: format!("{}/{name}", crate::instance::hooks::HOOKS_LOGS_DIR),
+                live,
+                text: read_tail(&path, filter.tail),
+            });
+        }
     }
     if with_saved_engine_logs {
         for path in sorted_children(&instance_dir.join(DOCKER_LOGS_DIR)) {

@@ -148,6 +148,7 @@ pub async fn start(
     if let Some(n) = opts.launch_concurrency {
         settings.launch_concurrency = n.max(1);
     }
+    settings.api_addr = api.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| opts.api_addr.clone());
     settings.http_addr = http.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| opts.http_addr.clone());
     let lb = LoadBalancer::new(LbConfig {
         trusted_proxies: opts.trusted_proxies.clone(),
@@ -184,10 +185,12 @@ pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Re
     let lb = tokio::spawn(ctx.lb.clone().serve(http, shutdown.child_token()));
     let sup = tokio::spawn(crate::controller::supervise(ctx.clone(), shutdown.child_token()));
     let trim = tokio::spawn(crate::memory::run(shutdown.child_token()));
+    let notify = tokio::spawn(crate::notify::deliver::run(ctx.clone(), shutdown.child_token()));
     let app = crate::api::router(ctx);
     crate::api_listener::serve_api(api, app, shutdown.clone(), crate::api_listener::HEADER_TIMEOUT).await;
     let _ = sup.await;
     let _ = trim.await;
+    let _ = notify.await;
     let _ = lb.await;
     Ok(())
 }

@@ -14,6 +14,9 @@ pub struct Settings {
     pub domain: Option<String>,
     /// The address the load balancer listens on (to print URLs).
     pub http_addr: String,
+    /// The address the API listens on (notifications link to the environment's console page
+    /// there).
+    pub api_addr: String,
     /// How long a launched instance may take to pass its first probe.
     pub launch_timeout_s: u64,
     /// How long an instance leaving rotation keeps serving its in-flight requests.
@@ -41,6 +44,7 @@ impl Settings {
             server_id,
             domain: None,
             http_addr: "127.0.0.1:8080".into(),
+            api_addr: "127.0.0.1:4680".into(),
             launch_timeout_s: 120,
             drain: Duration::from_secs(2),
             stop_timeout: Duration::from_secs(10),
@@ -56,6 +60,10 @@ impl Settings {
     }
     pub fn instance_dir(&self, app: &str, env: &str, instance: &str) -> PathBuf {
         self.data_dir.join("instances").join(app).join(env).join(instance)
+    }
+    /// The environment's page in the web console, for links in notifications.
+    pub fn console_url(&self, app: &str, env: &str) -> String {
+        format!("http://{}/console/apps/{app}/environments/{env}", self.api_addr)
     }
     /// Host names an environment answers to.
     pub fn hostnames(&self, app: &str, env: &str) -> Vec<String> {

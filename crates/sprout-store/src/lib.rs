@@ -8,6 +8,7 @@ pub mod access;
 pub mod lifecycle;
 pub mod memory;
 pub mod model;
+pub mod notify;
 pub mod options;
 pub mod registry;
 pub mod sqlite;
@@ -18,6 +19,7 @@ pub use access::*;
 pub use lifecycle::*;
 pub use memory::MemoryStore;
 pub use model::*;
+pub use notify::*;
 pub use options::*;
 pub use registry::*;
 pub use sprout_model::policy::HostAccessPolicy;
@@ -83,8 +85,9 @@ fn classify(err: sqlx::Error) -> StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// The control plane's store; its notification tables are `NotifyStore`'s.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: NotifyStore + Send + Sync + 'static {
     async fn create_application(&self, app: &Application) -> Result<()>;
     async fn get_application(&self, name: &str) -> Result<Application>;
     async fn list_applications(&self) -> Result<Vec<Application>>;

@@ -27,6 +27,10 @@ struct Data {
     tokens: BTreeMap<String, TokenRecord>,
     /// Ordered as SQLite lists them: host, scope (none first), source (none first).
     credentials: BTreeMap<CredentialKey, RegistryCredentialRecord>,
+    notify_targets: Vec<crate::NotifyTarget>,
+    /// In queue order; a delivery's id is its position plus one.
+    deliveries: Vec<crate::DeliveryRecord>,
+    alert_memory: BTreeMap<(String, String), String>,
     inserted: u64,
     audit: Vec<AuditRecord>,
     /// By (app, env, name).
@@ -388,6 +392,95 @@ impl Store for MemoryStore {
                     }
                 }
             }
+            Ok(())
+        })
+    }
+}
+
+/// Notifications, as `sqlite::notify` keeps them.
+#[async_trait]
+impl crate::NotifyStore for MemoryStore {
+    async fn add_notify_target(&self, target: &crate::NotifyTarget) -> Result<()> {
+        self.with(|d| {
+            if d.notify_targets.iter().any(|t| t.id == target.id) {
+                return Err(StoreError::Conflict { kind: "webhook", name: target.id.clone() });
+            }
+            d.notify_targets.push(target.clone());
+            Ok(())
+        })
+    }
+    async fn list_notify_targets(&self, app: Option<&str>) -> Result<Vec<crate::NotifyTarget>> {
+        self.with(|d| {
+            let mut v: Vec<_> = d.notify_targets.iter().filter(|t| app.is_none_or(|a| t.app == a)).cloned().collect();
+            v.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            Ok(v)
+        })
+    }
+    async fn remove_notify_target(&self, app: &str, id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+        self.with(|d| {
+            let before = d.notify_targets.len();
+            d.notify_targets.retain(|t| !(t.app == app && t.id == id));
+            for r in d.deliveries.iter_mut().filter(|r| r.target_id == id && r.status == crate::DeliveryStatus::Pending)
+            {
+                r.status = crate::DeliveryStatus::Failed;
+                r.last_error = Some("the webhook was removed".into());
+                r.done_at = Some(at);
+            }
+            Ok(d.notify_targets.len() < before)
+        })
+    }
+    async fn enqueue_deliveries(&self, deliveries: &[crate::NewDelivery]) -> Result<()> {
+        self.with(|d| {
+            for n in deliveries {
+                let id = d.deliveries.len() as i64 + 1;
+                d.deliveries.push(crate::DeliveryRecord {
+                    id,
+                    target_id: n.target_id.clone(),
+                    app: n.app.clone(),
+                    env: n.env.clone(),
+                    created_at: n.created_at,
+                    severity: n.severity.clone(),
+                    body: n.body.clone(),
+                    status: crate::DeliveryStatus::Pending,
+                    attempts: 0,
+                    next_at: n.created_at,
+                    last_error: None,
+                    done_at: None,
+                });
+            }
+            Ok(())
+        })
+    }
+    async fn pending_deliveries(&self, limit: u32) -> Result<Vec<crate::DeliveryRecord>> {
+        self.with(|d| {
+            let pending = d.deliveries.iter().filter(|r| r.status == crate::DeliveryStatus::Pending);
+            Ok(pending.take(limit as usize).cloned().collect())
+        })
+    }
+    async fn record_delivery(&self, id: i64, a: &crate::DeliveryAttempt) -> Result<()> {
+        self.with(|d| {
+            if let Some(r) = d.deliveries.iter_mut().find(|r| r.id == id) {
+                r.status = a.status;
+                r.attempts = a.attempts;
+                r.next_at = a.next_at;
+                r.last_error = a.last_error.clone();
+                r.done_at = a.done_at;
+            }
+            Ok(())
+        })
+    }
+    async fn list_deliveries(&self, app: &str, limit: u32) -> Result<Vec<crate::DeliveryRecord>> {
+        self.with(|d| Ok(d.deliveries.iter().rev().filter(|r| r.app == app).take(limit as usize).cloned().collect()))
+    }
+    async fn get_alert_memory(&self, app: &str, env: &str) -> Result<Option<String>> {
+        self.with(|d| Ok(d.alert_memory.get(&key(app, env)).cloned()))
+    }
+    async fn set_alert_memory(&self, app: &str, env: &str, state: Option<&str>) -> Result<()> {
+        self.with(|d| {
+            match state {
+                Some(s) => d.alert_memory.insert(key(app, env), s.to_string()),
+                None => d.alert_memory.remove(&key(app, env)),
+            };
             Ok(())
         })
     }

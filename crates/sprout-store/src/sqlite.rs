@@ -5,6 +5,7 @@
 
 mod access;
 mod lifecycle;
+mod notify;
 mod registry;
 mod rows;
 

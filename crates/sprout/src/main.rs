@@ -167,6 +167,8 @@ enum Command {
     },
     /// Server administration: backups
     Admin(cmd::admin::AdminArgs),
+    /// Webhooks that hear about incidents (and, if asked, planned changes): add, list, remove, test, log
+    Notify(cmd::notify::NotifyArgs),
     /// Terminate an environment: stop and remove its instances
     Terminate {
         env: String,
@@ -255,6 +257,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Command::Secrets(a) => cmd::secrets::run(&c, a).await,
                 Command::Audit { env, limit } => cmd::tokens::audit(&c, env, limit).await,
                 Command::Admin(a) => cmd::admin::run(&c, a).await,
+                Command::Notify(a) => cmd::notify::run(&c, a).await,
                 Command::Clone { source, name, timeout, no_wait } => {
                     cmd::clone::clone(&c, source, name, timeout, no_wait).await
                 }

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use super::FakeEngine;
 use super::state::{self, PullFailure, State, StopBehaviour};
 use crate::{
-    ContainerSpec, ContainerState, ContainerStatus, ContainerUsage, Engine, EngineError, EngineInfo, ImageStatus,
-    LabelFilter, NetworkSpec, NetworkStatus, PullProgress, RegistryAuth, Result,
+    ContainerSpec, ContainerState, ContainerStatus, ContainerUsage, Engine, EngineError, EngineInfo, ExecOutput,
+    ImageStatus, LabelFilter, NetworkSpec, NetworkStatus, PullProgress, RegistryAuth, Result,
 };
 
 impl FakeEngine {
@@ -231,6 +231,24 @@ impl Engine for FakeEngine {
             memory_bytes: if running { 16 * 1024 * 1024 } else { 0 },
             memory_limit_bytes: limit,
         })
+    }
+
+    async fn exec(&self, name: &str, argv: &[String], timeout: Duration) -> Result<ExecOutput> {
+        let _ = timeout;
+        let mut state = self.begin("exec", name)?;
+        if let Some(call) = state.calls.last_mut() {
+            call.push_str(&format!(" {}", argv.join(" ")));
+        }
+        let container = state.container_mut(name)?;
+        if container.state != ContainerState::Running {
+            return Err(EngineError::Permanent {
+                operation: "exec",
+                name: name.to_string(),
+                message: "container is not running".into(),
+            });
+        }
+        // A command that does nothing and succeeds: what it ran is in `calls`.
+        Ok(ExecOutput { output: String::new(), exit_code: Some(0), timed_out: false })
     }
 
     async fn container_logs(&self, name: &str, tail: usize) -> Result<String> {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Diagnostic, Dockerrun, Severity};
 
+pub mod hooks;
 pub mod release;
 
 /// The file's name at the bundle's root.
@@ -22,7 +23,7 @@ pub const SPROUT_YAML: &str = "sprout.yaml";
 pub const MAX_BYTES: usize = 256 * 1024;
 
 /// Every section a `sprout.yaml` may hold (in the order the docs list them).
-pub const SECTIONS: &[&str] = &[release::SECTION];
+pub const SECTIONS: &[&str] = &[release::SECTION, hooks::SECTION];
 
 /// A loaded `sprout.yaml`. A bundle without the file has the default (every section empty).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -30,6 +31,9 @@ pub struct SproutYaml {
     /// The release task each deploy of the version runs before its first batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<release::ReleaseTask>,
+    /// Lifecycle hooks per container definition (`hooks:`).
+    #[serde(default)]
+    pub hooks: hooks::Hooks,
 }
 
 /// What the checks of one file found: diagnostics in the order found, errors fail the load.
@@ -91,6 +95,9 @@ pub fn load_sprout_yaml(
     let mut loaded = SproutYaml::default();
     if let Some(v) = map.get(release::SECTION) {
         loaded.release = release::check_release(v, dockerrun, &mut found);
+    }
+    if let Some(v) = map.get(hooks::SECTION) {
+        loaded.hooks = hooks::check(v, dockerrun, &mut found);
     }
     for key in map.keys() {
         if !SECTIONS.contains(&key.as_str()) {

@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod metrics;
 mod names;
+pub mod notify;
 pub mod registries;
 pub mod release;
 mod revision;
@@ -66,6 +67,10 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/environments/{env}/schedules/{name}/suspend", post(scaling::suspend))
         .route("/apps/{app}/environments/{env}/schedules/{name}/resume", post(scaling::resume))
         .route("/apps/{app}/events", get(events))
+        .route("/apps/{app}/notify", get(notify::list).post(notify::add))
+        .route("/apps/{app}/notify/log", get(notify::log))
+        .route("/apps/{app}/notify/{id}", delete(notify::remove))
+        .route("/apps/{app}/notify/{id}/test", post(notify::test))
         .route("/environments", get(environments::list_all))
         .route("/routing", get(routing::show))
         .route("/registries", get(registries::list))

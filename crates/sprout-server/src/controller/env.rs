@@ -249,6 +249,11 @@ impl EnvController {
         let next_probe = self.memory.checks.values().map(|c| c.next_due().unwrap_or(now)).min();
         let next = super::watch::pace(plan.next, quiet, self.ctx.events_live.get(), next_probe, now);
         let key = EnvKey::new(&self.app, &self.env);
+        match &plan.snapshot {
+            Some(snapshot) => crate::notify::on_health(&self.ctx, &self.app, &self.env, snapshot).await,
+            None if plan.next == Next::Done => crate::notify::forget(&self.ctx, &self.app, &self.env).await,
+            None => {}
+        }
         match plan.snapshot {
             Some(snapshot) => self.ctx.snapshots.lock().unwrap().insert(key, snapshot),
             None if plan.next == Next::Done => self.ctx.snapshots.lock().unwrap().remove(&key),

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use sprout_model::Dockerrun;
+use sprout_model::sprout_yaml::hooks::HookPoint;
 use sprout_store::EnvironmentRecord;
 use tokio::sync::Notify;
 
@@ -111,7 +112,17 @@ pub async fn start(
         drop(secrets);
         let plan = crate::version_images::pin_images(plan, &pinned);
         let result = instance::launch_instance(&*ctx.engine, &ctx.networks, &plan).await;
+        drop(_slot);
         if result.is_ok() {
+            // `post_start` hooks, before the launch counts as done (as Kubernetes holds a
+            // container's readiness until its postStart ends); each is cut at its timeout and a
+            // failing one is said, not fatal.
+            let hooks = instance::hooks::hooks_of(&ctx, &app, &version, &def).await;
+            if !hooks.is_empty() {
+                let find = |c: &str| Some((sprout_model::names::container_name(&app, &env_name, &id, c), true));
+                let who = (app.as_str(), env_name.as_str(), id.as_str());
+                instance::hooks::run_hooks_in(&ctx, who, &find, &hooks, HookPoint::PostStart).await;
+            }
             ctx.emit(&app, Some(&env_name), Event::InstanceLaunched { instance: id.clone(), version }).await;
         }
         launches.end(&id, result.err().map(|e| e.to_string()));

@@ -1,4 +1,5 @@
-//! Instances being retired, in the background: drained (unless unhealthy), then stopped and
+//! Instances being retired, in the background: drained (unless unhealthy), their `pre_stop`
+//! hooks run, then stopped and
 //! removed with their network and volumes. An instance that will not stop or be removed stays
 //! in the set, out of rotation and out of the plan (so it is replaced), while cleanup is
 //! retried; after many failures it is given back to the controller, which plans it again.
@@ -8,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sprout_model::Dockerrun;
+use sprout_model::sprout_yaml::hooks::HookPoint;
 use sprout_plan::pass::Retirement;
 use tokio::sync::Notify;
 
@@ -55,6 +57,12 @@ impl Retiring {
             // finish. An unhealthy instance has nothing worth waiting for.
             if retirement.drain {
                 super::health::drain(&ctx, (&app, &env, &inst.id), deregistration_delay).await;
+            }
+            // The containers' goodbye (`pre_stop`), out of rotation and before SIGTERM; each
+            // hook is cut at its timeout, so a hanging one never holds the stop for long.
+            if let Some(def) = def.as_deref() {
+                let hooks = instance::hooks::hooks_of(&ctx, &app, &inst.version, def).await;
+                instance::hooks::run_hooks(&ctx, (&app, &env), &inst, &hooks, HookPoint::PreStop).await;
             }
             let names = inst.container_names(def.as_deref());
             let network =

@@ -3,9 +3,11 @@
 //! - `spec`: the pure mapping from a Dockerrun to engine specs.
 //! - `launch`: create and start an instance, honouring dependsOn conditions.
 //! - `retire`: stop and remove an instance (drained first by the caller).
+//! - `hooks`: the bundle's lifecycle hooks, run inside the containers.
 //! - `observe`: group what the engine lists by instance, for the planner.
 //! - `one_off`: a container definition run for a command (release tasks, `sprout run`).
 
+pub mod hooks;
 pub mod launch;
 pub mod observe;
 pub mod one_off;

@@ -6,6 +6,7 @@
 mod environments;
 mod events;
 mod lifecycle;
+mod notify;
 mod registry;
 
 use std::collections::BTreeMap;
@@ -31,6 +32,7 @@ pub async fn run(store: &dyn Store) {
     events::events(store).await;
     tokens(store).await;
     registry::registry(store).await;
+    notify::notify(store).await;
 }
 
 fn app(name: &str, seconds: i64) -> Application {

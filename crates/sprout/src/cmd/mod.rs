@@ -9,6 +9,7 @@ pub mod events;
 pub mod health;
 pub mod init;
 pub mod logs;
+pub mod notify;
 pub mod policy;
 pub mod proxy;
 pub mod registry;

@@ -1,4 +1,4 @@
-//! A minimal HTTP/1.1 GET client: one request per connection (`Connection: close`), read to the
+//! A minimal HTTP/1.1 GET and POST client: one request per connection (`Connection: close`), read to the
 //! end. Enough to poll a stats endpoint every few seconds; not a general client (no TLS, no
 //! chunked decoding, no redirects).
 
@@ -32,6 +32,15 @@ pub fn parse_url(url: &str) -> Result<Url, String> {
 
 /// GET `url`; the status code and body.
 pub fn get(url: &Url, timeout: Duration) -> Result<(u16, Vec<u8>), String> {
+    request("GET", url, b"", timeout)
+}
+
+/// POST `body` (JSON) to `url`; the status code and body.
+pub fn post(url: &Url, body: &[u8], timeout: Duration) -> Result<(u16, Vec<u8>), String> {
+    request("POST", url, body, timeout)
+}
+
+fn request(method: &str, url: &Url, body: &[u8], timeout: Duration) -> Result<(u16, Vec<u8>), String> {
     let addrs = (url.host.as_str(), url.port).to_socket_addrs().map_err(|e| format!("resolve {}: {e}", url.host))?;
     let mut last = format!("{} resolved to no address", url.host);
     let mut stream = None;
@@ -46,11 +55,16 @@ pub fn get(url: &Url, timeout: Duration) -> Result<(u16, Vec<u8>), String> {
     }
     let mut s = stream.ok_or(last)?;
     s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    let length = if body.is_empty() {
+        String::new()
+    } else {
+        format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len())
+    };
     let req = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: sprout-example-monitor\r\nConnection: close\r\n\r\n",
+        "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: sprout-example-monitor\r\n{length}Connection: close\r\n\r\n",
         url.path, url.host
     );
-    s.write_all(req.as_bytes()).map_err(|e| format!("send: {e}"))?;
+    s.write_all(req.as_bytes()).and_then(|_| s.write_all(body)).map_err(|e| format!("send: {e}"))?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
     parse_response(&raw)

@@ -4,6 +4,11 @@
 //! that dies with it would report nothing when it matters.
 //!
 //! Configuration: `STATS_URL` (http://app:8080/stats), `INTERVAL_SECS` (5).
+//!
+//! `monitor retire` is the agent's goodbye, what `mackerel-agent retire` does: it deregisters
+//! this host from the monitoring service (a POST of `{"host": HOSTNAME}` to `RETIRE_URL` when
+//! set) so that its disappearance is not reported as "unreachable". Sprout runs it as the
+//! container's `pre_stop` hook (the example's sprout.yaml) when the instance leaves.
 #![allow(clippy::disallowed_methods)] // a stand-alone program in a container: wall-clock time is its own
 
 mod client;
@@ -14,6 +19,9 @@ use std::time::{Duration, Instant};
 use std::{env, thread};
 
 fn main() {
+    if env::args().nth(1).as_deref() == Some("retire") {
+        std::process::exit(retire());
+    }
     let url_text = env::var("STATS_URL").unwrap_or_else(|_| "http://app:8080/stats".into());
     let url = match client::parse_url(&url_text) {
         Ok(u) => u,
@@ -50,5 +58,32 @@ fn main() {
             }
         }
         thread::sleep(interval.saturating_sub(started.elapsed()));
+    }
+}
+
+/// Deregister this host; the exit status says whether it worked.
+fn retire() -> i32 {
+    let host = env::var("HOSTNAME").unwrap_or_else(|_| "unknown".into());
+    let Ok(target) = env::var("RETIRE_URL") else {
+        println!("monitor: host {host} retired (no RETIRE_URL: nothing to tell)");
+        return 0;
+    };
+    let result = client::parse_url(&target).and_then(|url| {
+        let body = serde_json::json!({ "host": host, "reason": "retired" }).to_string();
+        client::post(&url, body.as_bytes(), Duration::from_secs(5))
+    });
+    match result {
+        Ok((s, _)) if (200..300).contains(&s) => {
+            println!("monitor: host {host} retired at {target}");
+            0
+        }
+        Ok((s, _)) => {
+            eprintln!("monitor: error: retiring host {host} at {target}: status {s}");
+            1
+        }
+        Err(e) => {
+            eprintln!("monitor: error: retiring host {host} at {target}: {e}");
+            1
+        }
     }
 }

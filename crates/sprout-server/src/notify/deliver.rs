@@ -1,0 +1,261 @@
+//! The sender: takes queued deliveries from the store and POSTs them to their webhooks. Per
+//! webhook and environment, only the oldest pending delivery is tried, so they arrive in order;
+//! a failed try waits a back-off (1 s doubling to `MAX_BACKOFF`) and is tried again until
+//! `GIVE_UP` after it was queued, then marked failed and the next goes. A delivery is marked
+//! delivered only after a 2xx answer, so a crash in between sends it again: at least once (the
+//! body's `id` lets a receiver drop a repeat). Each try runs in its own task with a timeout, so a
+//! slow receiver holds up only its own queue.
+//!
+//! Only `http://` URLs: the server has no TLS client (send to an HTTPS service through a relay).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
+use sprout_plan::alerts::Notice;
+use sprout_store::{DeliveryAttempt, DeliveryRecord, DeliveryStatus, NotifyTarget};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+use super::render::{Envelope, body};
+use crate::context::Ctx;
+
+/// The longest wait between two tries of one delivery.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long after it was queued a delivery is still tried.
+pub const GIVE_UP: chrono::Duration = chrono::Duration::hours(6);
+/// How long one try may take, connect to answer.
+const TRY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pending deliveries looked at per round.
+const ROUND: u32 = 1000;
+/// The longest the sender sleeps without a wake-up.
+const IDLE: Duration = Duration::from_secs(5);
+
+/// A webhook URL: `http://host[:port]/path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl {
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+}
+
+/// Parse and check a webhook URL; the error says what is wrong in words.
+pub fn parse_url(url: &str) -> Result<WebhookUrl, String> {
+    if url.starts_with("https://") {
+        return Err(format!(
+            "{url}: only http:// webhooks are supported (the server has no TLS client); send to an HTTPS service through a relay"
+        ));
+    }
+    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url}: a webhook URL starts with http://"))?;
+    let (authority, path) = rest.find('/').map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
+    if authority.contains('@') {
+        return Err(format!("{url}: credentials in the URL are not supported; use --secret-stdin to sign instead"));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
+            (h, p.parse().map_err(|_| format!("{url}: bad port `{p}`"))?)
+        }
+        _ => (authority, 80),
+    };
+    if host.is_empty() || path.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(format!("{url}: needs a host, and a path without spaces"));
+    }
+    Ok(WebhookUrl { host: host.trim_matches(['[', ']']).to_string(), port, path: path.to_string() })
+}
+
+/// The wait before the next try after `attempts` failed ones.
+pub fn backoff(attempts: u32) -> Duration {
+    Duration::from_secs(1u64 << attempts.saturating_sub(1).min(10)).min(MAX_BACKOFF)
+}
+
+/// Run until cancelled.
+pub async fn run(ctx: Ctx, cancel: CancellationToken) {
+    let inflight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    loop {
+        let wait = round(&ctx, &inflight).await;
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = ctx.notifier.wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Start a try of every due head of queue; how long until one is due.
+async fn round(ctx: &Ctx, inflight: &Arc<Mutex<HashSet<i64>>>) -> Duration {
+    let (pending, targets) =
+        match (ctx.store.pending_deliveries(ROUND).await, ctx.store.list_notify_targets(None).await) {
+            (Ok(p), Ok(t)) => (p, t),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!("the notification sender cannot read the queue: {e}");
+                return IDLE;
+            }
+        };
+    let targets: HashMap<String, NotifyTarget> = targets.into_iter().map(|t| (t.id.clone(), t)).collect();
+    let mut heads: BTreeMap<(String, String), DeliveryRecord> = BTreeMap::new();
+    for d in pending {
+        heads.entry((d.target_id.clone(), d.env.clone())).or_insert(d);
+    }
+    let now = ctx.clock.now();
+    let mut wait = IDLE;
+    for d in heads.into_values() {
+        if inflight.lock().unwrap().contains(&d.id) {
+            continue;
+        }
+        if d.next_at > now {
+            wait = wait.min((d.next_at - now).to_std().unwrap_or_default());
+            continue;
+        }
+        inflight.lock().unwrap().insert(d.id);
+        let (ctx, inflight, target) = (ctx.clone(), inflight.clone(), targets.get(&d.target_id).cloned());
+        tokio::spawn(async move {
+            let id = d.id;
+            let attempt = try_once(&ctx, &d, target.as_ref()).await;
+            if let Err(e) = ctx.store.record_delivery(id, &attempt).await {
+                tracing::warn!("could not record delivery {id}: {e}");
+            }
+            inflight.lock().unwrap().remove(&id);
+            ctx.notifier.wake.notify_one();
+        });
+    }
+    wait
+}
+
+/// One try of delivery `d`; what to record.
+async fn try_once(ctx: &Ctx, d: &DeliveryRecord, target: Option<&NotifyTarget>) -> DeliveryAttempt {
+    let attempts = d.attempts + 1;
+    let Some(target) = target else {
+        let now = ctx.clock.now();
+        return DeliveryAttempt {
+            status: DeliveryStatus::Failed,
+            attempts: d.attempts,
+            next_at: now,
+            last_error: Some("the webhook was removed".into()),
+            done_at: Some(now),
+        };
+    };
+    let result = send(ctx, d, target).await;
+    let now = ctx.clock.now();
+    match result {
+        Ok(()) => DeliveryAttempt {
+            status: DeliveryStatus::Delivered,
+            attempts,
+            next_at: now,
+            last_error: None,
+            done_at: Some(now),
+        },
+        Err(e) => {
+            tracing::info!(webhook = %target.id, delivery = d.id, attempts, "notification not delivered: {e}");
+            retry_or_give_up(d.created_at, attempts, e, now)
+        }
+    }
+}
+
+/// A failed try: tried again after its back-off, or given up once `GIVE_UP` has passed.
+pub fn retry_or_give_up(
+    created_at: DateTime<Utc>,
+    attempts: u32,
+    error: String,
+    now: DateTime<Utc>,
+) -> DeliveryAttempt {
+    let next_at = now + chrono::Duration::from_std(backoff(attempts)).unwrap_or_default();
+    if next_at - created_at > GIVE_UP {
+        return DeliveryAttempt {
+            status: DeliveryStatus::Failed,
+            attempts,
+            next_at: now,
+            last_error: Some(format!("{error} (gave up after {attempts} tries)")),
+            done_at: Some(now),
+        };
+    }
+    DeliveryAttempt { status: DeliveryStatus::Pending, attempts, next_at, last_error: Some(error), done_at: None }
+}
+
+/// Render, sign and POST; Ok on a 2xx answer.
+async fn send(ctx: &Ctx, d: &DeliveryRecord, target: &NotifyTarget) -> Result<(), String> {
+    let url = parse_url(&target.url)?;
+    let notice: Notice = serde_json::from_str(&d.body).map_err(|e| format!("the queued notice does not parse: {e}"))?;
+    let link = ctx.settings.console_url(&d.app, &d.env);
+    let text = body(&target.format, &notice, &Envelope { delivery: d.id, app: &d.app, env: &d.env, link: &link });
+    let signature = match &target.sealed_secret {
+        None => None,
+        Some(sealed) => {
+            let context = super::seal_context(&target.id, &target.app);
+            let secret = ctx
+                .registries
+                .key
+                .open(sealed, &context, &format!("webhook {}", target.id))
+                .map_err(|e| e.to_string())?;
+            Some(super::hmac::signature(secret.expose_secret().as_bytes(), text.as_bytes()))
+        }
+    };
+    match tokio::time::timeout(TRY_TIMEOUT, post(&url, d.id, &text, signature.as_deref())).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("no answer within {} s", TRY_TIMEOUT.as_secs())),
+    }
+}
+
+/// One POST on a fresh connection; the status line is all that is read.
+async fn post(url: &WebhookUrl, id: i64, body: &str, signature: Option<&str>) -> Result<(), String> {
+    let addr = format!("{}:{}", url.host, url.port);
+    let mut s = tokio::net::TcpStream::connect(&addr).await.map_err(|e| format!("connect to {addr}: {e}"))?;
+    let host = if url.port == 80 { url.host.clone() } else { addr.clone() };
+    let sig = signature.map(|s| format!("X-Sprout-Signature: {s}\r\n")).unwrap_or_default();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: sprout-notify\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Sprout-Delivery: {id}\r\n{sig}Connection: close\r\n\r\n",
+        url.path,
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.map_err(|e| format!("send to {addr}: {e}"))?;
+    s.write_all(body.as_bytes()).await.map_err(|e| format!("send to {addr}: {e}"))?;
+    let mut buf = Vec::with_capacity(256);
+    let mut chunk = [0u8; 256];
+    while !buf.windows(2).any(|w| w == b"\r\n") && buf.len() < 4096 {
+        let n = s.read(&mut chunk).await.map_err(|e| format!("read from {addr}: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let line = String::from_utf8_lossy(&buf);
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("{addr} gave no HTTP status line"))?;
+    if (200..300).contains(&status) { Ok(()) } else { Err(format!("{addr} answered {status}")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_url("http://127.0.0.1:9000/hook").unwrap(),
+            WebhookUrl { host: "127.0.0.1".into(), port: 9000, path: "/hook".into() }
+        );
+        assert_eq!(parse_url("http://alerts.example").unwrap().path, "/");
+        assert!(parse_url("https://hooks.slack.com/x").unwrap_err().contains("only http://"));
+        assert!(parse_url("ftp://x").is_err());
+        assert!(parse_url("http://u:p@x/").is_err());
+        assert!(parse_url("http://x:port/").is_err());
+        assert!(parse_url("http:///x").is_err());
+    }
+
+    #[test]
+    fn back_off_doubles_to_its_bound_and_gives_up_in_time() {
+        let b: Vec<u64> = (1..=8).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(b, vec![1, 2, 4, 8, 16, 30, 30, 30]);
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let soon = retry_or_give_up(t0, 3, "refused".into(), t0 + chrono::Duration::minutes(1));
+        assert_eq!(soon.status, DeliveryStatus::Pending);
+        assert_eq!(soon.next_at, t0 + chrono::Duration::seconds(64));
+        let late = retry_or_give_up(t0, 700, "refused".into(), t0 + GIVE_UP);
+        assert_eq!(late.status, DeliveryStatus::Failed);
+        assert!(late.last_error.unwrap().contains("gave up after 700 tries"));
+    }
+}
