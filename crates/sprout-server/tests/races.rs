@@ -33,6 +33,38 @@ impl RacingStore {
     }
 }
 
+/// Notifications pass straight through.
+#[async_trait]
+impl sprout_store::NotifyStore for RacingStore {
+    async fn add_notify_target(&self, target: &sprout_store::NotifyTarget) -> Result<()> {
+        self.inner.add_notify_target(target).await
+    }
+    async fn list_notify_targets(&self, app: Option<&str>) -> Result<Vec<sprout_store::NotifyTarget>> {
+        self.inner.list_notify_targets(app).await
+    }
+    async fn remove_notify_target(&self, app: &str, id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+        self.inner.remove_notify_target(app, id, at).await
+    }
+    async fn enqueue_deliveries(&self, deliveries: &[sprout_store::NewDelivery]) -> Result<()> {
+        self.inner.enqueue_deliveries(deliveries).await
+    }
+    async fn pending_deliveries(&self, limit: u32) -> Result<Vec<sprout_store::DeliveryRecord>> {
+        self.inner.pending_deliveries(limit).await
+    }
+    async fn record_delivery(&self, id: i64, attempt: &sprout_store::DeliveryAttempt) -> Result<()> {
+        self.inner.record_delivery(id, attempt).await
+    }
+    async fn list_deliveries(&self, app: &str, limit: u32) -> Result<Vec<sprout_store::DeliveryRecord>> {
+        self.inner.list_deliveries(app, limit).await
+    }
+    async fn get_alert_memory(&self, app: &str, env: &str) -> Result<Option<String>> {
+        self.inner.get_alert_memory(app, env).await
+    }
+    async fn set_alert_memory(&self, app: &str, env: &str, state: Option<&str>) -> Result<()> {
+        self.inner.set_alert_memory(app, env, state).await
+    }
+}
+
 #[async_trait]
 impl Store for RacingStore {
     async fn update_environment(&self, env: &mut EnvironmentRecord) -> Result<()> {

@@ -1,4 +1,4 @@
-//! SQLite statements for notifications (migration 0007): webhook targets, the delivery queue and
+//! SQLite statements for notifications (migration 0008): webhook targets, the delivery queue and
 //! the alert planner's memory. Environments absent (every environment) are stored as ''.
 //!
 //! Not here: sealing secrets or sending (the server's).
