@@ -10,8 +10,9 @@
 //!   reason), hooks.
 //! - Everything else (pull progress, batch steps, launches) is neither.
 //!
-//! Folding: signals of one kind of trouble join one open incident (`IncidentKey`): an instance
-//! lost and the health Degraded it causes are one availability incident. An incident's alert is
+//! Folding: signals of one kind of trouble join one open incident: an instance lost and the
+//! health Degraded it causes are one availability incident; during a deploy (or while its
+//! incident is open) they are the deploy's incident, with its failure. An incident's alert is
 //! held `GRACE` after its first signal so that signals arriving together are named together, then
 //! sent once (other incidents are sent at once); repeats while it is open only count. It resolves when its clearing condition holds
 //! (health back to Ok with the lost instances replaced; the next Ready deploy; a pull from the
@@ -104,6 +105,8 @@ pub struct AlertMemory {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthView {
     pub status: HealthStatus,
+    /// A deploy is in progress: trouble now is the deploy's.
+    pub deploying: bool,
     pub causes: Vec<String>,
     /// Instances the environment shows, and how many of them are in service.
     pub instances: usize,
@@ -176,9 +179,10 @@ pub fn registry_of(image: &str) -> &str {
     }
 }
 
-/// An event of the environment happened at `now`: info notices at once; signals join their
-/// incident (sent later by `on_health`, after `GRACE`); clearing events resolve.
-pub fn on_event(mem: &mut AlertMemory, event: &Event, now: DateTime<Utc>) -> Vec<Notice> {
+/// An event of the environment happened at `now` (`deploying`: a deploy is in progress): info
+/// notices at once; signals join their incident (sent after `GRACE` by `on_health`, or at once
+/// for a failed deploy or a refused credential); clearing events resolve.
+pub fn on_event(mem: &mut AlertMemory, event: &Event, deploying: bool, now: DateTime<Utc>) -> Vec<Notice> {
     match classify(event) {
         Class::Info => vec![Notice {
             severity: Severity::Info,
@@ -189,11 +193,17 @@ pub fn on_event(mem: &mut AlertMemory, event: &Event, now: DateTime<Utc>) -> Vec
             count: 1,
         }],
         Class::Signal { key, severity, words, lost_instance } => {
+            let key = route(mem, &key, deploying);
+            // Trouble with the service has related signals worth waiting for (the health it
+            // causes); a failed deploy or a refused credential is said at once (a rollback may
+            // be Ready within the grace).
+            let at_once = !matches!(
+                event,
+                Event::InstanceUnhealthy { .. } | Event::CrashLoop { .. } | Event::EngineUnavailable { .. }
+            );
             signal(mem, &key, severity, words, lost_instance, now);
-            // Only availability has related signals worth waiting for; a failed deploy or a
-            // refused credential is said at once (a rollback may be Ready within the grace).
             match mem.incidents.get_mut(&key) {
-                Some(i) if key != AVAILABILITY && !i.sent => {
+                Some(i) if at_once && !i.sent => {
                     i.sent = true;
                     vec![alert(&key, i, now)]
                 }
@@ -218,7 +228,8 @@ pub fn on_health(mem: &mut AlertMemory, health: &HealthView, now: DateTime<Utc>)
     if matches!(health.status, HealthStatus::Degraded | HealthStatus::Severe) {
         let sev = if health.status == HealthStatus::Severe { Severity::Critical } else { Severity::Warning };
         let why = if health.causes.is_empty() { String::new() } else { format!(": {}", health.causes.join("; ")) };
-        signal(mem, AVAILABILITY, sev, format!("{HEALTH_WORDS} {:?}{why}", health.status), false, now);
+        let key = route(mem, AVAILABILITY, health.deploying);
+        signal(mem, &key, sev, format!("{HEALTH_WORDS} {:?}{why}", health.status), false, now);
     }
     let mut out = Vec::new();
     for (key, i) in mem.incidents.iter_mut() {
@@ -241,6 +252,17 @@ pub fn on_health(mem: &mut AlertMemory, health: &HealthView, now: DateTime<Utc>)
         }
     }
     out
+}
+
+/// Trouble with the service during a deploy, or while a deploy's incident is open, is the
+/// deploy's: a version that never gets healthy is one incident, not one per instance and one
+/// for the health it causes.
+fn route(mem: &AlertMemory, key: &str, deploying: bool) -> String {
+    if key == AVAILABILITY && (deploying || mem.incidents.contains_key(DEPLOY)) {
+        DEPLOY.to_string()
+    } else {
+        key.to_string()
+    }
 }
 
 fn signal(mem: &mut AlertMemory, key: &str, severity: Severity, words: String, lost: bool, now: DateTime<Utc>) {
@@ -273,7 +295,7 @@ fn signal(mem: &mut AlertMemory, key: &str, severity: Severity, words: String, l
 fn alert(key: &str, i: &Incident, now: DateTime<Utc>) -> Notice {
     let what = match key {
         AVAILABILITY => "Instances lost or unhealthy without a plan",
-        DEPLOY => "A deploy failed",
+        DEPLOY => "A deploy is in trouble",
         _ => "A registry refused its credential",
     };
     Notice {

@@ -167,6 +167,18 @@ fn wait_or_explain(server: &Server, what: &str, secs: u64, mut cond: impl FnMut(
     );
 }
 
+/// `eventually`, looking every 50 ms: each cycle waits twice, and the cycles are many.
+fn soon(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("gave up after {secs}s waiting for: {what}");
+}
+
 /// Scale-out and scale-in cycles, each waited for.
 const CYCLES: usize = 40;
 
@@ -189,12 +201,14 @@ fn planned_changes_never_alert_and_a_killed_container_is_one_warning_and_one_res
         "{listed}"
     );
 
+    let started = Instant::now();
     for cycle in 0..CYCLES {
         server.cli_ok(&["scale", "web", "2"]);
-        eventually(&format!("cycle {cycle}: 2 in service"), 60, || in_service(&server, "web") == 2);
+        soon(&format!("cycle {cycle}: 2 in service"), 60, || in_service(&server, "web") == 2);
         server.cli_ok(&["scale", "web", "1"]);
-        eventually(&format!("cycle {cycle}: back to 1"), 60, || count(&server, "web") == 1);
+        soon(&format!("cycle {cycle}: back to 1"), 60, || count(&server, "web") == 1);
     }
+    eprintln!("{CYCLES} scale cycles in {:.1} s", started.elapsed().as_secs_f64());
     eventually("every scale-in said to the webhook asking for everything", 60, || {
         all.received().iter().filter(|r| r.body["text"].as_str().is_some_and(|t| t.contains("(scale-in)"))).count()
             >= CYCLES
@@ -215,8 +229,14 @@ fn planned_changes_never_alert_and_a_killed_container_is_one_warning_and_one_res
     eventually("the replacement in service", 60, || in_service(&server, "web") == 2);
     std::thread::sleep(Duration::from_secs(5));
     let got = alerts.received();
-    let said: Vec<String> = got.iter().map(|r| format!("{}: {}", r.body["severity"], r.body["message"])).collect();
-    assert_eq!(got.len(), 2, "exactly one warning and one resolved: {said:#?}");
+    let said: Vec<String> =
+        got.iter().map(|r| format!("#{} {}: {}", r.body["id"], r.body["severity"], r.body["message"])).collect();
+    assert_eq!(
+        got.len(),
+        2,
+        "exactly one warning and one resolved: {said:#?}\nevents:\n{}",
+        server.cli_ok(&["events", "web", "--limit", "30"])
+    );
     assert_eq!(got[0].body["severity"], "warning", "{said:#?}");
     let message = got[0].body["message"].as_str().unwrap();
     assert!(message.contains(&id) && message.contains("exited"), "names the instance and the cause: {message}");
@@ -270,7 +290,8 @@ fn a_receiver_down_for_a_minute_loses_nothing_and_a_restart_delivers_once() {
     sorted.sort();
     assert_eq!(ids, sorted, "in queue order");
     sorted.dedup();
-    assert_eq!(sorted.len(), queued, "each once, none lost: {ids:?}");
+    assert_eq!(sorted.len(), queued, "none lost: {ids:?}");
+    assert_eq!(ids.len(), queued, "none twice: {ids:?}");
     // Signed with the secret: HMAC-SHA256 of the exact body.
     for r in &got {
         let want = sprout_server::notify::hmac::signature(b"s3cret", &r.raw);
@@ -306,4 +327,46 @@ fn a_receiver_down_for_a_minute_loses_nothing_and_a_restart_delivers_once() {
     let removed = server.cli_ok(&["notify", "remove", &hook]);
     assert!(removed.contains("removed"), "{removed}");
     assert!(server.cli_ok(&["notify", "list"]).contains("No webhooks"));
+}
+
+#[test]
+fn a_deploy_that_never_gets_healthy_is_one_alert_and_one_resolved() {
+    require_example_images();
+    let app = unique_app("notifyd");
+    let server = Server::start(&app);
+    let good = hog_bundle(None);
+    server.cli_ok(&["create", "web", "--bundle", good.path().to_str().unwrap(), "--instances", "2", "--label", "good"]);
+    let mut alerts = Receiver::new();
+    alerts.start();
+    notify_add(&server, &["--webhook", &alerts.url()], None);
+
+    // The bad version's server listens on a port nothing is routed to: every probe fails.
+    let bad = hog_bundle(None);
+    let def = bad.path().join("Dockerrun.aws.json");
+    let text = std::fs::read_to_string(&def).unwrap().replace(r#""value":"8080""#, r#""value":"9999""#);
+    std::fs::write(&def, text).unwrap();
+    let out = server.cli(&[
+        "deploy",
+        "web",
+        "--bundle",
+        bad.path().to_str().unwrap(),
+        "--label",
+        "bad",
+        "--timeout",
+        "20",
+        "--policy",
+        "rolling",
+        "--batch-size",
+        "1",
+    ]);
+    assert!(!out.status.success(), "rolled back");
+    wait_or_explain(&server, "an alert and its resolved", 90, || alerts.received().len() >= 2);
+    eventually("Ready on the good version", 60, || server.status("web")["status"] == "Ready");
+    std::thread::sleep(Duration::from_secs(5));
+    let got = alerts.received();
+    let said: Vec<String> = got.iter().map(|r| format!("{}: {}", r.body["severity"], r.body["message"])).collect();
+    assert_eq!(got.len(), 2, "one incident: {said:#?}");
+    assert_eq!(got[0].body["incident"], "deploy", "{said:#?}");
+    assert_eq!(got[0].body["severity"], "warning", "{said:#?}");
+    assert_eq!(got[1].body["severity"], "resolved", "{said:#?}");
 }

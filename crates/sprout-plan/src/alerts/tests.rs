@@ -7,7 +7,7 @@ fn t(s: i64) -> DateTime<Utc> {
 }
 
 fn health(status: HealthStatus, instances: usize, in_service: usize) -> HealthView {
-    HealthView { status, causes: vec![], instances, in_service }
+    HealthView { status, deploying: false, causes: vec![], instances, in_service }
 }
 
 fn alerts(notices: &[Notice]) -> Vec<&Notice> {
@@ -21,25 +21,28 @@ fn scale_out_and_in_cycles_never_alert() {
     for cycle in 0..100 {
         let s = cycle * 10;
         let out = Event::ScalingDecision { from: 1, to: 2, reason: "sprout scale".into() };
-        all.extend(on_event(&mut mem, &out, t(s)));
+        all.extend(on_event(&mut mem, &out, false, t(s)));
         all.extend(on_health(&mut mem, &health(HealthStatus::Info, 2, 1), t(s + 1)));
         all.extend(on_event(
             &mut mem,
             &Event::InstanceLaunched { instance: "i-2".into(), version: "v".into() },
+            false,
             t(s + 2),
         ));
         all.extend(on_health(&mut mem, &health(HealthStatus::Pending, 2, 1), t(s + 2)));
         all.extend(on_event(
             &mut mem,
             &Event::InstanceInService { instance: "i-2".into(), address: "a".into() },
+            false,
             t(s + 3),
         ));
         all.extend(on_health(&mut mem, &health(HealthStatus::Ok, 2, 2), t(s + 4)));
         let back = Event::ScalingDecision { from: 2, to: 1, reason: "sprout scale".into() };
-        all.extend(on_event(&mut mem, &back, t(s + 5)));
+        all.extend(on_event(&mut mem, &back, false, t(s + 5)));
         all.extend(on_event(
             &mut mem,
             &Event::InstanceRetired { instance: "i-2".into(), reason: "scale-in".into() },
+            false,
             t(s + 6),
         ));
         all.extend(on_health(&mut mem, &health(HealthStatus::Ok, 1, 1), t(s + 7)));
@@ -54,7 +57,7 @@ fn an_instance_lost_and_the_degraded_health_it_causes_are_one_alert_and_one_reso
     let mut mem = AlertMemory::default();
     let lost =
         Event::InstanceUnhealthy { instance: "i-1".into(), reason: "essential container app exited (137)".into() };
-    let mut all = on_event(&mut mem, &lost, t(0));
+    let mut all = on_event(&mut mem, &lost, false, t(0));
     assert!(all.is_empty(), "held for the grace");
     let mut degraded = health(HealthStatus::Degraded, 1, 0);
     degraded.causes = vec!["0 of 1 instances in service".into()];
@@ -73,7 +76,12 @@ fn an_instance_lost_and_the_degraded_health_it_causes_are_one_alert_and_one_reso
     // Health Ok before the replacement is in service: not yet.
     all.extend(on_health(&mut mem, &health(HealthStatus::Ok, 1, 1), t(11)));
     assert_eq!(alerts(&all).len(), 1);
-    all.extend(on_event(&mut mem, &Event::InstanceInService { instance: "i-2".into(), address: "a".into() }, t(12)));
+    all.extend(on_event(
+        &mut mem,
+        &Event::InstanceInService { instance: "i-2".into(), address: "a".into() },
+        false,
+        t(12),
+    ));
     all.extend(on_health(&mut mem, &health(HealthStatus::Ok, 1, 1), t(13)));
     all.extend(on_health(&mut mem, &health(HealthStatus::Ok, 1, 1), t(14)));
     let sent = alerts(&all);
@@ -89,7 +97,7 @@ fn repeats_while_open_are_counted_not_sent() {
     let mut all = Vec::new();
     for s in 0..5 {
         let lost = Event::InstanceUnhealthy { instance: format!("i-{s}"), reason: "OOM".into() };
-        all.extend(on_event(&mut mem, &lost, t(s * 2)));
+        all.extend(on_event(&mut mem, &lost, false, t(s * 2)));
         all.extend(on_health(&mut mem, &health(HealthStatus::Severe, 1, 0), t(s * 2 + 1)));
     }
     let sent = alerts(&all);
@@ -97,7 +105,7 @@ fn repeats_while_open_are_counted_not_sent() {
     assert_eq!(sent[0].severity, Severity::Critical, "Severe health makes it critical");
     assert!(mem.incidents["availability"].count >= 10);
     // Five lost, one replaced: the fallback resolves once health has been clear for a minute.
-    on_event(&mut mem, &Event::InstanceInService { instance: "i-9".into(), address: "a".into() }, t(20));
+    on_event(&mut mem, &Event::InstanceInService { instance: "i-9".into(), address: "a".into() }, false, t(20));
     assert!(on_health(&mut mem, &health(HealthStatus::Ok, 1, 1), t(21)).is_empty());
     assert!(on_health(&mut mem, &health(HealthStatus::Ok, 1, 1), t(60)).is_empty());
     let end = on_health(&mut mem, &health(HealthStatus::Ok, 1, 1), t(81));
@@ -113,15 +121,16 @@ fn a_failed_deploy_alerts_at_once_and_resolves_when_ready() {
         reason: "batch 1 unhealthy".into(),
         rollback_to: Some("v1".into()),
     };
-    let sent = on_event(&mut mem, &failed, t(0));
+    let sent = on_event(&mut mem, &failed, false, t(0));
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].severity, Severity::Warning);
     assert!(sent[0].message.contains("v2") && sent[0].message.contains("Rolling back to v1"), "{}", sent[0].message);
-    let ready = on_event(&mut mem, &Event::EnvironmentReady { version: "v1".into(), instances: 2 }, t(1));
+    let ready = on_event(&mut mem, &Event::EnvironmentReady { version: "v1".into(), instances: 2 }, false, t(1));
     assert_eq!(ready.iter().map(|n| n.severity).collect::<Vec<_>>(), vec![Severity::Resolved]);
     // A Ready with nothing open says nothing.
     assert!(
-        alerts(&on_event(&mut mem, &Event::EnvironmentReady { version: "v1".into(), instances: 2 }, t(2))).is_empty()
+        alerts(&on_event(&mut mem, &Event::EnvironmentReady { version: "v1".into(), instances: 2 }, false, t(2)))
+            .is_empty()
     );
 }
 
@@ -135,17 +144,17 @@ fn a_registry_incident_clears_with_a_pull_from_that_registry_only() {
         next_try: "10:01".into(),
         message: "unauthorized".into(),
     };
-    assert_eq!(on_event(&mut mem, &refused, t(0)).len(), 1);
-    assert!(on_event(&mut mem, &refused, t(1)).is_empty(), "repeat folded");
+    assert_eq!(on_event(&mut mem, &refused, false, t(0)).len(), 1);
+    assert!(on_event(&mut mem, &refused, false, t(1)).is_empty(), "repeat folded");
     let other = Event::ImagePulled { image: "nginx:1".into(), digest: "d".into(), size_bytes: 1, millis: 1 };
-    assert!(on_event(&mut mem, &other, t(2)).is_empty());
+    assert!(on_event(&mut mem, &other, false, t(2)).is_empty());
     let ours = Event::ImagePulled {
         image: "registry.example:5000/team/app:1".into(),
         digest: "d".into(),
         size_bytes: 1,
         millis: 1,
     };
-    let end = on_event(&mut mem, &ours, t(3));
+    let end = on_event(&mut mem, &ours, false, t(3));
     assert_eq!(end.len(), 1);
     assert_eq!(end[0].severity, Severity::Resolved);
 }
@@ -161,7 +170,7 @@ fn warning_health_alone_is_not_an_alert() {
 #[test]
 fn memory_survives_a_round_trip() {
     let mut mem = AlertMemory::default();
-    on_event(&mut mem, &Event::InstanceUnhealthy { instance: "i-1".into(), reason: "x".into() }, t(0));
+    on_event(&mut mem, &Event::InstanceUnhealthy { instance: "i-1".into(), reason: "x".into() }, false, t(0));
     let text = serde_json::to_string(&mem).unwrap();
     let back: AlertMemory = serde_json::from_str(&text).unwrap();
     assert_eq!(back, mem);
@@ -183,8 +192,13 @@ fn an_instance_replaced_within_the_grace_is_still_one_alert_and_one_resolved() {
         instance: "i-1".into(),
         reason: "essential container hog exited with code 137".into(),
     };
-    let mut all = on_event(&mut mem, &lost, t(0));
-    all.extend(on_event(&mut mem, &Event::InstanceInService { instance: "i-2".into(), address: "a".into() }, t(1)));
+    let mut all = on_event(&mut mem, &lost, false, t(0));
+    all.extend(on_event(
+        &mut mem,
+        &Event::InstanceInService { instance: "i-2".into(), address: "a".into() },
+        false,
+        t(1),
+    ));
     all.extend(on_health(&mut mem, &health(HealthStatus::Ok, 1, 1), t(1)));
     all.extend(on_health(&mut mem, &health(HealthStatus::Ok, 1, 1), t(5)));
     let sev: Vec<Severity> = alerts(&all).iter().map(|n| n.severity).collect();
@@ -199,5 +213,30 @@ fn a_health_dip_that_clears_within_the_grace_is_not_said() {
     all.extend(on_health(&mut mem, &health(HealthStatus::Ok, 2, 2), t(1)));
     all.extend(on_health(&mut mem, &health(HealthStatus::Ok, 2, 2), t(10)));
     assert!(alerts(&all).is_empty(), "{all:?}");
+    assert!(mem.incidents.is_empty());
+}
+
+#[test]
+fn a_deploy_that_never_gets_healthy_is_one_incident() {
+    let mut mem = AlertMemory::default();
+    let mut all = Vec::new();
+    for (s, id) in [(0, "i-n1"), (5, "i-n2")] {
+        let lost = Event::InstanceUnhealthy { instance: id.into(), reason: "did not pass a health check".into() };
+        all.extend(on_event(&mut mem, &lost, true, t(s)));
+        let mut h = health(HealthStatus::Degraded, 3, 2);
+        h.deploying = true;
+        all.extend(on_health(&mut mem, &h, t(s + 1)));
+        all.extend(on_health(&mut mem, &h, t(s + 4)));
+    }
+    let failed = Event::DeployFailed {
+        version: "v2".into(),
+        reason: "batch 1 unhealthy".into(),
+        rollback_to: Some("v1".into()),
+    };
+    all.extend(on_event(&mut mem, &failed, false, t(20)));
+    all.extend(on_health(&mut mem, &health(HealthStatus::Ok, 2, 2), t(21)));
+    all.extend(on_event(&mut mem, &Event::EnvironmentReady { version: "v1".into(), instances: 2 }, false, t(30)));
+    let sev: Vec<Severity> = alerts(&all).iter().map(|n| n.severity).collect();
+    assert_eq!(sev, vec![Severity::Warning, Severity::Resolved], "{all:#?}");
     assert!(mem.incidents.is_empty());
 }

@@ -250,7 +250,10 @@ impl EnvController {
         let next = super::watch::pace(plan.next, quiet, self.ctx.events_live.get(), next_probe, now);
         let key = EnvKey::new(&self.app, &self.env);
         match &plan.snapshot {
-            Some(snapshot) => crate::notify::on_health(&self.ctx, &self.app, &self.env, snapshot).await,
+            Some(snapshot) => {
+                let deploying = env.as_ref().is_some_and(|e| e.status == sprout_store::EnvStatus::Updating);
+                crate::notify::on_health(&self.ctx, &self.app, &self.env, snapshot, deploying).await
+            }
             None if plan.next == Next::Done => crate::notify::forget(&self.ctx, &self.app, &self.env).await,
             None => {}
         }

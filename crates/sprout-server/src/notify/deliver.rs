@@ -70,10 +70,26 @@ pub fn backoff(attempts: u32) -> Duration {
     Duration::from_secs(1u64 << attempts.saturating_sub(1).min(10)).min(MAX_BACKOFF)
 }
 
+/// Deliveries being tried, and those whose try has ended and been recorded. A try leaves
+/// `trying` only at the start of a round, before the queue is read again: a round that read
+/// the queue before a try was recorded must not start that delivery a second time.
+#[derive(Default)]
+struct Tries {
+    trying: HashSet<i64>,
+    ended: Vec<i64>,
+}
+
 /// Run until cancelled.
 pub async fn run(ctx: Ctx, cancel: CancellationToken) {
-    let inflight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let inflight: Arc<Mutex<Tries>> = Arc::default();
     loop {
+        {
+            let mut t = inflight.lock().unwrap();
+            let ended = std::mem::take(&mut t.ended);
+            for id in ended {
+                t.trying.remove(&id);
+            }
+        }
         let wait = round(&ctx, &inflight).await;
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -84,7 +100,7 @@ pub async fn run(ctx: Ctx, cancel: CancellationToken) {
 }
 
 /// Start a try of every due head of queue; how long until one is due.
-async fn round(ctx: &Ctx, inflight: &Arc<Mutex<HashSet<i64>>>) -> Duration {
+async fn round(ctx: &Ctx, inflight: &Arc<Mutex<Tries>>) -> Duration {
     let (pending, targets) =
         match (ctx.store.pending_deliveries(ROUND).await, ctx.store.list_notify_targets(None).await) {
             (Ok(p), Ok(t)) => (p, t),
@@ -101,14 +117,14 @@ async fn round(ctx: &Ctx, inflight: &Arc<Mutex<HashSet<i64>>>) -> Duration {
     let now = ctx.clock.now();
     let mut wait = IDLE;
     for d in heads.into_values() {
-        if inflight.lock().unwrap().contains(&d.id) {
+        if inflight.lock().unwrap().trying.contains(&d.id) {
             continue;
         }
         if d.next_at > now {
             wait = wait.min((d.next_at - now).to_std().unwrap_or_default());
             continue;
         }
-        inflight.lock().unwrap().insert(d.id);
+        inflight.lock().unwrap().trying.insert(d.id);
         let (ctx, inflight, target) = (ctx.clone(), inflight.clone(), targets.get(&d.target_id).cloned());
         tokio::spawn(async move {
             let id = d.id;
@@ -116,7 +132,7 @@ async fn round(ctx: &Ctx, inflight: &Arc<Mutex<HashSet<i64>>>) -> Duration {
             if let Err(e) = ctx.store.record_delivery(id, &attempt).await {
                 tracing::warn!("could not record delivery {id}: {e}");
             }
-            inflight.lock().unwrap().remove(&id);
+            inflight.lock().unwrap().ended.push(id);
             ctx.notifier.wake.notify_one();
         });
     }

@@ -56,18 +56,24 @@ pub fn seal_secret(ctx: &Ctx, id: &str, app: &str, secret: &SecretString) -> Vec
 
 /// An event of `app`/`env` was recorded: alerts and info it makes are queued.
 pub async fn on_event(ctx: &Ctx, app: &str, env: &str, event: &Event) {
-    if alerts::classify(event) == Class::Quiet {
+    let class = alerts::classify(event);
+    if class == Class::Quiet {
         return;
     }
+    // Trouble during a deploy is the deploy's incident (one read, for signals only: rare).
+    let deploying = matches!(class, Class::Signal { .. })
+        && ctx.store.get_environment(app, env).await.is_ok_and(|e| e.status == sprout_store::EnvStatus::Updating);
     let now = ctx.clock.now();
-    let notices = with_memory(ctx, app, env, |mem| alerts::on_event(mem, event, now)).await;
+    let notices = with_memory(ctx, app, env, |mem| alerts::on_event(mem, event, deploying, now)).await;
     queue(ctx, app, env, &notices, now).await;
 }
 
-/// The environment's pass judged its health: held alerts go out, incidents resolve.
-pub async fn on_health(ctx: &Ctx, app: &str, env: &str, snapshot: &EnvSnapshot) {
+/// The environment's pass judged its health (`deploying`: a deploy is in progress): held alerts
+/// go out, incidents resolve.
+pub async fn on_health(ctx: &Ctx, app: &str, env: &str, snapshot: &EnvSnapshot, deploying: bool) {
     let view = HealthView {
         status: snapshot.status,
+        deploying,
         causes: snapshot.causes.clone(),
         instances: snapshot.instances.len(),
         in_service: snapshot.instances.iter().filter(|i| i.in_service).count(),
