@@ -254,6 +254,22 @@ pub fn on_health(mem: &mut AlertMemory, health: &HealthView, now: DateTime<Utc>)
     out
 }
 
+/// The environment is gone: every incident whose alert went out is resolved, saying so.
+pub fn close_all(mem: &mut AlertMemory, now: DateTime<Utc>) -> Vec<Notice> {
+    let open = std::mem::take(&mut mem.incidents);
+    open.into_iter()
+        .filter(|(_, i)| i.sent)
+        .map(|(key, i)| Notice {
+            severity: Severity::Resolved,
+            message: format!("Resolved: the environment was terminated (was: {})", i.signals.join("; ")),
+            incident: Some(key),
+            kind: "resolved".to_string(),
+            at: now,
+            count: i.count,
+        })
+        .collect()
+}
+
 /// Trouble with the service during a deploy, or while a deploy's incident is open, is the
 /// deploy's: a version that never gets healthy is one incident, not one per instance and one
 /// for the health it causes.

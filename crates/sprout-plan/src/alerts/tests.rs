@@ -240,3 +240,16 @@ fn a_deploy_that_never_gets_healthy_is_one_incident() {
     assert_eq!(sev, vec![Severity::Warning, Severity::Resolved], "{all:#?}");
     assert!(mem.incidents.is_empty());
 }
+
+#[test]
+fn a_terminated_environment_resolves_what_it_alerted() {
+    let mut mem = AlertMemory::default();
+    let failed = Event::DeployFailed { version: "v2".into(), reason: "x".into(), rollback_to: None };
+    assert_eq!(on_event(&mut mem, &failed, false, t(0)).len(), 1);
+    on_event(&mut mem, &Event::InstanceUnhealthy { instance: "i-1".into(), reason: "x".into() }, false, t(1));
+    let end = close_all(&mut mem, t(2));
+    assert_eq!(end.len(), 1, "only what was said is resolved: {end:?}");
+    assert_eq!(end[0].severity, Severity::Resolved);
+    assert!(end[0].message.contains("terminated"));
+    assert!(mem.incidents.is_empty());
+}

@@ -83,12 +83,12 @@ pub async fn on_health(ctx: &Ctx, app: &str, env: &str, snapshot: &EnvSnapshot, 
     queue(ctx, app, env, &notices, now).await;
 }
 
-/// The environment is gone: its memory too.
+/// The environment is gone: what it alerted is resolved, and its memory forgotten.
 pub async fn forget(ctx: &Ctx, app: &str, env: &str) {
+    let now = ctx.clock.now();
+    let notices = with_memory(ctx, app, env, |mem| alerts::close_all(mem, now)).await;
+    queue(ctx, app, env, &notices, now).await;
     ctx.notifier.memories.lock().unwrap().remove(&EnvKey::new(app, env));
-    if let Err(e) = ctx.store.set_alert_memory(app, env, None).await {
-        tracing::warn!(app, env, "could not forget the alert memory: {e}");
-    }
 }
 
 /// Runs `f` on the environment's memory (loaded once from the store), storing it when changed.
