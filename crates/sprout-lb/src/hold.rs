@@ -111,7 +111,7 @@ pub(crate) async fn wait_for_instance(lb: &LoadBalancer, host: &str, state: &Rou
         tokio::pin!(freed);
         freed.as_mut().enable();
         let published = lb.published.load_full();
-        if published.routes.get(host).is_some_and(has_room) {
+        if published.find(host).is_some_and(has_room) {
             return Some(published);
         }
         // A new table may bring an instance; a freed slot (only ever signalled under a limit)

@@ -65,7 +65,7 @@ pub(crate) async fn handle(
     let held;
     let mut state = match request_host(&req) {
         None => return unrouted(lb, &ProxyError::MissingHost),
-        Some(host) => match published.routes.get(host.as_ref()) {
+        Some(host) => match published.find(host.as_ref()) {
             Some(state) => state,
             None => {
                 let host = host.into_owned();
@@ -84,7 +84,7 @@ pub(crate) async fn handle(
         match crate::hold::wait_for_instance(lb, &host, state).await {
             Some(p) => {
                 held = p;
-                if let Some(s) = held.routes.get(host.as_str()) {
+                if let Some(s) = held.find(host.as_str()) {
                     state = s;
                 }
             }

@@ -19,7 +19,11 @@ use crate::stats::Counters;
 /// A published table together with the request-path handles for each of its routes.
 pub(crate) struct Published {
     pub(crate) table: Arc<RoutingTable>,
+    /// Exact hosts.
     pub(crate) routes: HashMap<String, RouteState>,
+    /// One-level wildcard routes (`*.ads.example.com`), keyed by what follows `*.`, so a lookup
+    /// borrows the request's host and allocates nothing.
+    pub(crate) wildcards: HashMap<String, RouteState>,
 }
 
 /// What the request path needs for one route: the route and lock-free counters.
@@ -59,14 +63,28 @@ pub(crate) struct Carried<'a> {
 
 impl Published {
     pub(crate) fn empty() -> Self {
-        Published { table: Arc::new(RoutingTable::empty()), routes: HashMap::new() }
+        Published { table: Arc::new(RoutingTable::empty()), routes: HashMap::new(), wildcards: HashMap::new() }
+    }
+
+    /// The route for a normalised request host: its exact name first, else the wildcard one
+    /// level up. A host with an exact route never looks at wildcards.
+    #[inline]
+    pub(crate) fn find(&self, host: &str) -> Option<&RouteState> {
+        if let Some(state) = self.routes.get(host) {
+            return Some(state);
+        }
+        if self.wildcards.is_empty() {
+            return None;
+        }
+        let (first, parent) = host.split_once('.')?;
+        if first.is_empty() { None } else { self.wildcards.get(parent) }
     }
 
     /// The request-path state for `table`, reusing what `carried` holds for hosts, instances
     /// and environments seen before, and dropping what no route reaches any more.
     pub(crate) fn build(table: RoutingTable, carried: Carried<'_>, metrics: &Metrics, workers: usize) -> Self {
         let Carried { hosts, pools, queues } = carried;
-        let routes = table
+        let (wildcards, routes): (HashMap<_, _>, HashMap<_, _>) = table
             .routes
             .iter()
             .map(|(host, route)| {
@@ -105,7 +123,8 @@ impl Published {
                 };
                 (host.clone(), route_state)
             })
-            .collect();
+            .partition(|(host, _)| host.starts_with("*."));
+        let wildcards = wildcards.into_iter().map(|(host, state)| (host[2..].to_string(), state)).collect();
         // Idle connections to instances no longer routed close now; requests still running on
         // them hold their pool until they end.
         let routed: HashSet<_> =
@@ -114,6 +133,6 @@ impl Published {
         // A queue nobody routes to and nobody waits on goes with its environment (the routes
         // just built hold one reference each).
         queues.retain(|_, queue| Arc::strong_count(queue) > 1);
-        Published { table: Arc::new(table), routes }
+        Published { table: Arc::new(table), routes, wildcards }
     }
 }

@@ -28,7 +28,9 @@ pub struct Route {
     pub hold: Option<crate::hold::HoldConfig>,
 }
 
-/// Host (lowercase, without port) to route. Built whole and published whole.
+/// Host (lowercase, without port) to route; a key `*.example.com` is a one-level wildcard that
+/// answers any host one label below `example.com` that has no route of its own. Built whole and
+/// published whole.
 #[derive(Debug, Clone, Default)]
 pub struct RoutingTable {
     pub routes: HashMap<String, Arc<Route>>,
@@ -46,9 +48,14 @@ impl RoutingTable {
         self
     }
 
-    /// The route for a request host, normalising it first.
+    /// The route for a request host, normalising it first: its own, else the wildcard one level
+    /// up.
     pub fn lookup(&self, host: &str) -> Option<&Arc<Route>> {
-        self.routes.get(&normalize_host(host))
+        let host = normalize_host(host);
+        self.routes.get(&host).or_else(|| {
+            let (first, parent) = host.split_once('.')?;
+            if first.is_empty() { None } else { self.routes.get(&format!("*.{parent}")) }
+        })
     }
 }
 
@@ -101,5 +108,17 @@ mod tests {
         assert!(table.routes.contains_key("prod.example.com"));
         assert_eq!(table.lookup("PROD.example.com:1234").unwrap().env, "prod");
         assert!(table.lookup("staging.example.com").is_none());
+    }
+
+    #[test]
+    fn wildcards_answer_one_level_below_unless_a_host_has_its_own() {
+        let route = |env: &str| Route { app: "a".into(), env: env.into(), upstreams: vec![], hold: None };
+        let mut table = RoutingTable::empty();
+        table.insert("*.ads.example.com", route("wild"));
+        table.insert("special.ads.example.com", route("exact"));
+        assert_eq!(table.lookup("x.ads.example.com").unwrap().env, "wild");
+        assert_eq!(table.lookup("special.ads.example.com").unwrap().env, "exact");
+        assert!(table.lookup("ads.example.com").is_none());
+        assert!(table.lookup("y.x.ads.example.com").is_none());
     }
 }

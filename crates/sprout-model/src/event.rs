@@ -100,6 +100,11 @@ pub enum Event {
     HostnameSwapped {
         host: String,
     },
+    /// Custom domains were added to or removed from the environment (`sprout domains`).
+    DomainsChanged {
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
     VariablesChanged {
         names: String,
     },
@@ -246,6 +251,7 @@ impl Event {
             Event::EnvironmentTerminated => "EnvironmentTerminated",
             Event::OrphanRemoved { .. } => "OrphanRemoved",
             Event::HostnameSwapped { .. } => "HostnameSwapped",
+            Event::DomainsChanged { .. } => "DomainsChanged",
             Event::VariablesChanged { .. } => "VariablesChanged",
             Event::SecretChanged { .. } => "SecretChanged",
             Event::EngineUnavailable { .. } => "EngineUnavailable",
@@ -350,6 +356,11 @@ impl Event {
                 format!("Environment properties changed ({names}): replacing instances under the deployment policy")
             }
             Event::HostnameSwapped { host } => format!("Environment now answers {host} (swapped)"),
+            Event::DomainsChanged { added, removed } => match (added.is_empty(), removed.is_empty()) {
+                (false, true) => format!("Environment now answers {}", added.join(", ")),
+                (true, false) => format!("Environment no longer answers {}", removed.join(", ")),
+                _ => format!("Environment now answers {}; no longer {}", added.join(", "), removed.join(", ")),
+            },
             Event::OrphanRemoved { app, env, instance } => {
                 format!("Removed instance {instance} of {app}/{env}: no such environment")
             }

@@ -6,6 +6,7 @@
 
 pub mod diagnostic;
 pub mod dockerrun;
+pub mod domains;
 pub mod environment;
 pub mod event;
 pub mod image;

@@ -22,6 +22,16 @@ pub struct EnvOptions {
 pub struct RoutingOptions {
     /// Host prefix (`CNAME.APP.localhost`); None: the environment's own name.
     pub cname: Option<String>,
+    /// Custom domains (exact, or one-level wildcards) the environment answers to, normalised
+    /// (`sprout_model::domains::parse_domain`); `sprout swap` moves them with the host prefix.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
+    /// Answer plain-HTTP requests with a 308 to the same URL over HTTPS.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub https_redirect: bool,
+    /// `Strict-Transport-Security: max-age=N` on answers over HTTPS; None: no header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hsts_max_age: Option<u64>,
 }
 
 impl RoutingOptions {

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use sprout_model::environment::{EnvStatus, EnvironmentRecord};
 use sprout_model::event::Event;
 use sprout_model::names::key_version;
+use sprout_model::options::RoutingOptions;
 use sprout_model::scaling::QueueSettings;
 
 use crate::batches::{advance_batches, deploy_spec};
@@ -149,7 +150,9 @@ impl Memory {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RouteChange {
     /// In-service instances, and the queue bounds for requests held while none has room.
-    Set { upstreams: Vec<(String, SocketAddr)>, queue: QueueSettings, cname: Option<String> },
+    /// `routing` is the environment's names: its host prefix (`cname`, None when it is the
+    /// environment's own name) and custom domains.
+    Set { upstreams: Vec<(String, SocketAddr)>, queue: QueueSettings, routing: RoutingOptions },
     /// Nothing will come into service (terminating): no instance, nothing held.
     Refuse,
     /// The environment is gone: its host names answer 404.
@@ -375,7 +378,10 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     let route = RouteChange::Set {
         upstreams,
         queue: env.options.scaling.queue.clone(),
-        cname: env.options.routing.cname.clone().filter(|c| *c != env.name),
+        routing: RoutingOptions {
+            cname: env.options.routing.cname.clone().filter(|c| *c != env.name),
+            ..env.options.routing.clone()
+        },
     };
 
     // Retirements: an instance being launched is its launch task's until the launch ends.

@@ -1,7 +1,7 @@
 //! The routing state the control plane publishes: every environment's in-service instances and
 //! hold bounds under each of its host names, rebuilt whole and swapped atomically into the load
-//! balancer. Environment controllers set their own entry once per pass; `sprout swap` exchanges
-//! two host prefixes in one publish.
+//! balancer, custom domains (`sprout domains`) included. Environment controllers set their own
+//! entry once per pass; `sprout swap` exchanges two environments' names in one publish.
 //!
 //! Not here: deciding who is in service (`sprout_plan::pass`), serving requests (`sprout-lb`).
 
@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use sprout_lb::hold::HoldConfig;
 use sprout_lb::{LoadBalancer, Route, RoutingTable, Upstream};
+use sprout_model::options::RoutingOptions;
 use sprout_model::scaling::QueueSettings;
 use sprout_plan::pass::RouteChange;
 
@@ -39,8 +40,9 @@ pub fn hold_config(queue: &QueueSettings) -> HoldConfig {
 #[derive(Default)]
 struct State {
     routes: HashMap<EnvKey, EnvRoute>,
-    /// Host prefix per environment when it is not the environment's name (after a swap).
-    cnames: HashMap<EnvKey, String>,
+    /// The names each environment answers to: its host prefix when it is not the environment's
+    /// name (after a swap) and its custom domains. Absent: only its own name.
+    names: HashMap<EnvKey, RoutingOptions>,
 }
 
 /// The published routing state of this server.
@@ -69,32 +71,35 @@ impl Routing {
             .unwrap_or_default()
     }
 
-    /// Apply one pass's route change: host prefix, in-service instances and queue bounds
-    /// together, in at most one publish (none when nothing changed).
+    /// Apply one pass's route change: names, in-service instances and queue bounds together, in
+    /// at most one publish (none when nothing changed).
     pub fn publish(&self, app: &str, env: &str, change: RouteChange) {
         let key = key(app, env);
         let mut state = self.state.lock().unwrap();
-        let (cname, route) = match change {
+        let (names, route) = match change {
             RouteChange::Remove => {
                 state.routes.remove(&key);
-                state.cnames.remove(&key);
+                state.names.remove(&key);
                 return self.lb.publish(self.build(&state));
             }
             RouteChange::Refuse => {
                 // Terminating: nothing will come into service, so nothing is held either.
                 let refuse = HoldConfig { max_requests: 0, max_wait: Duration::ZERO, instance_limit: None };
-                (state.cnames.get(&key).cloned(), EnvRoute { upstreams: Vec::new(), hold: Some(refuse) })
+                (state.names.get(&key).cloned(), EnvRoute { upstreams: Vec::new(), hold: Some(refuse) })
             }
-            RouteChange::Set { upstreams, queue, cname } => {
+            RouteChange::Set { upstreams, queue, routing } => {
                 let upstreams = upstreams.into_iter().map(|(instance, addr)| Upstream { instance, addr }).collect();
-                (cname, EnvRoute { upstreams, hold: Some(hold_config(&queue)) })
+                (
+                    Some(routing).filter(|r| *r != RoutingOptions::default()),
+                    EnvRoute { upstreams, hold: Some(hold_config(&queue)) },
+                )
             }
         };
-        let cname_changed = match &cname {
-            Some(c) => state.cnames.insert(key.clone(), c.clone()).as_ref() != Some(c),
-            None => state.cnames.remove(&key).is_some(),
+        let names_changed = match names {
+            Some(n) => state.names.insert(key.clone(), n.clone()).as_ref() != Some(&n),
+            None => state.names.remove(&key).is_some(),
         };
-        if !cname_changed && state.routes.get(&key) == Some(&route) {
+        if !names_changed && state.routes.get(&key) == Some(&route) {
             return;
         }
         state.routes.insert(key, route);
@@ -111,15 +116,17 @@ impl Routing {
         self.lb.publish(self.build(&state));
     }
 
-    /// Exchange two environments' host prefixes in one publish: no request sees a table where
-    /// both or neither answer a name.
-    pub fn swap_cnames(&self, app: &str, a: (&str, &str), b: (&str, &str)) {
+    /// Set the names of one or more environments of `app` in one publish: a swap passes both,
+    /// so no request sees a table where both or neither answer a name; a domain change passes
+    /// one, so it serves at once rather than at the environment's next pass.
+    pub fn set_names(&self, app: &str, changes: &[(&str, &RoutingOptions)]) {
         let mut state = self.state.lock().unwrap();
-        for (env, cname) in [a, b] {
-            if cname == env {
-                state.cnames.remove(&key(app, env));
+        for (env, routing) in changes {
+            let routing = RoutingOptions { cname: routing.cname.clone().filter(|c| c != env), ..(*routing).clone() };
+            if routing == RoutingOptions::default() {
+                state.names.remove(&key(app, env));
             } else {
-                state.cnames.insert(key(app, env), cname.to_string());
+                state.names.insert(key(app, env), routing);
             }
         }
         self.lb.publish(self.build(&state));
@@ -129,8 +136,10 @@ impl Routing {
         let mut table = RoutingTable::empty();
         for (id, r) in &state.routes {
             let (app, env) = (&id.app, &id.env);
-            let prefix = state.cnames.get(id).map(String::as_str).unwrap_or(env);
-            for host in self.settings.hostnames(app, prefix) {
+            let names = state.names.get(id);
+            let prefix = names.and_then(|n| n.cname.as_deref()).unwrap_or(env);
+            let domains = names.map(|n| n.domains.clone()).unwrap_or_default();
+            for host in self.settings.hostnames(app, prefix).into_iter().chain(domains) {
                 table.insert(
                     &host,
                     Route { app: app.clone(), env: env.clone(), upstreams: r.upstreams.clone(), hold: r.hold },

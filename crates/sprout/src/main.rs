@@ -156,6 +156,8 @@ enum Command {
     Tokens(cmd::tokens::TokensArgs),
     /// Environment secrets, stored encrypted and never shown: set, list, unset
     Secrets(cmd::secrets::SecretsArgs),
+    /// Custom domains an environment answers to (exact or *.wildcard): add, list, remove
+    Domains(cmd::domains::DomainsArgs),
     /// Every change made through the API: who (which token), what, when, how it ended
     Audit {
         /// Only this environment's
@@ -255,6 +257,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Command::Registry(a) => cmd::registry::run(&c, a).await,
                 Command::Tokens(a) => cmd::tokens::run(&c, a).await,
                 Command::Secrets(a) => cmd::secrets::run(&c, a).await,
+                Command::Domains(a) => cmd::domains::run(&c, a).await,
                 Command::Audit { env, limit } => cmd::tokens::audit(&c, env, limit).await,
                 Command::Admin(a) => cmd::admin::run(&c, a).await,
                 Command::Notify(a) => cmd::notify::run(&c, a).await,

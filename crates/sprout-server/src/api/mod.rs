@@ -8,6 +8,7 @@ pub mod clone;
 pub mod deploy_options;
 pub mod deployable;
 pub mod deploys;
+pub mod domains;
 pub mod environments;
 pub mod error;
 pub mod health;
@@ -49,6 +50,9 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/policy", get(host_access::show).put(host_access::set).delete(host_access::reset))
         .route("/apps/{app}/environments/{env}/clone", post(clone::clone))
         .route("/apps/{app}/swap", post(swap::swap))
+        .route("/apps/{app}/domains", get(domains::list))
+        .route("/apps/{app}/environments/{env}/domains", post(domains::add))
+        .route("/apps/{app}/environments/{env}/domains/{host}", delete(domains::remove))
         .route("/apps/{app}/environments/{env}/variables", get(variables::show).patch(variables::change))
         .route("/apps/{app}/environments/{env}/secrets", get(secrets::list))
         .route("/apps/{app}/environments/{env}/secrets/{name}", axum::routing::put(secrets::set).delete(secrets::unset))

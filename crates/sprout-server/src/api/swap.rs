@@ -1,5 +1,5 @@
-//! `swap`: exchanges two environments' host names in one routing-table publish, so no request
-//! fails (blue/green after a `clone`).
+//! `swap`: exchanges two environments' host names and custom domains in one routing-table
+//! publish, so no request fails (blue/green after a `clone`).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -37,23 +37,34 @@ pub async fn swap(
     }
     let a_prefix = a.options.routing.prefix(&a.name).to_string();
     let b_prefix = b.options.routing.prefix(&b.name).to_string();
-    let a = point_at(&ctx, &app, &a.name, &b_prefix).await?;
-    let b = point_at(&ctx, &app, &b.name, &a_prefix).await?;
-    // One publish moves both names: in-flight and new requests always find an environment.
-    ctx.routing.swap_cnames(&app, (&a.name, &b_prefix), (&b.name, &a_prefix));
+    let (a_domains, b_domains) = (a.options.routing.domains.clone(), b.options.routing.domains.clone());
+    let a = point_at(&ctx, &app, &a.name, &b_prefix, &b_domains).await?;
+    let b = point_at(&ctx, &app, &b.name, &a_prefix, &a_domains).await?;
+    // One publish moves both sets of names: in-flight and new requests always find an
+    // environment.
+    ctx.routing.set_names(&app, &[(&a.name, &a.options.routing), (&b.name, &b.options.routing)]);
     for (e, prefix) in [(&a, &b_prefix), (&b, &a_prefix)] {
-        ctx.emit(&app, Some(&e.name), Event::HostnameSwapped { host: ctx.settings.hostnames(&app, prefix).join(", ") })
-            .await;
+        let names: Vec<String> =
+            ctx.settings.hostnames(&app, prefix).into_iter().chain(e.options.routing.domains.clone()).collect();
+        ctx.emit(&app, Some(&e.name), Event::HostnameSwapped { host: names.join(", ") }).await;
     }
     Ok(Json(SwapView { source: view(&ctx, &a), destination: view(&ctx, &b) }))
 }
 
-/// Points `env`'s hostname prefix at `prefix`. Only the prefix changes, so when another writer
-/// came first (the controller recording progress) the same change goes onto a fresh read.
-async fn point_at(ctx: &Ctx, app: &str, env: &str, prefix: &str) -> Result<EnvironmentRecord, ApiError> {
+/// Points `env`'s hostname prefix at `prefix` and gives it `domains`. Only the names change, so
+/// when another writer came first (the controller recording progress) the same change goes onto
+/// a fresh read.
+async fn point_at(
+    ctx: &Ctx,
+    app: &str,
+    env: &str,
+    prefix: &str,
+    domains: &[String],
+) -> Result<EnvironmentRecord, ApiError> {
     let now = ctx.clock.now();
     let pointed = sprout_store::change_environment(&*ctx.store, app, env, |e| {
         e.options.routing.cname = Some(prefix.to_string()).filter(|p| *p != e.name);
+        e.options.routing.domains = domains.to_vec();
         e.updated_at = now;
     })
     .await?;
