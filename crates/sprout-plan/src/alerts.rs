@@ -11,8 +11,8 @@
 //! - Everything else (pull progress, batch steps, launches) is neither.
 //!
 //! Folding: signals of one kind of trouble join one open incident: an instance lost and the
-//! health Degraded it causes are one availability incident; during a deploy (or while its
-//! incident is open) they are the deploy's incident, with its failure. An incident's alert is
+//! health Degraded it causes are one availability incident; during a deploy they are the
+//! deploy's incident, with its failure. An incident's alert is
 //! held `GRACE` after its first signal so that signals arriving together are named together, then
 //! sent once (other incidents are sent at once); repeats while it is open only count. It resolves when its clearing condition holds
 //! (health back to Ok with the lost instances replaced; the next Ready deploy; a pull from the
@@ -151,6 +151,8 @@ pub fn classify(event: &Event) -> Class {
         Event::DeployFailed { rollback_to, .. } => {
             signal(DEPLOY, if rollback_to.is_some() { Severity::Warning } else { Severity::Critical }, false)
         }
+        // Followed by `DeployFailed`, which folds into it: the alert carries the task's words.
+        Event::ReleaseTaskFailed { .. } => signal(DEPLOY, Severity::Warning, false),
         Event::RegistryRefused { registry, .. } => signal(&format!("registry:{registry}"), Severity::Warning, false),
         Event::ImagePulled { image, .. } => Class::Clears { key: format!("registry:{}", registry_of(image)) },
         Event::EnvironmentReady { .. } => Class::Clears { key: DEPLOY.to_string() },
@@ -164,6 +166,9 @@ pub fn classify(event: &Event) -> Class {
         | Event::EnvironmentTerminated
         | Event::HostnameSwapped { .. }
         | Event::VariablesChanged { .. }
+        | Event::SecretChanged { .. }
+        | Event::ReleaseTaskStarted { .. }
+        | Event::ReleaseTaskSucceeded { .. }
         | Event::ScalingDecision { .. }
         | Event::ScheduledActionFired { .. } => Class::Info,
         _ => Class::Quiet,
@@ -193,7 +198,7 @@ pub fn on_event(mem: &mut AlertMemory, event: &Event, deploying: bool, now: Date
             count: 1,
         }],
         Class::Signal { key, severity, words, lost_instance } => {
-            let key = route(mem, &key, deploying);
+            let key = route(&key, deploying);
             // Trouble with the service has related signals worth waiting for (the health it
             // causes); a failed deploy or a refused credential is said at once (a rollback may
             // be Ready within the grace).
@@ -228,7 +233,7 @@ pub fn on_health(mem: &mut AlertMemory, health: &HealthView, now: DateTime<Utc>)
     if matches!(health.status, HealthStatus::Degraded | HealthStatus::Severe) {
         let sev = if health.status == HealthStatus::Severe { Severity::Critical } else { Severity::Warning };
         let why = if health.causes.is_empty() { String::new() } else { format!(": {}", health.causes.join("; ")) };
-        let key = route(mem, AVAILABILITY, health.deploying);
+        let key = route(AVAILABILITY, health.deploying);
         signal(mem, &key, sev, format!("{HEALTH_WORDS} {:?}{why}", health.status), false, now);
     }
     let mut out = Vec::new();
@@ -270,15 +275,12 @@ pub fn close_all(mem: &mut AlertMemory, now: DateTime<Utc>) -> Vec<Notice> {
         .collect()
 }
 
-/// Trouble with the service during a deploy, or while a deploy's incident is open, is the
-/// deploy's: a version that never gets healthy is one incident, not one per instance and one
-/// for the health it causes.
-fn route(mem: &AlertMemory, key: &str, deploying: bool) -> String {
-    if key == AVAILABILITY && (deploying || mem.incidents.contains_key(DEPLOY)) {
-        DEPLOY.to_string()
-    } else {
-        key.to_string()
-    }
+/// Trouble with the service during a deploy (its rollback included) is the deploy's: a version
+/// that never gets healthy is one incident, not one per instance and one for the health it
+/// causes. Once the environment is no longer deploying, trouble is its own incident again (a
+/// deploy that failed with nothing to roll back to stays open until the next Ready).
+fn route(key: &str, deploying: bool) -> String {
+    if key == AVAILABILITY && deploying { DEPLOY.to_string() } else { key.to_string() }
 }
 
 fn signal(mem: &mut AlertMemory, key: &str, severity: Severity, words: String, lost: bool, now: DateTime<Utc>) {

@@ -253,3 +253,31 @@ fn a_terminated_environment_resolves_what_it_alerted() {
     assert!(end[0].message.contains("terminated"));
     assert!(mem.incidents.is_empty());
 }
+
+#[test]
+fn a_failed_release_task_and_the_failed_deploy_it_causes_are_one_alert() {
+    let mut mem = AlertMemory::default();
+    let task = Event::ReleaseTaskFailed {
+        version: "v2".into(),
+        instance: "r-1".into(),
+        reason: "exit code 3".into(),
+        tail: "boom".into(),
+    };
+    let mut all = on_event(&mut mem, &task, true, t(0));
+    let failed = Event::DeployFailed {
+        version: "v2".into(),
+        reason: "release task failed".into(),
+        rollback_to: Some("v1".into()),
+    };
+    all.extend(on_event(&mut mem, &failed, true, t(1)));
+    all.extend(on_event(&mut mem, &Event::EnvironmentReady { version: "v1".into(), instances: 1 }, false, t(2)));
+    let sev: Vec<Severity> = alerts(&all).iter().map(|n| n.severity).collect();
+    assert_eq!(sev, vec![Severity::Warning, Severity::Resolved], "{all:#?}");
+    let started = Event::ReleaseTaskStarted {
+        version: "v2".into(),
+        instance: "r-1".into(),
+        container: "app".into(),
+        command: "x".into(),
+    };
+    assert_eq!(classify(&started), Class::Info);
+}
