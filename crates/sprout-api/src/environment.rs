@@ -22,6 +22,10 @@ pub struct NewEnvironment {
     pub timeout_s: Option<u64>,
     /// Deploy options (policy, batch size, ...); absent fields keep their defaults.
     pub deploy: Option<DeployOptionsPatch>,
+    /// A saved configuration to start from (options, properties, scheduled actions); the
+    /// request's own variables and deploy options apply on top.
+    #[serde(default)]
+    pub cfg: Option<String>,
 }
 
 fn one() -> u32 {

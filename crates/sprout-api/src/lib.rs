@@ -6,10 +6,12 @@
 //! `--output json`, so keys never change here without a version bump. Pure data: no I/O, no
 //! server logic (validating and applying a request is the server's business).
 
+pub mod config;
 pub mod environment;
 pub mod notify;
 pub mod registry;
 
+pub use config::{ConfigChange, ConfigChangeView, ConfigView, OptionChanged, OptionView, SaveConfiguration};
 pub use environment::{
     DeployOptionsPatch, DeployRequest, EnvView, NewEnvironment, ReleaseOutput, ReleaseRequest, SwapView,
 };

@@ -113,6 +113,12 @@ pub enum Event {
         name: String,
         removed: bool,
     },
+    /// Options changed (`sprout config`, a saved configuration, a bundle's `sprout.yaml`):
+    /// `changes` lists `key: old -> new`, `source` says who.
+    OptionsChanged {
+        changes: String,
+        source: String,
+    },
     EngineUnavailable {
         error: String,
     },
@@ -254,6 +260,7 @@ impl Event {
             Event::DomainsChanged { .. } => "DomainsChanged",
             Event::VariablesChanged { .. } => "VariablesChanged",
             Event::SecretChanged { .. } => "SecretChanged",
+            Event::OptionsChanged { .. } => "OptionsChanged",
             Event::EngineUnavailable { .. } => "EngineUnavailable",
             Event::ScalingDecision { .. } => "ScalingDecision",
             Event::ScheduledActionFired { .. } => "ScheduledActionFired",
@@ -361,6 +368,7 @@ impl Event {
                 (true, false) => format!("Environment no longer answers {}", removed.join(", ")),
                 _ => format!("Environment now answers {}; no longer {}", added.join(", "), removed.join(", ")),
             },
+            Event::OptionsChanged { changes, source } => format!("Options changed ({source}): {changes}"),
             Event::OrphanRemoved { app, env, instance } => {
                 format!("Removed instance {instance} of {app}/{env}: no such environment")
             }

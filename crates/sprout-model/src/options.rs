@@ -13,6 +13,10 @@ pub struct EnvOptions {
     pub capacity: CapacityOptions,
     pub scaling: ScalingOptions,
     pub routing: RoutingOptions,
+    /// Where each option's value came from, by key (`crate::config`): only the options a saved
+    /// configuration, a bundle, a schedule or a hand set; the rest are defaults.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sources: std::collections::BTreeMap<String, crate::config::Source>,
 }
 
 /// Which host name the environment answers to. `sprout swap` exchanges two environments'

@@ -157,6 +157,12 @@ impl Store for RacingStore {
     async fn set_host_access(&self, app: &str, policy: &sprout_store::HostAccessPolicy) -> Result<()> {
         self.inner.set_host_access(app, policy).await
     }
+    async fn get_saved_configurations(&self, app: &str) -> Result<sprout_store::SavedConfigurations> {
+        self.inner.get_saved_configurations(app).await
+    }
+    async fn set_saved_configurations(&self, app: &str, saved: &sprout_store::SavedConfigurations) -> Result<()> {
+        self.inner.set_saved_configurations(app, saved).await
+    }
     async fn create_environment(&self, env: &EnvironmentRecord) -> Result<()> {
         self.inner.create_environment(env).await
     }

@@ -30,6 +30,7 @@ async fn create(h: &Harness, version: &str, instances: u32) -> Result<(), String
         variables: Default::default(),
         timeout_s: None,
         deploy: None,
+        cfg: None,
     };
     environments::create(State(h.ctx.clone()), Path("shop".into()), Json(req))
         .await

@@ -90,6 +90,7 @@ async fn create_env(h: &Harness, name: &str, version: &str) -> Result<(), String
         variables: Default::default(),
         timeout_s: None,
         deploy: None,
+        cfg: None,
     };
     environments::create(State(h.ctx.clone()), Path("shop".into()), Json(req))
         .await

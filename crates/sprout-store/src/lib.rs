@@ -22,6 +22,7 @@ pub use model::*;
 pub use notify::*;
 pub use options::*;
 pub use registry::*;
+pub use sprout_model::config::{SavedConfiguration, SavedConfigurations};
 pub use sprout_model::policy::HostAccessPolicy;
 pub use sqlite::SqliteStore;
 
@@ -109,6 +110,10 @@ pub trait Store: NotifyStore + Send + Sync + 'static {
     /// The application's host access policy (the default when none was set).
     async fn get_host_access(&self, app: &str) -> Result<HostAccessPolicy>;
     async fn set_host_access(&self, app: &str, policy: &HostAccessPolicy) -> Result<()>;
+    /// The application's saved configurations (none when never set; `NotFound` without the app).
+    async fn get_saved_configurations(&self, app: &str) -> Result<SavedConfigurations>;
+    /// Replaces them all (the caller read, changed and writes back the whole map).
+    async fn set_saved_configurations(&self, app: &str, saved: &SavedConfigurations) -> Result<()>;
 
     /// `Conflict` when (app, name) exists.
     async fn create_environment(&self, env: &EnvironmentRecord) -> Result<()>;

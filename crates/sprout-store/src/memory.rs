@@ -31,6 +31,8 @@ struct Data {
     /// In queue order; a delivery's id is its position plus one.
     deliveries: Vec<crate::DeliveryRecord>,
     alert_memory: BTreeMap<(String, String), String>,
+    /// Saved configurations by application.
+    saved: BTreeMap<String, crate::SavedConfigurations>,
     inserted: u64,
     audit: Vec<AuditRecord>,
     /// By (app, env, name).
@@ -182,6 +184,21 @@ impl Store for MemoryStore {
         self.with(|d| {
             let a = d.applications.get_mut(app).ok_or_else(|| not_found("application", app.into()))?;
             a.2 = policy.clone();
+            Ok(())
+        })
+    }
+
+    async fn get_saved_configurations(&self, app: &str) -> Result<crate::SavedConfigurations> {
+        self.with(|d| {
+            d.need_app(app)?;
+            Ok(d.saved.get(app).cloned().unwrap_or_default())
+        })
+    }
+
+    async fn set_saved_configurations(&self, app: &str, saved: &crate::SavedConfigurations) -> Result<()> {
+        self.with(|d| {
+            d.need_app(app)?;
+            d.saved.insert(app.to_string(), saved.clone());
             Ok(())
         })
     }

@@ -210,6 +210,14 @@ impl Store for SqliteStore {
         lifecycle::set_host_access(&self.pool, app, policy).await
     }
 
+    async fn get_saved_configurations(&self, app: &str) -> Result<crate::SavedConfigurations> {
+        lifecycle::get_saved_configurations(&self.pool, app).await
+    }
+
+    async fn set_saved_configurations(&self, app: &str, saved: &crate::SavedConfigurations) -> Result<()> {
+        lifecycle::set_saved_configurations(&self.pool, app, saved).await
+    }
+
     async fn create_environment(&self, env: &EnvironmentRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO environments

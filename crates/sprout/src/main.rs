@@ -29,7 +29,7 @@ struct Cli {
     app: Option<String>,
     /// Output format
     #[arg(long, short = 'o', global = true, value_enum, default_value = "text")]
-    output: output::Format,
+    output: output::Choice,
     #[command(subcommand)]
     command: Command,
 }
@@ -129,6 +129,9 @@ enum Command {
         #[arg(long)]
         no_wait: bool,
     },
+    /// Environment options (get, set, unset, edit) and saved configurations (save, list, show,
+    /// delete, put); keys in docs/options.md
+    Config(cmd::config::ConfigArgs),
     /// Set environment properties (KEY=VALUE; KEY= removes one); instances are replaced
     Setenv {
         env: String,
@@ -203,7 +206,11 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
-    let fmt = cli.output;
+    let fmt = cli.output.format();
+    let yaml = cli.output == output::Choice::Yaml;
+    if yaml && !matches!(cli.command, Command::Config(_)) {
+        anyhow::bail!("--output yaml is for `sprout config`; other commands print text or --output json");
+    }
     match cli.command {
         Command::Server {
             data_dir,
@@ -267,6 +274,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Command::Setenv { env, assignments, timeout, no_wait } => {
                     cmd::setenv::setenv(&c, env, assignments, timeout, no_wait).await
                 }
+                Command::Config(a) => cmd::config::run(&c, a, yaml).await,
                 Command::Printenv { env } => cmd::setenv::printenv(&c, env).await,
                 Command::Swap { source, destination } => cmd::swap::swap(&c, source, destination).await,
                 Command::Terminate { env, force, no_wait } => cmd::env::terminate(&c, env, force, no_wait).await,

@@ -9,6 +9,8 @@
 //! section's checker gets the section's value and the definition it belongs with (hooks and
 //! release tasks name its containers).
 
+pub mod options;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{Diagnostic, Dockerrun, Severity};
@@ -23,11 +25,14 @@ pub const SPROUT_YAML: &str = "sprout.yaml";
 pub const MAX_BYTES: usize = 256 * 1024;
 
 /// Every section a `sprout.yaml` may hold (in the order the docs list them).
-pub const SECTIONS: &[&str] = &[release::SECTION, hooks::SECTION];
+pub const SECTIONS: &[&str] = &[options::SECTION, release::SECTION, hooks::SECTION];
 
 /// A loaded `sprout.yaml`. A bundle without the file has the default (every section empty).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SproutYaml {
+    /// `options:`: environment options applied with the version (`options.rs`).
+    #[serde(default)]
+    pub options: options::BundleOptions,
     /// The release task each deploy of the version runs before its first batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<release::ReleaseTask>,
@@ -93,6 +98,9 @@ pub fn load_sprout_yaml(
         return Err(found.diags);
     };
     let mut loaded = SproutYaml::default();
+    if let Some(v) = map.get(options::SECTION) {
+        loaded.options = options::load(file, source, v, &mut found);
+    }
     if let Some(v) = map.get(release::SECTION) {
         loaded.release = release::check_release(v, dockerrun, &mut found);
     }
@@ -109,7 +117,7 @@ pub fn load_sprout_yaml(
 }
 
 /// serde-saphyr's message carries the position as text ("at line L, column C"); keep it whole.
-fn syntax_error(file: &str, message: &str) -> Diagnostic {
+pub(crate) fn syntax_error(file: &str, message: &str) -> Diagnostic {
     let (line, column) = position_in(message).unzip();
     Diagnostic {
         severity: Severity::Error,

@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use sprout_model::config::Source;
 use sprout_store::options::{BatchSizeType, DeployOptions};
 
 use super::error::{ApiError, bad};
@@ -38,6 +39,21 @@ pub fn apply_patch(patch: &DeployOptionsPatch, o: &mut DeployOptions) -> Result<
     Ok(())
 }
 
+/// Record that the options `patch` gives were set by hand (so `sprout config get` says so, and
+/// a bundle's `options:` leaves them alone).
+pub fn mark_by_hand(patch: &DeployOptionsPatch, sources: &mut std::collections::BTreeMap<String, Source>) {
+    let given = [
+        ("deployment.policy", patch.policy.is_some()),
+        ("deployment.batch_size_type", patch.batch_size_type.is_some()),
+        ("deployment.batch_size", patch.batch_size.is_some()),
+        ("deployment.ignore_health_check", patch.ignore_health_check.is_some()),
+        ("deployment.timeout", patch.timeout_s.is_some()),
+    ];
+    for (key, _) in given.into_iter().filter(|(_, set)| *set) {
+        sources.insert(key.to_string(), Source::Hand);
+    }
+}
+
 /// `PUT /apps/{app}/environments/{env}/options/deploy`: change deploy options; they apply from
 /// the next deploy (and to a rollback).
 pub async fn set_options(
@@ -48,6 +64,7 @@ pub async fn set_options(
     super::revision::retry(|| async {
         let mut e = ctx.store.get_environment(&app, &env).await?;
         apply_patch(&patch, &mut e.options.deploy)?;
+        mark_by_hand(&patch, &mut e.options.sources);
         e.updated_at = ctx.clock.now();
         ctx.store.update_environment(&mut e).await?;
         Ok(Json(e.options.deploy))

@@ -41,12 +41,30 @@ pub async fn create(
     let release = super::release::task_for(&version, None)?;
     let mut options = sprout_store::EnvOptions::default();
     options.deploy.timeout_s = ctx.settings.deploy_timeout_s;
+    let mut variables = req.variables.clone();
+    if let Some(name) = &req.cfg {
+        // The saved configuration first; the request's own properties and deploy flags on top.
+        let saved = super::saved::find(&ctx, &app, name).await?;
+        let source = sprout_model::config::Source::Saved { name: name.clone() };
+        options = sprout_model::config::from_values(&saved.options, &source)
+            .map_err(|errors| bad(format!("saved configuration {name}: {}", errors.join("; ")), None))?;
+        options.scaling.scheduled_actions = saved.scheduled_actions.clone();
+        variables = saved.variables.clone();
+        variables.extend(req.variables.clone());
+    }
     if let Some(p) = &req.deploy {
         super::deploy_options::apply_patch(p, &mut options.deploy)?;
+        super::deploy_options::mark_by_hand(p, &mut options.sources);
     }
+    super::bundle_options::apply_to_new(&ctx, &app, &req.version, &mut options).await?;
+    let band = sprout_plan::scaling::band_of(&EnvironmentRecord {
+        options: options.clone(),
+        ..EnvironmentRecord::launching(&app, &req.name, &req.version, req.instances, ctx.clock.now())
+    });
+    let instances = req.instances.clamp(band.min, band.max);
     let timeout = req.timeout_s.unwrap_or(options.deploy.timeout_s);
     sprout_model::options::check_deploy_timeout(timeout).map_err(|m| bad(m, None))?;
-    let launch = (req.instances, req.variables, options, timeout);
+    let launch = (instances, variables, options, timeout);
     let record = launch_environment(&ctx, &app, &req.name, req.version, launch, release).await?;
     Ok((StatusCode::CREATED, Json(view(&ctx, &record))))
 }
@@ -124,7 +142,11 @@ pub async fn deploy(
         e.last_error = None;
         if let Some(p) = &req.deploy {
             super::deploy_options::apply_patch(p, &mut e.options.deploy)?;
+            super::deploy_options::mark_by_hand(p, &mut e.options.sources);
         }
+        let bundle_changes = super::bundle_options::apply(&ctx, &app, &req.version, &mut e.options).await?;
+        let band = sprout_plan::scaling::band_of(&e);
+        e.desired_instances = e.desired_instances.clamp(band.min, band.max);
         let timeout = req.timeout_s.unwrap_or(e.options.deploy.timeout_s);
         // Again for the stored option: one written before ranges were checked may be anything.
         sprout_model::options::check_deploy_timeout(timeout).map_err(|m| bad(m, None))?;
@@ -134,6 +156,8 @@ pub async fn deploy(
             super::release::begin(&mut e, Some(from.clone()), task, now);
         }
         ctx.store.update_environment(&mut e).await?;
+        let source = sprout_model::config::Source::Bundle { version: req.version.clone() };
+        super::config::emit_changes(&ctx, &app, &env, &bundle_changes, &source).await;
         ctx.emit(&app, Some(&env), Event::DeployStarted { from, to: req.version.clone() }).await;
         ctx.wake(&app, &env);
         Ok(Json(view(&ctx, &e)))

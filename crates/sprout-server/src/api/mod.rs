@@ -4,7 +4,9 @@
 pub mod access;
 pub mod admin;
 pub mod auth;
+pub mod bundle_options;
 pub mod clone;
+pub mod config;
 pub mod deploy_options;
 pub mod deployable;
 pub mod deploys;
@@ -23,6 +25,7 @@ pub mod registries;
 pub mod release;
 mod revision;
 pub mod routing;
+pub mod saved;
 pub mod scaling;
 pub mod secrets;
 pub mod swap;
@@ -63,6 +66,9 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/environments/{env}/logs", get(logs::show))
         .route("/apps/{app}/environments/{env}/abort", post(deploys::abort))
         .route("/apps/{app}/environments/{env}/release", get(release::show))
+        .route("/apps/{app}/environments/{env}/config", get(config::show).patch(config::change))
+        .route("/apps/{app}/configurations", get(saved::list).post(saved::save))
+        .route("/apps/{app}/configurations/{name}", get(saved::show).delete(saved::delete))
         .route("/apps/{app}/environments/{env}/options/deploy", axum::routing::put(deploy_options::set_options))
         .route("/apps/{app}/environments/{env}/scaling", get(scaling::show).put(scaling::set))
         .route("/apps/{app}/environments/{env}/schedules", get(scaling::list).post(scaling::add))

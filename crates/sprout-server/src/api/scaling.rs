@@ -105,6 +105,20 @@ pub async fn set(
             scaling.warm_pool = n;
         }
         scaling.validate().map_err(refused)?;
+        let given = [
+            ("scaling.min", req.min.is_some()),
+            ("scaling.max", req.max.is_some()),
+            ("scaling.target", req.target_rps.is_some()),
+            ("scaling.scale_in_window", req.scale_in_window_s.is_some()),
+            ("scaling.scale_in_cooldown", req.scale_in_cooldown_s.is_some()),
+            ("scaling.queue.max_requests", req.queue_max_requests.is_some()),
+            ("scaling.queue.max_wait_ms", req.queue_max_wait_ms.is_some()),
+            ("scaling.warm_pool", req.warm_pool.is_some()),
+            ("scaling.instance_limit", req.instance_limit.is_some()),
+        ];
+        for (key, _) in given.into_iter().filter(|(_, set)| *set) {
+            e.options.sources.insert(key.to_string(), sprout_model::config::Source::Hand);
+        }
         e.options.scaling = scaling;
         e.options.capacity = CapacityOptions { min: Some(min), max: Some(max) };
         e.desired_instances = req.desired.unwrap_or(e.desired_instances).clamp(min, max);

@@ -138,9 +138,16 @@ async fn apply(ctx: &Ctx, env: &EnvironmentRecord, state: &mut ScalingMemory, pl
         ScalingPlan::Hold => {}
         ScalingPlan::Wait { reason } => ctx.emit(app, name, Event::ScalingWaits { reason }).await,
         ScalingPlan::Schedule { band, desired, firings } => {
+            // The band is the schedule's now: `sprout config get` says which action set it.
+            let by = firings.last().map(|f| sprout_model::config::Source::Schedule { name: f.action.clone() });
             let written = write(ctx, env, false, |e| {
                 e.options.capacity = CapacityOptions { min: Some(band.min), max: Some(band.max) };
                 e.desired_instances = desired;
+                if let Some(by) = &by {
+                    for key in ["scaling.min", "scaling.max"] {
+                        e.options.sources.insert(key.to_string(), by.clone());
+                    }
+                }
             })
             .await;
             if written {

@@ -1,5 +1,5 @@
 //! SQLite statements for version images, version deletion, lifecycle policies (migration
-//! 0003) and host access policies (0005). Kept apart from the parent module so that its trait impl only delegates here.
+//! 0003), host access policies (0005) and saved configurations (0008). Kept apart from the parent module so that its trait impl only delegates here.
 
 use sqlx::{Row, SqlitePool};
 
@@ -49,6 +49,7 @@ pub(super) async fn get_version_images(pool: &SqlitePool, app: &str, label: &str
 enum PolicyColumn {
     Lifecycle,
     HostAccess,
+    SavedConfigurations,
 }
 
 impl PolicyColumn {
@@ -56,18 +57,21 @@ impl PolicyColumn {
         match self {
             PolicyColumn::Lifecycle => "lifecycle",
             PolicyColumn::HostAccess => "host_access",
+            PolicyColumn::SavedConfigurations => "saved_configurations",
         }
     }
     fn select(self) -> &'static str {
         match self {
             PolicyColumn::Lifecycle => "SELECT lifecycle FROM applications WHERE name = ?",
             PolicyColumn::HostAccess => "SELECT host_access FROM applications WHERE name = ?",
+            PolicyColumn::SavedConfigurations => "SELECT saved_configurations FROM applications WHERE name = ?",
         }
     }
     fn update(self) -> &'static str {
         match self {
             PolicyColumn::Lifecycle => "UPDATE applications SET lifecycle = ? WHERE name = ?",
             PolicyColumn::HostAccess => "UPDATE applications SET host_access = ? WHERE name = ?",
+            PolicyColumn::SavedConfigurations => "UPDATE applications SET saved_configurations = ? WHERE name = ?",
         }
     }
 }
@@ -117,4 +121,16 @@ pub(super) async fn get_host_access(pool: &SqlitePool, app: &str) -> Result<crat
 
 pub(super) async fn set_host_access(pool: &SqlitePool, app: &str, policy: &crate::HostAccessPolicy) -> Result<()> {
     set_app_policy(pool, app, PolicyColumn::HostAccess, policy).await
+}
+
+pub(super) async fn get_saved_configurations(pool: &SqlitePool, app: &str) -> Result<crate::SavedConfigurations> {
+    get_app_policy(pool, app, PolicyColumn::SavedConfigurations).await
+}
+
+pub(super) async fn set_saved_configurations(
+    pool: &SqlitePool,
+    app: &str,
+    saved: &crate::SavedConfigurations,
+) -> Result<()> {
+    set_app_policy(pool, app, PolicyColumn::SavedConfigurations, saved).await
 }

@@ -65,6 +65,25 @@ async fn policies(store: &dyn Store) {
     assert_eq!(store.get_host_access("adserver").await.unwrap(), sprout_store::HostAccessPolicy::default(), "reset");
     assert_not_found(store.get_host_access("nope").await, "application", "nope");
     assert_not_found(store.set_host_access("nope", &monitor).await, "application", "nope");
+
+    // Saved configurations too: one map per application, replaced whole.
+    assert!(store.get_saved_configurations("adserver").await.unwrap().is_empty());
+    let saved = sprout_store::SavedConfiguration {
+        name: "base".into(),
+        source_environment: Some("production".into()),
+        created_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        instances: 2,
+        options: [("health.path".to_string(), "/health".to_string())].into_iter().collect(),
+        variables: [("MODE".to_string(), "live".to_string())].into_iter().collect(),
+        scheduled_actions: Vec::new(),
+    };
+    let map: sprout_store::SavedConfigurations = [("base".to_string(), saved)].into_iter().collect();
+    store.set_saved_configurations("adserver", &map).await.unwrap();
+    assert_eq!(store.get_saved_configurations("adserver").await.unwrap(), map);
+    assert!(store.get_saved_configurations("billing").await.unwrap().is_empty());
+    assert_eq!(store.get_host_access("adserver").await.unwrap(), sprout_store::HostAccessPolicy::default());
+    assert_not_found(store.get_saved_configurations("nope").await, "application", "nope");
+    assert_not_found(store.set_saved_configurations("nope", &map).await, "application", "nope");
 }
 
 async fn deletion(store: &dyn Store) {

@@ -25,8 +25,12 @@ pub struct CreateArgs {
     /// Version description
     #[arg(long, short = 'm')]
     pub message: Option<String>,
-    #[arg(long, default_value_t = 1)]
-    pub instances: u32,
+    /// Instances to launch [default: the saved configuration's count with --cfg, else 1]
+    #[arg(long)]
+    pub instances: Option<u32>,
+    /// Start from a saved configuration (options, properties, scheduled actions): `sprout config save`
+    #[arg(long, value_name = "NAME")]
+    pub cfg: Option<String>,
     /// Environment property passed to every container (repeatable): --var KEY=VALUE
     #[arg(long = "var", value_name = "KEY=VALUE")]
     pub vars: Vec<String>,
@@ -125,18 +129,31 @@ pub async fn create(c: &Context, a: CreateArgs) -> Result<u8> {
     let app = c.app()?.to_string();
     sprout_model::names::check_name("environment", &a.env).map_err(anyhow::Error::msg)?;
     let variables = parse_vars(&a.vars)?;
+    // The saved configuration is read first: a wrong name fails before any upload.
+    let saved_instances = match &a.cfg {
+        Some(name) => {
+            let saved: sprout_model::config::SavedConfiguration =
+                c.client.get(&format!("/apps/{app}/configurations/{name}")).await?;
+            Some(saved.instances)
+        }
+        None => None,
+    };
+    let instances = a.instances.or(saved_instances).unwrap_or(1);
     let label = upload(c, &a.bundle, a.label, a.message).await?;
     let body = NewEnvironment {
         name: a.env.clone(),
         version: label.clone(),
-        instances: a.instances,
+        instances,
         variables,
         timeout_s: Some(a.timeout),
         deploy: a.deploy.to_patch()?,
+        cfg: a.cfg.clone(),
     };
-    let _: EnvView = c.client.post(&format!("/apps/{app}/environments"), &body).await?;
+    let created: EnvView = c.client.post(&format!("/apps/{app}/environments"), &body).await?;
     if c.fmt == Format::Text {
-        eprintln!("Creating environment {} of {app} with version {label}, {} instance(s)", a.env, a.instances);
+        let from = a.cfg.map(|n| format!(" from saved configuration {n}")).unwrap_or_default();
+        let n = created.desired_instances;
+        eprintln!("Creating environment {} of {app}{from} with version {label}, {n} instance(s)", a.env);
     }
     finish(c, &app, &a.env, &label, a.timeout, a.no_wait).await
 }

@@ -4,6 +4,7 @@
 pub mod abort;
 pub mod admin;
 pub mod clone;
+pub mod config;
 pub mod domains;
 pub mod env;
 pub mod events;

@@ -1,0 +1,117 @@
+//! What an option holds and the range it accepts: each kind checks text as a user types it and
+//! gives the canonical text back, so `15`, ` 15 ` and (for a choice) `Rolling` and `rolling`
+//! are one value. The refusal names the allowed range, so the user can fix it at once.
+
+/// An option's type and allowed range.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// A whole number from `min` to `max`, in `unit` ("seconds", "instances", "" for a count).
+    Int {
+        min: i64,
+        max: i64,
+        unit: &'static str,
+    },
+    /// A number from `min` to `max` (inclusive; `above_min`: strictly above `min`).
+    Float {
+        min: f64,
+        max: f64,
+        above_min: bool,
+    },
+    Bool,
+    /// One of these names (matched ignoring case, `-` and `_`).
+    Choice(&'static [&'static str]),
+    /// An HTTP path: starts with `/`, no spaces or control characters, at most 1024 bytes.
+    UrlPath,
+    /// Short text: at most 64 printable characters.
+    Text,
+}
+
+impl Kind {
+    /// Check `text`; the canonical text, or why not with the allowed range.
+    pub fn check(&self, text: &str) -> Result<String, String> {
+        let t = text.trim();
+        match *self {
+            Kind::Int { min, max, unit } => {
+                let unit = if unit.is_empty() { String::new() } else { format!(" {unit}") };
+                let n: i64 =
+                    t.parse().map_err(|_| format!("{t:?} is not a whole number; give {min} to {max}{unit}"))?;
+                if n < min || n > max {
+                    return Err(format!("{n} is out of range; give {min} to {max}{unit}"));
+                }
+                Ok(n.to_string())
+            }
+            Kind::Float { min, max, above_min } => {
+                let range = if above_min { format!("above {min} up to {max}") } else { format!("{min} to {max}") };
+                let n: f64 = t.parse().map_err(|_| format!("{t:?} is not a number; give {range}"))?;
+                let low_ok = if above_min { n > min } else { n >= min };
+                if !n.is_finite() || !low_ok || n > max {
+                    return Err(format!("{n} is out of range; give {range}"));
+                }
+                Ok(n.to_string())
+            }
+            Kind::Bool => match t.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "1" => Ok("true".into()),
+                "false" | "no" | "off" | "0" => Ok("false".into()),
+                _ => Err(format!("{t:?} is not true or false")),
+            },
+            Kind::Choice(names) => names
+                .iter()
+                .find(|n| squash(n) == squash(t))
+                .map(|n| n.to_string())
+                .ok_or_else(|| format!("{t:?} is not one of {}", names.join(", "))),
+            Kind::UrlPath => {
+                if !t.starts_with('/') {
+                    return Err(format!("{t:?} must start with `/` (e.g. /health)"));
+                }
+                if t.len() > 1024 || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(format!(
+                        "{t:?} must be at most 1024 bytes with no spaces or control characters (e.g. /health)"
+                    ));
+                }
+                Ok(t.to_string())
+            }
+            Kind::Text => {
+                if t.is_empty() || t.chars().count() > 64 || t.chars().any(char::is_control) {
+                    return Err(format!("{t:?} must be 1 to 64 printable characters"));
+                }
+                Ok(t.to_string())
+            }
+        }
+    }
+
+    /// The allowed values in words, for the docs table.
+    pub fn describe(&self) -> String {
+        match *self {
+            Kind::Int { min, max, unit: "" } => format!("integer, {min} to {max}"),
+            Kind::Int { min, max, unit } => format!("{unit}, {min} to {max}"),
+            Kind::Float { min, max, above_min: true } => format!("number, above {min} up to {max}"),
+            Kind::Float { min, max, above_min: false } => format!("number, {min} to {max}"),
+            Kind::Bool => "true or false".into(),
+            Kind::Choice(names) => format!("one of {}", names.join(", ")),
+            Kind::UrlPath => "HTTP path starting with /".into(),
+            Kind::Text => "text, 1 to 64 characters".into(),
+        }
+    }
+
+    /// The JSON form of a canonical value: numbers and booleans as such, the rest as strings.
+    pub fn to_json(&self, text: &str) -> serde_json::Value {
+        let parsed = match self {
+            Kind::Int { .. } | Kind::Float { .. } | Kind::Bool => serde_json::from_str(text).ok(),
+            _ => None,
+        };
+        parsed.unwrap_or_else(|| serde_json::Value::String(text.to_string()))
+    }
+}
+
+fn squash(s: &str) -> String {
+    s.chars().filter(|c| *c != '-' && *c != '_').flat_map(char::to_lowercase).collect()
+}
+
+/// A value given in an alias's unit (minutes) in Sprout's (seconds); text that is not a whole
+/// number is passed on for the kind to refuse.
+pub(super) fn scale(text: &str, factor: u32) -> String {
+    match text.trim().parse::<i64>() {
+        Ok(n) => n.saturating_mul(i64::from(factor)).to_string(),
+        Err(_) => text.trim().to_string(),
+    }
+}
