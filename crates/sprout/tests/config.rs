@@ -190,7 +190,7 @@ fn a_saved_configuration_creates_an_identical_environment() {
         "ps",
         "-q",
         "--filter",
-        &format!("label=sprout.env=copy"),
+        "label=sprout.env=copy",
         "--filter",
         &format!("label=sprout.app={app}"),
     ]);
