@@ -186,14 +186,8 @@ fn a_saved_configuration_creates_an_identical_environment() {
     assert_eq!((&copy["variables"], &copy["desired_instances"]), (&web["variables"], &web["desired_instances"]));
     assert_eq!(option(&copy, "scaling.target")["source"], "saved configuration base");
     let env_of = |c: &str| docker(&["inspect", c, "--format", "{{range .Config.Env}}{{println .}}{{end}}"]);
-    let copy_container = docker(&[
-        "ps",
-        "-q",
-        "--filter",
-        "label=sprout.env=copy",
-        "--filter",
-        &format!("label=sprout.app={app}"),
-    ]);
+    let copy_container =
+        docker(&["ps", "-q", "--filter", "label=sprout.env=copy", "--filter", &format!("label=sprout.app={app}")]);
     assert!(env_of(copy_container.trim()).lines().any(|l| l == "MODE=live"), "the copy's container has the property");
 
     // `config put` applies it whole to a running environment.

@@ -180,6 +180,21 @@ pub async fn change(
         Some(name) => Some(super::saved::find(&ctx, &app, name).await?),
         None => None,
     };
+    // A property may not take a secret's name (as `setenv` refuses it); secrets are never part
+    // of a configuration.
+    let given = saved.as_ref().map(|s| &s.variables).or(req.variables.as_ref());
+    if let Some(vars) = given {
+        let secrets = ctx.store.list_secrets(&app, &env).await?;
+        if let Some(s) = secrets.iter().find(|s| vars.contains_key(&s.name)) {
+            return Err(bad(
+                format!("{} is a secret of {app}/{env}: one name cannot be both a property and a secret", s.name),
+                Some(format!(
+                    "remove the property {} from the configuration; `sprout secrets` manages the secret",
+                    s.name
+                )),
+            ));
+        }
+    }
     super::revision::retry(|| async {
         let e = ctx.store.get_environment(&app, &env).await?;
         if e.status == EnvStatus::Terminating {
