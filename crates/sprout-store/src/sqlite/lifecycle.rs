@@ -1,5 +1,5 @@
 //! SQLite statements for version images, version deletion, lifecycle policies (migration
-//! 0003), host access policies (0005) and saved configurations (0008). Kept apart from the parent module so that its trait impl only delegates here.
+//! 0003), host access policies (0005) and saved configurations (0009). Kept apart from the parent module so that its trait impl only delegates here.
 
 use sqlx::{Row, SqlitePool};
 
