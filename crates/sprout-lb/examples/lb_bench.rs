@@ -53,6 +53,7 @@ async fn proxy(listen: SocketAddr, backend: SocketAddr, balance: Balance) -> any
         env: "lb".into(),
         upstreams: vec![Upstream { instance: "i-bench".into(), addr: backend }],
         hold: None,
+        balance: None,
     };
     let mut table = RoutingTable::empty();
     table.insert("bench.localhost", route.clone());

@@ -157,7 +157,7 @@ mod tests {
             .map(|instance| Upstream { instance: (*instance).to_owned(), addr: "127.0.0.1:9".parse().unwrap() })
             .collect();
         let mut table = RoutingTable::empty();
-        table.insert(host, Route { app: "app".into(), env: "prod".into(), upstreams, hold: None });
+        table.insert(host, Route { app: "app".into(), env: "prod".into(), upstreams, hold: None, balance: None });
         table
     }
 

@@ -193,7 +193,9 @@ async fn forward(
     let attempts = count.min(MAX_ATTEMPTS);
     let mut tried = None;
     let (index, sender) = loop {
-        let index = balance::pick(lb.config.balance, count, turn, tried, |i| state.upstream_series[i].in_flight());
+        let index = balance::pick(state.route.balance.unwrap_or(lb.config.balance), count, turn, tried, |i| {
+            state.upstream_series[i].in_flight()
+        });
         let series = &state.upstream_series[index];
         if let Some(flight) = flight.as_mut() {
             flight.on_instance(series);
@@ -301,7 +303,9 @@ async fn elsewhere(
 ) -> Option<(usize, Answer)> {
     let first_latency = started.elapsed();
     let count = state.route.upstreams.len();
-    let other = balance::pick(lb.config.balance, count, turn, Some(first), |i| state.upstream_series[i].in_flight());
+    let other = balance::pick(state.route.balance.unwrap_or(lb.config.balance), count, turn, Some(first), |i| {
+        state.upstream_series[i].in_flight()
+    });
     if other == first {
         return None;
     }

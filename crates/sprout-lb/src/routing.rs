@@ -26,6 +26,8 @@ pub struct Route {
     /// The environment's own bounds for requests held while it has no in-service instance;
     /// None: the load balancer's default (`LbConfig::hold`).
     pub hold: Option<crate::hold::HoldConfig>,
+    /// The environment's own balancing; None: the load balancer's (`LbConfig::balance`).
+    pub balance: Option<crate::Balance>,
 }
 
 /// Host (lowercase, without port) to route; a key `*.example.com` is a one-level wildcard that
@@ -103,7 +105,7 @@ mod tests {
         let mut table = RoutingTable::empty();
         table.insert(
             "Prod.Example.com:80",
-            Route { app: "a".into(), env: "prod".into(), upstreams: vec![], hold: None },
+            Route { app: "a".into(), env: "prod".into(), upstreams: vec![], hold: None, balance: None },
         );
         assert!(table.routes.contains_key("prod.example.com"));
         assert_eq!(table.lookup("PROD.example.com:1234").unwrap().env, "prod");
@@ -112,7 +114,8 @@ mod tests {
 
     #[test]
     fn wildcards_answer_one_level_below_unless_a_host_has_its_own() {
-        let route = |env: &str| Route { app: "a".into(), env: env.into(), upstreams: vec![], hold: None };
+        let route =
+            |env: &str| Route { app: "a".into(), env: env.into(), upstreams: vec![], hold: None, balance: None };
         let mut table = RoutingTable::empty();
         table.insert("*.ads.example.com", route("wild"));
         table.insert("special.ads.example.com", route("exact"));

@@ -17,10 +17,18 @@ fn close_everything(lb: &sprout_lb::LoadBalancer) -> u32 {
 }
 
 async fn two_backends(balance: Balance) -> (Backend, Backend, Lb) {
+    two_backends_routed(balance, None).await
+}
+
+/// Two instances behind `lor.example`, the load balancer balancing by `balance` and the route,
+/// if given, by its own `route_balance` (an environment's `loadbalancer.algorithm`).
+async fn two_backends_routed(balance: Balance, route_balance: Option<Balance>) -> (Backend, Backend, Lb) {
     let a = Backend::start("a").await;
     let b = Backend::start("b").await;
     let mut table = RoutingTable::empty();
-    table.insert("lor.example", route("shop", "prod", vec![a.upstream(), b.upstream()]));
+    let mut r = route("shop", "prod", vec![a.upstream(), b.upstream()]);
+    r.balance = route_balance;
+    table.insert("lor.example", r);
     let config = LbConfig { balance, ..LbConfig::default() };
     let lb = Lb::start(config, table).await;
     (a, b, lb)
@@ -60,7 +68,16 @@ async fn a_busy_instance_gets_no_new_request_while_another_is_idle() {
 
 #[tokio::test]
 async fn round_robin_alternates_even_past_a_busy_instance() {
-    let (_a, _b, lb) = two_backends(Balance::RoundRobin).await;
+    round_robin_past_a_busy_instance(two_backends(Balance::RoundRobin).await).await;
+}
+
+#[tokio::test]
+async fn a_routes_own_balancing_wins_over_the_load_balancers() {
+    let (a, b, lb) = two_backends_routed(Balance::LeastOutstanding, Some(Balance::RoundRobin)).await;
+    round_robin_past_a_busy_instance((a, b, lb)).await;
+}
+
+async fn round_robin_past_a_busy_instance((_a, _b, lb): (Backend, Backend, Lb)) {
     let c = client();
     let slow = tokio::spawn({
         let c = c.clone();

@@ -13,6 +13,7 @@ pub struct EnvOptions {
     pub capacity: CapacityOptions,
     pub scaling: ScalingOptions,
     pub routing: RoutingOptions,
+    pub load_balancer: LoadBalancerOptions,
     /// Where each option's value came from, by key (`crate::config`): only the options a saved
     /// configuration, a bundle, a schedule or a hand set; the rest are defaults.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -43,6 +44,24 @@ impl RoutingOptions {
     pub fn prefix<'a>(&'a self, env: &'a str) -> &'a str {
         self.cname.as_deref().unwrap_or(env)
     }
+}
+
+/// How the load balancer spreads an environment's requests over its in-service instances
+/// (`aws:elasticbeanstalk:environment:process:default` `LoadBalancingAlgorithmType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    /// Fewest requests in flight; ties in turn.
+    #[default]
+    LeastOutstandingRequests,
+    /// Each instance in turn, whatever its load.
+    RoundRobin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct LoadBalancerOptions {
+    pub algorithm: Algorithm,
 }
 
 /// `aws:elasticbeanstalk:command`: how a new version replaces the running one.

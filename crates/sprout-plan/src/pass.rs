@@ -152,7 +152,13 @@ pub enum RouteChange {
     /// In-service instances, and the queue bounds for requests held while none has room.
     /// `routing` is the environment's names: its host prefix (`cname`, None when it is the
     /// environment's own name) and custom domains.
-    Set { upstreams: Vec<(String, SocketAddr)>, queue: QueueSettings, routing: RoutingOptions },
+    /// `algorithm` is how its requests are spread.
+    Set {
+        upstreams: Vec<(String, SocketAddr)>,
+        queue: QueueSettings,
+        routing: RoutingOptions,
+        algorithm: sprout_model::options::Algorithm,
+    },
     /// Nothing will come into service (terminating): no instance, nothing held.
     Refuse,
     /// The environment is gone: its host names answer 404.
@@ -378,6 +384,7 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     let route = RouteChange::Set {
         upstreams,
         queue: env.options.scaling.queue.clone(),
+        algorithm: env.options.load_balancer.algorithm,
         routing: RoutingOptions {
             cname: env.options.routing.cname.clone().filter(|c| *c != env.name),
             ..env.options.routing.clone()

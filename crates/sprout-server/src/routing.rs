@@ -26,6 +26,16 @@ pub use sprout_model::environment::EnvId as EnvKey;
 pub struct EnvRoute {
     pub upstreams: Vec<Upstream>,
     pub hold: Option<HoldConfig>,
+    /// The environment's balancing (`loadbalancer.algorithm`); None: the load balancer's.
+    pub balance: Option<sprout_lb::Balance>,
+}
+
+/// An environment's `loadbalancer.algorithm` as the load balancer's balancing.
+pub fn balance_of(algorithm: sprout_model::options::Algorithm) -> sprout_lb::Balance {
+    match algorithm {
+        sprout_model::options::Algorithm::LeastOutstandingRequests => sprout_lb::Balance::LeastOutstanding,
+        sprout_model::options::Algorithm::RoundRobin => sprout_lb::Balance::RoundRobin,
+    }
 }
 
 /// The environment's queue settings as the load balancer's hold bounds.
@@ -85,13 +95,13 @@ impl Routing {
             RouteChange::Refuse => {
                 // Terminating: nothing will come into service, so nothing is held either.
                 let refuse = HoldConfig { max_requests: 0, max_wait: Duration::ZERO, instance_limit: None };
-                (state.names.get(&key).cloned(), EnvRoute { upstreams: Vec::new(), hold: Some(refuse) })
+                (state.names.get(&key).cloned(), EnvRoute { upstreams: Vec::new(), hold: Some(refuse), balance: None })
             }
-            RouteChange::Set { upstreams, queue, routing } => {
+            RouteChange::Set { upstreams, queue, routing, algorithm } => {
                 let upstreams = upstreams.into_iter().map(|(instance, addr)| Upstream { instance, addr }).collect();
                 (
                     Some(routing).filter(|r| *r != RoutingOptions::default()),
-                    EnvRoute { upstreams, hold: Some(hold_config(&queue)) },
+                    EnvRoute { upstreams, hold: Some(hold_config(&queue)), balance: Some(balance_of(algorithm)) },
                 )
             }
         };
@@ -142,7 +152,13 @@ impl Routing {
             for host in self.settings.hostnames(app, prefix).into_iter().chain(domains) {
                 table.insert(
                     &host,
-                    Route { app: app.clone(), env: env.clone(), upstreams: r.upstreams.clone(), hold: r.hold },
+                    Route {
+                        app: app.clone(),
+                        env: env.clone(),
+                        upstreams: r.upstreams.clone(),
+                        hold: r.hold,
+                        balance: r.balance,
+                    },
                 );
             }
         }

@@ -1,5 +1,5 @@
 //! `PATCH .../config` and bundle options on FakeEngine: options replace no instance, a dry run
-//! changes nothing, a value set by hand wins over the bundle's `options:`, and an option the
+//! changes nothing, the load balancing algorithm reaches the routing table, a value set by hand wins over the bundle's `options:`, and an option the
 //! previous bundle set goes back to its default when the next bundle leaves it out.
 
 mod common;
@@ -58,6 +58,18 @@ async fn options_replace_no_instance_and_a_dry_run_changes_nothing() {
     let err = config::change(State(h.ctx.clone()), path(), Json(bad)).await.expect_err("refused");
     assert!(err.to_string().contains("health.unhealthy_threshold: 11 is out of range; give 1 to 10 checks"), "{err}");
     assert_eq!(value(&h, "health.interval").await.0.as_deref(), Some("15"));
+
+    // The load balancing algorithm reaches the published routing table at the next pass.
+    let rr = options(&[(
+        "aws:elasticbeanstalk:environment:process:default:LoadBalancingAlgorithmType",
+        Some("round_robin"),
+    )]);
+    let Json(view) = config::change(State(h.ctx.clone()), path(), Json(rr)).await.unwrap();
+    assert_eq!(view.changed[0].key, "loadbalancer.algorithm");
+    until("the route balances round-robin", || async {
+        h.ctx.lb.table().routes.values().any(|r| r.env == "prod" && r.balance == Some(sprout_lb::Balance::RoundRobin))
+    })
+    .await;
 
     // Properties do replace instances, under the deployment policy.
     let vars = ConfigChange {

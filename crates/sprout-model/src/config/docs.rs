@@ -21,7 +21,8 @@ pub fn markdown() -> String {
          Beanstalk counts minutes, the value is converted to seconds. A value out of range is refused with\n\
          the range. See docs/configuration.md for the commands.\n\n\
          No option here replaces an instance when it changes: health check options reach the probe at its\n\
-         next check, deployment options apply from the next deploy, and `scaling.min`/`scaling.max` move\n\
+         next check, deployment options apply from the next deploy, the load balancing algorithm at
+         the next request, and `scaling.min`/`scaling.max` move\n\
          the desired count into the band (adding or removing instances, never replacing one). Environment\n\
          properties (`sprout setenv`, or `variables:` in `sprout config edit`) do replace instances, under\n\
          the deployment policy.\n",
@@ -29,6 +30,7 @@ pub fn markdown() -> String {
     let sections = [
         ("health", "Health check", "aws:elasticbeanstalk:environment:process:default"),
         ("deployment", "Deployment", "aws:elasticbeanstalk:command"),
+        ("loadbalancer", "Load balancing", "aws:elasticbeanstalk:environment:process:default"),
         ("scaling", "Capacity and auto-scaling", "aws:autoscaling:asg, aws:autoscaling:trigger"),
     ];
     for (prefix, title, namespace) in sections {

@@ -172,6 +172,16 @@ pub static DEFINITIONS: &[OptionDef] = &[
         get: |o| Some(o.deploy.ignore_health_check.to_string()),
         put: |o, v| o.deploy.ignore_health_check = parse(v),
     },
+    // Load balancing.
+    OptionDef {
+        key: "loadbalancer.algorithm",
+        kind: Kind::Choice(&["least_outstanding_requests", "round_robin"]),
+        description: "How the load balancer spreads requests over in-service instances: to the one with the fewest in flight (ties in turn), or each in turn whatever its load.",
+        default_note: None,
+        aliases: &[("aws:elasticbeanstalk:environment:process:default:LoadBalancingAlgorithmType", 1)],
+        get: |o| Some(name_of(&o.load_balancer.algorithm)),
+        put: |o, v| o.load_balancer.algorithm = v.and_then(parse_enum).unwrap_or_default(),
+    },
     // Capacity and scaling.
     OptionDef {
         key: "scaling.min",

@@ -34,6 +34,10 @@ pub struct RouteView {
     /// balancer's default. (Optional on the wire, so an older server's table still reads.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<HoldView>,
+    /// The environment's balancing (`least_outstanding_requests`, `round_robin`); absent: the
+    /// load balancer's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<sprout_model::options::Algorithm>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +73,10 @@ impl RoutingView {
                     max_wait_ms: h.max_wait.as_millis() as u64,
                     instance_limit: h.instance_limit,
                 }),
+                balance: route.balance.map(|b| match b {
+                    sprout_lb::Balance::LeastOutstanding => sprout_model::options::Algorithm::LeastOutstandingRequests,
+                    sprout_lb::Balance::RoundRobin => sprout_model::options::Algorithm::RoundRobin,
+                }),
             })
             .collect();
         routes.sort_by(|a, b| a.host.cmp(&b.host));
@@ -85,7 +93,11 @@ impl RoutingView {
                 max_wait: Duration::from_millis(h.max_wait_ms),
                 instance_limit: h.instance_limit,
             });
-            table.insert(&route.host, Route { app: route.app.clone(), env: route.env.clone(), upstreams, hold });
+            let balance = route.balance.map(crate::routing::balance_of);
+            table.insert(
+                &route.host,
+                Route { app: route.app.clone(), env: route.env.clone(), upstreams, hold, balance },
+            );
         }
         table
     }
@@ -122,8 +134,20 @@ mod tests {
             Upstream { instance: "i-1".into(), addr: "[::1]:40001".parse().unwrap() },
         ];
         let hold = Some(HoldConfig { max_requests: 7, max_wait: Duration::from_millis(1500), instance_limit: Some(3) });
-        table.insert("Web.Shop.localhost", Route { app: "shop".into(), env: "web".into(), upstreams, hold });
-        table.insert("a.example", Route { app: "a".into(), env: "prod".into(), upstreams: vec![], hold: None });
+        table.insert(
+            "Web.Shop.localhost",
+            Route {
+                app: "shop".into(),
+                env: "web".into(),
+                upstreams,
+                hold,
+                balance: Some(sprout_lb::Balance::RoundRobin),
+            },
+        );
+        table.insert(
+            "a.example",
+            Route { app: "a".into(), env: "prod".into(), upstreams: vec![], hold: None, balance: None },
+        );
         let view = RoutingView::from_table(&table);
         assert_eq!(view.routes[0].host, "a.example", "sorted by host");
         let json = serde_json::to_string(&view).unwrap();

@@ -139,6 +139,7 @@ mod tests {
                 env: "web".into(),
                 upstreams,
                 hold: None,
+                balance: None,
             }],
         }
     }
