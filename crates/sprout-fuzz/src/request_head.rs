@@ -79,8 +79,14 @@ impl Harness {
 
 fn table(refusing: SocketAddr) -> RoutingTable {
     let instance = || vec![Upstream { instance: "i-refuses".into(), addr: refusing }];
-    let route =
-        |env: &str, upstreams, hold| Route { app: "app".into(), env: env.into(), upstreams, hold, balance: None };
+    let route = |env: &str, upstreams, hold| Route {
+        app: "app".into(),
+        env: env.into(),
+        upstreams,
+        hold,
+        balance: None,
+        https: Default::default(),
+    };
     let full = HoldConfig { max_wait: Duration::ZERO, instance_limit: Some(0), ..HoldConfig::default() };
     let mut table = RoutingTable::empty();
     table

@@ -54,6 +54,7 @@ async fn proxy(listen: SocketAddr, backend: SocketAddr, balance: Balance) -> any
         upstreams: vec![Upstream { instance: "i-bench".into(), addr: backend }],
         hold: None,
         balance: None,
+        https: Default::default(),
     };
     let mut table = RoutingTable::empty();
     table.insert("bench.localhost", route.clone());

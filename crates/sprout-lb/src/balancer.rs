@@ -37,6 +37,8 @@ pub struct LoadBalancer {
     /// (scaled to zero, or its last instance being replaced): the control plane orders one at
     /// once rather than at its next look (`LoadBalancer::demand`).
     pub(crate) demand: tokio::sync::Notify,
+    /// The certificates the HTTPS listener serves (`tls`).
+    pub(crate) certificates: crate::tls::Certificates,
 }
 
 impl LoadBalancer {
@@ -51,6 +53,7 @@ impl LoadBalancer {
             generation: tokio::sync::watch::Sender::new(0),
             queues: Mutex::new(HashMap::new()),
             demand: tokio::sync::Notify::new(),
+            certificates: crate::tls::Certificates::default(),
         })
     }
 
@@ -96,6 +99,22 @@ impl LoadBalancer {
         drain_deadline: Duration,
     ) -> std::io::Result<()> {
         server::serve(self, listener, shutdown, drain_deadline).await
+    }
+
+    /// Serves HTTPS on `listener` until `shutdown` is cancelled, then drains like
+    /// [`LoadBalancer::serve`]. Requests go through the same routing table as plain HTTP.
+    pub async fn serve_https(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> std::io::Result<()> {
+        crate::tls::serve_tls(self, listener, shutdown, DEFAULT_DRAIN_DEADLINE).await
+    }
+
+    /// The certificates the HTTPS listener serves; publish a new set with
+    /// [`Certificates::publish`](crate::Certificates::publish).
+    pub fn certificates(&self) -> &crate::tls::Certificates {
+        &self.certificates
     }
 
     /// Per-second metrics per environment and instance.
@@ -157,7 +176,17 @@ mod tests {
             .map(|instance| Upstream { instance: (*instance).to_owned(), addr: "127.0.0.1:9".parse().unwrap() })
             .collect();
         let mut table = RoutingTable::empty();
-        table.insert(host, Route { app: "app".into(), env: "prod".into(), upstreams, hold: None, balance: None });
+        table.insert(
+            host,
+            Route {
+                app: "app".into(),
+                env: "prod".into(),
+                upstreams,
+                hold: None,
+                balance: None,
+                https: Default::default(),
+            },
+        );
         table
     }
 

@@ -46,6 +46,9 @@ pub struct LbConfig {
     /// (new clients wait in the kernel's backlog) until one closes, so a flood of idle
     /// connections cannot exhaust the process's file descriptors.
     pub max_connections: usize,
+    /// The port clients reach the HTTPS listener on, for redirects from plain HTTP (left out of
+    /// the URL when 443). None: 443.
+    pub https_port: Option<u16>,
 }
 
 impl Default for LbConfig {
@@ -60,6 +63,7 @@ impl Default for LbConfig {
             hold: hold::HoldConfig::default(),
             trusted_proxies: Vec::new(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            https_port: None,
         }
     }
 }

@@ -22,6 +22,11 @@ pub enum ProxyError {
     InvalidTarget,
     #[error("no environment answers for host {host}")]
     UnknownHost { host: String },
+    /// Over HTTPS, the request's host is not the name the connection was opened for (SNI):
+    /// another certificate may be needed for it, so the client must connect again (RFC 9110
+    /// section 15.5.20).
+    #[error("host {host} is not {sni}, the name this TLS connection was opened for")]
+    Misdirected { host: String, sni: String },
     #[error("environment {app}/{env} has no in-service instance")]
     NoInstance { app: String, env: String },
     #[error("every instance of {app}/{env} has {limit} requests in flight")]
@@ -47,6 +52,7 @@ impl ProxyError {
         match self {
             ProxyError::MissingHost | ProxyError::InvalidTarget => StatusCode::BAD_REQUEST,
             ProxyError::UnknownHost { .. } => StatusCode::NOT_FOUND,
+            ProxyError::Misdirected { .. } => StatusCode::MISDIRECTED_REQUEST,
             ProxyError::NoInstance { .. } | ProxyError::Saturated { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -60,6 +66,12 @@ impl ProxyError {
             ProxyError::UnknownHost { host } => {
                 let host: String = host.chars().take(MAX_ECHOED_HOST).collect();
                 format!("Sprout: no environment answers for host {host}\n")
+            }
+            ProxyError::Misdirected { host, sni } => {
+                let host: String = host.chars().take(MAX_ECHOED_HOST).collect();
+                format!(
+                    "Sprout: host {host} is not {sni}, the name this TLS connection was opened for; open a new connection for it\n"
+                )
             }
             ProxyError::NoInstance { app, env } => {
                 format!("Sprout: environment {env} of {app} has no in-service instance; try again shortly\n")

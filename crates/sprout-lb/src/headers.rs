@@ -90,24 +90,29 @@ pub(crate) fn add_forwarding(headers: &mut HeaderMap, client: IpAddr, trusted: b
     add_forwarding_value(headers, &ClientAddr::new(client, trusted), host);
 }
 
-/// The client of one connection: its address as an `X-Forwarded-For` entry, and whether it is a
-/// trusted proxy. Made once per connection, not per request.
+/// The client of one connection: its address as an `X-Forwarded-For` entry, whether it is a
+/// trusted proxy, and whether it came over TLS (and for which name). Made once per connection,
+/// not per request.
 #[derive(Debug, Clone)]
 pub(crate) struct ClientAddr {
     pub value: HeaderValue,
     pub trusted: bool,
+    /// Over HTTPS.
+    pub https: bool,
+    /// The name the client asked for in its TLS handshake (SNI), lowercase.
+    pub sni: Option<std::sync::Arc<str>>,
 }
 
 impl ClientAddr {
     pub fn new(client: IpAddr, trusted: bool) -> Self {
         let value = HeaderValue::try_from(client.to_string()).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
-        ClientAddr { value, trusted }
+        ClientAddr { value, trusted, https: false, sni: None }
     }
 }
 
 /// [`add_forwarding`] with the client already rendered by [`ClientAddr::new`].
 pub(crate) fn add_forwarding_value(headers: &mut HeaderMap, client: &ClientAddr, host: Option<&HeaderValue>) {
-    let (trusted, client) = (client.trusted, &client.value);
+    let (trusted, https, client) = (client.trusted, client.https, &client.value);
     let mut earlier = headers.get_all(&X_FORWARDED_FOR).iter();
     // The usual case, no proxy before us: the client address as is, without formatting.
     let forwarded_for = match earlier.next() {
@@ -127,7 +132,8 @@ pub(crate) fn add_forwarding_value(headers: &mut HeaderMap, client: &ClientAddr,
     if let Some(value) = forwarded_for {
         headers.insert(&X_FORWARDED_FOR, value);
     }
-    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    let proto = if https { "https" } else { "http" };
+    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     if let Some(host) = host {
         headers.insert(&X_FORWARDED_HOST, host.clone());
     }
@@ -275,6 +281,18 @@ mod tests {
         add_forwarding(&mut headers, "192.0.2.7".parse().unwrap(), false, None);
         assert_eq!(headers["x-forwarded-for"], "192.0.2.7");
         assert_eq!(headers.get_all("x-forwarded-for").iter().count(), 1);
+    }
+
+    #[test]
+    fn forwarded_proto_says_how_the_client_came_whatever_it_claimed() {
+        let mut plain = map(&[("x-forwarded-proto", "https")]);
+        add_forwarding(&mut plain, "192.0.2.7".parse().unwrap(), false, None);
+        assert_eq!(plain["x-forwarded-proto"], "http");
+        let mut tls = map(&[("x-forwarded-proto", "http")]);
+        let client = ClientAddr { https: true, ..ClientAddr::new("192.0.2.7".parse().unwrap(), false) };
+        add_forwarding_value(&mut tls, &client, None);
+        assert_eq!(tls["x-forwarded-proto"], "https");
+        assert_eq!(tls.get_all("x-forwarded-proto").iter().count(), 1);
     }
 
     #[test]

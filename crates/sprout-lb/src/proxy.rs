@@ -63,16 +63,28 @@ pub(crate) async fn handle(
 ) -> Response<ProxyBody> {
     let published = lb.published.load();
     let held;
-    let mut state = match request_host(&req) {
-        None => return unrouted(lb, &ProxyError::MissingHost),
-        Some(host) => match published.find(host.as_ref()) {
-            Some(state) => state,
-            None => {
-                let host = host.into_owned();
-                return unrouted(lb, &ProxyError::UnknownHost { host });
-            }
-        },
+    let Some(host) = request_host(&req) else {
+        return unrouted(lb, &ProxyError::MissingHost);
     };
+    if client_ip.https
+        && let Some(sni) = &client_ip.sni
+        && **sni != *host
+    {
+        return unrouted(lb, &ProxyError::Misdirected { host: host.into_owned(), sni: sni.to_string() });
+    }
+    let mut state = match published.find(host.as_ref()) {
+        Some(state) => state,
+        None => {
+            let host = host.into_owned();
+            return unrouted(lb, &ProxyError::UnknownHost { host });
+        }
+    };
+    if state.route.https.redirect && !client_ip.https && !crate::tls::is_acme_challenge(req.uri().path()) {
+        let response = crate::tls::redirect_to_https(lb, &host, req.uri());
+        state.totals.record(response.status());
+        return response;
+    }
+    drop(host);
     // Latency counts from here, so time spent held is part of it.
     let started = tokio::time::Instant::now();
     let limit = state.route.hold.and_then(|h| h.instance_limit);
@@ -105,10 +117,15 @@ pub(crate) async fn handle(
         Some(err) => Err(err),
         None => forward(lb, state, req, client_ip, started, &mut flight).await,
     };
-    let response = result.unwrap_or_else(|err| {
+    let mut response = result.unwrap_or_else(|err| {
         tracing::debug!(app = %state.route.app, env = %state.route.env, error = %err, "load balancer answered itself");
         error_response(&err)
     });
+    if client_ip.https
+        && let Some(max_age) = state.route.https.hsts_max_age
+    {
+        crate::tls::add_hsts(response.headers_mut(), max_age);
+    }
     state.totals.record(response.status());
     state.series.record(response.status(), started.elapsed());
     state.series.add_bytes(bytes_in, 0);

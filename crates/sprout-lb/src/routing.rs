@@ -28,6 +28,18 @@ pub struct Route {
     pub hold: Option<crate::hold::HoldConfig>,
     /// The environment's own balancing; None: the load balancer's (`LbConfig::balance`).
     pub balance: Option<crate::Balance>,
+    /// What the environment asks of plain HTTP and HTTPS (redirect, HSTS).
+    pub https: HttpsPolicy,
+}
+
+/// An environment's HTTPS options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HttpsPolicy {
+    /// Answer plain-HTTP requests with a 308 to the same URL over HTTPS (ACME's HTTP-01
+    /// challenges excepted).
+    pub redirect: bool,
+    /// `Strict-Transport-Security: max-age=N` on answers over HTTPS.
+    pub hsts_max_age: Option<u64>,
 }
 
 /// Host (lowercase, without port) to route; a key `*.example.com` is a one-level wildcard that
@@ -105,7 +117,14 @@ mod tests {
         let mut table = RoutingTable::empty();
         table.insert(
             "Prod.Example.com:80",
-            Route { app: "a".into(), env: "prod".into(), upstreams: vec![], hold: None, balance: None },
+            Route {
+                app: "a".into(),
+                env: "prod".into(),
+                upstreams: vec![],
+                hold: None,
+                balance: None,
+                https: Default::default(),
+            },
         );
         assert!(table.routes.contains_key("prod.example.com"));
         assert_eq!(table.lookup("PROD.example.com:1234").unwrap().env, "prod");
@@ -114,8 +133,14 @@ mod tests {
 
     #[test]
     fn wildcards_answer_one_level_below_unless_a_host_has_its_own() {
-        let route =
-            |env: &str| Route { app: "a".into(), env: env.into(), upstreams: vec![], hold: None, balance: None };
+        let route = |env: &str| Route {
+            app: "a".into(),
+            env: env.into(),
+            upstreams: vec![],
+            hold: None,
+            balance: None,
+            https: Default::default(),
+        };
         let mut table = RoutingTable::empty();
         table.insert("*.ads.example.com", route("wild"));
         table.insert("special.ads.example.com", route("exact"));

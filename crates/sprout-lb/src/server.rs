@@ -133,25 +133,9 @@ impl Connections {
     pub(crate) fn serve(&self, stream: TcpStream, peer: SocketAddr, slot: OwnedSemaphorePermit) {
         // Small responses (errors, redirects) should not wait on Nagle.
         let _ = stream.set_nodelay(true);
-        let lb = self.lb.clone();
-        let header_timeout = lb.config.client_header_timeout;
-        // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`; instances expect
-        // `a.b.c.d`. Rendered once here rather than on every request of the connection.
-        let ip = peer.ip().to_canonical();
-        let trusted = lb.config.trusted_proxies.iter().any(|net| net.contains(&ip));
-        let client_ip = crate::headers::ClientAddr::new(ip, trusted);
-        let idle_timeout = lb.config.client_idle_timeout;
-        let activity = Activity::new();
-        let service = {
-            let activity = activity.clone();
-            service_fn(move |req| {
-                activity.request_started();
-                let (lb, client_ip) = (lb.clone(), client_ip.clone());
-                async move { Ok::<_, Infallible>(proxy::handle(&lb, req, &client_ip).await) }
-            })
-        };
-        let builder = self.builder.clone();
-        let closing = self.closing.clone();
+        let header_timeout = self.lb.config.client_header_timeout;
+        let client_ip = self.client_addr(peer);
+        let run = self.runner(peer, client_ip);
         self.tasks.spawn(async move {
             // Held for as long as the connection is served.
             let _slot = slot;
@@ -159,26 +143,32 @@ impl Connections {
                 tracing::debug!(%peer, "client sent no usable request head in time");
                 return;
             }
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            let mut connection = std::pin::pin!(connection);
-            let mut asked_to_close = false;
-            let ended = loop {
-                tokio::select! {
-                    ended = connection.as_mut() => break ended,
-                    () = closing.cancelled(), if !asked_to_close => {}
-                    () = activity.idle(idle_timeout), if !asked_to_close => {
-                        tracing::debug!(%peer, "closing an idle client connection");
-                    }
-                }
-                // Graceful either way: in-flight requests finish, then the connection closes.
-                connection.as_mut().graceful_shutdown();
-                asked_to_close = true;
-            };
-            // Clients that send garbage or vanish end up here; that is their problem, not ours.
-            if let Err(err) = ended {
-                tracing::debug!(%peer, error = %err, "client connection ended with an error");
-            }
+            run.serve(stream).await;
         });
+    }
+
+    /// The client as requests of its connection name it.
+    pub(crate) fn client_addr(&self, peer: SocketAddr) -> crate::headers::ClientAddr {
+        // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`; instances expect
+        // `a.b.c.d`. Rendered once here rather than on every request of the connection.
+        let ip = peer.ip().to_canonical();
+        let trusted = self.lb.config.trusted_proxies.iter().any(|net| net.contains(&ip));
+        crate::headers::ClientAddr::new(ip, trusted)
+    }
+
+    /// What serving one connection needs, once its first bytes (or TLS handshake) are in.
+    pub(crate) fn runner(&self, peer: SocketAddr, client_ip: crate::headers::ClientAddr) -> Runner {
+        Runner { lb: self.lb.clone(), builder: self.builder.clone(), closing: self.closing.clone(), peer, client_ip }
+    }
+
+    /// Spawns a connection's task on the tracker drained at shutdown.
+    pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(task);
+    }
+
+    /// Cancelled when the load balancer drains.
+    pub(crate) fn closing(&self) -> &CancellationToken {
+        &self.closing
     }
 
     /// Lets in-flight requests finish, for at most `drain_deadline`.
@@ -190,6 +180,61 @@ impl Connections {
             () = tokio::time::sleep(drain_deadline) => {
                 tracing::warn!(?drain_deadline, "drain deadline passed with requests still in flight");
             }
+        }
+    }
+}
+
+/// One client connection ready to serve: HTTP/1.1 or HTTP/2 over any byte stream (TCP, TLS),
+/// with the idle timeout and the graceful close at drain.
+pub(crate) struct Runner {
+    lb: Arc<LoadBalancer>,
+    builder: auto::Builder<TokioExecutor>,
+    closing: CancellationToken,
+    peer: SocketAddr,
+    client_ip: crate::headers::ClientAddr,
+}
+
+impl Runner {
+    /// The same connection, come over TLS for `sni`.
+    pub(crate) fn over_tls(mut self, sni: Option<Arc<str>>) -> Self {
+        self.client_ip.https = true;
+        self.client_ip.sni = sni;
+        self
+    }
+
+    pub(crate) async fn serve<I>(self, io: I)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Runner { lb, builder, closing, peer, client_ip } = self;
+        let idle_timeout = lb.config.client_idle_timeout;
+        let activity = Activity::new();
+        let service = {
+            let activity = activity.clone();
+            service_fn(move |req| {
+                activity.request_started();
+                let (lb, client_ip) = (lb.clone(), client_ip.clone());
+                async move { Ok::<_, Infallible>(proxy::handle(&lb, req, &client_ip).await) }
+            })
+        };
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        let mut connection = std::pin::pin!(connection);
+        let mut asked_to_close = false;
+        let ended = loop {
+            tokio::select! {
+                ended = connection.as_mut() => break ended,
+                () = closing.cancelled(), if !asked_to_close => {}
+                () = activity.idle(idle_timeout), if !asked_to_close => {
+                    tracing::debug!(%peer, "closing an idle client connection");
+                }
+            }
+            // Graceful either way: in-flight requests finish, then the connection closes.
+            connection.as_mut().graceful_shutdown();
+            asked_to_close = true;
+        };
+        // Clients that send garbage or vanish end up here; that is their problem, not ours.
+        if let Err(err) = ended {
+            tracing::debug!(%peer, error = %err, "client connection ended with an error");
         }
     }
 }

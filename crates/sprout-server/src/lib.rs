@@ -8,6 +8,7 @@
 pub mod api;
 pub mod api_listener;
 pub mod bundle;
+pub mod certs;
 pub mod clock;
 pub mod context;
 pub mod controller;

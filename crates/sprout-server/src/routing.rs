@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sprout_lb::hold::HoldConfig;
-use sprout_lb::{LoadBalancer, Route, RoutingTable, Upstream};
+use sprout_lb::{HttpsPolicy, LoadBalancer, Route, RoutingTable, Upstream};
 use sprout_model::options::RoutingOptions;
 use sprout_model::scaling::QueueSettings;
 use sprout_plan::pass::RouteChange;
@@ -149,6 +149,10 @@ impl Routing {
             let names = state.names.get(id);
             let prefix = names.and_then(|n| n.cname.as_deref()).unwrap_or(env);
             let domains = names.map(|n| n.domains.clone()).unwrap_or_default();
+            let https = HttpsPolicy {
+                redirect: names.is_some_and(|n| n.https_redirect),
+                hsts_max_age: names.and_then(|n| n.hsts_max_age),
+            };
             for host in self.settings.hostnames(app, prefix).into_iter().chain(domains) {
                 table.insert(
                     &host,
@@ -158,6 +162,7 @@ impl Routing {
                         upstreams: r.upstreams.clone(),
                         hold: r.hold,
                         balance: r.balance,
+                        https,
                     },
                 );
             }

@@ -22,6 +22,8 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     pub api_addr: String,
     pub http_addr: String,
+    /// The load balancer's HTTPS address (`--https`); None: no HTTPS listener.
+    pub https_addr: Option<String>,
     pub domain: Option<String>,
     /// The largest bundle accepted, in MiB (`--max-bundle-mb`); None keeps the default.
     pub max_bundle_mb: Option<u64>,
@@ -70,6 +72,7 @@ pub struct Started {
     pub ctx: Ctx,
     pub api: TcpListener,
     pub http: TcpListener,
+    pub https: Option<TcpListener>,
     pub admin_token: Option<String>,
 }
 
@@ -140,6 +143,10 @@ pub async fn start(
     let networks = instance_networks(opts, &*engine).await?;
     let api = bind(&opts.api_addr, "API", "--api").await?;
     let http = bind(&opts.http_addr, "load balancer", "--http").await?;
+    let https = match &opts.https_addr {
+        Some(addr) => Some(bind(addr, "load balancer's HTTPS", "--https").await?),
+        None => None,
+    };
     let mut settings = Settings::new(dir, id);
     settings.domain = opts.domain.clone();
     if let Some(mb) = opts.max_bundle_mb {
@@ -154,13 +161,15 @@ pub async fn start(
         trusted_proxies: opts.trusted_proxies.clone(),
         max_connections: opts.max_connections,
         client_idle_timeout: std::time::Duration::from_secs(opts.client_idle_timeout_s),
+        https_port: https.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.port()),
         ..LbConfig::default()
     });
     settings.instance_pool = networks.pool();
     let mut ctx = Ctx::new(store, engine, clock, lb, settings);
     ctx.networks = Arc::new(networks);
     ctx.registries = Arc::new(crate::registry::Registries::new(secret_key, opts.registries.clone()));
-    Ok(Started { ctx, api, http, admin_token })
+    crate::certs::publish_all(&ctx).await?;
+    Ok(Started { ctx, api, http, https, admin_token })
 }
 
 /// The instance network pool, checked against the host's routes and the engine's networks, with
@@ -181,8 +190,9 @@ async fn instance_networks(opts: &ServerOptions, engine: &dyn Engine) -> Result<
 
 /// Serve the API and load balancer and run the controllers until `shutdown` is cancelled.
 pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Result<()> {
-    let Started { ctx, api, http, .. } = started;
+    let Started { ctx, api, http, https, .. } = started;
     let lb = tokio::spawn(ctx.lb.clone().serve(http, shutdown.child_token()));
+    let lb_https = https.map(|l| tokio::spawn(ctx.lb.clone().serve_https(l, shutdown.child_token())));
     let sup = tokio::spawn(crate::controller::supervise(ctx.clone(), shutdown.child_token()));
     let trim = tokio::spawn(crate::memory::run(shutdown.child_token()));
     let notify = tokio::spawn(crate::notify::deliver::run(ctx.clone(), shutdown.child_token()));
@@ -192,6 +202,9 @@ pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Re
     let _ = trim.await;
     let _ = notify.await;
     let _ = lb.await;
+    if let Some(https) = lb_https {
+        let _ = https.await;
+    }
     Ok(())
 }
 
@@ -205,6 +218,9 @@ pub async fn run(opts: ServerOptions) -> Result<(), Box<dyn std::error::Error>> 
     eprintln!("sprout server: data in {}", dir.display());
     eprintln!("  API            http://{}", started.api.local_addr()?);
     eprintln!("  load balancer  http://{}", started.http.local_addr()?);
+    if let Some(https) = &started.https {
+        eprintln!("                 https://{}", https.local_addr()?);
+    }
     let (in_use, capacity) = started.ctx.networks.usage();
     let pool = started.ctx.networks.pool();
     eprintln!("  subnet pool    {} (/{} per instance): {in_use} of {capacity} in use", pool.net, pool.prefix);

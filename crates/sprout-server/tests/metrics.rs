@@ -63,8 +63,17 @@ async fn scrape_shows_requests_latency_and_connect_errors_without_a_token() {
     let mut table = RoutingTable::empty();
     let upstreams =
         vec![Upstream { instance: "i-live".into(), addr: live }, Upstream { instance: "i-dead".into(), addr: dead }];
-    table
-        .insert("shop.example", Route { app: "shop".into(), env: "prod".into(), upstreams, hold: None, balance: None });
+    table.insert(
+        "shop.example",
+        Route {
+            app: "shop".into(),
+            env: "prod".into(),
+            upstreams,
+            hold: None,
+            balance: None,
+            https: Default::default(),
+        },
+    );
     ctx.lb.publish(table);
     let shutdown = CancellationToken::new();
     let lb_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

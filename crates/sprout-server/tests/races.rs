@@ -115,6 +115,15 @@ impl Store for RacingStore {
     async fn delete_secret(&self, app: &str, env: &str, name: &str) -> Result<bool> {
         self.inner.delete_secret(app, env, name).await
     }
+    async fn put_certificate(&self, cert: &sprout_store::CertificateRecord) -> Result<()> {
+        self.inner.put_certificate(cert).await
+    }
+    async fn list_certificates(&self) -> Result<Vec<sprout_store::CertificateRecord>> {
+        self.inner.list_certificates().await
+    }
+    async fn delete_certificate(&self, id: &str) -> Result<bool> {
+        self.inner.delete_certificate(id).await
+    }
     async fn backup(&self, path: &std::path::Path) -> Result<()> {
         self.inner.backup(path).await
     }

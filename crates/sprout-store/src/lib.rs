@@ -5,6 +5,7 @@
 //! Not here: what the records mean (the server's controllers decide that).
 
 pub mod access;
+pub mod certs;
 pub mod lifecycle;
 pub mod memory;
 pub mod model;
@@ -16,6 +17,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 
 pub use access::*;
+pub use certs::*;
 pub use lifecycle::*;
 pub use memory::MemoryStore;
 pub use model::*;
@@ -164,6 +166,13 @@ pub trait Store: NotifyStore + Send + Sync + 'static {
     async fn list_secrets(&self, app: &str, env: &str) -> Result<Vec<SecretRecord>>;
     /// Removes one secret; false when there was none.
     async fn delete_secret(&self, app: &str, env: &str, name: &str) -> Result<bool>;
+
+    /// Stores a TLS certificate, replacing the one with the same id.
+    async fn put_certificate(&self, cert: &CertificateRecord) -> Result<()>;
+    /// Every certificate, by id.
+    async fn list_certificates(&self) -> Result<Vec<CertificateRecord>>;
+    /// Removes one certificate; false when there was none.
+    async fn delete_certificate(&self, id: &str) -> Result<bool>;
 
     /// Writes a consistent copy of the whole store to `path` (a new file), while it keeps
     /// serving. Sealed values stay sealed in the copy.

@@ -11,6 +11,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::certs::CertificateRecord;
+
 use crate::{
     Application, AuditRecord, CredentialKey, EnvironmentRecord, EventRecord, HostAccessPolicy, LifecyclePolicy,
     NewAudit, NewEvent, RegistryCredentialRecord, RegistryOutcome, Result, SecretRecord, Store, StoreError,
@@ -37,6 +39,7 @@ struct Data {
     audit: Vec<AuditRecord>,
     /// By (app, env, name).
     secrets: BTreeMap<(String, String, String), SecretRecord>,
+    certificates: BTreeMap<String, CertificateRecord>,
 }
 
 mod access;
@@ -341,6 +344,21 @@ impl Store for MemoryStore {
             what: format!("a backup to {}", path.display()),
             message: "the in-memory store keeps nothing to back up".into(),
         })
+    }
+
+    async fn put_certificate(&self, cert: &CertificateRecord) -> Result<()> {
+        self.with(|d| {
+            d.certificates.insert(cert.id.clone(), cert.clone());
+            Ok(())
+        })
+    }
+
+    async fn list_certificates(&self) -> Result<Vec<CertificateRecord>> {
+        self.with(|d| Ok(d.certificates.values().cloned().collect()))
+    }
+
+    async fn delete_certificate(&self, id: &str) -> Result<bool> {
+        self.with(|d| Ok(d.certificates.remove(id).is_some()))
     }
 
     async fn list_secrets(&self, app: &str, env: &str) -> Result<Vec<SecretRecord>> {

@@ -13,6 +13,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
+
+use crate::certs::CertificateRecord;
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
@@ -409,6 +411,36 @@ impl Store for SqliteStore {
         // VACUUM INTO reads one snapshot of the database and writes it compacted to a new file.
         sqlx::query("VACUUM INTO ?").bind(path.to_string_lossy().into_owned()).execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn put_certificate(&self, cert: &CertificateRecord) -> Result<()> {
+        let meta = serde_json::to_string(cert)
+            .map_err(|e| StoreError::Corrupt { what: format!("certificate {}", cert.id), message: e.to_string() })?;
+        sqlx::query("INSERT OR REPLACE INTO certificates (id, meta, sealed_key) VALUES (?, ?, ?)")
+            .bind(&cert.id)
+            .bind(meta)
+            .bind(&cert.sealed_key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_certificates(&self) -> Result<Vec<CertificateRecord>> {
+        let rows: Vec<(String, String, Vec<u8>)> =
+            sqlx::query_as("SELECT id, meta, sealed_key FROM certificates ORDER BY id").fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|(id, meta, sealed_key)| {
+                let mut cert: CertificateRecord = serde_json::from_str(&meta)
+                    .map_err(|e| StoreError::Corrupt { what: format!("certificate {id}"), message: e.to_string() })?;
+                cert.sealed_key = sealed_key;
+                Ok(cert)
+            })
+            .collect()
+    }
+
+    async fn delete_certificate(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM certificates WHERE id = ?").bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn list_secrets(&self, app: &str, env: &str) -> Result<Vec<SecretRecord>> {

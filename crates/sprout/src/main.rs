@@ -47,6 +47,9 @@ enum Command {
         /// Load balancer address
         #[arg(long, default_value = "127.0.0.1:8080")]
         http: String,
+        /// Load balancer HTTPS address (certificates from `sprout certs`, chosen by SNI)
+        #[arg(long, value_name = "ADDR")]
+        https: Option<String>,
         /// Extra domain environments answer under (ENV.APP.DOMAIN), beside ENV.APP.localhost
         #[arg(long)]
         domain: Option<String>,
@@ -161,6 +164,8 @@ enum Command {
     Secrets(cmd::secrets::SecretsArgs),
     /// Custom domains an environment answers to (exact or *.wildcard): add, list, remove
     Domains(cmd::domains::DomainsArgs),
+    /// TLS certificates the HTTPS listener serves: add (upload), list, remove
+    Certs(cmd::certs::CertsArgs),
     /// Every change made through the API: who (which token), what, when, how it ended
     Audit {
         /// Only this environment's
@@ -216,6 +221,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             data_dir,
             api,
             http,
+            https,
             domain,
             max_bundle_mb,
             launch_concurrency,
@@ -230,6 +236,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 data_dir: data_dir.unwrap_or_else(config::default_data_dir),
                 api_addr: api,
                 http_addr: http,
+                https_addr: https,
                 domain,
                 max_bundle_mb: Some(max_bundle_mb),
                 launch_concurrency: launch_concurrency.map(|n| n as usize),
@@ -265,6 +272,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Command::Tokens(a) => cmd::tokens::run(&c, a).await,
                 Command::Secrets(a) => cmd::secrets::run(&c, a).await,
                 Command::Domains(a) => cmd::domains::run(&c, a).await,
+                Command::Certs(a) => cmd::certs::run(&c, a).await,
                 Command::Audit { env, limit } => cmd::tokens::audit(&c, env, limit).await,
                 Command::Admin(a) => cmd::admin::run(&c, a).await,
                 Command::Notify(a) => cmd::notify::run(&c, a).await,

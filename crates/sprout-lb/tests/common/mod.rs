@@ -120,7 +120,7 @@ fn text(body: String) -> Response<BoxBody<Bytes, hyper::Error>> {
 }
 
 pub fn route(app: &str, env: &str, upstreams: Vec<Upstream>) -> Route {
-    Route { app: app.to_owned(), env: env.to_owned(), upstreams, hold: None, balance: None }
+    Route { app: app.to_owned(), env: env.to_owned(), upstreams, hold: None, balance: None, https: Default::default() }
 }
 
 /// A running load balancer on a loopback port.

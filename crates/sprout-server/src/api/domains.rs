@@ -126,6 +126,47 @@ pub async fn remove(
     Ok(Json(views(&changed)))
 }
 
+/// An environment's HTTPS options; absent fields stay as they are.
+#[derive(Deserialize)]
+pub struct HttpsOptions {
+    pub redirect: Option<bool>,
+    /// 0 turns HSTS off.
+    pub hsts_max_age: Option<u64>,
+}
+
+/// The HTTPS options as they are now.
+#[derive(Serialize, Deserialize)]
+pub struct HttpsView {
+    pub redirect: bool,
+    pub hsts_max_age: Option<u64>,
+}
+
+/// Sets whether plain HTTP is redirected to HTTPS (308) and the HSTS max-age, published at once.
+pub async fn set_https(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+    Json(req): Json<HttpsOptions>,
+) -> Result<Json<HttpsView>, ApiError> {
+    const MAX_HSTS: u64 = 2 * 365 * 24 * 3600;
+    if req.hsts_max_age.is_some_and(|s| s > MAX_HSTS) {
+        return Err(bad(format!("an HSTS max-age of more than {MAX_HSTS} s (two years) is refused"), None));
+    }
+    let now = ctx.clock.now();
+    let changed = sprout_store::change_environment(&*ctx.store, &app, &env, |e| {
+        if let Some(redirect) = req.redirect {
+            e.options.routing.https_redirect = redirect;
+        }
+        if let Some(age) = req.hsts_max_age {
+            e.options.routing.hsts_max_age = Some(age).filter(|a| *a > 0);
+        }
+        e.updated_at = now;
+    })
+    .await?;
+    ctx.routing.set_names(&app, &[(&env, &changed.options.routing)]);
+    let routing = &changed.options.routing;
+    Ok(Json(HttpsView { redirect: routing.https_redirect, hsts_max_age: routing.hsts_max_age }))
+}
+
 /// Writes the environment's domains (on a fresh read when another writer came first) and
 /// publishes its names to the load balancer.
 async fn change(

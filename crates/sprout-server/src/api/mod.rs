@@ -5,6 +5,7 @@ pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod bundle_options;
+pub mod certs;
 pub mod clone;
 pub mod config;
 pub mod deploy_options;
@@ -54,6 +55,9 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/environments/{env}/clone", post(clone::clone))
         .route("/apps/{app}/swap", post(swap::swap))
         .route("/apps/{app}/domains", get(domains::list))
+        .route("/apps/{app}/environments/{env}/https", axum::routing::put(domains::set_https))
+        .route("/certificates", get(certs::list).post(certs::add))
+        .route("/certificates/{id}", delete(certs::remove))
         .route("/apps/{app}/environments/{env}/domains", post(domains::add))
         .route("/apps/{app}/environments/{env}/domains/{host}", delete(domains::remove))
         .route("/apps/{app}/environments/{env}/variables", get(variables::show).patch(variables::change))

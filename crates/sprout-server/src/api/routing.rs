@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use sprout_lb::hold::HoldConfig;
-use sprout_lb::{Route, RoutingTable, Upstream};
+use sprout_lb::{HttpsPolicy, Route, RoutingTable, Upstream};
 
 use super::error::ApiError;
 use crate::context::Ctx;
@@ -38,6 +38,11 @@ pub struct RouteView {
     /// load balancer's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<sprout_model::options::Algorithm>,
+    /// Plain HTTP answered with a 308 to HTTPS.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub https_redirect: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsts_max_age: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +82,8 @@ impl RoutingView {
                     sprout_lb::Balance::LeastOutstanding => sprout_model::options::Algorithm::LeastOutstandingRequests,
                     sprout_lb::Balance::RoundRobin => sprout_model::options::Algorithm::RoundRobin,
                 }),
+                https_redirect: route.https.redirect,
+                hsts_max_age: route.https.hsts_max_age,
             })
             .collect();
         routes.sort_by(|a, b| a.host.cmp(&b.host));
@@ -94,9 +101,10 @@ impl RoutingView {
                 instance_limit: h.instance_limit,
             });
             let balance = route.balance.map(crate::routing::balance_of);
+            let https = HttpsPolicy { redirect: route.https_redirect, hsts_max_age: route.hsts_max_age };
             table.insert(
                 &route.host,
-                Route { app: route.app.clone(), env: route.env.clone(), upstreams, hold, balance },
+                Route { app: route.app.clone(), env: route.env.clone(), upstreams, hold, balance, https },
             );
         }
         table
@@ -134,6 +142,7 @@ mod tests {
             Upstream { instance: "i-1".into(), addr: "[::1]:40001".parse().unwrap() },
         ];
         let hold = Some(HoldConfig { max_requests: 7, max_wait: Duration::from_millis(1500), instance_limit: Some(3) });
+        let https = HttpsPolicy { redirect: true, hsts_max_age: Some(300) };
         table.insert(
             "Web.Shop.localhost",
             Route {
@@ -142,11 +151,19 @@ mod tests {
                 upstreams,
                 hold,
                 balance: Some(sprout_lb::Balance::RoundRobin),
+                https,
             },
         );
         table.insert(
             "a.example",
-            Route { app: "a".into(), env: "prod".into(), upstreams: vec![], hold: None, balance: None },
+            Route {
+                app: "a".into(),
+                env: "prod".into(),
+                upstreams: vec![],
+                hold: None,
+                balance: None,
+                https: Default::default(),
+            },
         );
         let view = RoutingView::from_table(&table);
         assert_eq!(view.routes[0].host, "a.example", "sorted by host");
@@ -159,6 +176,7 @@ mod tests {
         assert_eq!(route.upstreams[1].instance, "i-1", "instance order kept");
         assert_eq!(route.upstreams[1].addr, "[::1]:40001".parse().unwrap());
         assert_eq!(route.hold, hold, "queue bounds travel too");
+        assert_eq!(route.https, https, "and the HTTPS options");
         assert_eq!(rebuilt.lookup("a.example").unwrap().hold, None);
     }
 }

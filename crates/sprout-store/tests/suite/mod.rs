@@ -164,6 +164,32 @@ async fn tokens(store: &dyn Store) {
     assert!(!store.delete_token("ci").await.unwrap());
     assert_eq!(store.find_token(&ci.hash).await.unwrap(), None);
     audit_and_secrets(store).await;
+    certificates(store).await;
+}
+
+async fn certificates(store: &dyn Store) {
+    use sprout_store::{CertSource, CertificateRecord};
+    let cert = CertificateRecord {
+        id: "ab12".into(),
+        names: vec!["ads.example.com".into(), "*.ads.example.com".into()],
+        issuer: "CN=Test CA".into(),
+        not_before: at(0),
+        not_after: at(1000),
+        source: CertSource::Upload,
+        chain_pem: "-----BEGIN CERTIFICATE-----\n...".into(),
+        added_at: at(1),
+        last_attempt: None,
+        last_error: None,
+        sealed_key: b"sealed key".to_vec(),
+    };
+    store.put_certificate(&cert).await.unwrap();
+    assert_eq!(store.list_certificates().await.unwrap(), vec![cert.clone()], "the sealed key comes back too");
+    let failed = CertificateRecord { last_attempt: Some(at(5)), last_error: Some("refused".into()), ..cert.clone() };
+    store.put_certificate(&failed).await.unwrap();
+    assert_eq!(store.list_certificates().await.unwrap(), vec![failed], "replaced by id");
+    assert!(store.delete_certificate("ab12").await.unwrap());
+    assert!(!store.delete_certificate("ab12").await.unwrap());
+    assert!(store.list_certificates().await.unwrap().is_empty());
 }
 
 async fn audit_and_secrets(store: &dyn Store) {

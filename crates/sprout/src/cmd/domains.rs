@@ -27,6 +27,30 @@ pub enum DomainsCommand {
     List { env: Option<String> },
     /// Stop ENV answering HOST
     Remove { env: String, host: String },
+    /// ENV's HTTPS options: redirect plain HTTP to HTTPS (308), HSTS
+    Https {
+        env: String,
+        /// Answer plain-HTTP requests with a 308 to the same URL over HTTPS
+        #[arg(long, value_name = "on|off", value_parser = on_off)]
+        redirect: Option<bool>,
+        /// Send Strict-Transport-Security with this max-age on HTTPS answers (0: none)
+        #[arg(long, value_name = "SECONDS")]
+        hsts_max_age: Option<u64>,
+    },
+}
+
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        _ => Err(format!("{s:?}: expected on or off")),
+    }
+}
+
+#[derive(Deserialize, Serialize)]
+struct HttpsView {
+    redirect: bool,
+    hsts_max_age: Option<u64>,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -52,6 +76,17 @@ pub async fn run(c: &Context, args: DomainsArgs) -> Result<u8> {
                 println!("{whose} has no custom domain: `sprout domains add ENV HOST` adds one");
             }
             (list, None)
+        }
+        DomainsCommand::Https { env, redirect, hsts_max_age } => {
+            let body = json!({ "redirect": redirect, "hsts_max_age": hsts_max_age });
+            let v: HttpsView = c.client.put(&format!("/apps/{app}/environments/{env}/https"), &body).await?;
+            if c.fmt == Format::Json {
+                output::json(&v);
+            } else {
+                let hsts = v.hsts_max_age.map_or("off".to_string(), |s| format!("max-age={s}"));
+                println!("{env}: redirect to HTTPS {}, HSTS {hsts}", if v.redirect { "on" } else { "off" });
+            }
+            return Ok(0);
         }
         DomainsCommand::Remove { env, host } => {
             let list = c.client.delete(&format!("/apps/{app}/environments/{env}/domains/{host}")).await?;

@@ -3,6 +3,7 @@
 
 pub mod abort;
 pub mod admin;
+pub mod certs;
 pub mod clone;
 pub mod config;
 pub mod domains;

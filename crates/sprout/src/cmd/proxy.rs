@@ -140,6 +140,8 @@ mod tests {
                 upstreams,
                 hold: None,
                 balance: None,
+                https_redirect: false,
+                hsts_max_age: None,
             }],
         }
     }

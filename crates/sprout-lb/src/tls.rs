@@ -1,0 +1,195 @@
+//! HTTPS: the TLS listener (rustls with the aws-lc-rs provider only; TLS 1.2 and 1.3; ALPN h2 and
+//! http/1.1), the certificates it serves chosen by SNI from a set the control plane publishes
+//! whole ([`Certificates`]), and what HTTPS changes in answers: 421 when a request's host is not
+//! the connection's SNI (in `proxy`), the 308 from plain HTTP and HSTS per environment.
+//!
+//! Not here: where certificates come from or whether they are valid (the control plane checks
+//! them before publishing), HTTP itself (`server`, `proxy`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Full};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::LoadBalancer;
+use crate::body::ProxyBody;
+use crate::server::{Connections, accept};
+
+/// Where ACME's HTTP-01 challenges are fetched: never redirected to HTTPS.
+const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
+
+/// One certificate as the load balancer serves it: the names it answers (exact, or `*.parent`),
+/// its chain and key, and when it expires (the later one wins where two cover a name).
+#[derive(Clone)]
+pub struct ServedCert {
+    pub names: Vec<String>,
+    pub key: Arc<CertifiedKey>,
+    /// Unix seconds.
+    pub not_after: i64,
+}
+
+impl std::fmt::Debug for ServedCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServedCert").field("names", &self.names).field("not_after", &self.not_after).finish()
+    }
+}
+
+#[derive(Default)]
+struct Index {
+    exact: HashMap<String, Arc<CertifiedKey>>,
+    /// Keyed by what follows `*.`.
+    wildcard: HashMap<String, Arc<CertifiedKey>>,
+}
+
+/// The certificates served now, swapped whole; the handshake reads them without a lock.
+#[derive(Default)]
+pub struct Certificates {
+    index: ArcSwap<Index>,
+}
+
+impl std::fmt::Debug for Certificates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let index = self.index.load();
+        f.debug_struct("Certificates").field("names", &(index.exact.len() + index.wildcard.len())).finish()
+    }
+}
+
+impl Certificates {
+    /// Serves `certs` from the next handshake on; handshakes under way keep what they chose.
+    pub fn publish(&self, mut certs: Vec<ServedCert>) {
+        // Later expiry last, so it overwrites: a renewed certificate wins over the one it renews.
+        certs.sort_by_key(|c| c.not_after);
+        let mut index = Index::default();
+        for cert in certs {
+            for name in &cert.names {
+                let name = name.to_ascii_lowercase();
+                match name.strip_prefix("*.") {
+                    Some(parent) => index.wildcard.insert(parent.to_string(), cert.key.clone()),
+                    None => index.exact.insert(name, cert.key.clone()),
+                };
+            }
+        }
+        self.index.store(Arc::new(index));
+    }
+
+    /// The certificate for a server name: its own, else a wildcard one level up.
+    pub fn find(&self, name: &str) -> Option<Arc<CertifiedKey>> {
+        let name = name.to_ascii_lowercase();
+        let index = self.index.load();
+        if let Some(key) = index.exact.get(&name) {
+            return Some(key.clone());
+        }
+        let (first, parent) = name.split_once('.')?;
+        if first.is_empty() { None } else { index.wildcard.get(parent).cloned() }
+    }
+}
+
+/// Picks the certificate by SNI; none (no SNI, or no certificate for it) fails the handshake
+/// with an alert.
+struct BySni(Arc<LoadBalancer>);
+
+impl std::fmt::Debug for BySni {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.certificates.fmt(f)
+    }
+}
+
+impl ResolvesServerCert for BySni {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let name = hello.server_name()?;
+        let found = self.0.certificates.find(name);
+        if found.is_none() {
+            tracing::debug!(sni = name, "TLS handshake for a name without a certificate");
+        }
+        found
+    }
+}
+
+/// The one TLS configuration: aws-lc-rs, TLS 1.3 and 1.2, ALPN h2 then http/1.1.
+pub(crate) fn server_config(lb: &Arc<LoadBalancer>) -> Result<rustls::ServerConfig, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(BySni(lb.clone())));
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Accepts TLS connections on the caller's runtime until `shutdown`, then drains them.
+pub(crate) async fn serve_tls(
+    lb: Arc<LoadBalancer>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    drain_deadline: Duration,
+) -> std::io::Result<()> {
+    let config = server_config(&lb).map_err(std::io::Error::other)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let slots = Arc::new(Semaphore::new(lb.config.max_connections.max(1)));
+    let connections = Connections::new(&lb);
+    let handshake_timeout = lb.config.client_header_timeout;
+    loop {
+        let Some((stream, peer, slot)) = accept(&listener, &slots, &shutdown).await else {
+            break;
+        };
+        let _ = stream.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let closing = connections.closing().clone();
+        let runner = connections.runner(peer, connections.client_addr(peer));
+        connections.spawn(async move {
+            let _slot = slot;
+            let handshake = tokio::select! {
+                () = closing.cancelled() => return,
+                done = tokio::time::timeout(handshake_timeout, acceptor.accept(stream)) => done,
+            };
+            let tls = match handshake {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(err)) => return tracing::debug!(%peer, error = %err, "TLS handshake failed"),
+                Err(_) => return tracing::debug!(%peer, "TLS handshake did not finish in time"),
+            };
+            let sni: Option<Arc<str>> = tls.get_ref().1.server_name().map(|n| Arc::from(n.to_ascii_lowercase()));
+            runner.over_tls(sni).serve(tls).await;
+        });
+    }
+    drop(listener);
+    connections.drain(drain_deadline).await;
+    Ok(())
+}
+
+/// Whether a path is an ACME HTTP-01 challenge (answered over plain HTTP whatever the
+/// environment's redirect says).
+pub(crate) fn is_acme_challenge(path: &str) -> bool {
+    path.starts_with(ACME_CHALLENGE_PREFIX)
+}
+
+/// The 308 that sends a plain-HTTP request to the same URL over HTTPS, on the load balancer's
+/// HTTPS port (left out when it is 443).
+pub(crate) fn redirect_to_https(lb: &LoadBalancer, host: &str, uri: &Uri) -> Response<ProxyBody> {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let location = match lb.config.https_port {
+        Some(443) | None => format!("https://{host}{path}"),
+        Some(port) => format!("https://{host}:{port}{path}"),
+    };
+    let mut response = Response::new(Full::new(Bytes::new()).map_err(|never| match never {}).boxed_unsync());
+    *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// `Strict-Transport-Security` on an answer over HTTPS.
+pub(crate) fn add_hsts(headers: &mut HeaderMap, max_age: u64) {
+    if let Ok(value) = HeaderValue::from_str(&format!("max-age={max_age}")) {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, value);
+    }
+}
