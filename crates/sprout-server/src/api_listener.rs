@@ -1,7 +1,8 @@
 //! Serving the API on its listener: HTTP/1.1 only (the CLI, scripts and Prometheus speak it), with
 //! a bound on how long a client may take to send a request head, so a client that opens
 //! connections and sends half a head cannot hold them (axum's own `serve` sets no such bound).
-//! Graceful: at shutdown, requests in flight finish, for at most a drain deadline.
+//! Graceful: at shutdown, requests in flight finish, for at most a drain deadline. Over TLS when
+//! given a certificate (`--api-tls-cert`/`--api-tls-key`), so CI can reach it across a network.
 
 use std::time::Duration;
 
@@ -17,8 +18,47 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long requests in flight may take to finish once shutdown is asked for.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
+/// The API's TLS configuration for one certificate chain and key (PEM): aws-lc-rs, TLS 1.3 and
+/// 1.2, HTTP/1.1. The pair is checked as uploads are (`certs::check`): an expired certificate or
+/// a key that does not match is refused at start, saying so.
+pub fn tls_config(chain_pem: &str, key_pem: &str, now: chrono::DateTime<chrono::Utc>) -> Result<TlsAcceptor, String> {
+    let checked = crate::certs::check(chain_pem, key_pem, now, sprout_store::CertSource::Upload)
+        .map_err(|e| format!("the API's TLS certificate cannot be used: {e}"))?;
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_cert_resolver(std::sync::Arc::new(OneCertificate(checked.served.key.clone())));
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(std::sync::Arc::new(config)))
+}
+
+pub use tokio_rustls::TlsAcceptor;
+
+/// The API's one certificate, whatever name the client asked for (an address has none).
+#[derive(Debug)]
+struct OneCertificate(std::sync::Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for OneCertificate {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<std::sync::Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` is cancelled.
 pub async fn serve_api(listener: TcpListener, app: Router, shutdown: CancellationToken, header_timeout: Duration) {
+    serve_api_tls(listener, app, None, shutdown, header_timeout).await
+}
+
+/// [`serve_api`], over TLS when `tls` is given.
+pub async fn serve_api_tls(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<TlsAcceptor>,
+    shutdown: CancellationToken,
+    header_timeout: Duration,
+) {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
     let graceful = GracefulShutdown::new();
@@ -34,10 +74,26 @@ pub async fn serve_api(listener: TcpListener, app: Router, shutdown: Cancellatio
                 }
             },
         };
-        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-        let watched = graceful.watch(connection);
+        let service = TowerToHyperService::new(app.clone());
+        let Some(tls) = &tls else {
+            let watched = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+            tokio::spawn(async move {
+                if let Err(e) = watched.await {
+                    tracing::debug!(%peer, "API connection ended: {e}");
+                }
+            });
+            continue;
+        };
+        // The handshake runs in the connection's task, bounded like a request head; the
+        // connection joins the graceful drain once it is up.
+        let (tls, builder, watcher) = (tls.clone(), builder.clone(), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(e) = watched.await {
+            let stream = match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => return tracing::debug!(%peer, "API TLS handshake failed: {e}"),
+                Err(_) => return tracing::debug!(%peer, "API TLS handshake did not finish in time"),
+            };
+            if let Err(e) = watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await {
                 tracing::debug!(%peer, "API connection ended: {e}");
             }
         });

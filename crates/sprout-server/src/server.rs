@@ -22,6 +22,11 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     pub api_addr: String,
     pub http_addr: String,
+    /// The API's certificate chain and key, PEM (`--api-tls-cert`, `--api-tls-key`): the API is
+    /// then served over TLS only.
+    pub api_tls: Option<(PathBuf, PathBuf)>,
+    /// Serve the API without TLS on an address other than loopback (`--insecure-api`).
+    pub insecure_api: bool,
     /// The load balancer's HTTPS address (`--https`); None: no HTTPS listener.
     pub https_addr: Option<String>,
     pub domain: Option<String>,
@@ -53,6 +58,12 @@ pub enum StartError {
         "cannot listen for the {what} on {addr}: {message}; is another server running there? choose another address with {flag}"
     )]
     Bind { what: &'static str, addr: String, flag: &'static str, message: String },
+    #[error(
+        "the API would listen on {addr} without TLS: tokens and secrets would cross the network in the clear. Give it a certificate with --api-tls-cert FULLCHAIN.pem --api-tls-key KEY.pem, keep it on loopback (--api 127.0.0.1:4680, the default) behind your own TLS proxy, or pass --insecure-api if the network is yours alone"
+    )]
+    InsecureApi { addr: String },
+    #[error("{0}")]
+    ApiTls(String),
     #[error("{0}")]
     Store(#[from] sprout_store::StoreError),
     #[error("{0}")]
@@ -73,6 +84,8 @@ pub struct Started {
     pub api: TcpListener,
     pub http: TcpListener,
     pub https: Option<TcpListener>,
+    /// The API's TLS, when it has a certificate.
+    pub api_tls: Option<crate::api_listener::TlsAcceptor>,
     pub admin_token: Option<String>,
 }
 
@@ -142,6 +155,20 @@ pub async fn start(
     let secret_key = crate::secrets::SecretKey::load(&dir)?;
     let networks = instance_networks(opts, &*engine).await?;
     let api = bind(&opts.api_addr, "API", "--api").await?;
+    let api_tls = match &opts.api_tls {
+        Some((cert, key)) => {
+            let read = |p: &PathBuf| {
+                std::fs::read_to_string(p).map_err(|e| StartError::ApiTls(format!("cannot read {}: {e}", p.display())))
+            };
+            let acceptor = crate::api_listener::tls_config(&read(cert)?, &read(key)?, clock.now());
+            Some(acceptor.map_err(StartError::ApiTls)?)
+        }
+        None => None,
+    };
+    let loopback = api.local_addr().is_ok_and(|a| a.ip().is_loopback());
+    if api_tls.is_none() && !loopback && !opts.insecure_api {
+        return Err(StartError::InsecureApi { addr: opts.api_addr.clone() });
+    }
     let http = bind(&opts.http_addr, "load balancer", "--http").await?;
     let https = match &opts.https_addr {
         Some(addr) => Some(bind(addr, "load balancer's HTTPS", "--https").await?),
@@ -169,7 +196,7 @@ pub async fn start(
     ctx.networks = Arc::new(networks);
     ctx.registries = Arc::new(crate::registry::Registries::new(secret_key, opts.registries.clone()));
     crate::certs::publish_all(&ctx).await?;
-    Ok(Started { ctx, api, http, https, admin_token })
+    Ok(Started { ctx, api, http, https, api_tls, admin_token })
 }
 
 /// The instance network pool, checked against the host's routes and the engine's networks, with
@@ -190,14 +217,14 @@ async fn instance_networks(opts: &ServerOptions, engine: &dyn Engine) -> Result<
 
 /// Serve the API and load balancer and run the controllers until `shutdown` is cancelled.
 pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Result<()> {
-    let Started { ctx, api, http, https, .. } = started;
+    let Started { ctx, api, http, https, api_tls, .. } = started;
     let lb = tokio::spawn(ctx.lb.clone().serve(http, shutdown.child_token()));
     let lb_https = https.map(|l| tokio::spawn(ctx.lb.clone().serve_https(l, shutdown.child_token())));
     let sup = tokio::spawn(crate::controller::supervise(ctx.clone(), shutdown.child_token()));
     let trim = tokio::spawn(crate::memory::run(shutdown.child_token()));
     let notify = tokio::spawn(crate::notify::deliver::run(ctx.clone(), shutdown.child_token()));
     let app = crate::api::router(ctx);
-    crate::api_listener::serve_api(api, app, shutdown.clone(), crate::api_listener::HEADER_TIMEOUT).await;
+    crate::api_listener::serve_api_tls(api, app, api_tls, shutdown.clone(), crate::api_listener::HEADER_TIMEOUT).await;
     let _ = sup.await;
     let _ = trim.await;
     let _ = notify.await;
@@ -216,7 +243,8 @@ pub async fn run(opts: ServerOptions) -> Result<(), Box<dyn std::error::Error>> 
     tracing::info!("Docker {} (API {}) at {}", info.version, info.api_version, info.endpoint);
     let dir = &started.ctx.settings.data_dir;
     eprintln!("sprout server: data in {}", dir.display());
-    eprintln!("  API            http://{}", started.api.local_addr()?);
+    let scheme = if started.api_tls.is_some() { "https" } else { "http" };
+    eprintln!("  API            {scheme}://{}", started.api.local_addr()?);
     eprintln!("  load balancer  http://{}", started.http.local_addr()?);
     if let Some(https) = &started.https {
         eprintln!("                 https://{}", https.local_addr()?);

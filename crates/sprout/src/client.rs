@@ -13,11 +13,25 @@ pub struct Client {
     token: Option<String>,
 }
 
+/// A PEM file of certificate authorities to trust for an `https://` server URL, beside the
+/// system's (a server whose API certificate a private CA signed).
+pub const CA_FILE_ENV: &str = "SPROUT_CA_FILE";
+
 impl Client {
-    pub fn new(url: &str, token: Option<String>) -> Self {
-        let http =
-            reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5)).build().expect("HTTP client");
-        Client { http, url: url.to_string(), token }
+    /// A client of the server at `url` (`http://` or `https://`).
+    pub fn new(url: &str, token: Option<String>) -> Result<Self> {
+        let mut builder = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5));
+        if let Some(path) = std::env::var_os(CA_FILE_ENV) {
+            let pem = std::fs::read(&path)
+                .map_err(|e| anyhow!("cannot read {CA_FILE_ENV}={}: {e}", path.to_string_lossy()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| anyhow!("{CA_FILE_ENV}={} holds no PEM certificate: {e}", path.to_string_lossy()))?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder.build().map_err(|e| anyhow!("cannot set up the HTTP client: {e}"))?;
+        Ok(Client { http, url: url.to_string(), token })
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {

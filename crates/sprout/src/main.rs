@@ -47,6 +47,16 @@ enum Command {
         /// Load balancer address
         #[arg(long, default_value = "127.0.0.1:8080")]
         http: String,
+        /// The API's TLS certificate chain (PEM); with --api-tls-key the API speaks HTTPS only
+        #[arg(long, value_name = "FULLCHAIN.pem", requires = "api_tls_key")]
+        api_tls_cert: Option<PathBuf>,
+        /// The API certificate's private key (PEM)
+        #[arg(long, value_name = "KEY.pem", requires = "api_tls_cert")]
+        api_tls_key: Option<PathBuf>,
+        /// Allow an --api address other than loopback without TLS (tokens would cross the
+        /// network in the clear)
+        #[arg(long)]
+        insecure_api: bool,
         /// Load balancer HTTPS address (certificates from `sprout certs`, chosen by SNI)
         #[arg(long, value_name = "ADDR")]
         https: Option<String>,
@@ -222,6 +232,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             api,
             http,
             https,
+            api_tls_cert,
+            api_tls_key,
+            insecure_api,
             domain,
             max_bundle_mb,
             launch_concurrency,
@@ -237,6 +250,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 api_addr: api,
                 http_addr: http,
                 https_addr: https,
+                api_tls: api_tls_cert.zip(api_tls_key),
+                insecure_api,
                 domain,
                 max_bundle_mb: Some(max_bundle_mb),
                 launch_concurrency: launch_concurrency.map(|n| n as usize),
@@ -254,7 +269,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Init { app, environment } => cmd::init::init(cli.url, app, environment, fmt),
         command => {
             let r = config::resolve(cli.url, cli.token, cli.app)?;
-            let c = cmd::Context { client: client::Client::new(&r.url, r.token.clone()), resolved: r, fmt };
+            let c = cmd::Context { client: client::Client::new(&r.url, r.token.clone())?, resolved: r, fmt };
             match command {
                 Command::Create(a) => cmd::env::create(&c, a).await,
                 Command::Deploy(a) => cmd::env::deploy(&c, a).await,

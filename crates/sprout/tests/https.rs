@@ -205,3 +205,87 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Kills the server it holds when the test ends, however it ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_api_is_served_over_tls_and_refused_in_the_clear_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = || format!("127.0.0.1:{}", free_port());
+
+    // Off loopback without TLS: refused at start, saying why and what to do.
+    let open = std::process::Command::new(BIN)
+        .args(["server", "--data-dir"])
+        .arg(dir.path().join("open"))
+        .args(["--api", &format!("0.0.0.0:{}", free_port()), "--http", &free()])
+        .output()
+        .unwrap();
+    assert!(!open.status.success());
+    let said = text(&open.stderr);
+    assert!(
+        said.contains("without TLS") && said.contains("--api-tls-cert") && said.contains("--insecure-api"),
+        "{said}"
+    );
+
+    let (ca, chain, key) = issue(&["localhost"], false);
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (cert_file, key_file, ca_file) = (write("api.pem", &chain), write("api.key", &key), write("ca.pem", &ca));
+    let (_, _, wrong_key) = issue(&["localhost"], false);
+    let mismatched = std::process::Command::new(BIN)
+        .args(["server", "--data-dir"])
+        .arg(dir.path().join("bad"))
+        .args(["--api", &free(), "--http", &free(), "--api-tls-cert", &cert_file])
+        .args(["--api-tls-key", &write("wrong.key", &wrong_key)])
+        .output()
+        .unwrap();
+    assert!(!mismatched.status.success());
+    assert!(text(&mismatched.stderr).contains("does not match"), "{}", text(&mismatched.stderr));
+
+    let api = free();
+    let data = dir.path().join("data");
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let _server = Killed(
+        std::process::Command::new(BIN)
+            .args(["server", "--data-dir"])
+            .arg(&data)
+            .args(["--api", &api, "--http", &free(), "--api-tls-cert", &cert_file, "--api-tls-key", &key_file])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    eventually("the API answers over TLS", 30, || {
+        https(&api, &ca, "localhost", "localhost", "/healthz", false, &[]).is_ok_and(|a| a.status == 200)
+    });
+    assert_ne!(http_get(&api, "localhost", "/healthz").map(|r| r.0).unwrap_or(0), 200, "no plain HTTP on it");
+    let port = api.rsplit(':').next().unwrap();
+    let token = std::fs::read_to_string(data.join("admin.token")).unwrap();
+    let cli = |ca_file: Option<&str>| {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(["tokens", "list", "--output", "json"])
+            .env_remove("SPROUT_APP")
+            .env("SPROUT_URL", format!("https://localhost:{port}"))
+            .env("SPROUT_TOKEN", token.trim())
+            .env_remove("SPROUT_CA_FILE")
+            .current_dir(dir.path());
+        if let Some(ca_file) = ca_file {
+            cmd.env("SPROUT_CA_FILE", ca_file);
+        }
+        cmd.output().unwrap()
+    };
+    let trusted = cli(Some(&ca_file));
+    assert!(trusted.status.success(), "{}", text(&trusted.stderr));
+    assert!(!cli(None).status.success(), "a certificate the client does not trust is refused");
+}

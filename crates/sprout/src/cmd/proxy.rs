@@ -64,7 +64,7 @@ pub async fn run(c: &Context, a: ProxyArgs) -> Result<u8> {
     );
     let poll = Duration::from_millis(a.poll_ms.max(50));
     let (lb_poll, stop) = (lb.clone(), shutdown.clone());
-    let client = crate::client::Client::new(&c.resolved.url, c.resolved.token.clone());
+    let client = crate::client::Client::new(&c.resolved.url, c.resolved.token.clone())?;
     tokio::spawn(async move {
         loop {
             tokio::select! {
