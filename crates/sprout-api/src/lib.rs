@@ -6,6 +6,7 @@
 //! `--output json`, so keys never change here without a version bump. Pure data: no I/O, no
 //! server logic (validating and applying a request is the server's business).
 
+pub mod command;
 pub mod config;
 pub mod environment;
 pub mod notify;

@@ -98,6 +98,13 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         }),
         host_config: Some(host_config),
         networking_config,
+        tty: spec.tty.then_some(true),
+        open_stdin: spec.open_stdin.then_some(true),
+        // The attached client's end of input is the process's: its stdin closes with it.
+        stdin_once: spec.open_stdin.then_some(true),
+        attach_stdin: spec.open_stdin.then_some(true),
+        attach_stdout: spec.open_stdin.then_some(true),
+        attach_stderr: spec.open_stdin.then_some(true),
         ..Default::default()
     }
 }

@@ -54,12 +54,19 @@ fn full_spec() -> ContainerSpec {
             retries: 3,
             start_period_s: 10,
         }),
+        tty: true,
+        open_stdin: true,
     }
 }
 
 #[test]
 fn spec_maps_every_field() {
     let body = container_body(&full_spec());
+    // `sprout run`: a terminal, and input kept open for the attached client until it closes it.
+    assert_eq!(
+        (body.tty, body.open_stdin, body.stdin_once, body.attach_stdin),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
     assert_eq!(body.image.as_deref(), Some("app:1"));
     assert_eq!(body.labels.unwrap()["sprout.env"], "b");
     assert_eq!(body.env.unwrap(), ["A=1", "B=x=y"]);

@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod exec;
 mod inspected;
+mod process;
 mod pull;
 
 use std::collections::HashMap;
@@ -333,6 +334,26 @@ impl Engine for DockerEngine {
 
     /// One sample, not a stream; not one-shot either, so Docker includes the previous CPU
     /// reading and the CPU percentage can be computed (Docker waits about a second for it).
+    async fn exec_attached(
+        &self,
+        name: &str,
+        spec: &sprout_engine::ExecSpec,
+    ) -> Result<(String, sprout_engine::Attached)> {
+        process::exec(self, name, spec).await
+    }
+
+    async fn exec_exit_code(&self, exec: &str) -> Result<Option<i64>> {
+        process::exec_exit_code(self, exec).await
+    }
+
+    async fn attach(&self, name: &str) -> Result<sprout_engine::Attached> {
+        process::attach(self, name).await
+    }
+
+    async fn wait_exit(&self, name: &str) -> Result<i64> {
+        process::wait_exit(self, name).await
+    }
+
     async fn container_stats(&self, name: &str) -> Result<ContainerUsage> {
         let options = StatsOptions { stream: false, one_shot: false };
         let stats = self

@@ -5,6 +5,7 @@
 //! builder) nor Docker itself (`sprout-docker`).
 
 pub mod fake;
+pub mod process;
 pub mod spec;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use fake::FakeEngine;
+pub use process::*;
 pub use spec::*;
 
 /// Errors from an engine, classified where callers branch.
@@ -140,6 +142,42 @@ pub trait Engine: Send + Sync + 'static {
             operation: "exec",
             name: name.to_string(),
             message: "this engine cannot run commands in containers".to_string(),
+        })
+    }
+    /// Runs `spec.command` in the running container `name` and attaches to it (`sprout exec`):
+    /// the exec's id (for `exec_exit_code`) and the process, its input and output as they come.
+    /// Engines that cannot (the default) answer `Permanent`.
+    async fn exec_attached(&self, name: &str, spec: &ExecSpec) -> Result<(String, Attached)> {
+        let _ = spec;
+        Err(EngineError::Permanent {
+            operation: "exec_attached",
+            name: name.to_string(),
+            message: "this engine cannot run commands in containers".to_string(),
+        })
+    }
+    /// The exit code of an exec once its process has ended (None while it runs).
+    async fn exec_exit_code(&self, exec: &str) -> Result<Option<i64>> {
+        Err(EngineError::Permanent {
+            operation: "exec_exit_code",
+            name: exec.to_string(),
+            message: "this engine cannot run commands in containers".to_string(),
+        })
+    }
+    /// Attaches to a container's main process (its input, if the container keeps it open, and
+    /// its output from the start). Engines that cannot (the default) answer `Permanent`.
+    async fn attach(&self, name: &str) -> Result<Attached> {
+        Err(EngineError::Permanent {
+            operation: "attach",
+            name: name.to_string(),
+            message: "this engine cannot attach to containers".to_string(),
+        })
+    }
+    /// Waits for a container to exit; its exit code.
+    async fn wait_exit(&self, name: &str) -> Result<i64> {
+        Err(EngineError::Permanent {
+            operation: "wait_exit",
+            name: name.to_string(),
+            message: "this engine cannot wait for containers".to_string(),
         })
     }
     /// One sample of a running container's CPU and memory use. Engines that cannot tell (the

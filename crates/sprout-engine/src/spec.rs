@@ -120,6 +120,11 @@ pub struct ContainerSpec {
     pub ulimits: Vec<UlimitSpec>,
     pub log_config: Option<LogConfigSpec>,
     pub healthcheck: Option<HealthcheckSpec>,
+    /// Give the main process a terminal (`sprout run -t`).
+    pub tty: bool,
+    /// Keep the main process's standard input open for an attached client, closed when that
+    /// client closes it (`sprout run`).
+    pub open_stdin: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -220,6 +220,15 @@ pub enum Event {
         reason: String,
         tail: String,
     },
+    /// A one-off command ended (`sprout exec`, `sprout run`): where it ran, what, and its exit
+    /// code (None when it could not be had).
+    CommandRan {
+        how: String,
+        instance: String,
+        container: String,
+        command: String,
+        exit_code: Option<i64>,
+    },
     /// A registry refused a credential: said once when its circuit opens, not per instance.
     RegistryRefused {
         registry: String,
@@ -272,6 +281,7 @@ impl Event {
             Event::ImagePullFailed { .. } => "ImagePullFailed",
             Event::RegistryRefused { .. } => "RegistryRefused",
             Event::ReleaseTaskStarted { .. } => "ReleaseTaskStarted",
+            Event::CommandRan { .. } => "CommandRan",
             Event::ReleaseTaskSucceeded { .. } => "ReleaseTaskSucceeded",
             Event::ReleaseTaskFailed { .. } => "ReleaseTaskFailed",
         }
@@ -399,6 +409,10 @@ impl Event {
             ),
             Event::ImagePullFailed { image, error, retry_at } => {
                 format!("Pull of image {image} failed: {error}; next attempt at {retry_at}")
+            }
+            Event::CommandRan { how, instance, container, command, exit_code } => {
+                let exit = exit_code.map(|c| format!("exit code {c}")).unwrap_or_else(|| "exit code unknown".into());
+                format!("Command ran ({how}) in {instance}, container {container}: {command} ({exit})")
             }
             Event::ReleaseTaskStarted { version, instance, container, command } => {
                 format!("Release task of version {version} started in {instance} (container {container}): {command}")

@@ -3,12 +3,14 @@
 //! connections and sends half a head cannot hold them (axum's own `serve` sets no such bound).
 //! Graceful: at shutdown, requests in flight finish, for at most a drain deadline. Over TLS when
 //! given a certificate (`--api-tls-cert`/`--api-tls-key`), so CI can reach it across a network.
+//! Connections may be upgraded (`sprout exec` and `sprout run` stream a process's input and
+//! output over one: `api::commands`); an upgraded connection is the handler's, and ends with its
+//! process.
 
 use std::time::Duration;
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -46,6 +48,35 @@ impl rustls::server::ResolvesServerCert for OneCertificate {
     }
 }
 
+/// Serves one connection, with upgrades, until it ends; once `shutdown` is cancelled, the
+/// request in flight finishes and the connection closes (an idle one at once).
+async fn serve_one<IO, S, B>(
+    builder: &hyper::server::conn::http1::Builder,
+    io: IO,
+    service: S,
+    shutdown: CancellationToken,
+    peer: std::net::SocketAddr,
+) where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let connection = builder.serve_connection(io, service).with_upgrades();
+    tokio::pin!(connection);
+    let ended = tokio::select! {
+        r = connection.as_mut() => r,
+        () = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = ended {
+        tracing::debug!(%peer, "API connection ended: {e}");
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` is cancelled.
 pub async fn serve_api(listener: TcpListener, app: Router, shutdown: CancellationToken, header_timeout: Duration) {
     serve_api_tls(listener, app, None, shutdown, header_timeout).await
@@ -61,7 +92,7 @@ pub async fn serve_api_tls(
 ) {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
-    let graceful = GracefulShutdown::new();
+    let connections = tokio_util::task::TaskTracker::new();
     loop {
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -75,32 +106,24 @@ pub async fn serve_api_tls(
             },
         };
         let service = TowerToHyperService::new(app.clone());
-        let Some(tls) = &tls else {
-            let watched = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-            tokio::spawn(async move {
-                if let Err(e) = watched.await {
-                    tracing::debug!(%peer, "API connection ended: {e}");
-                }
-            });
-            continue;
-        };
-        // The handshake runs in the connection's task, bounded like a request head; the
-        // connection joins the graceful drain once it is up.
-        let (tls, builder, watcher) = (tls.clone(), builder.clone(), graceful.watcher());
-        tokio::spawn(async move {
+        let (tls, builder, shutdown) = (tls.clone(), builder.clone(), shutdown.clone());
+        connections.spawn(async move {
+            let Some(tls) = tls else {
+                return serve_one(&builder, TokioIo::new(stream), service, shutdown, peer).await;
+            };
+            // The handshake is bounded like a request head.
             let stream = match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(e)) => return tracing::debug!(%peer, "API TLS handshake failed: {e}"),
                 Err(_) => return tracing::debug!(%peer, "API TLS handshake did not finish in time"),
             };
-            if let Err(e) = watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await {
-                tracing::debug!(%peer, "API connection ended: {e}");
-            }
+            serve_one(&builder, TokioIo::new(stream), service, shutdown, peer).await
         });
     }
     drop(listener);
+    connections.close();
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = connections.wait() => {}
         () = tokio::time::sleep(DRAIN_DEADLINE) => tracing::warn!("API requests still in flight at the drain deadline"),
     }
 }

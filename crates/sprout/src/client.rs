@@ -106,7 +106,12 @@ impl Client {
         if status.is_success() {
             return serde_json::from_str(&text).map_err(|e| anyhow!("unexpected answer from {url}: {e}"));
         }
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Err(self.explain(status, &text))
+    }
+
+    /// What an error answer says, with the hints that apply.
+    fn explain(&self, status: StatusCode, text: &str) -> anyhow::Error {
+        let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
         let mut msg = body["error"].as_str().map(String::from).unwrap_or_else(|| format!("{status}: {text}"));
         if let Some(diags) = body["diagnostics"].as_array() {
             for d in diags {
@@ -128,6 +133,36 @@ impl Client {
                 "\n  no token given: set SPROUT_TOKEN (the server writes its admin token to DATA_DIR/admin.token)",
             );
         }
-        bail!(msg)
+        anyhow!(msg)
+    }
+
+    /// POSTs to `path` asking to upgrade the connection to a process stream
+    /// (`sprout_api::command`); the connection once the server switched.
+    pub async fn stream(&self, path: &str) -> Result<reqwest::Upgraded> {
+        let url = format!("{}/api/v1{path}", self.url);
+        let mut req = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONNECTION, "upgrade")
+            .header(reqwest::header::UPGRADE, sprout_api::command::PROTOCOL);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_connect() {
+                anyhow!("cannot reach the Sprout server at {}: is `sprout server` running?", self.url)
+            } else {
+                anyhow!("request POST {url} failed: {e}")
+            }
+        })?;
+        let status = resp.status();
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            return resp
+                .upgrade()
+                .await
+                .map_err(|e| anyhow!("the server switched protocols but the stream broke: {e}"));
+        }
+        let text = resp.text().await.unwrap_or_default();
+        Err(self.explain(status, &text))
     }
 }

@@ -105,6 +105,12 @@ enum Command {
     Create(cmd::env::CreateArgs),
     /// Deploy a bundle (or an existing version) to an environment and wait until it is Ready
     Deploy(cmd::env::DeployArgs),
+    /// Run a command in a running container of an environment (like `eb ssh` then `docker
+    /// exec`): stdin, stdout, stderr and the exit code pass through
+    Exec(cmd::command::ExecArgs),
+    /// Run a command in a one-off instance of the environment's version (its variables and
+    /// secrets), removed afterwards: stdin, stdout, stderr and the exit code pass through
+    Run(cmd::command::RunArgs),
     /// Stop the deploy in progress and roll back to the last good version
     Abort(cmd::abort::AbortArgs),
     /// Show an environment: version, status, health, instances and their ports
@@ -274,6 +280,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Command::Create(a) => cmd::env::create(&c, a).await,
                 Command::Deploy(a) => cmd::env::deploy(&c, a).await,
                 Command::Abort(a) => cmd::abort::abort(&c, a).await,
+                Command::Exec(a) => cmd::command::exec(&c, a).await,
+                Command::Run(a) => cmd::command::run(&c, a).await,
                 Command::Status { env } => cmd::env::status(&c, env).await,
                 Command::Health(a) => cmd::health::run(&c, a).await,
                 Command::Events { env, follow, limit } => cmd::events::events(&c, env, follow, limit).await,

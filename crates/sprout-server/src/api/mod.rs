@@ -7,6 +7,8 @@ pub mod auth;
 pub mod bundle_options;
 pub mod certs;
 pub mod clone;
+pub mod commands;
+mod commands_launch;
 pub mod config;
 pub mod deploy_options;
 pub mod deployable;
@@ -73,6 +75,8 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/environments/{env}/config", get(config::show).patch(config::change))
         .route("/apps/{app}/configurations", get(saved::list).post(saved::save))
         .route("/apps/{app}/configurations/{name}", get(saved::show).delete(saved::delete))
+        .route("/apps/{app}/environments/{env}/exec", post(commands::exec))
+        .route("/apps/{app}/environments/{env}/run", post(commands::run))
         .route("/apps/{app}/environments/{env}/options/deploy", axum::routing::put(deploy_options::set_options))
         .route("/apps/{app}/environments/{env}/scaling", get(scaling::show).put(scaling::set))
         .route("/apps/{app}/environments/{env}/schedules", get(scaling::list).post(scaling::add))

@@ -4,6 +4,8 @@
 //! the logs, launch the task's instance). Launches and removals run in the background; each end
 //! wakes the controller.
 //!
+//! It also removes `sprout run` instances left by a server that stopped while streaming them.
+//!
 //! Not here: what a run's outcome means (the planner), the one-off instance's shape
 //! (`instance::one_off`).
 
@@ -11,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use sprout_engine::ContainerState;
-use sprout_model::names::{LABEL_CONTAINER, ROLE_RELEASE, network_name};
+use sprout_model::names::{LABEL_CONTAINER, ROLE_RELEASE, ROLE_RUN, network_name};
 use sprout_plan::release::{ReleaseInput, ReleaseRun, TAIL_LINES, TaskSeen, needs_tail, plan_release};
 use sprout_store::{EnvironmentRecord, StoreError};
 use tokio::sync::Notify;
@@ -41,6 +43,13 @@ impl Releases {
         definitions: &mut Definitions,
         wake: &Arc<Notify>,
     ) -> Result<Option<String>, StoreError> {
+        // A `sprout run` instance no session of this server streams was left by a server that
+        // stopped meanwhile: its client is gone, so it goes.
+        for left in one_offs.iter().filter(|i| i.role.as_deref() == Some(ROLE_RUN)) {
+            if !crate::api::commands::run_is_live(&left.id) {
+                self.remove(ctx, env, left, wake);
+            }
+        }
         let on_engine: Vec<&ObservedInstance> =
             one_offs.iter().filter(|i| i.role.as_deref() == Some(ROLE_RELEASE)).collect();
         let run = ReleaseRun::read(env);

@@ -342,6 +342,8 @@ fn container_spec(
             retries: h.retries.unwrap_or(0),
             start_period_s: h.start_period.unwrap_or(0),
         }),
+        tty: false,
+        open_stdin: false,
     }
 }
 

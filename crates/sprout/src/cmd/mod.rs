@@ -5,6 +5,7 @@ pub mod abort;
 pub mod admin;
 pub mod certs;
 pub mod clone;
+pub mod command;
 pub mod config;
 pub mod domains;
 pub mod env;
