@@ -6,6 +6,7 @@
 //! reading: callers pass the text and the name to show.
 
 mod checks;
+mod compat;
 mod container;
 mod ctx;
 mod hints;

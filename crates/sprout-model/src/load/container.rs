@@ -49,7 +49,12 @@ pub(crate) fn walk_container(ctx: &mut Ctx, shared: &mut Shared, v: &Value, path
     let obj = ctx.object(v, path, path)?;
     for (key, value) in obj.iter().filter(|(k, _)| !CONTAINER_KEYS.contains(&k.as_str())) {
         let child = child_key(path, key);
-        if let Some(hint) = compose_key_hint(key, value) {
+        if let Some(said) = super::compat::ignored_container_field(key, value) {
+            match said {
+                Ok(warning) => ctx.warn(&child, warning, None),
+                Err(error) => ctx.error_hint(&child, error, "remove it, or run this container elsewhere"),
+            }
+        } else if let Some(hint) = compose_key_hint(key, value) {
             ctx.error_hint(&child, format!("`{key}` is a docker-compose key, not a Dockerrun one"), hint);
         } else if let Some(k) = near_miss(key, CONTAINER_KEYS) {
             ctx.error_hint(

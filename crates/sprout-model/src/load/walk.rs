@@ -74,7 +74,27 @@ pub(crate) fn walk(ctx: &mut Ctx, root: &Value) -> Option<(Dockerrun, Shared)> {
         return None;
     };
     ctx.duplicate_keys();
+    // Without `containerDefinitions`, the key that explains why is the one error said.
+    let says_version_1 = obj
+        .get("AWSEBDockerrunVersion")
+        .is_some_and(|v| v.as_u64() == Some(1) || v.as_str().is_some_and(|s| s.trim() == "1"));
+    let missing_cause =
+        if obj.contains_key("containerDefinitions") { None } else { super::compat::missing_definitions_cause(obj) };
     for key in obj.keys().filter(|k| !TOP_LEVEL_KEYS.contains(&k.as_str())) {
+        if let Some((at, message, hint)) = missing_cause.as_ref().filter(|(at, _, _)| at == key) {
+            // A file that says it is version 1 is told so at its version, once.
+            if !says_version_1 {
+                ctx.error_hint(&child_key("", at), message.clone(), hint.clone());
+            }
+            continue;
+        }
+        if missing_cause.is_some() {
+            continue;
+        }
+        if let Some(note) = super::compat::ignored_top_level(key) {
+            ctx.warn(&child_key("", key), format!("`{key}` is ignored: {note}"), None);
+            continue;
+        }
         let hint = match near_miss(key, TOP_LEVEL_KEYS) {
             _ if matches!(key.as_str(), "services" | "version") => {
                 "this looks like a docker-compose file: a Dockerrun file lists containers in `containerDefinitions`"
@@ -93,6 +113,7 @@ pub(crate) fn walk(ctx: &mut Ctx, root: &Value) -> Option<(Dockerrun, Shared)> {
 
     let mut containers = Vec::new();
     match field(obj, "containerDefinitions") {
+        None if missing_cause.is_some() => {}
         None => ctx.error_hint(
             "",
             "the file has no `containerDefinitions`",
