@@ -96,6 +96,45 @@ async fn relay(listen: SocketAddr, backend: SocketAddr) -> anyhow::Result<()> {
     }
 }
 
+/// Writes a self-signed certificate for `localhost` and its key (`cert.pem`, `key.pem`) into
+/// `dir`: the one both nginx and Sprout serve in `scripts/bench tls`.
+fn make_cert(dir: &std::path::Path) -> anyhow::Result<()> {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+    std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+    std::fs::write(dir.join("key.pem"), made.signing_key.serialize_pem())?;
+    Ok(())
+}
+
+/// Sprout's HTTPS listener in front of `backend`, serving the certificate in `dir`.
+async fn https(listen: SocketAddr, backend: SocketAddr, dir: &std::path::Path) -> anyhow::Result<()> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(dir.join("cert.pem"))?.collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(dir.join("key.pem"))?;
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let key = rustls::sign::CertifiedKey::from_der(chain, key, &provider)?;
+    let lb = LoadBalancer::new(LbConfig::default());
+    lb.certificates().publish(vec![sprout_lb::ServedCert {
+        names: vec!["localhost".into()],
+        key: std::sync::Arc::new(key),
+        not_after: i64::MAX,
+    }]);
+    let mut table = RoutingTable::empty();
+    let route = Route {
+        app: "bench".into(),
+        env: "tls".into(),
+        upstreams: vec![Upstream { instance: "i-bench".into(), addr: backend }],
+        hold: None,
+        balance: None,
+        https: Default::default(),
+    };
+    table.insert("localhost", route);
+    lb.publish(table);
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    lb.serve_listeners(None, Some(listener), CancellationToken::new()).await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -115,8 +154,15 @@ async fn main() -> anyhow::Result<()> {
             };
             proxy(listen, upstream, balance).await
         }
+        Some("cert") => make_cert(std::path::Path::new(&args.next().unwrap_or_else(|| ".".into()))),
+        Some("https") => {
+            let listen = loopback(args.next(), "listen")?;
+            let upstream = loopback(args.next(), "backend")?;
+            let dir = args.next().unwrap_or_else(|| ".".into());
+            https(listen, upstream, std::path::Path::new(&dir)).await
+        }
         _ => anyhow::bail!(
-            "usage: lb_bench backend ADDR | lb_bench proxy LISTEN BACKEND [round-robin] | lb_bench relay LISTEN BACKEND"
+            "usage: lb_bench backend ADDR | lb_bench proxy LISTEN BACKEND [round-robin] | lb_bench relay LISTEN BACKEND | lb_bench cert DIR | lb_bench https LISTEN BACKEND DIR"
         ),
     }
 }

@@ -88,7 +88,8 @@ impl LoadBalancer {
         listener: tokio::net::TcpListener,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> std::io::Result<()> {
-        server::serve(self, listener, shutdown, DEFAULT_DRAIN_DEADLINE).await
+        let listeners = server::Listeners { plain: Some(listener), tls: None };
+        server::serve(self, listeners, shutdown, DEFAULT_DRAIN_DEADLINE).await
     }
 
     /// Like [`LoadBalancer::serve`] with a chosen drain deadline.
@@ -98,17 +99,25 @@ impl LoadBalancer {
         shutdown: tokio_util::sync::CancellationToken,
         drain_deadline: Duration,
     ) -> std::io::Result<()> {
-        server::serve(self, listener, shutdown, drain_deadline).await
+        let listeners = server::Listeners { plain: Some(listener), tls: None };
+        server::serve(self, listeners, shutdown, drain_deadline).await
     }
 
-    /// Serves HTTPS on `listener` until `shutdown` is cancelled, then drains like
-    /// [`LoadBalancer::serve`]. Requests go through the same routing table as plain HTTP.
-    pub async fn serve_https(
+    /// Serves plain HTTP on `http` and HTTPS on `https` (either may be absent) until `shutdown`
+    /// is cancelled, then drains like [`LoadBalancer::serve`]. Both listeners deal connections
+    /// to the same workers and route through the same table.
+    pub async fn serve_listeners(
         self: Arc<Self>,
-        listener: tokio::net::TcpListener,
+        http: Option<tokio::net::TcpListener>,
+        https: Option<tokio::net::TcpListener>,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> std::io::Result<()> {
-        crate::tls::serve_tls(self, listener, shutdown, DEFAULT_DRAIN_DEADLINE).await
+        let tls = match https {
+            Some(listener) => Some((listener, crate::tls::acceptor(&self)?)),
+            None => None,
+        };
+        let listeners = server::Listeners { plain: http, tls };
+        server::serve(self, listeners, shutdown, DEFAULT_DRAIN_DEADLINE).await
     }
 
     /// The certificates the HTTPS listener serves; publish a new set with

@@ -29,9 +29,25 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// How often to look again at a connection that has sent only part of the HTTP/2 preface.
 const PREFACE_POLL: Duration = Duration::from_millis(10);
 
+/// What the load balancer listens on: plain HTTP, HTTPS (with its TLS acceptor), or both. Both
+/// deal their connections to the same workers, so an HTTPS request is served as a plain one is.
+pub(crate) struct Listeners {
+    pub(crate) plain: Option<TcpListener>,
+    pub(crate) tls: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
+}
+
+/// One accepted client connection: the slot it holds while served, and its TLS acceptor when it
+/// came to the HTTPS listener (the handshake runs in its own task, on its worker).
+pub(crate) struct Accepted {
+    pub(crate) stream: TcpStream,
+    pub(crate) peer: SocketAddr,
+    pub(crate) slot: OwnedSemaphorePermit,
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
 pub(crate) async fn serve(
     lb: Arc<LoadBalancer>,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: CancellationToken,
     drain_deadline: Duration,
 ) -> std::io::Result<()> {
@@ -41,8 +57,8 @@ pub(crate) async fn serve(
     };
     let slots = Arc::new(Semaphore::new(lb.config.max_connections.max(1)));
     let served = match lb.config.workers {
-        0 => serve_here(lb, listener, &slots, shutdown, drain_deadline).await,
-        n => crate::workers::serve_on_workers(lb, listener, &slots, shutdown, drain_deadline, n).await,
+        0 => serve_here(lb, listeners, &slots, shutdown, drain_deadline).await,
+        n => crate::workers::serve_on_workers(lb, listeners, &slots, shutdown, drain_deadline, n).await,
     };
     clock.abort();
     served
@@ -51,41 +67,50 @@ pub(crate) async fn serve(
 /// Accepts and serves every connection on the caller's runtime.
 async fn serve_here(
     lb: Arc<LoadBalancer>,
-    listener: TcpListener,
+    listeners: Listeners,
     slots: &Arc<Semaphore>,
     shutdown: CancellationToken,
     drain_deadline: Duration,
 ) -> std::io::Result<()> {
     let connections = Connections::new(&lb);
-    loop {
-        let Some((stream, peer, slot)) = accept(&listener, slots, &shutdown).await else {
-            break;
-        };
-        connections.serve(stream, peer, slot);
+    while let Some(accepted) = accept(&listeners, slots, &shutdown).await {
+        connections.serve_accepted(accepted);
     }
-    drop(listener);
+    drop(listeners);
     connections.drain(drain_deadline).await;
     Ok(())
 }
 
-/// The next client connection with the slot it holds while served, or None once shutdown is
-/// requested. With every slot taken it waits for one before accepting.
+/// The next client connection on either listener with the slot it holds while served, or None
+/// once shutdown is requested. With every slot taken it waits for one before accepting.
 pub(crate) async fn accept(
-    listener: &TcpListener,
+    listeners: &Listeners,
     slots: &Arc<Semaphore>,
     shutdown: &CancellationToken,
-) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+) -> Option<Accepted> {
     let slot = tokio::select! {
         () = shutdown.cancelled() => return None,
         slot = slots.clone().acquire_owned() => slot.ok()?,
     };
+    let never = || std::future::pending::<std::io::Result<(TcpStream, SocketAddr)>>();
     loop {
-        let accepted = tokio::select! {
+        let (accepted, tls) = tokio::select! {
             () = shutdown.cancelled() => return None,
-            accepted = listener.accept() => accepted,
+            accepted = async {
+                match &listeners.plain {
+                    Some(l) => l.accept().await,
+                    None => never().await,
+                }
+            } => (accepted, None),
+            accepted = async {
+                match &listeners.tls {
+                    Some((l, _)) => l.accept().await,
+                    None => never().await,
+                }
+            } => (accepted, listeners.tls.as_ref().map(|(_, acceptor)| acceptor.clone())),
         };
         match accepted {
-            Ok((stream, peer)) => return Some((stream, peer, slot)),
+            Ok((stream, peer)) => return Some(Accepted { stream, peer, slot, tls }),
             Err(err) => {
                 tracing::warn!(error = %err, "accept failed");
                 tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
@@ -129,6 +154,15 @@ pub(crate) fn client_builder(lb: &LoadBalancer) -> auto::Builder<TokioExecutor> 
 }
 
 impl Connections {
+    /// Serves an accepted connection, plain or TLS, in its own task on the current runtime.
+    pub(crate) fn serve_accepted(&self, accepted: Accepted) {
+        let Accepted { stream, peer, slot, tls } = accepted;
+        match tls {
+            None => self.serve(stream, peer, slot),
+            Some(acceptor) => crate::tls::serve_tls_connection(self, stream, peer, slot, acceptor),
+        }
+    }
+
     /// Serves one client connection in its own task on the current runtime.
     pub(crate) fn serve(&self, stream: TcpStream, peer: SocketAddr, slot: OwnedSemaphorePermit) {
         // Small responses (errors, redirects) should not wait on Nagle.
@@ -164,6 +198,11 @@ impl Connections {
     /// Spawns a connection's task on the tracker drained at shutdown.
     pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
         self.tasks.spawn(task);
+    }
+
+    /// How long a TLS client has for its handshake: as long as for a request head.
+    pub(crate) fn handshake_timeout(&self) -> Duration {
+        self.lb.config.client_header_timeout
     }
 
     /// Cancelled when the load balancer drains.

@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -16,13 +15,12 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::LoadBalancer;
 use crate::body::ProxyBody;
-use crate::server::{Connections, accept};
+use crate::server::Connections;
 
 /// Where ACME's HTTP-01 challenges are fetched: never redirected to HTTPS.
 const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
@@ -125,44 +123,39 @@ pub(crate) fn server_config(lb: &Arc<LoadBalancer>) -> Result<rustls::ServerConf
     Ok(config)
 }
 
-/// Accepts TLS connections on the caller's runtime until `shutdown`, then drains them.
-pub(crate) async fn serve_tls(
-    lb: Arc<LoadBalancer>,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-    drain_deadline: Duration,
-) -> std::io::Result<()> {
-    let config = server_config(&lb).map_err(std::io::Error::other)?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let slots = Arc::new(Semaphore::new(lb.config.max_connections.max(1)));
-    let connections = Connections::new(&lb);
-    let handshake_timeout = lb.config.client_header_timeout;
-    loop {
-        let Some((stream, peer, slot)) = accept(&listener, &slots, &shutdown).await else {
-            break;
+/// The TLS acceptor the HTTPS listener hands its connections with.
+pub(crate) fn acceptor(lb: &Arc<LoadBalancer>) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+    let config = server_config(lb).map_err(std::io::Error::other)?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves one TLS client connection in its own task: the handshake (bounded by the client
+/// header timeout), then HTTP as on the plain listener, with the connection's SNI.
+pub(crate) fn serve_tls_connection(
+    connections: &Connections,
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    slot: OwnedSemaphorePermit,
+    acceptor: tokio_rustls::TlsAcceptor,
+) {
+    let _ = stream.set_nodelay(true);
+    let closing = connections.closing().clone();
+    let handshake_timeout = connections.handshake_timeout();
+    let runner = connections.runner(peer, connections.client_addr(peer));
+    connections.spawn(async move {
+        let _slot = slot;
+        let handshake = tokio::select! {
+            () = closing.cancelled() => return,
+            done = tokio::time::timeout(handshake_timeout, acceptor.accept(stream)) => done,
         };
-        let _ = stream.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let closing = connections.closing().clone();
-        let runner = connections.runner(peer, connections.client_addr(peer));
-        connections.spawn(async move {
-            let _slot = slot;
-            let handshake = tokio::select! {
-                () = closing.cancelled() => return,
-                done = tokio::time::timeout(handshake_timeout, acceptor.accept(stream)) => done,
-            };
-            let tls = match handshake {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(err)) => return tracing::debug!(%peer, error = %err, "TLS handshake failed"),
-                Err(_) => return tracing::debug!(%peer, "TLS handshake did not finish in time"),
-            };
-            let sni: Option<Arc<str>> = tls.get_ref().1.server_name().map(|n| Arc::from(n.to_ascii_lowercase()));
-            runner.over_tls(sni).serve(tls).await;
-        });
-    }
-    drop(listener);
-    connections.drain(drain_deadline).await;
-    Ok(())
+        let tls = match handshake {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(err)) => return tracing::debug!(%peer, error = %err, "TLS handshake failed"),
+            Err(_) => return tracing::debug!(%peer, "TLS handshake did not finish in time"),
+        };
+        let sni: Option<Arc<str>> = tls.get_ref().1.server_name().map(|n| Arc::from(n.to_ascii_lowercase()));
+        runner.over_tls(sni).serve(tls).await;
+    });
 }
 
 /// Whether a path is an ACME HTTP-01 challenge (answered over plain HTTP whatever the

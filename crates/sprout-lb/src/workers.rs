@@ -17,20 +17,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::LoadBalancer;
-use crate::server::{Connections, accept};
+use crate::server::{Accepted, Connections, Listeners, accept};
 
-type Handoff = (std::net::TcpStream, SocketAddr, tokio::sync::OwnedSemaphorePermit);
+type Handoff = (std::net::TcpStream, SocketAddr, tokio::sync::OwnedSemaphorePermit, Option<tokio_rustls::TlsAcceptor>);
 
-/// Accepts on `listener` and serves every connection on one of `count` worker threads; returns
+/// Accepts on `listeners` and serves every connection on one of `count` worker threads; returns
 /// once shutdown is requested and every worker has drained (or hit `drain_deadline`).
 pub(crate) async fn serve_on_workers(
     lb: Arc<LoadBalancer>,
-    listener: TcpListener,
+    listeners: Listeners,
     slots: &Arc<tokio::sync::Semaphore>,
     shutdown: CancellationToken,
     drain_deadline: Duration,
@@ -59,7 +59,7 @@ pub(crate) async fn serve_on_workers(
     }
 
     let mut turn = 0;
-    while let Some((stream, peer, slot)) = accept(&listener, slots, &shutdown).await {
+    while let Some(Accepted { stream, peer, slot, tls }) = accept(&listeners, slots, &shutdown).await {
         // Leaves the socket non-blocking, as the worker's runtime needs it.
         let stream = match stream.into_std() {
             Ok(stream) => stream,
@@ -68,12 +68,12 @@ pub(crate) async fn serve_on_workers(
                 continue;
             }
         };
-        if workers[turn].send((stream, peer, slot)).is_err() {
+        if workers[turn].send((stream, peer, slot, tls)).is_err() {
             tracing::warn!(worker = turn, "load balancer worker stopped; connection dropped");
         }
         turn = (turn + 1) % count;
     }
-    drop(listener);
+    drop(listeners);
     // Closing the hand-off channels is what tells the workers to drain.
     drop(workers);
     let mut result = Ok(());
@@ -97,9 +97,9 @@ fn run_worker(
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
         let connections = Connections::new(lb);
-        while let Some((stream, peer, slot)) = incoming.recv().await {
+        while let Some((stream, peer, slot, tls)) = incoming.recv().await {
             match TcpStream::from_std(stream) {
-                Ok(stream) => connections.serve(stream, peer, slot),
+                Ok(stream) => connections.serve_accepted(Accepted { stream, peer, slot, tls }),
                 Err(err) => tracing::warn!(%peer, error = %err, "cannot serve a client connection"),
             }
         }

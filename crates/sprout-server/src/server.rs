@@ -218,8 +218,7 @@ async fn instance_networks(opts: &ServerOptions, engine: &dyn Engine) -> Result<
 /// Serve the API and load balancer and run the controllers until `shutdown` is cancelled.
 pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Result<()> {
     let Started { ctx, api, http, https, api_tls, .. } = started;
-    let lb = tokio::spawn(ctx.lb.clone().serve(http, shutdown.child_token()));
-    let lb_https = https.map(|l| tokio::spawn(ctx.lb.clone().serve_https(l, shutdown.child_token())));
+    let lb = tokio::spawn(ctx.lb.clone().serve_listeners(Some(http), https, shutdown.child_token()));
     let sup = tokio::spawn(crate::controller::supervise(ctx.clone(), shutdown.child_token()));
     let trim = tokio::spawn(crate::memory::run(shutdown.child_token()));
     let notify = tokio::spawn(crate::notify::deliver::run(ctx.clone(), shutdown.child_token()));
@@ -229,9 +228,6 @@ pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Re
     let _ = trim.await;
     let _ = notify.await;
     let _ = lb.await;
-    if let Some(https) = lb_https {
-        let _ = https.await;
-    }
     Ok(())
 }
 
