@@ -158,7 +158,7 @@ pub async fn run(c: &Context, args: RegistryArgs) -> Result<u8> {
 }
 
 /// One trailing newline is not part of the password, as `docker login --password-stdin` reads it.
-fn strip_newline(mut input: String) -> String {
+pub(crate) fn strip_newline(mut input: String) -> String {
     if input.ends_with('\n') {
         input.pop();
         if input.ends_with('\r') {

@@ -13,6 +13,7 @@ use sprout_api::EnvView;
 
 use super::Context;
 use super::env::finish;
+use super::registry::strip_newline;
 use crate::output::{self, Format};
 
 #[derive(clap::Args)]
@@ -58,17 +59,6 @@ struct SecretView {
     name: String,
     version: i64,
     set_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// One trailing newline is not part of the value, as `docker login --password-stdin` reads it.
-fn strip_newline(mut input: String) -> String {
-    if input.ends_with('\n') {
-        input.pop();
-        if input.ends_with('\r') {
-            input.pop();
-        }
-    }
-    input
 }
 
 pub async fn run(c: &Context, args: SecretsArgs) -> Result<u8> {
