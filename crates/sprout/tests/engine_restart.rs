@@ -43,7 +43,8 @@ fn an_engine_restart_under_traffic_fails_no_request_and_replaces_nothing() {
     let data_dir = work.path().join("data");
     let (api, http) = (format!("{}:4680", netns.inside), format!("{}:8080", netns.inside));
     let socket = dockerd.socket();
-    let args = ["server", "--data-dir", data_dir.to_str().unwrap(), "--api", &api, "--http", &http];
+    // The API listens on the namespace's own private address, a network the test alone owns.
+    let args = ["server", "--data-dir", data_dir.to_str().unwrap(), "--api", &api, "--http", &http, "--insecure-api"];
     let _server =
         netns.spawn(env!("CARGO_BIN_EXE_sprout"), &args, &[("DOCKER_HOST", &socket)], &work.path().join("server.log"));
     let cli = NsCli { api: api.clone(), data_dir, app: app.clone() };

@@ -84,7 +84,9 @@ impl Rig {
     fn start_server(&mut self) {
         let (api, http) = (self.cli.api.clone(), format!("{}:8080", self.netns.inside));
         let socket = self.dockerd.socket();
-        let args = ["server", "--data-dir", self.data_dir.to_str().unwrap(), "--api", &api, "--http", &http];
+        // The API listens on the namespace's own private address, a network the test alone owns.
+        let args =
+            ["server", "--data-dir", self.data_dir.to_str().unwrap(), "--api", &api, "--http", &http, "--insecure-api"];
         let log = self.work.join("server.log");
         self.server = Some(self.netns.spawn(env!("CARGO_BIN_EXE_sprout"), &args, &[("DOCKER_HOST", &socket)], &log));
         eventually("the server answers", 30, || http_get(&api, "localhost", "/healthz").is_ok_and(|r| r.0 == 200));
