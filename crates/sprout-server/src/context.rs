@@ -45,6 +45,9 @@ pub struct Ctx {
     pub events_live: crate::controller::watch::EventsLive,
     /// Alert memories and the notification sender's wake-up (`notify`).
     pub notifier: Arc<crate::notify::Notifier>,
+    /// Held while saved configurations are read, changed and written back: they are stored as
+    /// one document per application, so two saves at once would otherwise lose one.
+    pub saved_configurations: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Ctx {
@@ -76,6 +79,7 @@ impl Ctx {
             networks: Arc::new(crate::network_pool::NetworkPool::new(settings.instance_pool)),
             events_live: Default::default(),
             notifier: Arc::default(),
+            saved_configurations: Arc::default(),
             metrics,
             settings,
         }

@@ -10,7 +10,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use common::*;
 use sprout_api::{ConfigChange, DeployRequest};
-use sprout_server::api::{config, environments};
+use sprout_server::api::{config, environments, saved};
+use std::sync::Arc;
 
 fn path() -> Path<(String, String)> {
     Path(("shop".to_string(), "prod".to_string()))
@@ -106,4 +107,26 @@ async fn bundle_options_yield_to_values_set_by_hand_and_leave_with_their_bundle(
     let _ = environments::deploy(State(h.ctx.clone()), path(), Json(deploy("v1"))).await.unwrap();
     assert_eq!(value(&h, "health.path").await, (Some("/".into()), "default".into()));
     assert_eq!(value(&h, "health.interval").await, (Some("7".into()), "set by hand".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn saves_at_the_same_time_all_land() {
+    let store: Arc<dyn sprout_store::Store> = Arc::new(sprout_store::SqliteStore::open_in_memory().await.unwrap());
+    let h = harness_with(store).await;
+    add_version(&h, "v1", "app:1").await;
+    create_env(&h, "v1", 1).await;
+    // Saved configurations are one document per application: each save reads, changes and
+    // writes it back, so without a single writer two saves at once keep only one.
+    let saves = (0..24).map(|i| {
+        let ctx = h.ctx.clone();
+        tokio::spawn(async move {
+            let req = sprout_api::SaveConfiguration { name: format!("cfg{i}"), env: "prod".into() };
+            saved::save(State(ctx), Path("shop".to_string()), Json(req)).await.map(|_| ())
+        })
+    });
+    for save in futures_util::future::join_all(saves).await {
+        save.unwrap().unwrap();
+    }
+    let Json(all) = saved::list(State(h.ctx.clone()), Path("shop".to_string())).await.unwrap();
+    assert_eq!(all.len(), 24, "every save landed: {:?}", all.iter().map(|c| &c.name).collect::<Vec<_>>());
 }

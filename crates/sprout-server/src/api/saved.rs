@@ -42,6 +42,7 @@ pub async fn save(
 ) -> Result<(StatusCode, Json<SavedConfiguration>), ApiError> {
     sprout_model::names::check_name("saved configuration", &req.name).map_err(|m| bad(m, None))?;
     let e = ctx.store.get_environment(&app, &req.env).await?;
+    let _only_writer = ctx.saved_configurations.lock().await;
     let mut all = ctx.store.get_saved_configurations(&app).await?;
     if !all.contains_key(&req.name) && all.len() >= MAX_SAVED {
         return Err(bad(
@@ -67,6 +68,7 @@ pub async fn delete(
     State(ctx): State<Ctx>,
     Path((app, name)): Path<(String, String)>,
 ) -> Result<Json<SavedConfiguration>, ApiError> {
+    let _only_writer = ctx.saved_configurations.lock().await;
     let mut all = ctx.store.get_saved_configurations(&app).await?;
     let Some(gone) = all.remove(&name) else {
         return Err(find(&ctx, &app, &name).await.err().unwrap_or(ApiError::NotFound(name)));
