@@ -86,6 +86,8 @@ fn table(refusing: SocketAddr) -> RoutingTable {
         hold,
         balance: None,
         https: Default::default(),
+        idle_timeout: None,
+        ignore_5xx: Default::default(),
     };
     let full = HoldConfig { max_wait: Duration::ZERO, instance_limit: Some(0), ..HoldConfig::default() };
     let mut table = RoutingTable::empty();

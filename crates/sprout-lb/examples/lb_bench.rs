@@ -55,6 +55,8 @@ async fn proxy(listen: SocketAddr, backend: SocketAddr, balance: Balance) -> any
         hold: None,
         balance: None,
         https: Default::default(),
+        idle_timeout: None,
+        ignore_5xx: Default::default(),
     };
     let mut table = RoutingTable::empty();
     table.insert("bench.localhost", route.clone());
@@ -127,6 +129,8 @@ async fn https(listen: SocketAddr, backend: SocketAddr, dir: &std::path::Path) -
         hold: None,
         balance: None,
         https: Default::default(),
+        idle_timeout: None,
+        ignore_5xx: Default::default(),
     };
     table.insert("localhost", route);
     lb.publish(table);

@@ -194,6 +194,8 @@ mod tests {
                 hold: None,
                 balance: None,
                 https: Default::default(),
+                idle_timeout: None,
+                ignore_5xx: Default::default(),
             },
         );
         table

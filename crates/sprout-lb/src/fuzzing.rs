@@ -37,7 +37,7 @@ pub async fn serve_bytes(lb: &Arc<LoadBalancer>, client: IpAddr, input: &[u8]) -
         let lb = lb.clone();
         service_fn(move |req| {
             let (lb, client_ip) = (lb.clone(), client_ip.clone());
-            async move { Ok::<_, Infallible>(proxy::handle(&lb, req, &client_ip).await) }
+            async move { Ok::<_, Infallible>(proxy::handle(&lb, req, &client_ip, None).await) }
         })
     };
     let builder = crate::server::client_builder(lb);

@@ -39,7 +39,7 @@ pub use balancer::LoadBalancer;
 pub use body::ProxyBody;
 pub use config::{DEFAULT_CLIENT_IDLE_TIMEOUT, DEFAULT_DRAIN_DEADLINE, DEFAULT_MAX_CONNECTIONS, LbConfig};
 pub use error::{ProxyError, error_response};
-pub use metrics::{Histogram, MINUTES_KEPT, Metrics, SECONDS_KEPT, Second, SeriesTotals};
+pub use metrics::{Histogram, Ignored5xx, MINUTES_KEPT, Metrics, SECONDS_KEPT, Second, SeriesTotals};
 pub use pool::UpstreamError;
 pub use routing::{HttpsPolicy, Route, RoutingTable, Upstream, normalize_host};
 pub use stats::{LbStats, RouteStats, StatusCounts};

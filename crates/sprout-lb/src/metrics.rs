@@ -11,6 +11,7 @@
 //! This module does not choose instances or export Prometheus text; it only counts and keeps.
 
 mod histogram;
+mod ignored;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -21,6 +22,8 @@ use http::StatusCode;
 
 pub use histogram::Histogram;
 use histogram::LiveHistogram;
+pub use ignored::Ignored5xx;
+use ignored::IgnoredMask;
 
 /// Seconds kept at one-second resolution (15 minutes).
 pub const SECONDS_KEPT: usize = 900;
@@ -40,6 +43,8 @@ pub struct Second {
     pub requests: u64,
     /// Answers by status class: index 0 is 1xx, 1 is 2xx, ..., 4 is 5xx.
     pub status: [u64; 5],
+    /// Of the 5xx, those with a code the environment's health ignores (`health.ignore_codes`).
+    pub ignored_5xx: u64,
     /// Request body bytes as declared by `Content-Length`.
     pub bytes_in: u64,
     /// Response body bytes sent to clients.
@@ -66,6 +71,7 @@ impl Second {
         for (mine, theirs) in self.status.iter_mut().zip(other.status) {
             *mine += theirs;
         }
+        self.ignored_5xx += other.ignored_5xx;
         self.bytes_in += other.bytes_in;
         self.bytes_out += other.bytes_out;
         self.connect_errors += other.connect_errors;
@@ -94,6 +100,7 @@ impl Second {
 struct Live {
     requests: AtomicU64,
     status: [AtomicU64; 5],
+    ignored_5xx: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     connect_errors: AtomicU64,
@@ -114,6 +121,7 @@ struct History {
 #[derive(Default)]
 pub struct Series {
     live: Live,
+    ignored: IgnoredMask,
     history: Mutex<History>,
 }
 
@@ -124,7 +132,15 @@ impl Series {
         live.requests.fetch_add(1, Ordering::Relaxed);
         let class = usize::from((status.as_u16() / 100).clamp(1, 5)) - 1;
         live.status[class].fetch_add(1, Ordering::Relaxed);
+        if class == 4 && self.ignored.contains(status.as_u16()) {
+            live.ignored_5xx.fetch_add(1, Ordering::Relaxed);
+        }
         live.latency.record(latency);
+    }
+
+    /// The 5xx codes counted as ignorable from now on.
+    pub(crate) fn set_ignored(&self, codes: Ignored5xx) {
+        self.ignored.set(codes);
     }
 
     pub(crate) fn add_bytes(&self, bytes_in: u64, bytes_out: u64) {
@@ -171,6 +187,7 @@ impl Series {
             span_s: 1,
             requests: take(&live.requests),
             status: std::array::from_fn(|class| take(&live.status[class])),
+            ignored_5xx: take(&live.ignored_5xx),
             bytes_in: take(&live.bytes_in),
             bytes_out: take(&live.bytes_out),
             connect_errors: take(&live.connect_errors),

@@ -60,6 +60,7 @@ pub(crate) async fn handle(
     lb: &LoadBalancer,
     req: Request<Incoming>,
     client_ip: &crate::headers::ClientAddr,
+    activity: Option<&crate::idle::Activity>,
 ) -> Response<ProxyBody> {
     let published = lb.published.load();
     let held;
@@ -79,6 +80,9 @@ pub(crate) async fn handle(
             return unrouted(lb, &ProxyError::UnknownHost { host });
         }
     };
+    if let Some(activity) = activity {
+        activity.routed(state.route.idle_timeout);
+    }
     if state.route.https.redirect && !client_ip.https && !crate::tls::is_acme_challenge(req.uri().path()) {
         let response = crate::tls::redirect_to_https(lb, &host, req.uri());
         state.totals.record(response.status());

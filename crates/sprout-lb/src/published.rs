@@ -102,17 +102,22 @@ impl Published {
                     .iter()
                     .map(|upstream| state.upstreams.entry(upstream.instance.clone()).or_default().clone())
                     .collect();
-                let upstream_series = route
+                let upstream_series: Vec<Arc<Series>> = route
                     .upstreams
                     .iter()
                     .map(|u| metrics.instance_handle(&route.app, &route.env, &u.instance))
                     .collect();
+                let series = metrics.env_handle(&route.app, &route.env);
+                series.set_ignored(route.ignore_5xx);
+                for s in &upstream_series {
+                    s.set_ignored(route.ignore_5xx);
+                }
                 let route_state = RouteState {
                     route: route.clone(),
                     next: state.next.clone(),
                     totals: state.totals.clone(),
                     upstreams,
-                    series: metrics.env_handle(&route.app, &route.env),
+                    series,
                     upstream_series,
                     pools: route
                         .upstreams

@@ -30,6 +30,11 @@ pub struct Route {
     pub balance: Option<crate::Balance>,
     /// What the environment asks of plain HTTP and HTTPS (redirect, HSTS).
     pub https: HttpsPolicy,
+    /// The environment's own client idle timeout; None: the load balancer's
+    /// (`LbConfig::client_idle_timeout`).
+    pub idle_timeout: Option<std::time::Duration>,
+    /// 5xx codes the environment's health does not count (`health.ignore_codes`).
+    pub ignore_5xx: crate::metrics::Ignored5xx,
 }
 
 /// An environment's HTTPS options.
@@ -124,6 +129,8 @@ mod tests {
                 hold: None,
                 balance: None,
                 https: Default::default(),
+                idle_timeout: None,
+                ignore_5xx: Default::default(),
             },
         );
         assert!(table.routes.contains_key("prod.example.com"));
@@ -140,6 +147,8 @@ mod tests {
             hold: None,
             balance: None,
             https: Default::default(),
+            idle_timeout: None,
+            ignore_5xx: Default::default(),
         };
         let mut table = RoutingTable::empty();
         table.insert("*.ads.example.com", route("wild"));

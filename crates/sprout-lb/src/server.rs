@@ -252,8 +252,8 @@ impl Runner {
             let activity = activity.clone();
             service_fn(move |req| {
                 activity.request_started();
-                let (lb, client_ip) = (lb.clone(), client_ip.clone());
-                async move { Ok::<_, Infallible>(proxy::handle(&lb, req, &client_ip).await) }
+                let (lb, client_ip, activity) = (lb.clone(), client_ip.clone(), activity.clone());
+                async move { Ok::<_, Infallible>(proxy::handle(&lb, req, &client_ip, Some(&activity)).await) }
             })
         };
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);

@@ -117,3 +117,27 @@ async fn a_gateway_error_sends_a_safe_request_elsewhere_once() {
     assert_eq!(route.upstreams["dying"].status_5xx, 7, "the dying instance's answers are counted against it");
     assert_eq!(route.totals.status_5xx, 2, "clients saw only the two POSTs' 502s");
 }
+
+/// 5xx with a code the environment's health ignores (`health.ignore_codes`) still count as 5xx,
+/// and a second time as ignorable, for the environment and for the instance that answered.
+#[tokio::test]
+async fn ignored_5xx_codes_are_counted_apart() {
+    let backend = Backend::start("shedding").await;
+    let mut table = RoutingTable::empty();
+    let route = sprout_lb::Route {
+        ignore_5xx: sprout_lb::Ignored5xx::from_codes(&[503]),
+        ..route("app", "shed", vec![backend.upstream()])
+    };
+    table.insert("shed.example", route);
+    let lb = Lb::start(LbConfig::default(), table).await;
+    for path in ["/status/503", "/status/503", "/status/503", "/status/500", "/"] {
+        get(lb.addr, "shed.example", path).await;
+    }
+    #[allow(clippy::disallowed_methods)] // closes the load balancer's wall-clock second by hand
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    lb.lb.metrics().close_second(now + 1);
+    let env = lb.lb.metrics().summary("app", "shed", 10);
+    assert_eq!((env.requests, env.status_5xx(), env.ignored_5xx), (5, 4, 3));
+    let instance = lb.lb.metrics().instance_summary("app", "shed", &backend.upstream().instance, 10);
+    assert_eq!((instance.status_5xx(), instance.ignored_5xx), (4, 3));
+}

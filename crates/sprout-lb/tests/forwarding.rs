@@ -259,3 +259,28 @@ async fn idle_http2_connections_are_closed_busy_ones_are_not() {
     let ended = tokio::time::timeout(Duration::from_secs(20), idle_conn).await;
     assert!(ended.is_ok(), "the idle HTTP/2 connection is still open 20 s later");
 }
+
+/// An environment's own idle timeout (`loadbalancer.idle_timeout`) closes its idle HTTP/1
+/// keep-alive connections, though the listener's own timeout is a minute.
+#[tokio::test]
+async fn an_environments_idle_timeout_closes_its_idle_connections() {
+    let backend = Backend::start("echo").await;
+    let mut table = RoutingTable::empty();
+    let short = sprout_lb::Route {
+        idle_timeout: Some(Duration::from_millis(700)),
+        ..route("app", "prod", vec![backend.upstream()])
+    };
+    table.insert("short.example", short);
+    let lb = common::Lb::start(LbConfig { client_idle_timeout: Duration::from_secs(60), ..LbConfig::default() }, table)
+        .await;
+    let mut stream = TcpStream::connect(lb.addr).await.unwrap();
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: short.example\r\n\r\n").await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+    // The answer is whole (the echo backend's is small); what follows is the close, well before
+    // the listener's minute.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the connection stayed open past 20 s for an environment that asks 0.7 s");
+}

@@ -14,6 +14,7 @@ pub struct EnvOptions {
     pub scaling: ScalingOptions,
     pub routing: RoutingOptions,
     pub load_balancer: LoadBalancerOptions,
+    pub logs: LogOptions,
     /// Where each option's value came from, by key (`crate::config`): only the options a saved
     /// configuration, a bundle, a schedule or a hand set; the rest are defaults.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -62,7 +63,33 @@ pub enum Algorithm {
 #[serde(default)]
 pub struct LoadBalancerOptions {
     pub algorithm: Algorithm,
+    /// Seconds a client connection may stay open with no request before the load balancer
+    /// closes it gracefully; None: the listener's `--client-idle-timeout`.
+    pub idle_timeout_s: Option<u64>,
 }
+
+/// Days a retired instance's logs are kept unless the environment says otherwise (Elastic
+/// Beanstalk's `RetentionInDays` default).
+pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 7;
+/// Longest log retention an environment may ask for (ten years).
+pub const MAX_LOG_RETENTION_DAYS: u32 = 3653;
+
+/// What happens to the logs of an environment's retired instances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogOptions {
+    /// Days a retired instance's logs are kept after its last write.
+    pub retention_days: u32,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        Self { retention_days: DEFAULT_LOG_RETENTION_DAYS }
+    }
+}
+
+/// Longest idle timeout an environment may ask for (Elastic Beanstalk's ALB allows 4000 s).
+pub const MAX_IDLE_TIMEOUT_S: u64 = 4000;
 
 /// `aws:elasticbeanstalk:command`: how a new version replaces the running one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -161,6 +188,10 @@ pub struct HealthOptions {
     pub unhealthy_threshold: u32,
     /// Seconds an instance leaving rotation keeps serving in-flight requests.
     pub deregistration_delay_s: u64,
+    /// 5xx answers that enhanced health does not count as failed requests (an application that
+    /// answers 503 on purpose when it sheds load, say). Sorted, each 500 to 599.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignore_codes: Vec<u16>,
 }
 
 impl Default for HealthOptions {
@@ -172,6 +203,7 @@ impl Default for HealthOptions {
             healthy_threshold: 3,
             unhealthy_threshold: 5,
             deregistration_delay_s: 20,
+            ignore_codes: Vec::new(),
         }
     }
 }

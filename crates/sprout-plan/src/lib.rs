@@ -23,6 +23,7 @@ pub mod enhanced;
 pub mod health;
 pub mod launch_failures;
 pub mod lifecycle;
+pub mod log_retention;
 pub mod orphans;
 pub mod pass;
 pub mod progress;

@@ -152,12 +152,14 @@ pub enum RouteChange {
     /// In-service instances, and the queue bounds for requests held while none has room.
     /// `routing` is the environment's names: its host prefix (`cname`, None when it is the
     /// environment's own name) and custom domains.
-    /// `algorithm` is how its requests are spread.
+    /// `load_balancer` is how its requests are spread and how long its idle clients are kept.
     Set {
         upstreams: Vec<(String, SocketAddr)>,
         queue: QueueSettings,
         routing: RoutingOptions,
-        algorithm: sprout_model::options::Algorithm,
+        load_balancer: sprout_model::options::LoadBalancerOptions,
+        /// `health.ignore_codes`: 5xx the environment's health does not count.
+        ignore_codes: Vec<u16>,
     },
     /// Nothing will come into service (terminating): no instance, nothing held.
     Refuse,
@@ -384,7 +386,8 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     let route = RouteChange::Set {
         upstreams,
         queue: env.options.scaling.queue.clone(),
-        algorithm: env.options.load_balancer.algorithm,
+        load_balancer: env.options.load_balancer.clone(),
+        ignore_codes: env.options.health.ignore_codes.clone(),
         routing: RoutingOptions {
             cname: env.options.routing.cname.clone().filter(|c| *c != env.name),
             ..env.options.routing.clone()

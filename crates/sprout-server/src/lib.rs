@@ -17,6 +17,7 @@ pub mod events;
 pub mod host_access;
 pub mod instance;
 pub mod lifecycle;
+pub mod log_sweep;
 pub mod logs;
 pub mod memory;
 pub mod network_pool;

@@ -28,6 +28,10 @@ pub struct EnvRoute {
     pub hold: Option<HoldConfig>,
     /// The environment's balancing (`loadbalancer.algorithm`); None: the load balancer's.
     pub balance: Option<sprout_lb::Balance>,
+    /// The environment's `loadbalancer.idle_timeout`; None: the listener's.
+    pub idle_timeout: Option<Duration>,
+    /// The environment's `health.ignore_codes`.
+    pub ignore_5xx: sprout_lb::Ignored5xx,
 }
 
 /// An environment's `loadbalancer.algorithm` as the load balancer's balancing.
@@ -95,13 +99,22 @@ impl Routing {
             RouteChange::Refuse => {
                 // Terminating: nothing will come into service, so nothing is held either.
                 let refuse = HoldConfig { max_requests: 0, max_wait: Duration::ZERO, instance_limit: None };
-                (state.names.get(&key).cloned(), EnvRoute { upstreams: Vec::new(), hold: Some(refuse), balance: None })
+                (
+                    state.names.get(&key).cloned(),
+                    EnvRoute { upstreams: Vec::new(), hold: Some(refuse), ..EnvRoute::default() },
+                )
             }
-            RouteChange::Set { upstreams, queue, routing, algorithm } => {
+            RouteChange::Set { upstreams, queue, routing, load_balancer, ignore_codes } => {
                 let upstreams = upstreams.into_iter().map(|(instance, addr)| Upstream { instance, addr }).collect();
                 (
                     Some(routing).filter(|r| *r != RoutingOptions::default()),
-                    EnvRoute { upstreams, hold: Some(hold_config(&queue)), balance: Some(balance_of(algorithm)) },
+                    EnvRoute {
+                        upstreams,
+                        hold: Some(hold_config(&queue)),
+                        balance: Some(balance_of(load_balancer.algorithm)),
+                        idle_timeout: load_balancer.idle_timeout_s.map(Duration::from_secs),
+                        ignore_5xx: sprout_lb::Ignored5xx::from_codes(&ignore_codes),
+                    },
                 )
             }
         };
@@ -163,6 +176,8 @@ impl Routing {
                         hold: r.hold,
                         balance: r.balance,
                         https,
+                        idle_timeout: r.idle_timeout,
+                        ignore_5xx: r.ignore_5xx,
                     },
                 );
             }

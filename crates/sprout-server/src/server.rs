@@ -222,11 +222,13 @@ pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Re
     let sup = tokio::spawn(crate::controller::supervise(ctx.clone(), shutdown.child_token()));
     let trim = tokio::spawn(crate::memory::run(shutdown.child_token()));
     let notify = tokio::spawn(crate::notify::deliver::run(ctx.clone(), shutdown.child_token()));
+    let sweep = tokio::spawn(crate::log_sweep::run(ctx.clone(), shutdown.child_token()));
     let app = crate::api::router(ctx);
     crate::api_listener::serve_api_tls(api, app, api_tls, shutdown.clone(), crate::api_listener::HEADER_TIMEOUT).await;
     let _ = sup.await;
     let _ = trim.await;
     let _ = notify.await;
+    let _ = sweep.await;
     let _ = lb.await;
     Ok(())
 }

@@ -72,6 +72,8 @@ async fn scrape_shows_requests_latency_and_connect_errors_without_a_token() {
             hold: None,
             balance: None,
             https: Default::default(),
+            idle_timeout: None,
+            ignore_5xx: Default::default(),
         },
     );
     ctx.lb.publish(table);

@@ -68,7 +68,7 @@ impl Backend {
 }
 
 /// `/body` streams the request body back; `/hang` never answers; `/slow` answers after 500 ms;
-/// `/ws` accepts an upgrade and echoes bytes; anything else returns the backend's name and the
+/// `/ws` accepts an upgrade and echoes bytes; `/status/NNN` answers status NNN; anything else returns the backend's name and the
 /// request headers, one `name: value` per line. A backend named `dying...` answers every request
 /// 502, as an instance's nginx does once the app behind it has died.
 async fn backend_service(
@@ -82,6 +82,11 @@ async fn backend_service(
             r
         }
         "/body" => Response::new(req.into_body().boxed()),
+        path if path.starts_with("/status/") => {
+            let mut r = text(format!("{name}\n{path}\n"));
+            *r.status_mut() = path["/status/".len()..].parse().ok().and_then(|c| StatusCode::from_u16(c).ok()).unwrap();
+            r
+        }
         "/hang" => std::future::pending().await,
         "/slow" => {
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -120,7 +125,16 @@ fn text(body: String) -> Response<BoxBody<Bytes, hyper::Error>> {
 }
 
 pub fn route(app: &str, env: &str, upstreams: Vec<Upstream>) -> Route {
-    Route { app: app.to_owned(), env: env.to_owned(), upstreams, hold: None, balance: None, https: Default::default() }
+    Route {
+        app: app.to_owned(),
+        env: env.to_owned(),
+        upstreams,
+        hold: None,
+        balance: None,
+        https: Default::default(),
+        idle_timeout: None,
+        ignore_5xx: Default::default(),
+    }
 }
 
 /// A running load balancer on a loopback port.

@@ -24,6 +24,11 @@ pub enum Kind {
     UrlPath,
     /// Short text: at most 64 printable characters.
     Text,
+    /// HTTP status codes from `min` to `max`, separated by commas (`502,503`).
+    StatusCodes {
+        min: u16,
+        max: u16,
+    },
 }
 
 impl Kind {
@@ -70,6 +75,21 @@ impl Kind {
                 }
                 Ok(t.to_string())
             }
+            Kind::StatusCodes { min, max } => {
+                let mut codes = Vec::new();
+                for part in t.split(',').map(str::trim) {
+                    let code: u16 = part.parse().map_err(|_| {
+                        format!("{part:?} is not a status code; give codes from {min} to {max} separated by commas (e.g. 503,504)")
+                    })?;
+                    if code < min || code > max {
+                        return Err(format!("{code} is out of range; give codes from {min} to {max} (e.g. 503,504)"));
+                    }
+                    codes.push(code);
+                }
+                codes.sort_unstable();
+                codes.dedup();
+                Ok(codes.iter().map(u16::to_string).collect::<Vec<_>>().join(","))
+            }
             Kind::Text => {
                 if t.is_empty() || t.chars().count() > 64 || t.chars().any(char::is_control) {
                     return Err(format!("{t:?} must be 1 to 64 printable characters"));
@@ -90,6 +110,7 @@ impl Kind {
             Kind::Choice(names) => format!("one of {}", names.join(", ")),
             Kind::UrlPath => "HTTP path starting with /".into(),
             Kind::Text => "text, 1 to 64 characters".into(),
+            Kind::StatusCodes { min, max } => format!("status codes {min} to {max}, comma-separated"),
         }
     }
 

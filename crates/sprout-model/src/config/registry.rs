@@ -3,7 +3,7 @@
 //! field in `EnvOptions`); docs/options.md follows from it.
 
 use super::{Kind, OptionDef};
-use crate::options::{DeploymentPolicy, EnvOptions, MAX_DEPLOY_TIMEOUT_S};
+use crate::options::{DeploymentPolicy, EnvOptions, MAX_DEPLOY_TIMEOUT_S, MAX_IDLE_TIMEOUT_S, MAX_LOG_RETENTION_DAYS};
 use crate::scaling::{MAX_QUEUE_REQUESTS, MAX_QUEUE_WAIT_MS, MAX_WARM_POOL, MAX_WINDOW_S, Trigger};
 
 /// Most instances one environment may ask for (the API refuses more).
@@ -122,6 +122,21 @@ pub static DEFINITIONS: &[OptionDef] = &[
         "Seconds an instance leaving rotation keeps serving the requests it has in flight before it is stopped.",
         [("aws:elasticbeanstalk:environment:process:default:DeregistrationTimeout", 1)]
     ),
+    OptionDef {
+        key: "health.ignore_codes",
+        kind: Kind::StatusCodes { min: 500, max: 599 },
+        description: "5xx status codes that enhanced health does not count as failed requests (an application that answers 503 on purpose when it sheds load). They still show as 5xx in metrics. Changing it replaces no instance.",
+        default_note: Some("none: every 5xx counts"),
+        aliases: &[],
+        get: |o| {
+            (!o.health.ignore_codes.is_empty())
+                .then(|| o.health.ignore_codes.iter().map(u16::to_string).collect::<Vec<_>>().join(","))
+        },
+        put: |o, v| {
+            o.health.ignore_codes =
+                v.map(|s| s.split(',').filter_map(|c| c.trim().parse().ok()).collect()).unwrap_or_default()
+        },
+    },
     // Deployment.
     OptionDef {
         key: "deployment.policy",
@@ -182,6 +197,25 @@ pub static DEFINITIONS: &[OptionDef] = &[
         get: |o| Some(name_of(&o.load_balancer.algorithm)),
         put: |o, v| o.load_balancer.algorithm = v.and_then(parse_enum).unwrap_or_default(),
     },
+    OptionDef {
+        key: "loadbalancer.idle_timeout",
+        kind: Kind::Int { min: 1, max: MAX_IDLE_TIMEOUT_S as i64, unit: "seconds" },
+        description: "Seconds a client connection may stay open with no request before the load balancer closes it (gracefully: a response in progress finishes). Changing it replaces no instance.",
+        default_note: Some("the server's `--client-idle-timeout` (60 s unless set)"),
+        aliases: &[("aws:elbv2:loadbalancer:IdleTimeout", 1)],
+        get: |o| o.load_balancer.idle_timeout_s.map(|n| n.to_string()),
+        put: |o, v| o.load_balancer.idle_timeout_s = parse_opt(v),
+    },
+    // Logs.
+    int!(
+        "logs.retention",
+        logs.retention_days,
+        1,
+        MAX_LOG_RETENTION_DAYS,
+        "days",
+        "Days the logs of a retired instance (`sprout logs --all`) are kept after its last write; then they are removed. Logs of running instances are never removed.",
+        [("aws:elasticbeanstalk:cloudwatch:logs:RetentionInDays", 1)]
+    ),
     // Capacity and scaling.
     OptionDef {
         key: "scaling.min",

@@ -43,6 +43,12 @@ pub struct RouteView {
     pub https_redirect: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hsts_max_age: Option<u64>,
+    /// The environment's client idle timeout in milliseconds; absent: the listener's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_ms: Option<u64>,
+    /// 5xx codes the environment's health does not count; absent: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_codes: Vec<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +90,8 @@ impl RoutingView {
                 }),
                 https_redirect: route.https.redirect,
                 hsts_max_age: route.https.hsts_max_age,
+                idle_timeout_ms: route.idle_timeout.map(|t| t.as_millis() as u64),
+                ignore_codes: route.ignore_5xx.codes(),
             })
             .collect();
         routes.sort_by(|a, b| a.host.cmp(&b.host));
@@ -104,7 +112,16 @@ impl RoutingView {
             let https = HttpsPolicy { redirect: route.https_redirect, hsts_max_age: route.hsts_max_age };
             table.insert(
                 &route.host,
-                Route { app: route.app.clone(), env: route.env.clone(), upstreams, hold, balance, https },
+                Route {
+                    app: route.app.clone(),
+                    env: route.env.clone(),
+                    upstreams,
+                    hold,
+                    balance,
+                    https,
+                    idle_timeout: route.idle_timeout_ms.map(Duration::from_millis),
+                    ignore_5xx: sprout_lb::Ignored5xx::from_codes(&route.ignore_codes),
+                },
             );
         }
         table
@@ -152,6 +169,8 @@ mod tests {
                 hold,
                 balance: Some(sprout_lb::Balance::RoundRobin),
                 https,
+                idle_timeout: Some(Duration::from_secs(75)),
+                ignore_5xx: sprout_lb::Ignored5xx::from_codes(&[503]),
             },
         );
         table.insert(
@@ -163,6 +182,8 @@ mod tests {
                 hold: None,
                 balance: None,
                 https: Default::default(),
+                idle_timeout: None,
+                ignore_5xx: Default::default(),
             },
         );
         let view = RoutingView::from_table(&table);

@@ -112,7 +112,9 @@ pub fn traffic(ctx: &Ctx, (app, env): (&str, &str), instance: Option<&str>) -> T
         Some(id) => metrics.instance_summary(app, env, id, TRAFFIC_WINDOW_S),
         None => metrics.summary(app, env, TRAFFIC_WINDOW_S),
     };
-    Traffic { requests: summary.requests, status_5xx: summary.status_5xx(), window_s: TRAFFIC_WINDOW_S }
+    // 5xx with a code the environment ignores (`health.ignore_codes`) are not failures here.
+    let status_5xx = summary.status_5xx().saturating_sub(summary.ignored_5xx);
+    Traffic { requests: summary.requests, status_5xx, window_s: TRAFFIC_WINDOW_S }
 }
 
 /// Waits while an instance that left rotation finishes its in-flight requests: at least

@@ -142,6 +142,8 @@ mod tests {
                 balance: None,
                 https_redirect: false,
                 hsts_max_age: None,
+                idle_timeout_ms: None,
+                ignore_codes: Vec::new(),
             }],
         }
     }
