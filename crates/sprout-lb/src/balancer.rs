@@ -39,6 +39,8 @@ pub struct LoadBalancer {
     pub(crate) demand: tokio::sync::Notify,
     /// The certificates the HTTPS listener serves (`tls`).
     pub(crate) certificates: crate::tls::Certificates,
+    /// ACME HTTP-01 challenges answered on the plain-HTTP listener (`tls`).
+    pub(crate) challenges: crate::tls::Challenges,
 }
 
 impl LoadBalancer {
@@ -54,6 +56,7 @@ impl LoadBalancer {
             queues: Mutex::new(HashMap::new()),
             demand: tokio::sync::Notify::new(),
             certificates: crate::tls::Certificates::default(),
+            challenges: crate::tls::Challenges::default(),
         })
     }
 
@@ -124,6 +127,11 @@ impl LoadBalancer {
     /// [`Certificates::publish`](crate::Certificates::publish).
     pub fn certificates(&self) -> &crate::tls::Certificates {
         &self.certificates
+    }
+
+    /// The ACME HTTP-01 challenges answered on the plain-HTTP listener.
+    pub fn challenges(&self) -> &crate::tls::Challenges {
+        &self.challenges
     }
 
     /// Per-second metrics per environment and instance.

@@ -43,4 +43,4 @@ pub use metrics::{Histogram, Ignored5xx, MINUTES_KEPT, Metrics, SECONDS_KEPT, Se
 pub use pool::UpstreamError;
 pub use routing::{HttpsPolicy, Route, RoutingTable, Upstream, normalize_host};
 pub use stats::{LbStats, RouteStats, StatusCounts};
-pub use tls::{Certificates, ServedCert};
+pub use tls::{Certificates, Challenges, ServedCert};

@@ -62,6 +62,11 @@ pub(crate) async fn handle(
     client_ip: &crate::headers::ClientAddr,
     activity: Option<&crate::idle::Activity>,
 ) -> Response<ProxyBody> {
+    if !client_ip.https
+        && let Some(answer) = lb.challenges.answer(req.uri().path())
+    {
+        return answer;
+    }
     let published = lb.published.load();
     let held;
     let Some(host) = request_host(&req) else {

@@ -25,6 +25,58 @@ use crate::server::Connections;
 /// Where ACME's HTTP-01 challenges are fetched: never redirected to HTTPS.
 const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
 
+/// The ACME HTTP-01 challenges the control plane is answering now (token to key
+/// authorization), served on the plain-HTTP listener whatever the host. The request path tests
+/// one flag while there are none.
+#[derive(Default)]
+pub struct Challenges {
+    any: std::sync::atomic::AtomicBool,
+    answers: ArcSwap<HashMap<String, String>>,
+    writer: std::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Challenges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Challenges").field("tokens", &self.answers.load().len()).finish()
+    }
+}
+
+impl Challenges {
+    /// Answer `GET /.well-known/acme-challenge/TOKEN` with `key_authorization` until removed.
+    pub fn insert(&self, token: &str, key_authorization: &str) {
+        self.change(|m| {
+            m.insert(token.to_string(), key_authorization.to_string());
+        });
+    }
+
+    /// Stop answering `token`.
+    pub fn remove(&self, token: &str) {
+        self.change(|m| {
+            m.remove(token);
+        });
+    }
+
+    fn change(&self, edit: impl FnOnce(&mut HashMap<String, String>)) {
+        let _one = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = HashMap::clone(&self.answers.load());
+        edit(&mut next);
+        self.any.store(!next.is_empty(), std::sync::atomic::Ordering::Release);
+        self.answers.store(Arc::new(next));
+    }
+
+    /// The answer to a plain-HTTP request for `path`, if it is a challenge being answered.
+    pub(crate) fn answer(&self, path: &str) -> Option<Response<ProxyBody>> {
+        if !self.any.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        let token = path.strip_prefix(ACME_CHALLENGE_PREFIX)?;
+        let body = self.answers.load().get(token)?.clone();
+        let mut response = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync());
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        Some(response)
+    }
+}
+
 /// One certificate as the load balancer serves it: the names it answers (exact, or `*.parent`),
 /// its chain and key, and when it expires (the later one wins where two cover a name).
 #[derive(Clone)]

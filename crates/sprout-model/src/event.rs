@@ -105,6 +105,24 @@ pub enum Event {
         added: Vec<String>,
         removed: Vec<String>,
     },
+    /// A new certificate for the environment's names is served (obtained or renewed over ACME,
+    /// or uploaded).
+    CertificateIssued {
+        names: Vec<String>,
+        not_after: String,
+        issuer: String,
+    },
+    /// An ACME order for the environment's name failed; the certificate served (if any) stays.
+    CertificateRenewalFailed {
+        name: String,
+        error: String,
+        next_try: String,
+    },
+    /// A certificate serving the environment's names expires soon and nothing later covers them.
+    CertificateExpiring {
+        names: Vec<String>,
+        not_after: String,
+    },
     VariablesChanged {
         names: String,
     },
@@ -267,6 +285,9 @@ impl Event {
             Event::OrphanRemoved { .. } => "OrphanRemoved",
             Event::HostnameSwapped { .. } => "HostnameSwapped",
             Event::DomainsChanged { .. } => "DomainsChanged",
+            Event::CertificateIssued { .. } => "CertificateIssued",
+            Event::CertificateRenewalFailed { .. } => "CertificateRenewalFailed",
+            Event::CertificateExpiring { .. } => "CertificateExpiring",
             Event::VariablesChanged { .. } => "VariablesChanged",
             Event::SecretChanged { .. } => "SecretChanged",
             Event::OptionsChanged { .. } => "OptionsChanged",
@@ -297,7 +318,9 @@ impl Event {
             | Event::DeployAborted { .. }
             | Event::ImagePullFailed { .. }
             | Event::OrphanRemoved { .. }
-            | Event::HookRan { ok: false, .. } => EventLevel::Warn,
+            | Event::HookRan { ok: false, .. }
+            | Event::CertificateRenewalFailed { .. }
+            | Event::CertificateExpiring { .. } => EventLevel::Warn,
             Event::DeployFailed { .. }
             | Event::EngineUnavailable { .. }
             | Event::RegistryRefused { .. }
@@ -378,6 +401,15 @@ impl Event {
                 (true, false) => format!("Environment no longer answers {}", removed.join(", ")),
                 _ => format!("Environment now answers {}; no longer {}", added.join(", "), removed.join(", ")),
             },
+            Event::CertificateIssued { names, not_after, issuer } => {
+                format!("A new certificate for {} is served (expires {not_after}, issuer {issuer})", names.join(", "))
+            }
+            Event::CertificateRenewalFailed { name, error, next_try } => format!(
+                "Could not obtain a certificate for {name}: {error}; the certificate served (if any) is kept, next try {next_try}"
+            ),
+            Event::CertificateExpiring { names, not_after } => {
+                format!("The certificate for {} expires {not_after} and nothing renews it yet", names.join(", "))
+            }
             Event::OptionsChanged { changes, source } => format!("Options changed ({source}): {changes}"),
             Event::OrphanRemoved { app, env, instance } => {
                 format!("Removed instance {instance} of {app}/{env}: no such environment")

@@ -32,6 +32,10 @@ pub struct RoutingOptions {
     /// (`sprout_model::domains::parse_domain`); `sprout swap` moves them with the host prefix.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<String>,
+    /// Those of `domains` the server obtains and renews certificates for over ACME
+    /// (`sprout domains add --acme`); they move with the domains in a swap.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub acme: Vec<String>,
     /// Answer plain-HTTP requests with a 308 to the same URL over HTTPS.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub https_redirect: bool,

@@ -4,7 +4,9 @@
 //! - **Alerts**: an instance lost without a plan (`InstanceUnhealthy`: essential container exit,
 //!   OOM, failing health checks, the engine losing it), the environment's health reaching
 //!   Degraded or Severe, a crash loop, the container engine unreachable, a deploy that failed (and
-//!   rolled back), a registry that refused its credential (the circuit opened).
+//!   rolled back), a registry that refused its credential (the circuit opened), a certificate that
+//!   failed to renew or expires within 14 days with nothing later to serve its names (resolved
+//!   when a new certificate for the name is served).
 //! - **Info** (sent only to webhooks that asked for every event): planned changes: scale-in and
 //!   out, deploys, swaps, terminations, warm-pool moves and draining (`InstanceRetired` with its
 //!   reason), hooks.
@@ -117,6 +119,8 @@ const AVAILABILITY: &str = "availability";
 /// How a health signal begins.
 const HEALTH_WORDS: &str = "Environment health is";
 const DEPLOY: &str = "deploy";
+/// How a certificate incident's key begins (then the name).
+const CERTIFICATE: &str = "certificate:";
 
 /// What one event means for alerting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +158,13 @@ pub fn classify(event: &Event) -> Class {
         // Followed by `DeployFailed`, which folds into it: the alert carries the task's words.
         Event::ReleaseTaskFailed { .. } => signal(DEPLOY, Severity::Warning, false),
         Event::RegistryRefused { registry, .. } => signal(&format!("registry:{registry}"), Severity::Warning, false),
+        Event::CertificateRenewalFailed { name, .. } => signal(&cert_key(name), Severity::Warning, false),
+        Event::CertificateExpiring { names, .. } => {
+            signal(&cert_key(names.first().map_or("", String::as_str)), Severity::Warning, false)
+        }
+        Event::CertificateIssued { names, .. } => {
+            Class::Clears { key: cert_key(names.first().map_or("", String::as_str)) }
+        }
         Event::ImagePulled { image, .. } => Class::Clears { key: format!("registry:{}", registry_of(image)) },
         Event::EnvironmentReady { .. } => Class::Clears { key: DEPLOY.to_string() },
         Event::InstanceInService { .. } => Class::Replaced,
@@ -173,6 +184,11 @@ pub fn classify(event: &Event) -> Class {
         | Event::ScheduledActionFired { .. } => Class::Info,
         _ => Class::Quiet,
     }
+}
+
+/// The incident of a certificate's trouble: by the (first) name it is for.
+fn cert_key(name: &str) -> String {
+    format!("{CERTIFICATE}{name}")
 }
 
 /// The registry host of an image reference, as Docker reads it (`docker.io` when the first
@@ -314,6 +330,7 @@ fn alert(key: &str, i: &Incident, now: DateTime<Utc>) -> Notice {
     let what = match key {
         AVAILABILITY => "Instances lost or unhealthy without a plan",
         DEPLOY => "A deploy is in trouble",
+        k if k.starts_with(CERTIFICATE) => "A certificate is not renewed",
         _ => "A registry refused its credential",
     };
     Notice {
@@ -342,6 +359,7 @@ fn resolve(mem: &mut AlertMemory, key: &str, now: DateTime<Utc>) -> Vec<Notice> 
     let what = match key {
         AVAILABILITY => "every instance is in service and health is back to Ok".to_string(),
         DEPLOY => "the environment is Ready again".to_string(),
+        k if k.starts_with(CERTIFICATE) => "a new certificate is served".to_string(),
         _ => "images are pulled from it again".to_string(),
     };
     let folded = if i.count > 1 { format!(", {} signals folded", i.count) } else { String::new() };

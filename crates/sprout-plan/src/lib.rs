@@ -11,6 +11,7 @@
 //! - `orphans`: what Sprout finds on the engine that no environment wants.
 //! - `scaling`: the desired instance count from metrics, the band and the last actions.
 //! - `registry`: the registry circuit: when a registry may be asked again after a refusal.
+//! - `renewal`: when a certificate is ordered or renewed over ACME, and when one nears expiry.
 //! - `schedule`: when scheduled actions fire, across time zones and daylight-saving changes.
 //! - `subnets`: which subnet of the instance network pool an instance's network gets.
 
@@ -30,6 +31,7 @@ pub mod progress;
 pub mod reconcile;
 pub mod registry;
 pub mod release;
+pub mod renewal;
 pub mod rotation;
 pub mod scaling;
 pub mod schedule;

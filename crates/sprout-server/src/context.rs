@@ -48,6 +48,8 @@ pub struct Ctx {
     /// Held while saved configurations are read, changed and written back: they are stored as
     /// one document per application, so two saves at once would otherwise lose one.
     pub saved_configurations: Arc<tokio::sync::Mutex<()>>,
+    /// ACME: settings, account, the certificate controller's wake-up (`acme`).
+    pub acme: Arc<crate::acme::Acme>,
 }
 
 impl Ctx {
@@ -80,6 +82,7 @@ impl Ctx {
             events_live: Default::default(),
             notifier: Arc::default(),
             saved_configurations: Arc::default(),
+            acme: Arc::default(),
             metrics,
             settings,
         }

@@ -5,6 +5,7 @@
 //! Not here: parsing definition files (`sprout-model`), planning (`sprout-plan`), Docker
 //! (`sprout-docker`), proxying (`sprout-lb`), the CLI (`sprout`).
 
+pub mod acme;
 pub mod api;
 pub mod api_listener;
 pub mod bundle;
@@ -22,6 +23,7 @@ pub mod logs;
 pub mod memory;
 pub mod network_pool;
 pub mod notify;
+pub mod outbound;
 pub mod probe;
 pub mod registry;
 pub mod request_rates;

@@ -43,6 +43,9 @@ pub struct ServerOptions {
     /// Registry mirrors and the registry circuit's back-off (`--registry-mirror`,
     /// `--registry-mirror-order`, `--registry-backoff`, `--registry-backoff-max`).
     pub registries: crate::registry::RegistrySettings,
+    /// The ACME directory, contact and extra CA (`--acme-directory`, `--acme-email`,
+    /// `--acme-ca-file`) for domains added with `--acme`.
+    pub acme: crate::acme::AcmeSettings,
     /// Where instance networks get their subnets (`--instance-network-pool`); None: the default.
     pub instance_network_pool: Option<ipnet::Ipv4Net>,
     /// Prefix length of an instance's subnet (`--instance-subnet-size`); None: the default.
@@ -64,6 +67,8 @@ pub enum StartError {
     InsecureApi { addr: String },
     #[error("{0}")]
     ApiTls(String),
+    #[error("--acme-ca-file: {0}")]
+    AcmeCa(String),
     #[error("{0}")]
     Store(#[from] sprout_store::StoreError),
     #[error("{0}")]
@@ -169,6 +174,10 @@ pub async fn start(
     if api_tls.is_none() && !loopback && !opts.insecure_api {
         return Err(StartError::InsecureApi { addr: opts.api_addr.clone() });
     }
+    if let Some(ca) = &opts.acme.ca_file {
+        crate::outbound::client(Some(ca), std::time::Duration::from_secs(30))
+            .map_err(|e| StartError::AcmeCa(e.to_string()))?;
+    }
     let http = bind(&opts.http_addr, "load balancer", "--http").await?;
     let https = match &opts.https_addr {
         Some(addr) => Some(bind(addr, "load balancer's HTTPS", "--https").await?),
@@ -194,6 +203,7 @@ pub async fn start(
     settings.instance_pool = networks.pool();
     let mut ctx = Ctx::new(store, engine, clock, lb, settings);
     ctx.networks = Arc::new(networks);
+    ctx.acme = Arc::new(crate::acme::Acme::new(opts.acme.clone()));
     ctx.registries = Arc::new(crate::registry::Registries::new(secret_key, opts.registries.clone()));
     crate::certs::publish_all(&ctx).await?;
     Ok(Started { ctx, api, http, https, api_tls, admin_token })
@@ -223,12 +233,14 @@ pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Re
     let trim = tokio::spawn(crate::memory::run(shutdown.child_token()));
     let notify = tokio::spawn(crate::notify::deliver::run(ctx.clone(), shutdown.child_token()));
     let sweep = tokio::spawn(crate::log_sweep::run(ctx.clone(), shutdown.child_token()));
+    let certs = tokio::spawn(crate::acme::renew::run(ctx.clone(), shutdown.child_token()));
     let app = crate::api::router(ctx);
     crate::api_listener::serve_api_tls(api, app, api_tls, shutdown.clone(), crate::api_listener::HEADER_TIMEOUT).await;
     let _ = sup.await;
     let _ = trim.await;
     let _ = notify.await;
     let _ = sweep.await;
+    let _ = certs.await;
     let _ = lb.await;
     Ok(())
 }

@@ -124,6 +124,15 @@ impl Store for RacingStore {
     async fn delete_certificate(&self, id: &str) -> Result<bool> {
         self.inner.delete_certificate(id).await
     }
+    async fn put_acme_record(&self, record: &sprout_store::AcmeRecord) -> Result<()> {
+        self.inner.put_acme_record(record).await
+    }
+    async fn list_acme_records(&self) -> Result<Vec<sprout_store::AcmeRecord>> {
+        self.inner.list_acme_records().await
+    }
+    async fn delete_acme_record(&self, key: &str) -> Result<bool> {
+        self.inner.delete_acme_record(key).await
+    }
     async fn backup(&self, path: &std::path::Path) -> Result<()> {
         self.inner.backup(path).await
     }

@@ -38,3 +38,13 @@ pub struct CertificateRecord {
     #[serde(skip)]
     pub sealed_key: Vec<u8>,
 }
+
+/// What the server keeps for ACME besides certificates, by key: the account of a directory
+/// (`account <URL>`, its credentials sealed) and the attempts for each name (`name <NAME>`, as
+/// JSON in `meta`, nothing sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcmeRecord {
+    pub key: String,
+    pub meta: String,
+    pub sealed: Vec<u8>,
+}

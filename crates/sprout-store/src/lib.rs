@@ -173,6 +173,12 @@ pub trait Store: NotifyStore + Send + Sync + 'static {
     async fn list_certificates(&self) -> Result<Vec<CertificateRecord>>;
     /// Removes one certificate; false when there was none.
     async fn delete_certificate(&self, id: &str) -> Result<bool>;
+    /// Stores an ACME record, replacing the one with the same key.
+    async fn put_acme_record(&self, record: &AcmeRecord) -> Result<()>;
+    /// Every ACME record, by key.
+    async fn list_acme_records(&self) -> Result<Vec<AcmeRecord>>;
+    /// Removes one ACME record; false when there was none.
+    async fn delete_acme_record(&self, key: &str) -> Result<bool>;
 
     /// Writes a consistent copy of the whole store to `path` (a new file), while it keeps
     /// serving. Sealed values stay sealed in the copy.

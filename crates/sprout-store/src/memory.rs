@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::certs::CertificateRecord;
+use crate::certs::{AcmeRecord, CertificateRecord};
 
 use crate::{
     Application, AuditRecord, CredentialKey, EnvironmentRecord, EventRecord, HostAccessPolicy, LifecyclePolicy,
@@ -40,6 +40,7 @@ struct Data {
     /// By (app, env, name).
     secrets: BTreeMap<(String, String, String), SecretRecord>,
     certificates: BTreeMap<String, CertificateRecord>,
+    acme: BTreeMap<String, AcmeRecord>,
 }
 
 mod access;
@@ -359,6 +360,21 @@ impl Store for MemoryStore {
 
     async fn delete_certificate(&self, id: &str) -> Result<bool> {
         self.with(|d| Ok(d.certificates.remove(id).is_some()))
+    }
+
+    async fn put_acme_record(&self, record: &AcmeRecord) -> Result<()> {
+        self.with(|d| {
+            d.acme.insert(record.key.clone(), record.clone());
+            Ok(())
+        })
+    }
+
+    async fn list_acme_records(&self) -> Result<Vec<AcmeRecord>> {
+        self.with(|d| Ok(d.acme.values().cloned().collect()))
+    }
+
+    async fn delete_acme_record(&self, key: &str) -> Result<bool> {
+        self.with(|d| Ok(d.acme.remove(key).is_some()))
     }
 
     async fn list_secrets(&self, app: &str, env: &str) -> Result<Vec<SecretRecord>> {

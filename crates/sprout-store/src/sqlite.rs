@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::certs::CertificateRecord;
+use crate::certs::{AcmeRecord, CertificateRecord};
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
@@ -440,6 +440,27 @@ impl Store for SqliteStore {
 
     async fn delete_certificate(&self, id: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM certificates WHERE id = ?").bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_acme_record(&self, record: &AcmeRecord) -> Result<()> {
+        sqlx::query("INSERT OR REPLACE INTO acme (key, meta, sealed) VALUES (?, ?, ?)")
+            .bind(&record.key)
+            .bind(&record.meta)
+            .bind(&record.sealed)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_acme_records(&self) -> Result<Vec<AcmeRecord>> {
+        let rows: Vec<(String, String, Vec<u8>)> =
+            sqlx::query_as("SELECT key, meta, sealed FROM acme ORDER BY key").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(key, meta, sealed)| AcmeRecord { key, meta, sealed }).collect())
+    }
+
+    async fn delete_acme_record(&self, key: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM acme WHERE key = ?").bind(key).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -60,6 +60,16 @@ enum Command {
         /// Load balancer HTTPS address (certificates from `sprout certs`, chosen by SNI)
         #[arg(long, value_name = "ADDR")]
         https: Option<String>,
+        /// ACME directory that certificates of `domains add --acme` names come from
+        #[arg(long, value_name = "URL", default_value = sprout_server::acme::LETS_ENCRYPT)]
+        acme_directory: String,
+        /// Contact given to the ACME CA for the account (expiry notices, problems)
+        #[arg(long, value_name = "EMAIL")]
+        acme_email: Option<String>,
+        /// Certificate authorities (PEM) to trust for the ACME directory, beside the system's
+        /// (a private or test CA such as pebble's)
+        #[arg(long, value_name = "PEM")]
+        acme_ca_file: Option<PathBuf>,
         /// Extra domain environments answer under (ENV.APP.DOMAIN), beside ENV.APP.localhost
         #[arg(long)]
         domain: Option<String>,
@@ -241,6 +251,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             api_tls_cert,
             api_tls_key,
             insecure_api,
+            acme_directory,
+            acme_email,
+            acme_ca_file,
             domain,
             max_bundle_mb,
             launch_concurrency,
@@ -267,6 +280,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 registries: registry.settings()?,
                 instance_network_pool: Some(instance_network_pool),
                 instance_subnet_size: Some(instance_subnet_size),
+                acme: sprout_server::acme::AcmeSettings {
+                    directory: acme_directory,
+                    email: acme_email,
+                    ca_file: acme_ca_file,
+                },
             };
             sprout_server::run(opts).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(0)

@@ -281,3 +281,36 @@ fn a_failed_release_task_and_the_failed_deploy_it_causes_are_one_alert() {
     };
     assert_eq!(classify(&started), Class::Info);
 }
+
+#[test]
+fn a_certificate_that_fails_to_renew_alerts_once_and_resolves_when_a_new_one_is_served() {
+    let mut mem = AlertMemory::default();
+    let failed = Event::CertificateRenewalFailed {
+        name: "ads.example.com".into(),
+        error: "the challenge failed".into(),
+        next_try: "in 5 min".into(),
+    };
+    let first = on_event(&mut mem, &failed, false, t(0));
+    assert_eq!(alerts(&first).len(), 1, "said at once");
+    assert_eq!(first[0].severity, Severity::Warning);
+    assert!(first[0].message.contains("ads.example.com") && first[0].message.contains("challenge failed"));
+    let expiring = Event::CertificateExpiring { names: vec!["ads.example.com".into()], not_after: "soon".into() };
+    assert!(on_event(&mut mem, &failed, false, t(300)).is_empty(), "a repeat is folded");
+    assert!(on_event(&mut mem, &expiring, false, t(301)).is_empty(), "nearing expiry joins the same incident");
+    let other = Event::CertificateIssued {
+        names: vec!["other.example.com".into()],
+        not_after: "later".into(),
+        issuer: "CA".into(),
+    };
+    assert!(on_event(&mut mem, &other, false, t(302)).is_empty(), "another name's certificate changes nothing");
+    let renewed = Event::CertificateIssued {
+        names: vec!["ads.example.com".into()],
+        not_after: "later".into(),
+        issuer: "CA".into(),
+    };
+    let done = on_event(&mut mem, &renewed, false, t(400));
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].severity, Severity::Resolved);
+    assert_eq!(done[0].count, 3);
+    assert!(mem.incidents.is_empty());
+}

@@ -42,6 +42,7 @@ pub async fn clone(
     options.routing.cname = None;
     // A domain belongs to one environment at a time: the clone answers its own names only.
     options.routing.domains.clear();
+    options.routing.acme.clear();
     let timeout = req.timeout_s.unwrap_or(options.deploy.timeout_s);
     sprout_model::options::check_deploy_timeout(timeout).map_err(|m| bad(m, None))?;
     // Secrets go first, so the clone's first instances launch with them; sealed again for the

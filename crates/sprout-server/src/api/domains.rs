@@ -23,6 +23,9 @@ static CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 #[derive(Deserialize)]
 pub struct AddDomains {
     pub hosts: Vec<String>,
+    /// Obtain and renew certificates for them over ACME (HTTP-01: exact names only).
+    #[serde(default)]
+    pub acme: bool,
 }
 
 #[derive(Deserialize)]
@@ -36,6 +39,9 @@ pub struct DomainView {
     pub host: String,
     pub env: String,
     pub wildcard: bool,
+    /// Its certificate is obtained and renewed over ACME.
+    #[serde(default)]
+    pub acme: bool,
 }
 
 pub async fn list(
@@ -53,7 +59,12 @@ pub async fn list(
             continue;
         }
         for host in &e.options.routing.domains {
-            out.push(DomainView { host: host.clone(), env: e.name.clone(), wildcard: host.starts_with("*.") });
+            out.push(DomainView {
+                host: host.clone(),
+                env: e.name.clone(),
+                wildcard: host.starts_with("*."),
+                acme: e.options.routing.acme.contains(host),
+            });
         }
     }
     out.sort_by(|a, b| (&a.host, &a.env).cmp(&(&b.host, &b.env)));
@@ -74,6 +85,14 @@ pub async fn add(
     // Every name is checked before anything changes: all are added or none.
     let wanted: Vec<String> =
         req.hosts.iter().map(|h| parse_domain(h)).collect::<Result<Vec<_>, _>>().map_err(|m| bad(m, None))?;
+    if req.acme
+        && let Some(wild) = wanted.iter().find(|h| h.starts_with("*."))
+    {
+        return Err(bad(
+            format!("{wild}: ACME certificates are obtained with HTTP-01 here, which cannot prove a wildcard name (it needs DNS-01)"),
+            Some("add the wildcard without --acme and upload its certificate with `sprout certs add`, or add each name with --acme".into()),
+        ));
+    }
     let _one_writer = CHANGES.lock().await;
     let target = ctx.store.get_environment(&app, &env).await?;
     if target.status == EnvStatus::Terminating {
@@ -93,16 +112,26 @@ pub async fn add(
     let have: BTreeSet<String> = target.options.routing.domains.iter().cloned().collect();
     let added: Vec<String> =
         wanted.iter().filter(|h| !have.contains(*h)).cloned().collect::<BTreeSet<_>>().into_iter().collect();
-    let changed = change(&ctx, (&app, &env), |domains| {
+    let changed = change(&ctx, (&app, &env), |routing| {
         for host in &added {
-            if !domains.contains(host) {
-                domains.push(host.clone());
+            if !routing.domains.contains(host) {
+                routing.domains.push(host.clone());
+            }
+        }
+        if req.acme {
+            for host in &wanted {
+                if !routing.acme.contains(host) {
+                    routing.acme.push(host.clone());
+                }
             }
         }
     })
     .await?;
     if !added.is_empty() {
         ctx.emit(&app, Some(&env), Event::DomainsChanged { added, removed: Vec::new() }).await;
+    }
+    if req.acme {
+        ctx.acme.wake.notify_one();
     }
     Ok(Json(views(&changed)))
 }
@@ -121,7 +150,11 @@ pub async fn remove(
             if held.is_empty() { "none".to_string() } else { held.join(", ") }
         )));
     }
-    let changed = change(&ctx, (&app, &env), |domains| domains.retain(|d| *d != host)).await?;
+    let changed = change(&ctx, (&app, &env), |routing| {
+        routing.domains.retain(|d| *d != host);
+        routing.acme.retain(|d| *d != host);
+    })
+    .await?;
     ctx.emit(&app, Some(&env), Event::DomainsChanged { added: Vec::new(), removed: vec![host] }).await;
     Ok(Json(views(&changed)))
 }
@@ -172,11 +205,11 @@ pub async fn set_https(
 async fn change(
     ctx: &Ctx,
     (app, env): (&str, &str),
-    edit: impl Fn(&mut Vec<String>),
+    edit: impl Fn(&mut sprout_model::options::RoutingOptions),
 ) -> Result<EnvironmentRecord, ApiError> {
     let now = ctx.clock.now();
     let changed = sprout_store::change_environment(&*ctx.store, app, env, |e| {
-        edit(&mut e.options.routing.domains);
+        edit(&mut e.options.routing);
         e.updated_at = now;
     })
     .await?;
@@ -190,7 +223,12 @@ fn views(e: &EnvironmentRecord) -> Vec<DomainView> {
         .routing
         .domains
         .iter()
-        .map(|h| DomainView { host: h.clone(), env: e.name.clone(), wildcard: h.starts_with("*.") })
+        .map(|h| DomainView {
+            host: h.clone(),
+            env: e.name.clone(),
+            wildcard: h.starts_with("*."),
+            acme: e.options.routing.acme.contains(h),
+        })
         .collect();
     out.sort_by(|a, b| a.host.cmp(&b.host));
     out

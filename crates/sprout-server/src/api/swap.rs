@@ -37,7 +37,8 @@ pub async fn swap(
     }
     let a_prefix = a.options.routing.prefix(&a.name).to_string();
     let b_prefix = b.options.routing.prefix(&b.name).to_string();
-    let (a_domains, b_domains) = (a.options.routing.domains.clone(), b.options.routing.domains.clone());
+    let names = |e: &EnvironmentRecord| (e.options.routing.domains.clone(), e.options.routing.acme.clone());
+    let (a_domains, b_domains) = (names(&a), names(&b));
     let a = point_at(&ctx, &app, &a.name, &b_prefix, &b_domains).await?;
     let b = point_at(&ctx, &app, &b.name, &a_prefix, &a_domains).await?;
     // One publish moves both sets of names: in-flight and new requests always find an
@@ -51,7 +52,8 @@ pub async fn swap(
     Ok(Json(SwapView { source: view(&ctx, &a), destination: view(&ctx, &b) }))
 }
 
-/// Points `env`'s hostname prefix at `prefix` and gives it `domains`. Only the names change, so
+/// Points `env`'s hostname prefix at `prefix` and gives it `domains` (and which of them are
+/// ACME's). Only the names change, so
 /// when another writer came first (the controller recording progress) the same change goes onto
 /// a fresh read.
 async fn point_at(
@@ -59,12 +61,13 @@ async fn point_at(
     app: &str,
     env: &str,
     prefix: &str,
-    domains: &[String],
+    (domains, acme): &(Vec<String>, Vec<String>),
 ) -> Result<EnvironmentRecord, ApiError> {
     let now = ctx.clock.now();
     let pointed = sprout_store::change_environment(&*ctx.store, app, env, |e| {
         e.options.routing.cname = Some(prefix.to_string()).filter(|p| *p != e.name);
-        e.options.routing.domains = domains.to_vec();
+        e.options.routing.domains = domains.clone();
+        e.options.routing.acme = acme.clone();
         e.updated_at = now;
     })
     .await?;

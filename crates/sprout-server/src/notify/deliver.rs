@@ -6,7 +6,9 @@
 //! body's `id` lets a receiver drop a repeat). Each try runs in its own task with a timeout, so a
 //! slow receiver holds up only its own queue.
 //!
-//! Only `http://` URLs: the server has no TLS client (send to an HTTPS service through a relay).
+//! `http://` URLs are posted on a fresh connection of their own; `https://` ones with the
+//! server's HTTPS client (`outbound`: rustls with aws-lc-rs, the system's certificate
+//! authorities plus those in `SPROUT_CA_FILE`), the certificate checked against the URL's host.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -33,22 +35,23 @@ const ROUND: u32 = 1000;
 /// The longest the sender sleeps without a wake-up.
 const IDLE: Duration = Duration::from_secs(5);
 
-/// A webhook URL: `http://host[:port]/path`.
+/// A webhook URL: `http[s]://host[:port]/path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookUrl {
     pub host: String,
     pub port: u16,
     pub path: String,
+    /// `https://`: sent over TLS.
+    pub tls: bool,
 }
 
 /// Parse and check a webhook URL; the error says what is wrong in words.
 pub fn parse_url(url: &str) -> Result<WebhookUrl, String> {
-    if url.starts_with("https://") {
-        return Err(format!(
-            "{url}: only http:// webhooks are supported (the server has no TLS client); send to an HTTPS service through a relay"
-        ));
-    }
-    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url}: a webhook URL starts with http://"))?;
+    let (rest, tls) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (rest, true),
+        (None, Some(rest)) => (rest, false),
+        _ => return Err(format!("{url}: a webhook URL starts with https:// or http://")),
+    };
     let (authority, path) = rest.find('/').map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
     if authority.contains('@') {
         return Err(format!("{url}: credentials in the URL are not supported; use --secret-stdin to sign instead"));
@@ -57,12 +60,12 @@ pub fn parse_url(url: &str) -> Result<WebhookUrl, String> {
         Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
             (h, p.parse().map_err(|_| format!("{url}: bad port `{p}`"))?)
         }
-        _ => (authority, 80),
+        _ => (authority, if tls { 443 } else { 80 }),
     };
     if host.is_empty() || path.chars().any(|c| c.is_control() || c == ' ') {
         return Err(format!("{url}: needs a host, and a path without spaces"));
     }
-    Ok(WebhookUrl { host: host.trim_matches(['[', ']']).to_string(), port, path: path.to_string() })
+    Ok(WebhookUrl { host: host.trim_matches(['[', ']']).to_string(), port, path: path.to_string(), tls })
 }
 
 /// The wait before the next try after `attempts` failed ones.
@@ -207,10 +210,61 @@ async fn send(ctx: &Ctx, d: &DeliveryRecord, target: &NotifyTarget) -> Result<()
             Some(super::hmac::signature(secret.expose_secret().as_bytes(), text.as_bytes()))
         }
     };
-    match tokio::time::timeout(TRY_TIMEOUT, post(&url, d.id, &text, signature.as_deref())).await {
+    let sent = if url.tls {
+        post_tls(&target.url, d.id, text, signature.as_deref())
+    } else {
+        Box::pin(post(&url, d.id, &text, signature.as_deref()))
+    };
+    match tokio::time::timeout(TRY_TIMEOUT, sent).await {
         Ok(r) => r,
         Err(_) => Err(format!("no answer within {} s", TRY_TIMEOUT.as_secs())),
     }
+}
+
+type Sending<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// The server's HTTPS client for webhooks, made on first use (`SPROUT_CA_FILE` read then).
+fn https_client() -> Result<&'static reqwest::Client, String> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            let ca = crate::outbound::ca_file_from_env();
+            crate::outbound::client(ca.as_deref(), TRY_TIMEOUT)
+                .map_err(|e| format!("{e} ({})", crate::outbound::CA_FILE_ENV))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// One POST over HTTPS; Ok on a 2xx answer.
+fn post_tls<'a>(url: &'a str, id: i64, body: String, signature: Option<&'a str>) -> Sending<'a> {
+    Box::pin(async move {
+        let client = https_client()?;
+        let mut req = client
+            .post(url)
+            .header("Content-Type", "application/json")
+            .header("User-Agent", "sprout-notify")
+            .header("X-Sprout-Delivery", id.to_string())
+            .body(body);
+        if let Some(sig) = signature {
+            req = req.header("X-Sprout-Signature", sig);
+        }
+        let answer = req.send().await.map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+        let status = answer.status();
+        if status.is_success() { Ok(()) } else { Err(format!("{url} answered {}", status.as_u16())) }
+    })
+}
+
+/// An error with its causes (reqwest's own says little: "error sending request").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut words = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        words.push_str(": ");
+        words.push_str(&c.to_string());
+        cause = c.source();
+    }
+    words
 }
 
 /// One POST on a fresh connection; the status line is all that is read.
@@ -252,10 +306,11 @@ mod tests {
     fn urls() {
         assert_eq!(
             parse_url("http://127.0.0.1:9000/hook").unwrap(),
-            WebhookUrl { host: "127.0.0.1".into(), port: 9000, path: "/hook".into() }
+            WebhookUrl { host: "127.0.0.1".into(), port: 9000, path: "/hook".into(), tls: false }
         );
         assert_eq!(parse_url("http://alerts.example").unwrap().path, "/");
-        assert!(parse_url("https://hooks.slack.com/x").unwrap_err().contains("only http://"));
+        let slack = parse_url("https://hooks.slack.com/x").unwrap();
+        assert_eq!((slack.port, slack.tls, slack.host.as_str()), (443, true, "hooks.slack.com"));
         assert!(parse_url("ftp://x").is_err());
         assert!(parse_url("http://u:p@x/").is_err());
         assert!(parse_url("http://x:port/").is_err());

@@ -190,6 +190,18 @@ async fn certificates(store: &dyn Store) {
     assert!(store.delete_certificate("ab12").await.unwrap());
     assert!(!store.delete_certificate("ab12").await.unwrap());
     assert!(store.list_certificates().await.unwrap().is_empty());
+
+    use sprout_store::AcmeRecord;
+    let account = AcmeRecord { key: "account https://acme/dir".into(), meta: String::new(), sealed: b"creds".to_vec() };
+    let name = AcmeRecord { key: "name ads.example.com".into(), meta: r#"{"failures":1}"#.into(), sealed: Vec::new() };
+    store.put_acme_record(&name).await.unwrap();
+    store.put_acme_record(&account).await.unwrap();
+    assert_eq!(store.list_acme_records().await.unwrap(), vec![account.clone(), name.clone()], "by key");
+    let again = AcmeRecord { meta: r#"{"failures":0}"#.into(), ..name.clone() };
+    store.put_acme_record(&again).await.unwrap();
+    assert_eq!(store.list_acme_records().await.unwrap(), vec![account, again], "replaced by key");
+    assert!(store.delete_acme_record("name ads.example.com").await.unwrap());
+    assert!(!store.delete_acme_record("name ads.example.com").await.unwrap());
 }
 
 async fn audit_and_secrets(store: &dyn Store) {

@@ -22,6 +22,10 @@ pub enum DomainsCommand {
         env: String,
         #[arg(required = true, value_name = "HOST")]
         hosts: Vec<String>,
+        /// Obtain and renew their certificates over ACME (HTTP-01 on the load balancer's HTTP
+        /// listener; exact names only)
+        #[arg(long)]
+        acme: bool,
     },
     /// The application's domains, or one environment's
     List { env: Option<String> },
@@ -58,15 +62,18 @@ struct DomainView {
     host: String,
     env: String,
     wildcard: bool,
+    #[serde(default)]
+    acme: bool,
 }
 
 pub async fn run(c: &Context, args: DomainsArgs) -> Result<u8> {
     let app = c.app()?.to_string();
     let (list, said): (Vec<DomainView>, Option<String>) = match args.command {
-        DomainsCommand::Add { env, hosts } => {
-            let list =
-                c.client.post(&format!("/apps/{app}/environments/{env}/domains"), &json!({ "hosts": hosts })).await?;
-            (list, Some(format!("{env} answers {}", hosts.join(", "))))
+        DomainsCommand::Add { env, hosts, acme } => {
+            let body = json!({ "hosts": hosts, "acme": acme });
+            let list = c.client.post(&format!("/apps/{app}/environments/{env}/domains"), &body).await?;
+            let how = if acme { " (certificates over ACME: `sprout certs list` shows them)" } else { "" };
+            (list, Some(format!("{env} answers {}{how}", hosts.join(", "))))
         }
         DomainsCommand::List { env } => {
             let query = env.as_ref().map(|e| format!("?env={e}")).unwrap_or_default();
@@ -101,7 +108,7 @@ pub async fn run(c: &Context, args: DomainsArgs) -> Result<u8> {
         eprintln!("{said}");
     }
     for d in &list {
-        println!("{:<48} {}", d.host, d.env);
+        println!("{:<48} {}{}", d.host, d.env, if d.acme { "  acme" } else { "" });
     }
     Ok(0)
 }

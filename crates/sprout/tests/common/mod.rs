@@ -61,6 +61,8 @@ pub struct Server {
     pub app: String,
     /// More `sprout server` flags, for the next `spawn` (registry mirrors or back-off, say).
     pub extra_args: Vec<String>,
+    /// Environment variables of the server process (`SPROUT_CA_FILE`, say), for the next `spawn`.
+    pub extra_env: Vec<(String, String)>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -86,6 +88,18 @@ impl Server {
     }
 
     fn start_in_with(app: &str, data_dir: PathBuf, extra_args: &[&str]) -> Server {
+        Server::start_in_with_env(app, data_dir, extra_args, &[])
+    }
+
+    /// A server started with more flags and environment variables.
+    pub fn start_with_env(app: &str, extra_args: &[&str], env: &[(&str, &str)]) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = Server::start_in_with_env(app, tmp.path().join("data"), extra_args, env);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    fn start_in_with_env(app: &str, data_dir: PathBuf, extra_args: &[&str], env: &[(&str, &str)]) -> Server {
         // A free port is free when looked at; another test's server may take it before this one
         // binds it. Then this server exits at once saying so, and gets other ports.
         for _ in 0..3 {
@@ -96,6 +110,7 @@ impl Server {
                 http: format!("127.0.0.1:{}", free_port()),
                 app: app.to_string(),
                 extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+                extra_env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                 _tmp: None,
             };
             if s.try_spawn() {
@@ -122,6 +137,7 @@ impl Server {
             .arg(&self.data_dir)
             .args(["--api", &self.api, "--http", &self.http])
             .args(&self.extra_args)
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
