@@ -123,6 +123,15 @@ pub fn seal_key(ctx: &Ctx, record: &mut CertificateRecord, key_pem: &str) {
 /// Publishes every stored certificate that opens and is valid now to the load balancer; those
 /// that do not are named in the log and left out. Returns how many are served.
 pub async fn publish_all(ctx: &Ctx) -> Result<usize, sprout_store::StoreError> {
+    let served: Vec<ServedCert> = usable(ctx).await?.into_iter().map(|(_, _, c)| c).collect();
+    let count = served.len();
+    ctx.lb.certificates().publish(served);
+    Ok(count)
+}
+
+/// Every stored certificate that opens and is valid now, with its key (in the clear: for the
+/// load balancer, here or in `sprout proxy`); those that do not are named in the log.
+pub async fn usable(ctx: &Ctx) -> Result<Vec<(CertificateRecord, SecretString, ServedCert)>, sprout_store::StoreError> {
     let now = ctx.clock.now();
     let mut served = Vec::new();
     for record in ctx.store.list_certificates().await? {
@@ -139,7 +148,7 @@ pub async fn publish_all(ctx: &Ctx) -> Result<usize, sprout_store::StoreError> {
             }
         };
         match check(&record.chain_pem, key.expose_secret(), now, record.source) {
-            Ok(checked) => served.push(checked.served),
+            Ok(checked) => served.push((record, key, checked.served)),
             Err(e) => {
                 tracing::warn!(
                     "certificate {} for {} is not served: {e}",
@@ -149,9 +158,7 @@ pub async fn publish_all(ctx: &Ctx) -> Result<usize, sprout_store::StoreError> {
             }
         }
     }
-    let count = served.len();
-    ctx.lb.certificates().publish(served);
-    Ok(count)
+    Ok(served)
 }
 
 /// The first 12 hex digits of an id: enough to name it, as `git` does.

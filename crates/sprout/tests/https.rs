@@ -178,6 +178,51 @@ fn uploaded_certificates_are_served_by_sni_with_redirect_and_hsts() {
     let hsts = https(&https_addr, &ca, "ads.example.com", "ads.example.com", "/", false, &[]).unwrap();
     assert!(hsts.head.contains("strict-transport-security: max-age=600"), "{}", hsts.head);
 
+    // `sprout proxy --https` serves the same certificates, asked of the server (admin token).
+    let (proxy_http, proxy_https) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+    let _proxy = Killed(
+        std::process::Command::new(BIN)
+            .args(["proxy", "--listen", &proxy_http, "--https", &proxy_https, "--poll-ms", "200"])
+            .env("SPROUT_URL", format!("http://{}", server.api))
+            .env("SPROUT_TOKEN", server.token())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    eventually("sprout proxy serves HTTPS with the server's certificate", 30, || {
+        https(&proxy_https, &ca, "eu.ads.example.com", "eu.ads.example.com", "/", false, &[])
+            .is_ok_and(|a| a.status == 200 && a.head.contains("x-instance:"))
+    });
+    let reader: serde_json::Value =
+        serde_json::from_str(&server.cli_ok(&["tokens", "create", "reader", "--scope", "read", "--output", "json"]))
+            .unwrap();
+    let reader = reader["token"].as_str().unwrap().to_string();
+    let keys = std::process::Command::new(BIN)
+        .args(["proxy", "--listen", &format!("127.0.0.1:{}", free_port()), "--https", "127.0.0.1:0"])
+        .env("SPROUT_URL", format!("http://{}", server.api))
+        .env("SPROUT_TOKEN", &reader)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut keys = Killed(keys);
+    let said = Arc::new(std::sync::Mutex::new(String::new()));
+    let (mut stderr, heard) = (keys.0.stderr.take().unwrap(), said.clone());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf)
+            && n > 0
+        {
+            heard.lock().unwrap().push_str(&text(&buf[..n]));
+        }
+    });
+    eventually("a proxy with a read token is refused the keys", 30, || {
+        said.lock().unwrap().contains("cannot read the certificates")
+    });
+    let said = said.lock().unwrap().clone();
+    assert!(said.contains("scope admin"), "{said}");
+
     // The key is sealed in the store: in no file of the data directory in the clear, and the
     // certificate is served again after a restart.
     let key_body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();

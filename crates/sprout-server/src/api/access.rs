@@ -47,8 +47,8 @@ const DEPLOY_ROUTES: &[&str] = &[
 /// what the token may see.
 const FILTERED_LISTS: &[&str] = &["/info", "/apps", "/environments"];
 
-/// Admin-only even to read: they show who may do what.
-const ADMIN_READS: &[&str] = &["/tokens"];
+/// Admin-only even to read: they show who may do what, or private keys.
+const ADMIN_READS: &[&str] = &["/tokens", "/certificates/served"];
 
 /// The scope a call needs.
 pub fn needed(call: &Call) -> Scope {

@@ -173,3 +173,28 @@ fn find<'a>(all: &'a [CertificateRecord], id: &str) -> Result<&'a CertificateRec
         _ => Err(bad(format!("{} certificates have ids starting with {id}: give more digits", matching.len()), None)),
     }
 }
+
+/// A certificate served now, with its key, for `sprout proxy --https` (admin tokens only).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ServedPem {
+    pub names: Vec<String>,
+    pub chain_pem: String,
+    pub key_pem: String,
+}
+
+/// Every certificate valid now with its key in the clear: what `sprout proxy --https` serves.
+/// Admin-only even to read (`api::access`).
+pub async fn served(State(ctx): State<Ctx>) -> Result<Json<Vec<ServedPem>>, ApiError> {
+    use secrecy::ExposeSecret;
+    let usable = crate::certs::usable(&ctx).await?;
+    Ok(Json(
+        usable
+            .into_iter()
+            .map(|(record, key, _)| ServedPem {
+                names: record.names,
+                chain_pem: record.chain_pem,
+                key_pem: key.expose_secret().to_string(),
+            })
+            .collect(),
+    ))
+}

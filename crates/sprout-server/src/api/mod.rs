@@ -60,6 +60,7 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/environments/{env}/https", axum::routing::put(domains::set_https))
         .route("/certificates", get(certs::list).post(certs::add))
         .route("/certificates/acme", get(certs::acme))
+        .route("/certificates/served", get(certs::served))
         .route("/certificates/{id}", delete(certs::remove))
         .route("/certificates/{id}/renew", post(certs::renew))
         .route("/apps/{app}/environments/{env}/domains", post(domains::add))
