@@ -10,7 +10,8 @@
 //! to an `https://` webhook (a TLS receiver this test runs, trusted through SPROUT_CA_FILE),
 //! while the certificate already served stays served; fixing the name renews it and the alert
 //! resolves; an ACME directory that answers garbage is an error in words, and nothing served
-//! changes.
+//! changes. With pebble issuing 30-second certificates, one is renewed on its own (at two
+//! thirds of its life) and HTTPS is served throughout.
 #![allow(clippy::disallowed_methods)] // end-to-end: real processes in real time
 
 mod common;
@@ -114,11 +115,18 @@ impl Pebble {
     }
 
     /// Starts pebble (ACME on `port`) validating HTTP-01 on `http_port`.
-    fn start(dir: &Path, ca: TestCa, port: u16, http_port: u16, procs: &mut Procs) -> Pebble {
+    /// `validity_s`: the lifetime of the certificates it issues (None: pebble's five years).
+    fn start(
+        dir: &Path,
+        ca: TestCa,
+        (port, http_port): (u16, u16),
+        validity_s: Option<u64>,
+        procs: &mut Procs,
+    ) -> Pebble {
         std::fs::write(dir.join("pebble-cert.pem"), &ca.leaf_pem).unwrap();
         std::fs::write(dir.join("pebble-key.pem"), &ca.key_pem).unwrap();
         let (management, dns, dns_management) = (free_port(), free_port(), free_port());
-        let config = serde_json::json!({ "pebble": {
+        let mut config = serde_json::json!({ "pebble": {
             "listenAddress": format!("127.0.0.1:{port}"),
             "managementListenAddress": format!("127.0.0.1:{management}"),
             "certificate": dir.join("pebble-cert.pem"),
@@ -128,6 +136,9 @@ impl Pebble {
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false,
         }});
+        if let Some(s) = validity_s {
+            config["pebble"]["certificateValidityPeriod"] = s.into();
+        }
         std::fs::write(dir.join("pebble.json"), config.to_string()).unwrap();
         let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
         let dns_addr = format!("127.0.0.1:{dns}");
@@ -320,7 +331,7 @@ fn acme_certificates_are_issued_served_renewed_and_a_failed_renewal_keeps_the_se
         &[("SPROUT_CA_FILE", hooks_ca_file.to_str().unwrap())],
     );
     let http_port: u16 = server.http.rsplit(':').next().unwrap().parse().unwrap();
-    let pebble = Pebble::start(&pebble_dir, pebble_listener, acme_port, http_port, &mut procs);
+    let pebble = Pebble::start(&pebble_dir, pebble_listener, (acme_port, http_port), None, &mut procs);
 
     let bundle = hog_bundle(None);
     server.cli_ok(&["create", "prod", "--bundle", bundle.path().to_str().unwrap(), "--instances", "1"]);
@@ -424,5 +435,51 @@ fn acme_certificates_are_issued_served_renewed_and_a_failed_renewal_keeps_the_se
     });
     let (status, _, leaf) = tls_get(&https_addr, &root, "ads.example.com", "/").unwrap();
     assert_eq!((status, leaf == served), (200, true), "served after a restart, unchanged: {}", explain(&server));
+    server.cli_ok(&["terminate", "prod", "--force"]);
+}
+
+#[test]
+fn a_short_lived_certificate_is_renewed_on_its_own_at_two_thirds_of_its_life() {
+    require_example_images();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut procs = Procs(Vec::new());
+    let acme_port = free_port();
+    let https_addr = format!("127.0.0.1:{}", free_port());
+    let listener_ca = loopback_ca();
+    let ca_file = tmp.path().join("pebble-listener-ca.pem");
+    std::fs::write(&ca_file, &listener_ca.ca_pem).unwrap();
+    let directory = Pebble::directory(acme_port);
+    let app = unique_app("acme-short");
+    let server = Server::start_with(
+        &app,
+        &["--https", &https_addr, "--acme-directory", &directory, "--acme-ca-file", ca_file.to_str().unwrap()],
+    );
+    let http_port: u16 = server.http.rsplit(':').next().unwrap().parse().unwrap();
+    // Certificates that live 30 s: renewed at 20 s, before they expire, with no one asking.
+    let pebble = Pebble::start(tmp.path(), listener_ca, (acme_port, http_port), Some(30), &mut procs);
+    let bundle = hog_bundle(None);
+    server.cli_ok(&["create", "prod", "--bundle", bundle.path().to_str().unwrap(), "--instances", "1"]);
+    server.cli_ok(&["domains", "add", "prod", "short.example.com", "--acme"]);
+    let root = pebble.root();
+    let mut first = Vec::new();
+    eventually("the first certificate is served", 60, || {
+        first = tls_get(&https_addr, &root, "short.example.com", "/").map(|r| r.2).unwrap_or_default();
+        !first.is_empty()
+    });
+    let issued = acme_certs(&server);
+    let lifetime = |c: &serde_json::Value| {
+        let t = |k: &str| chrono::DateTime::parse_from_rfc3339(c[k].as_str().unwrap()).unwrap();
+        (t("not_after") - t("not_before")).num_seconds()
+    };
+    assert!(lifetime(&issued[0]) <= 31, "pebble issued a short-lived certificate: {issued:?}");
+    // Every answer along the way is over a valid certificate (the client checks its dates).
+    eventually("a renewed certificate is served, before the first expires", 40, || {
+        let (status, _, leaf) = tls_get(&https_addr, &root, "short.example.com", "/").expect("always served");
+        assert_eq!(status, 200);
+        leaf != first
+    });
+    let renewed = acme_certs(&server);
+    assert!(renewed.iter().all(|c| c["id"] != issued[0]["id"]), "the first one was replaced: {renewed:?}");
+    assert!(renewed.iter().all(|c| c["last_error"].is_null()), "{renewed:?}");
     server.cli_ok(&["terminate", "prod", "--force"]);
 }
