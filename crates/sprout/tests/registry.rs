@@ -11,7 +11,8 @@
 //!   to eight (done without the registry: the version's images are pinned) and a deploy follow;
 //!   the registry's own log shows at most one refused login per back-off window, the running
 //!   instances keep serving (no failed request), and after `registry login` with the new
-//!   password the deploy completes on all eight without a restart.
+//!   password the deploy completes on all eight without a restart;
+//! - a mirror (`--registry-mirror ORIGIN=MIRROR`) serves the images of a registry that is down.
 #![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
 
 mod common;
@@ -317,4 +318,27 @@ fn the_seeds_outage_replayed_one_refusal_per_window_and_login_completes_the_depl
     eprintln!("traffic during the outage and the deploy: {ok} answered, {failed} failed");
     assert!(ok > 100, "{ok} requests answered");
     assert_eq!(failed, 0, "no request to the running instances failed");
+}
+
+/// `--registry-mirror ORIGIN=MIRROR`: the bundle names images of a registry that is down; the
+/// mirror (with its own login) has them, and the environment comes up from it alone.
+#[test]
+fn a_mirror_serves_the_images_of_a_registry_that_is_down() {
+    require_example_images();
+    let mut origin = Registry::start("origin-pw");
+    let mirror = Registry::start("mirror-pw");
+    mirror.push_example("t1", "mirror-pw");
+    let bundle = bundle_in(&origin, "t1");
+    origin.stop();
+    let app = unique_app("rmirror");
+    let mapping = format!("{}={}", origin.host(), mirror.host());
+    let server = Server::start_with(&app, &["--registry-mirror", &mapping, "--instance-network-pool", "100.98.0.0/16"]);
+    login(&server, &mirror.host(), "mirror-pw");
+    server.cli_ok(&["create", "web", "--bundle", path(bundle.path()), "--instances", "2", "--label", "v1"]);
+    eventually("2 instances in service", 240, || serving(&server, "web", "v1").0 == 2);
+    for name in IMAGES {
+        assert!(mirror.pulls(name) >= 1, "{name} came from the mirror:\n{}", mirror.log());
+    }
+    let host = format!("web.{app}.localhost");
+    assert_eq!(http_get(&server.http, &host, "/").map(|r| r.0).unwrap_or(0), 200);
 }
