@@ -44,6 +44,16 @@ pub enum Event {
         instance: String,
         version: String,
     },
+    /// Created whole and left stopped, for the stopped warm pool.
+    InstanceCreatedStopped {
+        instance: String,
+        version: String,
+    },
+    /// A stopped warm instance started on demand; it serves once it passes a health check.
+    InstanceStarted {
+        instance: String,
+        version: String,
+    },
     LaunchFailed {
         instance: String,
         error: String,
@@ -268,6 +278,8 @@ impl Event {
             Event::InstanceQuarantined { .. } => "InstanceQuarantined",
             Event::DeployAborted { .. } => "DeployAborted",
             Event::InstanceLaunched { .. } => "InstanceLaunched",
+            Event::InstanceCreatedStopped { .. } => "InstanceCreatedStopped",
+            Event::InstanceStarted { .. } => "InstanceStarted",
             Event::LaunchFailed { .. } => "LaunchFailed",
             Event::LaunchFailuresEnded { .. } => "LaunchFailuresEnded",
             Event::InstanceInService { .. } => "InstanceInService",
@@ -355,6 +367,12 @@ impl Event {
             }
             Event::InstanceLaunched { instance, version } => {
                 format!("Instance {instance} launched with version {version}")
+            }
+            Event::InstanceCreatedStopped { instance, version } => {
+                format!("Instance {instance} created with version {version} and left stopped in the warm pool")
+            }
+            Event::InstanceStarted { instance, version } => {
+                format!("Instance {instance} (version {version}) started from the stopped warm pool")
             }
             Event::LaunchFailed { instance, error, retry_in_s } => {
                 format!("Instance {instance} failed to launch: {error}; retrying in {retry_in_s}s")

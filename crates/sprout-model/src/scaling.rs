@@ -124,7 +124,22 @@ pub struct ScalingSettings {
     /// rotation beyond the desired count, so a scale-out puts them in service at once (and
     /// launches replacements for the pool behind them).
     pub warm_pool: u32,
+    /// Whether the warm pool's instances wait running or stopped (`WarmPoolState`).
+    pub warm_pool_state: WarmPoolState,
     pub scheduled_actions: Vec<ScheduledAction>,
+}
+
+/// How a warm pool's instances wait, as Elastic Beanstalk's warm pools (`PoolState`) do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WarmPoolState {
+    /// Launched, health-checked and out of rotation: put in service at once.
+    #[default]
+    Running,
+    /// Created (network, volumes, containers) and never started: no CPU and little memory.
+    /// Started on demand, which skips image resolution and container creation; each must pass
+    /// its health check before it takes traffic.
+    Stopped,
 }
 
 impl Default for ScalingSettings {
@@ -139,6 +154,7 @@ impl Default for ScalingSettings {
             trigger: None,
             queue: QueueSettings::default(),
             warm_pool: 0,
+            warm_pool_state: WarmPoolState::Running,
             scheduled_actions: Vec::new(),
         }
     }

@@ -37,6 +37,7 @@ pub mod scaling;
 pub mod schedule;
 pub mod snapshot;
 pub mod subnets;
+pub mod warm;
 
 pub use deploy::{DeploySpec, DeployStatus, DeploymentPolicy, plan_deploy};
 pub use health::{ContainerObservation, InstanceHealth, ObservedState, ProbeRecord, judge_instance};

@@ -18,7 +18,7 @@ use sprout_model::environment::{EnvStatus, EnvironmentRecord};
 use sprout_model::event::Event;
 use sprout_model::names::key_version;
 use sprout_model::options::RoutingOptions;
-use sprout_model::scaling::QueueSettings;
+use sprout_model::scaling::{QueueSettings, WarmPoolState};
 
 use crate::batches::{advance_batches, deploy_spec};
 use crate::checks::InstanceChecks;
@@ -95,6 +95,9 @@ pub struct SeenInstance {
     /// Deploy key (version and properties).
     pub key: String,
     pub launched_at: i64,
+    /// When its containers last started (Unix seconds); None when none has: a stopped warm
+    /// instance started long after it was created is given its launch time from the start.
+    pub started_at: Option<i64>,
     /// Its containers judged against its version's definition; None when the version is unknown.
     pub containers: Option<Vec<ContainerObservation>>,
     /// Its containers as `sprout status` shows them.
@@ -110,6 +113,10 @@ pub struct SeenInstance {
 pub struct LaunchInFlight {
     pub key: String,
     pub launched_at: i64,
+    /// Creates its instance and leaves it stopped (the stopped warm pool).
+    pub stopped: bool,
+    /// When it was ordered: a wake is timed from it.
+    pub ordered_at: DateTime<Utc>,
 }
 
 /// What the controller remembers between passes. All of it can be lost: a restarted server
@@ -129,6 +136,11 @@ pub struct Memory {
     pub crash_loops: CrashLoops,
     /// Launches failing again and again with one error: said once, counted (`launch_failures`).
     pub launch_failures: LaunchFailures,
+    /// Instances launched or started to serve, with when that was ordered, until they come
+    /// into service: a wake is timed from it.
+    pub wake_began: BTreeMap<String, DateTime<Utc>>,
+    /// How long the last instance ordered to serve took to come into service (`hold_bound_ms`).
+    pub wake_time: Option<Duration>,
 }
 
 impl Memory {
@@ -143,6 +155,7 @@ impl Memory {
     fn forget(&mut self, id: &str) {
         self.checks.remove(id);
         self.announced.remove(id);
+        self.wake_began.remove(id);
     }
 }
 
@@ -203,6 +216,10 @@ pub struct PassPlan {
     pub retire: Vec<Retirement>,
     /// Version labels to launch one instance of, each.
     pub launch: Vec<String>,
+    /// How many of `launch` (the last ones) create their instance and leave it stopped.
+    pub stopped_launches: usize,
+    /// Stopped warm instances to start.
+    pub start: Vec<String>,
     /// None: forget the snapshot (the environment is gone).
     pub snapshot: Option<EnvSnapshot>,
     pub memory: Memory,
@@ -263,6 +280,8 @@ impl PassPlan {
             events,
             retire: Vec::new(),
             launch: Vec::new(),
+            stopped_launches: 0,
+            start: Vec::new(),
             snapshot: None,
             memory,
             next: Next::After(after),
@@ -297,17 +316,41 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     let now = input.now;
     let mut env = read.clone();
     let health_options = read.options.health.clone();
+    // A wake is timed from its order to its instance's first passing check.
+    for (id, l) in input.launching.iter().filter(|(_, l)| !l.stopped) {
+        memory.wake_began.entry(id.clone()).or_insert(l.ordered_at);
+    }
+    memory.wake_began.retain(|id, _| input.launching.contains_key(id) || input.instances.iter().any(|i| &i.id == id));
 
-    // Judge every instance.
+    // Judge every instance. With a stopped warm pool, an instance created whole and never
+    // started waits stopped: capacity to the planners, started on demand.
+    let stopped_mode = read.options.scaling.warm_pool_state == WarmPoolState::Stopped;
+    let mut stopped = BTreeSet::new();
+    let mut never_started = BTreeSet::new();
     let mut views = Vec::new();
     let mut observations = Vec::new();
     for inst in &input.instances {
         let checks = memory.checks.get(&inst.id).cloned().unwrap_or_default();
-        let health = judge(input, inst, &checks, health_options.unhealthy_threshold);
+        let settled = !input.launching.contains_key(&inst.id);
+        let health = if stopped_mode && settled && crate::warm::is_stopped(inst.containers.as_deref()) {
+            stopped.insert(inst.id.clone());
+            InstanceHealth::Healthy
+        } else {
+            judge(input, inst, &checks, health_options.unhealthy_threshold)
+        };
+        if stopped_mode && settled && inst.started_at.is_none() {
+            // A stopped warm instance with a container removed by hand: replaced, not a failed
+            // launch to back off from.
+            never_started.insert(inst.id.clone());
+        }
         let address =
             if input.launching.contains_key(&inst.id) || inst.containers.is_none() { None } else { inst.address };
-        if health == InstanceHealth::Healthy && memory.announced.insert(inst.id.clone()) {
+        if health == InstanceHealth::Healthy && !stopped.contains(&inst.id) && memory.announced.insert(inst.id.clone())
+        {
             memory.failures = 0;
+            if let Some(began) = memory.wake_began.remove(&inst.id) {
+                memory.wake_time = Some((now - began).to_std().unwrap_or_default());
+            }
             events.extend(memory.launch_failures.served(inst.launched_at));
             let address = address.map(|a| a.to_string()).unwrap_or_default();
             events.push(Event::InstanceInService { instance: inst.id.clone(), address });
@@ -365,6 +408,9 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         spec.may_launch = false;
         (plan, deploy_status) = plan_deploy(&spec, &deploy_spec(&env), &observations);
     }
+    if stopped_mode {
+        crate::warm::prefer_running_on_scale_in(&mut plan, &observations, &stopped, env.desired_instances);
+    }
     events.extend(advance_batches(&mut env, &plan, &deploy_status, now));
     let leaving: BTreeSet<&str> = plan.retirements().map(|(id, _)| id).collect();
 
@@ -383,9 +429,16 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         let addr = input.instances.iter().find(|i| i.id == v.id).and_then(|i| i.address).expect("candidates have one");
         upstreams.push((v.id.clone(), addr));
     }
+    let mut queue = env.options.scaling.queue.clone();
+    let coming = crate::scaling::band_of(&env).max > 0 && !views.iter().any(|v| v.health.is_unhealthy());
+    if upstreams.is_empty() && coming {
+        // Nothing serves and an instance is (or will be, at the first request) coming: hold
+        // requests for as long as one takes to come, not the configured bound.
+        queue.max_wait_ms = crate::scaling::wake::hold_bound_ms(memory.wake_time, queue.max_wait_ms);
+    }
     let route = RouteChange::Set {
         upstreams,
-        queue: env.options.scaling.queue.clone(),
+        queue,
         load_balancer: env.options.load_balancer.clone(),
         ignore_codes: env.options.health.ignore_codes.clone(),
         routing: RoutingOptions {
@@ -401,7 +454,7 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
             continue;
         }
         if let RetireReason::Unhealthy(why) = reason {
-            if !memory.announced.contains(id) {
+            if !memory.announced.contains(id) && !never_started.contains(id) {
                 // Never passed a health check: a failed launch, so back off further launches.
                 memory.note_failure(now);
             }
@@ -421,6 +474,24 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
             Step::Retire { .. } => None,
         })
         .collect();
+    let stopping: BTreeSet<String> =
+        input.launching.iter().filter(|(_, l)| l.stopped).map(|(id, _)| id.clone()).collect();
+    let pool = if stopped_mode {
+        crate::warm::decide_warm(&crate::warm::WarmInput {
+            desired_instances: env.desired_instances,
+            desired_key: &input.desired_key,
+            observations: &observations,
+            stopped: &stopped,
+            stopping: &stopping,
+            leaving: &leaving,
+            launches: launch.len(),
+        })
+    } else {
+        Default::default()
+    };
+    for id in &pool.start {
+        memory.wake_began.insert(id.clone(), now);
+    }
     if spec.may_launch && launch.is_empty() && input.launching.is_empty() {
         // Free to launch and wanting none: failures of launches nobody wants are over.
         events.extend(memory.launch_failures.end());
@@ -454,9 +525,19 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         status = status.worst(level);
         causes.push(cause);
     }
-    if env.desired_instances == 0 && views.is_empty() && crate::scaling::band_of(&env).max > 0 {
+    let all_stopped = views.iter().all(|v| stopped.contains(&v.id));
+    if env.desired_instances == 0 && all_stopped && crate::scaling::band_of(&env).max > 0 {
         // Scaled to zero by the autoscaler, which a held request wakes: planned, nothing to fix.
         (status, causes) = (HealthStatus::Info, vec!["scaled to zero, wakes on the next request".into()]);
+        let configured = env.options.scaling.queue.max_wait_ms;
+        causes.push(crate::scaling::wake::describe_hold(memory.wake_time, configured));
+        if !stopped.is_empty() {
+            causes.push(format!("{} stopped warm instance(s) start on the next request", stopped.len()));
+        }
+    }
+    for v in views.iter_mut().filter(|v| stopped.contains(&v.id)) {
+        v.status = HealthStatus::Info;
+        v.causes = vec!["warm pool: stopped, started on demand (health-checked before it serves)".into()];
     }
     let colour = status.colour();
     for v in views.iter_mut().filter(|v| warm.contains(&v.id)) {
@@ -478,7 +559,7 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     // flight need no pass: each wakes the controller when it ends.
     let awaiting_first_pass =
         observations.iter().any(|o| o.health == InstanceHealth::Pending && !input.launching.contains_key(&o.id));
-    let busy = !launch.is_empty() || !input.launching.is_empty();
+    let busy = !launch.is_empty() || !input.launching.is_empty() || !pool.start.is_empty();
     let next = if awaiting_first_pass {
         STARTING_PROBE_EVERY
     } else if busy {
@@ -492,6 +573,8 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         events,
         retire,
         launch,
+        stopped_launches: pool.stopped_launches,
+        start: pool.start,
         snapshot: Some(EnvSnapshot { instances: views, status, colour, causes, observed_at: now }),
         memory,
         next: Next::After(next),

@@ -298,6 +298,15 @@ pub static DEFINITIONS: &[OptionDef] = &[
         "Instances of the current version kept launched, healthy and out of rotation, put in service at once on a scale-out.",
         []
     ),
+    OptionDef {
+        key: "scaling.warm_pool_state",
+        kind: Kind::Choice(&["running", "stopped"]),
+        description: "How the warm pool's instances wait: running (health-checked, put in service at once) or stopped (created and never started: no CPU; started on demand, skipping image resolution and container creation, and in service once they pass a health check).",
+        default_note: None,
+        aliases: &[],
+        get: |o| Some(name_of(&o.scaling.warm_pool_state)),
+        put: |o, v| o.scaling.warm_pool_state = v.and_then(parse_enum).unwrap_or_default(),
+    },
     int!(
         "scaling.queue.max_requests",
         scaling.queue.max_requests,

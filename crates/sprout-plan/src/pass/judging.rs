@@ -33,7 +33,9 @@ pub(super) fn judge(
             c.name
         ));
     }
-    let age = (input.now.timestamp() - inst.launched_at).max(0) as u64;
+    // A stopped warm instance is given its launch time from when it was started.
+    let since = inst.started_at.map_or(inst.launched_at, |s| s.max(inst.launched_at));
+    let age = (input.now.timestamp() - since).max(0) as u64;
     judge_instance(containers, &checks.record, age, input.launch_timeout_s, unhealthy_threshold)
 }
 

@@ -29,6 +29,7 @@ fn inst(id: &str, version: &str, port: u16) -> SeenInstance {
         version: version.into(),
         key: version.into(),
         launched_at: at(0).timestamp(),
+        started_at: Some(at(0).timestamp()),
         containers: Some(vec![running("web")]),
         views: Vec::new(),
         address: Some(SocketAddr::from(([127, 0, 0, 1], port))),
@@ -217,7 +218,10 @@ fn a_launching_instance_is_neither_judged_nor_retired_and_the_pass_waits_for_it(
     half.containers =
         Some(vec![ContainerObservation { name: "web".into(), essential: true, state: None, memory_mib: None }]);
     let mut i = input(Some(&e), vec![half]);
-    i.launching.insert("i-a".into(), LaunchInFlight { key: "v1".into(), launched_at: at(99).timestamp() });
+    i.launching.insert(
+        "i-a".into(),
+        LaunchInFlight { key: "v1".into(), launched_at: at(99).timestamp(), stopped: false, ordered_at: at(99) },
+    );
     let plan = plan_pass(&i, &Memory::default());
     assert!(plan.retire.is_empty() && plan.launch.is_empty());
     assert!(routed(&plan).is_empty());
@@ -475,4 +479,66 @@ fn launches_wait_for_images_and_running_instances_stay() {
     // The images came: the deploy proceeds.
     let plan = plan_pass(&input(Some(&e), old), &passed(&["a", "b", "c"]));
     assert!(!plan.launch.is_empty());
+}
+
+fn stopped_inst(id: &str, version: &str) -> SeenInstance {
+    let created = ContainerObservation {
+        name: "web".into(),
+        essential: true,
+        state: Some(ObservedState::Created),
+        memory_mib: None,
+    };
+    SeenInstance { started_at: None, containers: Some(vec![created]), address: None, ..inst(id, version, 0) }
+}
+
+fn stopped_pool(desired: u32) -> EnvironmentRecord {
+    let mut e = env("v1", desired, EnvStatus::Ready);
+    e.options.scaling.warm_pool = 1;
+    e.options.scaling.warm_pool_state = sprout_model::scaling::WarmPoolState::Stopped;
+    e.options.capacity.min = Some(0);
+    e.options.capacity.max = Some(2);
+    e
+}
+
+#[test]
+fn a_stopped_warm_instance_waits_at_zero_and_is_started_on_a_wake() {
+    let e = stopped_pool(0);
+    let plan = plan_pass(&input(Some(&e), vec![stopped_inst("i-w", "v1")]), &Memory::default());
+    assert!(plan.start.is_empty() && plan.launch.is_empty() && plan.retire.is_empty(), "{plan:?}");
+    assert!(routed(&plan).is_empty());
+    let snapshot = plan.snapshot.unwrap();
+    assert_eq!(snapshot.causes[0], "scaled to zero, wakes on the next request");
+    // Nothing serves: requests are held for a wake's worth, not the configured 3 s.
+    let Some(RouteChange::Set { queue, .. }) = plan.route else { panic!() };
+    assert!(queue.max_wait_ms > 3000);
+    // Woken: the stopped one starts, and the pool's replacement is created stopped.
+    let e = stopped_pool(1);
+    let plan = plan_pass(&input(Some(&e), vec![stopped_inst("i-w", "v1")]), &Memory::default());
+    assert_eq!(plan.start, ["i-w"]);
+    assert_eq!((plan.launch.len(), plan.stopped_launches), (1, 1));
+    assert!(routed(&plan).is_empty(), "not in service before its health check");
+}
+
+#[test]
+fn a_stopped_warm_instance_with_a_container_removed_is_replaced_not_started() {
+    let e = stopped_pool(1);
+    let mut gone = stopped_inst("i-w", "v1");
+    gone.containers.as_mut().unwrap()[0].state = None;
+    let plan = plan_pass(&input(Some(&e), vec![gone]), &Memory::default());
+    assert!(plan.start.is_empty());
+    assert_eq!(plan.retire.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["i-w"]);
+    // One launch serves (started), the other refills the pool (stopped); no back-off.
+    assert_eq!((plan.launch.len(), plan.stopped_launches), (2, 1));
+    assert!(plan.memory.backoff_until.is_none());
+}
+
+#[test]
+fn a_stopped_warm_instance_of_an_old_version_is_replaced() {
+    let mut e = stopped_pool(0);
+    e.version_label = "v2".into();
+    let mut i = input(Some(&e), vec![stopped_inst("i-w", "v1")]);
+    i.desired_key = "v2".into();
+    let plan = plan_pass(&i, &Memory::default());
+    assert!(plan.start.is_empty());
+    assert_eq!((plan.launch.as_slice(), plan.stopped_launches), (&["v2".to_string()][..], 1));
 }

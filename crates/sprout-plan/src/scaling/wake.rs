@@ -6,7 +6,10 @@
 //! Pure: the autoscale controller calls it when the load balancer signals demand, with how many
 //! requests wait and how many instances serve, and writes what it says.
 
+use std::time::Duration;
+
 use sprout_model::environment::{EnvStatus, EnvironmentRecord};
+use sprout_model::scaling::MAX_QUEUE_WAIT_MS;
 
 use super::band_of;
 
@@ -35,9 +38,47 @@ pub fn decide_wake(env: &EnvironmentRecord, held: usize, in_service: usize) -> O
     })
 }
 
+/// How long a request is held while no instance is in service, before its first instance
+/// could have come: until the environment's last measured wake (order to first passing health
+/// check), unmeasured yet (a new or restarted server).
+pub const UNMEASURED_WAKE: Duration = Duration::from_secs(8);
+
+/// The hold bound, in milliseconds, while nothing serves and an instance is coming: the
+/// measured wake plus a margin (half of it, at least a second), never less than the configured
+/// bound and never more than `MAX_QUEUE_WAIT_MS`. A configured bound of 0 (refuse at once)
+/// stays 0.
+pub fn hold_bound_ms(measured: Option<Duration>, configured_ms: u64) -> u64 {
+    if configured_ms == 0 {
+        return 0;
+    }
+    let wake = measured.unwrap_or(UNMEASURED_WAKE);
+    let margin = (wake / 2).max(Duration::from_secs(1));
+    ((wake + margin).as_millis() as u64).max(configured_ms).min(MAX_QUEUE_WAIT_MS)
+}
+
+/// `hold_bound_ms` in words, for `sprout status`.
+pub fn describe_hold(measured: Option<Duration>, configured_ms: u64) -> String {
+    let bound = hold_bound_ms(measured, configured_ms) as f64 / 1000.0;
+    match measured {
+        Some(m) => {
+            format!("requests held up to {bound:.1} s: its measured wake {:.1} s plus a margin", m.as_secs_f64())
+        }
+        None => format!("requests held up to {bound:.1} s until a wake is measured"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hold_bound_follows_the_measured_wake() {
+        assert_eq!(hold_bound_ms(Some(Duration::from_millis(1200)), 3000), 3000, "never below the configured");
+        assert_eq!(hold_bound_ms(Some(Duration::from_secs(4)), 3000), 6000);
+        assert_eq!(hold_bound_ms(None, 3000), 12_000);
+        assert_eq!(hold_bound_ms(Some(Duration::from_secs(60)), 3000), MAX_QUEUE_WAIT_MS);
+        assert_eq!(hold_bound_ms(Some(Duration::from_secs(4)), 0), 0, "refuse at once stays");
+    }
     use sprout_model::options::CapacityOptions;
 
     fn env(desired: u32, min: u32, max: u32, target: Option<f64>) -> EnvironmentRecord {

@@ -48,6 +48,8 @@ pub struct ScaleRequest {
     pub queue_max_requests: Option<u32>,
     pub queue_max_wait_ms: Option<u64>,
     pub warm_pool: Option<u32>,
+    /// How the warm pool's instances wait: running or stopped.
+    pub warm_pool_state: Option<sprout_model::scaling::WarmPoolState>,
     /// 0 removes the limit.
     pub instance_limit: Option<u32>,
 }
@@ -104,6 +106,9 @@ pub async fn set(
         if let Some(n) = req.warm_pool {
             scaling.warm_pool = n;
         }
+        if let Some(state) = req.warm_pool_state {
+            scaling.warm_pool_state = state;
+        }
         scaling.validate().map_err(refused)?;
         let given = [
             ("scaling.min", req.min.is_some()),
@@ -114,6 +119,7 @@ pub async fn set(
             ("scaling.queue.max_requests", req.queue_max_requests.is_some()),
             ("scaling.queue.max_wait_ms", req.queue_max_wait_ms.is_some()),
             ("scaling.warm_pool", req.warm_pool.is_some()),
+            ("scaling.warm_pool_state", req.warm_pool_state.is_some()),
             ("scaling.instance_limit", req.instance_limit.is_some()),
         ];
         for (key, _) in given.into_iter().filter(|(_, set)| *set) {

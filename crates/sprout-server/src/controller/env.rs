@@ -99,8 +99,11 @@ impl EnvController {
     /// Why the desired version's images are not on the engine yet (pulls running, a registry
     /// holding calls back); None when they are, or the version is unknown (judged elsewhere).
     async fn images_waiting(&mut self, env: &sprout_store::EnvironmentRecord) -> Option<String> {
-        // Nothing to launch, nothing to pull: an environment at zero pulls when it scales out.
-        if env.status == sprout_store::EnvStatus::Terminating || env.desired_instances == 0 {
+        // Nothing to launch, nothing to pull: an environment at zero without a warm pool pulls
+        // when it scales out.
+        if env.status == sprout_store::EnvStatus::Terminating
+            || env.desired_instances + env.options.scaling.warm_pool == 0
+        {
             return None;
         }
         let def = self.definitions.get(&*self.ctx.store, &self.app, &env.version_label).await?;
@@ -173,6 +176,7 @@ impl EnvController {
                 version: inst.version.clone(),
                 key: deploy_key(&inst.version, &inst.config),
                 launched_at: inst.launched_at,
+                started_at: inst.started_at(),
                 containers,
                 views: inst.containers.iter().map(container_view).collect(),
                 address,
@@ -215,6 +219,7 @@ impl EnvController {
             && input.env.is_some_and(|e| e.status == sprout_store::EnvStatus::Ready)
             && plan.events.is_empty()
             && plan.launch.is_empty()
+            && plan.start.is_empty()
             && plan.retire.is_empty()
             && plan.snapshot.as_ref().is_some_and(|s| matches!(s.status, HealthStatus::Ok | HealthStatus::Info));
         drop(input);
@@ -241,9 +246,18 @@ impl EnvController {
             self.retiring.start(&self.ctx, who, inst, def, retirement, delay);
         }
         if let Some(env) = &env {
-            for version in &plan.launch {
+            let stopped_from = plan.launch.len() - plan.stopped_launches.min(plan.launch.len());
+            for (n, version) in plan.launch.iter().enumerate() {
                 let Some(def) = self.definitions.get(&*self.ctx.store, &self.app, version).await else { continue };
-                launching::start(&self.ctx, &self.launches, env, version, &def, now, self.wake.clone()).await;
+                let stopped = n >= stopped_from;
+                launching::start(&self.ctx, &self.launches, env, version, &def, stopped, now, self.wake.clone()).await;
+            }
+            for id in &plan.start {
+                let Some(inst) = live.iter().find(|i| &i.id == id) else { continue };
+                let Some(def) = self.definitions.get(&*self.ctx.store, &self.app, &inst.version).await else {
+                    continue;
+                };
+                launching::wake_stopped(&self.ctx, &self.launches, env, inst, &def, now, self.wake.clone()).await;
             }
         }
         let next_probe = self.memory.checks.values().map(|c| c.next_due().unwrap_or(now)).min();

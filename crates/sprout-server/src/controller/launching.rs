@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use crate::context::Ctx;
 use crate::events::Event;
 use crate::instance::spec::{config_hash_with, deploy_key};
-use crate::instance::{self, InstanceIdentity};
+use crate::instance::{self, InstanceIdentity, ObservedInstance};
 
 /// One launch in flight: the planner's deploy key (version and properties) and its start.
 pub use sprout_plan::pass::LaunchInFlight as Launching;
@@ -62,12 +62,15 @@ impl Launches {
 
 /// Launches one instance of `version` (its definition `def`) for `env`, in the background: a
 /// few launches at a time (`Settings::launch_concurrency`); its end wakes the controller.
+/// With `stopped`, the instance is created whole and not started (the stopped warm pool).
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     ctx: &Ctx,
     launches: &Launches,
     env: &EnvironmentRecord,
     version: &str,
     def: &Dockerrun,
+    stopped: bool,
     now: DateTime<Utc>,
     wake: Arc<Notify>,
 ) {
@@ -96,7 +99,8 @@ pub async fn start(
         volume_dir: dir.join("volumes"),
     };
     let pinned = crate::version_images::pinned(ctx, &env.app, version).await;
-    launches.begin(&id, Launching { key: deploy_key(version, &identity.config), launched_at: identity.launched_at });
+    let key = deploy_key(version, &identity.config);
+    launches.begin(&id, Launching { key, launched_at: identity.launched_at, stopped, ordered_at: now });
     let (ctx, launches, app, env_name, version) =
         (ctx.clone(), launches.clone(), env.app.clone(), env.name.clone(), version.to_string());
     let (def, variables) = (def.clone(), env.variables.clone());
@@ -111,9 +115,11 @@ pub async fn start(
         let plan = instance::plan_instance_with_secrets(&def, &identity, &variables, &secrets);
         drop(secrets);
         let plan = crate::version_images::pin_images(plan, &pinned);
-        let result = instance::launch_instance(&*ctx.engine, &ctx.networks, &plan).await;
+        let result = instance::launch_instance_as(&*ctx.engine, &ctx.networks, &plan, !stopped).await;
         drop(_slot);
-        if result.is_ok() {
+        if result.is_ok() && stopped {
+            ctx.emit(&app, Some(&env_name), Event::InstanceCreatedStopped { instance: id.clone(), version }).await;
+        } else if result.is_ok() {
             // `post_start` hooks, before the launch counts as done (as Kubernetes holds a
             // container's readiness until its postStart ends); each is cut at its timeout and a
             // failing one is said, not fatal.
@@ -126,6 +132,55 @@ pub async fn start(
             ctx.emit(&app, Some(&env_name), Event::InstanceLaunched { instance: id.clone(), version }).await;
         }
         launches.end(&id, result.err().map(|e| e.to_string()));
+        wake.notify_one();
+    });
+}
+
+/// Starts a stopped warm instance in the background: its containers in start order, then its
+/// `post_start` hooks; no image resolution, no creation and no launch slot (a start is cheap,
+/// and it is what a held request waits for). The pass judges it Pending until its first
+/// health check passes. A start that fails leaves a half-started instance, which the next
+/// pass replaces.
+pub async fn wake_stopped(
+    ctx: &Ctx,
+    launches: &Launches,
+    env: &EnvironmentRecord,
+    inst: &ObservedInstance,
+    def: &Dockerrun,
+    now: DateTime<Utc>,
+    wake: Arc<Notify>,
+) {
+    let dir = ctx.settings.instance_dir(&env.app, &env.name, &inst.id);
+    // Only the containers' names and start order are read: the specs were created already.
+    let identity = InstanceIdentity {
+        server: ctx.settings.server_id.clone(),
+        app: env.app.clone(),
+        env: env.name.clone(),
+        instance: inst.id.clone(),
+        version: inst.version.clone(),
+        launched_at: inst.launched_at,
+        config: inst.config.clone(),
+        bundle_dir: Default::default(),
+        log_dir: dir.join("logs"),
+        volume_dir: dir.join("volumes"),
+    };
+    let plan = instance::plan_instance(def, &identity, &Default::default());
+    let key = deploy_key(&inst.version, &inst.config);
+    launches.begin(&inst.id, Launching { key, launched_at: inst.launched_at, stopped: false, ordered_at: now });
+    let (ctx, launches, app, env_name) = (ctx.clone(), launches.clone(), env.app.clone(), env.name.clone());
+    let (id, version, def) = (inst.id.clone(), inst.version.clone(), def.clone());
+    tokio::spawn(async move {
+        let result = instance::start_instance(&*ctx.engine, &plan).await;
+        if result.is_ok() {
+            let hooks = instance::hooks::hooks_of(&ctx, &app, &version, &def).await;
+            if !hooks.is_empty() {
+                let find = |c: &str| Some((sprout_model::names::container_name(&app, &env_name, &id, c), true));
+                let who = (app.as_str(), env_name.as_str(), id.as_str());
+                instance::hooks::run_hooks_in(&ctx, who, &find, &hooks, HookPoint::PostStart).await;
+            }
+            ctx.emit(&app, Some(&env_name), Event::InstanceStarted { instance: id.clone(), version }).await;
+        }
+        launches.end(&id, result.err().map(|e| format!("starting the stopped warm instance: {e}")));
         wake.notify_one();
     });
 }
@@ -173,8 +228,9 @@ mod tests {
     #[test]
     fn tracks_inflight_and_counts_failures_once() {
         let l = Launches::default();
-        l.begin("i-1", Launching { key: "v1".into(), launched_at: 5 });
-        l.begin("i-2", Launching { key: "v1".into(), launched_at: 5 });
+        let at = DateTime::from_timestamp(5, 0).unwrap();
+        l.begin("i-1", Launching { key: "v1".into(), launched_at: 5, stopped: false, ordered_at: at });
+        l.begin("i-2", Launching { key: "v1".into(), launched_at: 5, stopped: true, ordered_at: at });
         assert_eq!(l.snapshot().len(), 2);
         l.end("i-1", None);
         l.end("i-2", Some("boom".into()));

@@ -33,7 +33,18 @@ pub enum LaunchError {
 /// Create and start every container of the instance, on a network with a subnet of `pool`. On
 /// error, everything created is removed.
 pub async fn launch_instance(engine: &dyn Engine, pool: &NetworkPool, plan: &InstancePlan) -> Result<(), LaunchError> {
-    let result = launch_inner(engine, pool, plan).await;
+    launch_instance_as(engine, pool, plan, true).await
+}
+
+/// `launch_instance`, or with `start` false everything created and nothing started: a stopped
+/// warm instance, which `start_instance` starts later.
+pub async fn launch_instance_as(
+    engine: &dyn Engine,
+    pool: &NetworkPool,
+    plan: &InstancePlan,
+    start: bool,
+) -> Result<(), LaunchError> {
+    let result = launch_inner(engine, pool, plan, start).await;
     if result.is_err() {
         let names: Vec<String> = plan.containers.iter().map(|c| c.spec.name.clone()).collect();
         // Best effort: the reconciler removes leftovers by label if this fails too.
@@ -61,7 +72,12 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()
     Ok(())
 }
 
-async fn launch_inner(engine: &dyn Engine, pool: &NetworkPool, plan: &InstancePlan) -> Result<(), LaunchError> {
+async fn launch_inner(
+    engine: &dyn Engine,
+    pool: &NetworkPool,
+    plan: &InstancePlan,
+    start: bool,
+) -> Result<(), LaunchError> {
     // Where a launch's time goes, for `scripts/bench density` (SPROUT_LOG=...instance::launch=debug).
     let began = tokio::time::Instant::now();
     for dir in &plan.dirs {
@@ -84,8 +100,28 @@ async fn launch_inner(engine: &dyn Engine, pool: &NetworkPool, plan: &InstancePl
     let networked = began.elapsed();
     create_all(engine, plan).await?;
     let created = began.elapsed();
-    // Wave by wave, every container of a wave concurrently: an instance of four containers
-    // starts in two rounds of Docker calls instead of four, which is most of scale-out time.
+    if start {
+        start_instance(engine, plan).await?;
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    tracing::debug!(
+        network = %plan.network.name,
+        %subnet,
+        prepare_ms = ms(prepared),
+        network_ms = ms(networked - prepared),
+        create_ms = ms(created - networked),
+        start_ms = ms(began.elapsed() - created),
+        started = start,
+        "instance launched"
+    );
+    Ok(())
+}
+
+/// Starts every container of a created instance, in start order, each once its dependsOn
+/// conditions hold. Wave by wave, every container of a wave concurrently: an instance of four
+/// containers starts in two rounds of Docker calls instead of four, which is most of
+/// scale-out time.
+pub async fn start_instance(engine: &dyn Engine, plan: &InstancePlan) -> Result<(), LaunchError> {
     for wave in plan.waves() {
         let jobs = wave.into_iter().map(|c| async move {
             for (dep, cond) in &c.wait_for {
@@ -104,16 +140,6 @@ async fn launch_inner(engine: &dyn Engine, pool: &NetworkPool, plan: &InstancePl
             r?;
         }
     }
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    tracing::debug!(
-        network = %plan.network.name,
-        %subnet,
-        prepare_ms = ms(prepared),
-        network_ms = ms(networked - prepared),
-        create_ms = ms(created - networked),
-        start_ms = ms(began.elapsed() - created),
-        "instance launched"
-    );
     Ok(())
 }
 

@@ -14,7 +14,7 @@ pub mod one_off;
 pub mod retire;
 pub mod spec;
 
-pub use launch::launch_instance;
+pub use launch::{launch_instance, launch_instance_as, start_instance};
 pub use observe::{ObservedInstance, container_view, observe_environment};
 pub use retire::retire_instance;
 pub use spec::{InstanceIdentity, InstancePlan, plan_instance, plan_instance_with_secrets};

@@ -50,6 +50,17 @@ impl ObservedInstance {
         names
     }
 
+    /// When its containers last started (Unix seconds); None when none ever has (the engine
+    /// reports a zero time for a container created and never started).
+    pub fn started_at(&self) -> Option<i64> {
+        self.containers
+            .iter()
+            .filter_map(|c| chrono::DateTime::parse_from_rfc3339(&c.started_at).ok())
+            .map(|t| t.timestamp())
+            .filter(|t| *t > 0)
+            .max()
+    }
+
     /// What the planner needs: each container of the definition, with its state.
     pub fn container_observations(&self, def: &Dockerrun) -> Vec<ContainerObservation> {
         def.container_definitions

@@ -34,6 +34,10 @@ pub struct ScaleArgs {
     /// Instances kept launched and healthy out of rotation, put in service at once on scale-out
     #[arg(long)]
     pub warm_pool: Option<u32>,
+    /// How the warm pool waits: running (in service at once) or stopped (created, not started:
+    /// no CPU; started on demand and in service once it passes a health check)
+    #[arg(long, value_parser = ["running", "stopped"])]
+    pub warm_pool_state: Option<String>,
     /// Requests one instance may have in flight; beyond it requests wait in the queue for room
     /// or a new instance (0: no limit)
     #[arg(long)]
@@ -85,6 +89,9 @@ pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
     if let Some(n) = a.warm_pool {
         body.insert("warm_pool".into(), json!(n));
     }
+    if let Some(state) = &a.warm_pool_state {
+        body.insert("warm_pool_state".into(), json!(state));
+    }
     let view: Value =
         if body.is_empty() { c.client.get(&path).await? } else { c.client.put(&path, &Value::Object(body)).await? };
     if c.fmt == Format::Json {
@@ -101,7 +108,13 @@ pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
         None => println!("  no target: set one with --target-rps R to scale on load"),
     }
     if s["warm_pool"].as_u64().unwrap_or(0) > 0 {
-        println!("  warm pool: {} instance(s) launched and healthy out of rotation", s["warm_pool"]);
+        match s["warm_pool_state"].as_str() {
+            Some("stopped") => println!(
+                "  warm pool: {} instance(s) created and stopped, started on demand (in service once healthy)",
+                s["warm_pool"]
+            ),
+            _ => println!("  warm pool: {} instance(s) launched and healthy out of rotation", s["warm_pool"]),
+        }
     }
     let q = &s["queue"];
     match q["max_in_flight_per_instance"].as_u64() {
@@ -113,6 +126,12 @@ pub async fn run(c: &Context, a: ScaleArgs) -> Result<u8> {
             "  while no instance is in service: hold up to {} requests for up to {} ms",
             q["max_requests"], q["max_wait_ms"]
         ),
+    }
+    if view["min"].as_u64() == Some(0) && view["max"].as_u64().unwrap_or(0) > 0 {
+        println!(
+            "  at zero: requests are held for the environment's measured wake (first request to an instance in service) plus a margin, at least {} ms; `sprout status` shows it",
+            q["max_wait_ms"]
+        );
     }
     Ok(0)
 }
