@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sprout_model::environment::EnvStatus;
-use sprout_model::options::{BatchSizeType, DeploymentPolicy};
+use sprout_model::options::{BatchSizeType, DeploymentPolicy, Tier};
 use sprout_plan::snapshot::{Colour, InstanceView};
 
 /// `POST /apps/{app}/environments`.
@@ -26,6 +26,10 @@ pub struct NewEnvironment {
     /// request's own variables and deploy options apply on top.
     #[serde(default)]
     pub cfg: Option<String>,
+    /// Web or worker; absent: worker when the version has no container on host port 80, else
+    /// web.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
 }
 
 fn one() -> u32 {
@@ -91,6 +95,9 @@ impl DeployOptionsPatch {
 pub struct EnvView {
     pub app: String,
     pub name: String,
+    /// Web (routed by the load balancer) or worker (no route).
+    #[serde(default)]
+    pub tier: Tier,
     pub status: EnvStatus,
     pub health: Colour,
     pub causes: Vec<String>,
@@ -137,6 +144,7 @@ mod tests {
         EnvView {
             app: "shop".into(),
             name: "prod".into(),
+            tier: Tier::Web,
             status,
             health: Colour::Green,
             causes: Vec::new(),

@@ -8,6 +8,7 @@
 
 pub mod command;
 pub mod config;
+pub mod cron;
 pub mod environment;
 pub mod notify;
 pub mod registry;

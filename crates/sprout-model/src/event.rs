@@ -257,6 +257,24 @@ pub enum Event {
         command: String,
         exit_code: Option<i64>,
     },
+    /// A periodic job of the version's `cron.yaml` was sent (`POST url` to one in-service
+    /// instance) for its scheduled instant: `outcome` says what came back ("returned 200",
+    /// "connect to ...: refused", "no instance in service"); `retry_in_s` when it will be tried
+    /// again before its next run.
+    CronJobRan {
+        job: String,
+        scheduled_at: String,
+        instance: String,
+        ok: bool,
+        outcome: String,
+        retry_in_s: Option<u64>,
+    },
+    /// The queue reading (`scaling.queue_url`) failed: said once per run of failures; queue
+    /// target tracking holds meanwhile.
+    QueueReadingFailed {
+        url: String,
+        error: String,
+    },
     /// A registry refused a credential: said once when its circuit opens, not per instance.
     RegistryRefused {
         registry: String,
@@ -315,6 +333,9 @@ impl Event {
             Event::RegistryRefused { .. } => "RegistryRefused",
             Event::ReleaseTaskStarted { .. } => "ReleaseTaskStarted",
             Event::CommandRan { .. } => "CommandRan",
+            Event::CronJobRan { ok: true, .. } => "CronJobSucceeded",
+            Event::CronJobRan { ok: false, .. } => "CronJobFailed",
+            Event::QueueReadingFailed { .. } => "QueueReadingFailed",
             Event::ReleaseTaskSucceeded { .. } => "ReleaseTaskSucceeded",
             Event::ReleaseTaskFailed { .. } => "ReleaseTaskFailed",
         }
@@ -332,7 +353,9 @@ impl Event {
             | Event::OrphanRemoved { .. }
             | Event::HookRan { ok: false, .. }
             | Event::CertificateRenewalFailed { .. }
-            | Event::CertificateExpiring { .. } => EventLevel::Warn,
+            | Event::CertificateExpiring { .. }
+            | Event::CronJobRan { ok: false, .. }
+            | Event::QueueReadingFailed { .. } => EventLevel::Warn,
             Event::DeployFailed { .. }
             | Event::EngineUnavailable { .. }
             | Event::RegistryRefused { .. }
@@ -463,6 +486,14 @@ impl Event {
             Event::CommandRan { how, instance, container, command, exit_code } => {
                 let exit = exit_code.map(|c| format!("exit code {c}")).unwrap_or_else(|| "exit code unknown".into());
                 format!("Command ran ({how}) in {instance}, container {container}: {command} ({exit})")
+            }
+            Event::CronJobRan { job, scheduled_at, instance, outcome, retry_in_s, .. } => {
+                let on = if instance.is_empty() { String::new() } else { format!(" on {instance}") };
+                let retry = retry_in_s.map(|s| format!("; retrying in {s} s")).unwrap_or_default();
+                format!("Cron job {job} (scheduled {scheduled_at}){on}: {outcome}{retry}")
+            }
+            Event::QueueReadingFailed { url, error } => {
+                format!("Queue reading {url} failed: {error}; queue scaling holds until it answers a number again")
             }
             Event::ReleaseTaskStarted { version, instance, container, command } => {
                 format!("Release task of version {version} started in {instance} (container {container}): {command}")

@@ -5,6 +5,7 @@
 //! Pure: no tokio, no I/O, no database, no Docker. Callers read files and pass text in.
 
 pub mod config;
+pub mod cron;
 pub mod diagnostic;
 pub mod dockerrun;
 pub mod domains;

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EnvOptions {
+    /// Web (routed by the load balancer) or worker (no route). Set when the environment is
+    /// created, kept by clones; not an option `sprout config` changes.
+    pub tier: Tier,
     pub deploy: DeployOptions,
     pub health: HealthOptions,
     pub capacity: CapacityOptions,
@@ -19,6 +22,38 @@ pub struct EnvOptions {
     /// configuration, a bundle, a schedule or a hand set; the rest are defaults.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub sources: std::collections::BTreeMap<String, crate::config::Source>,
+}
+
+/// An environment's tier (DESIGN.md): a web environment is routed by the load balancer through
+/// the container on host port 80; a worker has no route, its health comes from its containers,
+/// and it scales by schedules and a queue reading (`scaling.queue_url`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    #[default]
+    Web,
+    Worker,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Web => "web",
+            Tier::Worker => "worker",
+        }
+    }
+}
+
+impl std::str::FromStr for Tier {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "web" | "webserver" => Ok(Tier::Web),
+            "worker" => Ok(Tier::Worker),
+            other => Err(format!("unknown tier {other:?}; give web or worker")),
+        }
+    }
 }
 
 /// Which host name the environment answers to. `sprout swap` exchanges two environments'

@@ -83,6 +83,9 @@ pub struct QueueSettings {
 
 /// Most instances a warm pool may keep.
 pub const MAX_WARM_POOL: u32 = 20;
+
+/// How often the queue reading (`ScalingSettings::queue_url`) is polled, in seconds.
+pub const QUEUE_POLL_EVERY_S: u64 = 2;
 /// The longest scale-in window or cooldown, in seconds (a day): longer ones are typos, and every
 /// window is arithmetic on timestamps.
 pub const MAX_WINDOW_S: u32 = 86_400;
@@ -119,6 +122,14 @@ pub struct ScalingSettings {
     /// Seconds after any scaling action before a scale-in.
     pub scale_in_cooldown_s: u32,
     pub trigger: Option<Trigger>,
+    /// A queue-depth reading: a URL whose answer's body is a number (jobs waiting), polled
+    /// every few seconds (`QUEUE_POLL_EVERY_S`). Target tracking on it with
+    /// `target_queue_per_instance`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_url: Option<String>,
+    /// Target tracking on the queue reading: keep jobs waiting per instance near this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_queue_per_instance: Option<f64>,
     pub queue: QueueSettings,
     /// Warm pool: this many instances of the current version kept launched, healthy and out of
     /// rotation beyond the desired count, so a scale-out puts them in service at once (and
@@ -152,6 +163,8 @@ impl Default for ScalingSettings {
             scale_out_cooldown_s: 0,
             scale_in_cooldown_s: 30,
             trigger: None,
+            queue_url: None,
+            target_queue_per_instance: None,
             queue: QueueSettings::default(),
             warm_pool: 0,
             warm_pool_state: WarmPoolState::Running,
@@ -232,6 +245,22 @@ impl ScalingSettings {
                 format!("the target must be a positive number of requests per instance per second, not {t}"),
                 "--target-rps 50",
             ));
+        }
+        if let Some(t) = self.target_queue_per_instance {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(setting_error(
+                    "target_queue_per_instance",
+                    format!("the target must be a positive number of jobs waiting per instance, not {t}"),
+                    "scaling.target_queue_per_instance=10",
+                ));
+            }
+            if self.queue_url.is_none() {
+                return Err(setting_error(
+                    "target_queue_per_instance",
+                    "target tracking on the queue needs a reading to track: set scaling.queue_url too",
+                    "scaling.queue_url=http://127.0.0.1:9000/depth scaling.target_queue_per_instance=10",
+                ));
+            }
         }
         if self.queue.max_wait_ms > MAX_QUEUE_WAIT_MS {
             return Err(setting_error(

@@ -19,6 +19,7 @@ pub mod alerts;
 pub mod batches;
 pub mod checks;
 pub mod crashloop;
+pub mod cron;
 pub mod deploy;
 pub mod enhanced;
 pub mod health;

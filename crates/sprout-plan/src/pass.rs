@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use sprout_model::environment::{EnvStatus, EnvironmentRecord};
 use sprout_model::event::Event;
 use sprout_model::names::key_version;
-use sprout_model::options::RoutingOptions;
+use sprout_model::options::{RoutingOptions, Tier};
 use sprout_model::scaling::{QueueSettings, WarmPoolState};
 
 use crate::batches::{advance_batches, deploy_spec};
@@ -176,7 +176,7 @@ pub enum RouteChange {
     },
     /// Nothing will come into service (terminating): no instance, nothing held.
     Refuse,
-    /// The environment is gone: its host names answer 404.
+    /// The environment is gone, or is a worker (no route): its host names answer 404.
     Remove,
 }
 
@@ -321,6 +321,8 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         memory.wake_began.entry(id.clone()).or_insert(l.ordered_at);
     }
     memory.wake_began.retain(|id, _| input.launching.contains_key(id) || input.instances.iter().any(|i| &i.id == id));
+    // A worker has no route and no HTTP probe: its containers are its health.
+    let worker = read.options.tier == Tier::Worker;
 
     // Judge every instance. With a stopped warm pool, an instance created whole and never
     // started waits stopped: capacity to the planners, started on demand.
@@ -336,7 +338,7 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
             stopped.insert(inst.id.clone());
             InstanceHealth::Healthy
         } else {
-            judge(input, inst, &checks, health_options.unhealthy_threshold)
+            judge(input, inst, &checks, health_options.unhealthy_threshold, worker)
         };
         if stopped_mode && settled && inst.started_at.is_none() {
             // A stopped warm instance with a container removed by hand: replaced, not a failed
@@ -418,7 +420,9 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     // only the desired count of them (the rest wait warm).
     let candidates: Vec<Candidate> = views
         .iter()
-        .filter(|v| v.health == InstanceHealth::Healthy && !leaving.contains(v.id.as_str()) && v.address.is_some())
+        .filter(|v| {
+            v.health == InstanceHealth::Healthy && !leaving.contains(v.id.as_str()) && (worker || v.address.is_some())
+        })
         .map(|v| Candidate { id: v.id.clone(), launched_at: v.launched_at, serving: input.serving.contains(&v.id) })
         .collect();
     let cap = (warm_pool > 0 && env.status == EnvStatus::Ready).then_some(env.desired_instances as usize);
@@ -426,8 +430,9 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     let mut upstreams = Vec::new();
     for v in views.iter_mut().filter(|v| serve.contains(&v.id)) {
         v.in_service = true;
-        let addr = input.instances.iter().find(|i| i.id == v.id).and_then(|i| i.address).expect("candidates have one");
-        upstreams.push((v.id.clone(), addr));
+        if let Some(addr) = input.instances.iter().find(|i| i.id == v.id).and_then(|i| i.address) {
+            upstreams.push((v.id.clone(), addr));
+        }
     }
     let mut queue = env.options.scaling.queue.clone();
     let coming = crate::scaling::band_of(&env).max > 0 && !views.iter().any(|v| v.health.is_unhealthy());
@@ -436,15 +441,19 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         // requests for as long as one takes to come, not the configured bound.
         queue.max_wait_ms = crate::scaling::wake::hold_bound_ms(memory.wake_time, queue.max_wait_ms);
     }
-    let route = RouteChange::Set {
-        upstreams,
-        queue,
-        load_balancer: env.options.load_balancer.clone(),
-        ignore_codes: env.options.health.ignore_codes.clone(),
-        routing: RoutingOptions {
-            cname: env.options.routing.cname.clone().filter(|c| *c != env.name),
-            ..env.options.routing.clone()
-        },
+    let route = if worker {
+        RouteChange::Remove
+    } else {
+        RouteChange::Set {
+            upstreams,
+            queue,
+            load_balancer: env.options.load_balancer.clone(),
+            ignore_codes: env.options.health.ignore_codes.clone(),
+            routing: RoutingOptions {
+                cname: env.options.routing.cname.clone().filter(|c| *c != env.name),
+                ..env.options.routing.clone()
+            },
+        }
     };
 
     // Retirements: an instance being launched is its launch task's until the launch ends.

@@ -26,6 +26,8 @@ pub struct MetricSample {
     pub cpu_percent: Option<f64>,
     pub network_in: Option<f64>,
     pub network_out: Option<f64>,
+    /// The latest queue reading (`scaling.queue_url`), jobs waiting; None: no fresh reading.
+    pub queue_depth: Option<f64>,
 }
 
 impl MetricSample {
@@ -175,6 +177,10 @@ pub fn decide_scaling(
         }
     }
 
+    if let Some((to, why)) = queue::track(settings, window, current, band, (out_allowed, in_allowed)) {
+        return change(to, why);
+    }
+
     if let Some(tr) = &settings.trigger {
         // A breach counts only if observed entirely after the last action of either kind.
         let fresh: Vec<&MetricSample> = window
@@ -297,6 +303,7 @@ pub fn thousands(v: f64) -> String {
 }
 
 pub mod autoscaler;
+mod queue;
 pub mod wake;
 
 #[cfg(test)]

@@ -84,18 +84,22 @@ pub fn next_fire(a: &ScheduledAction, after: DateTime<Utc>) -> Option<DateTime<U
     let cron = parse_recurrence(expr).ok()?;
     let tz = parse_time_zone(&a.time_zone).ok()?;
     let from = a.start.map(|s| (s - Duration::seconds(1)).max(after)).unwrap_or(after);
+    next_in_zone(&cron, &tz, from).filter(|at| a.end.is_none_or(|e| *at <= e))
+}
+
+/// The first instant strictly after `from` at which `cron`, read on `tz`'s wall clock, fires
+/// (see the module's documentation for daylight-saving changes). Shared with periodic jobs
+/// (`crate::cron`).
+pub fn next_in_zone(cron: &Cron, tz: &Tz, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
     // Walk local wall-clock candidates (croner on a zone without DST), mapping each to an
     // instant; skip those that map at or before `from` (a repeated hour's second pass, or
     // several skipped times folded onto one instant).
     // Whole seconds: cron has no finer field, and croner would carry the fraction into its
     // answer, making the same firing look different from one tick to the next.
-    let mut naive = from.with_timezone(&tz).naive_local().with_nanosecond(0).unwrap_or_default();
+    let mut naive = from.with_timezone(tz).naive_local().with_nanosecond(0).unwrap_or_default();
     for _ in 0..10_000 {
         let cand = cron.find_next_occurrence(&Utc.from_utc_datetime(&naive), false).ok()?.naive_utc();
-        let at = local_instant(&tz, cand);
-        if a.end.is_some_and(|e| at > e) {
-            return None;
-        }
+        let at = local_instant(tz, cand);
         if at > from {
             return Some(at);
         }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 /// The definition file a bundle must hold at its root.
 pub const DEFINITION_FILE: &str = "Dockerrun.aws.json";
 pub use sprout_model::sprout_yaml::SPROUT_YAML;
+pub use sprout_plan::cron::CRON_YAML;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -63,6 +64,8 @@ pub struct Unpacked {
     pub definition: String,
     /// Text of `sprout.yaml`, when the bundle has one at its root.
     pub sprout_yaml: Option<String>,
+    /// Text of `cron.yaml`, when the bundle has one at its root.
+    pub cron_yaml: Option<String>,
 }
 
 impl Unpacked {
@@ -173,13 +176,15 @@ pub fn unpack(bundles_dir: &Path, archive: &Path, limit_bytes: u64) -> Result<Un
     let definition =
         String::from_utf8_lossy(&std::fs::read(&definition_path).map_err(|e| io_error(&definition_path, e))?)
             .into_owned();
-    let sprout_yaml = match paths.iter().any(|p| p == SPROUT_YAML) {
-        true => {
-            let path = tmp.join(SPROUT_YAML);
-            Some(String::from_utf8_lossy(&std::fs::read(&path).map_err(|e| io_error(&path, e))?).into_owned())
+    let root_file = |name: &str| -> Result<Option<String>, BundleError> {
+        if !paths.iter().any(|p| p == name) {
+            return Ok(None);
         }
-        false => None,
+        let path = tmp.join(name);
+        Ok(Some(String::from_utf8_lossy(&std::fs::read(&path).map_err(|e| io_error(&path, e))?).into_owned()))
     };
+    let sprout_yaml = root_file(SPROUT_YAML)?;
+    let cron_yaml = root_file(CRON_YAML)?;
     guard.0 = None;
     Ok(Unpacked {
         tmp,
@@ -187,6 +192,7 @@ pub fn unpack(bundles_dir: &Path, archive: &Path, limit_bytes: u64) -> Result<Un
         hex: hex::encode(h.finalize()),
         definition,
         sprout_yaml,
+        cron_yaml,
     })
 }
 
@@ -315,6 +321,23 @@ pub fn read_sprout_yaml(
     };
     sprout_model::sprout_yaml::load_sprout_yaml(SPROUT_YAML, &text, dockerrun)
         .map(|(y, _)| y)
+        .map_err(|diags| diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; "))
+}
+
+/// The `cron.yaml` of a stored bundle; None when the bundle has none. Checked at upload, so an
+/// error here means the rules changed since: it is reported, not ignored.
+pub fn read_cron_yaml(
+    bundle_dir: &Path,
+    has_web_container: bool,
+) -> Result<Option<sprout_plan::cron::CronFile>, String> {
+    let path = bundle_dir.join(CRON_YAML);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    sprout_plan::cron::load_cron_yaml(&text, has_web_container)
+        .map(|(f, _)| Some(f))
         .map_err(|diags| diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; "))
 }
 

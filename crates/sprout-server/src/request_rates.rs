@@ -62,6 +62,7 @@ impl MetricSource for LbMetrics {
                     cpu_percent: None,
                     network_in: Some(last.bytes_in as f64 / span),
                     network_out: Some(last.bytes_out as f64 / span),
+                    queue_depth: None,
                 },
             );
         }

@@ -92,9 +92,12 @@ impl Routing {
         let mut state = self.state.lock().unwrap();
         let (names, route) = match change {
             RouteChange::Remove => {
-                state.routes.remove(&key);
-                state.names.remove(&key);
-                return self.lb.publish(self.build(&state));
+                // A worker says so every pass: publish only when something was there.
+                let had_route = state.routes.remove(&key).is_some();
+                if state.names.remove(&key).is_some() || had_route {
+                    self.lb.publish(self.build(&state));
+                }
+                return;
             }
             RouteChange::Refuse => {
                 // Terminating: nothing will come into service, so nothing is held either.

@@ -65,6 +65,20 @@ impl sprout_store::NotifyStore for RacingStore {
     }
 }
 
+/// Periodic jobs' runs pass straight through.
+#[async_trait]
+impl sprout_store::CronStore for RacingStore {
+    async fn list_cron_runs(&self, app: &str, env: &str) -> Result<Vec<sprout_store::CronRun>> {
+        self.inner.list_cron_runs(app, env).await
+    }
+    async fn claim_cron_run(&self, run: &sprout_store::CronRun, only_if_new: bool) -> Result<bool> {
+        self.inner.claim_cron_run(run, only_if_new).await
+    }
+    async fn update_cron_run(&self, run: &sprout_store::CronRun) -> Result<()> {
+        self.inner.update_cron_run(run).await
+    }
+}
+
 #[async_trait]
 impl Store for RacingStore {
     async fn update_environment(&self, env: &mut EnvironmentRecord) -> Result<()> {

@@ -31,6 +31,7 @@ async fn create(h: &Harness, version: &str, instances: u32) -> Result<(), String
         timeout_s: None,
         deploy: None,
         cfg: None,
+        tier: None,
     };
     environments::create(State(h.ctx.clone()), Path("shop".into()), Json(req))
         .await

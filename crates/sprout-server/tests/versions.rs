@@ -91,6 +91,7 @@ async fn create_env(h: &Harness, name: &str, version: &str) -> Result<(), String
         timeout_s: None,
         deploy: None,
         cfg: None,
+        tier: None,
     };
     environments::create(State(h.ctx.clone()), Path("shop".into()), Json(req))
         .await

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod certs;
+pub mod cron;
 pub mod lifecycle;
 pub mod memory;
 pub mod model;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 
 pub use access::*;
 pub use certs::*;
+pub use cron::*;
 pub use lifecycle::*;
 pub use memory::MemoryStore;
 pub use model::*;
@@ -90,7 +92,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The control plane's store; its notification tables are `NotifyStore`'s.
 #[async_trait]
-pub trait Store: NotifyStore + Send + Sync + 'static {
+pub trait Store: NotifyStore + CronStore + Send + Sync + 'static {
     async fn create_application(&self, app: &Application) -> Result<()>;
     async fn get_application(&self, name: &str) -> Result<Application>;
     async fn list_applications(&self) -> Result<Vec<Application>>;

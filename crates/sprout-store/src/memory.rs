@@ -41,6 +41,8 @@ struct Data {
     secrets: BTreeMap<(String, String, String), SecretRecord>,
     certificates: BTreeMap<String, CertificateRecord>,
     acme: BTreeMap<String, AcmeRecord>,
+    /// Periodic jobs' runs by (app, env, job).
+    cron_runs: BTreeMap<(String, String, String), crate::CronRun>,
 }
 
 mod access;
@@ -540,4 +542,33 @@ impl crate::NotifyStore for MemoryStore {
 /// A credential as stored anew: a new secret has no outcomes yet.
 fn fresh(c: &RegistryCredentialRecord) -> RegistryCredentialRecord {
     RegistryCredentialRecord { last_success: None, last_failure: None, last_failure_message: None, ..c.clone() }
+}
+
+#[async_trait]
+impl crate::CronStore for MemoryStore {
+    async fn list_cron_runs(&self, app: &str, env: &str) -> Result<Vec<crate::CronRun>> {
+        self.with(|d| Ok(d.cron_runs.values().filter(|r| r.app == app && r.env == env).cloned().collect()))
+    }
+    async fn claim_cron_run(&self, run: &crate::CronRun, only_if_new: bool) -> Result<bool> {
+        self.with(|d| {
+            let k = (run.app.clone(), run.env.clone(), run.job.clone());
+            let free = match d.cron_runs.get(&k) {
+                None => true,
+                Some(old) => !only_if_new && old.instant < run.instant,
+            };
+            if free {
+                d.cron_runs.insert(k, run.clone());
+            }
+            Ok(free)
+        })
+    }
+    async fn update_cron_run(&self, run: &crate::CronRun) -> Result<()> {
+        self.with(|d| {
+            let k = (run.app.clone(), run.env.clone(), run.job.clone());
+            if let Some(old) = d.cron_runs.get_mut(&k).filter(|o| o.instant == run.instant) {
+                *old = run.clone();
+            }
+            Ok(())
+        })
+    }
 }

@@ -4,6 +4,7 @@
 //! and row decoding (see `rows`).
 
 mod access;
+mod cron;
 mod lifecycle;
 mod notify;
 mod registry;

@@ -146,6 +146,8 @@ enum Command {
     Scale(cmd::scale::ScaleArgs),
     /// Scheduled actions: set the band at times, in your time zone
     Schedule(cmd::schedule::ScheduleArgs),
+    /// Periodic jobs of the deployed version's cron.yaml: next runs and last results
+    Cron(cmd::cron::CronArgs),
     /// What an application's containers may reach on the host (administrators)
     Policy(cmd::policy::PolicyArgs),
     /// Create a new environment with the same version, options, variables and instance count
@@ -308,6 +310,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Command::Versions(a) => cmd::versions::run(&c, a).await,
                 Command::Scale(a) => cmd::scale::run(&c, a).await,
                 Command::Schedule(a) => cmd::schedule::run(&c, a).await,
+                Command::Cron(a) => cmd::cron::run(&c, a).await,
                 Command::Policy(a) => cmd::policy::run(&c, a).await,
                 Command::Registry(a) => cmd::registry::run(&c, a).await,
                 Command::Tokens(a) => cmd::tokens::run(&c, a).await,

@@ -29,6 +29,8 @@ pub enum Kind {
         min: u16,
         max: u16,
     },
+    /// An `http://` URL (the server has no TLS client): at most 1024 bytes, no spaces.
+    HttpUrl,
 }
 
 impl Kind {
@@ -90,6 +92,23 @@ impl Kind {
                 codes.dedup();
                 Ok(codes.iter().map(u16::to_string).collect::<Vec<_>>().join(","))
             }
+            Kind::HttpUrl => {
+                let rest = t.strip_prefix("http://").ok_or_else(|| {
+                    format!(
+                        "{t:?} must be an http:// URL (e.g. http://127.0.0.1:9000/depth); the server has no TLS client"
+                    )
+                })?;
+                if rest.is_empty()
+                    || rest.starts_with('/')
+                    || t.len() > 1024
+                    || t.chars().any(|c| c.is_whitespace() || c.is_control())
+                {
+                    return Err(format!(
+                        "{t:?} must name a host, with at most 1024 bytes and no spaces (e.g. http://127.0.0.1:9000/depth)"
+                    ));
+                }
+                Ok(t.to_string())
+            }
             Kind::Text => {
                 if t.is_empty() || t.chars().count() > 64 || t.chars().any(char::is_control) {
                     return Err(format!("{t:?} must be 1 to 64 printable characters"));
@@ -111,6 +130,7 @@ impl Kind {
             Kind::UrlPath => "HTTP path starting with /".into(),
             Kind::Text => "text, 1 to 64 characters".into(),
             Kind::StatusCodes { min, max } => format!("status codes {min} to {max}, comma-separated"),
+            Kind::HttpUrl => "http:// URL".into(),
         }
     }
 

@@ -117,7 +117,7 @@ pub fn load_sprout_yaml(
 }
 
 /// serde-saphyr's message carries the position as text ("at line L, column C"); keep it whole.
-pub(crate) fn syntax_error(file: &str, message: &str) -> Diagnostic {
+pub fn syntax_error(file: &str, message: &str) -> Diagnostic {
     let (line, column) = position_in(message).unzip();
     Diagnostic {
         severity: Severity::Error,

@@ -8,7 +8,7 @@ use sprout_model::event::Event;
 use super::{PassInput, SeenInstance};
 use crate::checks::InstanceChecks;
 use crate::crashloop::{Cause, CrashLoops};
-use crate::health::{InstanceHealth, ObservedState, judge_instance};
+use crate::health::{InstanceHealth, ObservedState, ProbeRecord, judge_instance};
 use crate::reconcile::{Plan, RetireReason};
 
 /// An instance's health: Pending while its launch runs, else judged from its containers and checks.
@@ -17,6 +17,7 @@ pub(super) fn judge(
     inst: &SeenInstance,
     checks: &InstanceChecks,
     unhealthy_threshold: u32,
+    worker: bool,
 ) -> InstanceHealth {
     if input.launching.contains_key(&inst.id) {
         // Half created: not judged, counted as capacity to come.
@@ -36,6 +37,12 @@ pub(super) fn judge(
     // A stopped warm instance is given its launch time from when it was started.
     let since = inst.started_at.map_or(inst.launched_at, |s| s.max(inst.launched_at));
     let age = (input.now.timestamp() - since).max(0) as u64;
+    if worker {
+        // No HTTP probe: running essential containers are a pass (exits, OOM kills, Docker
+        // health checks and restart loops still condemn it above and in `judge_instance`).
+        let record = ProbeRecord { passed_once: true, ..Default::default() };
+        return judge_instance(containers, &record, age, input.launch_timeout_s, unhealthy_threshold);
+    }
     judge_instance(containers, &checks.record, age, input.launch_timeout_s, unhealthy_threshold)
 }
 

@@ -241,7 +241,11 @@ impl ScalingMemory {
 /// schedule. Others hear nothing from the autoscaler.
 pub fn configured(env: &EnvironmentRecord) -> bool {
     let (c, s) = (&env.options.capacity, &env.options.scaling);
-    c.min != c.max || s.target_rps.is_some() || s.trigger.is_some() || !s.scheduled_actions.is_empty()
+    c.min != c.max
+        || s.target_rps.is_some()
+        || s.target_queue_per_instance.is_some()
+        || s.trigger.is_some()
+        || !s.scheduled_actions.is_empty()
 }
 
 /// Whether the open second may show a surge against the count in `env` (the last look's copy):

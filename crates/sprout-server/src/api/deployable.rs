@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 
 use sprout_model::Dockerrun;
 use sprout_model::image::registry_of;
+use sprout_model::options::Tier;
 use sprout_store::VersionRecord;
 
 use super::error::{ApiError, bad};
@@ -48,16 +49,27 @@ async fn check_secrets(ctx: &Ctx, v: &VersionRecord, env: &str, def: &Dockerrun)
     ))
 }
 
-/// Checks `v` for deployment to environment `env` of its application. Returns notes for the
-/// caller (a registry holding back, so launches will wait).
-pub async fn check_deployable(ctx: &Ctx, v: &VersionRecord, env: &str) -> Result<Vec<String>, ApiError> {
-    let def: Dockerrun = serde_json::from_str(&v.definition)
-        .map_err(|e| ApiError::Internal(format!("stored definition of version {} is unreadable: {e}", v.label)))?;
+/// The tier a new environment of `v` gets when the request names none: worker for a definition
+/// with no container on host port 80 (nothing to route to), else web.
+pub fn default_tier(v: &VersionRecord) -> Result<Tier, ApiError> {
+    let def = definition(v)?;
+    Ok(if def.web_container().is_none() { Tier::Worker } else { Tier::Web })
+}
+
+fn definition(v: &VersionRecord) -> Result<Dockerrun, ApiError> {
+    serde_json::from_str(&v.definition)
+        .map_err(|e| ApiError::Internal(format!("stored definition of version {} is unreadable: {e}", v.label)))
+}
+
+/// Checks `v` for deployment to environment `env` (of tier `tier`) of its application. Returns
+/// notes for the caller (a registry holding back, so launches will wait).
+pub async fn check_deployable(ctx: &Ctx, v: &VersionRecord, env: &str, tier: Tier) -> Result<Vec<String>, ApiError> {
+    let def = definition(v)?;
     super::host_access::refuse_violations(ctx, &v.app, &def).await?;
-    if def.web_container().is_none() {
+    if def.web_container().is_none() && tier == Tier::Web {
         return Err(bad(
-            format!("version {} has no container mapping host port 80, so the load balancer would have nothing to send traffic to", v.label),
-            Some("add \"portMappings\": [{\"hostPort\": 80, \"containerPort\": <port>}] to the container that serves HTTP".to_string()),
+            format!("version {} has no container mapping host port 80, and {env} is a web environment: the load balancer would have nothing to send traffic to", v.label),
+            Some("add \"portMappings\": [{\"hostPort\": 80, \"containerPort\": <port>}] to the container that serves HTTP, or run the version in a worker environment (`sprout create ENV --tier worker`)".to_string()),
         ));
     }
     super::registries::check_authentication(ctx, &v.app, &def).await?;

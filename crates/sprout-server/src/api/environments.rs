@@ -37,7 +37,11 @@ pub async fn create(
     }
     super::hostnames::check_host_free(&ctx, &app, &req.name).await?;
     let version = ctx.store.get_version(&app, &req.version).await?;
-    check_deployable(&ctx, &version, &req.name).await?;
+    let tier = match req.tier {
+        Some(t) => t,
+        None => super::deployable::default_tier(&version)?,
+    };
+    check_deployable(&ctx, &version, &req.name, tier).await?;
     let release = super::release::task_for(&version, None)?;
     let mut options = sprout_store::EnvOptions::default();
     options.deploy.timeout_s = ctx.settings.deploy_timeout_s;
@@ -56,6 +60,7 @@ pub async fn create(
         super::deploy_options::apply_patch(p, &mut options.deploy)?;
         super::deploy_options::mark_by_hand(p, &mut options.sources);
     }
+    options.tier = tier;
     super::bundle_options::apply_to_new(&ctx, &app, &req.version, &mut options).await?;
     let band = sprout_plan::scaling::band_of(&EnvironmentRecord {
         options: options.clone(),
@@ -134,7 +139,7 @@ pub async fn deploy(
             return Err(ApiError::Conflict(format!("environment {app}/{env} is terminating")));
         }
         let version = ctx.store.get_version(&app, &req.version).await?;
-        check_deployable(&ctx, &version, &env).await?;
+        check_deployable(&ctx, &version, &env, e.options.tier).await?;
         let release = super::release::task_for(&version, req.release.as_ref())?;
         let now = ctx.clock.now();
         let from = std::mem::replace(&mut e.version_label, req.version.clone());

@@ -10,6 +10,7 @@ pub mod clone;
 pub mod commands;
 mod commands_launch;
 pub mod config;
+pub mod cron;
 pub mod deploy_options;
 pub mod deployable;
 pub mod deploys;
@@ -75,6 +76,7 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/environments/{env}/logs", get(logs::show))
         .route("/apps/{app}/environments/{env}/abort", post(deploys::abort))
         .route("/apps/{app}/environments/{env}/release", get(release::show))
+        .route("/apps/{app}/environments/{env}/cron", get(cron::list))
         .route("/apps/{app}/environments/{env}/config", get(config::show).patch(config::change))
         .route("/apps/{app}/configurations", get(saved::list).post(saved::save))
         .route("/apps/{app}/configurations/{name}", get(saved::show).delete(saved::delete))

@@ -143,11 +143,22 @@ pub async fn upload(
     let unpacked = tokio::task::spawn_blocking(move || {
         let result = unpack(&unpack_in, &archive.0, limit).map(|u| {
             let loaded = load_dockerrun(DEFINITION_FILE, &u.definition).and_then(|l| {
-                let Some(text) = &u.sprout_yaml else { return Ok((l, Vec::new())) };
-                match load_sprout_yaml(SPROUT_YAML, text, &l.dockerrun) {
-                    Ok((_, warnings)) => Ok((l, warnings)),
-                    Err(diags) => Err(diags),
+                // Both extras are checked, so every problem of the two files shows at once.
+                let mut warnings = Vec::new();
+                let mut errors = Vec::new();
+                if let Some(text) = &u.sprout_yaml {
+                    match load_sprout_yaml(SPROUT_YAML, text, &l.dockerrun) {
+                        Ok((_, w)) => warnings.extend(w),
+                        Err(diags) => errors.extend(diags),
+                    }
                 }
+                if let Some(text) = &u.cron_yaml {
+                    match sprout_plan::cron::load_cron_yaml(text, l.dockerrun.web_container().is_some()) {
+                        Ok((_, w)) => warnings.extend(w),
+                        Err(diags) => errors.extend(diags),
+                    }
+                }
+                if errors.is_empty() { Ok((l, warnings)) } else { Err(errors) }
             });
             (u, loaded)
         });

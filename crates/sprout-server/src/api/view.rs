@@ -16,6 +16,7 @@ pub fn view(ctx: &Ctx, e: &EnvironmentRecord) -> EnvView {
     EnvView {
         app: e.app.clone(),
         name: e.name.clone(),
+        tier: e.options.tier,
         status: e.status,
         health,
         causes,

@@ -43,6 +43,7 @@ const AFTER_CLOSE: Duration = Duration::from_millis(15);
 pub async fn run(ctx: Ctx, cancel: CancellationToken) {
     let mut states: HashMap<EnvKey, ScalingMemory> = HashMap::new();
     let mut known: Vec<EnvironmentRecord> = Vec::new();
+    let readings = crate::queue_reading::QueueReadings::default();
     loop {
         // Look just after each second closes in the load balancer's metrics: a spike is seen
         // at most a few milliseconds after its first full second, not up to a second later.
@@ -77,11 +78,13 @@ pub async fn run(ctx: Ctx, cancel: CancellationToken) {
         };
         let keys: HashSet<EnvKey> = envs.iter().map(|e| e.id()).collect();
         states.retain(|k, _| keys.contains(k));
+        readings.retain(&keys);
         known = envs.clone();
         for env in envs {
             let key = env.id();
             let state = states.entry(key.clone()).or_insert_with(|| ScalingMemory::new(now));
-            let sample = samples.get(&key).cloned().unwrap_or(MetricSample { at: now, ..Default::default() });
+            let mut sample = samples.get(&key).cloned().unwrap_or(MetricSample { at: now, ..Default::default() });
+            sample.queue_depth = readings.look(&ctx, &env);
             let seen = instances(&ctx, &env);
             let plan = state.decide_look(&env, sample, seen.as_deref(), now);
             apply(&ctx, &env, state, plan, now).await;

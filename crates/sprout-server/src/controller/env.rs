@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sprout_model::options::Tier;
 use sprout_plan::ObservedState;
 use sprout_plan::enhanced::HealthStatus;
 use sprout_plan::pass::{Memory, Next, PassInput, SeenInstance, Write, plan_pass};
@@ -65,7 +66,13 @@ impl EnvController {
     }
 
     pub async fn run(mut self, cancel: CancellationToken) {
-        self.ctx.routing.set_in_service(&self.app, &self.env, Default::default());
+        // A web environment's names hold requests while its first instances start; a worker's
+        // answer nothing (it has no route).
+        let worker =
+            self.ctx.store.get_environment(&self.app, &self.env).await.is_ok_and(|e| e.options.tier == Tier::Worker);
+        if !worker {
+            self.ctx.routing.set_in_service(&self.app, &self.env, Default::default());
+        }
         loop {
             // Listen for the global kick before the pass (`notify_waiters` keeps no permit); the
             // environment's own wake-up keeps one.
@@ -153,6 +160,8 @@ impl EnvController {
         let retiring = self.retiring.snapshot();
         let live: Vec<ObservedInstance> = observed.into_iter().filter(|i| !retiring.contains(&i.id)).collect();
         let options = env.as_ref().map(|e| e.options.health.clone()).unwrap_or_default();
+        // A worker is not probed over HTTP: its containers are its health (`sprout_plan::pass`).
+        let worker = env.as_ref().is_some_and(|e| e.options.tier == Tier::Worker);
         let live_ids: HashSet<&str> = live.iter().map(|i| i.id.as_str()).collect();
         self.probes.fold(&mut self.memory.checks, &live_ids, &options);
         let mut instances = Vec::new();
@@ -163,7 +172,7 @@ impl EnvController {
             let all_running = containers
                 .as_ref()
                 .is_some_and(|cs| cs.iter().filter(|c| c.essential).all(|c| c.state == Some(ObservedState::Running)));
-            if let (Some(addr), true, false) = (address, all_running, launching.contains_key(&inst.id)) {
+            if let (Some(addr), true, false, false) = (address, all_running, launching.contains_key(&inst.id), worker) {
                 let checks = self.memory.checks.entry(inst.id.clone()).or_default();
                 health::note_refused(&self.ctx, (&self.app, &self.env, &inst.id), checks);
                 if checks.probe_due(now) {

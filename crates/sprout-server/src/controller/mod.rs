@@ -2,6 +2,7 @@
 //! sweeps the engine for instances no environment wants.
 
 pub mod autoscale;
+pub mod cron;
 pub mod definitions;
 pub mod env;
 pub mod health;
@@ -30,6 +31,7 @@ pub async fn supervise(ctx: Ctx, cancel: CancellationToken) {
     let mut next_sweep = tokio::time::Instant::now();
     let autoscaler = tokio::spawn(autoscale::run(ctx.clone(), cancel.child_token()));
     let watcher = tokio::spawn(watch::run(ctx.clone(), cancel.child_token()));
+    let cron = tokio::spawn(cron::run(ctx.clone(), cancel.child_token()));
     loop {
         tasks.retain(|_, h| !h.is_finished());
         match ctx.store.list_environments(None).await {
@@ -60,6 +62,7 @@ pub async fn supervise(ctx: Ctx, cancel: CancellationToken) {
     }
     let _ = autoscaler.await;
     let _ = watcher.await;
+    let _ = cron.await;
 }
 
 /// Remove instances of this server that belong to no environment.

@@ -3,6 +3,7 @@
 //! Each runner (SQLite here; PostgreSQL when it is available) hands `run` a fresh, empty store.
 //! Not here: backend details such as files, pragmas or corrupt rows (see the runners).
 
+mod cron;
 mod environments;
 mod events;
 mod lifecycle;
@@ -33,6 +34,7 @@ pub async fn run(store: &dyn Store) {
     tokens(store).await;
     registry::registry(store).await;
     notify::notify(store).await;
+    cron::cron(store).await;
 }
 
 fn app(name: &str, seconds: i64) -> Application {

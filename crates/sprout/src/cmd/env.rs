@@ -34,6 +34,10 @@ pub struct CreateArgs {
     /// Environment property passed to every container (repeatable): --var KEY=VALUE
     #[arg(long = "var", value_name = "KEY=VALUE")]
     pub vars: Vec<String>,
+    /// Tier: web (routed by the load balancer through the container on host port 80) or worker
+    /// (no route; health from containers) [default: worker when no container maps host port 80]
+    #[arg(long, value_name = "web|worker")]
+    pub tier: Option<sprout_model::options::Tier>,
     /// Seconds to wait for Ready (the launch fails on the server after this too)
     #[arg(long, default_value_t = 600)]
     pub timeout: u64,
@@ -148,12 +152,14 @@ pub async fn create(c: &Context, a: CreateArgs) -> Result<u8> {
         timeout_s: Some(a.timeout),
         deploy: a.deploy.to_patch()?,
         cfg: a.cfg.clone(),
+        tier: a.tier,
     };
     let created: EnvView = c.client.post(&format!("/apps/{app}/environments"), &body).await?;
     if c.fmt == Format::Text {
         let from = a.cfg.map(|n| format!(" from saved configuration {n}")).unwrap_or_default();
         let n = created.desired_instances;
-        eprintln!("Creating environment {} of {app}{from} with version {label}, {n} instance(s)", a.env);
+        let tier = created.tier.as_str();
+        eprintln!("Creating {tier} environment {} of {app}{from} with version {label}, {n} instance(s)", a.env);
     }
     finish(c, &app, &a.env, &label, a.timeout, a.no_wait).await
 }
@@ -210,13 +216,17 @@ pub(crate) async fn finish(c: &Context, app: &str, env: &str, label: &str, timeo
 pub fn print_status(v: &EnvView) {
     println!("Environment details for: {}", v.name);
     println!("  Application name: {}", v.app);
+    println!("  Tier: {}", v.tier.as_str());
     println!("  Deployed Version: {}", v.version);
     println!("  Status: {:?}", v.status);
     println!("  Health: {:?}", v.health);
     for cause in &v.causes {
         println!("    - {cause}");
     }
-    println!("  URL: {}", v.url);
+    match v.tier {
+        sprout_model::options::Tier::Web => println!("  URL: {}", v.url),
+        sprout_model::options::Tier::Worker => println!("  URL: none (a worker environment has no route)"),
+    }
     println!("  Instances: {} desired, {} in service", v.desired_instances, v.in_service);
     if let Some(e) = &v.last_error {
         println!("  Last error: {e}");

@@ -7,6 +7,7 @@ pub mod certs;
 pub mod clone;
 pub mod command;
 pub mod config;
+pub mod cron;
 pub mod domains;
 pub mod env;
 pub mod events;
