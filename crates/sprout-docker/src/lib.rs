@@ -1,6 +1,8 @@
 //! Sprout's `Engine` for a Docker daemon, through bollard: containers, networks, images and logs
 //! on one engine, reached over its unix socket (`DOCKER_HOST=unix://...` or the default socket).
 //!
+//! `swarm`: the same trait for a Docker Swarm cluster, through a manager's API.
+//!
 //! Not here: naming and labelling policy (the server decides names and labels and passes them in
 //! the specs), retries and circuit breaking (callers branch on the classified errors), and TCP or
 //! TLS endpoints.
@@ -12,6 +14,9 @@ mod exec;
 mod inspected;
 mod process;
 mod pull;
+pub mod swarm;
+
+pub use swarm::SwarmEngine;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -94,7 +99,7 @@ impl DockerEngine {
 }
 
 /// Docker's form of a registry credential.
-fn credentials(auth: Option<&RegistryAuth>) -> Option<DockerCredentials> {
+pub(crate) fn credentials(auth: Option<&RegistryAuth>) -> Option<DockerCredentials> {
     auth.map(|a| DockerCredentials {
         username: Some(a.username.clone()),
         password: Some(a.password.clone()),
@@ -118,7 +123,7 @@ fn ipv4_subnet(ipam: Option<&Ipam>) -> Option<ipnet::Ipv4Net> {
 }
 
 /// Docker's `label` filter: each `k=v` must match.
-fn label_filters(filter: &LabelFilter) -> Option<HashMap<String, Vec<String>>> {
+pub(crate) fn label_filters(filter: &LabelFilter) -> Option<HashMap<String, Vec<String>>> {
     if filter.is_empty() {
         return None;
     }

@@ -83,7 +83,7 @@ impl Scope {
     }
 
     fn network(&self) -> NetworkSpec {
-        NetworkSpec { name: self.name("net"), labels: self.labels(), subnet: None }
+        NetworkSpec { name: self.name("net"), labels: self.labels(), subnet: None, placement: Vec::new() }
     }
 
     fn container(&self, suffix: &str, command: &[&str]) -> ContainerSpec {
@@ -337,6 +337,7 @@ async fn a_network_gets_the_subnet_asked_for_and_no_other_may_overlap_it() {
         name: scope.name("wider"),
         labels: scope.labels(),
         subnet: Some(format!("100.127.{block}.0/24").parse().unwrap()),
+        placement: Vec::new(),
     };
     let err = engine.create_network(&wider).await.unwrap_err();
     assert!(

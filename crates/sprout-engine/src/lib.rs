@@ -180,6 +180,15 @@ pub trait Engine: Send + Sync + 'static {
             message: "this engine cannot wait for containers".to_string(),
         })
     }
+    /// The machines of a cluster engine. An engine of one machine (the default) answers
+    /// `Permanent`.
+    async fn nodes(&self) -> Result<Vec<NodeStatus>> {
+        Err(EngineError::Permanent {
+            operation: "nodes",
+            name: String::new(),
+            message: "this engine runs on one machine; nodes are listed with --engine swarm".to_string(),
+        })
+    }
     /// One sample of a running container's CPU and memory use. Engines that cannot tell (the
     /// default) answer `Permanent`, and callers show the figures as unknown.
     async fn container_stats(&self, name: &str) -> Result<ContainerUsage> {

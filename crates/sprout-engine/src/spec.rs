@@ -17,6 +17,33 @@ pub struct NetworkSpec {
     pub labels: BTreeMap<String, String>,
     /// The IPv4 subnet to give it; None lets the engine choose from its own address pools.
     pub subnet: Option<ipnet::Ipv4Net>,
+    /// Placement constraints of the instance whose network this is (`placement.constraints`,
+    /// Swarm's syntax): engines of several machines place the instance on a node matching them;
+    /// one machine ignores them.
+    pub placement: Vec<String>,
+}
+
+/// One machine of a cluster engine, as `sprout nodes` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct NodeStatus {
+    pub id: String,
+    pub hostname: String,
+    /// The address other machines (and the load balancer) reach it at.
+    pub address: String,
+    /// `manager` or `worker`.
+    pub role: String,
+    /// `ready`, `down`, `disconnected`, `unknown`.
+    pub state: String,
+    /// `active`, `drain` or `pause`.
+    pub availability: String,
+    pub labels: BTreeMap<String, String>,
+    /// Sprout instances whose containers are placed on it.
+    pub instances: Vec<String>,
+    /// Memory reserved (or limited, where nothing is reserved) by Sprout's containers on it.
+    pub reserved_memory_bytes: u64,
+    pub memory_bytes: u64,
+    /// CPUs of the node, in thousandths.
+    pub millicpus: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]

@@ -15,6 +15,7 @@ pub mod image;
 pub mod load;
 pub mod names;
 pub mod options;
+pub mod placement;
 pub mod policy;
 pub mod scaling;
 pub mod sprout_yaml;

@@ -18,6 +18,8 @@ pub struct EnvOptions {
     pub routing: RoutingOptions,
     pub load_balancer: LoadBalancerOptions,
     pub logs: LogOptions,
+    #[serde(skip_serializing_if = "PlacementOptions::is_default")]
+    pub placement: PlacementOptions,
     /// Where each option's value came from, by key (`crate::config`): only the options a saved
     /// configuration, a bundle, a schedule or a hand set; the rest are defaults.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -96,6 +98,20 @@ pub enum Algorithm {
     LeastOutstandingRequests,
     /// Each instance in turn, whatever its load.
     RoundRobin,
+}
+
+/// Where the instances of an environment may run on a cluster engine (`--engine swarm`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct PlacementOptions {
+    /// Node constraints (`crate::placement`), canonical text; empty: any ready, active node.
+    pub constraints: Vec<String>,
+}
+
+impl PlacementOptions {
+    pub fn is_default(&self) -> bool {
+        self.constraints.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

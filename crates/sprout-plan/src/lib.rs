@@ -13,6 +13,7 @@
 //! - `registry`: the registry circuit: when a registry may be asked again after a refusal.
 //! - `renewal`: when a certificate is ordered or renewed over ACME, and when one nears expiry.
 //! - `schedule`: when scheduled actions fire, across time zones and daylight-saving changes.
+//! - `placement`: which cluster node a new instance goes to.
 //! - `subnets`: which subnet of the instance network pool an instance's network gets.
 
 pub mod alerts;
@@ -28,6 +29,7 @@ pub mod lifecycle;
 pub mod log_retention;
 pub mod orphans;
 pub mod pass;
+pub mod placement;
 pub mod progress;
 pub mod reconcile;
 pub mod registry;

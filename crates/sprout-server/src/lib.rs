@@ -36,4 +36,4 @@ pub mod settings;
 pub mod version_images;
 
 pub use context::{Ctx, Settings};
-pub use server::{ServerOptions, StartError, run};
+pub use server::{EngineKind, ServerOptions, StartError, run};

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sprout_docker::DockerEngine;
+use sprout_docker::{DockerEngine, SwarmEngine};
 use sprout_engine::Engine;
 use sprout_lb::{LbConfig, LoadBalancer};
 use sprout_store::{SqliteStore, Store};
@@ -50,6 +50,18 @@ pub struct ServerOptions {
     pub instance_network_pool: Option<ipnet::Ipv4Net>,
     /// Prefix length of an instance's subnet (`--instance-subnet-size`); None: the default.
     pub instance_subnet_size: Option<u8>,
+    /// Where instances run (`--engine`).
+    pub engine: EngineKind,
+}
+
+/// Where instances run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineKind {
+    /// The local Docker engine.
+    #[default]
+    Local,
+    /// The Docker Swarm the local engine manages.
+    Swarm,
 }
 
 /// Why the server could not start, each with what to do.
@@ -247,10 +259,17 @@ pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Re
 
 /// `sprout server`: connect to the local Docker engine and run until SIGINT or SIGTERM.
 pub async fn run(opts: ServerOptions) -> Result<(), Box<dyn std::error::Error>> {
-    let engine: Arc<dyn Engine> = Arc::new(DockerEngine::connect().await?);
+    let engine: Arc<dyn Engine> = match opts.engine {
+        EngineKind::Local => Arc::new(DockerEngine::connect().await?),
+        // Bundle paths are the data directory's: the swarm engine delivers what is under it.
+        EngineKind::Swarm => Arc::new(SwarmEngine::connect(prepare_data_dir(&opts.data_dir)?).await?),
+    };
     let started = start(&opts, engine.clone(), Arc::new(SystemClock)).await?;
     let info = engine.info().await?;
     tracing::info!("Docker {} (API {}) at {}", info.version, info.api_version, info.endpoint);
+    if opts.engine == EngineKind::Swarm {
+        eprintln!("  engine         {} (Docker {})", info.endpoint, info.version);
+    }
     let dir = &started.ctx.settings.data_dir;
     eprintln!("sprout server: data in {}", dir.display());
     let scheme = if started.api_tls.is_some() { "https" } else { "http" };

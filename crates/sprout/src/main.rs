@@ -101,6 +101,10 @@ enum Command {
         /// more containers get a larger one
         #[arg(long, value_name = "BITS", default_value_t = sprout_plan::subnets::DEFAULT_SUBNET_PREFIX, value_parser = clap::value_parser!(u8).range(8..=29))]
         instance_subnet_size: u8,
+        /// Where instances run: the local Docker engine, or the Docker Swarm this engine manages
+        /// (each instance's containers on one node; docs/swarm.md)
+        #[arg(long, value_parser = ["local", "swarm"], default_value = "local")]
+        engine: String,
     },
     /// Check a Dockerrun.aws.json (a file or a bundle directory)
     Validate { path: PathBuf },
@@ -203,6 +207,9 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
+    /// The nodes of the swarm the server runs instances on: state, availability, instances,
+    /// reserved memory (`sprout server --engine swarm`)
+    Nodes,
     /// Server administration: backups
     Admin(cmd::admin::AdminArgs),
     /// Webhooks that hear about incidents (and, if asked, planned changes): add, list, remove, test, log
@@ -265,6 +272,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             registry,
             instance_network_pool,
             instance_subnet_size,
+            engine,
         } => {
             let opts = sprout_server::ServerOptions {
                 data_dir: data_dir.unwrap_or_else(config::default_data_dir),
@@ -286,6 +294,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                     directory: acme_directory,
                     email: acme_email,
                     ca_file: acme_ca_file,
+                },
+                engine: if engine == "swarm" {
+                    sprout_server::EngineKind::Swarm
+                } else {
+                    sprout_server::EngineKind::Local
                 },
             };
             sprout_server::run(opts).await.map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -319,6 +332,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 Command::Certs(a) => cmd::certs::run(&c, a).await,
                 Command::Audit { env, limit } => cmd::tokens::audit(&c, env, limit).await,
                 Command::Admin(a) => cmd::admin::run(&c, a).await,
+                Command::Nodes => cmd::nodes::run(&c).await,
                 Command::Notify(a) => cmd::notify::run(&c, a).await,
                 Command::Clone { source, name, timeout, no_wait } => {
                     cmd::clone::clone(&c, source, name, timeout, no_wait).await

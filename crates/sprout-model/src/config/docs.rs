@@ -32,9 +32,16 @@ pub fn markdown() -> String {
         ("deployment", "Deployment", "aws:elasticbeanstalk:command"),
         ("loadbalancer", "Load balancing", "aws:elasticbeanstalk:environment:process:default"),
         ("scaling", "Capacity and auto-scaling", "aws:autoscaling:asg, aws:autoscaling:trigger"),
+        ("placement", "Placement on a swarm engine", ""),
     ];
     for (prefix, title, namespace) in sections {
-        out.push_str(&format!("\n## {title}\n\nElastic Beanstalk namespace: `{namespace}`.\n\n"));
+        if namespace.is_empty() {
+            out.push_str(&format!(
+                "\n## {title}\n\nSprout's own, with no Elastic Beanstalk counterpart; see docs/swarm.md.\n\n"
+            ));
+        } else {
+            out.push_str(&format!("\n## {title}\n\nElastic Beanstalk namespace: `{namespace}`.\n\n"));
+        }
         out.push_str("| Key | Allowed values | Default | Description | Elastic Beanstalk name |\n");
         out.push_str("|---|---|---|---|---|\n");
         for def in DEFINITIONS.iter().filter(|d| d.key.split('.').next() == Some(prefix)) {

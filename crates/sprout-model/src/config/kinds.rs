@@ -31,6 +31,8 @@ pub enum Kind {
     },
     /// An `http://` URL (the server has no TLS client): at most 1024 bytes, no spaces.
     HttpUrl,
+    /// Placement constraints (`crate::placement`), separated by commas.
+    Constraints,
 }
 
 impl Kind {
@@ -115,6 +117,13 @@ impl Kind {
                 }
                 Ok(t.to_string())
             }
+            Kind::Constraints => {
+                let parsed = crate::placement::parse_constraints(t).map_err(|e| e.to_string())?;
+                if parsed.is_empty() {
+                    return Err("give at least one constraint, e.g. node.labels.zone==east".into());
+                }
+                Ok(parsed.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","))
+            }
         }
     }
 
@@ -131,6 +140,7 @@ impl Kind {
             Kind::Text => "text, 1 to 64 characters".into(),
             Kind::StatusCodes { min, max } => format!("status codes {min} to {max}, comma-separated"),
             Kind::HttpUrl => "http:// URL".into(),
+            Kind::Constraints => "node constraints, comma-separated: node.labels.KEY==VALUE, node.role, node.hostname, node.id (== or !=)".into(),
         }
     }
 

@@ -24,6 +24,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod metrics;
 mod names;
+pub mod nodes;
 pub mod notify;
 pub mod registries;
 pub mod release;
@@ -50,6 +51,7 @@ use error::ApiError;
 pub fn router(ctx: Ctx) -> Router {
     let api = Router::new()
         .route("/info", get(info))
+        .route("/nodes", get(nodes::list))
         .route("/apps", get(list_apps).post(create_app))
         .route("/apps/{app}/versions", get(versions::list).post(versions::upload))
         .route("/apps/{app}/versions/{label}", delete(lifecycle::delete))

@@ -104,6 +104,7 @@ pub async fn start(
     let (ctx, launches, app, env_name, version) =
         (ctx.clone(), launches.clone(), env.app.clone(), env.name.clone(), version.to_string());
     let (def, variables) = (def.clone(), env.variables.clone());
+    let placement = env.options.placement.constraints.clone();
     tokio::spawn(async move {
         // The engine's work is CPU-bound, so more launches at once share the CPU and delay the
         // first capacity.
@@ -112,7 +113,8 @@ pub async fn start(
         // the wait counted against the instance's time to pass its first health check, and
         // instances were replaced as soon as they started (issue 18).
         identity.launched_at = ctx.clock.now().timestamp();
-        let plan = instance::plan_instance_with_secrets(&def, &identity, &variables, &secrets);
+        let mut plan = instance::plan_instance_with_secrets(&def, &identity, &variables, &secrets);
+        plan.network.placement = placement;
         drop(secrets);
         let plan = crate::version_images::pin_images(plan, &pinned);
         let result = instance::launch_instance_as(&*ctx.engine, &ctx.networks, &plan, !stopped).await;

@@ -203,7 +203,7 @@ pub fn plan_instance_with_secrets(
         containers.push(PlannedContainer { name: c.name.clone(), spec, wait_for, after, volumes_from });
     }
     InstancePlan {
-        network: NetworkSpec { name: net, labels, subnet: None },
+        network: NetworkSpec { name: net, labels, subnet: None, placement: Vec::new() },
         containers,
         dirs: host.dirs,
         copies: host.copies,

@@ -14,7 +14,7 @@ fn pool(cidr: &str) -> NetworkPool {
 
 fn spec(name: &str) -> NetworkSpec {
     let labels = BTreeMap::from([(LABEL_MANAGED.to_string(), "true".to_string())]);
-    NetworkSpec { name: name.into(), labels, subnet: None }
+    NetworkSpec { name: name.into(), labels, subnet: None, placement: Vec::new() }
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ pub mod events;
 pub mod health;
 pub mod init;
 pub mod logs;
+pub mod nodes;
 pub mod notify;
 pub mod policy;
 pub mod proxy;

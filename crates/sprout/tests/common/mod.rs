@@ -7,6 +7,7 @@
 
 pub mod disk;
 pub mod netns;
+pub mod swarm;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -41,6 +41,47 @@ impl Netns {
         steps.iter().all(|args| run("ip", args)).then_some(ns)
     }
 
+    /// A namespace holding a bridge, joined to the host by a veth pair: the private LAN of a
+    /// test's cluster (host 10.234.N.1). Machines join it with `on_lan`.
+    pub fn lan(tag: &str) -> Option<Netns> {
+        let n = std::process::id() % 200 + 20;
+        let (name, host_veth, peer) = (format!("sprout-{tag}{n}"), format!("sp{tag}{n}h"), format!("sp{tag}{n}l"));
+        let ns = Netns { name: name.clone(), host_veth: host_veth.clone(), inside: format!("10.234.{n}.1") };
+        let steps: [&[&str]; 9] = [
+            &["netns", "add", &name],
+            &["-n", &name, "link", "add", "br0", "type", "bridge"],
+            &["-n", &name, "link", "set", "br0", "up"],
+            &["-n", &name, "link", "set", "lo", "up"],
+            &["link", "add", &host_veth, "type", "veth", "peer", "name", &peer],
+            &["link", "set", &peer, "netns", &name],
+            &["-n", &name, "link", "set", &peer, "master", "br0", "up"],
+            &["addr", "add", &format!("10.234.{n}.1/24"), "dev", &host_veth],
+            &["link", "set", &host_veth, "up"],
+        ];
+        steps.iter().all(|args| run("ip", args)).then_some(ns)
+    }
+
+    /// Machine `i` (1 and up) of this LAN: a namespace of its own at 10.234.N.(i+1), which
+    /// reaches the host and the other machines through the LAN's bridge.
+    pub fn on_lan(&self, i: u8) -> Option<Netns> {
+        let base = self.inside.trim_end_matches(".1");
+        let tag = self.name.trim_start_matches("sprout-");
+        let (name, bridge_end, peer) = (format!("{}-{i}", self.name), format!("sp{tag}b{i}"), format!("sp{tag}n{i}"));
+        let inside = format!("{base}.{}", i + 1);
+        let ns = Netns { name: name.clone(), host_veth: String::new(), inside: inside.clone() };
+        let steps: [&[&str]; 8] = [
+            &["netns", "add", &name],
+            &["link", "add", &bridge_end, "type", "veth", "peer", "name", &peer],
+            &["link", "set", &peer, "netns", &name],
+            &["link", "set", &bridge_end, "netns", &self.name],
+            &["-n", &self.name, "link", "set", &bridge_end, "master", "br0", "up"],
+            &["-n", &name, "addr", "add", &format!("{inside}/24"), "dev", &peer],
+            &["-n", &name, "link", "set", &peer, "up"],
+            &["-n", &name, "link", "set", "lo", "up"],
+        ];
+        steps.iter().all(|args| run("ip", args)).then_some(ns)
+    }
+
     /// `program` to be run inside the namespace. nsenter, not `ip netns exec`: the latter
     /// remounts /sys, and dockerd then finds no devices cgroup.
     pub fn command(&self, program: &str) -> Command {
@@ -63,7 +104,9 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        run("ip", &["link", "del", &self.host_veth]);
+        if !self.host_veth.is_empty() {
+            run("ip", &["link", "del", &self.host_veth]);
+        }
         run("ip", &["netns", "del", &self.name]);
     }
 }
@@ -103,8 +146,13 @@ pub struct Dockerd {
 
 impl Dockerd {
     pub fn new(dir: PathBuf, netns: &Netns) -> Dockerd {
+        Dockerd::with_config(dir, netns, r#"{"live-restore": true}"#)
+    }
+
+    /// A dockerd with this daemon.json (a swarm node must not have live-restore).
+    pub fn with_config(dir: PathBuf, netns: &Netns, config: &str) -> Dockerd {
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("daemon.json"), r#"{"live-restore": true}"#).unwrap();
+        std::fs::write(dir.join("daemon.json"), config).unwrap();
         Dockerd { dir, netns: netns.name.clone(), process: None }
     }
 
