@@ -36,7 +36,7 @@ pub struct FileMount {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
     Files(Vec<FileMount>),
-    Volume(Mount),
+    Volume(Box<Mount>),
 }
 
 fn short_hash(text: &[u8]) -> String {
@@ -58,16 +58,16 @@ pub fn volume(source: String, target: &str, read_only: bool) -> Mount {
 pub fn deliver(bind: &Bind, data_dir: &Path) -> std::io::Result<Delivery> {
     let source = Path::new(&bind.source);
     if !bind.source.starts_with('/') {
-        return Ok(Delivery::Volume(volume(bind.source.clone(), &bind.target, bind.read_only)));
+        return Ok(Delivery::Volume(Box::new(volume(bind.source.clone(), &bind.target, bind.read_only))));
     }
     if !source.starts_with(data_dir) {
-        return Ok(Delivery::Volume(Mount {
+        return Ok(Delivery::Volume(Box::new(Mount {
             target: Some(bind.target.clone()),
             source: Some(bind.source.clone()),
             typ: Some(MountType::BIND),
             read_only: bind.read_only.then_some(true),
             ..Default::default()
-        }));
+        })));
     }
     let mut files = Vec::new();
     collect(source, Path::new(&bind.target), &mut files)?;
@@ -75,7 +75,7 @@ pub fn deliver(bind: &Bind, data_dir: &Path) -> std::io::Result<Delivery> {
         // An empty directory of the manager (a log or scratch volume): a volume on the node,
         // named by the manager's path so every container of the instance shares it.
         let name = format!("sprout-dir-{}", short_hash(bind.source.as_bytes()));
-        return Ok(Delivery::Volume(volume(name, &bind.target, bind.read_only)));
+        return Ok(Delivery::Volume(Box::new(volume(name, &bind.target, bind.read_only))));
     }
     Ok(Delivery::Files(files))
 }
@@ -124,7 +124,7 @@ impl SwarmEngine {
                 message: format!("cannot read {} to deliver it to the node: {e}", bind.source),
             })?;
             match delivery {
-                Delivery::Volume(m) => mounts.push(m),
+                Delivery::Volume(m) => mounts.push(*m),
                 Delivery::Files(files) => {
                     for f in files {
                         configs.push(self.config_file(&spec.name, &f).await?);

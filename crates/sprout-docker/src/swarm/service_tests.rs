@@ -85,10 +85,10 @@ fn task(state: TaskState, node: &str, exit: Option<i64>) -> Task {
     Task {
         service_id: Some("svc".into()),
         node_id: Some(node.into()),
-        created_at: Some("2026-12-01T03:00:00.1Z".to_string().into()),
+        created_at: Some("2026-12-01T03:00:00.1Z".to_string()),
         status: Some(TaskStatus {
             state: Some(state),
-            timestamp: Some("2026-12-01T03:00:01Z".to_string().into()),
+            timestamp: Some("2026-12-01T03:00:01Z".to_string()),
             container_status: Some(TaskContainer { exit_code: exit, ..Default::default() }),
             port_status: Some(PortStatus {
                 ports: Some(vec![
@@ -146,7 +146,7 @@ fn task_states_map_to_container_states_and_a_lost_node_means_dead() {
 #[test]
 fn the_newest_task_of_a_service_is_the_one_that_counts() {
     let mut old = task(TaskState::FAILED, "n1", Some(1));
-    old.created_at = Some("2026-12-01T02:00:00Z".to_string().into());
+    old.created_at = Some("2026-12-01T02:00:00Z".to_string());
     let new = task(TaskState::RUNNING, "n1", None);
     let tasks = [new.clone(), old];
     assert_eq!(newest_task("svc", &tasks).unwrap().status, new.status);

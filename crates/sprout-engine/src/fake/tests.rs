@@ -36,7 +36,12 @@ fn spec(name: &str) -> ContainerSpec {
 async fn ready() -> FakeEngine {
     let engine = FakeEngine::new();
     engine.add_image(IMAGE);
-    let net = NetworkSpec { name: NET.to_string(), labels: labels(&[("sprout.env", "b")]), subnet: None };
+    let net = NetworkSpec {
+        name: NET.to_string(),
+        labels: labels(&[("sprout.env", "b")]),
+        subnet: None,
+        placement: Vec::new(),
+    };
     engine.create_network(&net).await.unwrap();
     engine
 }
@@ -230,7 +235,8 @@ async fn networks_get_subnets_asked_for_or_from_default_pools_that_run_out_as_do
 #[tokio::test]
 async fn list_filters_by_every_label() {
     let engine = ready().await;
-    let other = NetworkSpec { name: "n2".into(), labels: labels(&[("sprout.env", "c")]), subnet: None };
+    let other =
+        NetworkSpec { name: "n2".into(), labels: labels(&[("sprout.env", "c")]), subnet: None, placement: Vec::new() };
     engine.create_network(&other).await.unwrap();
     engine.create_container(&spec("a")).await.unwrap();
     let mut b = spec("b");
