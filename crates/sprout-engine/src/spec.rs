@@ -23,6 +23,14 @@ pub struct NetworkSpec {
     pub placement: Vec<String>,
 }
 
+/// A Sprout instance placed on a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, PartialOrd, Ord)]
+pub struct NodeInstance {
+    pub app: String,
+    pub env: String,
+    pub id: String,
+}
+
 /// One machine of a cluster engine, as `sprout nodes` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct NodeStatus {
@@ -38,7 +46,7 @@ pub struct NodeStatus {
     pub availability: String,
     pub labels: BTreeMap<String, String>,
     /// Sprout instances whose containers are placed on it.
-    pub instances: Vec<String>,
+    pub instances: Vec<NodeInstance>,
     /// Memory reserved (or limited, where nothing is reserved) by Sprout's containers on it.
     pub reserved_memory_bytes: u64,
     pub memory_bytes: u64,

@@ -150,6 +150,12 @@ pub enum Event {
     EngineUnavailable {
         error: String,
     },
+    /// A node of the swarm the environment runs on went down (not drained: a drained node's
+    /// instances are replaced without a word of this kind). Said once per node and environment.
+    NodeLost {
+        node: String,
+        instances: Vec<String>,
+    },
     DeployBatchStarted {
         batch: u32,
         of: u32,
@@ -322,6 +328,7 @@ impl Event {
             Event::SecretChanged { .. } => "SecretChanged",
             Event::OptionsChanged { .. } => "OptionsChanged",
             Event::EngineUnavailable { .. } => "EngineUnavailable",
+            Event::NodeLost { .. } => "NodeLost",
             Event::ScalingDecision { .. } => "ScalingDecision",
             Event::ScheduledActionFired { .. } => "ScheduledActionFired",
             Event::ScalingWaits { .. } => "ScalingWaits",
@@ -355,7 +362,8 @@ impl Event {
             | Event::CertificateRenewalFailed { .. }
             | Event::CertificateExpiring { .. }
             | Event::CronJobRan { ok: false, .. }
-            | Event::QueueReadingFailed { .. } => EventLevel::Warn,
+            | Event::QueueReadingFailed { .. }
+            | Event::NodeLost { .. } => EventLevel::Warn,
             Event::DeployFailed { .. }
             | Event::EngineUnavailable { .. }
             | Event::RegistryRefused { .. }
@@ -456,6 +464,10 @@ impl Event {
                 format!("Removed instance {instance} of {app}/{env}: no such environment")
             }
             Event::EngineUnavailable { error } => format!("Container engine unavailable: {error}"),
+            Event::NodeLost { node, instances } => format!(
+                "Node {node} is lost (down or unreachable): its instance(s) {} are replaced on the other nodes",
+                instances.join(", ")
+            ),
             Event::CrashLoop { cause, replacements, within_s, retry_in_s, level } => format!(
                 "Crash loop ({level}): instances replaced {replacements} times in {within_s} s: {cause}; the next replacement waits {retry_in_s} s"
             ),

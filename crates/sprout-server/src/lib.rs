@@ -23,6 +23,7 @@ pub mod log_sweep;
 pub mod logs;
 pub mod memory;
 pub mod network_pool;
+pub mod nodes;
 pub mod notify;
 pub mod outbound;
 pub mod probe;

@@ -246,6 +246,7 @@ pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Re
     let notify = tokio::spawn(crate::notify::deliver::run(ctx.clone(), shutdown.child_token()));
     let sweep = tokio::spawn(crate::log_sweep::run(ctx.clone(), shutdown.child_token()));
     let certs = tokio::spawn(crate::acme::renew::run(ctx.clone(), shutdown.child_token()));
+    let nodes = tokio::spawn(crate::nodes::watch(ctx.clone(), shutdown.child_token()));
     let app = crate::api::router(ctx);
     crate::api_listener::serve_api_tls(api, app, api_tls, shutdown.clone(), crate::api_listener::HEADER_TIMEOUT).await;
     let _ = sup.await;
@@ -253,6 +254,7 @@ pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Re
     let _ = notify.await;
     let _ = sweep.await;
     let _ = certs.await;
+    let _ = nodes.await;
     let _ = lb.await;
     Ok(())
 }

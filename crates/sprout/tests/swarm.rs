@@ -201,5 +201,11 @@ fn instances_spread_over_a_swarm_serve_from_every_node_deploy_and_survive_a_lost
     let nodes: serde_json::Value = serde_json::from_str(&cli.ok(&["nodes", "--output", "json"])).unwrap();
     let down = nodes.as_array().unwrap().iter().find(|n| n["address"] == lost_addr.as_str()).unwrap();
     assert_eq!(down["state"], "down", "{nodes}");
+    let events: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["events", "web", "--limit", "500", "--output", "json"])).unwrap();
+    let lost_events: Vec<&serde_json::Value> =
+        events.as_array().unwrap().iter().filter(|e| e["kind"] == "NodeLost").collect();
+    assert_eq!(lost_events.len(), 1, "one event for the lost node: {events}");
+    assert!(lost_events[0]["message"].as_str().unwrap().contains(&lost_addr), "{events}");
     cli.ok(&["terminate", "web", "--force"]);
 }

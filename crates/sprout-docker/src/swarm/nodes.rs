@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use bollard::models::{Node, NodeState, Service};
 use bollard::query_parameters::{ListNetworksOptions, ListServicesOptions};
-use sprout_engine::{EngineError, NetworkSpec, NodeStatus, Result};
+use sprout_engine::{EngineError, NetworkSpec, NodeInstance, NodeStatus, Result};
 use sprout_model::names::{LABEL_APP, LABEL_ENV, LABEL_INSTANCE, LABEL_MANAGED};
 use sprout_plan::placement::{NodeView, choose_node, parse_constraints};
 
@@ -88,10 +88,16 @@ impl SwarmEngine {
             .values()
             .map(|n| {
                 let id = n.id.clone().unwrap_or_default();
-                let mut instances: Vec<String> = placed
+                let mut instances: Vec<NodeInstance> = placed
                     .iter()
                     .filter(|l| l.get(LABEL_NODE) == Some(&id))
-                    .filter_map(|l| l.get(LABEL_INSTANCE).cloned())
+                    .filter_map(|l| {
+                        Some(NodeInstance {
+                            app: l.get(LABEL_APP)?.clone(),
+                            env: l.get(LABEL_ENV)?.clone(),
+                            id: l.get(LABEL_INSTANCE)?.clone(),
+                        })
+                    })
                     .collect();
                 instances.sort();
                 let resources = n.description.as_ref().and_then(|d| d.resources.clone()).unwrap_or_default();

@@ -16,7 +16,7 @@ struct Node {
     state: String,
     availability: String,
     #[serde(default)]
-    instances: Vec<String>,
+    instances: Vec<serde_json::Value>,
     reserved_memory_bytes: u64,
     memory_bytes: u64,
 }
