@@ -216,6 +216,7 @@ pub static DEFINITIONS: &[OptionDef] = &[
         "Days the logs of a retired instance (`sprout logs --all`) are kept after its last write; then they are removed. Logs of running instances are never removed.",
         [("aws:elasticbeanstalk:cloudwatch:logs:RetentionInDays", 1)]
     ),
+    OptionDef {
         key: "placement.constraints",
         kind: Kind::Constraints,
         description: "On a swarm engine, the nodes this environment's instances may run on (Swarm's constraint syntax, comma-separated; e.g. node.labels.zone==east). Instances already running stay where they are; new ones follow. Ignored by the local engine.",
