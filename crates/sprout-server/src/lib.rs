@@ -11,6 +11,7 @@ pub mod api_listener;
 pub mod bundle;
 pub mod certs;
 pub mod clock;
+pub mod console;
 pub mod context;
 pub mod controller;
 pub mod env_secrets;

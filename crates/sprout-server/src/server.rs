@@ -247,7 +247,11 @@ pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Re
     let sweep = tokio::spawn(crate::log_sweep::run(ctx.clone(), shutdown.child_token()));
     let certs = tokio::spawn(crate::acme::renew::run(ctx.clone(), shutdown.child_token()));
     let nodes = tokio::spawn(crate::nodes::watch(ctx.clone(), shutdown.child_token()));
-    let app = crate::api::router(ctx);
+    let history = Arc::new(crate::console::history::History::default());
+    let sample = tokio::spawn(crate::console::history::run(history.clone(), ctx.clone(), shutdown.child_token()));
+    let api_router = crate::api::router(ctx.clone());
+    let console = crate::console::router(ctx, api_router.clone(), api_tls.is_some(), history);
+    let app = api_router.merge(console);
     crate::api_listener::serve_api_tls(api, app, api_tls, shutdown.clone(), crate::api_listener::HEADER_TIMEOUT).await;
     let _ = sup.await;
     let _ = trim.await;
@@ -255,6 +259,7 @@ pub async fn serve(started: Started, shutdown: CancellationToken) -> std::io::Re
     let _ = sweep.await;
     let _ = certs.await;
     let _ = nodes.await;
+    let _ = sample.await;
     let _ = lb.await;
     Ok(())
 }

@@ -1,0 +1,87 @@
+//! The web console, served by `sprout server` on the API address under `/console/`:
+//! server-rendered pages (askama templates compiled into the binary), a small embedded script
+//! for the live parts (graphs over server-sent events), no build step and no CDN. Reading works
+//! without JavaScript.
+//!
+//! Every read and every operation goes through the API router with the session's token
+//! (`client`), so the console checks nothing the API does not and says what the CLI says. A token's
+//! scope decides which forms a page shows (`client::can`, `api::access`'s table); every form carries
+//! the session's CSRF token, and a POST without it is refused before anything else.
+
+pub mod client;
+mod forms;
+pub mod history;
+mod live;
+mod overview;
+mod page;
+pub mod session;
+mod sign;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+use crate::context::Ctx;
+
+/// What the console's handlers share.
+#[derive(Clone)]
+pub struct ConsoleState {
+    pub ctx: Ctx,
+    /// The API router the console calls (`client::call`).
+    pub api: Router,
+    pub sessions: Arc<session::Sessions>,
+    /// Cookies get `Secure` when the API is served over HTTPS.
+    pub secure: bool,
+    /// Instances in service and desired, held requests: one point per second per environment.
+    pub history: Arc<history::History>,
+}
+
+/// The console's routes, to merge beside the API's (`api`: the router forms are sent to).
+pub fn router(ctx: Ctx, api: Router, secure: bool, history: Arc<history::History>) -> Router {
+    let st = ConsoleState { ctx, api, sessions: Arc::default(), secure, history };
+    Router::new()
+        .route("/console", get(|| async { axum::response::Redirect::to("/console/") }))
+        .route("/console/", get(overview::show))
+        .route("/console/sign-in", get(sign::form).post(sign::sign_in))
+        .route("/console/sign-out", post(sign::sign_out))
+        .route("/console/static/console.css", get(css))
+        .route("/console/static/console.js", get(js))
+        .route("/console/apps/{app}/{env}", get(page::show))
+        .route("/console/apps/{app}/{env}/live", get(live::stream))
+        .route("/console/apps/{app}/{env}/preview", get(forms::preview))
+        .route("/console/apps/{app}/{env}/{op}", post(forms::submit))
+        .route("/console/apps/{app}/{env}/schedules/{name}/{op}", post(forms::schedule_op))
+        .layer(axum::middleware::map_response(protect))
+        .with_state(st)
+}
+
+/// Every console answer: scripts and styles from the console only (no inline script), never in
+/// a frame, no type guessing, and no caching of pages that show a session's data.
+async fn protect(mut r: axum::response::Response) -> axum::response::Response {
+    let h = r.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k: &'static str, v: &'static str| {
+        h.insert(k, axum::http::HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    );
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "referrer-policy", "same-origin");
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, "cache-control", "no-store");
+    }
+    r
+}
+
+async fn css() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../templates/console/console.css"))
+}
+
+async fn js() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../../templates/console/console.js"))
+}

@@ -1,0 +1,130 @@
+// Sprout console: the live parts of the environment page. Graphs drawn as SVG polylines from
+// the page's server-sent event stream (one per open page), status and events updated in place,
+// the draft schedule's 7-day preview as the user types, and the terminate button enabled only
+// once the environment's name is typed. No library, no build step.
+"use strict";
+(function () {
+  const KEEP = 900;
+  const graphs = document.getElementById("graphs");
+  const points = [];
+  const SERIES = {
+    requests: [["req", "line"]],
+    status: [["s2", "s2"], ["s3", "s3"], ["s4", "s4"], ["s5", "s5"]],
+    latency: [["p50", "p50"], ["p99", "p99"]],
+    instances: [["des", "des"], ["ins", "ins"]],
+    held: [["held", "line"]],
+  };
+  function value(p, key) {
+    if (key[0] === "s" && key.length === 2) return p.s[Number(key[1]) - 1];
+    return p[key];
+  }
+  function draw() {
+    const now = points.length ? points[points.length - 1].t : 0;
+    for (const svg of graphs.querySelectorAll("svg[data-chart]")) {
+      const series = SERIES[svg.dataset.chart];
+      let top = 1;
+      for (const p of points) for (const [k] of series) top = Math.max(top, value(p, k) || 0);
+      let html = "";
+      for (const [k, cls] of series) {
+        const pts = [];
+        for (const p of points) {
+          const v = value(p, k);
+          if (v === null || v === undefined) continue;
+          pts.push((KEEP - 1 - (now - p.t)) + "," + (98 - 94 * v / top).toFixed(1));
+        }
+        html += '<polyline class="' + cls + '" points="' + pts.join(" ") + '"/>';
+      }
+      html += '<text x="4" y="12">' + (Math.round(top * 100) / 100) + "</text>";
+      svg.innerHTML = html;
+    }
+    graphs.dataset.points = String(points.length);
+    graphs.dataset.last = String(now);
+  }
+  function setText(id, text) {
+    const el = document.getElementById(id);
+    if (el && el.textContent !== String(text)) el.textContent = text;
+  }
+  if (graphs && window.EventSource) {
+    document.getElementById("graphs-note").textContent = "Updated every second from the load balancer.";
+    const source = new EventSource(graphs.dataset.live);
+    source.addEventListener("points", (e) => {
+      for (const p of JSON.parse(e.data)) points.push(p);
+      while (points.length > KEEP) points.shift();
+      draw();
+    });
+    source.addEventListener("state", (e) => {
+      const s = JSON.parse(e.data);
+      setText("status", s.status);
+      setText("health", s.health);
+      setText("version", s.version);
+      setText("in-service", s.in_service);
+      setText("desired", s.desired);
+      const dot = document.getElementById("health-dot");
+      if (dot) dot.className = "dot " + s.health.toLowerCase();
+      const causes = document.getElementById("causes");
+      if (causes) {
+        causes.replaceChildren(...s.causes.map((c) => {
+          const li = document.createElement("li");
+          li.textContent = c;
+          return li;
+        }));
+      }
+    });
+    source.addEventListener("event", (e) => {
+      const ev = JSON.parse(e.data);
+      const list = document.getElementById("events");
+      if (!list || list.querySelector('[data-id="' + ev.id + '"]')) return;
+      const li = document.createElement("li");
+      li.dataset.id = ev.id;
+      li.className = ev.level.toLowerCase();
+      const time = document.createElement("time");
+      time.textContent = ev.at.replace("T", " ").slice(0, 19);
+      const b = document.createElement("b");
+      b.textContent = ev.level;
+      li.append(time, " ", b, " " + ev.message);
+      list.prepend(li);
+    });
+    source.addEventListener("end", () => source.close());
+  }
+
+  const form = document.getElementById("schedule-form");
+  if (form) {
+    const out = document.getElementById("draft-preview");
+    let timer = 0;
+    const update = () => {
+      const q = new URLSearchParams();
+      for (const name of ["name", "recurrence", "time_zone", "min", "max", "desired"]) {
+        q.set(name, form.elements[name].value);
+      }
+      if (!form.elements.recurrence.value.trim()) {
+        out.replaceChildren();
+        return;
+      }
+      fetch(form.dataset.preview + "?" + q.toString(), { credentials: "same-origin" })
+        .then((r) => r.json())
+        .then((a) => {
+          const items = a.error
+            ? [Object.assign(document.createElement("li"), { className: "error", textContent: a.error })]
+            : a.changes.map((c) => {
+                const li = document.createElement("li");
+                li.textContent = c.local + " " + c.action + ": min " + c.min + " max " + c.max + " desired " + c.desired;
+                return li;
+              });
+          out.replaceChildren(...items);
+        })
+        .catch(() => {});
+    };
+    form.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(update, 250);
+    });
+  }
+
+  const confirm = document.getElementById("terminate-confirm");
+  if (confirm) {
+    const button = document.getElementById("terminate-submit");
+    const check = () => { button.disabled = confirm.value !== confirm.dataset.expect; };
+    confirm.addEventListener("input", check);
+    check();
+  }
+})();

@@ -1,0 +1,234 @@
+//! The web console in a real browser (Debian's chromium, headless, over WebDriver) against a
+//! real server and Docker: sign in and out; the overview shows a new environment turning Green;
+//! a deploy from the console rolls the environment to the chosen version; a schedule in
+//! Europe/Berlin shows in the 7-day preview (and while typed); the scaling band changes; the
+//! live stream delivers a new point each second. Over plain HTTP: a deploy-scoped token sees no
+//! terminate form, and a POST without the CSRF token is refused.
+//!
+//! With `SPROUT_CONSOLE_SCREENSHOTS=1` the test saves the main pages under docs/console/.
+#![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
+
+#[path = "common/browser.rs"]
+mod browser;
+mod common;
+
+use std::time::{Duration, Instant};
+
+use browser::{Browser, read_stream, request, sign_in};
+use common::*;
+use fantoccini::{Client, Locator};
+
+/// A one-container bundle: busybox's httpd on port 8080 behind host port 80; `mark` makes
+/// versions differ.
+fn bundle(mark: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerrun.aws.json"),
+        format!(
+            r#"{{"AWSEBDockerrunVersion":2,"containerDefinitions":[{{"name":"web","image":"{BUSYBOX_IMAGE}",
+                "essential":true,"memory":32,"command":["httpd","-f","-p","8080","-h","/www"],
+                "portMappings":[{{"hostPort":80,"containerPort":8080}}],
+                "environment":[{{"name":"MARK","value":"{mark}"}}]}}]}}"#
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+}
+
+/// Reloads `url` until `css`'s text satisfies `ok` (at most `secs`).
+async fn until_text(c: &Client, url: &str, css: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        c.goto(url).await.unwrap();
+        let t = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if ok(&t) {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "gave up after {secs}s waiting on {url} for {css}; last text {t:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    if std::env::var_os("SPROUT_CONSOLE_SCREENSHOTS").is_none() {
+        return;
+    }
+    let dir = repo_root().join("docs/console");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), c.screenshot().await.unwrap()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams() {
+    require_busybox_image();
+    let app = unique_app("cons");
+    let server = Server::start(&app);
+    let (one, two) = (bundle("one"), bundle("two"));
+    let base = format!("http://{}", server.api);
+    let b = Browser::start(1280, 1000).await;
+    let c = &b.client;
+
+    // Signing in: the page asks for a token; a wrong one is refused, saying so.
+    c.goto(&format!("{base}/console/")).await.unwrap();
+    assert!(c.current_url().await.unwrap().path().ends_with("/console/sign-in"));
+    screenshot(c, "sign-in").await;
+    c.find(Locator::Id("token")).await.unwrap().send_keys("sprout_wrong").await.unwrap();
+    c.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
+    assert!(text_of(c, "#error").await.contains("unknown or revoked"));
+    c.find(Locator::Id("token")).await.unwrap().send_keys(&server.token()).await.unwrap();
+    c.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
+    assert!(text_of(c, "nav.who").await.contains("admin"));
+
+    // A new environment shows on the overview and turns Green.
+    server.cli_ok(&["create", "web", "--bundle", one.path().to_str().unwrap(), "--label", "one"]);
+    let row = format!("tr[data-env='{app}/web'] .health");
+    until_text(c, &format!("{base}/console/"), &row, 90, |t| t == "Green").await;
+    screenshot(c, "overview").await;
+
+    // A deploy from the console rolls the environment to the version chosen.
+    server.cli_ok(&["deploy", "web", "--bundle", two.path().to_str().unwrap(), "--label", "two"]);
+    let page = format!("{base}/console/apps/{app}/web");
+    c.goto(&page).await.unwrap();
+    assert_eq!(text_of(c, "#version").await, "two");
+    c.find(Locator::Id("deploy-version")).await.unwrap().select_by_value("one").await.unwrap();
+    c.find(Locator::Id("deploy-policy")).await.unwrap().select_by_value("AllAtOnce").await.unwrap();
+    c.find(Locator::Id("deploy-submit")).await.unwrap().click().await.unwrap();
+    assert!(text_of(c, "#flash").await.contains("deploying one to web"));
+    assert_eq!(text_of(c, "#version").await, "one");
+    until_text(c, &page, "#status", 90, |t| t == "Ready").await;
+    let status = server.status("web");
+    assert_eq!(status["version"], "one", "{status}");
+    assert!(status["instances"].as_array().unwrap().iter().all(|i| i["version"] == "one"), "{status}");
+    assert!(text_of(c, "#events").await.contains("one"), "the page's events show the deploy");
+
+    // The live stream fills the graphs: the points counter grows.
+    let points = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let v = c.find(Locator::Id("graphs")).await.unwrap().attr("data-points").await.unwrap();
+            v.unwrap_or_default().parse::<u64>().unwrap_or(0)
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while points(c).await == 0 {
+        assert!(Instant::now() < deadline, "the graphs received no point");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let last = |c: &Client| {
+        let c = c.clone();
+        async move { c.find(Locator::Id("graphs")).await.unwrap().attr("data-last").await.unwrap().unwrap_or_default() }
+    };
+    let first_last = last(c).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while last(c).await == first_last {
+        assert!(Instant::now() < deadline, "the graphs received no new second");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for _ in 0..20 {
+        let _ = server.get("web", "/");
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    screenshot(c, "environment").await;
+
+    // A schedule in Europe/Berlin: previewed while typed, listed and previewed once added.
+    c.find(Locator::Id("sched-name")).await.unwrap().send_keys("evening").await.unwrap();
+    c.find(Locator::Id("sched-tz")).await.unwrap().clear().await.unwrap();
+    c.find(Locator::Id("sched-tz")).await.unwrap().send_keys("Europe/Berlin").await.unwrap();
+    c.find(Locator::Id("sched-max")).await.unwrap().send_keys("2").await.unwrap();
+    c.find(Locator::Id("sched-cron")).await.unwrap().send_keys("0 18 * * *").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let draft = text_of(c, "#draft-preview").await;
+        if draft.matches("evening").count() >= 7 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no preview while typing; shows {draft:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    c.find(Locator::Id("sched-submit")).await.unwrap().click().await.unwrap();
+    assert!(text_of(c, "#flash").await.contains("scheduled action evening added"));
+    let schedules = text_of(c, "#schedules").await;
+    assert!(schedules.contains("Europe/Berlin") && schedules.contains("0 18 * * *"), "{schedules}");
+    let preview = text_of(c, "#preview").await;
+    assert!(preview.matches("evening").count() >= 7, "7 evenings in the next 7 days: {preview}");
+    assert!(preview.contains("18:00"), "local Berlin time shown: {preview}");
+
+    // The scaling band.
+    for (id, v) in [("scale-min", "1"), ("scale-max", "3")] {
+        let e = c.find(Locator::Id(id)).await.unwrap();
+        e.clear().await.unwrap();
+        e.send_keys(v).await.unwrap();
+    }
+    c.find(Locator::Id("scale-submit")).await.unwrap().click().await.unwrap();
+    assert!(text_of(c, "#flash").await.contains("min 1 max 3"));
+    assert_eq!(text_of(c, "#band-max").await, "3");
+    let scale = server.cli_ok(&["scale", "web", "--output", "json"]);
+    let scale: serde_json::Value = serde_json::from_str(&scale).unwrap();
+    assert_eq!((scale["min"].as_u64(), scale["max"].as_u64()), (Some(1), Some(3)), "{scale}");
+
+    // The live stream itself: a points event each second, each a later second.
+    let session = format!("sprout_session={}", c.get_named_cookie("sprout_session").await.unwrap().value());
+    let stream = read_stream(&server.api, &format!("/console/apps/{app}/web/live"), &session, 4);
+    let seconds: Vec<i64> = stream
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| d.starts_with("[{\"t\""))
+        .flat_map(|d| serde_json::from_str::<Vec<serde_json::Value>>(d).unwrap())
+        .filter_map(|p| p["t"].as_i64())
+        .collect();
+    assert!(seconds.len() > 600, "the stream starts with the last 15 minutes: {} points", seconds.len());
+    assert!(seconds.windows(2).all(|w| w[1] == w[0] + 1), "one point per second, in order");
+    let batches = stream.matches("event: points").count();
+    assert!(batches >= 3, "new points keep coming ({batches} batches in 4 s)");
+
+    // Signing out ends the session on the server: its cookie no longer opens a page.
+    c.find(Locator::Id("sign-out")).await.unwrap().click().await.unwrap();
+    assert!(c.current_url().await.unwrap().path().ends_with("/console/sign-in"));
+    let after = request(&server.api, "GET", "/console/", &session, None);
+    assert_eq!((after.status, after.header("location").as_deref()), (303, Some("/console/sign-in")));
+    b.client.clone().close().await.unwrap();
+}
+
+#[test]
+fn a_deploy_token_sees_no_terminate_form_and_a_post_without_csrf_is_refused() {
+    require_busybox_image();
+    let app = unique_app("consa");
+    let server = Server::start(&app);
+    let one = bundle("one");
+    server.cli_ok(&["create", "web", "--bundle", one.path().to_str().unwrap(), "--label", "one"]);
+    let out = server.cli_ok(&["tokens", "create", "ci", "--scope", "deploy", "--output", "json"]);
+    let token: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let cookie = sign_in(&server.api, token["token"].as_str().unwrap());
+
+    let page = request(&server.api, "GET", &format!("/console/apps/{app}/web"), &cookie, None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("id=\"deploy-submit\""), "a deploy token may deploy");
+    assert!(!page.body.contains("terminate-submit"), "but sees no terminate button");
+    assert!(page.head.contains("HttpOnly") || !page.head.contains("Set-Cookie"));
+
+    // Forged: no CSRF token, then a wrong one. Refused before anything happens.
+    let path = format!("/console/apps/{app}/web/terminate");
+    let forged = request(&server.api, "POST", &path, &cookie, Some("confirm=web"));
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let forged = request(&server.api, "POST", &path, &cookie, Some("confirm=web&csrf=00"));
+    assert_eq!(forged.status, 403);
+    // With the right CSRF token, the API still refuses: terminate needs admin.
+    let csrf = browser::csrf_of(&page.body);
+    let sent = request(&server.api, "POST", &path, &cookie, Some(&format!("confirm=web&csrf={csrf}")));
+    assert_eq!(sent.status, 303);
+    let next = request(&server.api, "GET", &format!("/console/apps/{app}/web"), &cookie, None);
+    assert!(next.body.contains("needs a token of scope admin"), "{}", next.body);
+    assert_eq!(server.status("web")["status"], "Ready", "the environment is still there");
+
+    // The cookie's attributes.
+    let form = request(&server.api, "GET", "/console/sign-in", "", None);
+    let set = form.header("set-cookie").unwrap();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+}
