@@ -153,6 +153,13 @@ async fn forms_follow_the_scope_and_a_forged_post_changes_nothing() {
         send(&r, "POST", "/console/apps/app0/env0/scaling", &ci, Some(&format!("csrf={csrf}&min=1&max=4"))).await;
     assert_eq!(sent.status, StatusCode::SEE_OTHER);
     assert_eq!(ctx.store.get_environment("app0", "env0").await.unwrap().options.capacity.max, Some(4));
+
+    // Read-only lists: what the API shows, to whom it shows it.
+    let tokens = send(&r, "GET", "/console/tokens", &admin, None).await;
+    assert!(tokens.body.contains("<td>ci</td>") && tokens.body.contains("<td>deploy</td>"), "{}", tokens.body);
+    assert!(!tokens.body.contains(&hash_token(DEPLOY)) && !tokens.body.contains(DEPLOY), "no token, no hash");
+    let tokens = send(&r, "GET", "/console/tokens", &ci, None).await;
+    assert!(tokens.body.contains("needs a token of scope admin"), "{}", tokens.body);
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@
 pub mod client;
 mod forms;
 pub mod history;
+mod lists;
 mod live;
 mod overview;
 mod page;
@@ -50,6 +51,10 @@ pub fn router(ctx: Ctx, api: Router, secure: bool, history: Arc<history::History
         .route("/console/static/console.css", get(css))
         .route("/console/static/console.js", get(js))
         .route("/console/apps/{app}/{env}", get(page::show))
+        .route("/console/tokens", get(lists::tokens))
+        .route("/console/certificates", get(lists::certificates))
+        .route("/console/domains/{app}", get(lists::domains))
+        .route("/console/apps/{app}/{env}/logs", get(lists::logs))
         .route("/console/apps/{app}/{env}/live", get(live::stream))
         .route("/console/apps/{app}/{env}/preview", get(forms::preview))
         .route("/console/apps/{app}/{env}/{op}", post(forms::submit))

@@ -34,8 +34,9 @@
         }
         html += '<polyline class="' + cls + '" points="' + pts.join(" ") + '"/>';
       }
-      html += '<text x="4" y="12">' + (Math.round(top * 100) / 100) + "</text>";
       svg.innerHTML = html;
+      const label = svg.parentElement.querySelector(".top");
+      if (label) label.textContent = " · top " + (Math.round(top * 100) / 100);
     }
     graphs.dataset.points = String(points.length);
     graphs.dataset.last = String(now);

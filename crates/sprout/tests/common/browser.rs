@@ -128,8 +128,9 @@ pub fn sign_in(addr: &str, token: &str) -> String {
     format!("sprout_session={}", a.cookie("sprout_session").expect("a session cookie"))
 }
 
-/// Reads the live stream at `path` for `secs` seconds; the raw event text.
-pub fn read_stream(addr: &str, path: &str, cookie: &str, secs: u64) -> String {
+/// Reads the live stream at `path` until `enough` says so of what came (or `secs` pass); the
+/// raw event text.
+pub fn read_stream(addr: &str, path: &str, cookie: &str, secs: u64, enough: impl Fn(&str) -> bool) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
@@ -141,6 +142,9 @@ pub fn read_stream(addr: &str, path: &str, cookie: &str, secs: u64) -> String {
             Ok(0) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(_) => {}
+        }
+        if enough(&String::from_utf8_lossy(&buf)) {
+            break;
         }
     }
     String::from_utf8_lossy(&buf).into_owned()
