@@ -154,6 +154,20 @@ async fn forms_follow_the_scope_and_a_forged_post_changes_nothing() {
     assert_eq!(sent.status, StatusCode::SEE_OTHER);
     assert_eq!(ctx.store.get_environment("app0", "env0").await.unwrap().options.capacity.max, Some(4));
 
+    // A secret set from the page is never sent back to a browser.
+    let sent = send(
+        &r,
+        "POST",
+        "/console/apps/app0/env0/secret",
+        &ci,
+        Some(&format!("csrf={csrf}&name=DB_PASSWORD&value=hunter2xyz")),
+    )
+    .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER);
+    let shown = send(&r, "GET", "/console/apps/app0/env0", &ci, None).await;
+    assert!(shown.body.contains("secret DB_PASSWORD set") && shown.body.contains("DB_PASSWORD"), "{}", shown.body);
+    assert!(!shown.body.contains("hunter2xyz"));
+
     // Read-only lists: what the API shows, to whom it shows it.
     let tokens = send(&r, "GET", "/console/tokens", &admin, None).await;
     assert!(tokens.body.contains("<td>ci</td>") && tokens.body.contains("<td>deploy</td>"), "{}", tokens.body);

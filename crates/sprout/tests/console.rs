@@ -179,9 +179,9 @@ async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams(
         s.matches("event: points").count() >= 4
     });
     let seconds: Vec<i64> = stream
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter(|d| d.starts_with("[{\"t\""))
+        .split("\n\n")
+        .filter(|block| block.lines().any(|l| l == "event: points"))
+        .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("data: ")))
         .flat_map(|d| serde_json::from_str::<Vec<serde_json::Value>>(d).unwrap())
         .filter_map(|p| p["t"].as_i64())
         .collect();
@@ -189,6 +189,7 @@ async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams(
     assert!(seconds.windows(2).all(|w| w[1] == w[0] + 1), "one point per second, in order");
     let batches = stream.matches("event: points").count();
     assert!(batches >= 4, "after the 15 minutes, new seconds keep coming ({batches} batches)");
+    assert!(stream.contains("event: minutes"), "the 24 hours per minute, once");
 
     // On a phone-sized screen the page reflows: nothing wider than the window.
     c.set_window_size(390, 844).await.unwrap();

@@ -108,6 +108,23 @@ pub async fn submit(
                     v["effects"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
                 Ok(format!("{key} set. {}", effects.join(" ")))
             }
+            "property" => {
+                let name = field(&f, "name").ok_or("name the property")?;
+                let body = match field(&f, "value") {
+                    Some(v) => json!({ "set": { name: v } }),
+                    None => json!({ "unset": [name] }),
+                };
+                call::<Value>(&st, &s, Method::PATCH, &format!("{base}/variables"), Some(body)).await?;
+                Ok(format!("property {name} changed; instances are replaced under the deployment policy"))
+            }
+            "secret" => {
+                let name = field(&f, "name").ok_or("name the secret")?;
+                // The value goes to the API and is never sent back to a browser.
+                let value = f.get("value").cloned().unwrap_or_default();
+                let body = json!({ "value": value });
+                call::<Value>(&st, &s, Method::PUT, &format!("{base}/secrets/{}", seg(name)), Some(body)).await?;
+                Ok(format!("secret {name} set"))
+            }
             "terminate" => {
                 if field(&f, "confirm") != Some(env.as_str()) {
                     return Err(format!("type the environment's name ({env}) to terminate it"));

@@ -3,7 +3,8 @@
 //! since, the environment's state (status, health, instances, version) and its new events.
 //! Request figures are the load balancer's own (`sprout_lb::Metrics`); instances and held
 //! requests are the console's sampler's (`history`). A second without requests is a point of
-//! zeros, so the graphs move every second whatever the traffic.
+//! zeros, so the graphs move every second whatever the traffic. On opening, the stream also sends
+//! the load balancer's one-minute buckets of the last 24 hours.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -78,6 +79,19 @@ impl Live {
     /// What to send this second.
     async fn next(&mut self) -> Vec<Event> {
         let mut out = Vec::new();
+        if self.sent == 0 {
+            // Once, on opening: the last 24 hours per minute (older than the 15 minutes).
+            let minutes: Vec<Value> = self
+                .st
+                .ctx
+                .lb
+                .metrics()
+                .minutes(&self.key.app, &self.key.env)
+                .iter()
+                .map(|m| json!({ "t": m.at, "req": m.requests, "s5": m.status_5xx() }))
+                .collect();
+            out.push(Event::default().event("minutes").data(Value::Array(minutes).to_string()));
+        }
         let points = self.points();
         if !points.is_empty() {
             out.push(Event::default().event("points").data(Value::Array(points).to_string()));

@@ -25,6 +25,8 @@ pub struct Allowed {
     pub scale: bool,
     pub schedule: bool,
     pub config: bool,
+    pub properties: bool,
+    pub secrets: bool,
     pub terminate: bool,
 }
 
@@ -77,6 +79,8 @@ pub struct EnvPage {
     pub preview: Vec<Change>,
     pub timeline: String,
     pub config: Option<ConfigView>,
+    /// Properties and secrets by name; a secret's value is the API's mask.
+    pub variables: Vec<(String, String)>,
     pub zones: &'static [&'static str],
     pub errors: Vec<String>,
 }
@@ -129,6 +133,7 @@ async fn render(st: &ConsoleState, s: &Session, app: &str, env: &str) -> Result<
     let schedules = got(call(st, s, Method::GET, &format!("{base}/schedules"), None).await);
     let preview = got(call(st, s, Method::GET, &format!("{base}/schedules/preview?days=7"), None).await);
     let config = got(call(st, s, Method::GET, &format!("{base}/config"), None).await);
+    let variables = got(call(st, s, Method::GET, &format!("{base}/variables"), None).await);
     let now = st.ctx.clock.now();
     let route = |tail: &str| format!("/apps/{{app}}/environments/{{env}}{tail}");
     let may = |m: Method, tail: &str| can(s, m, &route(tail), app, Some(env));
@@ -138,6 +143,8 @@ async fn render(st: &ConsoleState, s: &Session, app: &str, env: &str) -> Result<
         scale: may(Method::PUT, "/scaling"),
         schedule: may(Method::POST, "/schedules"),
         config: may(Method::PATCH, "/config"),
+        properties: may(Method::PATCH, "/variables"),
+        secrets: may(Method::PUT, "/secrets/{name}"),
         terminate: may(Method::DELETE, ""),
     };
     let mut versions: Vec<Version> = versions
@@ -190,6 +197,12 @@ async fn render(st: &ConsoleState, s: &Session, app: &str, env: &str) -> Result<
             queue_max_requests: num(&scaling["settings"]["queue"]["max_requests"]),
         },
         config: serde_json::from_value(config).ok(),
+        variables: variables
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect(),
         zones: ZONES,
         errors,
     })

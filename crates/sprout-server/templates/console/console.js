@@ -85,6 +85,20 @@
       li.append(time, " ", b, " " + ev.message);
       list.prepend(li);
     });
+    source.addEventListener("minutes", (e) => {
+      const minutes = JSON.parse(e.data);
+      const svg = document.getElementById("day");
+      if (!svg) return;
+      const end = Math.floor(Date.now() / 1000);
+      let top = 1;
+      for (const m of minutes) top = Math.max(top, m.req);
+      const line = (key) => minutes
+        .map((m) => (1439 - Math.floor((end - m.t) / 60)) + "," + (98 - 94 * m[key] / top).toFixed(1))
+        .join(" ");
+      svg.innerHTML = '<polyline class="line" points="' + line("req") + '"/><polyline class="s5" points="' + line("s5") + '"/>';
+      const label = svg.parentElement.querySelector(".top");
+      if (label) label.textContent = minutes.length ? " · top " + top : " · no minute older than 15 minutes yet";
+    });
     source.addEventListener("end", () => source.close());
   }
 
