@@ -73,7 +73,10 @@ pub async fn render(st: &ConsoleState, s: &Session) -> Overview {
     let mut apps: Vec<&str> = envs.iter().map(|e| e.app.as_str()).collect();
     apps.dedup();
     for app in apps {
-        let path = format!("/apps/{}/events?limit=500", seg(app));
+        // The newest events of the application: enough, most of the time, to find each
+        // environment's last one without reading its whole history.
+        let count = envs.iter().filter(|e| e.app == app).count();
+        let path = format!("/apps/{}/events?limit={}", seg(app), (count * 10).clamp(20, 500));
         let events: Vec<EventRecord> = call(st, s, Method::GET, &path, None).await.unwrap_or_default();
         for e in events {
             let Some(env) = e.env.clone() else { continue };
