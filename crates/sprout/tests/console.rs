@@ -56,6 +56,28 @@ async fn until_text(c: &Client, url: &str, css: &str, secs: u64, ok: impl Fn(&st
     }
 }
 
+/// Waits (at most 15 s) until `css` is on the page with text containing `expect`: a form's
+/// navigation may finish after the click or key that sent it returns.
+async fn wait_text(c: &Client, css: &str, expect: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+            && t.contains(expect)
+        {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {css} to say {expect:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Clicks the button `id` and waits for the next page's message to say `expect`.
+async fn submit(c: &Client, id: &str, expect: &str) {
+    c.find(Locator::Id(id)).await.unwrap().click().await.unwrap();
+    wait_text(c, "#flash", expect).await;
+}
+
 async fn screenshot(c: &Client, name: &str) {
     if std::env::var_os("SPROUT_CONSOLE_SCREENSHOTS").is_none() {
         return;
@@ -81,10 +103,11 @@ async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams(
     screenshot(c, "sign-in").await;
     c.find(Locator::Id("token")).await.unwrap().send_keys("sprout_wrong").await.unwrap();
     c.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
-    assert!(text_of(c, "#error").await.contains("unknown or revoked"));
-    c.find(Locator::Id("token")).await.unwrap().send_keys(&server.token()).await.unwrap();
-    c.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
-    assert!(text_of(c, "nav.who").await.contains("admin"));
+    wait_text(c, "#error", "unknown or revoked").await;
+    // By keyboard: the token, then Enter.
+    let enter: char = fantoccini::key::Key::Enter.into();
+    c.find(Locator::Id("token")).await.unwrap().send_keys(&format!("{}{enter}", server.token())).await.unwrap();
+    wait_text(c, "nav.who", "admin").await;
 
     // A new environment shows on the overview and turns Green.
     server.cli_ok(&["create", "web", "--bundle", one.path().to_str().unwrap(), "--label", "one"]);
@@ -99,8 +122,7 @@ async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams(
     assert_eq!(text_of(c, "#version").await, "two");
     c.find(Locator::Id("deploy-version")).await.unwrap().select_by_value("one").await.unwrap();
     c.find(Locator::Id("deploy-policy")).await.unwrap().select_by_value("AllAtOnce").await.unwrap();
-    c.find(Locator::Id("deploy-submit")).await.unwrap().click().await.unwrap();
-    assert!(text_of(c, "#flash").await.contains("deploying one to web"));
+    submit(c, "deploy-submit", "deploying one to web").await;
     assert_eq!(text_of(c, "#version").await, "one");
     until_text(c, &page, "#status", 90, |t| t == "Ready").await;
     let status = server.status("web");
@@ -152,8 +174,7 @@ async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams(
         assert!(Instant::now() < deadline, "no preview while typing; shows {draft:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    c.find(Locator::Id("sched-submit")).await.unwrap().click().await.unwrap();
-    assert!(text_of(c, "#flash").await.contains("scheduled action evening added"));
+    submit(c, "sched-submit", "scheduled action evening added").await;
     let schedules = text_of(c, "#schedules").await;
     assert!(schedules.contains("Europe/Berlin") && schedules.contains("0 18 * * *"), "{schedules}");
     let preview = text_of(c, "#preview").await;
@@ -166,8 +187,7 @@ async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams(
         e.clear().await.unwrap();
         e.send_keys(v).await.unwrap();
     }
-    c.find(Locator::Id("scale-submit")).await.unwrap().click().await.unwrap();
-    assert!(text_of(c, "#flash").await.contains("min 1 max 3"));
+    submit(c, "scale-submit", "min 1 max 3").await;
     assert_eq!(text_of(c, "#band-max").await, "3");
     let scale = server.cli_ok(&["scale", "web", "--output", "json"]);
     let scale: serde_json::Value = serde_json::from_str(&scale).unwrap();
@@ -202,7 +222,12 @@ async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams(
 
     // Signing out ends the session on the server: its cookie no longer opens a page.
     c.find(Locator::Id("sign-out")).await.unwrap().click().await.unwrap();
-    assert!(c.current_url().await.unwrap().path().ends_with("/console/sign-in"));
+    // A form's navigation may finish after the click returns.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !c.current_url().await.unwrap().path().ends_with("/console/sign-in") {
+        assert!(Instant::now() < deadline, "sign-out did not lead to the sign-in page");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let after = request(&server.api, "GET", "/console/", &session, None);
     assert_eq!((after.status, after.header("location").as_deref()), (303, Some("/console/sign-in")));
     b.client.clone().close().await.unwrap();
