@@ -199,3 +199,59 @@ async fn render_times_with_100_environments() {
         );
     }
 }
+
+/// CPU time of this process so far, in seconds (Linux: /proc/self/stat, clock ticks of 10 ms).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpu_of_open_environment_pages() {
+    use http_body_util::BodyExt;
+    let (r, ctx) = console(100).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    tokio::spawn(ctx.lb.clone().serve(listener, shutdown.clone()));
+    let session = sign_in(&r, ADMIN).await;
+    const PAGES: usize = 10;
+    const SECONDS: u64 = 5;
+    let idle_start = cpu_seconds();
+    tokio::time::sleep(std::time::Duration::from_secs(SECONDS)).await;
+    let idle = cpu_seconds() - idle_start;
+    let start = cpu_seconds();
+    let wall = Instant::now();
+    let mut streams = Vec::new();
+    for i in 0..PAGES {
+        let req = Request::get(format!("/console/apps/app{i}/env0/live"))
+            .header(header::COOKIE, &session)
+            .body(Body::empty())
+            .unwrap();
+        let resp = r.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        streams.push(tokio::spawn(async move {
+            let mut body = resp.into_body();
+            let mut frames = 0usize;
+            let until = tokio::time::Instant::now() + std::time::Duration::from_secs(SECONDS);
+            while let Ok(Some(Ok(_))) = tokio::time::timeout_at(until, body.frame()).await {
+                frames += 1;
+            }
+            frames
+        }));
+    }
+    let mut frames = 0;
+    for s in streams {
+        frames += s.await.unwrap();
+    }
+    let busy = cpu_seconds() - start;
+    let secs = wall.elapsed().as_secs_f64();
+    println!(
+        "console live streams: {PAGES} open environment pages for {secs:.1} s: {:.2}% of a core per page \
+         ({busy:.2} s CPU, {:.2} s with no page open over the same time; {frames} frames)",
+        (busy - idle).max(0.0) / secs / PAGES as f64 * 100.0,
+        idle
+    );
+    shutdown.cancel();
+}
