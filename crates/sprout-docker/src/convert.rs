@@ -87,15 +87,7 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         user: spec.user.clone(),
         hostname: spec.hostname.clone(),
         exposed_ports: non_empty(exposed),
-        healthcheck: spec.healthcheck.as_ref().map(|h| HealthConfig {
-            test: Some(h.test.clone()),
-            // Zero means "Docker's default" in both Sprout and Docker, so it passes through.
-            interval: Some(i64::from(h.interval_s) * NANOS_PER_SECOND),
-            timeout: Some(i64::from(h.timeout_s) * NANOS_PER_SECOND),
-            retries: Some(i64::from(h.retries)),
-            start_period: Some(i64::from(h.start_period_s) * NANOS_PER_SECOND),
-            start_interval: None,
-        }),
+        healthcheck: spec.healthcheck.as_ref().map(health_config),
         host_config: Some(host_config),
         networking_config,
         tty: spec.tty.then_some(true),
@@ -243,6 +235,20 @@ pub(crate) fn split_reference(image: &str) -> (String, String) {
     match image[slash..].rfind(':') {
         Some(i) => (image[..slash + i].to_string(), image[slash + i + 1..].to_string()),
         None => (image.to_string(), "latest".to_string()),
+    }
+}
+
+/// A container's Docker health check as the engine API takes it, for a container and for a
+/// Swarm service alike.
+pub(crate) fn health_config(h: &sprout_engine::HealthcheckSpec) -> HealthConfig {
+    HealthConfig {
+        test: Some(h.test.clone()),
+        // Zero means "Docker's default" in both Sprout and Docker, so it passes through.
+        interval: Some(i64::from(h.interval_s) * NANOS_PER_SECOND),
+        timeout: Some(i64::from(h.timeout_s) * NANOS_PER_SECOND),
+        retries: Some(i64::from(h.retries)),
+        start_period: Some(i64::from(h.start_period_s) * NANOS_PER_SECOND),
+        start_interval: None,
     }
 }
 

@@ -12,11 +12,10 @@ use std::collections::HashMap;
 
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
-    EndpointSpecModeEnum, HealthConfig, Limit, Mount, NetworkAttachmentConfig, Node, NodeSpecAvailabilityEnum,
-    NodeState, ResourceObject, ResourcesUlimits, Service, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
-    Task, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecDnsConfig,
-    TaskSpecLogDriver, TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
-    TaskState,
+    EndpointSpecModeEnum, Limit, Mount, NetworkAttachmentConfig, Node, NodeSpecAvailabilityEnum, NodeState,
+    ResourceObject, ResourcesUlimits, Service, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, Task, TaskSpec,
+    TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecDnsConfig, TaskSpecLogDriver,
+    TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 use sprout_engine::{ContainerSpec, ContainerState, ContainerStatus, DockerHealth, PublishedPort};
 
@@ -81,14 +80,7 @@ pub fn service_spec(
         read_only: spec.readonly_rootfs.then_some(true),
         mounts: non_empty(mounts),
         configs: non_empty(configs),
-        health_check: spec.healthcheck.as_ref().map(|h| HealthConfig {
-            test: Some(h.test.clone()),
-            interval: Some(i64::from(h.interval_s) * NANOS_PER_SECOND),
-            timeout: Some(i64::from(h.timeout_s) * NANOS_PER_SECOND),
-            retries: Some(i64::from(h.retries)),
-            start_period: Some(i64::from(h.start_period_s) * NANOS_PER_SECOND),
-            start_interval: None,
-        }),
+        health_check: spec.healthcheck.as_ref().map(crate::convert::health_config),
         // Swarm's hosts file entries are "IP name", Docker's extra hosts "name:IP".
         hosts: non_empty(
             spec.extra_hosts
