@@ -90,6 +90,12 @@ pub fn can(s: &Session, method: Method, route: &str, app: &str, env: Option<&str
     access::allow(&s.record, &Call { method: &method, route, app: Some(app), env }).is_ok()
 }
 
+/// Whether the session's token may make a server-wide call (tokens, registry credentials,
+/// certificates): a token limited to an application may not.
+pub fn can_server(s: &Session, method: Method, route: &str) -> bool {
+    access::allow(&s.record, &Call { method: &method, route, app: None, env: None }).is_ok()
+}
+
 /// The session's scope in words, for the page header.
 pub fn scope_words(s: &Session) -> String {
     let mut w = match s.record.scope {

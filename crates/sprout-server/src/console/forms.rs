@@ -24,7 +24,7 @@ use super::session::{SignedIn, same_secret, see_other};
 type Fields = HashMap<String, String>;
 
 /// A refused forged POST: no CSRF token or the wrong one.
-fn forged() -> Response {
+pub(super) fn forged() -> Response {
     (StatusCode::FORBIDDEN, "refused: the form has no valid CSRF token (reload the page and try again)\n")
         .into_response()
 }

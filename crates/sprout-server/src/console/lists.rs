@@ -1,8 +1,7 @@
-//! Read-only pages over the API's lists: tokens (names, scopes, limits, last use; never a token
-//! or its hash: the API does not send them), certificates, an application's domains, and an
-//! environment's recent logs. Each is the API's answer as a table, so whatever the API shows
-//! (and redacts) is what the page shows; a token whose scope may not read a list gets the API's
-//! refusal in words.
+//! Read-only pages over the API's answers: an environment's recent logs, and the conversion of an
+//! API list into a table that the admin pages (`admin`) share. Whatever the API shows (and
+//! redacts) is what the page shows; a token whose scope may not read it gets the API's refusal in
+//! words.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -14,7 +13,7 @@ use serde_json::Value;
 use super::ConsoleState;
 use super::client::{call, seg};
 use super::overview::Chrome;
-use super::session::{Session, SignedIn};
+use super::session::SignedIn;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "console/list.html")]
@@ -52,31 +51,6 @@ fn cell(v: &Value) -> String {
         Value::Array(a) => a.iter().map(cell).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
     }
-}
-
-async fn page(st: &ConsoleState, s: &Session, title: String, path: &str, back: Option<(String, String)>) -> ListPage {
-    let (columns, rows, error) = match call::<Value>(st, s, Method::GET, path, None).await {
-        Ok(v) => {
-            let (c, r) = table_of(&v);
-            (c, r, None)
-        }
-        Err(e) => (Vec::new(), Vec::new(), Some(e)),
-    };
-    let empty = format!("No {} yet.", title.to_lowercase());
-    ListPage { chrome: Chrome::of(st, s), title, back, columns, rows, texts: Vec::new(), error, empty }
-}
-
-pub async fn tokens(State(st): State<ConsoleState>, SignedIn(s): SignedIn) -> Response {
-    page(&st, &s, "Tokens".into(), "/tokens", None).await.into_response()
-}
-
-pub async fn certificates(State(st): State<ConsoleState>, SignedIn(s): SignedIn) -> Response {
-    page(&st, &s, "Certificates".into(), "/certificates", None).await.into_response()
-}
-
-pub async fn domains(State(st): State<ConsoleState>, SignedIn(s): SignedIn, Path(app): Path<String>) -> Response {
-    let path = format!("/apps/{}/domains", seg(&app));
-    page(&st, &s, format!("Domains of {app}"), &path, None).await.into_response()
 }
 
 pub async fn logs(

@@ -8,6 +8,7 @@
 //! scope decides which forms a page shows (`client::can`, `api::access`'s table); every form carries
 //! the session's CSRF token, and a POST without it is refused before anything else.
 
+mod admin;
 pub mod client;
 mod forms;
 pub mod history;
@@ -51,9 +52,20 @@ pub fn router(ctx: Ctx, api: Router, secure: bool, history: Arc<history::History
         .route("/console/static/console.css", get(css))
         .route("/console/static/console.js", get(js))
         .route("/console/apps/{app}/{env}", get(page::show))
-        .route("/console/tokens", get(lists::tokens))
-        .route("/console/certificates", get(lists::certificates))
-        .route("/console/domains/{app}", get(lists::domains))
+        .route("/console/static/admin.js", get(admin_js))
+        .route("/console/tokens", get(admin::tokens::show))
+        .route("/console/tokens/create", post(admin::tokens::create))
+        .route("/console/tokens/{name}/revoke", post(admin::tokens::revoke))
+        .route("/console/registries", get(admin::registries::show))
+        .route("/console/registries/login", post(admin::registries::login))
+        .route("/console/registries/logout", post(admin::registries::logout))
+        .route("/console/policy/{app}", get(admin::policy::show))
+        .route("/console/policy/{app}/set", post(admin::policy::set))
+        .route("/console/certificates", get(admin::certificates::show))
+        .route("/console/certificates/add", post(admin::certificates::add))
+        .route("/console/certificates/{id}/{op}", post(admin::certificates::change))
+        .route("/console/domains/{app}", get(admin::domains::show))
+        .route("/console/domains/{app}/{op}", post(admin::domains::change))
         .route("/console/apps/{app}/{env}/logs", get(lists::logs))
         .route("/console/apps/{app}/{env}/live", get(live::stream))
         .route("/console/apps/{app}/{env}/preview", get(forms::preview))
@@ -89,4 +101,8 @@ async fn css() -> impl IntoResponse {
 
 async fn js() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../../templates/console/console.js"))
+}
+
+async fn admin_js() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../../templates/console/admin.js"))
 }

@@ -52,6 +52,8 @@ pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
     /// One message per session for its next page: what the last form did.
     flashes: Mutex<HashMap<String, String>>,
+    /// A secret to show once on the session's next page (a new token), then forgotten.
+    once: Mutex<HashMap<String, SecretString>>,
 }
 
 impl Sessions {
@@ -72,6 +74,16 @@ impl Sessions {
     pub fn end(&self, id: &str) {
         self.map.lock().unwrap().remove(id);
         self.flashes.lock().unwrap().remove(id);
+        self.once.lock().unwrap().remove(id);
+    }
+
+    /// Keeps `secret` for the session's next page only.
+    pub fn show_once(&self, id: &str, secret: SecretString) {
+        self.once.lock().unwrap().insert(id.to_string(), secret);
+    }
+
+    pub fn take_once(&self, id: &str) -> Option<SecretString> {
+        self.once.lock().unwrap().remove(id)
     }
 
     pub fn flash(&self, id: &str, message: String) {
