@@ -112,7 +112,9 @@ pub async fn change(
             let names: Vec<&str> = v.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
             format!("certificate {id}: {} ordered again over ACME", names.join(", "))
         }),
-        "remove" => call::<Value>(&st, &s, Method::DELETE, &path, None).await.map(|_| format!("certificate {id} removed")),
+        "remove" => {
+            call::<Value>(&st, &s, Method::DELETE, &path, None).await.map(|_| format!("certificate {id} removed"))
+        }
         other => Err(format!("no such operation: {other}")),
     };
     done(&st, &s, result, PAGE)

@@ -47,8 +47,10 @@ pub async fn show(State(st): State<ConsoleState>, SignedIn(s): SignedIn, Path(ap
             p.rows = rows
                 .into_iter()
                 .map(|(cells, item)| {
-                    let (host, env) = (item["host"].as_str().unwrap_or_default(), item["env"].as_str().unwrap_or_default());
-                    let allowed = can(&s, Method::DELETE, "/apps/{app}/environments/{env}/domains/{host}", &app, Some(env));
+                    let (host, env) =
+                        (item["host"].as_str().unwrap_or_default(), item["env"].as_str().unwrap_or_default());
+                    let allowed =
+                        can(&s, Method::DELETE, "/apps/{app}/environments/{env}/domains/{host}", &app, Some(env));
                     let actions = allowed
                         .then(|| Action {
                             id: format!("remove-{host}"),
@@ -121,13 +123,24 @@ pub async fn show(State(st): State<ConsoleState>, SignedIn(s): SignedIn, Path(ap
     p.into_response()
 }
 
-async fn submit(st: &ConsoleState, s: &crate::console::session::Session, app: &str, op: &str, f: &Fields) -> Result<String, String> {
+async fn submit(
+    st: &ConsoleState,
+    s: &crate::console::session::Session,
+    app: &str,
+    op: &str,
+    f: &Fields,
+) -> Result<String, String> {
     let env = field(f, "env").ok_or("choose an environment")?;
     let base = env_api(app, env);
     match op {
         "add" => {
-            let hosts: Vec<&str> =
-                f.get("hosts").map(String::as_str).unwrap_or_default().split([' ', ',', '\n']).filter(|h| !h.trim().is_empty()).collect();
+            let hosts: Vec<&str> = f
+                .get("hosts")
+                .map(String::as_str)
+                .unwrap_or_default()
+                .split([' ', ',', '\n'])
+                .filter(|h| !h.trim().is_empty())
+                .collect();
             let acme = checked(f, "acme");
             let body = json!({ "hosts": hosts, "acme": acme });
             call::<Value>(st, s, Method::POST, &format!("{base}/domains"), Some(body)).await?;

@@ -37,8 +37,13 @@ pub async fn show(State(st): State<ConsoleState>, SignedIn(s): SignedIn, Path(ap
             return p.into_response();
         }
     };
-    let paths: Vec<String> =
-        policy["allow_host_paths"].as_array().into_iter().flatten().filter_map(Value::as_str).map(String::from).collect();
+    let paths: Vec<String> = policy["allow_host_paths"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect();
     let privileged = policy["allow_privileged"].as_bool() == Some(true);
     let row = |k: &str, v: String| Row { cells: vec![k.to_string(), v], actions: Vec::new() };
     p.rows = vec![
@@ -56,8 +61,11 @@ pub async fn show(State(st): State<ConsoleState>, SignedIn(s): SignedIn, Path(ap
             action: format!("{}/set", page_of(&app)),
             fields: vec![
                 Field::new(f, "paths", "Host paths volumes may mount", "textarea").value(paths.join("\n")),
-                Field::new(f, "privileged", "Allow privileged containers", "checkbox")
-                    .value(if privileged { "on" } else { "" }),
+                Field::new(f, "privileged", "Allow privileged containers", "checkbox").value(if privileged {
+                    "on"
+                } else {
+                    ""
+                }),
             ],
             submit: "Save policy".into(),
         });
@@ -74,11 +82,18 @@ pub async fn set(
     if !genuine(&s, &f) {
         return forged();
     }
-    let paths: Vec<&str> =
-        f.get("paths").map(String::as_str).unwrap_or_default().lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let paths: Vec<&str> = f
+        .get("paths")
+        .map(String::as_str)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let body = json!({ "allow_host_paths": paths, "allow_privileged": checked(&f, "privileged") });
     let result = call::<Value>(&st, &s, Method::PUT, &api_of(&app), Some(body)).await.map(|v| {
-        let paths: Vec<&str> = v["allow_host_paths"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let paths: Vec<&str> =
+            v["allow_host_paths"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
         format!(
             "policy of {app} set: host paths {}; privileged {}",
             if paths.is_empty() { "none".to_string() } else { paths.join(", ") },
