@@ -38,6 +38,9 @@ pub const LABEL_NODE: &str = "sprout.node";
 /// How long a started service may take to run its task (pulling its image on the node).
 const START_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How often a service update refused as out of sequence is read again and retried.
+const SEQUENCE_RETRIES: u64 = 10;
+
 /// A Swarm cluster, through the API of one of its managers.
 #[derive(Debug, Clone)]
 pub struct SwarmEngine {
@@ -103,8 +106,32 @@ impl SwarmEngine {
     }
 
     /// Change a service's replicas (and labels or stop grace period), as its current version.
+    /// Swarm bumps a new service's version on its own (allocating its endpoint) and refuses an
+    /// update made against the older one ("update out of sequence"): read it again and retry.
     async fn scale(&self, name: &str, replicas: i64, started: bool, grace: Option<Duration>) -> Result<()> {
-        let service = self.inspect_service("update_service", name).await?;
+        let mut attempt = 0;
+        loop {
+            match self.scale_once(name, replicas, started, grace).await {
+                Err(e) if error::message(&e).contains("update out of sequence") && attempt < SEQUENCE_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+                Err(e) => return Err(classify(e, self.target("update_service", "container", name))),
+                Ok(()) => return Ok(()),
+            }
+        }
+    }
+
+    /// One update of `scale`: Ok, or Docker's refusal as it came (so `scale` can tell a stale
+    /// version from another failure).
+    async fn scale_once(
+        &self,
+        name: &str,
+        replicas: i64,
+        started: bool,
+        grace: Option<Duration>,
+    ) -> std::result::Result<(), bollard::errors::Error> {
+        let service = self.docker().inspect_service(name, None).await?;
         let mut spec = service.spec.clone().unwrap_or_default();
         spec.mode = Some(bollard::models::ServiceSpecMode {
             replicated: Some(bollard::models::ServiceSpecModeReplicated { replicas: Some(replicas) }),
@@ -121,10 +148,7 @@ impl SwarmEngine {
             UpdateServiceOptions { version: i32::try_from(version).unwrap_or(i32::MAX), ..Default::default() };
         let image =
             spec.task_template.as_ref().and_then(|t| t.container_spec.as_ref()?.image.clone()).unwrap_or_default();
-        self.docker()
-            .update_service(name, spec, options, self.auth_for(&image))
-            .await
-            .map_err(|e| classify(e, self.target("update_service", "container", name)))?;
+        self.docker().update_service(name, spec, options, self.auth_for(&image)).await?;
         Ok(())
     }
 
@@ -163,6 +187,10 @@ impl Engine for SwarmEngine {
         let mut info = self.local.info().await?;
         info.endpoint = format!("swarm via {}", info.endpoint);
         Ok(info)
+    }
+
+    fn privileged_refusal(&self) -> Option<String> {
+        Some(service::PRIVILEGED_REFUSAL.to_string())
     }
 
     async fn image_present(&self, image: &str) -> Result<bool> {
