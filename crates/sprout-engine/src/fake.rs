@@ -202,6 +202,12 @@ impl FakeEngine {
         self.lock().unavailable = unavailable;
     }
 
+    /// From now on the engine cannot run privileged containers, for this reason (as a swarm
+    /// engine): `privileged_refusal` answers it.
+    pub fn refuse_privileged(&self, why: &str) {
+        self.lock().privileged_refusal = Some(why.to_string());
+    }
+
     /// The next call of `operation` (a trait method name, e.g. "start_container") on `name` (the
     /// container, network or image it names) fails with `error`. Queued errors fire in order.
     pub fn fail_next(&self, operation: &str, name: &str, error: EngineError) {

@@ -180,6 +180,11 @@ pub trait Engine: Send + Sync + 'static {
             message: "this engine cannot wait for containers".to_string(),
         })
     }
+    /// Why this engine cannot run privileged containers, or None when it can (the default). A
+    /// version with one is refused at create and deploy with this reason, before any launch.
+    fn privileged_refusal(&self) -> Option<String> {
+        None
+    }
     /// The machines of a cluster engine. An engine of one machine (the default) answers
     /// `Permanent`.
     async fn nodes(&self) -> Result<Vec<NodeStatus>> {

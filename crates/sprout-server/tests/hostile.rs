@@ -43,6 +43,10 @@ impl Api {
 }
 
 async fn api() -> Api {
+    api_on(FakeEngine::new()).await
+}
+
+async fn api_on(engine: FakeEngine) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
@@ -57,7 +61,7 @@ async fn api() -> Api {
         .await
         .unwrap()
         .unwrap();
-    let engine: Arc<dyn Engine> = Arc::new(FakeEngine::new());
+    let engine: Arc<dyn Engine> = Arc::new(engine);
     let settings = Settings::new(dir.path().to_path_buf(), "stest".into());
     let ctx = Ctx::new(store.clone(), engine, Arc::new(SystemClock), LoadBalancer::new(LbConfig::default()), settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -177,4 +181,35 @@ async fn host_access_is_refused_unless_the_policy_allows_exactly_it() {
     assert_eq!(api.send("DELETE", "/api/v1/apps/shop/policy", "").await.0, 200);
     let (status, _) = api.send("POST", path, &deploy("sock")).await;
     assert_eq!(status, 422, "refused again after the reset");
+}
+
+#[tokio::test]
+async fn privileged_is_refused_at_create_and_deploy_on_an_engine_that_cannot_run_it() {
+    let engine = FakeEngine::new();
+    engine.refuse_privileged("Swarm services have no privileged mode");
+    let swarm = api_on(engine).await;
+    add_version(&*swarm.store, "priv", "/var/app/current/conf", true).await;
+    add_version(&*swarm.store, "plain", "/var/app/current/conf", false).await;
+    // The policy allows it: the engine still cannot run it, and says so before anything launches.
+    let allow = r#"{"allow_privileged": true}"#;
+    assert_eq!(swarm.send("PUT", "/api/v1/apps/shop/policy", allow).await.0, 200);
+    let deploy = "/api/v1/apps/shop/environments/prod/deploy";
+    let (status, text) = swarm.send("POST", deploy, r#"{"version": "priv"}"#).await;
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("container agent (containerDefinitions[0].privileged)"), "{text}");
+    assert!(text.contains("Swarm services have no privileged mode"), "the engine's reason: {text}");
+    let create = r#"{"name": "staging", "version": "priv"}"#;
+    let (status, text) = swarm.send("POST", "/api/v1/apps/shop/environments", create).await;
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("Swarm services have no privileged mode"), "{text}");
+    assert!(swarm.store.get_environment("shop", "staging").await.is_err(), "no environment was created");
+    let (_, text) = swarm.send("POST", deploy, r#"{"version": "plain"}"#).await;
+    assert!(!text.contains("privileged"), "a version without one passes this check: {text}");
+
+    // An engine that can run it (the local engine) lets the policy decide.
+    let local = api().await;
+    add_version(&*local.store, "priv", "/var/app/current/conf", true).await;
+    assert_eq!(local.send("PUT", "/api/v1/apps/shop/policy", allow).await.0, 200);
+    let (_, text) = local.send("POST", deploy, r#"{"version": "priv"}"#).await;
+    assert!(!text.contains("cannot run on this server's engine"), "{text}");
 }

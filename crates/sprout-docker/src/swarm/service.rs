@@ -34,10 +34,11 @@ fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
 
 /// Why a container spec cannot run as a Swarm service (API 1.41), if it cannot.
 pub fn refusal(spec: &ContainerSpec) -> Option<String> {
-    spec.privileged.then(|| {
-        "privileged containers cannot run on a swarm engine (Swarm services have no privileged mode): remove \"privileged\" or run the environment on the local engine".to_string()
-    })
+    spec.privileged.then(|| PRIVILEGED_REFUSAL.to_string())
 }
+
+/// Why a swarm engine runs no privileged container (at validation, and at launch as a backstop).
+pub const PRIVILEGED_REFUSAL: &str = "privileged containers cannot run on a swarm engine (Swarm services have no privileged mode): remove \"privileged\" or run the environment on the local engine";
 
 /// The service for `spec`, at zero replicas, on `node`.
 pub fn service_spec(

@@ -89,6 +89,10 @@ impl Engine for FakeEngine {
         })
     }
 
+    fn privileged_refusal(&self) -> Option<String> {
+        self.lock().privileged_refusal.clone()
+    }
+
     async fn image_present(&self, image: &str) -> Result<bool> {
         let state = self.begin("image_present", image)?;
         Ok(state.find_image(image).is_some())

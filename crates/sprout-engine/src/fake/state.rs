@@ -125,6 +125,8 @@ pub(crate) struct State {
     /// One-shot errors keyed by (operation, object name).
     pub injected: HashMap<(String, String), VecDeque<EngineError>>,
     pub unavailable: bool,
+    /// Set: the engine cannot run privileged containers, and says this (as a swarm engine).
+    pub privileged_refusal: Option<String>,
     pub calls: Vec<String>,
     pub next_id: u64,
     pub next_port: u16,

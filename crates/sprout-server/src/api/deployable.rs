@@ -1,6 +1,7 @@
-//! Whether a version may be deployed, checked before anything running is touched: it has a web
-//! container, the host access policy allows it, the imported config its `authentication` names
-//! exists, and each image is here or its registry knows it.
+//! Whether a version may be deployed, checked before anything running is touched: the engine can
+//! run its containers (no privileged one on a swarm), it has a web container, the host access
+//! policy allows it, the imported config its `authentication` names exists, and each image is
+//! here or its registry knows it.
 //!
 //! An image not on the engine is looked up at its registry (through the circuit, with the
 //! credential that matches): one the registry does not have, or that it refuses to show without
@@ -49,6 +50,23 @@ async fn check_secrets(ctx: &Ctx, v: &VersionRecord, env: &str, def: &Dockerrun)
     ))
 }
 
+/// A privileged container on an engine that cannot run one (a swarm) is refused before the host
+/// access policy is asked (allowing it there would not make it run), with the engine's reason.
+/// The engine refuses it at launch too, for versions deployed before this check.
+fn refuse_privileged(ctx: &Ctx, v: &VersionRecord, def: &Dockerrun) -> Result<(), ApiError> {
+    let Some(why) = ctx.engine.privileged_refusal() else { return Ok(()) };
+    match def.container_definitions.iter().position(|c| c.privileged) {
+        None => Ok(()),
+        Some(i) => Err(bad(
+            format!(
+                "version {}: container {} (containerDefinitions[{i}].privileged) cannot run on this server's engine: {why}",
+                v.label, def.container_definitions[i].name
+            ),
+            None,
+        )),
+    }
+}
+
 /// The tier a new environment of `v` gets when the request names none: worker for a definition
 /// with no container on host port 80 (nothing to route to), else web.
 pub fn default_tier(v: &VersionRecord) -> Result<Tier, ApiError> {
@@ -65,6 +83,7 @@ fn definition(v: &VersionRecord) -> Result<Dockerrun, ApiError> {
 /// notes for the caller (a registry holding back, so launches will wait).
 pub async fn check_deployable(ctx: &Ctx, v: &VersionRecord, env: &str, tier: Tier) -> Result<Vec<String>, ApiError> {
     let def = definition(v)?;
+    refuse_privileged(ctx, v, &def)?;
     super::host_access::refuse_violations(ctx, &v.app, &def).await?;
     if def.web_container().is_none() && tier == Tier::Web {
         return Err(bad(
