@@ -3,7 +3,8 @@
 //! a deploy from the console rolls the environment to the chosen version; a schedule in
 //! Europe/Berlin shows in the 7-day preview (and while typed); the scaling band changes; the
 //! live stream delivers a new point each second. Over plain HTTP: a deploy-scoped token sees no
-//! terminate form, and a POST without the CSRF token is refused.
+//! terminate form, and a POST without the CSRF token is refused. An admin creates a token, sees it
+//! once, and revokes it by typing its name.
 //!
 //! With `SPROUT_CONSOLE_SCREENSHOTS=1` the test saves the main pages under docs/console/.
 #![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
@@ -268,4 +269,47 @@ fn a_deploy_token_sees_no_terminate_form_and_a_post_without_csrf_is_refused() {
     let form = request(&server.api, "GET", "/console/sign-in", "", None);
     let set = form.header("set-cookie").unwrap();
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+}
+
+/// Tokens in the browser: an admin creates one from the form, reads it once on the next page
+/// (and it signs in), then revokes it by typing its name (the button is enabled only then); the
+/// revoked token no longer signs in. No Docker needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
+    let server = Server::start(&unique_app("const"));
+    let base = format!("http://{}", server.api);
+    let b = Browser::start(1280, 1000).await;
+    let c = &b.client;
+    c.goto(&format!("{base}/console/sign-in")).await.unwrap();
+    let enter: char = fantoccini::key::Key::Enter.into();
+    c.find(Locator::Id("token")).await.unwrap().send_keys(&format!("{}{enter}", server.token())).await.unwrap();
+    wait_text(c, "nav.who", "admin").await;
+
+    c.goto(&format!("{base}/console/tokens")).await.unwrap();
+    c.find(Locator::Id("token-name")).await.unwrap().send_keys("browser-ci").await.unwrap();
+    c.find(Locator::Id("token-scope")).await.unwrap().select_by_value("deploy").await.unwrap();
+    c.find(Locator::Id("token-expires")).await.unwrap().send_keys("12h").await.unwrap();
+    submit(c, "token-create-submit", "token browser-ci created with scope deploy").await;
+    let token = text_of(c, "#new-token").await;
+    assert!(token.starts_with("sprout_"), "{token}");
+    screenshot(c, "tokens").await;
+    sign_in(&server.api, &token);
+    c.refresh().await.unwrap();
+    assert!(c.find(Locator::Id("new-token")).await.is_err(), "the token is shown once");
+    let listed = server.cli_ok(&["tokens", "list", "--output", "json"]);
+    assert!(listed.contains("browser-ci") && !listed.contains(&token), "{listed}");
+
+    let revoke = c.find(Locator::Id("revoke-browser-ci")).await.unwrap();
+    assert!(!revoke.is_enabled().await.unwrap(), "revoking needs the name typed");
+    c.find(Locator::Id("revoke-browser-ci-confirm")).await.unwrap().send_keys("browser-ci").await.unwrap();
+    assert!(revoke.is_enabled().await.unwrap());
+    submit(c, "revoke-browser-ci", "token browser-ci revoked").await;
+    let listed = server.cli_ok(&["tokens", "list", "--output", "json"]);
+    assert!(!listed.contains("browser-ci"), "{listed}");
+    let form = request(&server.api, "GET", "/console/sign-in", "", None);
+    let pre = form.cookie("sprout_signin").unwrap();
+    let body = format!("csrf={}&token={token}", browser::csrf_of(&form.body));
+    let refused = request(&server.api, "POST", "/console/sign-in", &format!("sprout_signin={pre}"), Some(&body));
+    assert_eq!(refused.status, 401, "a revoked token no longer signs in: {}", refused.body);
+    b.client.clone().close().await.unwrap();
 }
