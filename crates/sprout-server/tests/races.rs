@@ -102,6 +102,15 @@ impl Store for RacingStore {
     async fn touch_token(&self, name: &str, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
         self.inner.touch_token(name, at).await
     }
+    async fn put_console_session(&self, session: &sprout_store::ConsoleSessionRecord) -> Result<()> {
+        self.inner.put_console_session(session).await
+    }
+    async fn get_console_session(&self, id_hash: &str) -> Result<Option<sprout_store::ConsoleSessionRecord>> {
+        self.inner.get_console_session(id_hash).await
+    }
+    async fn delete_console_sessions(&self, id_hash: &str, before: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        self.inner.delete_console_sessions(id_hash, before).await
+    }
     async fn append_audit(&self, call: &sprout_store::NewAudit) -> Result<i64> {
         self.inner.append_audit(call).await
     }

@@ -38,3 +38,14 @@ pub struct SecretRecord {
     pub sealed: Vec<u8>,
     pub set_at: DateTime<Utc>,
 }
+
+/// A signed-in console browser, as kept across restarts: the hash of its session id, the hash
+/// of the token it signed in with (never the token), the CSRF token its forms carry, and when it
+/// started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSessionRecord {
+    pub id_hash: String,
+    pub token_hash: String,
+    pub csrf: String,
+    pub started_at: DateTime<Utc>,
+}

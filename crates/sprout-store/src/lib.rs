@@ -149,6 +149,12 @@ pub trait Store: NotifyStore + CronStore + Send + Sync + 'static {
     /// Notes that the token `name` was accepted at `at`.
     async fn touch_token(&self, name: &str, at: chrono::DateTime<chrono::Utc>) -> Result<()>;
 
+    /// Keeps a console session (replacing one with the same `id_hash`).
+    async fn put_console_session(&self, session: &ConsoleSessionRecord) -> Result<()>;
+    async fn get_console_session(&self, id_hash: &str) -> Result<Option<ConsoleSessionRecord>>;
+    /// Removes the session `id_hash`, and every session started before `before`.
+    async fn delete_console_sessions(&self, id_hash: &str, before: chrono::DateTime<chrono::Utc>) -> Result<()>;
+
     /// Records one mutating API call; returns its number.
     async fn append_audit(&self, call: &NewAudit) -> Result<i64>;
     /// The newest `limit` recorded calls (of `app`, of its environment `env`), oldest first.

@@ -27,6 +27,7 @@ struct Data {
     environments: BTreeMap<(String, String), EnvironmentRecord>,
     events: Vec<EventRecord>,
     tokens: BTreeMap<String, TokenRecord>,
+    console_sessions: BTreeMap<String, crate::ConsoleSessionRecord>,
     /// Ordered as SQLite lists them: host, scope (none first), source (none first).
     credentials: BTreeMap<CredentialKey, RegistryCredentialRecord>,
     notify_targets: Vec<crate::NotifyTarget>,
@@ -319,6 +320,24 @@ impl Store for MemoryStore {
     async fn touch_token(&self, name: &str, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
         self.with(|d| {
             d.touch_token(name, at);
+            Ok(())
+        })
+    }
+
+    async fn put_console_session(&self, session: &crate::ConsoleSessionRecord) -> Result<()> {
+        self.with(|d| {
+            d.console_sessions.insert(session.id_hash.clone(), session.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_console_session(&self, id_hash: &str) -> Result<Option<crate::ConsoleSessionRecord>> {
+        self.with(|d| Ok(d.console_sessions.get(id_hash).cloned()))
+    }
+
+    async fn delete_console_sessions(&self, id_hash: &str, before: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        self.with(|d| {
+            d.console_sessions.retain(|k, s| k != id_hash && s.started_at >= before);
             Ok(())
         })
     }

@@ -389,6 +389,18 @@ impl Store for SqliteStore {
         access::touch_token(&self.pool, name, at).await
     }
 
+    async fn put_console_session(&self, session: &crate::ConsoleSessionRecord) -> Result<()> {
+        access::put_console_session(&self.pool, session).await
+    }
+
+    async fn get_console_session(&self, id_hash: &str) -> Result<Option<crate::ConsoleSessionRecord>> {
+        access::get_console_session(&self.pool, id_hash).await
+    }
+
+    async fn delete_console_sessions(&self, id_hash: &str, before: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        access::delete_console_sessions(&self.pool, id_hash, before).await
+    }
+
     async fn append_audit(&self, call: &NewAudit) -> Result<i64> {
         access::append_audit(&self.pool, call).await
     }

@@ -1,4 +1,5 @@
-//! SQLite statements for tokens, the audit trail and environment secrets (migration 0007).
+//! SQLite statements for tokens, the audit trail and environment secrets (migration 0007), and
+//! console sessions (0013).
 //!
 //! Not here: decoding rows (`rows`) nor deciding who may do what (the server's).
 
@@ -6,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 
 use super::{insert_error, rows};
-use crate::{AuditRecord, NewAudit, Result, SecretRecord, TokenRecord};
+use crate::{AuditRecord, ConsoleSessionRecord, NewAudit, Result, SecretRecord, TokenRecord};
 
 pub(super) async fn insert_token(pool: &SqlitePool, t: &TokenRecord) -> Result<()> {
     sqlx::query(
@@ -137,4 +138,33 @@ pub(super) async fn delete_secret(pool: &SqlitePool, app: &str, env: &str, name:
         .execute(pool)
         .await?;
     Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn put_console_session(pool: &SqlitePool, s: &ConsoleSessionRecord) -> Result<()> {
+    sqlx::query("INSERT OR REPLACE INTO console_sessions (id_hash, token_hash, csrf, started_at) VALUES (?, ?, ?, ?)")
+        .bind(&s.id_hash)
+        .bind(&s.token_hash)
+        .bind(&s.csrf)
+        .bind(rows::micros(s.started_at))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn get_console_session(pool: &SqlitePool, id_hash: &str) -> Result<Option<ConsoleSessionRecord>> {
+    let Some(row) =
+        sqlx::query("SELECT * FROM console_sessions WHERE id_hash = ?").bind(id_hash).fetch_optional(pool).await?
+    else {
+        return Ok(None);
+    };
+    rows::console_session(&row).map(Some)
+}
+
+pub(super) async fn delete_console_sessions(pool: &SqlitePool, id_hash: &str, before: DateTime<Utc>) -> Result<()> {
+    sqlx::query("DELETE FROM console_sessions WHERE id_hash = ? OR started_at < ?")
+        .bind(id_hash)
+        .bind(rows::micros(before))
+        .execute(pool)
+        .await?;
+    Ok(())
 }

@@ -142,6 +142,17 @@ pub(super) fn event(row: &SqliteRow) -> Result<EventRecord> {
     })
 }
 
+pub(super) fn console_session(row: &SqliteRow) -> Result<crate::ConsoleSessionRecord> {
+    // Named without its hashes: error messages end up in logs.
+    let what = "console session";
+    Ok(crate::ConsoleSessionRecord {
+        id_hash: get(row, "id_hash", what)?,
+        token_hash: get(row, "token_hash", what)?,
+        csrf: get(row, "csrf", what)?,
+        started_at: time(row, "started_at", what)?,
+    })
+}
+
 pub(super) fn token(row: &SqliteRow) -> Result<TokenRecord> {
     let name: String = get(row, "name", "token")?;
     // Named by its name, not its hash: error messages end up in logs.

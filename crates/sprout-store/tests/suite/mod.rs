@@ -167,6 +167,31 @@ async fn tokens(store: &dyn Store) {
     assert_eq!(store.find_token(&ci.hash).await.unwrap(), None);
     audit_and_secrets(store).await;
     certificates(store).await;
+    console_sessions(store).await;
+}
+
+async fn console_sessions(store: &dyn Store) {
+    use sprout_store::ConsoleSessionRecord;
+    let session = |id: &str, seconds: i64| ConsoleSessionRecord {
+        id_hash: format!("sha256:{id:0>64}"),
+        token_hash: "sha256:admin".into(),
+        csrf: format!("csrf-{id}"),
+        started_at: at(seconds),
+    };
+    let (old, new, other) = (session("old", 10), session("new", 100), session("other", 200));
+    assert_eq!(store.get_console_session(&old.id_hash).await.unwrap(), None);
+    for s in [&old, &new, &other] {
+        store.put_console_session(s).await.unwrap();
+    }
+    assert_eq!(store.get_console_session(&new.id_hash).await.unwrap(), Some(new.clone()));
+    let replaced = ConsoleSessionRecord { csrf: "csrf-again".into(), ..new.clone() };
+    store.put_console_session(&replaced).await.unwrap();
+    assert_eq!(store.get_console_session(&new.id_hash).await.unwrap(), Some(replaced));
+    // Ending one session also removes those started before the cut, and only those.
+    store.delete_console_sessions(&other.id_hash, at(50)).await.unwrap();
+    assert_eq!(store.get_console_session(&other.id_hash).await.unwrap(), None);
+    assert_eq!(store.get_console_session(&old.id_hash).await.unwrap(), None);
+    assert!(store.get_console_session(&new.id_hash).await.unwrap().is_some());
 }
 
 async fn certificates(store: &dyn Store) {
