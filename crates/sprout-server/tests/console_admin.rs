@@ -3,7 +3,7 @@
 //! from a token whose scope may not use it, a POST without the session's CSRF token is refused
 //! and changes nothing, a good form changes the store through the API, and the API's refusal is
 //! shown in its words. Secrets (a new token, a registry password, a private key) never come back
-//! in a page, except the new token once.
+//! in a page, except the new token once. And console sessions survive a server restart.
 
 use std::sync::Arc;
 
@@ -25,8 +25,14 @@ const APP_ADMIN: &str = "sprout_console_app_admin";
 /// A console over a fake engine with applications app0 (environments env0, env1) and app1, and
 /// three tokens: admin, deploy, and an admin limited to app0.
 async fn console() -> (Router, Ctx) {
+    let (r, ctx) = server_on(Arc::new(SqliteStore::open_in_memory().await.unwrap()));
+    seed(&ctx).await;
+    (r, ctx)
+}
+
+/// The API and console of one server process over `store`.
+fn server_on(store: Arc<dyn Store>) -> (Router, Ctx) {
     let dir = tempfile::tempdir().unwrap().keep();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
     let engine: Arc<dyn Engine> = Arc::new(FakeEngine::new());
     let ctx = Ctx::new(
         store,
@@ -35,6 +41,11 @@ async fn console() -> (Router, Ctx) {
         LoadBalancer::new(LbConfig::default()),
         Settings::new(dir, "c".into()),
     );
+    let api = sprout_server::api::router(ctx.clone());
+    (api.clone().merge(sprout_server::console::router(ctx.clone(), api, false, Arc::default())), ctx)
+}
+
+async fn seed(ctx: &Ctx) {
     let now = ctx.clock.now();
     for (name, token, scope) in [("admin", ADMIN, Scope::Admin), ("ci", DEPLOY, Scope::Deploy)] {
         ctx.store.insert_token(&TokenRecord::unlimited(name, hash_token(token), scope, now)).await.unwrap();
@@ -48,8 +59,6 @@ async fn console() -> (Router, Ctx) {
             ctx.store.create_environment(&EnvironmentRecord::launching(app, env, "v1", 1, now)).await.unwrap();
         }
     }
-    let api = sprout_server::api::router(ctx.clone());
-    (api.clone().merge(sprout_server::console::router(ctx.clone(), api, false, Arc::default())), ctx)
 }
 
 struct Answer {
@@ -350,4 +359,47 @@ async fn certificates_are_added_and_removed_and_the_key_never_comes_back() {
     let page = admin.post(&r, &format!("/console/certificates/{id}/remove"), "").await;
     assert!(page.contains(&format!("certificate {id} removed")), "{page}");
     assert!(ctx.store.list_certificates().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sessions_survive_a_restart_and_still_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sprout.db");
+    let (first, ctx) = server_on(Arc::new(SqliteStore::open(&db).await.unwrap()));
+    seed(&ctx).await;
+    let (admin, ci) = (sign_in(&first, ADMIN).await, sign_in(&first, DEPLOY).await);
+    // The store keeps a hash of the session id and the token's hash: neither secret.
+    let id = admin.cookie.strip_prefix("sprout_session=").unwrap();
+    let kept = ctx.store.get_console_session(&hash_token(id)).await.unwrap().expect("the session is kept");
+    assert_eq!(kept.token_hash, hash_token(ADMIN));
+    drop((first, ctx));
+
+    // A new process over the same database: the same cookie opens pages and its forms work.
+    let (second, ctx) = server_on(Arc::new(SqliteStore::open(&db).await.unwrap()));
+    assert!(admin.get(&second, "/console/").await.contains("app0/<strong>env0</strong>"));
+    let page = admin.post(&second, "/console/policy/app0/set", "paths=%2Fsrv").await;
+    assert!(page.contains("policy of app0 set: host paths /srv"), "{page}");
+    let audit = ctx.store.list_audit(Some("app0"), None, 10).await.unwrap();
+    assert!(audit.iter().any(|a| a.call.token == "admin" && a.call.path.ends_with("/policy")), "{audit:?}");
+    admin.forge(&second, "/console/policy/app0/set", "paths=%2Fetc").await;
+
+    // Signing out and revoking still end sessions, in this process and the next.
+    let out = send(&second, "POST", "/console/sign-out", &admin.cookie, Some(&format!("csrf={}", admin.csrf))).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    ctx.store.delete_token("ci").await.unwrap();
+    let (third, ctx) = server_on(Arc::new(SqliteStore::open(&db).await.unwrap()));
+    for b in [&admin, &ci] {
+        let a = send(&third, "GET", "/console/", &b.cookie, None).await;
+        assert_eq!(a.location.as_deref(), Some("/console/sign-in"), "{}", a.body);
+    }
+    assert_eq!(ctx.store.get_console_session(&hash_token(id)).await.unwrap(), None);
+
+    // A session older than 12 hours is refused, wherever it was kept.
+    let mut old = kept.clone();
+    old.id_hash = hash_token("an-old-session");
+    old.started_at = ctx.clock.now() - chrono::Duration::hours(13);
+    ctx.store.put_console_session(&old).await.unwrap();
+    let a = send(&third, "GET", "/console/", "sprout_session=an-old-session", None).await;
+    assert_eq!(a.location.as_deref(), Some("/console/sign-in"));
+    assert_eq!(ctx.store.get_console_session(&old.id_hash).await.unwrap(), None, "and removed");
 }

@@ -69,21 +69,33 @@ pub struct Caller(pub Arc<TokenRecord>);
 /// from a forgotten one, and keeps a write off most requests.
 const TOUCH_EVERY_S: i64 = 60;
 
+/// A call made inside the server for a token known by its hash: the console's, whose sessions
+/// keep the hash, never the token. Only code in this process can put it in a request's
+/// extensions; a request from the network cannot.
+#[derive(Clone)]
+pub struct TokenHash(pub String);
+
 /// Checks the bearer token against the route's scope and the token's limits (`access`), then
 /// records every call that is not a GET in the audit trail, with how it ended.
 pub async fn require_token(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Result<Response, ApiError> {
-    let token = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| {
-            ApiError::Unauthorized("no API token: the request has no `Authorization: Bearer` header".into())
-        })?;
+    let hash = match req.extensions().get::<TokenHash>() {
+        Some(TokenHash(hash)) => hash.clone(),
+        None => {
+            let token = req
+                .headers()
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim)
+                .ok_or_else(|| {
+                    ApiError::Unauthorized("no API token: the request has no `Authorization: Bearer` header".into())
+                })?;
+            hash_token(token)
+        }
+    };
     let record = ctx
         .store
-        .find_token(&hash_token(token))
+        .find_token(&hash)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API token".into()))?;
     let now = ctx.clock.now();

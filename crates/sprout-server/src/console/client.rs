@@ -13,6 +13,7 @@ use tower::ServiceExt;
 use super::ConsoleState;
 use super::session::Session;
 use crate::api::access::{self, Call};
+use crate::api::auth::TokenHash;
 
 /// Most bytes of an API answer the console reads.
 const MAX_ANSWER: usize = 16 << 20;
@@ -43,7 +44,8 @@ pub async fn call<T: DeserializeOwned>(
     let mut req = Request::builder()
         .method(method.clone())
         .uri(format!("/api/v1{path}"))
-        .header(header::AUTHORIZATION, s.bearer());
+        // As the session's token, named by its hash: the token itself is not kept.
+        .extension(TokenHash(s.token_hash.clone()));
     let body = match body {
         Some(v) => {
             req = req.header(header::CONTENT_TYPE, "application/json");

@@ -14,7 +14,6 @@ use axum::http::Method;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sprout_api::EnvView;
 use sprout_lb::Second;
@@ -22,7 +21,7 @@ use sprout_lb::Second;
 use super::ConsoleState;
 use super::client::{call, seg};
 use super::history::{Capacity, KEPT};
-use super::session::{Session, SignedIn, check_token};
+use super::session::{Session, SignedIn, check_hash};
 use crate::context::EnvKey;
 
 /// One second of one environment, as the graphs draw it.
@@ -152,8 +151,9 @@ fn events(live: Live) -> impl Stream<Item = Result<Event, Infallible>> {
         live.ticks += 1;
         // A revoked token or ended session stops its streams too (looked at every 10 s).
         if live.ticks % 10 == 0 {
-            let token = live.session.token.expose_secret().to_string();
-            if check_token(&live.st, &token).await.is_err() || !live.st.sessions.is_live(&live.session.id) {
+            if check_hash(&live.st, &live.session.token_hash).await.is_err()
+                || !live.st.sessions.is_live(&live.session.id)
+            {
                 live.ended = true;
                 return Some((vec![Event::default().event("end").data("signed out")], live));
             }

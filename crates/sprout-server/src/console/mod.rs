@@ -43,7 +43,8 @@ pub struct ConsoleState {
 
 /// The console's routes, to merge beside the API's (`api`: the router forms are sent to).
 pub fn router(ctx: Ctx, api: Router, secure: bool, history: Arc<history::History>) -> Router {
-    let st = ConsoleState { ctx, api, sessions: Arc::default(), secure, history };
+    let sessions = Arc::new(session::Sessions::new(ctx.store.clone()));
+    let st = ConsoleState { ctx, api, sessions, secure, history };
     Router::new()
         .route("/console", get(|| async { axum::response::Redirect::to("/console/") }))
         .route("/console/", get(overview::show))

@@ -1,8 +1,10 @@
 //! Console sessions: a signed-in browser holds only a random session id in an `HttpOnly`,
-//! `SameSite=Strict` cookie (`Secure` when the API is served over HTTPS); the API token it signed
-//! in with stays in the server's memory, with the session's CSRF token. Every request looks the
-//! token up again, so a revoked or expired token ends its sessions at once. Sign-out removes the
-//! session here; a restarted server has none (everyone signs in again).
+//! `SameSite=Strict` cookie (`Secure` when the API is served over HTTPS). The server keeps the
+//! session in the store, keyed by a hash of that id, with the hash of the token it signed in with
+//! (never the token) and its CSRF token, so sessions survive a restart; pages call the API as
+//! that token by its hash (`api::auth::TokenHash`). Every request looks the token up again, so a
+//! revoked or expired token ends its sessions at once. Sign-out removes the session. What the
+//! last form did (the flash) and a new token to show once live in memory only.
 //!
 //! Not here: what a token may do (`api::access`) or the pages themselves.
 
@@ -15,8 +17,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
-use sprout_store::TokenRecord;
+use secrecy::SecretString;
+use sprout_store::{ConsoleSessionRecord, Store, TokenRecord};
 
 use super::ConsoleState;
 use crate::api::auth::hash_token;
@@ -32,7 +34,8 @@ const MAX_AGE_S: i64 = 12 * 3600;
 #[derive(Clone)]
 pub struct Session {
     pub id: String,
-    pub token: Arc<SecretString>,
+    /// The hash of the token it signed in with: the API is called as that token.
+    pub token_hash: String,
     /// Carried by every form of the session's pages and checked on every POST.
     pub csrf: String,
     /// The token's record as of this request (scope, limits), for what pages show.
@@ -40,16 +43,10 @@ pub struct Session {
     pub started: DateTime<Utc>,
 }
 
-impl Session {
-    pub fn bearer(&self) -> String {
-        format!("Bearer {}", self.token.expose_secret())
-    }
-}
-
-/// The sessions of this server process.
-#[derive(Default)]
+/// The console's sessions: in the store, with the ones seen by this process in memory.
 pub struct Sessions {
-    map: Mutex<HashMap<String, Session>>,
+    store: Arc<dyn Store>,
+    seen: Mutex<HashMap<String, ConsoleSessionRecord>>,
     /// One message per session for its next page: what the last form did.
     flashes: Mutex<HashMap<String, String>>,
     /// A secret to show once on the session's next page (a new token), then forgotten.
@@ -57,24 +54,51 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn start(&self, token: String, record: TokenRecord, now: DateTime<Utc>) -> Session {
-        let s = Session {
-            id: random_id(),
-            token: Arc::new(SecretString::from(token)),
-            csrf: random_id(),
-            record: Arc::new(record),
-            started: now,
-        };
-        let mut map = self.map.lock().unwrap();
-        map.retain(|_, old| (now - old.started).num_seconds() < MAX_AGE_S);
-        map.insert(s.id.clone(), s.clone());
-        s
+    pub fn new(store: Arc<dyn Store>) -> Sessions {
+        Sessions { store, seen: Mutex::default(), flashes: Mutex::default(), once: Mutex::default() }
     }
 
-    pub fn end(&self, id: &str) {
-        self.map.lock().unwrap().remove(id);
+    /// Starts a session for the token `record` (just checked); sessions past their age are
+    /// removed from the store on the way.
+    pub async fn start(&self, record: TokenRecord, now: DateTime<Utc>) -> Result<Session, String> {
+        let id = random_id();
+        let kept = ConsoleSessionRecord {
+            id_hash: hash_token(&id),
+            token_hash: record.hash.clone(),
+            csrf: random_id(),
+            started_at: now,
+        };
+        let old = now - chrono::Duration::seconds(MAX_AGE_S);
+        let stored = async {
+            self.store.delete_console_sessions("", old).await?;
+            self.store.put_console_session(&kept).await
+        };
+        stored.await.map_err(|e| format!("cannot keep the console session: {e}"))?;
+        let mut seen = self.seen.lock().unwrap();
+        seen.retain(|_, s| s.started_at >= old);
+        seen.insert(id.clone(), kept.clone());
+        Ok(Session { id, token_hash: kept.token_hash, csrf: kept.csrf, record: Arc::new(record), started: now })
+    }
+
+    pub async fn end(&self, id: &str) {
+        self.forget(id);
+        if let Err(e) = self.store.delete_console_sessions(&hash_token(id), DateTime::<Utc>::MIN_UTC).await {
+            tracing::warn!("cannot remove an ended console session from the store: {e}");
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        self.seen.lock().unwrap().remove(id);
         self.flashes.lock().unwrap().remove(id);
         self.once.lock().unwrap().remove(id);
+    }
+
+    pub fn flash(&self, id: &str, message: String) {
+        self.flashes.lock().unwrap().insert(id.to_string(), message);
+    }
+
+    pub fn take_flash(&self, id: &str) -> Option<String> {
+        self.flashes.lock().unwrap().remove(id)
     }
 
     /// Keeps `secret` for the session's next page only.
@@ -86,24 +110,26 @@ impl Sessions {
         self.once.lock().unwrap().remove(id)
     }
 
-    pub fn flash(&self, id: &str, message: String) {
-        self.flashes.lock().unwrap().insert(id.to_string(), message);
+    /// The session `id`, from memory or (after a restart) from the store.
+    async fn get(&self, id: &str) -> Result<Option<ConsoleSessionRecord>, String> {
+        if let Some(s) = self.seen.lock().unwrap().get(id) {
+            return Ok(Some(s.clone()));
+        }
+        let found = self
+            .store
+            .get_console_session(&hash_token(id))
+            .await
+            .map_err(|e| format!("cannot read the console session: {e}"))?;
+        if let Some(s) = &found {
+            self.seen.lock().unwrap().insert(id.to_string(), s.clone());
+        }
+        Ok(found)
     }
 
-    pub fn take_flash(&self, id: &str) -> Option<String> {
-        self.flashes.lock().unwrap().remove(id)
-    }
-
-    fn get(&self, id: &str) -> Option<Session> {
-        self.map.lock().unwrap().get(id).cloned()
-    }
-
+    /// Whether the session has not ended (as this process knows: a session is seen before any
+    /// of its streams opens).
     pub fn is_live(&self, id: &str) -> bool {
-        self.map.lock().unwrap().contains_key(id)
-    }
-
-    pub fn count(&self) -> usize {
-        self.map.lock().unwrap().len()
+        self.seen.lock().unwrap().contains_key(id)
     }
 }
 
@@ -151,10 +177,15 @@ pub fn see_other(to: &str, cookies: Vec<HeaderValue>) -> Response {
 
 /// The token behind `token`, if it is known, not revoked and not expired.
 pub async fn check_token(st: &ConsoleState, token: &str) -> Result<TokenRecord, String> {
+    check_hash(st, &hash_token(token.trim())).await
+}
+
+/// The token whose hash is `hash`, if it is known, not revoked and not expired.
+pub async fn check_hash(st: &ConsoleState, hash: &str) -> Result<TokenRecord, String> {
     let record = st
         .ctx
         .store
-        .find_token(&hash_token(token.trim()))
+        .find_token(hash)
         .await
         .map_err(|e| format!("cannot check the token: {e}"))?
         .ok_or_else(|| "unknown or revoked API token".to_string())?;
@@ -175,18 +206,25 @@ impl FromRequestParts<ConsoleState> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, st: &ConsoleState) -> Result<Self, Response> {
         let to_sign_in = || see_other("/console/sign-in", vec![]);
         let id = cookie(&parts.headers, COOKIE_NAME).ok_or_else(to_sign_in)?;
-        let mut s = st.sessions.get(&id).ok_or_else(to_sign_in)?;
-        if (st.ctx.clock.now() - s.started).num_seconds() >= MAX_AGE_S {
-            st.sessions.end(&id);
+        let kept = match st.sessions.get(&id).await {
+            Ok(Some(kept)) => kept,
+            Ok(None) => return Err(to_sign_in()),
+            Err(e) => return Err((StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response()),
+        };
+        if (st.ctx.clock.now() - kept.started_at).num_seconds() >= MAX_AGE_S {
+            st.sessions.end(&id).await;
             return Err(to_sign_in());
         }
-        match check_token(st, s.token.expose_secret()).await {
-            Ok(record) => s.record = Arc::new(record),
-            Err(_) => {
-                st.sessions.end(&id);
-                return Err(to_sign_in());
-            }
-        }
-        Ok(SignedIn(s))
+        let Ok(record) = check_hash(st, &kept.token_hash).await else {
+            st.sessions.end(&id).await;
+            return Err(to_sign_in());
+        };
+        Ok(SignedIn(Session {
+            id,
+            token_hash: kept.token_hash,
+            csrf: kept.csrf,
+            record: Arc::new(record),
+            started: kept.started_at,
+        }))
     }
 }

@@ -51,7 +51,10 @@ pub async fn sign_in(State(st): State<ConsoleState>, headers: HeaderMap, Form(f)
     }
     match check_token(&st, &f.token).await {
         Ok(record) => {
-            let s = st.sessions.start(f.token.trim().to_string(), record, st.ctx.clock.now());
+            let s = match st.sessions.start(record, st.ctx.clock.now()).await {
+                Ok(s) => s,
+                Err(e) => return page(&st, StatusCode::SERVICE_UNAVAILABLE, Some(e)),
+            };
             see_other(
                 "/console/",
                 vec![set_cookie(COOKIE_NAME, &s.id, st.secure, 12 * 3600), set_cookie(PRE_COOKIE, "", st.secure, 0)],
@@ -71,6 +74,6 @@ pub async fn sign_out(State(st): State<ConsoleState>, SignedIn(s): SignedIn, For
     if !same_secret(&s.csrf, &f.csrf) {
         return (StatusCode::FORBIDDEN, "refused: the form has no valid CSRF token\n").into_response();
     }
-    st.sessions.end(&s.id);
+    st.sessions.end(&s.id).await;
     see_other("/console/sign-in", vec![set_cookie(COOKIE_NAME, "", st.secure, 0)])
 }
