@@ -150,13 +150,12 @@ fn events(live: Live) -> impl Stream<Item = Result<Event, Infallible>> {
         live.tick.tick().await;
         live.ticks += 1;
         // A revoked token or ended session stops its streams too (looked at every 10 s).
-        if live.ticks % 10 == 0 {
-            if check_hash(&live.st, &live.session.token_hash).await.is_err()
-                || !live.st.sessions.is_live(&live.session.id)
-            {
-                live.ended = true;
-                return Some((vec![Event::default().event("end").data("signed out")], live));
-            }
+        if live.ticks % 10 == 0
+            && (check_hash(&live.st, &live.session.token_hash).await.is_err()
+                || !live.st.sessions.is_live(&live.session.id))
+        {
+            live.ended = true;
+            return Some((vec![Event::default().event("end").data("signed out")], live));
         }
         let batch = live.next().await;
         Some((batch, live))
