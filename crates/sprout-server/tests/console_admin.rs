@@ -299,6 +299,8 @@ async fn domains_and_https_settings_change_through_the_api() {
     assert!(page.contains("HTTPS of env0: redirect to HTTPS on, HSTS max-age=31536000"), "{page}");
     let routing = ctx.store.get_environment("app0", "env0").await.unwrap().options.routing;
     assert!(routing.https_redirect && routing.hsts_max_age == Some(31_536_000));
+    let page = admin.get(&r, "/console/domains/app0").await;
+    assert!(page.contains("Now: redirect to HTTPS on, HSTS max-age=31536000"), "as served: {page}");
     let page = admin.post(&r, "/console/domains/app0/https", "env=env0&redirect=&hsts_max_age=0").await;
     assert!(page.contains("redirect to HTTPS on, HSTS off"), "an empty field stays as it is: {page}");
 

@@ -174,6 +174,15 @@ pub struct HttpsView {
     pub hsts_max_age: Option<u64>,
 }
 
+/// The environment's HTTPS options as stored (and published to the load balancer).
+pub async fn show_https(
+    State(ctx): State<Ctx>,
+    Path((app, env)): Path<(String, String)>,
+) -> Result<Json<HttpsView>, ApiError> {
+    let routing = ctx.store.get_environment(&app, &env).await?.options.routing;
+    Ok(Json(HttpsView { redirect: routing.https_redirect, hsts_max_age: routing.hsts_max_age }))
+}
+
 /// Sets whether plain HTTP is redirected to HTTPS (308) and the HSTS max-age, published at once.
 pub async fn set_https(
     State(ctx): State<Ctx>,

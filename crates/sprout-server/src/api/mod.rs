@@ -60,7 +60,7 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/apps/{app}/environments/{env}/clone", post(clone::clone))
         .route("/apps/{app}/swap", post(swap::swap))
         .route("/apps/{app}/domains", get(domains::list))
-        .route("/apps/{app}/environments/{env}/https", axum::routing::put(domains::set_https))
+        .route("/apps/{app}/environments/{env}/https", get(domains::show_https).put(domains::set_https))
         .route("/certificates", get(certs::list).post(certs::add))
         .route("/certificates/acme", get(certs::acme))
         .route("/certificates/served", get(certs::served))

@@ -1,7 +1,7 @@
 //! An application's domains (`sprout domains add|list|remove|https`): the list, a form to add
 //! names to one of its environments (with certificates over ACME or not), a remove button per
 //! name, and each environment's HTTPS settings (redirect to HTTPS, HSTS max-age) with their
-//! current values as the load balancer serves them.
+//! current values (`GET .../https`).
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -24,13 +24,10 @@ fn env_api(app: &str, env: &str) -> String {
     format!("/apps/{}/environments/{}", seg(app), seg(env))
 }
 
-/// An environment's HTTPS settings in words, from the routing table the load balancer serves
-/// (`None` when the token may not read it or the environment has no route yet).
-fn https_words(routing: &Value, app: &str, env: &str) -> Option<String> {
-    let route = routing["routes"].as_array()?.iter().find(|r| r["app"] == app && r["env"] == env)?;
-    let redirect = route["https_redirect"].as_bool() == Some(true);
-    let hsts = route["hsts_max_age"].as_u64().map_or("off".to_string(), |s| format!("max-age={s}"));
-    Some(format!("redirect to HTTPS {}, HSTS {hsts}", if redirect { "on" } else { "off" }))
+/// HTTPS settings in words, from the API's answer (`redirect`, `hsts_max_age`).
+fn https_words(v: &Value) -> String {
+    let hsts = v["hsts_max_age"].as_u64().map_or("off".to_string(), |s| format!("max-age={s}"));
+    format!("redirect to HTTPS {}, HSTS {hsts}", if v["redirect"].as_bool() == Some(true) { "on" } else { "off" })
 }
 
 pub async fn show(State(st): State<ConsoleState>, SignedIn(s): SignedIn, Path(app): Path<String>) -> Response {
@@ -73,7 +70,6 @@ pub async fn show(State(st): State<ConsoleState>, SignedIn(s): SignedIn, Path(ap
     }
     let envs: Vec<EnvView> =
         call(&st, &s, Method::GET, &format!("/apps/{}/environments", seg(&app)), None).await.unwrap_or_default();
-    let routing: Value = call(&st, &s, Method::GET, "/routing", None).await.unwrap_or_default();
     let add: Vec<(&str, &str)> = envs
         .iter()
         .filter(|e| can(&s, Method::POST, "/apps/{app}/environments/{env}/domains", &app, Some(&e.name)))
@@ -102,7 +98,10 @@ pub async fn show(State(st): State<ConsoleState>, SignedIn(s): SignedIn, Path(ap
             continue;
         }
         let f = format!("https-{}", e.name);
-        let now = https_words(&routing, &app, &e.name).unwrap_or_else(|| "not served yet".into());
+        let now = match call::<Value>(&st, &s, Method::GET, &format!("{}/https", env_api(&app, &e.name)), None).await {
+            Ok(v) => https_words(&v),
+            Err(e) => e,
+        };
         p.forms.push(FormSpec {
             id: f.clone(),
             title: format!("HTTPS of {}", e.name),
@@ -164,11 +163,7 @@ async fn submit(
                 body.insert("hsts_max_age".into(), json!(age));
             }
             let v: Value = call(st, s, Method::PUT, &format!("{base}/https"), Some(Value::Object(body))).await?;
-            let hsts = v["hsts_max_age"].as_u64().map_or("off".to_string(), |s| format!("max-age={s}"));
-            Ok(format!(
-                "HTTPS of {env}: redirect to HTTPS {}, HSTS {hsts}",
-                if v["redirect"].as_bool() == Some(true) { "on" } else { "off" }
-            ))
+            Ok(format!("HTTPS of {env}: {}", https_words(&v)))
         }
         other => Err(format!("no such operation: {other}")),
     }
