@@ -412,6 +412,10 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     }
     if stopped_mode {
         crate::warm::prefer_running_on_scale_in(&mut plan, &observations, &stopped, env.desired_instances);
+        if env.status == EnvStatus::Ready {
+            let desired = (input.desired_key.as_str(), env.desired_instances);
+            crate::warm::retire_running_beyond_desired(&mut plan, &observations, &stopped, &input.serving, desired);
+        }
     }
     events.extend(advance_batches(&mut env, &plan, &deploy_status, now));
     let leaving: BTreeSet<&str> = plan.retirements().map(|(id, _)| id).collect();
@@ -475,7 +479,7 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         let drain = !matches!(reason, RetireReason::Unhealthy(_));
         retire.push(Retirement { id: id.to_string(), reason: reason.clone(), drain });
     }
-    let launch: Vec<String> = plan
+    let mut launch: Vec<String> = plan
         .steps
         .iter()
         .filter_map(|s| match s {
@@ -485,7 +489,7 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         .collect();
     let stopping: BTreeSet<String> =
         input.launching.iter().filter(|(_, l)| l.stopped).map(|(id, _)| id.clone()).collect();
-    let pool = if stopped_mode {
+    let mut pool = if stopped_mode {
         crate::warm::decide_warm(&crate::warm::WarmInput {
             desired_instances: env.desired_instances,
             desired_key: &input.desired_key,
@@ -501,6 +505,8 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     for id in &pool.start {
         memory.wake_began.insert(id.clone(), now);
     }
+    let deferred = crate::warm::defer_refill_while_waking(&mut pool, &observations, &stopping);
+    launch.truncate(launch.len() - deferred);
     if spec.may_launch && launch.is_empty() && input.launching.is_empty() {
         // Free to launch and wanting none: failures of launches nobody wants are over.
         events.extend(memory.launch_failures.end());

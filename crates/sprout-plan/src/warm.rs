@@ -70,6 +70,24 @@ pub fn decide_warm(input: &WarmInput) -> WarmDecision {
     WarmDecision { start, stopped_launches: input.launches.saturating_sub(short) }
 }
 
+/// While running capacity comes up (a stopped instance started this pass, or one started or
+/// launched earlier still waiting for its first passing check), the pool's refills wait: they
+/// would compete with the wake for the engine (creating four containers while starting four), and
+/// the wake is what a held request waits for. How many of the plan's launches (the last ones,
+/// the stopped ones) to drop this pass; the next pass after the wake orders them again.
+pub fn defer_refill_while_waking(
+    decision: &mut WarmDecision,
+    observations: &[InstanceObservation],
+    stopping: &BTreeSet<String>,
+) -> usize {
+    let coming_up = !decision.start.is_empty()
+        || observations.iter().any(|o| o.health == InstanceHealth::Pending && !stopping.contains(&o.id));
+    if !coming_up {
+        return 0;
+    }
+    std::mem::take(&mut decision.stopped_launches)
+}
+
 /// A scale-in that would retire a stopped warm instance while more instances run than the
 /// desired count retires a running one instead (the newest, a pending one first), so the pool
 /// stays stopped and the running capacity shrinks as asked.
@@ -95,6 +113,31 @@ pub fn prefer_running_on_scale_in(
         let Some(instead) = running.next() else { break };
         *id = instead.id.clone();
         left -= 1;
+    }
+}
+
+/// With a stopped warm pool and nothing else planned, running instances beyond the desired count
+/// (one left running by a scale-in to the pool, say `sprout scale ENV 0 --warm-pool 1`, or a pool
+/// that was running before its state became stopped) are retired: the next pass refills the
+/// pool with an instance created stopped, so the pool costs no CPU as its state promises. The
+/// ones serving stay first, then the oldest.
+pub fn retire_running_beyond_desired(
+    plan: &mut Plan,
+    observations: &[InstanceObservation],
+    stopped: &BTreeSet<String>,
+    serving: &BTreeSet<String>,
+    (desired_key, desired_instances): (&str, u32),
+) {
+    if !plan.steps.is_empty() {
+        return;
+    }
+    let mut running: Vec<&InstanceObservation> = observations
+        .iter()
+        .filter(|o| o.version == desired_key && o.health == InstanceHealth::Healthy && !stopped.contains(&o.id))
+        .collect();
+    running.sort_by_key(|o| (!serving.contains(&o.id), o.launched_at, o.id.clone()));
+    for o in running.into_iter().skip(desired_instances as usize) {
+        plan.steps.push(Step::Retire { id: o.id.clone(), reason: RetireReason::ScaleIn });
     }
 }
 
@@ -179,5 +222,49 @@ mod tests {
             Plan { steps: vec![Step::Retire { id: "warm".into(), reason: RetireReason::ScaleIn }], ready: false };
         prefer_running_on_scale_in(&mut plan, &o, &set(&["warm"]), 1);
         assert_eq!(plan.steps, vec![Step::Retire { id: "warm".into(), reason: RetireReason::ScaleIn }]);
+    }
+
+    #[test]
+    fn a_running_instance_left_in_a_stopped_pool_is_retired_for_a_stopped_one() {
+        let o = [obs("old", "v1", Healthy, 1), obs("new", "v1", Healthy, 5), obs("s", "v1", Healthy, 7)];
+        let (stopped, none) = (set(&["s"]), set(&[]));
+        // Scaled to 1 with a pool of 1, two running: the one not serving goes, the stopped stays.
+        let mut plan = Plan::default();
+        retire_running_beyond_desired(&mut plan, &o, &stopped, &set(&["new"]), ("v1", 1));
+        assert_eq!(plan.steps, vec![Step::Retire { id: "old".into(), reason: RetireReason::ScaleIn }]);
+        // Scaled to 0: every running one goes.
+        let mut plan = Plan::default();
+        retire_running_beyond_desired(&mut plan, &o, &stopped, &none, ("v1", 0));
+        assert_eq!(plan.retirements().count(), 2);
+        // Pending ones (a wake under way), other versions (a deploy's business) and a plan with
+        // steps of its own are left alone.
+        let waking = [obs("w", "v1", Pending, 9), obs("v0", "v0", Healthy, 1)];
+        let mut plan = Plan::default();
+        retire_running_beyond_desired(&mut plan, &waking, &none, &none, ("v1", 0));
+        assert!(plan.steps.is_empty());
+        let launch = Step::Launch { version: "v1".into() };
+        let mut plan = Plan { steps: vec![launch.clone()], ready: false };
+        retire_running_beyond_desired(&mut plan, &o, &stopped, &none, ("v1", 0));
+        assert_eq!(plan.steps, vec![launch]);
+    }
+
+    #[test]
+    fn refills_wait_until_the_woken_capacity_is_up() {
+        let none = set(&[]);
+        let mut waking = WarmDecision { start: vec!["s".into()], stopped_launches: 1 };
+        assert_eq!(defer_refill_while_waking(&mut waking, &[], &none), 1);
+        assert_eq!(waking, WarmDecision { start: vec!["s".into()], stopped_launches: 0 });
+        // The started instance waits for its first check: still waiting.
+        let pending = [obs("s", "v1", Pending, 1)];
+        let mut refill = WarmDecision { start: vec![], stopped_launches: 1 };
+        assert_eq!(defer_refill_while_waking(&mut refill, &pending, &none), 1);
+        // Pending only because it is itself being created stopped: nothing waits for it.
+        let mut refill = WarmDecision { start: vec![], stopped_launches: 1 };
+        assert_eq!(defer_refill_while_waking(&mut refill, &pending, &set(&["s"])), 0);
+        assert_eq!(refill.stopped_launches, 1);
+        // In service: the pool refills.
+        let up = [obs("s", "v1", Healthy, 1)];
+        let mut refill = WarmDecision { start: vec![], stopped_launches: 1 };
+        assert_eq!(defer_refill_while_waking(&mut refill, &up, &none), 0);
     }
 }
