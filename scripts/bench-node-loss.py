@@ -23,7 +23,8 @@ stop = threading.Event()
 
 
 def log(msg):
-    print(f"bench-node-loss: {now():7.2f}s {msg}", file=sys.stderr, flush=True)
+    wall = time.strftime("%H:%M:%S", time.gmtime()) + f".{int(time.time() * 10) % 10}"
+    print(f"bench-node-loss: {wall} UTC {now():7.2f}s {msg}", file=sys.stderr, flush=True)
 
 
 def status():
