@@ -140,6 +140,7 @@ pub struct Memory {
     /// into service: a wake is timed from it.
     pub wake_began: BTreeMap<String, DateTime<Utc>>,
     /// How long the last instance ordered to serve took to come into service (`hold_bound_ms`).
+    /// The one part the controller also notes in the store and reads back after a restart.
     pub wake_time: Option<Duration>,
 }
 
@@ -351,7 +352,8 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
         {
             memory.failures = 0;
             if let Some(began) = memory.wake_began.remove(&inst.id) {
-                memory.wake_time = Some((now - began).to_std().unwrap_or_default());
+                // Whole milliseconds, as the store keeps it: the same figure before a restart and after.
+                memory.wake_time = Some(Duration::from_millis((now - began).num_milliseconds().max(0) as u64));
             }
             events.extend(memory.launch_failures.served(inst.launched_at));
             let address = address.map(|a| a.to_string()).unwrap_or_default();
@@ -542,13 +544,9 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
     }
     let all_stopped = views.iter().all(|v| stopped.contains(&v.id));
     if env.desired_instances == 0 && all_stopped && crate::scaling::band_of(&env).max > 0 {
-        // Scaled to zero by the autoscaler, which a held request wakes: planned, nothing to fix.
-        (status, causes) = (HealthStatus::Info, vec!["scaled to zero, wakes on the next request".into()]);
-        let configured = env.options.scaling.queue.max_wait_ms;
-        causes.push(crate::scaling::wake::describe_hold(memory.wake_time, configured));
-        if !stopped.is_empty() {
-            causes.push(format!("{} stopped warm instance(s) start on the next request", stopped.len()));
-        }
+        // Scaled to zero by the autoscaler, which demand wakes: planned, nothing to fix.
+        status = HealthStatus::Info;
+        causes = crate::scaling::wake::at_zero_causes(&env, memory.wake_time, stopped.len());
     }
     for v in views.iter_mut().filter(|v| stopped.contains(&v.id)) {
         v.status = HealthStatus::Info;

@@ -79,6 +79,23 @@ impl sprout_store::CronStore for RacingStore {
     }
 }
 
+/// Measures pass straight through.
+#[async_trait]
+impl sprout_store::MeasureStore for RacingStore {
+    async fn get_wake_time(&self, app: &str, env: &str) -> Result<Option<std::time::Duration>> {
+        self.inner.get_wake_time(app, env).await
+    }
+    async fn set_wake_time(
+        &self,
+        app: &str,
+        env: &str,
+        wake: std::time::Duration,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        self.inner.set_wake_time(app, env, wake, at).await
+    }
+}
+
 #[async_trait]
 impl Store for RacingStore {
     async fn update_environment(&self, env: &mut EnvironmentRecord) -> Result<()> {

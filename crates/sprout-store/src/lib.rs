@@ -8,6 +8,7 @@ pub mod access;
 pub mod certs;
 pub mod cron;
 pub mod lifecycle;
+pub mod measures;
 pub mod memory;
 pub mod model;
 pub mod notify;
@@ -21,6 +22,7 @@ pub use access::*;
 pub use certs::*;
 pub use cron::*;
 pub use lifecycle::*;
+pub use measures::*;
 pub use memory::MemoryStore;
 pub use model::*;
 pub use notify::*;
@@ -90,9 +92,10 @@ fn classify(err: sqlx::Error) -> StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// The control plane's store; its notification tables are `NotifyStore`'s.
+/// The control plane's store; its notification tables are `NotifyStore`'s, its periodic jobs'
+/// `CronStore`'s, its environments' measures `MeasureStore`'s.
 #[async_trait]
-pub trait Store: NotifyStore + CronStore + Send + Sync + 'static {
+pub trait Store: NotifyStore + CronStore + MeasureStore + Send + Sync + 'static {
     async fn create_application(&self, app: &Application) -> Result<()>;
     async fn get_application(&self, name: &str) -> Result<Application>;
     async fn list_applications(&self) -> Result<Vec<Application>>;

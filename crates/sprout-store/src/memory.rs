@@ -44,9 +44,12 @@ struct Data {
     acme: BTreeMap<String, AcmeRecord>,
     /// Periodic jobs' runs by (app, env, job).
     cron_runs: BTreeMap<(String, String, String), crate::CronRun>,
+    /// Last measured wakes by (app, env).
+    wake_times: BTreeMap<(String, String), std::time::Duration>,
 }
 
 mod access;
+mod measures;
 
 /// The in-memory store.
 #[derive(Default)]
@@ -256,6 +259,7 @@ impl Store for MemoryStore {
         // Its events stay: they are the environment's history.
         self.with(|d| {
             d.secrets.retain(|(a, e, _), _| !(a == app && e == name));
+            d.wake_times.remove(&key(app, name));
             d.environments
                 .remove(&key(app, name))
                 .map(|_| ())

@@ -6,6 +6,7 @@
 mod access;
 mod cron;
 mod lifecycle;
+mod measures;
 mod notify;
 mod registry;
 mod rows;
@@ -310,7 +311,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_environment(&self, app: &str, name: &str) -> Result<()> {
-        // Its events stay: they are the environment's history. Its secrets go with it.
+        // Its events stay: they are the environment's history. Its secrets and measures go with it.
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM environments WHERE app = ? AND name = ?")
             .bind(app)
@@ -318,6 +319,8 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM secrets WHERE app = ? AND env = ?").bind(app).bind(name).execute(&mut *tx).await?;
+        // A new environment of the same name has not woken yet.
+        sqlx::query("DELETE FROM wake_times WHERE app = ? AND env = ?").bind(app).bind(name).execute(&mut *tx).await?;
         tx.commit().await?;
         if done.rows_affected() == 0 {
             return Err(not_found("environment", format!("{app}/{name}")));

@@ -3,8 +3,8 @@
 //! first request then gets a 200 (held, not refused) and brings exactly one instance; after it
 //! is back at zero, 50 concurrent first requests bring what the target asks for, not 50. A
 //! request to an environment at zero while a new version is being deployed is served by the new
-//! version; a restarted server keeps an environment at zero there, and a request after the
-//! restart still wakes it.
+//! version; a restarted server keeps an environment at zero there, with the hold bound of the
+//! wake it measured before, and a request after the restart still wakes it.
 
 #![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
 
@@ -57,6 +57,13 @@ fn example_at_zero(app: &str) -> Server {
     server.cli_ok(&[&scale[..], &["--queue-wait-ms", "20000"]].concat());
     at_zero(&server);
     server
+}
+
+/// The cause that says how long requests are held at zero.
+fn hold_cause(status: &serde_json::Value) -> String {
+    let causes = status["causes"].as_array().cloned().unwrap_or_default();
+    let held = causes.iter().filter_map(|c| c.as_str()).find(|c| c.starts_with("requests held up to"));
+    held.unwrap_or_else(|| panic!("no hold bound among the causes: {status}")).to_string()
 }
 
 fn at_zero(server: &Server) -> serde_json::Value {
@@ -130,6 +137,9 @@ fn an_environment_at_zero_stays_there_across_a_restart_and_still_wakes() {
     require_example_images();
     let app = unique_app("zerorestart");
     let mut server = example_at_zero(&app);
+    // The wake measured by the first launch sets the hold, and is kept across the restart.
+    let hold = hold_cause(&server.status("web"));
+    assert!(hold.contains("its measured wake"), "{hold}");
     server.stop(false);
     server.spawn();
     // Past the scale-in window and a few controller passes: nothing woke it on its own.
@@ -137,6 +147,7 @@ fn an_environment_at_zero_stays_there_across_a_restart_and_still_wakes() {
     let s = server.status("web");
     assert_eq!((s["desired_instances"].as_u64(), instance_ids(&s).len()), (Some(0), 0), "still at zero: {s}");
     assert!(s["causes"].to_string().contains("scaled to zero, wakes on the next request"), "{s}");
+    assert_eq!(hold_cause(&s), hold, "the restarted server holds for the wake measured before: {s}");
     let code = held_get(&server.http, &format!("web.{app}.localhost")).unwrap_or(0);
     assert_eq!(code, 200, "a request after the restart wakes it");
     assert_eq!(instance_ids(&server.status("web")).len(), 1);

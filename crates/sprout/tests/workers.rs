@@ -2,7 +2,8 @@
 //! with no container on host port 80 becomes a worker environment on its own: it runs, its health
 //! comes from its containers, its host name answers 404 (no route), and it scales by a queue
 //! reading from a test HTTP server on loopback, out and back in; a web environment of it is
-//! refused with the way out.
+//! refused with the way out. With `scaling.min=0` an idle queue takes it to zero, which it says,
+//! and the first reading above zero wakes one instance at once (issue 13).
 #![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
 
 mod common;
@@ -108,4 +109,25 @@ fn a_worker_runs_without_a_route_and_scales_by_its_queue() {
         server.cli_ok(&["events", "work", "--limit", "50"]).contains("Queue reading http://127.0.0.1:9/none failed")
     });
     assert_eq!(server.status("work")["desired_instances"], 1);
+
+    // Scale to zero: an idle queue takes it to 0, and the first reading above 0 wakes it at
+    // once. The scale-out window is far longer than the wait below, so only the wake can do it.
+    let zero =
+        ["config", "set", "work", &format!("scaling.queue_url={url}"), "scaling.min=0", "scaling.scale_out_window=600"];
+    server.cli_ok(&zero);
+    eventually("scaled in to zero on an empty queue", 60, || {
+        let s = server.status("work");
+        s["desired_instances"] == 0 && s["instances"].as_array().is_some_and(|i| i.is_empty())
+    });
+    let s = server.status("work");
+    assert!(s["causes"].to_string().contains("scaled to zero, wakes when the queue has work"), "{s}");
+    assert_eq!(s["health"], "Green", "planned: no alert");
+    let health = server.cli_ok(&["health", "work"]);
+    assert!(health.contains("scaled to zero, wakes when the queue has work"), "{health}");
+    assert!(!health.contains("next request") && !health.contains("requests held"), "{health}");
+    depth.store(3, Ordering::Relaxed);
+    eventually("woken by a queue of 3", 60, || in_service(&server, "work") == 1);
+    let events = server.cli_ok(&["events", "work", "--limit", "200"]);
+    assert!(events.contains("queue depth 3 with no instance running: woken at once: desired 0 -> 1"), "{events}");
+    assert_eq!(server.status("work")["desired_instances"], 1, "one instance for 3 jobs at 10 per instance");
 }

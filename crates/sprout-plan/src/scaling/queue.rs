@@ -3,7 +3,11 @@
 //! reading has stayed above the current capacity for the scale-out window (its lowest value
 //! there sets the size), in only to the largest size the reading needed over the whole
 //! stabilisation window. Seconds without a fresh reading stop both: the planner never acts on a
-//! reading it does not have. Not here: polling the URL (the server's autoscale controller).
+//! reading it does not have. At zero (`scaling.min=0`, scaled in on an empty queue) there is no
+//! capacity for a window to confirm anything against, and jobs wait on nobody: the first fresh
+//! reading above zero orders one instance at once, as a held request wakes a web environment,
+//! and the window then sizes the rest in the usual way. Not here: polling the URL (the server's
+//! autoscale controller).
 
 use sprout_model::scaling::ScalingSettings;
 
@@ -20,6 +24,9 @@ pub(super) fn track(
     let target = settings.target_queue_per_instance.filter(|t| *t > 0.0 && settings.queue_url.is_some())?;
     let from = current.desired;
     let need = |depth: f64| ((depth / target) - 1e-9).ceil().max(0.0) as u32;
+    if let Some(woken) = wake(window, current, band) {
+        return Some(woken);
+    }
     let readings = |n: usize| -> Option<Vec<f64>> {
         (window.len() >= n).then(|| window[window.len() - n..].iter().map(|s| s.queue_depth).collect())?
     };
@@ -57,6 +64,18 @@ pub(super) fn track(
         }
     }
     None
+}
+
+/// At zero with no instance serving or starting, the latest reading above zero orders one
+/// instance (within the band), whatever the window and the scale-out cooldown say: nothing runs
+/// the jobs meanwhile, so waiting would only delay the first of them.
+fn wake(window: &[MetricSample], current: Counts, band: Band) -> Option<(u32, String)> {
+    let depth = window.last()?.queue_depth.filter(|d| *d > 0.0)?;
+    if current.desired > 0 || current.in_service > 0 || current.starting > 0 || band.max == 0 {
+        return None;
+    }
+    let to = band.clamp(1).max(1);
+    Some((to, format!("queue depth {} with no instance running: woken at once", thousands(depth))))
 }
 
 #[cfg(test)]
@@ -126,6 +145,41 @@ mod tests {
         assert_eq!(track(&settings(), &w, counts(5), BAND, (true, false)), None, "cooldown");
         let starting = Counts { desired: 5, in_service: 4, starting: 1 };
         assert_eq!(track(&settings(), &w, starting, BAND, (true, true)), None, "capacity still starting");
+    }
+
+    #[test]
+    fn at_zero_the_first_reading_above_zero_wakes_one_instance_at_once() {
+        let band = Band { min: 0, max: 5 };
+        let zero = Counts::default();
+        // One reading, far short of the 3 s window, and a scale-out cooldown still running.
+        let w = window(&[None, Some(0.0), Some(45.0)]);
+        let (to, why) = track(&settings(), &w, zero, band, (false, true)).unwrap();
+        assert_eq!(to, 1, "one instance at once; the window sizes the rest");
+        assert_eq!(why, "queue depth 45 with no instance running: woken at once");
+        // The window then orders the rest as usual.
+        let w = window(&[Some(45.0), Some(45.0), Some(45.0)]);
+        assert_eq!(track(&settings(), &w, counts(1), band, (true, true)).unwrap().0, 5);
+    }
+
+    #[test]
+    fn an_empty_or_stale_reading_or_an_instance_on_its_way_wakes_nothing() {
+        let band = Band { min: 0, max: 5 };
+        let zero = Counts::default();
+        assert_eq!(track(&settings(), &window(&[Some(0.0), Some(0.0), Some(0.0)]), zero, band, (true, true)), None);
+        assert_eq!(track(&settings(), &window(&[Some(9.0), Some(9.0), None]), zero, band, (true, true)), None);
+        let ordered = Counts { desired: 1, in_service: 0, starting: 1 };
+        assert_eq!(track(&settings(), &window(&[Some(9.0)]), ordered, band, (true, true)), None);
+        let off = Band { min: 0, max: 0 };
+        assert_eq!(track(&settings(), &window(&[Some(9.0)]), zero, off, (true, true)), None, "turned off on purpose");
+    }
+
+    #[test]
+    fn an_idle_queue_scales_in_to_zero_when_the_band_allows() {
+        let band = Band { min: 0, max: 5 };
+        let w = window(&[Some(0.0); 5]);
+        let (to, why) = track(&settings(), &w, counts(1), band, (true, true)).unwrap();
+        assert_eq!(to, 0);
+        assert!(why.contains("at most 0"), "{why}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use sprout_model::environment::{EnvStatus, EnvironmentRecord};
+use sprout_model::options::Tier;
 use sprout_model::scaling::MAX_QUEUE_WAIT_MS;
 
 use super::band_of;
@@ -67,6 +68,29 @@ pub fn describe_hold(measured: Option<Duration>, configured_ms: u64) -> String {
     }
 }
 
+/// What `sprout status` and `sprout health` say of an environment scaled to zero: what wakes
+/// it, how long a web environment's requests are held meanwhile, and its stopped warm
+/// instances. A worker has no requests to hold: a queue reading above zero wakes it, or, with
+/// no queue to read, a scheduled action or a `sprout scale`.
+pub fn at_zero_causes(env: &EnvironmentRecord, measured: Option<Duration>, stopped: usize) -> Vec<String> {
+    let s = &env.options.scaling;
+    let (wakes, start) = match env.options.tier {
+        Tier::Web => ("scaled to zero, wakes on the next request", "on the next request"),
+        Tier::Worker if s.queue_url.is_some() && s.target_queue_per_instance.is_some() => {
+            ("scaled to zero, wakes when the queue has work", "when the queue has work")
+        }
+        Tier::Worker => ("scaled to zero, wakes at a scheduled action or `sprout scale`", "when it wakes"),
+    };
+    let mut causes = vec![wakes.to_string()];
+    if env.options.tier == Tier::Web {
+        causes.push(describe_hold(measured, s.queue.max_wait_ms));
+    }
+    if stopped > 0 {
+        causes.push(format!("{stopped} stopped warm instance(s) start {start}"));
+    }
+    causes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +112,22 @@ mod tests {
         e.options.capacity = CapacityOptions { min: Some(min), max: Some(max) };
         e.options.scaling.target_rps = target;
         e
+    }
+
+    #[test]
+    fn at_zero_a_web_environment_waits_for_a_request_and_a_worker_for_its_queue() {
+        let web = env(0, 0, 4, Some(5.0));
+        let causes = at_zero_causes(&web, Some(Duration::from_secs(2)), 1);
+        assert_eq!(causes[0], "scaled to zero, wakes on the next request");
+        assert!(causes[1].starts_with("requests held up to 3.0 s"), "{causes:?}");
+        assert_eq!(causes[2], "1 stopped warm instance(s) start on the next request");
+        let mut worker = env(0, 0, 4, None);
+        worker.options.tier = Tier::Worker;
+        worker.options.scaling.queue_url = Some("http://127.0.0.1:9/depth".into());
+        worker.options.scaling.target_queue_per_instance = Some(10.0);
+        assert_eq!(at_zero_causes(&worker, None, 0), ["scaled to zero, wakes when the queue has work"]);
+        worker.options.scaling.queue_url = None;
+        assert_eq!(at_zero_causes(&worker, None, 0), ["scaled to zero, wakes at a scheduled action or `sprout scale`"]);
     }
 
     #[test]

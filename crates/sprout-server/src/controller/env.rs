@@ -73,6 +73,12 @@ impl EnvController {
         if !worker {
             self.ctx.routing.set_in_service(&self.app, &self.env, Default::default());
         }
+        // The last wake measured before a restart: an environment at zero holds requests for
+        // as long as a wake really takes, not the unmeasured default.
+        match self.ctx.store.get_wake_time(&self.app, &self.env).await {
+            Ok(wake) => self.memory.wake_time = wake,
+            Err(e) => tracing::warn!(app = %self.app, env = %self.env, "cannot read the measured wake: {e}"),
+        }
         loop {
             // Listen for the global kick before the pass (`notify_waiters` keeps no permit); the
             // environment's own wake-up keeps one.
@@ -243,6 +249,12 @@ impl EnvController {
             None => {}
         }
         self.launches.forget_failures(plan.launch_failures_noted);
+        if let Some(wake) = plan.memory.wake_time.filter(|w| Some(*w) != self.memory.wake_time) {
+            // Lost if this write fails: the next wake is measured and noted again.
+            if let Err(e) = self.ctx.store.set_wake_time(&self.app, &self.env, wake, now).await {
+                tracing::warn!(app = %self.app, env = %self.env, "cannot note the measured wake: {e}");
+            }
+        }
         self.memory = plan.memory;
         for event in plan.events {
             self.ctx.emit(&self.app, Some(&self.env), event).await;

@@ -7,6 +7,7 @@ mod cron;
 mod environments;
 mod events;
 mod lifecycle;
+mod measures;
 mod notify;
 mod registry;
 
@@ -35,6 +36,7 @@ pub async fn run(store: &dyn Store) {
     registry::registry(store).await;
     notify::notify(store).await;
     cron::cron(store).await;
+    measures::measures(store).await;
 }
 
 fn app(name: &str, seconds: i64) -> Application {
