@@ -24,7 +24,7 @@ const MAX_DEPTH: usize = 8;
 const MAX_FILES: usize = 200;
 
 /// Some lines of one log of one container of one instance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct LogChunk {
     pub instance: String,
     pub container: String,
@@ -34,6 +34,25 @@ pub struct LogChunk {
     /// True when the instance still runs.
     pub live: bool,
     pub text: String,
+}
+
+/// Writes `chunks` as a tar (`eb logs --all`'s bundle; `sprout logs --bundle` and the console's
+/// download): each as `ENV/INSTANCE/<source>`, engine logs as `ENV/INSTANCE/docker-logs/<container>.log`,
+/// stamped `mtime` (seconds since the epoch). Returns how many files it wrote.
+pub fn write_bundle<W: std::io::Write>(out: W, env: &str, chunks: &[LogChunk], mtime: u64) -> std::io::Result<usize> {
+    let mut tar = tar::Builder::new(out);
+    for ch in chunks {
+        let rel =
+            if ch.source == "docker" { format!("{DOCKER_LOGS_DIR}/{}.log", ch.container) } else { ch.source.clone() };
+        let mut h = tar::Header::new_gnu();
+        h.set_size(ch.text.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(mtime);
+        h.set_cksum();
+        tar.append_data(&mut h, format!("{env}/{}/{rel}", ch.instance), ch.text.as_bytes())?;
+    }
+    tar.into_inner()?;
+    Ok(chunks.len())
 }
 
 /// Which logs a request wants.

@@ -20,11 +20,14 @@ use tower::ServiceExt;
 
 const ADMIN: &str = "sprout_console_admin";
 const DEPLOY: &str = "sprout_console_deploy";
+const READ: &str = "sprout_console_read";
 
 async fn console(envs: usize) -> (Router, Ctx) {
     let dir = tempfile::tempdir().unwrap().keep();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let engine: Arc<dyn Engine> = Arc::new(FakeEngine::new());
+    let fake = FakeEngine::new();
+    fake.add_image("web:1");
+    let engine: Arc<dyn Engine> = Arc::new(fake);
     let ctx = Ctx::new(
         store,
         engine,
@@ -33,7 +36,9 @@ async fn console(envs: usize) -> (Router, Ctx) {
         Settings::new(dir, "c".into()),
     );
     let now = ctx.clock.now();
-    for (name, token, scope) in [("admin", ADMIN, Scope::Admin), ("ci", DEPLOY, Scope::Deploy)] {
+    for (name, token, scope) in
+        [("admin", ADMIN, Scope::Admin), ("ci", DEPLOY, Scope::Deploy), ("viewer", READ, Scope::Read)]
+    {
         ctx.store.insert_token(&TokenRecord::unlimited(name, hash_token(token), scope, now)).await.unwrap();
     }
     for a in 0..envs.div_ceil(10) {
@@ -55,22 +60,26 @@ struct Answer {
     cookies: Vec<String>,
     location: Option<String>,
     body: String,
+    bytes: Vec<u8>,
 }
 
 async fn send(r: &Router, method: &str, path: &str, cookie: &str, form: Option<&str>) -> Answer {
-    let mut req = Request::builder().method(method).uri(path);
+    send_with(r, Request::builder().method(method).uri(path), cookie, form.map(|f| f.as_bytes().to_vec())).await
+}
+
+async fn send_with(r: &Router, mut req: axum::http::request::Builder, cookie: &str, form: Option<Vec<u8>>) -> Answer {
     if !cookie.is_empty() {
         req = req.header(header::COOKIE, cookie);
     }
-    if form.is_some() {
+    if form.is_some() && !req.headers_ref().is_some_and(|h| h.contains_key(header::CONTENT_TYPE)) {
         req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
     }
-    let resp = r.clone().oneshot(req.body(Body::from(form.unwrap_or("").to_string())).unwrap()).await.unwrap();
+    let resp = r.clone().oneshot(req.body(Body::from(form.unwrap_or_default())).unwrap()).await.unwrap();
     let cookies = resp.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
     let location = resp.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_string());
     let status = resp.status();
     let body = axum::body::to_bytes(resp.into_body(), 1 << 24).await.unwrap();
-    Answer { status, cookies, location, body: String::from_utf8_lossy(&body).into_owned() }
+    Answer { status, cookies, location, body: String::from_utf8_lossy(&body).into_owned(), bytes: body.to_vec() }
 }
 
 fn csrf_of(page: &str) -> String {
@@ -174,6 +183,180 @@ async fn forms_follow_the_scope_and_a_forged_post_changes_nothing() {
     assert!(!tokens.body.contains(&hash_token(DEPLOY)) && !tokens.body.contains(DEPLOY), "no token, no hash");
     let tokens = send(&r, "GET", "/console/tokens", &ci, None).await;
     assert!(tokens.body.contains("needs a token of scope admin"), "{}", tokens.body);
+}
+
+/// Posts a console form as `session`; returns the message the next page shows.
+async fn post(r: &Router, session: &str, path: &str, form: &str) -> String {
+    let sent = send(r, "POST", path, session, Some(form)).await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{path}: {}", sent.body);
+    let to = sent.location.unwrap();
+    let page = send(r, "GET", &to, session, None).await;
+    let key = "id=\"flash\">";
+    let at = page.body.find(key).unwrap_or_else(|| panic!("{to} shows a message: {}", page.body)) + key.len();
+    page.body[at..].split("</p>").next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn clone_swap_removals_and_saved_configurations_follow_the_scope() {
+    let (r, ctx) = console(2).await;
+    let admin = sign_in(&r, ADMIN).await;
+    let ci = sign_in(&r, DEPLOY).await;
+    let viewer = sign_in(&r, READ).await;
+    let page = send(&r, "GET", "/console/apps/app0/env0", &admin, None).await;
+    for id in ["clone-submit", "swap-submit", "save-submit", "upload-form"] {
+        assert!(page.body.contains(id), "admin sees {id}");
+    }
+    let csrf = csrf_of(&page.body);
+    let ci_page = send(&r, "GET", "/console/apps/app0/env0", &ci, None).await;
+    for id in ["clone-submit", "swap-submit", "save-submit"] {
+        assert!(!ci_page.body.contains(id), "a deploy token sees no {id}");
+    }
+    assert!(ci_page.body.contains("upload-form"), "a deploy token uploads");
+    let ci_csrf = csrf_of(&ci_page.body);
+    let read_page = send(&r, "GET", "/console/apps/app0/env0", &viewer, None).await;
+    assert!(
+        !read_page.body.contains("upload-form")
+            && !read_page.body.contains("<form method=\"post\" action=\"/console/apps")
+    );
+
+    // Forged: nothing is cloned.
+    let forged = send(&r, "POST", "/console/apps/app0/env0/clone", &admin, Some("name=copy")).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(ctx.store.get_environment("app0", "copy").await.is_err());
+    // The API refuses a deploy token, and says so in its words.
+    let said = post(&r, &ci, "/console/apps/app0/env0/clone", &format!("csrf={ci_csrf}&name=copy")).await;
+    assert!(said.starts_with("Refused: ") && said.contains("needs a token of scope admin"), "{said}");
+    let said = post(&r, &admin, "/console/apps/app0/env0/clone", &format!("csrf={csrf}&name=env1")).await;
+    assert!(said.contains("Refused: environment app0/env1 already exists"), "{said}");
+    // A clone opens the new environment's page.
+    let sent = send(&r, "POST", "/console/apps/app0/env0/clone", &admin, Some(&format!("csrf={csrf}&name=copy"))).await;
+    assert_eq!(sent.location.as_deref(), Some("/console/apps/app0/copy"));
+    let copy = ctx.store.get_environment("app0", "copy").await.unwrap();
+    assert_eq!(copy.version_label, "v1");
+
+    // Swap: the API's check, then the host names change places.
+    let said = post(&r, &admin, "/console/apps/app0/env0/swap", &format!("csrf={csrf}&with=env0")).await;
+    assert!(said.contains("Refused: swap needs two different environments"), "{said}");
+    let said = post(&r, &ci, "/console/apps/app0/env0/swap", &format!("csrf={ci_csrf}&with=env1")).await;
+    assert!(said.contains("needs a token of scope admin"), "{said}");
+    let said = post(&r, &admin, "/console/apps/app0/env0/swap", &format!("csrf={csrf}&with=env1")).await;
+    assert!(said.contains("host names swapped"), "{said}");
+    let env0 = ctx.store.get_environment("app0", "env0").await.unwrap();
+    assert_eq!(env0.options.routing.cname.as_deref(), Some("env1"));
+
+    // Removing a secret and a property (deploy scope, like setting them).
+    post(&r, &ci, "/console/apps/app0/env0/secret", &format!("csrf={ci_csrf}&name=API_KEY&value=s3cr3tvalue")).await;
+    post(&r, &ci, "/console/apps/app0/env0/property", &format!("csrf={ci_csrf}&name=MODE&value=fast")).await;
+    let page = send(&r, "GET", "/console/apps/app0/env0", &ci, None).await;
+    assert!(page.body.contains("remove-secret-API_KEY") && page.body.contains("remove-property-MODE"));
+    let read_page = send(&r, "GET", "/console/apps/app0/env0", &viewer, None).await;
+    assert!(read_page.body.contains("API_KEY") && !read_page.body.contains("remove-secret-API_KEY"));
+    let said = post(&r, &ci, "/console/apps/app0/env0/secret-remove", &format!("csrf={ci_csrf}&name=NOPE")).await;
+    assert!(said.starts_with("Refused: "), "{said}");
+    let said = post(&r, &ci, "/console/apps/app0/env0/secret-remove", &format!("csrf={ci_csrf}&name=API_KEY")).await;
+    assert!(said.contains("secret API_KEY removed"), "{said}");
+    assert!(ctx.store.list_secrets("app0", "env0").await.unwrap().is_empty());
+    let said = post(&r, &ci, "/console/apps/app0/env0/property-remove", &format!("csrf={ci_csrf}&name=MODE")).await;
+    assert!(said.contains("property MODE removed"), "{said}");
+    assert!(!ctx.store.get_environment("app0", "env0").await.unwrap().variables.contains_key("MODE"));
+
+    // Saved configurations: save (admin), listed, applied to another environment, deleted.
+    let said = post(&r, &ci, "/console/apps/app0/env0/config-save", &format!("csrf={ci_csrf}&name=base")).await;
+    assert!(said.contains("needs a token of scope admin"), "{said}");
+    post(&r, &admin, "/console/apps/app0/env0/scaling", &format!("csrf={csrf}&min=2&max=7")).await;
+    post(&r, &admin, "/console/apps/app0/env0/property", &format!("csrf={csrf}&name=TIER&value=gold")).await;
+    let said = post(&r, &admin, "/console/apps/app0/env0/config-save", &format!("csrf={csrf}&name=base")).await;
+    assert!(said.contains("configuration of env0 saved as base"), "{said}");
+    let page = send(&r, "GET", "/console/apps/app0/env1", &admin, None).await;
+    assert!(page.body.contains("apply-config-base") && page.body.contains("delete-config-base"), "{}", page.body);
+    let ci_page = send(&r, "GET", "/console/apps/app0/env1", &ci, None).await;
+    assert!(ci_page.body.contains("<code>base</code>") && !ci_page.body.contains("apply-config-base"));
+    let said = post(&r, &admin, "/console/apps/app0/env1/config-apply", &format!("csrf={csrf}&name=nope")).await;
+    assert!(said.contains("Refused: saved configuration nope of app0 not found"), "{said}");
+    let said = post(&r, &admin, "/console/apps/app0/env1/config-apply", &format!("csrf={csrf}&name=base")).await;
+    assert!(said.contains("saved configuration base applied to env1"), "{said}");
+    let env1 = ctx.store.get_environment("app0", "env1").await.unwrap();
+    assert_eq!((env1.options.capacity.max, env1.variables.get("TIER").map(String::as_str)), (Some(7), Some("gold")));
+    let said = post(&r, &admin, "/console/apps/app0/env1/config-delete", &format!("csrf={csrf}&name=base")).await;
+    assert!(said.contains("saved configuration base deleted"), "{said}");
+    assert!(ctx.store.get_saved_configurations("app0").await.unwrap().is_empty());
+}
+
+/// A bundle holding only `Dockerrun.aws.json`, as a tar.
+fn bundle() -> Vec<u8> {
+    let def = r#"{"AWSEBDockerrunVersion": 2, "containerDefinitions": [
+        {"name": "web", "image": "web:1", "essential": true, "memory": 32,
+         "portMappings": [{"hostPort": 80, "containerPort": 80}]}]}"#;
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(def.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    tar.append_data(&mut h, "Dockerrun.aws.json", def.as_bytes()).unwrap();
+    tar.into_inner().unwrap()
+}
+
+#[tokio::test]
+async fn a_bundle_uploaded_from_the_page_becomes_a_version_and_deploys() {
+    let (r, ctx) = console(1).await;
+    let ci = sign_in(&r, DEPLOY).await;
+    let viewer = sign_in(&r, READ).await;
+    let page = send(&r, "GET", "/console/apps/app0/env0", &ci, None).await;
+    let csrf = csrf_of(&page.body);
+    let upload = |session: &str, csrf: &str, query: &str, body: Vec<u8>| {
+        let req = Request::post(format!("/console/apps/app0/env0/upload?{query}"))
+            .header("x-csrf-token", csrf)
+            .header(header::CONTENT_TYPE, "application/octet-stream");
+        let session = session.to_string();
+        let r = r.clone();
+        async move { send_with(&r, req, &session, Some(body)).await }
+    };
+    let forged = upload(&ci, "wrong", "label=v2", bundle()).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(ctx.store.get_version("app0", "v2").await.is_err(), "nothing uploaded");
+    let refused = upload(&ci, &csrf, "label=v2", b"not an archive".to_vec()).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("Refused: "), "{}", refused.body);
+    let read_csrf = csrf_of(&send(&r, "GET", "/console/", &viewer, None).await.body);
+    let refused = upload(&viewer, &read_csrf, "label=v2", bundle()).await;
+    assert!(refused.body.contains("needs a token of scope deploy"), "{}", refused.body);
+
+    let done = upload(&ci, &csrf, "label=v2&description=from+the+console&deploy=on", bundle()).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("version v2 uploaded; deploying it to env0"), "{}", done.body);
+    assert_eq!(ctx.store.get_version("app0", "v2").await.unwrap().description, "from the console");
+    let shown = send(&r, "GET", "/console/apps/app0/env0", &ci, None).await;
+    assert!(shown.body.contains("version v2 uploaded"), "the next page says so");
+    assert_eq!(ctx.store.get_environment("app0", "env0").await.unwrap().version_label, "v2", "a deploy of v2 began");
+}
+
+#[tokio::test]
+async fn logs_page_follows_and_downloads_the_bundle() {
+    let (r, ctx) = console(1).await;
+    // A retired instance's saved log: in the download (every log), not in the tail.
+    let dir = ctx.settings.data_dir.join("instances/app0/env0/i-gone/logs/web");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("access.log"), "GET / 200\n").unwrap();
+    let viewer = sign_in(&r, READ).await;
+    let page = send(&r, "GET", "/console/apps/app0/env0/logs", &viewer, None).await;
+    assert!(page.body.contains("id=\"follow\"") && page.body.contains("id=\"download\""), "{}", page.body);
+    let tail = send(&r, "GET", "/console/apps/app0/env0/logs/tail", &viewer, None).await;
+    let v: serde_json::Value = serde_json::from_str(&tail.body).unwrap();
+    assert_eq!(v["logs"], serde_json::json!([]), "no running instance: {v}");
+
+    let forged = send(&r, "POST", "/console/apps/app0/env0/logs/bundle", &viewer, Some("csrf=x")).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let csrf = csrf_of(&page.body);
+    let got = send(&r, "POST", "/console/apps/app0/env0/logs/bundle", &viewer, Some(&format!("csrf={csrf}"))).await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+    let mut files = Vec::new();
+    for entry in tar::Archive::new(&got.bytes[..]).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+        files.push((entry.path().unwrap().display().to_string(), text));
+    }
+    assert_eq!(files, [("env0/i-gone/logs/web/access.log".to_string(), "GET / 200\n".to_string())]);
 }
 
 #[tokio::test]

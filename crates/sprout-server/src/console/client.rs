@@ -41,18 +41,29 @@ pub async fn call<T: DeserializeOwned>(
     path: &str,
     body: Option<Value>,
 ) -> Result<T, String> {
+    match body {
+        Some(v) => send(st, s, method, path, Some("application/json"), Body::from(v.to_string())).await,
+        None => send(st, s, method, path, None, Body::empty()).await,
+    }
+}
+
+/// Like `call`, with a body as it comes (an uploaded bundle, streamed through, never held whole).
+pub async fn send<T: DeserializeOwned>(
+    st: &ConsoleState,
+    s: &Session,
+    method: Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: Body,
+) -> Result<T, String> {
     let mut req = Request::builder()
         .method(method.clone())
         .uri(format!("/api/v1{path}"))
         // As the session's token, named by its hash: the token itself is not kept.
         .extension(TokenHash(s.token_hash.clone()));
-    let body = match body {
-        Some(v) => {
-            req = req.header(header::CONTENT_TYPE, "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
+    if let Some(t) = content_type {
+        req = req.header(header::CONTENT_TYPE, t);
+    }
     let req = req.body(body).map_err(|e| format!("cannot build the request {method} {path}: {e}"))?;
     let resp = match st.api.clone().oneshot(req).await {
         Ok(r) => r,

@@ -1,6 +1,7 @@
 //! The console's forms: each POST is checked for the session's CSRF token first, then turned
 //! into the API call the CLI makes for the same operation (deploy, abort, scaling, schedules,
-//! configuration, terminate), whose answer (or error, word for word) is shown on the next page.
+//! configuration, terminate; clone, swap, removals and saved configurations in `env_ops`),
+//! whose answer (or error, word for word) is shown on the next page.
 //! Also the draft schedule's preview as the user types (the planner's own `validate_action` and
 //! `preview`, as the API's preview uses them) and the 7-day timeline drawn as SVG.
 
@@ -61,7 +62,7 @@ pub async fn submit(
         return forged();
     }
     let base = format!("/apps/{}/environments/{}", seg(&app), seg(&env));
-    let page = format!("/console/apps/{}/{}", seg(&app), seg(&env));
+    let mut to = format!("/console/apps/{}/{}", seg(&app), seg(&env));
     let done: Result<String, String> = async {
         match op.as_str() {
             "deploy" => {
@@ -132,11 +133,19 @@ pub async fn submit(
                 call::<Value>(&st, &s, Method::DELETE, &base, None).await?;
                 Ok(format!("{env} is terminating"))
             }
-            other => Err(format!("no such operation: {other}")),
+            other => {
+                let done = super::env_ops::submit(&st, &s, &app, &env, other, &f).await?;
+                if let Some(next) = done.next {
+                    to = next;
+                }
+                Ok(done.message)
+            }
         }
     }
     .await;
-    let to = if op == "terminate" && done.is_ok() { "/console/".to_string() } else { page };
+    if op == "terminate" && done.is_ok() {
+        to = "/console/".to_string();
+    }
     st.sessions.flash(&s.id, done.unwrap_or_else(|e| format!("Refused: {e}")));
     see_other(&to, vec![])
 }

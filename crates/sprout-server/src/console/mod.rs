@@ -10,14 +10,17 @@
 
 mod admin;
 pub mod client;
+mod env_ops;
 mod forms;
 pub mod history;
 mod lists;
 mod live;
+mod logs;
 mod overview;
 mod page;
 pub mod session;
 mod sign;
+mod upload;
 
 use std::sync::Arc;
 
@@ -67,7 +70,11 @@ pub fn router(ctx: Ctx, api: Router, secure: bool, history: Arc<history::History
         .route("/console/certificates/{id}/{op}", post(admin::certificates::change))
         .route("/console/domains/{app}", get(admin::domains::show))
         .route("/console/domains/{app}/{op}", post(admin::domains::change))
-        .route("/console/apps/{app}/{env}/logs", get(lists::logs))
+        .route("/console/apps/{app}/{env}/logs", get(logs::show))
+        .route("/console/apps/{app}/{env}/logs/tail", get(logs::tail))
+        .route("/console/apps/{app}/{env}/logs/bundle", post(logs::bundle))
+        .route("/console/apps/{app}/{env}/usage", get(page::usage))
+        .route("/console/apps/{app}/{env}/upload", post(upload::upload))
         .route("/console/apps/{app}/{env}/live", get(live::stream))
         .route("/console/apps/{app}/{env}/preview", get(forms::preview))
         .route("/console/apps/{app}/{env}/{op}", post(forms::submit))

@@ -1,7 +1,9 @@
 //! The environment page: status and health causes in words, instances and their containers,
 //! recent events, the live graphs' frame (filled by `console.js` from `live`), and the forms of
 //! every operation the token's scope allows: deploy (or roll back), abort, scaling band, scheduled
-//! actions with their 7-day preview, configuration, terminate. Versions are listed read-only.
+//! actions with their 7-day preview, configuration, saved configurations, clone and swap,
+//! terminate. Versions are listed read-only. Containers' CPU and memory come after the page, from
+//! `usage`.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -28,6 +30,19 @@ pub struct Allowed {
     pub properties: bool,
     pub secrets: bool,
     pub terminate: bool,
+    pub clone: bool,
+    pub swap: bool,
+    /// Save and delete saved configurations (applying one is `config`).
+    pub saved: bool,
+    pub upload: bool,
+}
+
+/// A saved configuration of the application, as listed.
+pub struct Saved {
+    pub name: String,
+    pub from: String,
+    pub created: String,
+    pub options: usize,
 }
 
 pub struct Version {
@@ -79,8 +94,11 @@ pub struct EnvPage {
     pub preview: Vec<Change>,
     pub timeline: String,
     pub config: Option<ConfigView>,
-    /// Properties and secrets by name; a secret's value is the API's mask.
-    pub variables: Vec<(String, String)>,
+    /// Properties and secrets by name, and whether it is a secret (its value is the API's mask).
+    pub variables: Vec<(String, String, bool)>,
+    pub saved: Vec<Saved>,
+    /// The application's other environments, to swap with.
+    pub others: Vec<String>,
     pub zones: &'static [&'static str],
     pub errors: Vec<String>,
 }
@@ -134,6 +152,9 @@ async fn render(st: &ConsoleState, s: &Session, app: &str, env: &str) -> Result<
     let preview = got(call(st, s, Method::GET, &format!("{base}/schedules/preview?days=7"), None).await);
     let config = got(call(st, s, Method::GET, &format!("{base}/config"), None).await);
     let variables = got(call(st, s, Method::GET, &format!("{base}/variables"), None).await);
+    let secrets = got(call(st, s, Method::GET, &format!("{base}/secrets"), None).await);
+    let saved = got(call(st, s, Method::GET, &format!("/apps/{}/configurations", seg(app)), None).await);
+    let envs = got(call(st, s, Method::GET, &format!("/apps/{}/environments", seg(app)), None).await);
     let now = st.ctx.clock.now();
     let route = |tail: &str| format!("/apps/{{app}}/environments/{{env}}{tail}");
     let may = |m: Method, tail: &str| can(s, m, &route(tail), app, Some(env));
@@ -146,6 +167,11 @@ async fn render(st: &ConsoleState, s: &Session, app: &str, env: &str) -> Result<
         properties: may(Method::PATCH, "/variables"),
         secrets: may(Method::PUT, "/secrets/{name}"),
         terminate: may(Method::DELETE, ""),
+        clone: may(Method::POST, "/clone"),
+        swap: can(s, Method::POST, "/apps/{app}/swap", app, None),
+        saved: can(s, Method::POST, "/apps/{app}/configurations", app, None)
+            && can(s, Method::DELETE, "/apps/{app}/configurations/{name}", app, None),
+        upload: can(s, Method::POST, "/apps/{app}/versions", app, None) && may(Method::POST, "/deploy"),
     };
     let mut versions: Vec<Version> = versions
         .as_array()
@@ -169,6 +195,7 @@ async fn render(st: &ConsoleState, s: &Session, app: &str, env: &str) -> Result<
     points.extend(changes.iter().cloned());
     let timeline = super::forms::timeline(&points, now);
     let view_instances_of = view.instances.clone();
+    let secret_names = names(&secrets, "name");
     Ok(EnvPage {
         chrome: Chrome::of(st, s),
         base: format!("/console/apps/{}/{}", seg(app), seg(env)),
@@ -201,11 +228,63 @@ async fn render(st: &ConsoleState, s: &Session, app: &str, env: &str) -> Result<
             .as_object()
             .into_iter()
             .flatten()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string(), secret_names.contains(k)))
             .collect(),
+        saved: saved
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| Saved {
+                name: c["name"].as_str().unwrap_or_default().to_string(),
+                from: c["source_environment"].as_str().unwrap_or_default().to_string(),
+                created: c["created_at"]
+                    .as_str()
+                    .and_then(|t| t.parse().ok())
+                    .map_or_else(String::new, |t| ago(now, t)),
+                options: c["options"].as_object().map_or(0, |o| o.len()),
+            })
+            .collect(),
+        others: names(&envs, "name").into_iter().filter(|n| n != env).collect(),
         zones: ZONES,
         errors,
     })
+}
+
+/// `GET .../usage`: each running container's CPU and memory from the API's health answer (the
+/// engine's stats, about a second to sample), fetched by the page's script after the page is
+/// shown so the page itself renders without waiting for it.
+pub async fn usage(
+    State(st): State<ConsoleState>,
+    SignedIn(s): SignedIn,
+    Path((app, env)): Path<(String, String)>,
+) -> Response {
+    let path = format!("/apps/{}/environments/{}/health", seg(&app), seg(&env));
+    match call::<Value>(&st, &s, Method::GET, &path, None).await {
+        Ok(health) => {
+            let mut out = Vec::new();
+            for i in health["instances"].as_array().into_iter().flatten() {
+                for c in i["containers"].as_array().into_iter().flatten() {
+                    let u = &c["usage"];
+                    if u.is_null() {
+                        continue;
+                    }
+                    out.push(serde_json::json!({
+                        "container": format!("{}/{}", i["id"].as_str().unwrap_or_default(), c["name"].as_str().unwrap_or_default()),
+                        "cpu_percent": u["cpu_percent"],
+                        "memory_bytes": u["memory_bytes"],
+                        "memory_limit_bytes": u["memory_limit_bytes"],
+                    }));
+                }
+            }
+            axum::Json(serde_json::json!({ "usage": out })).into_response()
+        }
+        Err(e) => axum::Json(serde_json::json!({ "error": e })).into_response(),
+    }
+}
+
+/// The `key` of each object of a JSON array.
+fn names(v: &Value, key: &str) -> Vec<String> {
+    v.as_array().into_iter().flatten().filter_map(|o| o[key].as_str()).map(String::from).collect()
 }
 
 fn num(v: &Value) -> String {

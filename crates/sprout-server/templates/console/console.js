@@ -1,7 +1,8 @@
 // Sprout console: the live parts of the environment page. Graphs drawn as SVG polylines from
 // the page's server-sent event stream (one per open page), status and events updated in place,
 // the draft schedule's 7-day preview as the user types, and the terminate button enabled only
-// once the environment's name is typed. No library, no build step.
+// once the environment's name is typed; containers' CPU and memory, uploading a bundle, and
+// following logs. No library, no build step.
 "use strict";
 (function () {
   const KEEP = 900;
@@ -132,6 +133,118 @@
     form.addEventListener("input", () => {
       clearTimeout(timer);
       timer = setTimeout(update, 250);
+    });
+  }
+
+  // Containers' CPU and memory: the engine takes about a second to sample them, so they come
+  // after the page, and again every 30 s while it is open.
+  const instances = document.getElementById("instances");
+  if (instances && instances.dataset.usage) {
+    const mb = (b) => (b / 1e6).toFixed(1) + " MB";
+    const usage = () => fetch(instances.dataset.usage, { credentials: "same-origin" })
+      .then((r) => r.json())
+      .then((a) => {
+        for (const u of a.usage || []) {
+          for (const cell of instances.querySelectorAll(".usage")) {
+            if (cell.dataset.usage !== u.container) continue;
+            cell.textContent = "CPU " + u.cpu_percent.toFixed(1) + "%, memory " + mb(u.memory_bytes) + " of " + mb(u.memory_limit_bytes);
+          }
+        }
+        instances.dataset.usageShown = String((a.usage || []).length);
+      })
+      .catch(() => {});
+    usage();
+    setInterval(usage, 30000);
+  }
+
+  // Uploading a bundle: the file is the request's body, as `sprout deploy --bundle` sends it.
+  const upload = document.getElementById("upload-form");
+  if (upload) {
+    upload.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const file = upload.elements.bundle.files[0];
+      if (!file) return;
+      const q = new URLSearchParams();
+      q.set("label", upload.elements.label.value);
+      q.set("description", upload.elements.description.value);
+      if (upload.elements.deploy.checked) q.set("deploy", "on");
+      const note = document.getElementById("upload-note");
+      note.textContent = "Uploading " + file.name + "…";
+      document.getElementById("upload-submit").disabled = true;
+      fetch(upload.action + "?" + q.toString(), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "x-csrf-token": upload.dataset.csrf, "content-type": "application/octet-stream" },
+        body: file,
+      })
+        .then(() => { window.location.assign(window.location.pathname); })
+        .catch((err) => {
+          note.textContent = "The upload failed: " + err;
+          document.getElementById("upload-submit").disabled = false;
+        });
+    });
+  }
+
+  // The logs page: Follow asks for the last lines once a second and appends the new ones.
+  const follow = document.getElementById("follow");
+  if (follow) {
+    follow.hidden = false;
+    let timer = 0;
+    const shown = new Map();
+    for (const sec of document.querySelectorAll("[data-log]")) {
+      shown.set(sec.dataset.log, sec.querySelector("pre").textContent.split("\n").filter((l) => l !== ""));
+    }
+    // How many leading lines of `now` were already shown: the longest end of `old` that begins
+    // `now` (the window moves on as lines are appended), as `sprout logs -f` finds it.
+    const overlap = (old, now) => {
+      for (let k = Math.min(old.length, now.length); k > 0; k--) {
+        let same = true;
+        for (let i = 0; i < k && same; i++) same = old[old.length - k + i] === now[i];
+        if (same) return k;
+      }
+      return 0;
+    };
+    const look = () => fetch(follow.dataset.tail, { credentials: "same-origin" })
+      .then((r) => r.json())
+      .then((a) => {
+        const note = document.getElementById("follow-note");
+        if (a.error) { note.textContent = a.error; return; }
+        note.textContent = "Following: last looked at " + new Date().toLocaleTimeString();
+        for (const log of a.logs) {
+          const lines = log.text.split("\n").filter((l) => l !== "");
+          let sec = document.querySelector('[data-log="' + CSS.escape(log.key) + '"]');
+          if (!sec) {
+            sec = document.createElement("section");
+            sec.className = "card";
+            sec.dataset.log = log.key;
+            const h = document.createElement("h2");
+            const code = document.createElement("code");
+            code.textContent = log.head;
+            h.append(code);
+            const pre = document.createElement("pre");
+            pre.className = "log";
+            sec.append(h, pre);
+            document.getElementById("logs").append(sec);
+          }
+          const old = shown.get(log.key) || [];
+          const fresh = lines.slice(overlap(old, lines));
+          if (fresh.length) sec.querySelector("pre").append(fresh.join("\n") + "\n");
+          shown.set(log.key, lines);
+        }
+      })
+      .catch(() => {});
+    follow.addEventListener("click", () => {
+      if (timer) {
+        clearInterval(timer);
+        timer = 0;
+        follow.textContent = "Follow";
+        document.getElementById("follow-note").textContent = "";
+      } else {
+        timer = setInterval(look, 1000);
+        look();
+        follow.textContent = "Stop following";
+      }
+      follow.setAttribute("aria-pressed", timer ? "true" : "false");
     });
   }
 

@@ -114,28 +114,15 @@ fn overlap(old: &[String], new: &[String]) -> usize {
     (0..=old.len().min(new.len())).rev().find(|&k| old[old.len() - k..] == new[..k]).unwrap_or(0)
 }
 
-/// Every chunk as a file `ENV/INSTANCE/<path>`; engine logs as `docker-logs/<container>.log`.
+/// Every chunk as a file `ENV/INSTANCE/<path>` (`sprout_server::logs::write_bundle`, which the
+/// console's download writes too).
 fn write_bundle(file: &std::path::Path, env: &str, view: &Value) -> Result<usize> {
+    let chunks: Vec<sprout_server::logs::LogChunk> =
+        serde_json::from_value(view["logs"].clone()).context("unexpected answer: no logs")?;
     let out = std::fs::File::create(file).with_context(|| format!("cannot create {}", file.display()))?;
-    let mut tar = tar::Builder::new(out);
-    let mut n = 0;
-    for ch in view["logs"].as_array().into_iter().flatten() {
-        let (instance, container, source) = key(ch);
-        let rel = if source == "docker" { format!("docker-logs/{container}.log") } else { source };
-        let data = ch["text"].as_str().unwrap_or("").as_bytes();
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-        );
-        h.set_cksum();
-        tar.append_data(&mut h, format!("{env}/{instance}/{rel}"), data)
-            .with_context(|| format!("cannot write {}", file.display()))?;
-        n += 1;
-    }
-    tar.finish().with_context(|| format!("cannot write {}", file.display()))?;
-    Ok(n)
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    sprout_server::logs::write_bundle(out, env, &chunks, now)
+        .with_context(|| format!("cannot write {}", file.display()))
 }
 
 #[cfg(test)]
