@@ -1,10 +1,11 @@
 //! The web console in a real browser (Debian's chromium, headless, over WebDriver) against a
 //! real server and Docker: sign in and out; the overview shows a new environment turning Green;
 //! a deploy from the console rolls the environment to the chosen version; a schedule in
-//! Europe/Berlin shows in the 7-day preview (and while typed); the scaling band changes; the
-//! live stream delivers a new point each second. Over plain HTTP: a deploy-scoped token sees no
-//! terminate form, and a POST without the CSRF token is refused. An admin creates a token, sees it
-//! once, and revokes it by typing its name.
+//! Europe/Berlin shows in the 7-day preview (and while typed); the scaling band changes;
+//! containers' CPU and memory show; a clone from the console turns Ready and swaps host names
+//! with its source; the logs page follows; the live stream delivers a new point each second.
+//! Over plain HTTP: a deploy-scoped token sees no terminate form, and a POST without the CSRF
+//! token is refused. An admin creates a token, sees it once, and revokes it by typing its name.
 //!
 //! With `SPROUT_CONSOLE_SCREENSHOTS=1` the test saves the main pages under docs/console/.
 #![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
@@ -158,6 +159,8 @@ async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams(
         let _ = server.get("web", "/");
     }
     tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Each container's CPU and memory, from the engine's stats, shown after the page.
+    wait_text(c, "#instances .usage", "memory").await;
     screenshot(c, "environment").await;
 
     // A schedule in Europe/Berlin: previewed while typed, listed and previewed once added.
@@ -194,6 +197,18 @@ async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams(
     let scale: serde_json::Value = serde_json::from_str(&scale).unwrap();
     assert_eq!((scale["min"].as_u64(), scale["max"].as_u64()), (Some(1), Some(3)), "{scale}");
 
+    // Clone, then swap host names with the clone (blue/green).
+    c.find(Locator::Id("clone-name")).await.unwrap().send_keys("green").await.unwrap();
+    submit(c, "clone-submit", "web cloned to green").await;
+    assert!(c.current_url().await.unwrap().path().ends_with(&format!("/console/apps/{app}/green")));
+    until_text(c, &format!("{base}/console/apps/{app}/green"), "#status", 90, |t| t == "Ready").await;
+    assert_eq!(server.status("green")["version"], "one", "the clone runs the source's version");
+    c.goto(&page).await.unwrap();
+    c.find(Locator::Id("swap-with")).await.unwrap().select_by_value("green").await.unwrap();
+    submit(c, "swap-submit", "host names swapped").await;
+    let green_url = server.status("green")["url"].as_str().unwrap().to_string();
+    assert!(green_url.contains(&format!("//web.{app}.")), "green answers web's host name: {green_url}");
+
     // The live stream itself: a points event each second, each a later second.
     let session = format!("sprout_session={}", c.get_named_cookie("sprout_session").await.unwrap().value());
     let stream = read_stream(&server.api, &format!("/console/apps/{app}/web/live"), &session, 20, |s| {
@@ -220,6 +235,10 @@ async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams(
     screenshot(c, "environment-phone").await;
     c.goto(&format!("{base}/console/apps/{app}/web/logs")).await.unwrap();
     assert!(text_of(c, "h1").await.contains("Logs of"));
+    // Following: the page's script looks once a second and says when it last did.
+    c.find(Locator::Id("follow")).await.unwrap().click().await.unwrap();
+    wait_text(c, "#follow-note", "Following").await;
+    assert_eq!(text_of(c, "#follow").await, "Stop following");
 
     // Signing out ends the session on the server: its cookie no longer opens a page.
     c.find(Locator::Id("sign-out")).await.unwrap().click().await.unwrap();
