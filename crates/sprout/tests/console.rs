@@ -197,7 +197,8 @@ async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams(
     let scale: serde_json::Value = serde_json::from_str(&scale).unwrap();
     assert_eq!((scale["min"].as_u64(), scale["max"].as_u64()), (Some(1), Some(3)), "{scale}");
 
-    // Clone, then swap host names with the clone (blue/green).
+    // Clone, then swap host names with the clone (blue/green); its cost is printed.
+    let clone_started = Instant::now();
     c.find(Locator::Id("clone-name")).await.unwrap().send_keys("green").await.unwrap();
     submit(c, "clone-submit", "web cloned to green").await;
     assert!(c.current_url().await.unwrap().path().ends_with(&format!("/console/apps/{app}/green")));
@@ -208,6 +209,7 @@ async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams(
     submit(c, "swap-submit", "host names swapped").await;
     let green_url = server.status("green")["url"].as_str().unwrap().to_string();
     assert!(green_url.contains(&format!("//web.{app}.")), "green answers web's host name: {green_url}");
+    println!("console browser test: clone to Ready, then swap: {:.1} s", clone_started.elapsed().as_secs_f64());
 
     // The live stream itself: a points event each second, each a later second.
     let session = format!("sprout_session={}", c.get_named_cookie("sprout_session").await.unwrap().value());
