@@ -77,6 +77,9 @@ pub struct PassInput<'a> {
     /// Set while the deploy's release task has not succeeded (`release`): why, in words.
     /// Launches wait and the deploy cannot finish; running instances are untouched.
     pub release_waiting: Option<String>,
+    /// Instances placed on a node that is drained (a cluster engine): one lost there was moved
+    /// by the operator, and is replaced without an alert.
+    pub on_drained_nodes: BTreeSet<String>,
     /// What `sprout status` showed after the last pass, kept (with the engine's absence said)
     /// while the engine does not answer.
     pub previous: Option<&'a EnvSnapshot>,
@@ -405,12 +408,14 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
             && input.release_waiting.is_none(),
     };
     let (mut plan, mut deploy_status) = plan_deploy(&spec, &deploy_spec(&env), &observations);
+    judging::moved_by_drain(&mut plan, &input.on_drained_nodes);
     let (loop_events, in_a_loop) = note_replacements(input, &plan, &mut memory.crash_loops);
     events.extend(loop_events);
     if spec.may_launch && memory.crash_loops.held_until(&spec.version, now).is_some() {
         // A replacement this pass made a loop of its cause: its launch waits out the back-off.
         spec.may_launch = false;
         (plan, deploy_status) = plan_deploy(&spec, &deploy_spec(&env), &observations);
+        judging::moved_by_drain(&mut plan, &input.on_drained_nodes);
     }
     if stopped_mode {
         crate::warm::prefer_running_on_scale_in(&mut plan, &observations, &stopped, env.desired_instances);
@@ -478,7 +483,8 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
             }
         }
         memory.forget(id);
-        let drain = !matches!(reason, RetireReason::Unhealthy(_));
+        // Nothing to drain from an instance that stopped (its node drained) or failed.
+        let drain = !matches!(reason, RetireReason::Unhealthy(_) | RetireReason::NodeDrained);
         retire.push(Retirement { id: id.to_string(), reason: reason.clone(), drain });
     }
     let mut launch: Vec<String> = plan

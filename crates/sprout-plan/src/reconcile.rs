@@ -41,6 +41,9 @@ pub enum RetireReason {
     Replaced,
     ScaleIn,
     Terminate,
+    /// Its node was drained (a cluster engine): the operator moved it, so it is replaced
+    /// elsewhere without an alert, though it stopped before its replacement came.
+    NodeDrained,
 }
 
 impl RetireReason {
@@ -50,6 +53,7 @@ impl RetireReason {
             RetireReason::Replaced => "replaced by the deployed version".into(),
             RetireReason::ScaleIn => "scale-in".into(),
             RetireReason::Terminate => "environment terminating".into(),
+            RetireReason::NodeDrained => "its node was drained".into(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Watching the nodes of a cluster engine (`--engine swarm`): when a node that was ready goes
 //! down, each environment with instances on it gets one `NodeLost` event. A drained node gets
-//! none: draining is an operator's plan, and its instances are replaced like any that stop.
+//! none: draining is an operator's plan, and its instances are replaced without an alert (the
+//! controller asks `on_drained_nodes` when an instance's essential container stops).
 //! The replacing itself is the controllers' (the lost node's containers are dead to them).
 //!
 //! Not here: placement (`sprout_plan::placement`, in the engine) or the health that follows.
@@ -36,6 +37,25 @@ pub fn lost(before: &[NodeStatus], now: &[NodeStatus]) -> Vec<Lost> {
         }
     }
     out
+}
+
+/// The instances of `app`/`env` placed on nodes that are drained or paused (the operator took
+/// them out): their loss is planned, not an alert (`sprout_plan::pass`). Empty on an engine of
+/// one machine, or when the nodes cannot be listed (a loss is then said as usual).
+pub async fn on_drained_nodes(ctx: &Ctx, app: &str, env: &str) -> BTreeSet<String> {
+    let Ok(nodes) = ctx.engine.nodes().await else { return BTreeSet::new() };
+    drained(&nodes, app, env)
+}
+
+/// Pure part of `on_drained_nodes`.
+pub fn drained(nodes: &[NodeStatus], app: &str, env: &str) -> BTreeSet<String> {
+    nodes
+        .iter()
+        .filter(|n| n.availability != "active")
+        .flat_map(|n| &n.instances)
+        .filter(|i| i.app == app && i.env == env)
+        .map(|i| i.id.clone())
+        .collect()
 }
 
 /// Run until `shutdown`; returns at once when the engine is one machine.
@@ -94,5 +114,7 @@ mod tests {
         let before = [node("a", "ready", "active", &[("prod", "i-1")]), node("bb", "ready", "active", &[])];
         let now = [node("a", "ready", "drain", &[("prod", "i-1")]), node("bb", "down", "active", &[])];
         assert!(lost(&before, &now).is_empty());
+        assert_eq!(drained(&now, "shop", "prod"), BTreeSet::from(["i-1".to_string()]));
+        assert!(drained(&now, "shop", "stage").is_empty() && drained(&before, "shop", "prod").is_empty());
     }
 }

@@ -1,9 +1,10 @@
 //! The swarm engine against a real Docker Swarm (issue 17): a manager and two workers, each a
 //! private dockerd in a network namespace of its own, and `sprout server --engine swarm` on the
 //! manager. Four instances land on at least two nodes and requests through the load balancer
-//! reach every one of those nodes; a rolling deploy across nodes drops no request; a worker's
-//! engine stopped under steady traffic fails no request and its instances come back on the
-//! remaining nodes. Each web container answers with its bundle file and the id of the node it
+//! reach every one of those nodes; a rolling deploy across nodes drops no request; a drained
+//! worker's instances move to the other nodes with no failed request, no NodeLost event and no
+//! alert; a worker's engine stopped under steady traffic fails no request and its instances come
+//! back on the remaining nodes. Each web container answers with its bundle file and the id of the node it
 //! runs on (a Swarm template in its environment).
 
 #![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
@@ -100,7 +101,7 @@ impl Traffic {
 }
 
 #[test]
-fn instances_spread_over_a_swarm_serve_from_every_node_deploy_and_survive_a_lost_worker() {
+fn instances_spread_over_a_swarm_serve_from_every_node_deploy_move_off_a_drained_worker_and_survive_a_lost_worker() {
     require_busybox_image();
     let work = tempfile::tempdir().unwrap();
     let Some(swarm) = Swarm::start("sw", 2, work.path(), &[BUSYBOX_IMAGE]) else {
@@ -178,6 +179,49 @@ fn instances_spread_over_a_swarm_serve_from_every_node_deploy_and_survive_a_lost
     let (sent, failed) = traffic.end();
     assert_eq!(failed, 0, "{failed} of {sent} requests failed during the rolling deploy\n{}", tail(&server_log(), 40));
     assert!(http_get(&http, &host, "/").unwrap().1.starts_with("hello two"));
+
+    // A worker drained: its instances move to the other nodes under traffic, with no NodeLost
+    // event and no alert (a webhook that refuses keeps every notification in `notify log`).
+    let refusing = format!("http://{}:9/hook", swarm.lan.inside);
+    cli.ok(&["notify", "add", "web", "--webhook", &refusing]);
+    let placed = instance_nodes(&cli.status("web"));
+    let drained = (1..swarm.nodes.len())
+        .max_by_key(|&i| placed.iter().filter(|(_, a)| *a == swarm.nodes[i].netns.inside).count())
+        .unwrap();
+    let drained_addr = swarm.nodes[drained].netns.inside.clone();
+    assert!(placed.iter().any(|(_, a)| *a == drained_addr), "the worker drained runs an instance: {placed:?}");
+    let traffic = Traffic::start(&http, &host);
+    let id = swarm.nodes[drained].id.clone();
+    assert!(swarm.manager().docker(&["node", "update", "--availability", "drain", &id]).is_some());
+    eventually("4 instances in service again, none on the drained worker", 120, || {
+        let now = instance_nodes(&cli.status("web"));
+        now.len() == 4 && now.iter().all(|(_, a)| *a != drained_addr)
+    });
+    let (sent, failed) = traffic.end();
+    assert_eq!(failed, 0, "{failed} of {sent} requests failed while a worker was drained\n{}", tail(&server_log(), 40));
+    let nodes: serde_json::Value = serde_json::from_str(&cli.ok(&["nodes", "--output", "json"])).unwrap();
+    let node = nodes.as_array().unwrap().iter().find(|n| n["address"] == drained_addr.as_str()).unwrap();
+    assert_eq!((node["state"].as_str(), node["availability"].as_str()), (Some("ready"), Some("drain")), "{nodes}");
+    let events: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["events", "web", "--limit", "500", "--output", "json"])).unwrap();
+    let unplanned: Vec<&serde_json::Value> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| ["NodeLost", "InstanceUnhealthy", "CrashLoop"].contains(&e["kind"].as_str().unwrap_or_default()))
+        .collect();
+    assert!(unplanned.is_empty(), "draining is planned: {unplanned:?}");
+    assert!(events.to_string().contains("its node was drained"), "{events}");
+    let log: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["notify", "log", "--limit", "100", "--output", "json"])).unwrap();
+    let alerts: Vec<&serde_json::Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| ["warning", "critical"].contains(&d["severity"].as_str().unwrap_or_default()))
+        .collect();
+    assert!(alerts.is_empty(), "no alert for a drained node: {alerts:?}");
+    assert!(swarm.manager().docker(&["node", "update", "--availability", "active", &id]).is_some());
 
     // A worker's engine stops under steady traffic: its instances come back elsewhere.
     let placed = instance_nodes(&cli.status("web"));

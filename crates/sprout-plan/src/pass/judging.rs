@@ -9,7 +9,7 @@ use super::{PassInput, SeenInstance};
 use crate::checks::InstanceChecks;
 use crate::crashloop::{Cause, CrashLoops};
 use crate::health::{InstanceHealth, ObservedState, ProbeRecord, judge_instance};
-use crate::reconcile::{Plan, RetireReason};
+use crate::reconcile::{Plan, RetireReason, Step};
 
 /// An instance's health: Pending while its launch runs, else judged from its containers and checks.
 pub(super) fn judge(
@@ -44,6 +44,20 @@ pub(super) fn judge(
         return judge_instance(containers, &record, age, input.launch_timeout_s, unhealthy_threshold);
     }
     judge_instance(containers, &checks.record, age, input.launch_timeout_s, unhealthy_threshold)
+}
+
+/// An unhealthy instance on a drained node stopped because the operator drained it: its
+/// retirement is planned (`NodeDrained`), so it is neither an alert nor a crash-loop signal nor
+/// a failed launch to back off from.
+pub(super) fn moved_by_drain(plan: &mut Plan, on_drained_nodes: &BTreeSet<String>) {
+    for step in &mut plan.steps {
+        if let Step::Retire { id, reason } = step
+            && matches!(reason, RetireReason::Unhealthy(_))
+            && on_drained_nodes.contains(id.as_str())
+        {
+            *reason = RetireReason::NodeDrained;
+        }
+    }
 }
 
 /// Notes each replacement of an unhealthy instance with its cause. Returns the crash-loop events

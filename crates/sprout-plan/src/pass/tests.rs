@@ -50,6 +50,7 @@ fn input<'a>(env: Option<&'a EnvironmentRecord>, instances: Vec<SeenInstance>) -
         engine_error: None,
         images_waiting: None,
         release_waiting: None,
+        on_drained_nodes: BTreeSet::new(),
         previous: None,
         launch_timeout_s: 300,
         tick: Duration::from_secs(1),
@@ -129,6 +130,34 @@ fn a_dead_essential_container_takes_the_instance_out_in_the_same_pass() {
     assert_eq!(plan.launch, ["v1"], "replaced at once");
     assert!(!plan.memory.checks.contains_key("i-b") && !plan.memory.announced.contains("i-b"));
     assert_eq!(plan.memory.failures, 0, "it had served: not a failed launch");
+}
+
+#[test]
+fn an_instance_stopped_by_a_drained_node_is_replaced_without_an_alert() {
+    let e = env("v1", 2, EnvStatus::Ready);
+    let mut stopped = inst("i-b", "v1", 2);
+    stopped.containers = Some(vec![ContainerObservation {
+        name: "web".into(),
+        essential: true,
+        state: Some(ObservedState::Exited { code: 0, oom: false }),
+        memory_mib: None,
+    }]);
+    let mut i = input(Some(&e), vec![inst("i-a", "v1", 1), stopped.clone()]);
+    i.serving = ["i-a".to_string(), "i-b".to_string()].into();
+    i.on_drained_nodes = ["i-b".to_string()].into();
+    let plan = plan_pass(&i, &passed(&["i-a", "i-b"]));
+    assert_eq!(routed(&plan), ["i-a"]);
+    assert_eq!(plan.retire, [Retirement { id: "i-b".into(), reason: RetireReason::NodeDrained, drain: false }]);
+    assert!(
+        !plan.events.iter().any(|e| matches!(e, Event::InstanceUnhealthy { .. } | Event::CrashLoop { .. })),
+        "{:?}",
+        plan.events
+    );
+    assert_eq!(plan.launch, ["v1"], "replaced at once");
+    // The same instance on an active node is a loss nobody planned.
+    i.on_drained_nodes.clear();
+    let plan = plan_pass(&i, &passed(&["i-a", "i-b"]));
+    assert!(matches!(&plan.events[0], Event::InstanceUnhealthy { instance, .. } if instance == "i-b"));
 }
 
 #[test]

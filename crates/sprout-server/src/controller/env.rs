@@ -203,6 +203,19 @@ impl EnvController {
             Some(e) if engine_error.is_none() => self.images_waiting(e).await,
             _ => None,
         };
+        // Stopped essential containers on a drained node were the operator's doing: asked only
+        // then (a cluster engine's node listing), so a steady pass lists no nodes.
+        let stopped = instances.iter().any(|i| {
+            !launching.contains_key(&i.id)
+                && i.containers
+                    .as_ref()
+                    .is_some_and(|cs| cs.iter().any(|c| c.essential && c.state != Some(ObservedState::Running)))
+        });
+        let on_drained_nodes = if stopped {
+            crate::nodes::on_drained_nodes(&self.ctx, &self.app, &self.env).await
+        } else {
+            Default::default()
+        };
         let input = PassInput {
             env: env.as_ref(),
             desired_key: env
@@ -218,6 +231,7 @@ impl EnvController {
             engine_error,
             images_waiting,
             release_waiting,
+            on_drained_nodes,
             previous: previous.as_ref(),
             launch_timeout_s: self.ctx.settings.launch_timeout_s,
             tick: self.ctx.settings.tick,
