@@ -528,8 +528,17 @@ fn plan_running(input: &PassInput, read: &EnvironmentRecord, mut memory: Memory,
             (facts.failing > 0).then(|| facts.last_failure.clone().unwrap_or_else(|| "no answer".into()));
         (view.status, view.causes) = judge_instance_status(&view.health, &facts, inst.traffic);
     }
+    // Instances moved off a drained node are planned departures, not failing ones: the
+    // environment is judged without them (fewer in service than desired is a warning, no alert).
+    let drained: BTreeSet<&str> =
+        plan.retirements().filter(|(_, r)| **r == RetireReason::NodeDrained).map(|(id, _)| id).collect();
+    for v in views.iter_mut().filter(|v| drained.contains(v.id.as_str())) {
+        v.status = HealthStatus::Info;
+        v.causes = vec!["its node was drained: replaced on another node".into()];
+    }
+    let judged: Vec<InstanceView> = views.iter().filter(|v| !drained.contains(v.id.as_str())).cloned().collect();
     let (mut status, _, mut causes) =
-        judge_environment_status(&views, env.desired_instances, &env.version_label, input.traffic);
+        judge_environment_status(&judged, env.desired_instances, &env.version_label, input.traffic);
     let (looping, loop_causes) = memory.crash_loops.judge(now);
     status = status.worst(looping);
     causes.extend(loop_causes);

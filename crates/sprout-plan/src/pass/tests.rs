@@ -154,6 +154,8 @@ fn an_instance_stopped_by_a_drained_node_is_replaced_without_an_alert() {
         plan.events
     );
     assert_eq!(plan.launch, ["v1"], "replaced at once");
+    let status = plan.snapshot.as_ref().unwrap().status;
+    assert!(!matches!(status, HealthStatus::Degraded | HealthStatus::Severe), "no health alert: {status:?}");
     // The same instance on an active node is a loss nobody planned.
     i.on_drained_nodes.clear();
     let plan = plan_pass(&i, &passed(&["i-a", "i-b"]));
