@@ -11,6 +11,7 @@ pub mod dockerrun;
 pub mod domains;
 pub mod environment;
 pub mod event;
+pub mod expiry;
 pub mod image;
 pub mod load;
 pub mod names;

@@ -1,9 +1,10 @@
 //! `tokens create|list|revoke` and `audit`: API tokens scoped for CI and people, and the record
 //! of every change made with them. A new token is printed once; the server keeps its hash.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sprout_model::expiry::parse_expiry;
 
 use super::Context;
 use crate::output::{self, Format};
@@ -38,23 +39,6 @@ pub enum TokensCommand {
     Revoke { name: String },
 }
 
-/// `90d`, `12h`, `30m`, `45s` in seconds.
-pub fn parse_duration(text: &str) -> Result<u64> {
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = match number.parse() {
-        Ok(n) if n > 0 => n,
-        _ => bail!("--expires {text:?} must be a positive number and a unit, e.g. 90d, 12h, 30m"),
-    };
-    let unit_s = match unit {
-        "d" => 86_400,
-        "h" => 3_600,
-        "m" => 60,
-        "s" => 1,
-        _ => bail!("--expires {text:?}: the unit is d, h, m or s (e.g. 90d)"),
-    };
-    n.checked_mul(unit_s).ok_or_else(|| anyhow::anyhow!("--expires {text:?} is too long"))
-}
-
 #[derive(Serialize)]
 struct NewToken {
     name: String,
@@ -82,7 +66,10 @@ fn when(at: &Option<chrono::DateTime<chrono::Utc>>, none: &str) -> String {
 pub async fn run(c: &Context, args: TokensArgs) -> Result<u8> {
     match args.command {
         TokensCommand::Create { name, scope, limit_app, limit_env, expires } => {
-            let expires_in_s = expires.as_deref().map(parse_duration).transpose()?;
+            let expires_in_s = expires
+                .as_deref()
+                .map(|e| parse_expiry(e).map_err(|why| anyhow::anyhow!("--expires {why}")))
+                .transpose()?;
             let req = NewToken { name, scope, limit_app, limit_env, expires_in_s };
             let created: Value = c.client.post("/tokens", &req).await?;
             match c.fmt {
@@ -173,20 +160,4 @@ pub async fn audit(c: &Context, env: Option<String>, limit: u32) -> Result<u8> {
         );
     }
     Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_with_their_unit() {
-        assert_eq!(parse_duration("90d").unwrap(), 90 * 86_400);
-        assert_eq!(parse_duration("12h").unwrap(), 43_200);
-        assert_eq!(parse_duration("30m").unwrap(), 1_800);
-        assert_eq!(parse_duration("45s").unwrap(), 45);
-        for bad in ["", "d", "0d", "90", "90y", "-1d"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -9,6 +9,7 @@ use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
+use sprout_model::expiry::parse_expiry;
 
 use super::{Action, AdminPage, Field, Fields, FormSpec, Row, done, field, genuine, table};
 use crate::console::ConsoleState;
@@ -73,30 +74,14 @@ pub async fn show(State(st): State<ConsoleState>, SignedIn(s): SignedIn) -> Resp
     p.into_response()
 }
 
-/// `90d`, `12h`, `30m`, `45s` in seconds, as `sprout tokens create --expires` reads them.
-pub fn parse_duration(text: &str) -> Result<u64, String> {
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = match number.parse() {
-        Ok(n) if n > 0 => n,
-        _ => return Err(format!("expires {text:?} must be a positive number and a unit, e.g. 90d, 12h, 30m")),
-    };
-    let unit_s = match unit {
-        "d" => 86_400,
-        "h" => 3_600,
-        "m" => 60,
-        "s" => 1,
-        _ => return Err(format!("expires {text:?}: the unit is d, h, m or s (e.g. 90d)")),
-    };
-    n.checked_mul(unit_s).ok_or_else(|| format!("expires {text:?} is too long"))
-}
-
 pub async fn create(State(st): State<ConsoleState>, SignedIn(s): SignedIn, Form(f): Form<Fields>) -> Response {
     if !genuine(&s, &f) {
         return forged();
     }
     let result = async {
         let name = field(&f, "name").ok_or("name the token")?;
-        let expires_in_s = field(&f, "expires").map(parse_duration).transpose()?;
+        let expires_in_s =
+            field(&f, "expires").map(|e| parse_expiry(e).map_err(|why| format!("expires {why}"))).transpose()?;
         let body = json!({
             "name": name,
             "scope": field(&f, "scope").unwrap_or_default(),
@@ -132,18 +117,4 @@ pub async fn revoke(
     }
     .await;
     done(&st, &s, result, PAGE)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-
-    #[test]
-    fn durations_read_with_their_unit() {
-        assert_eq!(parse_duration("90d"), Ok(90 * 86_400));
-        assert_eq!(parse_duration("30m"), Ok(1800));
-        assert!(parse_duration("0d").unwrap_err().contains("positive"));
-        assert!(parse_duration("3w").unwrap_err().contains("the unit is d, h, m or s"));
-        assert!(parse_duration("99999999999999999d").unwrap_err().contains("too long"));
-    }
 }
