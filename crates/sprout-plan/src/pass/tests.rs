@@ -1,8 +1,14 @@
 //! Table tests for one environment's pass: routing, retirement, back-off, deploy progress and
 //! rollback, warm pool, termination and when to look again, with no engine and no clock.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
 use super::*;
-use crate::health::{ObservedState, ProbeRecord};
+use crate::checks::InstanceChecks;
+use crate::enhanced::Traffic;
+use crate::health::{ContainerObservation, ObservedState, ProbeRecord};
+use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 use sprout_model::options::HealthOptions;
 
