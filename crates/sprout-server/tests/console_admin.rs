@@ -135,16 +135,10 @@ impl Browser {
     }
 }
 
+/// Form values percent-encoded the way the console encodes a path segment (every byte but the
+/// unreserved ones), which a form body accepts too.
 fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    sprout_server::console::client::seg(s)
 }
 
 #[tokio::test]

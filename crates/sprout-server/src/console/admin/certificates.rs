@@ -34,24 +34,18 @@ pub async fn show(State(st): State<ConsoleState>, SignedIn(s): SignedIn) -> Resp
                     let id = item["id"].as_str().unwrap_or_default().to_string();
                     let mut actions = Vec::new();
                     if renew && item["source"].as_str() == Some("acme") {
-                        actions.push(Action {
-                            id: format!("renew-{id}"),
-                            path: format!("{PAGE}/{}/renew", seg(&id)),
-                            label: "Renew now".into(),
-                            hidden: Vec::new(),
-                            confirm: None,
-                            danger: false,
-                        });
+                        actions.push(Action::plain(
+                            format!("renew-{id}"),
+                            format!("{PAGE}/{}/renew", seg(&id)),
+                            "Renew now",
+                        ));
                     }
                     if remove {
-                        actions.push(Action {
-                            id: format!("remove-{id}"),
-                            path: format!("{PAGE}/{}/remove", seg(&id)),
-                            label: "Remove".into(),
-                            hidden: Vec::new(),
-                            confirm: None,
-                            danger: true,
-                        });
+                        actions.push(Action::danger(
+                            format!("remove-{id}"),
+                            format!("{PAGE}/{}/remove", seg(&id)),
+                            "Remove",
+                        ));
                     }
                     Row { cells, actions }
                 })

@@ -49,13 +49,9 @@ pub async fn show(State(st): State<ConsoleState>, SignedIn(s): SignedIn, Path(ap
                     let allowed =
                         can(&s, Method::DELETE, "/apps/{app}/environments/{env}/domains/{host}", &app, Some(env));
                     let actions = allowed
-                        .then(|| Action {
-                            id: format!("remove-{host}"),
-                            path: format!("{}/remove", page_of(&app)),
-                            label: "Remove".into(),
-                            hidden: vec![("env".into(), env.into()), ("host".into(), host.into())],
-                            confirm: None,
-                            danger: true,
+                        .then(|| {
+                            Action::danger(format!("remove-{host}"), format!("{}/remove", page_of(&app)), "Remove")
+                                .with_hidden(vec![("env".into(), env.into()), ("host".into(), host.into())])
                         })
                         .into_iter()
                         .collect();

@@ -101,6 +101,28 @@ pub struct Action {
     pub danger: bool,
 }
 
+impl Action {
+    /// A row's button that changes something without harm (renew, say).
+    pub fn plain(id: String, path: String, label: &str) -> Action {
+        Action { id, path, label: label.into(), hidden: Vec::new(), confirm: None, danger: false }
+    }
+
+    /// A row's button that removes or revokes: drawn as dangerous.
+    pub fn danger(id: String, path: String, label: &str) -> Action {
+        Action { danger: true, ..Action::plain(id, path, label) }
+    }
+
+    /// Fields the button's form sends along.
+    pub fn with_hidden(self, hidden: Vec<(String, String)>) -> Action {
+        Action { hidden, ..self }
+    }
+
+    /// The name to type before the button is enabled (checked again by the handler).
+    pub fn confirmed_by(self, name: String) -> Action {
+        Action { confirm: Some(name), ..self }
+    }
+}
+
 pub struct Row {
     pub cells: Vec<String>,
     pub actions: Vec<Action>,

@@ -36,13 +36,9 @@ pub async fn show(State(st): State<ConsoleState>, SignedIn(s): SignedIn) -> Resp
                         hidden.push(("app".into(), app.into()));
                     }
                     let actions = logout
-                        .then(|| Action {
-                            id: format!("logout-{i}"),
-                            path: format!("{PAGE}/logout"),
-                            label: "Remove".into(),
-                            hidden,
-                            confirm: None,
-                            danger: true,
+                        .then(|| {
+                            Action::danger(format!("logout-{i}"), format!("{PAGE}/logout"), "Remove")
+                                .with_hidden(hidden)
                         })
                         .into_iter()
                         .collect();

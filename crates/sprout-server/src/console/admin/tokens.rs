@@ -32,13 +32,9 @@ pub async fn show(State(st): State<ConsoleState>, SignedIn(s): SignedIn) -> Resp
                 .map(|(cells, item)| {
                     let name = item["name"].as_str().unwrap_or_default().to_string();
                     let actions = revoke
-                        .then(|| Action {
-                            id: format!("revoke-{name}"),
-                            path: format!("{PAGE}/{}/revoke", seg(&name)),
-                            label: "Revoke".into(),
-                            hidden: Vec::new(),
-                            confirm: Some(name.clone()),
-                            danger: true,
+                        .then(|| {
+                            Action::danger(format!("revoke-{name}"), format!("{PAGE}/{}/revoke", seg(&name)), "Revoke")
+                                .confirmed_by(name.clone())
                         })
                         .into_iter()
                         .collect();
