@@ -100,13 +100,21 @@ fn exec_and_run_pass_stdin_stdout_stderr_and_the_exit_code() {
     let out = server.cli(&["run", "prod", "--version", "v9", "--", "true"]);
     assert!(!out.status.success() && text(&out.stderr).contains("v9"), "{}", text(&out.stderr));
 
-    // Both are recorded.
-    let events: Vec<serde_json::Value> =
-        serde_json::from_str(&server.cli_ok(&["events", "prod", "--limit", "100", "--output", "json"])).unwrap();
-    let ran: Vec<&str> =
-        events.iter().filter(|e| e["kind"] == "CommandRan").filter_map(|e| e["message"].as_str()).collect();
-    assert!(ran.iter().any(|m| m.contains("(exec)") && m.contains("exit code 7")), "{ran:?}");
-    assert!(ran.iter().any(|m| m.contains("(run (version v1))") && m.contains("exit code 4")), "{ran:?}");
+    // Both are recorded (the record is written as the stream ends, so it is read until it shows).
+    let ran = || -> Vec<String> {
+        let events: Vec<serde_json::Value> =
+            serde_json::from_str(&server.cli_ok(&["events", "prod", "--limit", "100", "--output", "json"])).unwrap();
+        events
+            .iter()
+            .filter(|e| e["kind"] == "CommandRan")
+            .filter_map(|e| e["message"].as_str().map(String::from))
+            .collect()
+    };
+    eventually("the exec and the run are both recorded", 30, || {
+        let ran = ran();
+        ran.iter().any(|m| m.contains("(exec)") && m.contains("exit code 7"))
+            && ran.iter().any(|m| m.contains("(run (version v1))") && m.contains("exit code 4"))
+    });
     let audit = server.cli_ok(&["audit", "--env", "prod"]);
     assert!(audit.contains("/exec") && audit.contains("/run"), "{audit}");
 }
