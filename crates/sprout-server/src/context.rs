@@ -41,6 +41,8 @@ pub struct Ctx {
     pub registries: Arc<crate::registry::Registries>,
     /// Subnets of the instance network pool in use (`Settings::instance_pool`).
     pub networks: Arc<crate::network_pool::NetworkPool>,
+    /// The engine's containers and networks, one list shared by every controller.
+    pub look: Arc<crate::instance::look::SharedLook>,
     /// Whether the engine's event stream is live (`controller::watch`).
     pub events_live: crate::controller::watch::EventsLive,
     /// Alert memories and the notification sender's wake-up (`notify`).
@@ -79,6 +81,7 @@ impl Ctx {
                 Default::default(),
             )),
             networks: Arc::new(crate::network_pool::NetworkPool::new(settings.instance_pool)),
+            look: Arc::default(),
             events_live: Default::default(),
             notifier: Arc::default(),
             saved_configurations: Arc::default(),

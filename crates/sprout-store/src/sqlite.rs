@@ -4,7 +4,9 @@
 //! and row decoding (see `rows`).
 
 mod access;
+mod cache;
 mod cron;
+mod environments;
 mod lifecycle;
 mod measures;
 mod notify;
@@ -33,6 +35,10 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Environments by (app, name), kept between reads (`cache`).
+    environments: std::sync::Arc<cache::ReadCache<(String, String), EnvironmentRecord>>,
+    /// Each environment's secrets by (app, env).
+    secrets: std::sync::Arc<cache::ReadCache<(String, String), Vec<SecretRecord>>>,
 }
 
 impl SqliteStore {
@@ -77,7 +83,7 @@ impl SqliteStore {
 
     async fn migrated(pool: SqlitePool) -> Result<SqliteStore> {
         sqlx::migrate!().run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, environments: Default::default(), secrets: Default::default() })
     }
 
     /// Closes every connection, waiting for statements in flight; later calls fail.
@@ -223,109 +229,59 @@ impl Store for SqliteStore {
     }
 
     async fn create_environment(&self, env: &EnvironmentRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO environments
-                (app, name, version_label, last_good_version, desired_instances, status,
-                 variables, deploy_deadline, last_error, created_at, updated_at, options, deploy_state)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&env.app)
-        .bind(&env.name)
-        .bind(&env.version_label)
-        .bind(&env.last_good_version)
-        .bind(i64::from(env.desired_instances))
-        .bind(env.status.as_str())
-        .bind(rows::variables_json(&env.variables))
-        .bind(env.deploy_deadline.map(rows::micros))
-        .bind(&env.last_error)
-        .bind(rows::micros(env.created_at))
-        .bind(rows::micros(env.updated_at))
-        .bind(rows::json(&env.options))
-        .bind(env.deploy_state.as_ref().map(rows::json))
-        .execute(&self.pool)
-        .await
-        .map_err(|err| {
-            let name = format!("{}/{}", env.app, env.name);
-            insert_error(err, "environment", name, Some(&env.app))
-        })?;
-        Ok(())
+        let created = self.insert_environment(env).await;
+        self.environments.invalidate(&(env.app.clone(), env.name.clone()));
+        created
     }
 
     async fn get_environment(&self, app: &str, name: &str) -> Result<EnvironmentRecord> {
+        let key = (app.to_string(), name.to_string());
+        if let Some(env) = self.environments.get(&key) {
+            return Ok(env);
+        }
+        let generation = self.environments.generation();
         let row = sqlx::query("SELECT * FROM environments WHERE app = ? AND name = ?")
             .bind(app)
             .bind(name)
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| not_found("environment", format!("{app}/{name}")))?;
-        rows::environment(&row)
+        let env = rows::environment(&row)?;
+        self.environments.keep(generation, key, env.clone());
+        Ok(env)
     }
 
     async fn list_environments(&self, app: Option<&str>) -> Result<Vec<EnvironmentRecord>> {
-        sqlx::query("SELECT * FROM environments WHERE ?1 IS NULL OR app = ?1 ORDER BY app, name")
-            .bind(app)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(rows::environment)
-            .collect()
+        let all = match self.environments.all() {
+            Some(all) => all,
+            None => {
+                let generation = self.environments.generation();
+                let all: Vec<EnvironmentRecord> = sqlx::query("SELECT * FROM environments ORDER BY app, name")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(rows::environment)
+                    .collect::<Result<_>>()?;
+                let keyed = all.iter().map(|e| ((e.app.clone(), e.name.clone()), e.clone()));
+                self.environments.keep_all(generation, keyed);
+                all
+            }
+        };
+        Ok(all.into_iter().filter(|e| app.is_none_or(|a| a == e.app)).collect())
     }
 
     async fn update_environment(&self, env: &mut EnvironmentRecord) -> Result<()> {
-        // Everything but the key and created_at: an environment's birth does not change. Only
-        // from the revision it was read at, so a writer never undoes a change it did not see.
-        let done = sqlx::query(
-            "UPDATE environments SET
-                version_label = ?, last_good_version = ?, desired_instances = ?, status = ?,
-                variables = ?, deploy_deadline = ?, last_error = ?, updated_at = ?,
-                options = ?, deploy_state = ?, revision = revision + 1
-             WHERE app = ? AND name = ? AND revision = ?",
-        )
-        .bind(&env.version_label)
-        .bind(&env.last_good_version)
-        .bind(i64::from(env.desired_instances))
-        .bind(env.status.as_str())
-        .bind(rows::variables_json(&env.variables))
-        .bind(env.deploy_deadline.map(rows::micros))
-        .bind(&env.last_error)
-        .bind(rows::micros(env.updated_at))
-        .bind(rows::json(&env.options))
-        .bind(env.deploy_state.as_ref().map(rows::json))
-        .bind(&env.app)
-        .bind(&env.name)
-        .bind(env.revision)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 1 {
-            env.revision += 1;
-            return Ok(());
-        }
-        let name = format!("{}/{}", env.app, env.name);
-        let exists = sqlx::query("SELECT 1 FROM environments WHERE app = ? AND name = ?")
-            .bind(&env.app)
-            .bind(&env.name)
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some();
-        Err(if exists { StoreError::Stale { kind: "environment", name } } else { not_found("environment", name) })
+        let updated = self.write_environment(env).await;
+        self.environments.invalidate(&(env.app.clone(), env.name.clone()));
+        updated
     }
 
     async fn delete_environment(&self, app: &str, name: &str) -> Result<()> {
-        // Its events stay: they are the environment's history. Its secrets and measures go with it.
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM environments WHERE app = ? AND name = ?")
-            .bind(app)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM secrets WHERE app = ? AND env = ?").bind(app).bind(name).execute(&mut *tx).await?;
-        // A new environment of the same name has not woken yet.
-        sqlx::query("DELETE FROM wake_times WHERE app = ? AND env = ?").bind(app).bind(name).execute(&mut *tx).await?;
-        tx.commit().await?;
-        if done.rows_affected() == 0 {
-            return Err(not_found("environment", format!("{app}/{name}")));
-        }
-        Ok(())
+        let deleted = self.remove_environment(app, name).await;
+        let key = (app.to_string(), name.to_string());
+        self.environments.invalidate(&key);
+        self.secrets.invalidate(&key);
+        deleted
     }
 
     async fn append_event(&self, event: &NewEvent) -> Result<i64> {
@@ -420,7 +376,9 @@ impl Store for SqliteStore {
         sealed: &[u8],
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<i64> {
-        access::put_secret(&self.pool, (app, env, name), sealed, at).await
+        let put = access::put_secret(&self.pool, (app, env, name), sealed, at).await;
+        self.secrets.invalidate(&(app.to_string(), env.to_string()));
+        put
     }
 
     async fn backup(&self, path: &std::path::Path) -> Result<()> {
@@ -481,11 +439,20 @@ impl Store for SqliteStore {
     }
 
     async fn list_secrets(&self, app: &str, env: &str) -> Result<Vec<SecretRecord>> {
-        access::list_secrets(&self.pool, app, env).await
+        let key = (app.to_string(), env.to_string());
+        if let Some(secrets) = self.secrets.get(&key) {
+            return Ok(secrets);
+        }
+        let generation = self.secrets.generation();
+        let secrets = access::list_secrets(&self.pool, app, env).await?;
+        self.secrets.keep(generation, key, secrets.clone());
+        Ok(secrets)
     }
 
     async fn delete_secret(&self, app: &str, env: &str, name: &str) -> Result<bool> {
-        access::delete_secret(&self.pool, app, env, name).await
+        let deleted = access::delete_secret(&self.pool, app, env, name).await;
+        self.secrets.invalidate(&(app.to_string(), env.to_string()));
+        deleted
     }
 
     async fn count_tokens(&self) -> Result<u64> {

@@ -288,16 +288,19 @@ pub async fn run(
             }
             Err(e) => Err(format!("the client did not take the stream: {e}")),
         };
-        super::commands_launch::remove(&ctx, &e, &plan, &task, &id).await;
-        LIVE_RUNS.lock().unwrap().get_or_insert_with(HashSet::new).remove(&id);
+        // Recorded as soon as the command has ended, before the clean-up: removing the one-off
+        // instance's network can take a while, and the record must not wait on it.
         let event = Event::CommandRan {
             how: format!("run (version {version_label})"),
-            instance: id,
+            instance: id.clone(),
             container,
             command: spec.command.join(" "),
             exit_code: exit.ok(),
         };
         ctx.emit(&app, Some(&env), event).await;
+        super::commands_launch::remove(&ctx, &e, &plan, &task, &id).await;
+        ctx.look.note_change(&app, &env);
+        LIVE_RUNS.lock().unwrap().get_or_insert_with(HashSet::new).remove(&id);
     });
     Ok(switching())
 }

@@ -21,6 +21,7 @@ use super::launching::{self, Launches};
 use super::release::Releases;
 use super::retiring::Retiring;
 use crate::context::{Ctx, EnvKey};
+use crate::instance::look::Fresh;
 use crate::instance::spec::{config_hash_with, deploy_key};
 use crate::instance::{ObservedInstance, container_view, observe_environment};
 
@@ -127,6 +128,26 @@ impl EnvController {
         }
     }
 
+    /// The environment's instances on the engine. While the engine's events are live, from the
+    /// list shared by every controller (`instance::look`), taken after every change this
+    /// controller knows of (a launch, start or retirement that ended, an engine event about the
+    /// environment) and at most `QUIET_EVERY` old, so a change nobody announced is still found.
+    /// Without the events, nothing says when a shared list is stale: the engine is asked for
+    /// this environment's objects alone, as each pass did before lists were shared.
+    async fn observe(&self, with_networks: bool) -> Result<Vec<ObservedInstance>, sprout_engine::EngineError> {
+        let (ctx, who) = (&self.ctx, (self.app.as_str(), self.env.as_str()));
+        let server = &ctx.settings.server_id;
+        if !ctx.events_live.get() {
+            return observe_environment(&*ctx.engine, server, who, with_networks).await;
+        }
+        let now = tokio::time::Instant::now();
+        let fresh = Fresh {
+            after_change: ctx.look.last_change(&self.app, &self.env),
+            not_before: now.checked_sub(super::watch::QUIET_EVERY).unwrap_or(now),
+        };
+        ctx.look.environment(&*ctx.engine, server, who, with_networks, fresh).await
+    }
+
     async fn pass(&mut self) -> Result<Next, StoreError> {
         // Sense.
         let now = self.ctx.clock.now();
@@ -143,17 +164,15 @@ impl EnvController {
         // between the two looks is still treated as launching, never judged half created.
         let launching = self.launches.snapshot();
         let launch_failures = self.launches.failures();
-        let who = (self.app.as_str(), self.env.as_str());
         let with_networks = env.as_ref().is_none_or(|e| e.status != sprout_store::EnvStatus::Ready)
             || self.networks_at.is_none_or(|at| at.elapsed() >= NETWORKS_EVERY);
         if with_networks {
             self.networks_at = Some(tokio::time::Instant::now());
         }
-        let (observed, engine_error) =
-            match observe_environment(&*self.ctx.engine, &self.ctx.settings.server_id, who, with_networks).await {
-                Ok(o) => (o, None),
-                Err(e) => (Vec::new(), Some(e.to_string())),
-            };
+        let (observed, engine_error) = match self.observe(with_networks).await {
+            Ok(o) => (o, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
         // One-off instances (release tasks, `sprout run`) are not the environment's capacity.
         let (one_offs, observed): (Vec<ObservedInstance>, Vec<ObservedInstance>) =
             observed.into_iter().partition(|i| i.role.is_some());

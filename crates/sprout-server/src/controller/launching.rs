@@ -133,6 +133,9 @@ pub async fn start(
             }
             ctx.emit(&app, Some(&env_name), Event::InstanceLaunched { instance: id.clone(), version }).await;
         }
+        // Before it leaves the launches in flight: a pass that no longer sees it launching
+        // looks at the engine again (`instance::look`).
+        ctx.look.note_change(&app, &env_name);
         launches.end(&id, result.err().map(|e| e.to_string()));
         wake.notify_one();
     });
@@ -182,6 +185,7 @@ pub async fn wake_stopped(
             }
             ctx.emit(&app, Some(&env_name), Event::InstanceStarted { instance: id.clone(), version }).await;
         }
+        ctx.look.note_change(&app, &env_name);
         launches.end(&id, result.err().map(|e| format!("starting the stopped warm instance: {e}")));
         wake.notify_one();
     });

@@ -134,6 +134,7 @@ impl Releases {
             if let Err(e) = r {
                 tracing::warn!(app, env, instance = inst.id, "could not remove release instance (will retry): {e}");
             }
+            ctx.look.note_change(&app, &env);
             removing.lock().unwrap().remove(&inst.id);
             wake.notify_one();
         });
@@ -191,6 +192,7 @@ impl Releases {
             crate::version_images::pin_images(plan, &crate::version_images::pinned(ctx, &env.app, &run.version).await);
         let leftover = leftover.map(|i| (i.container_names(None), i.network.clone()));
         let (ctx, launching, failed, wake) = (ctx.clone(), self.launching.clone(), self.failed.clone(), wake.clone());
+        let (app, env_name) = (env.app.clone(), env.name.clone());
         tokio::spawn(async move {
             if let Some((names, network)) = leftover {
                 let network = network.unwrap_or_else(|| plan.network.name.clone());
@@ -208,6 +210,7 @@ impl Releases {
             if let Err(e) = result {
                 failed.lock().unwrap().insert(run.instance.clone(), e.to_string());
             }
+            ctx.look.note_change(&app, &env_name);
             launching.lock().unwrap().remove(&run.instance);
             wake.notify_one();
         });

@@ -99,6 +99,7 @@ impl Retiring {
                 }
                 tokio::time::sleep(QUARANTINE_RETRY).await;
             }
+            ctx.look.note_change(&app, &env);
             retiring.lock().unwrap().remove(&inst.id);
             wake.notify_one();
         });

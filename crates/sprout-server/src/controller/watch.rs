@@ -1,9 +1,11 @@
 //! Watching the engine's events, so quiet environments need not be looked at every second.
 //!
-//! Every controller pass lists its environment's containers and networks; the engine does work
+//! Every controller pass needs its environment's containers and networks; the engine does work
 //! proportional to all the containers it has for each list, so with hundreds of instances one
 //! pass per environment per second kept Docker busy (72% of a core at 300 instances, enough to
-//! time out the example's own Docker health checks) and the server at 11%. While the engine's
+//! time out the example's own Docker health checks) and the server at 11%. Lists are now shared
+//! by all controllers (`instance::look`), and an event here also tells that environment's next
+//! pass to use a list taken after it. While the engine's
 //! event stream is live, a container that dies, is killed, starts, goes or changes health wakes
 //! its environment's controller at once, and a *quiet* environment (Ready, nothing launching
 //! or leaving, health Ok, no live traffic) is looked at every `QUIET_EVERY` instead of every
@@ -72,6 +74,7 @@ pub async fn run(ctx: Ctx, cancel: CancellationToken) {
             match event {
                 Some(Ok(event)) => {
                     if let (Some(app), Some(env)) = (event.labels.get(LABEL_APP), event.labels.get(LABEL_ENV)) {
+                        ctx.look.note_change(app, env);
                         ctx.wake(app, env);
                     }
                 }

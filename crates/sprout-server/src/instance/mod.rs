@@ -5,10 +5,12 @@
 //! - `retire`: stop and remove an instance (drained first by the caller).
 //! - `hooks`: the bundle's lifecycle hooks, run inside the containers.
 //! - `observe`: group what the engine lists by instance, for the planner.
+//! - `look`: one list of the engine's objects shared by every environment's controller.
 //! - `one_off`: a container definition run for a command (release tasks, `sprout run`).
 
 pub mod hooks;
 pub mod launch;
+pub mod look;
 pub mod observe;
 pub mod one_off;
 pub mod retire;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use sprout_engine::{ContainerState, ContainerStatus, DockerHealth, Engine, EngineError, LabelFilter};
+use sprout_engine::{ContainerState, ContainerStatus, DockerHealth, Engine, EngineError, LabelFilter, NetworkStatus};
 use sprout_model::Dockerrun;
 use sprout_model::names::*;
 use sprout_plan::{ContainerObservation, ObservedState};
@@ -128,6 +128,11 @@ pub async fn observe_environment(
     let filter = env_filter(server, app, env);
     let containers = engine.list_containers(&filter).await?;
     let networks = if with_networks { engine.list_networks(&filter).await? } else { Vec::new() };
+    Ok(group_instances(containers, networks))
+}
+
+/// One environment's containers and networks, grouped by the instance each belongs to.
+pub fn group_instances(containers: Vec<ContainerStatus>, networks: Vec<NetworkStatus>) -> Vec<ObservedInstance> {
     let mut by_id: BTreeMap<String, ObservedInstance> = BTreeMap::new();
     for c in containers {
         let Some(id) = c.labels.get(LABEL_INSTANCE).cloned() else { continue };
@@ -151,7 +156,7 @@ pub async fn observe_environment(
         }
         entry.network = Some(n.name);
     }
-    Ok(by_id.into_values().collect())
+    by_id.into_values().collect()
 }
 
 /// A container as `sprout status` shows it.

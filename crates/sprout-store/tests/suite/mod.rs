@@ -266,5 +266,9 @@ async fn audit_and_secrets(store: &dyn Store) {
     assert_eq!((prod[0].version, prod[0].sealed.as_slice(), prod[0].set_at), (2, &b"sealed-2"[..], at(6)));
     assert!(store.delete_secret("ads", "prod", "DB").await.unwrap());
     assert!(!store.delete_secret("ads", "prod", "DB").await.unwrap());
+    assert_eq!(store.list_secrets("ads", "prod").await.unwrap(), vec![], "a read after a delete sees it");
     assert_eq!(store.list_secrets("ads", "staging").await.unwrap().len(), 1, "another environment's stay");
+    // Read (and so possibly kept by a cache), then set again: the next read has the new version.
+    assert_eq!(store.put_secret("ads", "staging", "DB", b"other-2", at(7)).await.unwrap(), 2);
+    assert_eq!(store.list_secrets("ads", "staging").await.unwrap()[0].version, 2);
 }
