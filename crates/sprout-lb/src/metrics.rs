@@ -11,9 +11,10 @@
 //! This module does not choose instances or export Prometheus text; it only counts and keeps.
 
 mod histogram;
+mod history;
 mod ignored;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -22,6 +23,7 @@ use http::StatusCode;
 
 pub use histogram::Histogram;
 use histogram::LiveHistogram;
+use history::History;
 pub use ignored::Ignored5xx;
 use ignored::IgnoredMask;
 
@@ -108,15 +110,6 @@ struct Live {
     latency: LiveHistogram,
 }
 
-#[derive(Default)]
-struct History {
-    seconds: VecDeque<Second>,
-    minutes: VecDeque<Second>,
-    /// Everything since the series began (for Prometheus counters).
-    totals: Second,
-    last_active: i64,
-}
-
 /// One environment's or one instance's metrics: the live bucket and the kept history.
 #[derive(Default)]
 pub struct Series {
@@ -194,32 +187,11 @@ impl Series {
             in_flight: live.in_flight.load(Ordering::Relaxed).max(0) as u64,
             latency: live.latency.take(),
         };
-        let mut history = self.history();
-        if second.requests > 0 || second.in_flight > 0 {
-            history.last_active = at;
-        }
-        history.totals.merge(&second);
-        history.seconds.push_back(second);
-        while history.seconds.len() > SECONDS_KEPT {
-            let old = history.seconds.pop_front().expect("longer than the limit");
-            let minute_start = old.at - old.at.rem_euclid(60);
-            match history.minutes.back_mut() {
-                Some(minute) if minute.at == minute_start => {
-                    minute.merge(&old);
-                    minute.span_s += old.span_s;
-                }
-                _ => history.minutes.push_back(Second { at: minute_start, ..old }),
-            }
-            while history.minutes.len() > MINUTES_KEPT {
-                history.minutes.pop_front();
-            }
-        }
+        self.history().close(second);
     }
 
     fn seconds_since(&self, after: i64) -> Vec<Second> {
-        let history = self.history();
-        let start = history.seconds.partition_point(|s| s.at <= after);
-        history.seconds.range(start..).cloned().collect()
+        self.history().seconds_since(after)
     }
 }
 
@@ -324,7 +296,7 @@ impl Metrics {
 
     /// The environment's one-minute buckets (older than 15 minutes, up to 24 hours), oldest first.
     pub fn minutes(&self, app: &str, env: &str) -> Vec<Second> {
-        self.env_series(app, env).map_or_else(Vec::new, |s| s.history().minutes.iter().cloned().collect())
+        self.env_series(app, env).map_or_else(Vec::new, |s| s.history().minutes())
     }
 
     /// The environment's last `last_secs` seconds added together.

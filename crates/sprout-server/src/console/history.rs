@@ -3,6 +3,10 @@
 //! 15 minutes. The load balancer keeps request figures (`sprout_lb::Metrics`); these are the
 //! control plane's, so a sampler task reads them once a second (one store read for every
 //! environment, whether or not a page is open: the graphs show the past when a page opens).
+//!
+//! Capacity changes seldom, so only changes are kept (with the span of seconds recorded) and
+//! read back one point per second: 900 points for each of hundreds of environments was memory
+//! spent on repeating one value.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -25,7 +29,52 @@ pub struct Capacity {
 
 #[derive(Default)]
 pub struct History {
-    map: Mutex<HashMap<EnvKey, VecDeque<(i64, Capacity)>>>,
+    map: Mutex<HashMap<EnvKey, Points>>,
+}
+
+/// One environment's recorded seconds: the first and last, and the capacity from each change
+/// on (the first entry is in effect from `first` or earlier).
+#[derive(Debug, Default)]
+struct Points {
+    first: i64,
+    last: i64,
+    changes: VecDeque<(i64, Capacity)>,
+}
+
+impl Points {
+    fn record(&mut self, at: i64, c: Capacity) {
+        if self.changes.is_empty() {
+            self.first = at;
+        } else if at <= self.last {
+            return;
+        }
+        self.last = at;
+        if self.changes.back().is_none_or(|(_, last)| *last != c) {
+            self.changes.push_back((at, c));
+        }
+        // A change older than the window is needed only while no later one is at or before
+        // the window's start.
+        let start = at - KEPT as i64 + 1;
+        self.first = self.first.max(start);
+        while self.changes.get(1).is_some_and(|(t, _)| *t <= start) {
+            self.changes.pop_front();
+        }
+    }
+
+    fn since(&self, after: i64) -> Vec<(i64, Capacity)> {
+        let mut out = Vec::new();
+        let mut changes = self.changes.iter().peekable();
+        let mut current = None;
+        for t in (after + 1).max(self.first)..=self.last {
+            while let Some((_, c)) = changes.next_if(|(at, _)| *at <= t) {
+                current = Some(*c);
+            }
+            if let Some(c) = current {
+                out.push((t, c));
+            }
+        }
+        out
+    }
 }
 
 impl History {
@@ -36,12 +85,7 @@ impl History {
         let mut next = HashMap::with_capacity(now.len());
         for (key, c) in now {
             let mut points = map.remove(&key).unwrap_or_default();
-            if points.back().is_none_or(|(t, _)| *t < at) {
-                points.push_back((at, c));
-            }
-            while points.len() > KEPT {
-                points.pop_front();
-            }
+            points.record(at, c);
             next.insert(key, points);
         }
         *map = next;
@@ -49,11 +93,7 @@ impl History {
 
     /// The points of one environment after `after`, oldest first.
     pub fn since(&self, key: &EnvKey, after: i64) -> Vec<(i64, Capacity)> {
-        self.map
-            .lock()
-            .unwrap()
-            .get(key)
-            .map_or_else(Vec::new, |p| p.iter().filter(|(t, _)| *t > after).copied().collect())
+        self.map.lock().unwrap().get(key).map_or_else(Vec::new, |p| p.since(after))
     }
 }
 
@@ -106,7 +146,17 @@ mod tests {
         assert_eq!(all.len(), KEPT);
         assert_eq!(all[0].0, 100);
         assert_eq!(h.since(&a, 995).len(), 4);
-        h.record(1000, vec![]);
+        // Changes read back where they happened, each second once.
+        let d = Capacity { desired: 3, ..c };
+        h.record(1000, vec![(a.clone(), d)]);
+        h.record(1001, vec![(a.clone(), c)]);
+        assert_eq!(h.since(&a, 998), [(999, c), (1000, d), (1001, c)]);
+        assert_eq!(h.since(&a, -1).len(), KEPT);
+        assert_eq!(h.map.lock().unwrap()[&a].changes.len(), 3);
+        h.record(1001 + KEPT as i64, vec![(a.clone(), c)]);
+        assert_eq!(h.map.lock().unwrap()[&a].changes.len(), 1, "changes out of the window are dropped");
+        assert!(h.since(&a, -1).iter().all(|(_, p)| *p == c));
+        h.record(5000, vec![]);
         assert!(h.since(&a, -1).is_empty());
     }
 }
