@@ -28,9 +28,9 @@ use crate::events::Event;
 /// removes any other `run` instance it finds (one left by a server that stopped meanwhile).
 pub static LIVE_RUNS: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
-/// Whether `id` is a `sprout run` instance this server is streaming.
-pub fn run_is_live(id: &str) -> bool {
-    LIVE_RUNS.lock().unwrap().as_ref().is_some_and(|s| s.contains(id))
+/// The `sprout run` instances this server streams now.
+pub fn live_runs() -> HashSet<String> {
+    LIVE_RUNS.lock().unwrap().clone().unwrap_or_default()
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -163,6 +163,7 @@ impl EnvController {
         // Launches in flight are read before the engine is: an instance whose launch ends
         // between the two looks is still treated as launching, never judged half created.
         let launching = self.launches.snapshot();
+        let release_before = self.releases.before_look();
         let launch_failures = self.launches.failures();
         let with_networks = env.as_ref().is_none_or(|e| e.status != sprout_store::EnvStatus::Ready)
             || self.networks_at.is_none_or(|at| at.elapsed() >= NETWORKS_EVERY);
@@ -178,7 +179,9 @@ impl EnvController {
             observed.into_iter().partition(|i| i.role.is_some());
         let release_waiting = match env.as_mut() {
             Some(e) if engine_error.is_none() => {
-                self.releases.step(&self.ctx, e, &one_offs, &mut self.definitions, &self.wake).await?
+                self.releases
+                    .step(&self.ctx, e, (&release_before, &one_offs), &mut self.definitions, &self.wake)
+                    .await?
             }
             _ => None,
         };

@@ -32,21 +32,41 @@ pub struct Releases {
     failed: Arc<Mutex<HashMap<String, String>>>,
 }
 
+/// What this server was doing with one-off instances, read *before* the engine is looked at: a
+/// launch or a `sprout run` that ends between the two looks is then still in flight for this
+/// pass, never mistaken for an instance that vanished (which would start the task again) or
+/// one nobody streams.
+#[derive(Debug, Clone, Default)]
+pub struct Before {
+    launching: HashSet<String>,
+    failed: HashMap<String, String>,
+    live_runs: HashSet<String>,
+}
+
 impl Releases {
+    /// What the step needs from before the engine's look (`Before`).
+    pub fn before_look(&self) -> Before {
+        Before {
+            launching: self.launching.lock().unwrap().clone(),
+            failed: self.failed.lock().unwrap().clone(),
+            live_runs: crate::api::commands::live_runs(),
+        }
+    }
+
     /// The release step. `env` is replaced by what was written; the answer is why launches of
     /// the environment's version wait, if they do.
     pub async fn step(
         &self,
         ctx: &Ctx,
         env: &mut EnvironmentRecord,
-        one_offs: &[ObservedInstance],
+        (before, one_offs): (&Before, &[ObservedInstance]),
         definitions: &mut Definitions,
         wake: &Arc<Notify>,
     ) -> Result<Option<String>, StoreError> {
         // A `sprout run` instance no session of this server streams was left by a server that
         // stopped meanwhile: its client is gone, so it goes.
         for left in one_offs.iter().filter(|i| i.role.as_deref() == Some(ROLE_RUN)) {
-            if !crate::api::commands::run_is_live(&left.id) {
+            if !before.live_runs.contains(&left.id) {
                 self.remove(ctx, env, left, wake);
             }
         }
@@ -76,8 +96,8 @@ impl Releases {
             }
         }
         let id = run.as_ref().map(|r| r.instance.clone()).unwrap_or_default();
-        let launching = self.launching.lock().unwrap().contains(&id);
-        let launch_error = self.failed.lock().unwrap().get(&id).cloned();
+        let launching = before.launching.contains(&id);
+        let launch_error = before.failed.get(&id).cloned();
         let input = ReleaseInput {
             env,
             seen,
