@@ -63,8 +63,10 @@ pub async fn run(ctx: Ctx, cancel: CancellationToken) {
                 }
             }
         };
+        // Whatever happened while nobody listened is found by one look everywhere, on a list
+        // taken from now on (`instance::look`: the last one may predate the break).
+        ctx.look.note_all_changed();
         ctx.events_live.set(true);
-        // Whatever happened while nobody listened is found by one look everywhere.
         ctx.kick.notify_waiters();
         loop {
             let event = tokio::select! {

@@ -38,6 +38,9 @@ pub struct SharedLook {
     sequence: AtomicU64,
     /// The count at each environment's last change.
     changes: Mutex<HashMap<EnvKey, u64>>,
+    /// The count when every environment last changed as far as anyone knows: when the engine's
+    /// events came back after a break, what happened meanwhile went unannounced.
+    all_changed: AtomicU64,
 }
 
 /// How fresh a list must be: started after change number `after_change` was noted, and no
@@ -63,10 +66,20 @@ impl SharedLook {
         changes.insert(EnvKey::new(app, env), n);
     }
 
+    /// Note that anything may have changed, for every environment (`watch`, when the engine's
+    /// events come back): no list taken before now serves anyone.
+    pub fn note_all_changed(&self) {
+        let _changes = self.changes.lock().unwrap();
+        let n = self.sequence.fetch_add(1, Ordering::SeqCst) + 1;
+        self.all_changed.store(n, Ordering::SeqCst);
+    }
+
     /// The number of `app`/`env`'s last change (0 if none since this server started): a list
     /// that starts after it shows it.
     pub fn last_change(&self, app: &str, env: &str) -> u64 {
-        self.changes.lock().unwrap().get(&EnvKey::new(app, env)).copied().unwrap_or(0)
+        let changes = self.changes.lock().unwrap();
+        let own = changes.get(&EnvKey::new(app, env)).copied().unwrap_or(0);
+        own.max(self.all_changed.load(Ordering::SeqCst))
     }
 
     /// Every instance of `app`/`env` the engine has for `server` (one-off instances too), from a
@@ -218,10 +231,14 @@ mod tests {
         shared.of(&EnvKey::new("a", "two"), fresh("a", "two", start), sequence, fetch).await.unwrap();
         shared.of(&EnvKey::new("a", "one"), fresh("a", "one", start), sequence, fetch).await.unwrap();
         assert_eq!(lists.load(Ordering::SeqCst), 2);
+        // And one after anything may have changed everywhere.
+        look.note_all_changed();
+        shared.of(&EnvKey::new("b", "one"), fresh("b", "one", start), sequence, fetch).await.unwrap();
+        assert_eq!(lists.load(Ordering::SeqCst), 3);
         // So does a caller that takes no list older than a later instant.
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         shared.of(&EnvKey::new("a", "two"), fresh("a", "two", Instant::now()), sequence, fetch).await.unwrap();
-        assert_eq!(lists.load(Ordering::SeqCst), 3);
+        assert_eq!(lists.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test]
