@@ -15,12 +15,9 @@ use crate::error::{Target, classify};
 /// Container events of containers carrying every label of `filter`, from now on. The stream
 /// ends with an error when the daemon goes away (or bollard's request timeout cuts it).
 pub(crate) fn stream(docker: &Docker, endpoint: &str, filter: &LabelFilter) -> EventStream {
-    // Only what changes a container's state: Docker also reports each run of a container's own
-    // health check (`exec_*`), every few seconds per container, which nobody here needs.
-    let actions = ["create", "start", "restart", "die", "kill", "oom", "stop", "destroy", "pause", "unpause"];
-    let mut actions: Vec<String> = actions.iter().map(|a| a.to_string()).collect();
-    // Matched by prefix ("health_status: healthy") when named without a colon.
-    actions.push("health_status".to_string());
+    // Only what changes a container's state (Docker matches `health_status` without a colon by
+    // prefix, so "health_status: healthy" is included).
+    let actions = sprout_engine::STATE_ACTIONS.iter().map(|a| a.to_string()).collect();
     let mut filters: HashMap<String, Vec<String>> =
         HashMap::from([("type".to_string(), vec!["container".to_string()]), ("event".to_string(), actions)]);
     if !filter.is_empty() {

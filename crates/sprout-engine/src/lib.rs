@@ -213,6 +213,21 @@ pub struct EngineEvent {
     pub labels: BTreeMap<String, String>,
 }
 
+/// The container event actions that change what a controller sees (`health_status` arrives as
+/// `health_status: healthy`). Docker also reports every run of a container's own health check
+/// command (`exec_create`, `exec_start`, `exec_die`), every few seconds per container, plus
+/// attaches, resizes and copies: none of those changes an instance.
+pub const STATE_ACTIONS: &[&str] =
+    &["create", "start", "restart", "die", "kill", "oom", "stop", "destroy", "pause", "unpause", "health_status"];
+
+impl EngineEvent {
+    /// Whether this event is one of `STATE_ACTIONS`.
+    pub fn changes_state(&self) -> bool {
+        let verb = self.action.split(':').next().unwrap_or_default();
+        STATE_ACTIONS.contains(&verb)
+    }
+}
+
 /// Container events as they happen; an `Err` item (or the end) means the stream broke.
 pub type EventStream = futures_util::stream::BoxStream<'static, Result<EngineEvent>>;
 
@@ -236,4 +251,24 @@ pub struct ContainerUsage {
     pub memory_bytes: u64,
     /// The container's memory limit, or the host's memory when it has none.
     pub memory_limit_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(action: &str) -> EngineEvent {
+        EngineEvent { action: action.to_string(), labels: BTreeMap::new() }
+    }
+
+    #[test]
+    fn health_check_runs_and_attaches_change_no_state() {
+        for action in ["die", "start", "destroy", "oom", "health_status: unhealthy", "health_status"] {
+            assert!(event(action).changes_state(), "{action}");
+        }
+        for action in ["exec_create: /bin/sh -c curl -f localhost", "exec_start: true", "exec_die", "attach", "resize"]
+        {
+            assert!(!event(action).changes_state(), "{action}");
+        }
+    }
 }

@@ -74,7 +74,7 @@ pub async fn run(ctx: Ctx, cancel: CancellationToken) {
                 event = events.next() => event,
             };
             match event {
-                Some(Ok(event)) if !changes_state(&event.action) => {}
+                Some(Ok(event)) if !event.changes_state() => {}
                 Some(Ok(event)) => {
                     if let (Some(app), Some(env)) = (event.labels.get(LABEL_APP), event.labels.get(LABEL_ENV)) {
                         ctx.look.note_change(app, env);
@@ -96,28 +96,6 @@ pub async fn run(ctx: Ctx, cancel: CancellationToken) {
     }
 }
 
-/// Whether a container event with this action can change what a controller sees. Docker also
-/// reports every run of a container's own health check command (`exec_create`, `exec_start`,
-/// `exec_die`), every few seconds per container, plus attaches, resizes and copies: waking
-/// for those made each health check cost a fresh list of every container.
-pub fn changes_state(action: &str) -> bool {
-    let verb = action.split(':').next().unwrap_or_default();
-    matches!(
-        verb,
-        "create"
-            | "start"
-            | "restart"
-            | "die"
-            | "kill"
-            | "oom"
-            | "stop"
-            | "destroy"
-            | "pause"
-            | "unpause"
-            | "health_status"
-    )
-}
-
 /// When a pass that asked to look again after `next` should: later if the environment is quiet
 /// and events are live, but no later than its next health check (`next_probe`).
 pub fn pace(next: Next, quiet: bool, live: bool, next_probe: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Next {
@@ -136,17 +114,6 @@ mod tests {
 
     fn at(ms: i64) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap()
-    }
-
-    #[test]
-    fn health_check_runs_and_attaches_wake_nobody() {
-        for action in ["die", "start", "destroy", "oom", "health_status: unhealthy", "health_status"] {
-            assert!(changes_state(action), "{action}");
-        }
-        for action in ["exec_create: /bin/sh -c curl -f localhost", "exec_start: true", "exec_die", "attach", "resize"]
-        {
-            assert!(!changes_state(action), "{action}");
-        }
     }
 
     #[test]
