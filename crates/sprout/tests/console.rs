@@ -159,7 +159,9 @@ async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams(
         let _ = server.get("web", "/");
     }
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    // Each container's CPU and memory, from the engine's stats, shown after the page.
+    // Each container's CPU and memory, from the engine's stats, shown after the page. Shown
+    // afresh: the page loaded the moment the deploy ended may list the instances it retired.
+    c.goto(&page).await.unwrap();
     wait_text(c, "#instances .usage", "memory").await;
     screenshot(c, "environment").await;
 

@@ -141,20 +141,28 @@
   const instances = document.getElementById("instances");
   if (instances && instances.dataset.usage) {
     const mb = (b) => (b / 1e6).toFixed(1) + " MB";
+    // Asked again within seconds while a container's cell is still empty (right after a deploy
+    // the page may list an instance the engine's stats cannot answer for yet), then every 30 s.
+    let quick = 15;
+    const again = (empty) => setTimeout(usage, empty && quick-- > 0 ? 2000 : 30000);
     const usage = () => fetch(instances.dataset.usage, { credentials: "same-origin" })
       .then((r) => r.json())
       .then((a) => {
+        let unknown = false;
         for (const u of a.usage || []) {
-          for (const cell of instances.querySelectorAll(".usage")) {
-            if (cell.dataset.usage !== u.container) continue;
+          const cells = [...instances.querySelectorAll(".usage")].filter((cell) => cell.dataset.usage === u.container);
+          unknown = unknown || cells.length === 0;
+          for (const cell of cells) {
             cell.textContent = "CPU " + u.cpu_percent.toFixed(1) + "%, memory " + mb(u.memory_bytes) + " of " + mb(u.memory_limit_bytes);
           }
         }
+        const changed = document.getElementById("instances-changed");
+        if (changed) changed.hidden = !unknown;
         instances.dataset.usageShown = String((a.usage || []).length);
+        again([...instances.querySelectorAll(".usage")].some((cell) => !cell.textContent));
       })
-      .catch(() => {});
+      .catch(() => again(true));
     usage();
-    setInterval(usage, 30000);
   }
 
   // Uploading a bundle: the file is the request's body, as `sprout deploy --bundle` sends it.
