@@ -20,6 +20,23 @@ pub const SECONDS_TO_SCAN: u32 = 10;
 /// controller, so probing again at once would spin.
 pub const STARTING_PROBE_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// Which of an environment's instances to probe in a pass at `now`: those due, and, when any
+/// is, the healthy ones due within half an interval too. An environment's instances so come to
+/// be checked in the same pass, and a quiet environment passes once per interval instead of once
+/// per instance (`controller::watch::pace` in the server). A probe only goes early beside one
+/// that is due: the interval between an instance's checks shortens once, then holds.
+pub fn probes_to_start<'a>(
+    checks: impl IntoIterator<Item = (&'a str, &'a InstanceChecks)>,
+    now: DateTime<Utc>,
+    options: &HealthOptions,
+) -> Vec<&'a str> {
+    let checks: Vec<(&str, &InstanceChecks)> = checks.into_iter().collect();
+    if !checks.iter().any(|(_, c)| c.probe_due(now)) {
+        return Vec::new();
+    }
+    checks.into_iter().filter(|(_, c)| c.probe_due(now) || c.due_soon(now, options)).map(|(id, _)| id).collect()
+}
+
 /// One instance's check memory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InstanceChecks {
@@ -38,6 +55,14 @@ impl InstanceChecks {
     /// `interval_s` once it has.
     pub fn probe_due(&self, now: DateTime<Utc>) -> bool {
         self.next_due.is_none_or(|due| now >= due)
+    }
+
+    /// Would a probe be due by `now` if started up to half an interval early? Only for an
+    /// instance that is healthy by its checks: a failing or starting one keeps its own pace.
+    fn due_soon(&self, now: DateTime<Utc>, options: &HealthOptions) -> bool {
+        let steady = self.record.passed_once && self.record.consecutive_failures == 0 && !self.recovering;
+        let early = chrono::Duration::milliseconds(options.interval_s.max(1) as i64 * 500);
+        steady && self.next_due.is_none_or(|due| now + early >= due)
     }
 
     /// When the next probe is due (None: at once).
@@ -122,6 +147,29 @@ mod tests {
         c.note_probe(Ok(()), &opts, at(1));
         assert!(!c.probe_due(at(15)));
         assert!(c.probe_due(at(16)));
+    }
+
+    #[test]
+    fn healthy_instances_due_soon_go_with_one_that_is_due_and_come_into_step() {
+        let opts = HealthOptions { interval_s: 15, ..Default::default() };
+        let checked_at = |s| {
+            let mut c = InstanceChecks::default();
+            c.note_probe(Ok(()), &opts, at(s));
+            c
+        };
+        let (a, b, far) = (checked_at(0), checked_at(5), checked_at(12));
+        let mut failing = checked_at(5);
+        failing.note_probe(Err("GET / returned 500".into()), &opts, at(6));
+        let all = |now| probes_to_start([("a", &a), ("b", &b), ("far", &far), ("failing", &failing)], now, &opts);
+        assert!(all(at(14)).is_empty(), "none due: none early either");
+        // At 15, a is due; b (due at 20) goes with it; far (due at 27) and failing (due at 21
+        // but failing: its own pace) do not.
+        assert_eq!(all(at(15)), ["a", "b"]);
+        // Checked together, a and b fall due together: one pass for both from then on.
+        let (a, b) = (checked_at(15), checked_at(15));
+        assert_eq!(probes_to_start([("a", &a), ("b", &b)], at(30), &opts), ["a", "b"]);
+        let never = InstanceChecks::default();
+        assert_eq!(probes_to_start([("new", &never)], at(0), &opts), ["new"], "a new instance at once");
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct Ctx {
     pub look: Arc<crate::instance::look::SharedLook>,
     /// Whether the engine's event stream is live (`controller::watch`).
     pub events_live: crate::controller::watch::EventsLive,
+    /// The quiet environments, woken when requests come (`controller::watch`).
+    pub quiet: crate::controller::watch::Quiet,
     /// Alert memories and the notification sender's wake-up (`notify`).
     pub notifier: Arc<crate::notify::Notifier>,
     /// Held while saved configurations are read, changed and written back: they are stored as
@@ -83,6 +85,7 @@ impl Ctx {
             networks: Arc::new(crate::network_pool::NetworkPool::new(settings.instance_pool)),
             look: Arc::default(),
             events_live: Default::default(),
+            quiet: Default::default(),
             notifier: Arc::default(),
             saved_configurations: Arc::default(),
             acme: Arc::default(),

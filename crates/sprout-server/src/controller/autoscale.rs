@@ -69,6 +69,7 @@ pub async fn run(ctx: Ctx, cancel: CancellationToken) {
         }
         let now = ctx.clock.now();
         let samples = ctx.metrics.read(now);
+        ctx.quiet.wake_busy(&ctx, &samples);
         let envs = match ctx.store.list_environments(None).await {
             Ok(e) => e,
             Err(e) => {

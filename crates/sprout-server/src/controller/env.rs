@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use sprout_model::options::Tier;
 use sprout_plan::ObservedState;
+use sprout_plan::checks::probes_to_start;
 use sprout_plan::enhanced::HealthStatus;
 use sprout_plan::pass::{Memory, Next, PassInput, SeenInstance, Write, plan_pass};
 use sprout_store::StoreError;
@@ -131,7 +132,7 @@ impl EnvController {
     /// The environment's instances on the engine. While the engine's events are live, from the
     /// list shared by every controller (`instance::look`), taken after every change this
     /// controller knows of (a launch, start or retirement that ended, an engine event about the
-    /// environment) and at most `QUIET_EVERY` old, so a change nobody announced is still found.
+    /// environment) and at most `LIST_AGE` old, so a change nobody announced is still found.
     /// Without the events, nothing says when a shared list is stale: the engine is asked for
     /// this environment's objects alone, as each pass did before lists were shared.
     async fn observe(&self, with_networks: bool) -> Result<Vec<ObservedInstance>, sprout_engine::EngineError> {
@@ -143,7 +144,7 @@ impl EnvController {
         let now = tokio::time::Instant::now();
         let fresh = Fresh {
             after_change: ctx.look.last_change(&self.app, &self.env),
-            not_before: now.checked_sub(super::watch::QUIET_EVERY).unwrap_or(now),
+            not_before: now.checked_sub(super::watch::LIST_AGE).unwrap_or(now),
         };
         ctx.look.environment(&*ctx.engine, server, who, with_networks, fresh).await
     }
@@ -193,6 +194,8 @@ impl EnvController {
         let live_ids: HashSet<&str> = live.iter().map(|i| i.id.as_str()).collect();
         self.probes.fold(&mut self.memory.checks, &live_ids, &options);
         let mut instances = Vec::new();
+        // Instances ready to be probed, by address; which are probed is decided for all at once.
+        let mut probe_at: std::collections::BTreeMap<&str, std::net::SocketAddr> = Default::default();
         for inst in &live {
             let def = self.definitions.get(&*self.ctx.store, &self.app, &inst.version).await;
             let containers = def.as_ref().map(|d| inst.container_observations(d));
@@ -203,10 +206,7 @@ impl EnvController {
             if let (Some(addr), true, false, false) = (address, all_running, launching.contains_key(&inst.id), worker) {
                 let checks = self.memory.checks.entry(inst.id.clone()).or_default();
                 health::note_refused(&self.ctx, (&self.app, &self.env, &inst.id), checks);
-                if checks.probe_due(now) {
-                    let who = (inst.id.as_str(), checks.record.passed_once);
-                    self.probes.start(&self.ctx, who, addr, &options, now, self.wake.clone());
-                }
+                probe_at.insert(inst.id.as_str(), addr);
             }
             instances.push(SeenInstance {
                 id: inst.id.clone(),
@@ -219,6 +219,11 @@ impl EnvController {
                 address,
                 traffic: health::traffic(&self.ctx, (&self.app, &self.env), Some(&inst.id)),
             });
+        }
+        let candidates = self.memory.checks.iter().filter(|(id, _)| probe_at.contains_key(id.as_str()));
+        for id in probes_to_start(candidates.map(|(id, c)| (id.as_str(), c)), now, &options) {
+            let who = (id, self.memory.checks[id].record.passed_once);
+            self.probes.start(&self.ctx, who, probe_at[id], &options, now, self.wake.clone());
         }
         let previous = self.ctx.snapshots.lock().unwrap().get(&EnvKey::new(&self.app, &self.env)).cloned();
         let images_waiting = match &env {
@@ -317,9 +322,19 @@ impl EnvController {
                 launching::wake_stopped(&self.ctx, &self.launches, env, inst, &def, now, self.wake.clone()).await;
             }
         }
-        let next_probe = self.memory.checks.values().map(|c| c.next_due().unwrap_or(now)).min();
-        let next = super::watch::pace(plan.next, quiet, self.ctx.events_live.get(), next_probe, now);
+        // A probe started is next due an interval on: one that passes wakes nobody and is
+        // folded in by the next pass, which then finds the instance due (`Probes::start`).
+        let interval = chrono::Duration::seconds(options.interval_s.max(1) as i64);
+        let next_probe = self
+            .memory
+            .checks
+            .iter()
+            .map(|(id, c)| if self.probes.pending(id) { now + interval } else { c.next_due().unwrap_or(now) })
+            .min();
+        let live = self.ctx.events_live.get();
+        let next = super::watch::pace(plan.next, quiet, live, next_probe, now);
         let key = EnvKey::new(&self.app, &self.env);
+        self.ctx.quiet.set(&key, quiet && live && next != Next::Done);
         match &plan.snapshot {
             Some(snapshot) => {
                 let deploying = env.as_ref().is_some_and(|e| e.status == sprout_store::EnvStatus::Updating);

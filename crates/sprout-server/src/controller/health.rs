@@ -75,6 +75,12 @@ impl Probes {
         });
     }
 
+    /// Is a probe of `instance` running, or back and not folded in yet?
+    pub fn pending(&self, instance: &str) -> bool {
+        self.in_flight.lock().unwrap().contains(instance)
+            || self.done.lock().unwrap().iter().any(|(id, _, _)| id == instance)
+    }
+
     /// Folds the probes that came back into `checks`, for instances still `live`; the others'
     /// outcomes are dropped (the instance is gone or leaving).
     pub fn fold(

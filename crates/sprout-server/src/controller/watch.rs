@@ -4,32 +4,40 @@
 //! proportional to all the containers it has for each list, so with hundreds of instances one
 //! pass per environment per second kept Docker busy (72% of a core at 300 instances, enough to
 //! time out the example's own Docker health checks) and the server at 11%. Lists are now shared
-//! by all controllers (`instance::look`), and an event here also tells that environment's next
-//! pass to use a list taken after it. While the engine's
+//! by all controllers (`instance::look`, none used older than `LIST_AGE`), and an event here
+//! also tells that environment's next pass to use a list taken after it. While the engine's
 //! event stream is live, a container that dies, is killed, starts, goes or changes health wakes
 //! its environment's controller at once, and a *quiet* environment (Ready, nothing launching
-//! or leaving, health Ok, no live traffic) is looked at every `QUIET_EVERY` instead of every
-//! tick, or sooner when a health check is due. Without the stream (FakeEngine, an engine that
-//! restarts) every environment keeps the ordinary pace; when the stream comes back, every
-//! controller looks once, in case something happened meanwhile.
+//! or leaving, health Ok, no live traffic) is looked at when its next health check is due
+//! (its instances' checks fall due together: `sprout_plan::checks::probes_to_start`) and at
+//! least every `QUIET_EVERY`, instead of every tick. What would end the quiet wakes it: an
+//! engine event, a user's change (`Ctx::wake`), a failed check, or requests (`Quiet`, told by
+//! the autoscaler's look each second). Without the stream (FakeEngine, an engine that
+//! restarts) every environment keeps the ordinary pace; when the stream breaks or comes back,
+//! every controller looks once, in case something happened meanwhile.
 //!
 //! Not here: the pass itself (`env`), which stays level-triggered: an event only brings it sooner.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use sprout_model::names::{LABEL_APP, LABEL_ENV, LABEL_SERVER};
 use sprout_plan::pass::Next;
+use sprout_plan::scaling::MetricSample;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::Ctx;
+use crate::context::{Ctx, EnvKey};
 
-/// How often a quiet environment is looked at while the engine's events are live.
-pub const QUIET_EVERY: Duration = Duration::from_secs(5);
+/// The longest a quiet environment waits for its next pass while the engine's events are live
+/// (the default health check interval: with the defaults, one pass per check).
+pub const QUIET_EVERY: Duration = Duration::from_secs(15);
+/// The oldest shared list a pass uses while the engine's events are live: the bound on how long
+/// a change nobody announced goes unseen by a pass that looks.
+pub const LIST_AGE: Duration = Duration::from_secs(5);
 /// The wait before subscribing again after the stream broke.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 
@@ -88,11 +96,44 @@ pub async fn run(ctx: Ctx, cancel: CancellationToken) {
                 None => break,
             }
         }
+        // Quiet controllers wait long only while events are live: each looks now, at the
+        // ordinary pace.
         ctx.events_live.set(false);
+        ctx.kick.notify_waiters();
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(RESUBSCRIBE_AFTER) => {}
         }
+    }
+}
+
+/// The environments whose controllers wait long because they are quiet: requests to one end
+/// its quiet (its health reads its traffic), and nothing else would say so in time.
+#[derive(Debug, Clone, Default)]
+pub struct Quiet(Arc<Mutex<HashSet<EnvKey>>>);
+
+impl Quiet {
+    /// Notes whether `key`'s controller now waits as a quiet environment.
+    pub fn set(&self, key: &EnvKey, quiet: bool) {
+        let mut set = self.0.lock().unwrap();
+        if quiet {
+            set.insert(key.clone());
+        } else {
+            set.remove(key);
+        }
+    }
+
+    /// Wakes every quiet environment that served requests in the last second (`samples`, the
+    /// autoscaler's reading of it).
+    pub fn wake_busy(&self, ctx: &Ctx, samples: &HashMap<EnvKey, MetricSample>) {
+        let mut set = self.0.lock().unwrap();
+        set.retain(|key| {
+            let busy = samples.get(key).is_some_and(|s| s.requests > 0.0);
+            if busy {
+                ctx.wake(&key.app, &key.env);
+            }
+            !busy
+        });
     }
 }
 
