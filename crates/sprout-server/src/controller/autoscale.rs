@@ -69,7 +69,9 @@ pub async fn run(ctx: Ctx, cancel: CancellationToken) {
         }
         let now = ctx.clock.now();
         let samples = ctx.metrics.read(now);
-        ctx.quiet.wake_busy(&ctx, &samples);
+        for key in ctx.quiet.take_busy(&samples) {
+            ctx.wake(&key.app, &key.env);
+        }
         let envs = match ctx.store.list_environments(None).await {
             Ok(e) => e,
             Err(e) => {

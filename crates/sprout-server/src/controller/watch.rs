@@ -123,17 +123,16 @@ impl Quiet {
         }
     }
 
-    /// Wakes every quiet environment that served requests in the last second (`samples`, the
-    /// autoscaler's reading of it).
-    pub fn wake_busy(&self, ctx: &Ctx, samples: &HashMap<EnvKey, MetricSample>) {
+    /// The quiet environments that served requests in the last second (`samples`, the
+    /// autoscaler's reading of it), no longer noted as quiet: their controllers are to be woken.
+    pub fn take_busy(&self, samples: &HashMap<EnvKey, MetricSample>) -> Vec<EnvKey> {
         let mut set = self.0.lock().unwrap();
-        set.retain(|key| {
-            let busy = samples.get(key).is_some_and(|s| s.requests > 0.0);
-            if busy {
-                ctx.wake(&key.app, &key.env);
-            }
-            !busy
-        });
+        let busy: Vec<EnvKey> =
+            set.iter().filter(|key| samples.get(*key).is_some_and(|s| s.requests > 0.0)).cloned().collect();
+        for key in &busy {
+            set.remove(key);
+        }
+        busy
     }
 }
 
@@ -155,6 +154,21 @@ mod tests {
 
     fn at(ms: i64) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap()
+    }
+
+    #[test]
+    fn requests_end_the_quiet_of_the_environment_they_go_to() {
+        let quiet = Quiet::default();
+        let (a, b, c) = (EnvKey::new("app", "a"), EnvKey::new("app", "b"), EnvKey::new("app", "c"));
+        quiet.set(&a, true);
+        quiet.set(&b, true);
+        quiet.set(&c, true);
+        quiet.set(&c, false);
+        let sample = |requests| MetricSample { at: at(0), requests, ..Default::default() };
+        let samples = HashMap::from([(a.clone(), sample(3.0)), (b.clone(), sample(0.0)), (c.clone(), sample(9.0))]);
+        assert_eq!(quiet.take_busy(&samples), [a], "c is not quiet: its controller looks each tick anyway");
+        assert!(quiet.take_busy(&samples).is_empty(), "woken once, until it is quiet again");
+        assert_eq!(quiet.take_busy(&HashMap::from([(b.clone(), sample(1.0))])), [b]);
     }
 
     #[test]
