@@ -6,6 +6,7 @@
 //! with its source; the logs page follows; the live stream delivers a new point each second.
 //! Over plain HTTP: a deploy-scoped token sees no terminate form, and a POST without the CSRF
 //! token is refused. An admin creates a token, sees it once, and revokes it by typing its name.
+//! A bundle chosen in the page's file field is uploaded, becomes a version and is deployed.
 //!
 //! With `SPROUT_CONSOLE_SCREENSHOTS=1` the test saves the main pages under docs/console/.
 #![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
@@ -61,7 +62,12 @@ async fn until_text(c: &Client, url: &str, css: &str, secs: u64, ok: impl Fn(&st
 /// Waits (at most 15 s) until `css` is on the page with text containing `expect`: a form's
 /// navigation may finish after the click or key that sent it returns.
 async fn wait_text(c: &Client, css: &str, expect: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    wait_text_for(c, css, expect, 15).await
+}
+
+/// Like `wait_text`, waiting at most `secs`.
+async fn wait_text_for(c: &Client, css: &str, expect: &str, secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         if let Ok(e) = c.find(Locator::Css(css)).await
             && let Ok(t) = e.text().await
@@ -334,5 +340,46 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
     let body = format!("csrf={}&token={token}", browser::csrf_of(&form.body));
     let refused = request(&server.api, "POST", "/console/sign-in", &format!("sprout_signin={pre}"), Some(&body));
     assert_eq!(refused.status, 401, "a revoked token no longer signs in: {}", refused.body);
+    b.client.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_uploaded_in_the_browser_becomes_a_version_and_is_deployed() {
+    require_busybox_image();
+    let app = unique_app("conup");
+    let server = Server::start(&app);
+    let one = bundle("one");
+    server.cli_ok(&["create", "web", "--bundle", one.path().to_str().unwrap(), "--label", "one"]);
+    // The bundle as a user has it: a zip of the definition, on the browser's own disk.
+    let three = bundle("three");
+    let zip_path = three.path().join("three.zip");
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    w.start_file("Dockerrun.aws.json", zip::write::SimpleFileOptions::default()).unwrap();
+    std::io::Write::write_all(&mut w, &std::fs::read(three.path().join("Dockerrun.aws.json")).unwrap()).unwrap();
+    w.finish().unwrap();
+
+    let base = format!("http://{}", server.api);
+    let b = Browser::start(1280, 1000).await;
+    let c = &b.client;
+    c.goto(&format!("{base}/console/sign-in")).await.unwrap();
+    let enter: char = fantoccini::key::Key::Enter.into();
+    c.find(Locator::Id("token")).await.unwrap().send_keys(&format!("{}{enter}", server.token())).await.unwrap();
+    wait_text(c, "nav.who", "admin").await;
+    let page = format!("{base}/console/apps/{app}/web");
+    until_text(c, &page, "#status", 90, |t| t == "Ready").await;
+
+    c.find(Locator::Id("upload-label")).await.unwrap().send_keys("three").await.unwrap();
+    c.find(Locator::Id("upload-description")).await.unwrap().send_keys("from the browser").await.unwrap();
+    c.find(Locator::Id("upload-file")).await.unwrap().send_keys(zip_path.to_str().unwrap()).await.unwrap();
+    c.find(Locator::Id("upload-submit")).await.unwrap().click().await.unwrap();
+    // The script sends the file and shows the page again, which names the new version (not
+    // reloaded meanwhile: that would cut the upload short).
+    wait_text_for(c, "#version", "three", 90).await;
+    until_text(c, &page, "#status", 90, |t| t == "Ready").await;
+    let status = server.status("web");
+    assert_eq!(status["version"], "three", "{status}");
+    assert!(status["instances"].as_array().unwrap().iter().all(|i| i["version"] == "three"), "{status}");
+    let versions = server.cli_ok(&["versions", "--output", "json"]);
+    assert!(versions.contains("from the browser"), "the description is kept: {versions}");
     b.client.clone().close().await.unwrap();
 }
