@@ -318,11 +318,18 @@ impl Metrics {
         self.summary(app, env, last_secs).requests as f64 / f64::from(last_secs)
     }
 
-    /// Requests of the second still open, per environment: answered in it so far plus in flight
-    /// now (a lower bound, near enough, for what arrived in it). Auto-scaling reads it to see a
-    /// surge before the second closes.
+    /// Requests of the second still open, per environment that has any: answered in it so far
+    /// plus in flight now (a lower bound, near enough, for what arrived in it). Auto-scaling
+    /// reads it ten times a second to see a surge before the second closes; idle environments,
+    /// most of them on a dense host, are left out rather than copied out each time.
     pub fn open_seconds(&self) -> Vec<((String, String), u64)> {
-        lock(&self.envs).iter().map(|(k, s)| (k.clone(), s.open_requests())).collect()
+        let envs = lock(&self.envs);
+        envs.iter()
+            .filter_map(|(k, s)| {
+                let n = s.open_requests();
+                (n > 0).then(|| (k.clone(), n))
+            })
+            .collect()
     }
 
     /// Requests in flight in the environment now.

@@ -118,4 +118,5 @@ fn the_open_second_counts_answered_and_in_flight_requests_until_it_closes() {
     assert_eq!(open_second(&metrics), 1);
     env.end_request();
     assert_eq!(open_second(&metrics), 0);
+    assert!(metrics.open_seconds().is_empty(), "an environment with no request open is left out");
 }

@@ -102,6 +102,10 @@ pub async fn run(ctx: Ctx, cancel: CancellationToken) {
 async fn peek(ctx: &Ctx, states: &mut HashMap<EnvKey, ScalingMemory>, known: &[EnvironmentRecord]) {
     let now = ctx.clock.now();
     let open = ctx.metrics.peek(now);
+    // Ten peeks a second: with no request open anywhere, no environment is even named.
+    if open.is_empty() {
+        return;
+    }
     for env in known {
         let key = env.id();
         let (Some(o), Some(state)) = (open.get(&key), states.get_mut(&key)) else { continue };
