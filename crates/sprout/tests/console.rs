@@ -6,8 +6,7 @@
 //! with its source; the logs page follows; the live stream delivers a new point each second.
 //! Over plain HTTP: a deploy-scoped token sees no terminate form, and a POST without the CSRF
 //! token is refused. An admin creates a token, sees it once, and revokes it by typing its name.
-//! A bundle chosen in the page's file field is uploaded, becomes a version and is deployed. A
-//! registry credential is added (its password never shown again) and removed.
+//! A bundle chosen in the page's file field is uploaded, becomes a version and is deployed.
 //!
 //! With `SPROUT_CONSOLE_SCREENSHOTS=1` the test saves the main pages under docs/console/.
 #![allow(clippy::disallowed_methods)] // end-to-end tests wait on real Docker in real time
@@ -18,7 +17,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use browser::{Browser, read_stream, request, sign_in};
+use browser::{Browser, read_stream, request, sign_in, sign_in_as_admin, submit, text_of, wait_text, wait_text_for};
 use common::*;
 use fantoccini::{Client, Locator};
 
@@ -39,10 +38,6 @@ fn bundle(mark: &str) -> tempfile::TempDir {
     dir
 }
 
-async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
-}
-
 /// Reloads `url` until `css`'s text satisfies `ok` (at most `secs`).
 async fn until_text(c: &Client, url: &str, css: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -58,41 +53,6 @@ async fn until_text(c: &Client, url: &str, css: &str, secs: u64, ok: impl Fn(&st
         assert!(Instant::now() < deadline, "gave up after {secs}s waiting on {url} for {css}; last text {t:?}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-}
-
-/// Waits (at most 15 s) until `css` is on the page with text containing `expect`: a form's
-/// navigation may finish after the click or key that sent it returns.
-async fn wait_text(c: &Client, css: &str, expect: &str) -> String {
-    wait_text_for(c, css, expect, 15).await
-}
-
-/// Like `wait_text`, waiting at most `secs`.
-async fn wait_text_for(c: &Client, css: &str, expect: &str, secs: u64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Ok(e) = c.find(Locator::Css(css)).await
-            && let Ok(t) = e.text().await
-            && t.contains(expect)
-        {
-            return t;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting for {css} to say {expect:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Clicks the button `id` and waits for the next page's message to say `expect`.
-async fn submit(c: &Client, id: &str, expect: &str) {
-    c.find(Locator::Id(id)).await.unwrap().click().await.unwrap();
-    wait_text(c, "#flash", expect).await;
-}
-
-/// Signs the browser in with the server's admin token, typed and sent with Enter.
-async fn sign_in_as_admin(c: &Client, base: &str, server: &Server) {
-    c.goto(&format!("{base}/console/sign-in")).await.unwrap();
-    let enter: char = fantoccini::key::Key::Enter.into();
-    c.find(Locator::Id("token")).await.unwrap().send_keys(&format!("{}{enter}", server.token())).await.unwrap();
-    wait_text(c, "nav.who", "admin").await;
 }
 
 async fn screenshot(c: &Client, name: &str) {
@@ -318,7 +278,7 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
     let base = format!("http://{}", server.api);
     let b = Browser::start(1280, 1000).await;
     let c = &b.client;
-    sign_in_as_admin(c, &base, &server).await;
+    sign_in_as_admin(c, &base, &server.token()).await;
 
     c.goto(&format!("{base}/console/tokens")).await.unwrap();
     c.find(Locator::Id("token-name")).await.unwrap().send_keys("browser-ci").await.unwrap();
@@ -367,7 +327,7 @@ async fn a_bundle_uploaded_in_the_browser_becomes_a_version_and_is_deployed() {
     let base = format!("http://{}", server.api);
     let b = Browser::start(1280, 1000).await;
     let c = &b.client;
-    sign_in_as_admin(c, &base, &server).await;
+    sign_in_as_admin(c, &base, &server.token()).await;
     let page = format!("{base}/console/apps/{app}/web");
     until_text(c, &page, "#status", 90, |t| t == "Ready").await;
 
@@ -384,33 +344,5 @@ async fn a_bundle_uploaded_in_the_browser_becomes_a_version_and_is_deployed() {
     assert!(status["instances"].as_array().unwrap().iter().all(|i| i["version"] == "three"), "{status}");
     let versions = server.cli_ok(&["versions", "--output", "json"]);
     assert!(versions.contains("from the browser"), "the description is kept: {versions}");
-    b.client.clone().close().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_admin_adds_a_registry_credential_whose_password_is_never_shown_and_removes_it() {
-    let server = Server::start(&unique_app("conreg"));
-    let base = format!("http://{}", server.api);
-    let b = Browser::start(1280, 1000).await;
-    let c = &b.client;
-    sign_in_as_admin(c, &base, &server).await;
-
-    c.goto(&format!("{base}/console/registries")).await.unwrap();
-    let password = "s3cret-typed-in-the-browser";
-    for (id, value) in
-        [("registry-host", "registry.test:5000"), ("registry-username", "ci"), ("registry-password", password)]
-    {
-        c.find(Locator::Id(id)).await.unwrap().send_keys(value).await.unwrap();
-    }
-    submit(c, "registry-login-submit", "credential for registry.test:5000 stored for user ci").await;
-    let row = text_of(c, "#list").await;
-    assert!(row.contains("registry.test:5000") && row.contains("ci"), "{row}");
-    assert!(!c.source().await.unwrap().contains(password), "the password is not on the page");
-    let listed = server.cli_ok(&["registry", "list", "--output", "json"]);
-    assert!(listed.contains("registry.test:5000") && !listed.contains(password), "{listed}");
-
-    submit(c, "logout-0", "1 credential(s) for registry.test:5000 removed").await;
-    let listed = server.cli_ok(&["registry", "list", "--output", "json"]);
-    assert!(!listed.contains("registry.test:5000"), "{listed}");
     b.client.clone().close().await.unwrap();
 }

@@ -2,13 +2,14 @@
 //! `fantoccini` through a `chromedriver` the test starts (and stops when dropped); and a plain
 //! HTTP client for the console (sign in, cookies, form posts, the live stream) for what needs no
 //! browser.
+#![allow(dead_code)] // each test binary uses its own part of the helpers
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 
 /// A running chromedriver and a browser session in it.
 pub struct Browser {
@@ -148,4 +149,43 @@ pub fn read_stream(addr: &str, path: &str, cookie: &str, secs: u64, enough: impl
         }
     }
     String::from_utf8_lossy(&buf).into_owned()
+}
+
+pub async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+}
+
+/// Waits (at most 15 s) until `css` is on the page with text containing `expect`: a form's
+/// navigation may finish after the click or key that sent it returns.
+pub async fn wait_text(c: &Client, css: &str, expect: &str) -> String {
+    wait_text_for(c, css, expect, 15).await
+}
+
+/// Like `wait_text`, waiting at most `secs`.
+pub async fn wait_text_for(c: &Client, css: &str, expect: &str, secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+            && t.contains(expect)
+        {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {css} to say {expect:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Clicks the button `id` and waits for the next page's message to say `expect`.
+pub async fn submit(c: &Client, id: &str, expect: &str) {
+    c.find(Locator::Id(id)).await.unwrap().click().await.unwrap();
+    wait_text(c, "#flash", expect).await;
+}
+
+/// Signs the browser in with the server's admin token, typed and sent with Enter.
+pub async fn sign_in_as_admin(c: &Client, base: &str, token: &str) {
+    c.goto(&format!("{base}/console/sign-in")).await.unwrap();
+    let enter: char = fantoccini::key::Key::Enter.into();
+    c.find(Locator::Id("token")).await.unwrap().send_keys(&format!("{token}{enter}")).await.unwrap();
+    wait_text(c, "nav.who", "admin").await;
 }
