@@ -17,26 +17,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use browser::{Browser, read_stream, request, sign_in, sign_in_as_admin, submit, text_of, wait_text, wait_text_for};
+use browser::{Browser, admin_browser, read_stream, request, sign_in, submit, text_of, wait_text, wait_text_for};
 use common::*;
 use fantoccini::{Client, Locator};
-
-/// A one-container bundle: busybox's httpd on port 8080 behind host port 80; `mark` makes
-/// versions differ.
-fn bundle(mark: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Dockerrun.aws.json"),
-        format!(
-            r#"{{"AWSEBDockerrunVersion":2,"containerDefinitions":[{{"name":"web","image":"{BUSYBOX_IMAGE}",
-                "essential":true,"memory":32,"command":["httpd","-f","-p","8080","-h","/www"],
-                "portMappings":[{{"hostPort":80,"containerPort":8080}}],
-                "environment":[{{"name":"MARK","value":"{mark}"}}]}}]}}"#
-        ),
-    )
-    .unwrap();
-    dir
-}
 
 /// Reloads `url` until `css`'s text satisfies `ok` (at most `secs`).
 async fn until_text(c: &Client, url: &str, css: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
@@ -69,7 +52,7 @@ async fn the_console_signs_in_shows_health_deploys_schedules_scales_and_streams(
     require_busybox_image();
     let app = unique_app("cons");
     let server = Server::start(&app);
-    let (one, two) = (bundle("one"), bundle("two"));
+    let (one, two) = (busybox_web_bundle("one"), busybox_web_bundle("two"));
     let base = format!("http://{}", server.api);
     let b = Browser::start(1280, 1000).await;
     let c = &b.client;
@@ -237,7 +220,7 @@ fn a_deploy_token_sees_no_terminate_form_and_a_post_without_csrf_is_refused() {
     require_busybox_image();
     let app = unique_app("consa");
     let server = Server::start(&app);
-    let one = bundle("one");
+    let one = busybox_web_bundle("one");
     server.cli_ok(&["create", "web", "--bundle", one.path().to_str().unwrap(), "--label", "one"]);
     let out = server.cli_ok(&["tokens", "create", "ci", "--scope", "deploy", "--output", "json"]);
     let token: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -275,10 +258,8 @@ fn a_deploy_token_sees_no_terminate_form_and_a_post_without_csrf_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
     let server = Server::start(&unique_app("const"));
-    let base = format!("http://{}", server.api);
-    let b = Browser::start(1280, 1000).await;
+    let (b, base) = admin_browser(&server.api, &server.token()).await;
     let c = &b.client;
-    sign_in_as_admin(c, &base, &server.token()).await;
 
     c.goto(&format!("{base}/console/tokens")).await.unwrap();
     c.find(Locator::Id("token-name")).await.unwrap().send_keys("browser-ci").await.unwrap();
@@ -314,20 +295,18 @@ async fn a_bundle_uploaded_in_the_browser_becomes_a_version_and_is_deployed() {
     require_busybox_image();
     let app = unique_app("conup");
     let server = Server::start(&app);
-    let one = bundle("one");
+    let one = busybox_web_bundle("one");
     server.cli_ok(&["create", "web", "--bundle", one.path().to_str().unwrap(), "--label", "one"]);
     // The bundle as a user has it: a zip of the definition, on the browser's own disk.
-    let three = bundle("three");
+    let three = busybox_web_bundle("three");
     let zip_path = three.path().join("three.zip");
     let mut w = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
     w.start_file("Dockerrun.aws.json", zip::write::SimpleFileOptions::default()).unwrap();
     std::io::Write::write_all(&mut w, &std::fs::read(three.path().join("Dockerrun.aws.json")).unwrap()).unwrap();
     w.finish().unwrap();
 
-    let base = format!("http://{}", server.api);
-    let b = Browser::start(1280, 1000).await;
+    let (b, base) = admin_browser(&server.api, &server.token()).await;
     let c = &b.client;
-    sign_in_as_admin(c, &base, &server.token()).await;
     let page = format!("{base}/console/apps/{app}/web");
     until_text(c, &page, "#status", 90, |t| t == "Ready").await;
 

@@ -9,17 +9,15 @@
 mod browser;
 mod common;
 
-use browser::{Browser, sign_in_as_admin, submit, text_of};
+use browser::{admin_browser, submit, text_of};
 use common::*;
 use fantoccini::Locator;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_adds_a_registry_credential_whose_password_is_never_shown_and_removes_it() {
     let server = Server::start(&unique_app("conreg"));
-    let base = format!("http://{}", server.api);
-    let b = Browser::start(1280, 1000).await;
+    let (b, base) = admin_browser(&server.api, &server.token()).await;
     let c = &b.client;
-    sign_in_as_admin(c, &base, &server.token()).await;
 
     c.goto(&format!("{base}/console/registries")).await.unwrap();
     let password = "s3cret-typed-in-the-browser";
@@ -46,21 +44,10 @@ async fn an_admin_adds_a_domain_that_answers_for_its_environment_and_removes_it(
     require_busybox_image();
     let app = unique_app("condom");
     let server = Server::start(&app);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Dockerrun.aws.json"),
-        format!(
-            r#"{{"AWSEBDockerrunVersion":2,"containerDefinitions":[{{"name":"web","image":"{BUSYBOX_IMAGE}",
-                "essential":true,"memory":32,"command":["httpd","-f","-p","8080","-h","/www"],
-                "portMappings":[{{"hostPort":80,"containerPort":8080}}]}}]}}"#
-        ),
-    )
-    .unwrap();
+    let dir = busybox_web_bundle("one");
     server.cli_ok(&["create", "web", "--bundle", dir.path().to_str().unwrap(), "--label", "one"]);
-    let base = format!("http://{}", server.api);
-    let b = Browser::start(1280, 1000).await;
+    let (b, base) = admin_browser(&server.api, &server.token()).await;
     let c = &b.client;
-    sign_in_as_admin(c, &base, &server.token()).await;
 
     c.goto(&format!("{base}/console/domains/{app}")).await.unwrap();
     c.find(Locator::Id("domain-hosts")).await.unwrap().send_keys("shop.example.test").await.unwrap();

@@ -182,10 +182,14 @@ pub async fn submit(c: &Client, id: &str, expect: &str) {
     wait_text(c, "#flash", expect).await;
 }
 
-/// Signs the browser in with the server's admin token, typed and sent with Enter.
-pub async fn sign_in_as_admin(c: &Client, base: &str, token: &str) {
-    c.goto(&format!("{base}/console/sign-in")).await.unwrap();
+/// A browser (1280 x 1000) signed in to the console at `api` with `token` (typed, sent with
+/// Enter), and the console's base URL.
+pub async fn admin_browser(api: &str, token: &str) -> (Browser, String) {
+    let base = format!("http://{api}");
+    let b = Browser::start(1280, 1000).await;
+    b.client.goto(&format!("{base}/console/sign-in")).await.unwrap();
     let enter: char = fantoccini::key::Key::Enter.into();
-    c.find(Locator::Id("token")).await.unwrap().send_keys(&format!("{token}{enter}")).await.unwrap();
-    wait_text(c, "nav.who", "admin").await;
+    b.client.find(Locator::Id("token")).await.unwrap().send_keys(&format!("{token}{enter}")).await.unwrap();
+    wait_text(&b.client, "nav.who", "admin").await;
+    (b, base)
 }

@@ -318,6 +318,23 @@ pub fn hog_bundle(hog_after_s: Option<u64>) -> tempfile::TempDir {
 /// The image of a shell and a web server, built offline from the host's static busybox (Debian's
 /// `busybox-static`, which scripts/ensure-deps installs): `sh`, `httpd` serving `/www` (an
 /// `index.html`), `echo`, `cat`, `sleep`. Built once per machine; serialized between tests.
+/// A one-container bundle: busybox's httpd on port 8080 behind host port 80; `mark` makes
+/// versions differ.
+pub fn busybox_web_bundle(mark: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerrun.aws.json"),
+        format!(
+            r#"{{"AWSEBDockerrunVersion":2,"containerDefinitions":[{{"name":"web","image":"{BUSYBOX_IMAGE}",
+                "essential":true,"memory":32,"command":["httpd","-f","-p","8080","-h","/www"],
+                "portMappings":[{{"hostPort":80,"containerPort":8080}}],
+                "environment":[{{"name":"MARK","value":"{mark}"}}]}}]}}"#
+        ),
+    )
+    .unwrap();
+    dir
+}
+
 pub const BUSYBOX_IMAGE: &str = "sprout-test/busybox-shell:1";
 
 pub fn require_busybox_image() {
